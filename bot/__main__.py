@@ -1,0 +1,87 @@
+"""The composition root: `python -m bot [--sync]`.
+
+Builds the settings, one aiohttp session, the store and the Pixazo client, and hands them to the bot.
+Nothing else opens a session or a database connection of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import aiohttp
+import discord
+import yarl
+
+from bot import logs
+from bot.app import PixazoBot
+from bot.pixazo import PixazoClient, RetryPolicy
+from bot.services.generation import GenerationService
+from bot.services.quotas import Quotas
+from bot.settings import Settings, SettingsError, load_settings
+from bot.storage import Store
+
+log = logging.getLogger("bot")
+
+
+def point_discord_at(settings: Settings) -> None:
+    """Let the REST base and gateway be swapped (a rate-limit proxy in production, a fake in tests)."""
+    discord.http.Route.BASE = settings.discord_api_base_url
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def pixazo_client(settings: Settings, session: aiohttp.ClientSession) -> PixazoClient:
+    return PixazoClient(
+        session,
+        base_url=settings.pixazo_base_url,
+        api_key=settings.pixazo_api_key,
+        timeout=settings.pixazo_timeout_seconds,
+        max_concurrency=settings.pixazo_max_concurrency,
+        max_image_bytes=settings.pixazo_max_image_bytes,
+        require_https_results=settings.pixazo_require_https_results,
+        retry=RetryPolicy(attempts=settings.pixazo_max_attempts, total_seconds=settings.pixazo_retry_budget_seconds),
+    )
+
+
+async def serve(settings: Settings, *, force_sync: bool = False) -> None:
+    """Run until cancelled or until Discord closes the connection for good."""
+    point_discord_at(settings)
+    # limit=0: concurrency is bounded by PIXAZO_MAX_CONCURRENCY and Discord's own limits, not the pool.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        store = await Store.open(settings.database_path)
+        try:
+            quotas = Quotas(settings, store)
+            generation = GenerationService(settings, store, pixazo_client(settings, session), quotas)
+            bot = PixazoBot(settings, store=store, generation=generation, quotas=quotas,
+                            http_session=session, force_sync=force_sync)
+            async with bot:
+                await bot.start(settings.discord_token.get_secret_value())
+        finally:
+            await store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Pixazo image generation for Discord.")
+    parser.add_argument("--sync", action="store_true", help="sync slash commands with Discord even if unchanged")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"bot: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level, settings.secrets)
+    try:
+        asyncio.run(serve(settings, force_sync=args.sync))
+    except KeyboardInterrupt:
+        pass
+    except discord.LoginFailure:
+        log.error("Discord refused DISCORD_TOKEN; check the token in the Developer Portal (Bot > Reset Token)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The Discord client: extensions, the error funnel, command sync."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import UserFacingError
+from bot.replies import NO_PINGS, reply_privately
+from bot.services.generation import GenerationService
+from bot.services.quotas import Quotas
+from bot.settings import Settings
+from bot.storage import Store
+from bot.sync import sync_if_changed
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.generate", "cogs.quota", "cogs.admin")
+UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
+              "no credits were spent.")
+
+
+class FunnelTree(app_commands.CommandTree):
+    """Every command error ends here, and every one gets an answer."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        where = f"/{interaction.command.qualified_name}" if interaction.command else "interaction"
+        if isinstance(cause, UserFacingError):
+            log.log(logging.getLevelName(cause.log_level), "%s by user %s: %s", where, interaction.user.id, cause.detail)
+            await reply_privately(interaction, cause.user_message)
+        elif isinstance(cause, app_commands.CheckFailure):
+            log.info("%s refused for user %s: %s", where, interaction.user.id, cause)
+            await reply_privately(interaction, str(cause) or "You are not allowed to use this command here.")
+        elif isinstance(cause, app_commands.TransformerError):
+            log.info("%s: option could not be read: %s", where, cause)
+            await reply_privately(interaction, f"The option `{cause.value}` could not be understood.")
+        else:
+            log.error("%s by user %s failed unexpectedly", where, interaction.user.id, exc_info=cause)
+            await reply_privately(interaction, UNEXPECTED)
+
+
+class PixazoBot(commands.Bot):
+    def __init__(self, settings: Settings, *, store: Store, generation: GenerationService, quotas: Quotas,
+                 http_session, force_sync: bool = False) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents,
+            tree_cls=FunnelTree,
+            allowed_mentions=NO_PINGS,
+            guild_ready_timeout=settings.discord_guild_ready_timeout,
+        )
+        self.settings = settings
+        self.store = store
+        self.generation = generation
+        self.quotas = quotas
+        self.http_session = http_session
+        self._force_sync = force_sync
+
+    async def setup_hook(self) -> None:
+        for name in EXTENSIONS:
+            await self.load_extension(name)
+        await sync_if_changed(self.tree, self.settings.data_dir / "command-sync.json",
+                              dev_guild_id=self.settings.dev_guild_id, force=self._force_sync)
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (id %s) to %d server(s)", self.user, self.user.id if self.user else "?",
+                 len(self.guilds))

@@ -1,0 +1,71 @@
+"""Presentation: a finished job becomes an embed and, when it fits, an attached file."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import discord
+
+from bot.imaging import fit_for_upload
+from bot.services.generation import Outcome
+from bot.text import credits, truncate
+
+# Discord's embed limits (developers/resources/message.mdx).
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELD_VALUE_MAX = 1024
+AUTHOR_MAX = 256
+EMBED_TOTAL_MAX = 6000
+PROMPT_SHOWN_MAX = 1800
+
+COLOUR = discord.Colour(0x5865F2)
+
+
+class TooLargeToPost(Exception):
+    """The image fits neither as an upload nor as a link."""
+
+
+def label(option: str) -> str:
+    return option.replace("_", " ").capitalize()
+
+
+def result_message(outcome: Outcome, *, requester: discord.abc.User, upload_limit: int,
+                   original: discord.Attachment | None = None) -> tuple[discord.Embed, discord.File | None]:
+    prepared = outcome.prepared
+    embed = discord.Embed(
+        title=truncate(prepared.model.title, TITLE_MAX),
+        description=truncate(prepared.prompt, PROMPT_SHOWN_MAX),
+        colour=COLOUR,
+        timestamp=datetime.now(UTC),
+    )
+    embed.set_author(name=truncate(f"Requested by {requester.display_name}", AUTHOR_MAX),
+                     icon_url=requester.display_avatar.url)
+    for option, value in prepared.shown:
+        inline = option != "negative_prompt"
+        embed.add_field(name=label(option), value=truncate(str(value), FIELD_VALUE_MAX), inline=inline)
+    embed.add_field(name="Time", value=f"{outcome.seconds:.1f} s")
+    quota = outcome.quota
+    embed.add_field(name="Cost", value=f"{credits(outcome.cost)} · {quota.left} left today")
+    embed.set_footer(text=f"/{prepared.model.key} · job #{outcome.job_id}")
+    if original is not None:
+        embed.set_thumbnail(url=original.url)
+
+    stem = f"{prepared.model.key}-{outcome.job_id}"
+    upload = fit_for_upload(outcome.image.data, outcome.image.format, stem, upload_limit)
+    if upload is not None:
+        embed.set_image(url=f"attachment://{upload.filename}")
+        file = discord.File(io.BytesIO(upload.data), filename=upload.filename)
+    elif outcome.image.url:
+        embed.set_image(url=outcome.image.url)
+        file = None
+    else:
+        raise TooLargeToPost(f"{len(outcome.image.data)} bytes, limit {upload_limit}, no URL")
+    _trim_to_total(embed)
+    return embed, file
+
+
+def _trim_to_total(embed: discord.Embed) -> None:
+    excess = len(embed) - EMBED_TOTAL_MAX
+    if excess > 0 and embed.description:
+        embed.description = truncate(embed.description, max(1, len(embed.description) - excess))

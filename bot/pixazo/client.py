@@ -1,0 +1,274 @@
+"""The Pixazo client: one request path for every endpoint, typed errors, bounded retries."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aiohttp
+import yarl
+from pydantic import SecretStr
+
+from bot.catalog import Model
+from bot.imaging import sniff
+from bot.pixazo.errors import (
+    PixazoAuthError,
+    PixazoBadResponse,
+    PixazoBusy,
+    PixazoError,
+    PixazoGenerationFailed,
+    PixazoNotFound,
+    PixazoRejected,
+    PixazoServerError,
+    PixazoTimeout,
+    PixazoUnavailable,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# A JSON answer is a URL and a few words; anything bigger is not what the document describes.
+_MAX_JSON_BYTES = 256 * 1024
+_REASON_MAX = 300
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, bounded by attempts and by total time."""
+
+    attempts: int = 3
+    base_delay: float = 1.0
+    max_delay: float = 20.0
+    total_seconds: float = 600.0
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False)
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return max(0.0, retry_after)
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    data: bytes
+    format: str  # png, jpeg, webp, gif
+    url: str | None  # where Pixazo put it, when it gave a URL
+    attempts: int
+
+
+class PixazoClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        api_key: SecretStr,
+        timeout: float,
+        max_concurrency: int,
+        max_image_bytes: int,
+        require_https_results: bool = True,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._key = api_key
+        self._timeout = timeout
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._max_image_bytes = max_image_bytes
+        self._require_https = require_https_results
+        self._retry = retry or RetryPolicy()
+
+    async def generate(self, model: Model, payload: dict[str, Any], *, use_stream: bool) -> GeneratedImage:
+        path = model.path_for(use_stream)
+        attempts = 0
+        started = time.monotonic()
+
+        async def call() -> GeneratedImage | str:
+            nonlocal attempts
+            attempts += 1
+            return await self._post(model, path, payload)
+
+        answer = await self._with_retries(call, started, what=path)
+        if isinstance(answer, GeneratedImage):
+            return GeneratedImage(answer.data, answer.format, None, attempts)
+        data, fmt = await self._with_retries(lambda: self._fetch_image(answer), started, what="result image")
+        return GeneratedImage(data, fmt, answer, attempts)
+
+    async def _with_retries(self, call: Callable[[], Awaitable[T]], started: float, *, what: str) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await call()
+            except PixazoError as exc:
+                if not exc.retryable or attempt >= self._retry.attempts:
+                    raise
+                delay = self._retry.delay(attempt, getattr(exc, "retry_after", None))
+                left = self._retry.total_seconds - (time.monotonic() - started)
+                if delay >= left:
+                    log.warning("pixazo %s: %s; not retrying, %.1fs wait exceeds the %.1fs left",
+                                what, exc.detail, delay, left)
+                    raise
+                log.warning("pixazo %s: %s; retry %d/%d in %.2fs", what, exc.detail, attempt,
+                            self._retry.attempts - 1, delay)
+                await self._retry.sleep(delay)
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "Cache-Control": "no-cache",
+            "Ocp-Apim-Subscription-Key": self._key.get_secret_value(),
+        }
+
+    async def _post(self, model: Model, path: str, payload: dict[str, Any]) -> GeneratedImage | str:
+        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        async with self._slots:
+            try:
+                async with self._session.post(self._base + path, data=json.dumps(payload),
+                                              headers=self._headers(), timeout=timeout) as resp:
+                    if resp.status != 200:
+                        raise await _status_error(resp, path)
+                    if resp.content_type.startswith("image/"):
+                        data = await self._read_image(resp, path)
+                        return GeneratedImage(data, sniff(data) or "png", None, 1)
+                    body = await _read_capped(resp, _MAX_JSON_BYTES)
+            except TimeoutError as exc:
+                raise PixazoTimeout(self._timeout, detail=f"POST {path}: no answer within {self._timeout}s") from exc
+            except aiohttp.ClientError as exc:
+                raise PixazoUnavailable(detail=f"POST {path}: {type(exc).__name__}: {exc}") from exc
+        return _url_from_answer(model, path, body)
+
+    async def _fetch_image(self, url: str) -> tuple[bytes, str]:
+        target = yarl.URL(url)
+        allowed = {"https"} if self._require_https else {"https", "http"}
+        if target.scheme not in allowed or not target.host:
+            raise PixazoBadResponse("returned an image address the bot will not open",
+                                    detail=f"refused result URL with scheme {target.scheme!r}: {url}")
+        try:
+            async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=self._timeout)) as resp:
+                if resp.status == 429 or resp.status >= 500:
+                    raise await _status_error(resp, f"GET {url}")
+                if resp.status != 200:
+                    raise PixazoBadResponse(f"returned an image link that does not work (HTTP {resp.status})",
+                                            detail=f"GET {url} answered {resp.status}")
+                data = await self._read_image(resp, url)
+        except TimeoutError as exc:
+            raise PixazoTimeout(self._timeout, detail=f"GET {url}: no answer within {self._timeout}s") from exc
+        except aiohttp.ClientError as exc:
+            raise PixazoUnavailable(detail=f"GET {url}: {type(exc).__name__}: {exc}") from exc
+        return data, sniff(data) or "png"
+
+    async def _read_image(self, resp: aiohttp.ClientResponse, where: str) -> bytes:
+        limit = self._max_image_bytes
+        if resp.content_length is not None and resp.content_length > limit:
+            raise _too_large(where, resp.content_length, limit)
+        data = await _read_capped(resp, limit)
+        if len(data) > limit:
+            raise _too_large(where, len(data), limit)
+        if not data:
+            raise PixazoBadResponse("returned an empty image", detail=f"{where}: 0-byte body")
+        if sniff(data) is None:
+            raise PixazoBadResponse("returned something that is not an image",
+                                    detail=f"{where}: content-type {resp.content_type}, first bytes {data[:16]!r}")
+        return data
+
+
+def _too_large(where: str, size: int, limit: int) -> PixazoBadResponse:
+    return PixazoBadResponse(f"returned an image larger than the bot accepts ({limit // 2**20} MiB)",
+                             detail=f"{where}: {size} bytes > {limit}")
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """Read at most limit + 1 bytes, so an oversized body is noticed without holding all of it."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)
+
+
+def _url_from_answer(model: Model, path: str, body: bytes) -> str:
+    try:
+        answer = json.loads(body)
+    except ValueError as exc:
+        raise PixazoBadResponse("answered with something the bot could not read",
+                                detail=f"POST {path}: malformed JSON: {body[:120]!r}") from exc
+    if not isinstance(answer, dict):
+        raise PixazoBadResponse("answered with something the bot could not read",
+                                detail=f"POST {path}: JSON is {type(answer).__name__}, not an object")
+    if model.status_field is not None:
+        status = answer.get(model.status_field)
+        if status != "succeeded":
+            raise PixazoGenerationFailed(str(status), detail=f"POST {path}: status {status!r}, id {answer.get('id')!r}")
+    url = answer.get(model.result_field)
+    if not isinstance(url, str):
+        raise PixazoBadResponse("answered without an image",
+                                detail=f"POST {path}: no string {model.result_field!r} in keys {sorted(answer)[:10]}")
+    if not url.strip():
+        raise PixazoBadResponse("returned no image (an empty result)", detail=f"POST {path}: empty {model.result_field!r}")
+    return url.strip()
+
+
+async def _status_error(resp: aiohttp.ClientResponse, where: str) -> PixazoError:
+    status = resp.status
+    reason = await _reason(resp)
+    detail = f"{where} answered HTTP {status}" + (f": {reason}" if reason else "")
+    if status == 400:
+        return PixazoRejected(reason, detail=detail)
+    if status in (401, 403):
+        what = "missing or invalid" if status == 401 else "not allowed for this endpoint"
+        return PixazoAuthError(detail=f"{detail} (the Ocp-Apim-Subscription-Key is {what})")
+    if status == 404:
+        return PixazoNotFound(detail=detail)
+    if status == 429:
+        return PixazoBusy(detail=detail, retry_after=_retry_after(resp.headers.get("Retry-After")))
+    if status >= 500:
+        return PixazoServerError(status, detail=detail)
+    return PixazoRejected(reason or f"HTTP {status}", detail=detail)
+
+
+async def _reason(resp: aiohttp.ClientResponse) -> str | None:
+    """The API's own explanation, if its error body has one; the document defines no shape."""
+    try:
+        raw = await _read_capped(resp, 16 * 1024)
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+    text = raw.decode("utf-8", "replace").strip()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("error", "message", "detail", "reason", "msg"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:_REASON_MAX]
+        return None
+    if text and not text.lstrip().startswith("<"):
+        return text[:_REASON_MAX]
+    return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

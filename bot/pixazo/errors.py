@@ -1,0 +1,94 @@
+"""What can go wrong talking to Pixazo, one class per cause.
+
+`retryable` marks the failures that may succeed if simply tried again.
+"""
+
+from __future__ import annotations
+
+from bot.errors import UserFacingError
+
+
+class PixazoError(UserFacingError):
+    retryable = False
+    log_level = "WARNING"
+
+
+class PixazoRejected(PixazoError):
+    """400: Pixazo refused the request as given."""
+
+    def __init__(self, reason: str | None, *, detail: str) -> None:
+        said = f": {reason}" if reason else "."
+        super().__init__(f"Pixazo refused this request{said}", detail=detail)
+
+
+class PixazoAuthError(PixazoError):
+    """401/403: the operator's key is missing, wrong or not subscribed."""
+
+    log_level = "ERROR"
+
+    def __init__(self, *, detail: str) -> None:
+        super().__init__(
+            "Pixazo refused the bot's API key. The bot's operator needs to fix its configuration; "
+            "no credits were spent.",
+            detail=detail,
+        )
+
+
+class PixazoNotFound(PixazoError):
+    log_level = "ERROR"
+
+    def __init__(self, *, detail: str) -> None:
+        super().__init__(
+            "Pixazo does not know this model's address (404). The bot's operator should check "
+            "PIXAZO_BASE_URL.",
+            detail=detail,
+        )
+
+
+class PixazoBusy(PixazoError):
+    retryable = True
+
+    def __init__(self, *, detail: str, retry_after: float | None = None) -> None:
+        super().__init__("Pixazo is busy right now (too many requests). Please try again in a minute.",
+                         detail=detail)
+        self.retry_after = retry_after
+
+
+class PixazoServerError(PixazoError):
+    retryable = True
+
+    def __init__(self, status: int, *, detail: str) -> None:
+        super().__init__(f"Pixazo had an internal error (HTTP {status}). Please try again later.",
+                         detail=detail)
+        self.status = status
+
+
+class PixazoTimeout(PixazoError):
+    retryable = True
+
+    def __init__(self, seconds: float, *, detail: str) -> None:
+        super().__init__(f"Pixazo did not answer within {seconds:g} seconds, so the request was dropped.",
+                         detail=detail)
+
+
+class PixazoUnavailable(PixazoError):
+    """The connection itself failed: DNS, refused, reset."""
+
+    retryable = True
+
+    def __init__(self, *, detail: str) -> None:
+        super().__init__("The bot could not reach Pixazo. Please try again later.", detail=detail)
+
+
+class PixazoBadResponse(PixazoError):
+    """A 200 that holds no usable image: malformed JSON, no URL, a URL that fails, not an image."""
+
+    def __init__(self, what: str, *, detail: str) -> None:
+        super().__init__(f"Pixazo {what}.", detail=detail)
+
+
+class PixazoGenerationFailed(PixazoError):
+    """Endpoint 2 answered with a status other than "succeeded"."""
+
+    def __init__(self, status: str, *, detail: str) -> None:
+        super().__init__(f"Pixazo reported the generation as {status!r} and returned no image.", detail=detail)

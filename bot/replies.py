@@ -1,0 +1,31 @@
+"""Answering an interaction however it still can be answered."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+log = logging.getLogger(__name__)
+NO_PINGS = discord.AllowedMentions.none()
+
+
+async def reply_privately(interaction: discord.Interaction, text: str) -> None:
+    """An ephemeral answer, whether or not the interaction was already deferred.
+
+    After a public "thinking…" defer, the first followup would replace that public message; so the
+    thinking message is deleted first and the answer goes out as a fresh ephemeral followup.
+    """
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        if interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException as exc:
+                log.info("could not remove the thinking message of interaction %s: %s", interaction.id, exc)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    except discord.HTTPException as exc:
+        # The token may have expired (15 minutes) or the channel vanished: nothing left to answer.
+        log.warning("could not tell user %s %r: %s", interaction.user.id, text, exc)

@@ -1,0 +1,47 @@
+"""Quota policy in words: turning the ledger's refusals and numbers into what a member reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.catalog import MODELS
+from bot.errors import QuotaError
+from bot.settings import Settings
+from bot.storage import Member, QuotaSnapshot, Refused, Store
+from bot.text import credits, relative_time
+
+
+@dataclass(frozen=True)
+class QuotaView:
+    snapshot: QuotaSnapshot
+    costs: dict[str, int]
+    max_jobs: int
+
+
+class Quotas:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self._settings = settings
+        self._store = store
+
+    def cost_of(self, model_key: str) -> int:
+        return self._settings.cost_of(model_key)
+
+    async def view(self, member: Member) -> QuotaView:
+        snap = await self._store.snapshot(member, default_allowance=self._settings.quota_default_daily_credits)
+        costs = {key: self.cost_of(key) for key in MODELS}
+        return QuotaView(snap, costs, self._settings.quota_max_jobs_per_user)
+
+    def refusal(self, refused: Refused, model_key: str) -> QuotaError:
+        snap = refused.snapshot
+        cost = self.cost_of(model_key)
+        renews = relative_time(snap.renews_at)
+        if refused.reason == Refused.JOBS:
+            message = (f"You already have {snap.in_flight} image(s) being made; the limit is "
+                       f"{self._settings.quota_max_jobs_per_user} at a time. Try again when one is done.")
+        elif refused.reason == Refused.GLOBAL:
+            message = (f"The bot has spent its whole daily budget across all servers. It renews {renews}. "
+                       "No credits were taken from you.")
+        else:
+            message = (f"/{model_key} needs {credits(cost)} and you have {snap.left} left today. "
+                       f"Your credits renew {renews}.")
+        return QuotaError(message, detail=f"refused {refused.reason}: cost {cost}, {snap}")

@@ -1,0 +1,118 @@
+"""Every tunable, read from the environment and `.env`. `.env.example` lists them all."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.catalog import MODELS
+
+MiB = 2**20
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      case_sensitive=False, hide_input_in_errors=True)
+
+    discord_token: SecretStr = Field(min_length=1)
+    pixazo_api_key: SecretStr = Field(min_length=1)
+
+    pixazo_base_url: str = "https://gateway.pixazo.ai"
+    pixazo_timeout_seconds: float = Field(120.0, gt=0, le=900)
+    pixazo_max_concurrency: int = Field(4, ge=1, le=1000)
+    pixazo_use_stream_endpoints: bool = False
+    pixazo_max_attempts: int = Field(3, ge=1, le=10)
+    pixazo_retry_budget_seconds: float = Field(600.0, gt=0, le=840)
+    pixazo_max_image_bytes: int = Field(25 * MiB, ge=1024)
+    pixazo_require_https_results: bool = True
+    # Discord's interaction token dies 15 minutes after the command; a job must end (and refund) before.
+    job_deadline_seconds: float = Field(840.0, gt=0, le=880)
+
+    data_dir: Path = Path("./data")
+    dev_guild_id: int | None = Field(None, gt=0)
+    log_level: str = "INFO"
+
+    discord_api_base_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str | None = None
+    discord_guild_ready_timeout: float = Field(2.0, ge=0)
+
+    quota_default_daily_credits: int = Field(20, ge=0)
+    quota_model_costs: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    quota_max_jobs_per_user: int = Field(2, ge=1)
+    quota_global_daily_credits: int | None = Field(None, ge=0)
+
+    inpaint_max_file_bytes: int = Field(10 * MiB, ge=1024)
+
+    @field_validator("pixazo_base_url", "discord_api_base_url", "discord_gateway_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if value.split("://", 1)[0] not in ("http", "https", "ws", "wss") or "://" not in value:
+            raise ValueError("must be an absolute http(s) or ws(s) URL")
+        return value
+
+    @field_validator("dev_guild_id", "quota_global_daily_credits", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in logging.getLevelNamesMapping():
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("quota_model_costs", mode="before")
+    @classmethod
+    def _costs(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        if not isinstance(value, dict):
+            raise ValueError('must be a JSON object such as {"sdxl": 3}')
+        unknown = sorted(set(value) - set(MODELS))
+        if unknown:
+            raise ValueError(f"unknown model {unknown[0]!r}; models are {', '.join(MODELS)}")
+        if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in value.values()):
+            raise ValueError("costs must be whole numbers of credits, 0 or more")
+        return value
+
+    def cost_of(self, model_key: str) -> int:
+        return self.quota_model_costs.get(model_key, MODELS[model_key].cost)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "bot.sqlite3"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.discord_token.get_secret_value(), self.pixazo_api_key.get_secret_value())
+
+
+class SettingsError(Exception):
+    """One line naming the setting that is missing or malformed, never its value."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe(exc)) from None
+    except ValueError as exc:  # a .env that cannot be parsed at all
+        raise SettingsError(f"could not read the settings: {exc}") from None
+
+
+def describe(exc: ValidationError) -> str:
+    first = exc.errors(include_input=False, include_url=False)[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+    if first["type"] == "missing":
+        return f"setting {name} is missing: set it in the environment or in .env (see .env.example)"
+    return f"setting {name} is invalid: {first['msg']}"

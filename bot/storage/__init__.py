@@ -1,0 +1,3 @@
+from bot.storage.store import Member, QuotaSnapshot, Refused, Store
+
+__all__ = ["Member", "QuotaSnapshot", "Refused", "Store"]

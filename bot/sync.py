@@ -1,0 +1,55 @@
+"""Command sync only when the definitions changed: Discord allows 200 creates per guild per day."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import discord
+from discord import app_commands
+
+log = logging.getLogger(__name__)
+
+
+def _target(guild_id: int | None) -> str:
+    return f"guild:{guild_id}" if guild_id else "global"
+
+
+def command_digest(tree: app_commands.CommandTree, guild: discord.abc.Snowflake | None) -> str:
+    payload = [cmd.to_dict(tree) for cmd in tree.get_commands(guild=guild)]
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+async def sync_if_changed(tree: app_commands.CommandTree, state_file: Path, *, dev_guild_id: int | None,
+                          force: bool) -> bool:
+    guild = discord.Object(dev_guild_id) if dev_guild_id else None
+    if guild is not None:
+        tree.copy_global_to(guild=guild)
+    digest = command_digest(tree, guild)
+    state = _read(state_file)
+    target = _target(dev_guild_id)
+    if not force and state.get(target) == digest:
+        log.info("commands unchanged since the last sync to %s; not syncing", target)
+        return False
+    synced = await tree.sync(guild=guild)
+    state[target] = digest
+    await asyncio.to_thread(_write, state_file, state)
+    log.info("synced %d command(s) to %s", len(synced), target)
+    return True
+
+
+def _write(path: Path, state: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(state, indent=2))
+
+
+def _read(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,107 @@
+"""/quotas …: a server's admins set allowances, grant credits and look at usage.
+
+Hidden from members without Manage Server by default, and checked again at run time, since a
+server can override who sees a command.
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.embeds import COLOUR
+from bot.replies import NO_PINGS
+from bot.storage import Member
+from bot.text import credits, relative_time
+
+MAX_DAILY = 100_000
+Credits = app_commands.Range[int, 0, MAX_DAILY]
+Extra = app_commands.Range[int, 1, MAX_DAILY]
+
+
+def _actor(interaction: discord.Interaction) -> int:
+    return interaction.user.id
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.checks.has_permissions(manage_guild=True)
+class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set members' image credit allowances"):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def _done(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @app_commands.command(name="default", description="Daily credits for every member of this server")
+    @app_commands.describe(credits_per_day="Credits each member gets per day (renews 00:00 UTC)")
+    async def default(self, interaction: discord.Interaction, credits_per_day: Credits) -> None:
+        await self.bot.store.set_allowance(interaction.guild_id, "default", 0, credits_per_day, actor_id=_actor(interaction))
+        await self._done(interaction, f"Every member now gets {credits(credits_per_day)} a day, unless a role "
+                                      "or member allowance says otherwise.")
+
+    @app_commands.command(name="role", description="Daily credits for members with a role (leave empty to remove)")
+    @app_commands.describe(role="The role", credits_per_day="Credits per day; members get their best role's")
+    async def role(self, interaction: discord.Interaction, role: discord.Role,
+                   credits_per_day: Credits | None = None) -> None:
+        await self.bot.store.set_allowance(interaction.guild_id, "role", role.id, credits_per_day, actor_id=_actor(interaction))
+        if credits_per_day is None:
+            await self._done(interaction, f"Removed the allowance of {role.mention}.")
+        else:
+            await self._done(interaction, f"Members with {role.mention} now get {credits(credits_per_day)} a day "
+                                          "(the highest of their roles counts).")
+
+    @app_commands.command(name="member", description="Daily credits for one member (leave empty to remove)")
+    @app_commands.describe(member="The member", credits_per_day="Credits per day; overrides roles and the default")
+    async def member(self, interaction: discord.Interaction, member: discord.Member,
+                     credits_per_day: Credits | None = None) -> None:
+        await self.bot.store.set_allowance(interaction.guild_id, "member", member.id, credits_per_day,
+                                           actor_id=_actor(interaction))
+        if credits_per_day is None:
+            await self._done(interaction, f"Removed {member.mention}'s own allowance; roles and the default apply.")
+        else:
+            await self._done(interaction, f"{member.mention} now gets {credits(credits_per_day)} a day.")
+
+    @app_commands.command(name="grant", description="Give a member extra credits for today")
+    @app_commands.describe(member="The member", extra_credits="Extra credits, usable until 00:00 UTC")
+    async def grant(self, interaction: discord.Interaction, member: discord.Member, extra_credits: Extra) -> None:
+        await self.bot.store.grant(interaction.guild_id, member.id, extra_credits, actor_id=_actor(interaction))
+        await self._done(interaction, f"Gave {member.mention} {credits(extra_credits)} extra for today.")
+
+    @app_commands.command(name="reset", description="Forget a member's usage today, giving back their daily credits")
+    @app_commands.describe(member="The member")
+    async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        await self.bot.store.reset_usage(interaction.guild_id, member.id, actor_id=_actor(interaction))
+        await self._done(interaction, f"Reset {member.mention}'s usage for today.")
+
+    @app_commands.command(name="usage", description="A member's credits today and their recent jobs")
+    @app_commands.describe(member="The member")
+    async def usage(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        store = self.bot.store
+        roles = tuple(r.id for r in member.roles if r.id != interaction.guild_id)
+        view = await self.bot.quotas.view(Member(interaction.guild_id, member.id, roles))
+        jobs = await store.recent_jobs(interaction.guild_id, member.id)
+        await store.record_view(interaction.guild_id, _actor(interaction), member.id)
+        snap = view.snapshot
+        embed = discord.Embed(title=f"Usage of {member.display_name}", colour=COLOUR)
+        embed.add_field(name="Left today", value=str(snap.left))
+        embed.add_field(name="Used today", value=str(snap.used))
+        embed.add_field(name="Allowance", value=f"{snap.allowance} ({snap.source}) + {snap.granted} granted")
+        embed.add_field(name="Running now", value=str(snap.in_flight))
+        embed.add_field(name="Renews", value=relative_time(snap.renews_at))
+        lines = [_job_line(job) for job in jobs] or ["No jobs yet."]
+        embed.add_field(name="Recent jobs", value="\n".join(lines)[:1024], inline=False)
+        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+def _job_line(job: dict) -> str:
+    when = f"<t:{int(job['created_at'])}:R>"
+    state = job["state"] + (f" ({job['error'][:60]})" if job["state"] == "failed" and job["error"] else "")
+    return f"#{job['id']} /{job['model']} · {credits(job['cost'])} · {state} · {when}"
+
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(QuotaAdmin(bot))

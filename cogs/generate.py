@@ -1,0 +1,116 @@
+"""One slash command per text-to-image model, all derived from the catalog."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.catalog import TEXT_MODELS, Model, Param
+from bot.embeds import TooLargeToPost, result_message
+from bot.errors import UserFacingError
+from bot.replies import NO_PINGS
+from bot.services.generation import Outcome
+from bot.services.validation import Prepared, prepare
+from bot.storage import Member
+
+DESCRIPTION_MAX = 100
+
+
+def option_annotation(param: Param) -> Any:
+    if param.choices:
+        return Literal[param.choices]  # discord.py turns a Literal into the option's choices
+    # For text the range is a length, so its bounds are whole numbers whatever the value's type.
+    bound = int if param.type is str else param.type
+    low = None if param.min is None else bound(param.min)
+    high = None if param.max is None else bound(param.max)
+    return app_commands.Range[param.type, low, high]
+
+
+def option_description(param: Param) -> str:
+    text = param.description
+    if param.default is not None:
+        text = f"{text} (default {param.default})"
+    return text[:DESCRIPTION_MAX]
+
+
+def member_of(interaction: discord.Interaction) -> Member:
+    roles = tuple(r.id for r in getattr(interaction.user, "roles", ()) if r.id != interaction.guild_id)
+    return Member(guild_id=interaction.guild_id or 0, user_id=interaction.user.id, role_ids=roles)
+
+
+def make_command(name: str, description: str, params: tuple[Param, ...],
+                 handler: Callable[..., Awaitable[None]], extra: tuple[inspect.Parameter, ...] = (),
+                 extra_descriptions: dict[str, str] | None = None) -> app_commands.Command:
+    """A slash command whose options are `params` (plus `extra`), calling `handler(interaction, **options)`."""
+
+    async def callback(interaction: discord.Interaction, **options: Any) -> None:
+        await handler(interaction, **options)
+
+    signature = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                   annotation=discord.Interaction)]
+    signature += list(extra)
+    for param in params:
+        default = inspect.Parameter.empty if param.option == "prompt" else None
+        signature.append(inspect.Parameter(param.option, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                           annotation=option_annotation(param)))
+    signature.sort(key=lambda p: p.default is not inspect.Parameter.empty)  # required options come first
+    callback.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
+    callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
+        **{p.option: option_description(p) for p in params}, **(extra_descriptions or {})
+    }
+    return app_commands.Command(name=name, description=description[:DESCRIPTION_MAX], callback=callback,
+                                allowed_contexts=app_commands.AppCommandContext(guild=True))
+
+
+class Generate(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        self.commands = [self._command_for(model) for model in TEXT_MODELS]
+
+    def _command_for(self, model: Model) -> app_commands.Command:
+        async def handler(interaction: discord.Interaction, **options: Any) -> None:
+            await self.generate(interaction, model, options)
+
+        return make_command(model.key, model.summary, model.params, handler)
+
+    async def cog_load(self) -> None:
+        for command in self.commands:
+            self.bot.tree.add_command(command)
+
+    async def cog_unload(self) -> None:
+        for command in self.commands:
+            self.bot.tree.remove_command(command.name)
+
+    async def generate(self, interaction: discord.Interaction, model: Model, options: dict[str, Any]) -> None:
+        started = time.monotonic()
+        prepared = prepare(model, options)  # raises before anything is deferred, so the answer is ephemeral
+        await interaction.response.defer(thinking=True)
+        await run_and_post(self.bot, interaction, prepared, started)
+
+
+async def run_and_post(bot: Any, interaction: discord.Interaction, prepared: Prepared, started: float, *,
+                       inputs: dict[str, Any] | None = None, original: discord.Attachment | None = None) -> None:
+    async def deliver(outcome: Outcome) -> None:
+        try:
+            embed, file = result_message(outcome, requester=interaction.user,
+                                         upload_limit=interaction.filesize_limit, original=original)
+        except TooLargeToPost as exc:
+            raise UserFacingError("The image came back too large to post here, and Pixazo gave no link to it.",
+                                  detail=f"result too large: {exc}") from None
+        kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS}
+        if file is not None:
+            kwargs["file"] = file
+        await interaction.followup.send(**kwargs)
+
+    await bot.generation.run(prepared, member_of(interaction), channel_id=interaction.channel_id,
+                             deliver=deliver, started=started, inputs=inputs)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(Generate(bot))

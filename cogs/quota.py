@@ -1,0 +1,42 @@
+"""/quota: what a member has left, and what things cost."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.catalog import MODELS
+from bot.embeds import COLOUR
+from bot.replies import NO_PINGS
+from bot.text import credits, relative_time
+from cogs.generate import member_of
+
+
+class Quota(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="quota", description="Your image credits: what is left today and what each model costs")
+    @app_commands.guild_only()
+    async def quota(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        view = await self.bot.quotas.view(member_of(interaction))
+        snap = view.snapshot
+        embed = discord.Embed(title="Your image credits", colour=COLOUR)
+        embed.add_field(name="Left today", value=str(snap.left))
+        embed.add_field(name="Used today", value=str(snap.used))
+        allowance = f"{snap.allowance} a day ({snap.source})"
+        if snap.granted:
+            allowance += f" + {snap.granted} granted today"
+        embed.add_field(name="Allowance", value=allowance)
+        embed.add_field(name="Renews", value=relative_time(snap.renews_at))
+        embed.add_field(name="Running now", value=f"{snap.in_flight} of {view.max_jobs} at a time")
+        embed.add_field(name="Cost per image",
+                        value="\n".join(f"/{key}: {credits(cost)}" for key, cost in view.costs.items() if key in MODELS),
+                        inline=False)
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(Quota(bot))

@@ -42,7 +42,8 @@ def pixazo_client(settings: Settings, session: aiohttp.ClientSession) -> PixazoC
         max_concurrency=settings.pixazo_max_concurrency,
         max_image_bytes=settings.pixazo_max_image_bytes,
         require_https_results=settings.pixazo_require_https_results,
-        retry=RetryPolicy(attempts=settings.pixazo_max_attempts, total_seconds=settings.pixazo_retry_budget_seconds),
+        retry=RetryPolicy(attempts=settings.pixazo_max_attempts, base_delay=settings.pixazo_retry_base_delay_seconds,
+                          total_seconds=settings.pixazo_retry_budget_seconds),
     )
 
 

@@ -18,7 +18,7 @@ from bot.sync import sync_if_changed
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.generate", "cogs.quota", "cogs.admin")
+EXTENSIONS = ("cogs.generate", "cogs.inpaint", "cogs.quota", "cogs.admin")
 UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
               "no credits were spent.")
 

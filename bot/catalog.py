@@ -57,6 +57,8 @@ class Model:
 
     @property
     def summary(self) -> str:
+        if self.kind is Kind.INPAINT:
+            return f"Repaint part of an image with {self.title}"
         return f"Generate an image with {self.title}"
 
     def param(self, option: str) -> Param | None:
@@ -86,14 +88,18 @@ def _format_options(formats: tuple[str, ...], quality_min: int) -> tuple[Param, 
     )
 
 
-def _sdxl_family(*, negative: str, guidance: str) -> tuple[Param, ...]:
+SIZE_MIN, SIZE_MAX = 256, 2048
+
+
+def _sdxl_family(*, negative: str, guidance: str, size_default: int | None = 1024,
+                 size_note: str = "") -> tuple[Param, ...]:
     return (
         _prompt(),
         _negative(negative),
-        Param("width", "width", int, "Width in pixels, a multiple of 8", default=1024, min=256, max=2048,
-              multiple_of=SIZE_MULTIPLE),
-        Param("height", "height", int, "Height in pixels, a multiple of 8", default=1024, min=256, max=2048,
-              multiple_of=SIZE_MULTIPLE),
+        Param("width", "width", int, f"Width in pixels, a multiple of 8{size_note}", default=size_default,
+              min=SIZE_MIN, max=SIZE_MAX, multiple_of=SIZE_MULTIPLE),
+        Param("height", "height", int, f"Height in pixels, a multiple of 8{size_note}", default=size_default,
+              min=SIZE_MIN, max=SIZE_MAX, multiple_of=SIZE_MULTIPLE),
         Param("steps", "num_steps", int, "Denoising steps (more is slower, finer)", default=20, min=1, max=20),
         Param("guidance", guidance, int, "How closely to follow the prompt", default=5, min=0, max=20),
         Param("seed", "seed", int, "Seed, to make the same image again (random when empty)", min=0, max=SEED_MAX),
@@ -160,7 +166,8 @@ INPAINT = Model(
     stream_path="/inpainting/v1/getImageStream",
     # The parameter table says negativePrompt; the endpoint-6 example sends negative_prompt. The table
     # is the specification and matches endpoint 7, so we follow it.
-    params=_sdxl_family(negative="negativePrompt", guidance="guidance"),
+    params=_sdxl_family(negative="negativePrompt", guidance="guidance", size_default=None,
+                        size_note=" (default: the image's own size)"),
     result_field="imageUrl",
     kind=Kind.INPAINT,
     image_field="imageUrl",

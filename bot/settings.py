@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     pixazo_use_stream_endpoints: bool = False
     pixazo_max_attempts: int = Field(3, ge=1, le=10)
     pixazo_retry_budget_seconds: float = Field(600.0, gt=0, le=840)
+    pixazo_retry_base_delay_seconds: float = Field(1.0, ge=0, le=60)
     pixazo_max_image_bytes: int = Field(25 * MiB, ge=1024)
     pixazo_require_https_results: bool = True
     # Discord's interaction token dies 15 minutes after the command; a job must end (and refund) before.

@@ -45,24 +45,33 @@ def member_of(interaction: discord.Interaction) -> Member:
 
 
 def make_command(name: str, description: str, params: tuple[Param, ...],
-                 handler: Callable[..., Awaitable[None]], extra: tuple[inspect.Parameter, ...] = (),
-                 extra_descriptions: dict[str, str] | None = None) -> app_commands.Command:
-    """A slash command whose options are `params` (plus `extra`), calling `handler(interaction, **options)`."""
+                 handler: Callable[..., Awaitable[None]], extra: dict[str, tuple[Any, str]] | None = None,
+                 ) -> app_commands.Command:
+    """A slash command whose options are `params`, calling `handler(interaction, **options)`.
+
+    `extra` adds required options that are not Pixazo fields (attachments): name -> (annotation, description).
+    """
+    extra = extra or {}
 
     async def callback(interaction: discord.Interaction, **options: Any) -> None:
         await handler(interaction, **options)
 
+    def option(param: Param) -> inspect.Parameter:
+        default = inspect.Parameter.empty if param.option == "prompt" else None
+        return inspect.Parameter(param.option, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                 annotation=option_annotation(param))
+
+    options = [option(p) for p in params]
+    # Discord wants required options first: the prompt, then `extra` (attachments), then the rest.
     signature = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                    annotation=discord.Interaction)]
-    signature += list(extra)
-    for param in params:
-        default = inspect.Parameter.empty if param.option == "prompt" else None
-        signature.append(inspect.Parameter(param.option, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                           annotation=option_annotation(param)))
-    signature.sort(key=lambda p: p.default is not inspect.Parameter.empty)  # required options come first
+    signature += [o for o in options if o.default is inspect.Parameter.empty]
+    signature += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+                  for name, (annotation, _) in extra.items()]
+    signature += [o for o in options if o.default is not inspect.Parameter.empty]
     callback.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
     callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
-        **{p.option: option_description(p) for p in params}, **(extra_descriptions or {})
+        **{p.option: option_description(p) for p in params}, **{name: text for name, (_, text) in extra.items()}
     }
     return app_commands.Command(name=name, description=description[:DESCRIPTION_MAX], callback=callback,
                                 allowed_contexts=app_commands.AppCommandContext(guild=True))

@@ -1,0 +1,60 @@
+"""/inpaint: repaint the white part of a mask, from two attached files."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from bot.catalog import INPAINT
+from bot.services.inpaint import Upload, check_pair, check_upload, ledger_inputs, precheck, prepare_inpaint
+from bot.services.validation import prepare
+from cogs.generate import make_command, run_and_post
+
+IMAGE_HELP = "The picture to change: PNG, JPEG or WebP"
+MASK_HELP = "Same size as the image: white is repainted, black is kept"
+
+
+def _upload(role: str, attachment: discord.Attachment) -> Upload:
+    return Upload(role, attachment.filename, attachment.url, attachment.size, attachment.content_type)
+
+
+class Inpaint(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        self.command = make_command("inpaint", INPAINT.summary, INPAINT.params, self.inpaint,
+                                    extra={"image": (discord.Attachment, IMAGE_HELP),
+                                           "mask": (discord.Attachment, MASK_HELP)})
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.command)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.command.name)
+
+    async def inpaint(self, interaction: discord.Interaction, image: discord.Attachment, mask: discord.Attachment,
+                      **options: Any) -> None:
+        started = time.monotonic()
+        settings = self.bot.settings
+        uploads = (_upload("image", image), _upload("mask", mask))
+        # Everything knowable without a download is refused at once, privately and for free.
+        prepare(INPAINT, options)
+        for upload in uploads:
+            precheck(upload, max_bytes=settings.inpaint_max_file_bytes)
+        await interaction.response.defer(thinking=True)
+        (image_checked, _), (mask_checked, mask_pixels) = await asyncio.gather(*(
+            check_upload(self.bot.http_session, upload, max_bytes=settings.inpaint_max_file_bytes,
+                         timeout=settings.pixazo_timeout_seconds)
+            for upload in uploads
+        ))
+        check_pair(image_checked, mask_checked, mask_pixels)
+        prepared = prepare_inpaint(INPAINT, options, image_checked, mask_checked)
+        await run_and_post(self.bot, interaction, prepared, started,
+                           inputs=ledger_inputs(image_checked, mask_checked), original=image)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(Inpaint(bot))

@@ -53,14 +53,15 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
     # limit=0: concurrency is bounded by PIXAZO_MAX_CONCURRENCY and Discord's own limits, not the pool.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         store = await Store.open(settings.database_path)
+        quotas = Quotas(settings, store)
+        generation = GenerationService(settings, store, pixazo_client(settings, session), quotas)
         try:
-            quotas = Quotas(settings, store)
-            generation = GenerationService(settings, store, pixazo_client(settings, session), quotas)
             bot = PixazoBot(settings, store=store, generation=generation, quotas=quotas,
                             http_session=session, force_sync=force_sync)
             async with bot:
                 await bot.start(settings.discord_token.get_secret_value())
         finally:
+            await generation.shutdown()
             await store.close()
 
 

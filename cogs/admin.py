@@ -26,14 +26,21 @@ def _actor(interaction: discord.Interaction) -> int:
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-@app_commands.checks.has_permissions(manage_guild=True)
 class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set members' image credit allowances"):
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot
         super().__init__()
 
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        # default_permissions only hides the group; a server may show it to anyone, so check again.
+        if not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
+        # Deferred before touching the database, which may be busy settling jobs.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        return True
+
     async def _done(self, interaction: discord.Interaction, text: str) -> None:
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
     @app_commands.command(name="default", description="Daily credits for every member of this server")
     @app_commands.describe(credits_per_day="Credits each member gets per day (renews 00:00 UTC)")
@@ -93,7 +100,7 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
         embed.add_field(name="Renews", value=relative_time(snap.renews_at))
         lines = [_job_line(job) for job in jobs] or ["No jobs yet."]
         embed.add_field(name="Recent jobs", value="\n".join(lines)[:1024], inline=False)
-        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 def _job_line(job: dict) -> str:

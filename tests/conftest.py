@@ -56,8 +56,11 @@ class Harness:
         return await self.discord.invoke(name, options, **kwargs)
 
     async def answer(self, name: str, options: dict[str, Any] | None = None, **kwargs: Any) -> tuple[FakeInteraction, dict]:
-        """Invoke a command and wait for what the user finally sees."""
+        """Invoke a command and wait for what the user finally sees: an immediate reply or a followup."""
         interaction = await self.invoke(name, options, **kwargs)
+        callback = await interaction.wait_callback()
+        if callback["type"] == 4:  # answered at once (a refusal), never deferred
+            return interaction, callback["data"]
         return interaction, await interaction.wait_followup()
 
     def log_text(self) -> str:
@@ -159,6 +162,16 @@ def assert_clean_logs(records: list[logging.LogRecord], *, secrets: tuple[str, .
     text = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in records)
     for secret in secrets:
         assert secret not in text, "a secret reached the log"
+
+
+async def eventually(predicate, timeout: float = 5.0) -> None:
+    """Poll a condition the fakes cannot signal (say, a Pixazo request count)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.01)
 
 
 def embed_fields(message: dict) -> dict[str, str]:

@@ -43,11 +43,16 @@ class GenerationService:
         self._store = store
         self._pixazo = pixazo
         self._quotas = quotas
+        self._active: set[asyncio.Task] = set()
 
     async def run(self, prepared: Prepared, member: Member, *, channel_id: int | None, deliver: Deliver,
                   started: float | None = None, inputs: dict[str, Any] | None = None) -> Outcome:
         """`started` is when the member asked (monotonic); the whole job must end before Discord's token does."""
         started = time.monotonic() if started is None else started
+        task = asyncio.current_task()
+        if task is not None:
+            self._active.add(task)
+            task.add_done_callback(self._active.discard)
         model = prepared.model
         cost = self._quotas.cost_of(model.key)
         try:
@@ -73,6 +78,15 @@ class GenerationService:
             raise
         await self._store.succeed(job_id, image.url)
         return outcome
+
+    async def shutdown(self) -> None:
+        """Cancel jobs still running so each settles (and refunds) before the database closes."""
+        tasks = [t for t in self._active if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            log.warning("shutting down: cancelled %d running job(s); their credits are refunded", len(tasks))
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _generate(self, prepared: Prepared, started: float) -> GeneratedImage:
         left = self._settings.job_deadline_seconds - (time.monotonic() - started)

@@ -356,6 +356,7 @@ class FakeDiscord:
         self._registered: dict[int | None, list[dict]] = {}  # the echoed (id-bearing) commands
         self._command_ids: dict[tuple, str] = {}
         self._cdn: dict[str, tuple[str, str | None, bytes]] = {}  # attachment id -> (filename, type, bytes)
+        self._cdn_fetches_left: dict[str, int] = {}  # attachment id -> fetches before it expires
         self._by_token: dict[str, FakeInteraction] = {}
         self._conn: _GatewayConnection | None = None
         self._connections: set[web.WebSocketResponse] = set()
@@ -439,6 +440,12 @@ class FakeDiscord:
         if match:
             self._cdn.pop(match.group(1), None)
 
+    def cdn_expire_after(self, url: str, fetches: int) -> None:
+        """Let `url` be fetched `fetches` more times, then 404, as an expired attachment link does."""
+        match = re.search(r"/attachments/(\d+)/", url)
+        if match:
+            self._cdn_fetches_left[match.group(1)] = fetches
+
     def _cdn_store(self, attachment_id: str, filename: str, data: bytes, content_type: str | None) -> str:
         self._cdn[attachment_id] = (filename, content_type, bytes(data))
         return f"{self.base_url}/attachments/{attachment_id}/{urllib.parse.quote(filename)}"
@@ -458,9 +465,14 @@ class FakeDiscord:
         return att
 
     async def _cdn_get(self, request: web.Request) -> web.Response:
-        stored = self._cdn.get(request.match_info["attachment_id"])
+        attachment_id = request.match_info["attachment_id"]
+        stored = self._cdn.get(attachment_id)
         if stored is None or stored[0] != request.match_info["filename"]:
             return web.Response(status=404, text="Not Found")
+        if attachment_id in self._cdn_fetches_left:
+            self._cdn_fetches_left[attachment_id] -= 1
+            if self._cdn_fetches_left[attachment_id] <= 0:
+                self._cdn.pop(attachment_id, None)
         _, content_type, data = stored
         return web.Response(body=data, content_type=content_type or "application/octet-stream")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 import aiohttp
@@ -65,6 +66,18 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
             await store.close()
 
 
+async def run_until_signalled(settings: Settings, *, force_sync: bool) -> None:
+    """`serve`, stopped cleanly by SIGTERM (docker stop) or SIGINT, so running jobs are refunded."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await serve(settings, force_sync=force_sync)
+    except asyncio.CancelledError:
+        log.info("stopped by signal; shut down cleanly")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Pixazo image generation for Discord.")
     parser.add_argument("--sync", action="store_true", help="sync slash commands with Discord even if unchanged")
@@ -76,9 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logs.configure(settings.log_level, settings.secrets)
     try:
-        asyncio.run(serve(settings, force_sync=args.sync))
-    except KeyboardInterrupt:
-        pass
+        asyncio.run(run_until_signalled(settings, force_sync=args.sync))
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN; check the token in the Developer Portal (Bot > Reset Token)")
         return 1

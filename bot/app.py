@@ -43,6 +43,11 @@ class FunnelTree(app_commands.CommandTree):
             await reply_privately(interaction, UNEXPECTED)
 
 
+# The bot never joins voice; don't warn operators about voice libraries it will never need.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+
 class PixazoBot(commands.Bot):
     def __init__(self, settings: Settings, *, store: Store, generation: GenerationService, quotas: Quotas,
                  http_session, force_sync: bool = False) -> None:

@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN; check the token in the Developer Portal (Bot > Reset Token)")
         return 1
+    except (aiohttp.ClientConnectionError, discord.GatewayNotFound, OSError) as exc:
+        log.error("could not reach Discord at %s (%s: %s); check the network and DISCORD_API_BASE_URL",
+                  settings.discord_api_base_url, type(exc).__name__, exc)
+        return 1
     return 0
 
 

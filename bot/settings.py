@@ -59,7 +59,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute http(s) or ws(s) URL")
         return value
 
-    @field_validator("dev_guild_id", "quota_global_daily_credits", mode="before")
+    @field_validator("dev_guild_id", "quota_global_daily_credits", "discord_gateway_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -68,8 +68,8 @@ class Settings(BaseSettings):
     @classmethod
     def _level(cls, value: str) -> str:
         level = value.strip().upper()
-        if level not in logging.getLevelNamesMapping():
-            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
     @field_validator("quota_model_costs", mode="before")

@@ -37,9 +37,20 @@ async def sync_if_changed(tree: app_commands.CommandTree, state_file: Path, *, d
         return False
     synced = await tree.sync(guild=guild)
     state[target] = digest
+    await _clear_stale_guilds(tree, state, keep=target)
     await asyncio.to_thread(_write, state_file, state)
     log.info("synced %d command(s) to %s", len(synced), target)
     return True
+
+
+async def _clear_stale_guilds(tree: app_commands.CommandTree, state: dict[str, str], *, keep: str) -> None:
+    """Commands once synced to a dev guild would otherwise show twice there once they go global."""
+    for stale in [t for t in state if t.startswith("guild:") and t != keep]:
+        guild = discord.Object(int(stale.removeprefix("guild:")))
+        tree.clear_commands(guild=guild)
+        await tree.sync(guild=guild)
+        del state[stale]
+        log.info("removed the commands left in %s by an earlier DEV_GUILD_ID", stale)
 
 
 def _write(path: Path, state: dict[str, str]) -> None:

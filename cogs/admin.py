@@ -42,12 +42,16 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
     async def _done(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
-    @app_commands.command(name="default", description="Daily credits for every member of this server")
+    @app_commands.command(name="default", description="Daily credits for every member of this server (empty: bot's default)")
     @app_commands.describe(credits_per_day="Credits each member gets per day (renews 00:00 UTC)")
-    async def default(self, interaction: discord.Interaction, credits_per_day: Credits) -> None:
+    async def default(self, interaction: discord.Interaction, credits_per_day: Credits | None = None) -> None:
         await self.bot.store.set_allowance(interaction.guild_id, "default", 0, credits_per_day, actor_id=_actor(interaction))
-        await self._done(interaction, f"Every member now gets {credits(credits_per_day)} a day, unless a role "
-                                      "or member allowance says otherwise.")
+        if credits_per_day is None:
+            fallback = self.bot.settings.quota_default_daily_credits
+            await self._done(interaction, f"Removed this server's default; members get the bot's {credits(fallback)} a day.")
+        else:
+            await self._done(interaction, f"Every member now gets {credits(credits_per_day)} a day, unless a role "
+                                          "or member allowance says otherwise.")
 
     @app_commands.command(name="role", description="Daily credits for members with a role (leave empty to remove)")
     @app_commands.describe(role="The role", credits_per_day="Credits per day; members get their best role's")

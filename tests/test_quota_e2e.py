@@ -154,6 +154,14 @@ async def test_allowance_precedence_through_discord(harness):
     assert fields["Left today"] == "5" and "+ 4 granted today" in fields["Allowance"]
 
 
+async def test_server_default_can_be_removed(harness):
+    await admin(harness, "default", {"credits_per_day": 6})
+    assert (await quota_fields(harness))["Left today"] == "6"
+    done = await admin(harness, "default")
+    assert "bot's 20 credits a day" in done["content"]
+    assert (await quota_fields(harness))["Left today"] == "20"
+
+
 async def test_reset_and_usage_and_the_audit_trail(harness):
     await harness.answer("sd35-large", {"prompt": PROMPT})
     await harness.answer("sd35-large", {"prompt": PROMPT})

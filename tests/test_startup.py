@@ -123,11 +123,13 @@ async def test_commands_sync_only_when_they_change(tmp_path, fake_discord, fake_
 
     # A new target (global instead of the dev guild) is synced.
     global_settings = make_settings(tmp_path, fake_discord, fake_pixazo, dev_guild_id=None)
-    await run_until(global_settings, lambda: put_count(fake_discord) == 2)
+    # The dev guild's copies are cleared, or members there would see every command twice.
+    await run_until(global_settings, lambda: put_count(fake_discord) == 3)
     assert {c["name"] for c in fake_discord.synced[None]} >= {"sdxl", "quota"}
+    assert fake_discord.synced[GUILD_ID] == []
 
     # --sync forces it even when nothing changed.
-    await run_until(settings, lambda: put_count(fake_discord) == 3, force_sync=True)
+    await run_until(global_settings, lambda: put_count(fake_discord) == 4, force_sync=True)
 
 
 def test_every_extension_loads_and_command_names_are_unique():
@@ -155,3 +157,11 @@ async def test_a_refused_token_is_one_clear_line(tmp_path, fake_discord, fake_pi
     assert result.returncode == 1
     assert "Discord refused DISCORD_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr and "not-the-right-token" not in result.stderr
+
+
+def test_unreachable_discord_is_one_clear_line(tmp_path):
+    env = {**BASE_ENV, "DISCORD_API_BASE_URL": "http://127.0.0.1:9/api/v10", "DATA_DIR": str(tmp_path / "data")}
+    result = run_bot(env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "could not reach Discord at http://127.0.0.1:9/api/v10" in result.stderr
+    assert "Traceback" not in result.stderr and TOKEN not in result.stderr

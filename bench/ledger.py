@@ -1,7 +1,9 @@
 """Ledger throughput: settled jobs per second on one SQLite file.
 
-A "settled job" is what every generation costs the ledger: `Store.reserve` (quota snapshot + INSERT in
-one BEGIN IMMEDIATE transaction), `Store.mark_running` and `Store.succeed` (one UPDATE each). Every
+A "settled job" is, as the issue defines it, a reservation and its settlement: `Store.reserve` (quota
+snapshot + INSERT in one BEGIN IMMEDIATE transaction) then `Store.succeed` (one UPDATE). With
+`--with-running` each job also goes through `Store.mark_running`, as a generation in the bot does when
+its Pixazo call starts; that is one more trip to the database thread. Every
 scenario gets a fresh database file in a temp directory, opened with `Store.open` exactly as the bot
 opens it (WAL, synchronous=NORMAL), and an allowance so large that nothing is refused.
 
@@ -49,6 +51,7 @@ HUGE = 10**12
 PARAMS = {"prompt": "a red fox in snow", "negative_prompt": "blurry", "width": 1024, "height": 1024,
           "num_steps": 20, "guidance_scale": 5, "seed": 42}
 CALLS = ("reserve", "mark_running", "succeed")
+WITH_RUNNING = False  # set from --with-running
 
 
 @dataclass
@@ -75,7 +78,8 @@ async def settle_one(store: Store, member: Member, global_cap: int | None, tally
     job_id, _ = await store.reserve(member, channel_id=3000, model="sdxl", params=PARAMS, cost=2,
                                     default_allowance=HUGE, max_jobs=HUGE, global_cap=global_cap)
     t1 = time.perf_counter()
-    await store.mark_running(job_id)
+    if WITH_RUNNING:
+        await store.mark_running(job_id)
     t2 = time.perf_counter()
     await store.succeed(job_id, "https://example.invalid/result.png")
     t3 = time.perf_counter()
@@ -121,7 +125,7 @@ def scenarios(users: int) -> list[tuple[str, int, int | None]]:
 
 def report(result: Result) -> None:
     verdict = "PASS" if result.rate >= TARGET_JOBS_PER_SECOND else "MISS"
-    calls = ", ".join(f"{name} {us:.0f}" for name, us in result.mean_call_us.items())
+    calls = ", ".join(f"{name} {us:.0f}" for name, us in result.mean_call_us.items() if us >= 1)
     print(f"{result.name:<28} {result.jobs:>6} jobs in {result.seconds:6.2f} s = {result.rate:6.0f} settled jobs/s"
           f"  (last quarter {result.last_quarter_rate:5.0f}/s)  target >= {TARGET_JOBS_PER_SECOND}: {verdict}")
     print(f"{'':<28} mean wall time per call, us: {calls}")
@@ -144,10 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=5000, help="settled jobs per scenario (default 5000)")
     parser.add_argument("--users", type=int, default=50, help="concurrent users in the many-user scenario")
     parser.add_argument("--profile", action="store_true", help="also cProfile the many-user global-cap scenario")
+    parser.add_argument("--with-running", action="store_true", help="also mark each job running (3 calls a job)")
     args = parser.parse_args(argv)
+    global WITH_RUNNING
+    WITH_RUNNING = args.with_running
     with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
         directory = Path(tmp)
-        print(f"ledger bench: {args.jobs} settled jobs per scenario, a fresh SQLite file each, in {directory}")
+        lifecycle = "reserve + mark_running + succeed" if WITH_RUNNING else "reserve + succeed"
+        print(f"ledger bench: {args.jobs} settled jobs ({lifecycle}) per scenario, a fresh SQLite file each, "
+              f"in {directory}")
         results = []
         for i, (name, users, cap) in enumerate(scenarios(args.users)):
             results.append(asyncio.run(run_scenario(directory / f"s{i}.sqlite3", name, args.jobs, users, cap)))

@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import CHANNEL_ID, GUILD_ID, PIXAZO_KEY, TOKEN, embed_fields, is_ephemeral
+from tests.conftest import CHANNEL_ID, GUILD_ID, PIXAZO_KEY, TOKEN, embed_fields, eventually, is_ephemeral
 from tests.fakes.images import image_size
 from tests.fakes.pixazo_server import Behaviour
 
@@ -278,6 +278,12 @@ async def test_secrets_never_reach_discord(harness):
 
 async def test_job_is_recorded_with_who_where_and_what(harness):
     await harness.answer("sdxl", {"prompt": PROMPT, "seed": 3})
+
+    def settled() -> bool:  # the job is settled just after the followup is posted
+        with sqlite3.connect(harness.settings.database_path) as db:
+            return db.execute("SELECT state FROM jobs").fetchone() == ("succeeded",)
+
+    await eventually(settled)
     with sqlite3.connect(harness.settings.database_path) as db:
         db.row_factory = sqlite3.Row
         (row,) = db.execute("SELECT * FROM jobs").fetchall()

@@ -175,3 +175,16 @@ async def test_reset_and_usage_and_the_audit_trail(harness):
     assert fields["Recent jobs"].count("/sd35-large · 4 credits · succeeded") == 2
     actions = ledger(harness, "SELECT actor_id, action, target_id FROM admin_actions ORDER BY id")
     assert actions == [(9000, "reset", 4000), (9000, "view", 4000)]
+
+
+@pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 1}])
+async def test_a_job_waiting_for_a_pixazo_slot_is_reserved_then_running(harness):
+    harness.pixazo.latency = 0.5
+    first = await harness.invoke("sdxl", {"prompt": PROMPT}, user_id=4000)
+    await eventually(lambda: len(harness.pixazo.requests) == 1)
+    second = await harness.invoke("sdxl", {"prompt": PROMPT}, user_id=BOB)
+    await eventually(lambda: len(ledger(harness, "SELECT id FROM jobs")) == 2)
+    assert ledger(harness, "SELECT user_id, state FROM jobs ORDER BY id") == [(4000, "running"), (BOB, "reserved")]
+    for interaction in (first, second):
+        assert (await interaction.wait_followup())["embeds"]
+    assert len(harness.pixazo.requests) == 2

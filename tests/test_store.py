@@ -37,6 +37,7 @@ def clock() -> Clock:
 async def store(tmp_path, clock):
     s = await Store.open(tmp_path / "ledger.sqlite3", clock=clock)
     yield s
+    assert await s.audit() == [], "the kept totals must always equal the sums of the job rows"
     await s.close()
 
 
@@ -128,6 +129,33 @@ async def test_allowance_renews_at_midnight_utc(store, clock):
     assert snap.renews_at == datetime(2026, 11, 25, tzinfo=UTC)
 
 
+async def test_a_job_from_before_a_reset_that_fails_later_does_not_count_twice(store):
+    early = await reserve(store, cost=5)
+    await store.reset_usage(GUILD, ALICE.user_id, actor_id=9)
+    late = await reserve(store, cost=3)
+    assert await left(store) == 17
+    await store.fail(early, "HTTP 500")  # already forgiven: releasing it must not give 5 more
+    assert await left(store) == 17
+    await store.fail(late, "HTTP 500")
+    assert await left(store) == 20
+
+
+async def test_migrations_keep_totals_for_an_existing_ledger(tmp_path, clock):
+    path = tmp_path / "old.sqlite3"
+    async with aiosqlite.connect(path, isolation_level=None) as db:
+        await apply_migrations(db, upto=3)
+        day = "2026-11-23"
+        for cost, state in ((4, "succeeded"), (3, "failed"), (2, "running")):
+            await db.execute("INSERT INTO jobs (user_id, guild_id, model, params, cost, day, state, created_at)"
+                             " VALUES (1, 10, 'sdxl', '{}', ?, ?, ?, 0)", (cost, day, state))
+    store = await Store.open(path, clock=clock)
+    try:
+        assert await store.audit() == []
+        assert (await store.snapshot(ALICE, default_allowance=20)).used == 4, "the running job was interrupted"
+    finally:
+        await store.close()
+
+
 async def test_reset_forgives_today_but_keeps_the_ledger(store):
     job = await reserve(store, cost=15)
     await store.succeed(job, "u")
@@ -195,6 +223,7 @@ async def test_500_concurrent_reservations_against_100_credits(tmp_path, clock):
         assert sum(results) == 100
         snap = await store.snapshot(ALICE, default_allowance=100)
         assert (snap.used, snap.left, snap.in_flight) == (100, 0, 100)
+        assert await store.audit() == []
     finally:
         await store.close()
     async with aiosqlite.connect(path) as db, db.execute("SELECT COUNT(*), SUM(cost) FROM jobs") as cur:

@@ -86,15 +86,18 @@ class PixazoClient:
         self._require_https = require_https_results
         self._retry = retry or RetryPolicy()
 
-    async def generate(self, model: Model, payload: dict[str, Any], *, use_stream: bool) -> GeneratedImage:
+    async def generate(self, model: Model, payload: dict[str, Any], *, use_stream: bool,
+                       on_start: Callable[[], Awaitable[None]] | None = None) -> GeneratedImage:
+        """`on_start` is awaited once, when the first attempt gets one of the PIXAZO_MAX_CONCURRENCY slots."""
         path = model.path_for(use_stream)
         attempts = 0
         started = time.monotonic()
 
         async def call() -> GeneratedImage | str:
-            nonlocal attempts
+            nonlocal attempts, on_start
             attempts += 1
-            return await self._post(model, path, payload)
+            hook, on_start = on_start, None
+            return await self._post(model, path, payload, hook)
 
         answer = await self._with_retries(call, started, what=path)
         if isinstance(answer, GeneratedImage):
@@ -128,9 +131,12 @@ class PixazoClient:
             "Ocp-Apim-Subscription-Key": self._key.get_secret_value(),
         }
 
-    async def _post(self, model: Model, path: str, payload: dict[str, Any]) -> GeneratedImage | str:
+    async def _post(self, model: Model, path: str, payload: dict[str, Any],
+                    on_slot: Callable[[], Awaitable[None]] | None) -> GeneratedImage | str:
         timeout = aiohttp.ClientTimeout(total=self._timeout)
         async with self._slots:
+            if on_slot is not None:
+                await on_slot()
             try:
                 async with self._session.post(self._base + path, data=json.dumps(payload),
                                               headers=self._headers(), timeout=timeout) as resp:

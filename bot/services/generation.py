@@ -65,18 +65,19 @@ class GenerationService:
         except Refused as refused:
             raise self._quotas.refusal(refused, model.key) from None
         try:
-            await self._store.mark_running(job_id)
-            image = await self._generate(prepared, started)
+            image = await self._generate(prepared, started, on_start=lambda: self._store.mark_running(job_id))
             outcome = Outcome(job_id, prepared, image, time.monotonic() - started, cost, quota)
             await deliver(outcome)
+            # Shielded: once the member has the image, a shutdown must not turn it into a refund.
+            await asyncio.shield(self._store.succeed(job_id, image.url))
         except UserFacingError as exc:
             await self._store.fail(job_id, exc.detail)
             raise
         except BaseException as exc:
             # Cancellation or a bug: the credits still come back, even while the task is being torn down.
+            # (After a shielded succeed this is a no-op: settling only moves jobs out of open states.)
             await asyncio.shield(self._store.fail(job_id, f"{type(exc).__name__}: {exc}"))
             raise
-        await self._store.succeed(job_id, image.url)
         return outcome
 
     async def shutdown(self) -> None:
@@ -85,14 +86,16 @@ class GenerationService:
         for task in tasks:
             task.cancel()
         if tasks:
-            log.warning("shutting down: cancelled %d running job(s); their credits are refunded", len(tasks))
+            log.warning("shutting down: cancelled %d job(s) in progress; those not yet delivered are refunded",
+                        len(tasks))
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _generate(self, prepared: Prepared, started: float) -> GeneratedImage:
+    async def _generate(self, prepared: Prepared, started: float,
+                        on_start: Callable[[], Awaitable[None]]) -> GeneratedImage:
         left = self._settings.job_deadline_seconds - (time.monotonic() - started)
         try:
             async with asyncio.timeout(max(0.0, left)):
-                return await self._pixazo.generate(prepared.model, prepared.payload,
+                return await self._pixazo.generate(prepared.model, prepared.payload, on_start=on_start,
                                                    use_stream=self._settings.pixazo_use_stream_endpoints)
         except TimeoutError:
             raise PixazoTimeout(

@@ -6,22 +6,22 @@ be traced to the job that spent it, and a failed job stops counting the moment i
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from bot.storage.migrations import apply_migrations
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 OPEN_STATES = ("reserved", "running")
 INTERRUPTED = "interrupted"
@@ -78,23 +78,63 @@ SELECT
      WHERE guild_id = :g AND scope = 'role' AND target_id IN (SELECT value FROM json_each(:roles))),
   (SELECT daily_credits FROM allowances WHERE guild_id = :g AND scope = 'default' AND target_id = 0),
   (SELECT COALESCE(SUM(credits), 0) FROM grants WHERE guild_id = :g AND user_id = :u AND day = :day),
-  (SELECT COALESCE(SUM(cost), 0) FROM jobs
-     WHERE guild_id = :g AND user_id = :u AND day = :day AND state != 'failed'
-       AND created_at > COALESCE((SELECT reset_at FROM usage_resets
-                                  WHERE guild_id = :g AND user_id = :u AND day = :day), 0)),
-  (SELECT COUNT(*) FROM jobs WHERE user_id = :u AND state IN ('reserved', 'running'))
+  COALESCE((SELECT credits FROM usage WHERE guild_id = :g AND user_id = :u AND day = :day), 0)
+    - COALESCE((SELECT forgiven FROM usage_resets WHERE guild_id = :g AND user_id = :u AND day = :day), 0),
+  (SELECT COUNT(*) FROM jobs WHERE user_id = :u AND state IN ('reserved', 'running')),
+  COALESCE((SELECT credits FROM usage_global WHERE day = :day), 0)
 """
-# Kept apart so a bot without a global cap never pays for summing the whole day's ledger.
-_GLOBAL_SQL = "SELECT COALESCE(SUM(cost), 0) FROM jobs WHERE day = ? AND state != 'failed'"
+
+Conn = sqlite3.Connection
+
+
+def _in_transaction(conn: Conn, work: Callable[[], T]) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = work()
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+def _snapshot(conn: Conn, member: Member, now: float, default_allowance: int) -> QuotaSnapshot:
+    args = {"g": member.guild_id, "u": member.user_id, "day": utc_day(now), "roles": json.dumps(list(member.role_ids))}
+    by_member, by_role, by_guild, granted, used, in_flight, global_used = conn.execute(_SNAPSHOT_SQL, args).fetchone()
+    allowance, source = next(
+        (value, name)
+        for value, name in ((by_member, "member"), (by_role, "role"), (by_guild, "server default"),
+                            (default_allowance, "bot default"))
+        if value is not None
+    )
+    return QuotaSnapshot(allowance, source, granted, used, in_flight, global_used, next_renewal(now))
+
+
+def _record(conn: Conn, now: float, guild_id: int, actor_id: int, action: str, target_id: int | None,
+            detail: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
+        (guild_id, actor_id, action, target_id, json.dumps(detail), now),
+    )
+
+
+def _rows(conn: Conn, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    cur = conn.execute(sql, args)
+    names = [c[0] for c in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 class Store:
+    """Every method is one trip to the database thread.
+
+    aiosqlite runs calls on its own thread, one at a time. Each method hands that thread one plain
+    function, so a check-and-spend runs from BEGIN IMMEDIATE to COMMIT with no `await` inside it:
+    no other coroutine's statement can slip in between the read and the write.
+    """
+
     def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float]) -> None:
         self._db = db
         self._clock = clock
-        # One connection is shared by every coroutine; a transaction's statements must not interleave
-        # with another's, so each transaction holds this lock from BEGIN to COMMIT.
-        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> Store:
@@ -117,66 +157,46 @@ class Store:
     async def close(self) -> None:
         await self._db.close()
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
+    async def _run(self, work: Callable[..., T], *args: Any) -> T:
+        # aiosqlite's own hook for running a function on its connection thread: the one way to make
+        # a multi-statement transaction a single, uninterruptible step.
+        return await self._db._execute(work, self._db._conn, *args)
 
     def now(self) -> float:
         return self._clock()
 
     # -- quotas -------------------------------------------------------------------------------
 
-    async def snapshot(self, member: Member, *, default_allowance: int, with_global: bool = False) -> QuotaSnapshot:
-        async with self._lock:
-            return await self._snapshot(member, self.now(), default_allowance, with_global)
-
-    async def _snapshot(self, member: Member, now: float, default_allowance: int, with_global: bool) -> QuotaSnapshot:
-        day = utc_day(now)
-        args = {"g": member.guild_id, "u": member.user_id, "day": day, "roles": json.dumps(list(member.role_ids))}
-        async with self._db.execute(_SNAPSHOT_SQL, args) as cur:
-            by_member, by_role, by_guild, granted, used, in_flight = await cur.fetchone()
-        global_used = 0
-        if with_global:
-            async with self._db.execute(_GLOBAL_SQL, (day,)) as cur:
-                (global_used,) = await cur.fetchone()
-        allowance, source = next(
-            (value, name)
-            for value, name in ((by_member, "member"), (by_role, "role"), (by_guild, "server default"),
-                                (default_allowance, "bot default"))
-            if value is not None
-        )
-        return QuotaSnapshot(allowance, source, granted, used, in_flight, global_used, next_renewal(now))
+    async def snapshot(self, member: Member, *, default_allowance: int) -> QuotaSnapshot:
+        return await self._run(_snapshot, member, self.now(), default_allowance)
 
     async def reserve(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
                       cost: int, default_allowance: int, max_jobs: int, global_cap: int | None,
                       inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
         """Check the allowance and spend from it in one transaction; raise Refused when it won't fit."""
-        async with self._transaction() as db:
-            now = self.now()
-            snap = await self._snapshot(member, now, default_allowance, global_cap is not None)
-            if snap.in_flight >= max_jobs:
-                raise Refused(Refused.JOBS, snap)
-            if cost > snap.left:
-                raise Refused(Refused.CREDITS, snap)
-            if global_cap is not None and snap.global_used + cost > global_cap:
-                raise Refused(Refused.GLOBAL, snap)
-            cur = await db.execute(
-                "INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at, inputs)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?)",
-                (member.user_id, member.guild_id, channel_id, model, json.dumps(params), cost, utc_day(now), now,
-                 json.dumps(inputs) if inputs is not None else None),
-            )
-            job_id = cur.lastrowid
-        after = QuotaSnapshot(snap.allowance, snap.source, snap.granted, snap.used + cost, snap.in_flight + 1,
-                              snap.global_used + cost, snap.renews_at)
-        return job_id, after
+        now = self.now()
+        row = (member.user_id, member.guild_id, channel_id, model, json.dumps(params), cost, utc_day(now), now,
+               None if inputs is None else json.dumps(inputs))
+
+        def work(conn: Conn) -> tuple[int, QuotaSnapshot]:
+            def check_and_spend() -> tuple[int, QuotaSnapshot]:
+                snap = _snapshot(conn, member, now, default_allowance)
+                if snap.in_flight >= max_jobs:
+                    raise Refused(Refused.JOBS, snap)
+                if cost > snap.left:
+                    raise Refused(Refused.CREDITS, snap)
+                if global_cap is not None and snap.global_used + cost > global_cap:
+                    raise Refused(Refused.GLOBAL, snap)
+                cur = conn.execute(
+                    "INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at,"
+                    " inputs) VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?)", row)
+                after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1,
+                                global_used=snap.global_used + cost)
+                return cur.lastrowid, after
+
+            return _in_transaction(conn, check_and_spend)
+
+        return await self._run(work)
 
     async def mark_running(self, job_id: int) -> None:
         await self._settle(job_id, "running", ("reserved",), started_at=self.now())
@@ -191,87 +211,99 @@ class Store:
         # The state guard makes settling idempotent: a job already failed (say, by recovery) stays failed.
         sets = ", ".join(f"{name} = :{name}" for name in columns)
         marks = ", ".join(f"'{s}'" for s in from_states)
-        async with self._lock:
-            cur = await self._db.execute(
-                f"UPDATE jobs SET state = :state, {sets} WHERE id = :id AND state IN ({marks})",
-                {"state": state, "id": job_id, **columns},
-            )
-        if cur.rowcount != 1:
+        sql = f"UPDATE jobs SET state = :state, {sets} WHERE id = :id AND state IN ({marks})"
+        changed = await self._run(lambda conn: conn.execute(sql, {"state": state, "id": job_id, **columns}).rowcount)
+        if changed != 1:
             log.warning("job %d was not %s; left as it was instead of marking it %s", job_id, "/".join(from_states), state)
 
     async def recover_interrupted(self) -> int:
-        async with self._lock:
-            cur = await self._db.execute(
-                "UPDATE jobs SET state = 'failed', error = ?, finished_at = ? WHERE state IN ('reserved', 'running')",
-                (INTERRUPTED, self.now()),
-            )
-        return cur.rowcount
+        return await self._run(lambda conn: conn.execute(
+            "UPDATE jobs SET state = 'failed', error = ?, finished_at = ? WHERE state IN ('reserved', 'running')",
+            (INTERRUPTED, self.now())).rowcount)
+
+    async def audit(self) -> list[str]:
+        """Where the trigger-kept totals disagree with the job rows; empty when the ledger is whole."""
+        return await self._run(lambda conn: [f"{kind} {key}: kept {kept}, ledger {actual}"
+                                             for kind, key, kept, actual in conn.execute(_AUDIT_SQL)])
 
     # -- admin --------------------------------------------------------------------------------
 
     async def set_allowance(self, guild_id: int, scope: str, target_id: int, credits: int | None, *,
                             actor_id: int) -> None:
-        async with self._transaction() as db:
+        now = self.now()
+
+        def work(conn: Conn) -> None:
             if credits is None:
-                await db.execute("DELETE FROM allowances WHERE guild_id = ? AND scope = ? AND target_id = ?",
-                                 (guild_id, scope, target_id))
+                conn.execute("DELETE FROM allowances WHERE guild_id = ? AND scope = ? AND target_id = ?",
+                             (guild_id, scope, target_id))
             else:
-                await db.execute(
+                conn.execute(
                     "INSERT INTO allowances (guild_id, scope, target_id, daily_credits) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (guild_id, scope, target_id) DO UPDATE SET daily_credits = excluded.daily_credits",
-                    (guild_id, scope, target_id, credits),
-                )
-            await self._record(db, guild_id, actor_id, f"allowance.{scope}", target_id or None,
-                               {"daily_credits": credits})
+                    (guild_id, scope, target_id, credits))
+            _record(conn, now, guild_id, actor_id, f"allowance.{scope}", target_id or None, {"daily_credits": credits})
+
+        await self._run(lambda conn: _in_transaction(conn, lambda: work(conn)))
 
     async def grant(self, guild_id: int, user_id: int, credits: int, *, actor_id: int) -> None:
-        async with self._transaction() as db:
-            now = self.now()
-            await db.execute(
+        now = self.now()
+
+        def work(conn: Conn) -> None:
+            conn.execute(
                 "INSERT INTO grants (guild_id, user_id, day, credits, granted_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (guild_id, user_id, utc_day(now), credits, actor_id, now),
-            )
-            await self._record(db, guild_id, actor_id, "grant", user_id, {"credits": credits})
+                (guild_id, user_id, utc_day(now), credits, actor_id, now))
+            _record(conn, now, guild_id, actor_id, "grant", user_id, {"credits": credits})
+
+        await self._run(lambda conn: _in_transaction(conn, lambda: work(conn)))
 
     async def reset_usage(self, guild_id: int, user_id: int, *, actor_id: int) -> None:
-        async with self._transaction() as db:
-            now = self.now()
-            await db.execute(
-                "INSERT INTO usage_resets (guild_id, user_id, day, reset_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (guild_id, user_id, day) DO UPDATE SET reset_at = excluded.reset_at",
-                (guild_id, user_id, utc_day(now), now),
-            )
-            await self._record(db, guild_id, actor_id, "reset", user_id, {})
+        now = self.now()
+        day = utc_day(now)
 
-    async def _record(self, db: aiosqlite.Connection, guild_id: int, actor_id: int, action: str,
-                      target_id: int | None, detail: dict[str, Any]) -> None:
-        await db.execute(
-            "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
-            (guild_id, actor_id, action, target_id, json.dumps(detail), self.now()),
-        )
+        def work(conn: Conn) -> None:
+            # Forgive what is counted now; jobs made later count as usual.
+            conn.execute(
+                "INSERT INTO usage_resets (guild_id, user_id, day, reset_at, forgiven, last_job_id)"
+                " VALUES (:g, :u, :day, :now,"
+                "   COALESCE((SELECT credits FROM usage WHERE guild_id = :g AND user_id = :u AND day = :day), 0),"
+                "   (SELECT COALESCE(MAX(id), 0) FROM jobs))"
+                " ON CONFLICT (guild_id, user_id, day) DO UPDATE SET reset_at = excluded.reset_at,"
+                "   forgiven = excluded.forgiven, last_job_id = excluded.last_job_id",
+                {"g": guild_id, "u": user_id, "day": day, "now": now})
+            _record(conn, now, guild_id, actor_id, "reset", user_id, {})
+
+        await self._run(lambda conn: _in_transaction(conn, lambda: work(conn)))
 
     async def record_view(self, guild_id: int, actor_id: int, target_id: int) -> None:
-        async with self._lock:
-            await self._record(self._db, guild_id, actor_id, "view", target_id, {})
+        now = self.now()
+        await self._run(lambda conn: _record(conn, now, guild_id, actor_id, "view", target_id, {}))
 
     async def admin_actions(self, guild_id: int, limit: int = 50) -> list[dict[str, Any]]:
-        return await self._rows(
-            "SELECT actor_id, action, target_id, detail, at FROM admin_actions WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
-            (guild_id, limit),
-        )
+        return await self._run(_rows, "SELECT actor_id, action, target_id, detail, at FROM admin_actions"
+                                      " WHERE guild_id = ? ORDER BY id DESC LIMIT ?", (guild_id, limit))
 
     async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[dict[str, Any]]:
-        return await self._rows(
-            "SELECT id, model, cost, state, created_at, finished_at, error, result_url FROM jobs"
-            " WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
-            (guild_id, user_id, limit),
-        )
+        return await self._run(_rows, "SELECT id, model, cost, state, created_at, finished_at, error, result_url"
+                                      " FROM jobs WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
+                               (guild_id, user_id, limit))
 
     async def job(self, job_id: int) -> dict[str, Any] | None:
-        rows = await self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        rows = await self._run(_rows, "SELECT * FROM jobs WHERE id = ?", (job_id,))
         return rows[0] if rows else None
 
-    async def _rows(self, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
-        async with self._lock, self._db.execute(sql, args) as cur:
-            names = [c[0] for c in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
+
+_AUDIT_SQL = """
+WITH ledger AS (
+  SELECT guild_id, user_id, day, SUM(CASE WHEN state != 'failed' THEN cost ELSE 0 END) AS credits
+  FROM jobs GROUP BY guild_id, user_id, day
+), ledger_global AS (
+  SELECT day, SUM(CASE WHEN state != 'failed' THEN cost ELSE 0 END) AS credits FROM jobs GROUP BY day
+)
+SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
+  FROM ledger AS l LEFT JOIN usage AS u USING (guild_id, user_id, day)
+  WHERE COALESCE(u.credits, 0) != l.credits
+UNION ALL
+SELECT 'global', l.day, COALESCE(g.credits, 0), l.credits
+  FROM ledger_global AS l LEFT JOIN usage_global AS g USING (day)
+  WHERE COALESCE(g.credits, 0) != l.credits
+"""

@@ -400,7 +400,7 @@ class FakePixazo:
         # A short shutdown timeout: close() wakes hung handlers itself, so nothing should need more.
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)  # bursts beyond the default 128
         await site.start()
         host, port = self._runner.addresses[0][:2]  # port 0 above: the OS picked a free one
         self.base_url = f"http://{host}:{port}"

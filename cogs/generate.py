@@ -115,7 +115,12 @@ async def run_and_post(bot: Any, interaction: discord.Interaction, prepared: Pre
         kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS}
         if file is not None:
             kwargs["file"] = file
-        await interaction.followup.send(**kwargs)
+        try:
+            await interaction.followup.send(**kwargs)
+        except discord.HTTPException as exc:
+            # Most often the 15-minute interaction token ran out; the job is refunded either way.
+            raise UserFacingError("Discord would not take the finished image, so no credits were spent. "
+                                  "Please try again.", detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
 
     await bot.generation.run(prepared, member_of(interaction), channel_id=interaction.channel_id,
                              deliver=deliver, started=started, inputs=inputs)

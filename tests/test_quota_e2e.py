@@ -188,3 +188,13 @@ async def test_a_job_waiting_for_a_pixazo_slot_is_reserved_then_running(harness)
     for interaction in (first, second):
         assert (await interaction.wait_followup())["embeds"]
     assert len(harness.pixazo.requests) == 2
+
+
+async def test_an_expired_interaction_token_refunds_the_job(harness):
+    harness.pixazo.latency = 0.3
+    interaction = await harness.invoke("sdxl", {"prompt": PROMPT})
+    await interaction.wait_callback()
+    interaction.expire()  # as if the 15 minutes had run out while Pixazo worked
+    await eventually(lambda: ledger(harness, "SELECT state FROM jobs") == [("failed",)])
+    (error,) = ledger(harness, "SELECT error FROM jobs")[0]
+    assert "followup refused: HTTP 401" in error

@@ -53,7 +53,6 @@ class Model:
     fixed: dict[str, Any] = field(default_factory=dict)  # sent on every call, not user-settable
     image_field: str | None = None  # inpainting: the input image's URL
     mask_field: str | None = None  # inpainting: the mask's URL
-    note: str = ""
 
     @property
     def summary(self) -> str:
@@ -63,10 +62,6 @@ class Model:
 
     def param(self, option: str) -> Param | None:
         return next((p for p in self.params if p.option == option), None)
-
-    @property
-    def takes_seed(self) -> bool:
-        return self.param("seed") is not None
 
     def path_for(self, use_stream: bool) -> str:
         return self.stream_path if use_stream and self.stream_path else self.path

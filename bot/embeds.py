@@ -13,7 +13,6 @@ from bot.text import credits, truncate
 
 # Discord's embed limits (developers/resources/message.mdx).
 TITLE_MAX = 256
-DESCRIPTION_MAX = 4096
 FIELD_VALUE_MAX = 1024
 AUTHOR_MAX = 256
 EMBED_TOTAL_MAX = 6000

@@ -290,3 +290,11 @@ async def test_job_is_recorded_with_who_where_and_what(harness):
     assert (row["user_id"], row["guild_id"], row["channel_id"]) == (4000, GUILD_ID, CHANNEL_ID)
     assert (row["model"], row["cost"], row["state"]) == ("sdxl", 2, "succeeded")
     assert '"seed": 3' in row["params"] and row["result_url"].startswith(harness.pixazo.base_url)
+
+
+async def test_an_image_that_cannot_be_made_to_fit_is_linked_instead(harness):
+    interaction = await harness.invoke("sdxl", {"prompt": PROMPT}, attachment_size_limit=64)
+    message = await interaction.wait_followup()
+    (call,) = harness.pixazo.requests
+    assert message["_files"] == []
+    assert message["embeds"][0]["image"]["url"] == call.image_url, "the embed shows Pixazo's own link"

@@ -12,6 +12,12 @@ class PixazoError(UserFacingError):
     retryable = False
     log_level = "WARNING"
 
+    def __init__(self, user_message: str, *, detail: str | None = None) -> None:
+        # Every Pixazo call belongs to a job, and a failed job is refunded: say so, once.
+        if "no credits were spent" not in user_message.lower():
+            user_message = f"{user_message} No credits were spent."
+        super().__init__(user_message, detail=detail)
+
 
 class PixazoRejected(PixazoError):
     """400: Pixazo refused the request as given."""

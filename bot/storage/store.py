@@ -87,10 +87,10 @@ SELECT
 Conn = sqlite3.Connection
 
 
-def _in_transaction(conn: Conn, work: Callable[[], T]) -> T:
+def _in_transaction(conn: Conn, work: Callable[[Conn], T]) -> T:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        result = work()
+        result = work(conn)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -162,6 +162,10 @@ class Store:
         # a multi-statement transaction a single, uninterruptible step.
         return await self._db._execute(work, self._db._conn, *args)
 
+    async def _write(self, work: Callable[[Conn], T]) -> T:
+        """work(conn) between BEGIN IMMEDIATE and COMMIT, as one step on the database thread."""
+        return await self._run(_in_transaction, work)
+
     def now(self) -> float:
         return self._clock()
 
@@ -178,25 +182,22 @@ class Store:
         row = (member.user_id, member.guild_id, channel_id, model, json.dumps(params), cost, utc_day(now), now,
                None if inputs is None else json.dumps(inputs))
 
-        def work(conn: Conn) -> tuple[int, QuotaSnapshot]:
-            def check_and_spend() -> tuple[int, QuotaSnapshot]:
-                snap = _snapshot(conn, member, now, default_allowance)
-                if snap.in_flight >= max_jobs:
-                    raise Refused(Refused.JOBS, snap)
-                if cost > snap.left:
-                    raise Refused(Refused.CREDITS, snap)
-                if global_cap is not None and snap.global_used + cost > global_cap:
-                    raise Refused(Refused.GLOBAL, snap)
-                cur = conn.execute(
-                    "INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at,"
-                    " inputs) VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?)", row)
-                after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1,
-                                global_used=snap.global_used + cost)
-                return cur.lastrowid, after
+        def check_and_spend(conn: Conn) -> tuple[int, QuotaSnapshot]:
+            snap = _snapshot(conn, member, now, default_allowance)
+            if snap.in_flight >= max_jobs:
+                raise Refused(Refused.JOBS, snap)
+            if cost > snap.left:
+                raise Refused(Refused.CREDITS, snap)
+            if global_cap is not None and snap.global_used + cost > global_cap:
+                raise Refused(Refused.GLOBAL, snap)
+            cur = conn.execute(
+                "INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at,"
+                " inputs) VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?)", row)
+            after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1,
+                            global_used=snap.global_used + cost)
+            return cur.lastrowid, after
 
-            return _in_transaction(conn, check_and_spend)
-
-        return await self._run(work)
+        return await self._write(check_and_spend)
 
     async def mark_running(self, job_id: int) -> None:
         await self._settle(job_id, "running", ("reserved",), started_at=self.now())
@@ -243,7 +244,7 @@ class Store:
                     (guild_id, scope, target_id, credits))
             _record(conn, now, guild_id, actor_id, f"allowance.{scope}", target_id or None, {"daily_credits": credits})
 
-        await self._run(lambda conn: _in_transaction(conn, lambda: work(conn)))
+        await self._write(work)
 
     async def grant(self, guild_id: int, user_id: int, credits: int, *, actor_id: int) -> None:
         now = self.now()
@@ -254,7 +255,7 @@ class Store:
                 (guild_id, user_id, utc_day(now), credits, actor_id, now))
             _record(conn, now, guild_id, actor_id, "grant", user_id, {"credits": credits})
 
-        await self._run(lambda conn: _in_transaction(conn, lambda: work(conn)))
+        await self._write(work)
 
     async def reset_usage(self, guild_id: int, user_id: int, *, actor_id: int) -> None:
         now = self.now()
@@ -272,7 +273,7 @@ class Store:
                 {"g": guild_id, "u": user_id, "day": day, "now": now})
             _record(conn, now, guild_id, actor_id, "reset", user_id, {})
 
-        await self._run(lambda conn: _in_transaction(conn, lambda: work(conn)))
+        await self._write(work)
 
     async def record_view(self, guild_id: int, actor_id: int, target_id: int) -> None:
         now = self.now()

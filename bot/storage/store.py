@@ -1,7 +1,8 @@
 """The SQLite ledger: jobs, allowances, grants, admin actions.
 
-Credits are never stored as a balance. Usage is summed from the `jobs` rows, so every credit can
-be traced to the job that spent it, and a failed job stops counting the moment its row says so.
+Credits are never stored as a balance. Every credit spent is a `jobs` row; the daily totals a
+reservation reads are kept by triggers in the same transaction as those rows (migration 0004), and
+`Store.audit()` recomputes them from the rows. A failed job stops counting the moment its row says so.
 """
 
 from __future__ import annotations

@@ -31,11 +31,10 @@ UPDATE usage_resets SET last_job_id = (
     SELECT COALESCE(MAX(id), 0) FROM jobs AS j WHERE j.created_at <= usage_resets.reset_at);
 
 CREATE TRIGGER jobs_spend AFTER INSERT ON jobs WHEN NEW.state != 'failed' BEGIN
-    INSERT OR IGNORE INTO usage (guild_id, user_id, day, credits) VALUES (NEW.guild_id, NEW.user_id, NEW.day, 0);
-    UPDATE usage SET credits = credits + NEW.cost
-        WHERE guild_id = NEW.guild_id AND user_id = NEW.user_id AND day = NEW.day;
-    INSERT OR IGNORE INTO usage_global (day, credits) VALUES (NEW.day, 0);
-    UPDATE usage_global SET credits = credits + NEW.cost WHERE day = NEW.day;
+    INSERT INTO usage (guild_id, user_id, day, credits) VALUES (NEW.guild_id, NEW.user_id, NEW.day, NEW.cost)
+        ON CONFLICT (guild_id, user_id, day) DO UPDATE SET credits = credits + excluded.credits;
+    INSERT INTO usage_global (day, credits) VALUES (NEW.day, NEW.cost)
+        ON CONFLICT (day) DO UPDATE SET credits = credits + excluded.credits;
 END;
 
 CREATE TRIGGER jobs_release AFTER UPDATE OF state ON jobs

@@ -70,6 +70,8 @@ class GenerationService:
             await deliver(outcome)
             # Shielded: once the member has the image, a shutdown must not turn it into a refund.
             await asyncio.shield(self._store.succeed(job_id, image.url))
+            log.info("job %d /%s for user %s in guild %s succeeded in %.1fs (%d credit(s), %d attempt(s))",
+                     job_id, model.key, member.user_id, member.guild_id, outcome.seconds, cost, image.attempts)
         except UserFacingError as exc:
             await self._store.fail(job_id, exc.detail)
             raise

@@ -42,38 +42,37 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
     async def _done(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
+    async def _set(self, interaction: discord.Interaction, scope: str, target_id: int, credits_per_day: int | None,
+                   *, applied: str, removed: str) -> None:
+        await self.bot.store.set_allowance(interaction.guild_id, scope, target_id, credits_per_day,
+                                           actor_id=_actor(interaction))
+        await self._done(interaction, removed if credits_per_day is None else applied)
+
     @app_commands.command(name="default", description="Daily credits for every member of this server (empty: bot's default)")
     @app_commands.describe(credits_per_day="Credits each member gets per day (renews 00:00 UTC)")
     async def default(self, interaction: discord.Interaction, credits_per_day: Credits | None = None) -> None:
-        await self.bot.store.set_allowance(interaction.guild_id, "default", 0, credits_per_day, actor_id=_actor(interaction))
-        if credits_per_day is None:
-            fallback = self.bot.settings.quota_default_daily_credits
-            await self._done(interaction, f"Removed this server's default; members get the bot's {credits(fallback)} a day.")
-        else:
-            await self._done(interaction, f"Every member now gets {credits(credits_per_day)} a day, unless a role "
-                                          "or member allowance says otherwise.")
+        fallback = credits(self.bot.settings.quota_default_daily_credits)
+        await self._set(interaction, "default", 0, credits_per_day,
+                        applied=f"Every member now gets {credits(credits_per_day or 0)} a day, unless a role or "
+                                "member allowance says otherwise.",
+                        removed=f"Removed this server's default; members get the bot's {fallback} a day.")
 
     @app_commands.command(name="role", description="Daily credits for members with a role (leave empty to remove)")
     @app_commands.describe(role="The role", credits_per_day="Credits per day; members get their best role's")
     async def role(self, interaction: discord.Interaction, role: discord.Role,
                    credits_per_day: Credits | None = None) -> None:
-        await self.bot.store.set_allowance(interaction.guild_id, "role", role.id, credits_per_day, actor_id=_actor(interaction))
-        if credits_per_day is None:
-            await self._done(interaction, f"Removed the allowance of {role.mention}.")
-        else:
-            await self._done(interaction, f"Members with {role.mention} now get {credits(credits_per_day)} a day "
-                                          "(the highest of their roles counts).")
+        await self._set(interaction, "role", role.id, credits_per_day,
+                        applied=f"Members with {role.mention} now get {credits(credits_per_day or 0)} a day "
+                                "(the highest of their roles counts).",
+                        removed=f"Removed the allowance of {role.mention}.")
 
     @app_commands.command(name="member", description="Daily credits for one member (leave empty to remove)")
     @app_commands.describe(member="The member", credits_per_day="Credits per day; overrides roles and the default")
     async def member(self, interaction: discord.Interaction, member: discord.Member,
                      credits_per_day: Credits | None = None) -> None:
-        await self.bot.store.set_allowance(interaction.guild_id, "member", member.id, credits_per_day,
-                                           actor_id=_actor(interaction))
-        if credits_per_day is None:
-            await self._done(interaction, f"Removed {member.mention}'s own allowance; roles and the default apply.")
-        else:
-            await self._done(interaction, f"{member.mention} now gets {credits(credits_per_day)} a day.")
+        await self._set(interaction, "member", member.id, credits_per_day,
+                        applied=f"{member.mention} now gets {credits(credits_per_day or 0)} a day.",
+                        removed=f"Removed {member.mention}'s own allowance; roles and the default apply.")
 
     @app_commands.command(name="grant", description="Give a member extra credits for today")
     @app_commands.describe(member="The member", extra_credits="Extra credits, usable until 00:00 UTC")

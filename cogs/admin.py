@@ -12,8 +12,8 @@ from discord.ext import commands
 
 from bot.embeds import COLOUR
 from bot.replies import NO_PINGS
-from bot.storage import Member
 from bot.text import credits, relative_time
+from cogs.generate import member_of
 
 MAX_DAILY = 100_000
 Credits = app_commands.Range[int, 0, MAX_DAILY]
@@ -90,8 +90,7 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
     @app_commands.describe(member="The member")
     async def usage(self, interaction: discord.Interaction, member: discord.Member) -> None:
         store = self.bot.store
-        roles = tuple(r.id for r in member.roles if r.id != interaction.guild_id)
-        view = await self.bot.quotas.view(Member(interaction.guild_id, member.id, roles))
+        view = await self.bot.quotas.view(member_of(interaction, member))
         jobs = await store.recent_jobs(interaction.guild_id, member.id)
         await store.record_view(interaction.guild_id, _actor(interaction), member.id)
         snap = view.snapshot

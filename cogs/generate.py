@@ -39,9 +39,11 @@ def option_description(param: Param) -> str:
     return text[:DESCRIPTION_MAX]
 
 
-def member_of(interaction: discord.Interaction) -> Member:
-    roles = tuple(r.id for r in getattr(interaction.user, "roles", ()) if r.id != interaction.guild_id)
-    return Member(guild_id=interaction.guild_id or 0, user_id=interaction.user.id, role_ids=roles)
+def member_of(interaction: discord.Interaction, user: discord.abc.User | None = None) -> Member:
+    """The ledger's view of `user` (default: whoever invoked) in this server; @everyone is no allowance role."""
+    user = user or interaction.user
+    roles = tuple(r.id for r in getattr(user, "roles", ()) if r.id != interaction.guild_id)
+    return Member(guild_id=interaction.guild_id or 0, user_id=user.id, role_ids=roles)
 
 
 def make_command(name: str, description: str, params: tuple[Param, ...],

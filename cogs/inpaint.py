@@ -42,13 +42,12 @@ class Inpaint(commands.Cog):
         uploads = (_upload("image", image), _upload("mask", mask))
         # Everything knowable without a download is refused at once, privately and for free.
         prepare(INPAINT, options)
-        for upload in uploads:
-            precheck(upload, max_bytes=settings.inpaint_max_file_bytes)
+        declared = [precheck(upload, max_bytes=settings.inpaint_max_file_bytes) for upload in uploads]
         await interaction.response.defer(thinking=True)
         (image_checked, _), (mask_checked, mask_pixels) = await asyncio.gather(*(
-            check_upload(self.bot.http_session, upload, max_bytes=settings.inpaint_max_file_bytes,
+            check_upload(self.bot.http_session, upload, fmt, max_bytes=settings.inpaint_max_file_bytes,
                          timeout=settings.pixazo_timeout_seconds)
-            for upload in uploads
+            for upload, fmt in zip(uploads, declared, strict=True)
         ))
         check_pair(image_checked, mask_checked, mask_pixels)
         prepared = prepare_inpaint(INPAINT, options, image_checked, mask_checked)

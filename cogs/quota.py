@@ -6,7 +6,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalog import MODELS
 from bot.embeds import COLOUR
 from bot.replies import NO_PINGS
 from bot.text import credits, relative_time
@@ -33,7 +32,7 @@ class Quota(commands.Cog):
         embed.add_field(name="Renews", value=relative_time(snap.renews_at))
         embed.add_field(name="Running now", value=f"{snap.in_flight} of {view.max_jobs} at a time")
         embed.add_field(name="Cost per image",
-                        value="\n".join(f"/{key}: {credits(cost)}" for key, cost in view.costs.items() if key in MODELS),
+                        value="\n".join(f"/{key}: {credits(cost)}" for key, cost in view.costs.items()),
                         inline=False)
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 

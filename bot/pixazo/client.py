@@ -143,8 +143,8 @@ class PixazoClient:
                     if resp.status != 200:
                         raise await _status_error(resp, path)
                     if resp.content_type.startswith("image/"):
-                        data = await self._read_image(resp, path)
-                        return GeneratedImage(data, sniff(data) or "png", None, 1)
+                        data, fmt = await self._read_image(resp, path)
+                        return GeneratedImage(data, fmt, None, 1)
                     body = await _read_capped(resp, _MAX_JSON_BYTES)
             except TimeoutError as exc:
                 raise PixazoTimeout(self._timeout, detail=f"POST {path}: no answer within {self._timeout}s") from exc
@@ -165,14 +165,15 @@ class PixazoClient:
                 if resp.status != 200:
                     raise PixazoBadResponse(f"returned an image link that does not work (HTTP {resp.status})",
                                             detail=f"GET {url} answered {resp.status}")
-                data = await self._read_image(resp, url)
+                data, fmt = await self._read_image(resp, url)
         except TimeoutError as exc:
             raise PixazoTimeout(self._timeout, detail=f"GET {url}: no answer within {self._timeout}s") from exc
         except aiohttp.ClientError as exc:
             raise PixazoUnavailable(detail=f"GET {url}: {type(exc).__name__}: {exc}") from exc
-        return data, sniff(data) or "png"
+        return data, fmt
 
-    async def _read_image(self, resp: aiohttp.ClientResponse, where: str) -> bytes:
+    async def _read_image(self, resp: aiohttp.ClientResponse, where: str) -> tuple[bytes, str]:
+        """The body, capped and checked to be an image, with the format its first bytes announce."""
         limit = self._max_image_bytes
         if resp.content_length is not None and resp.content_length > limit:
             raise _too_large(where, resp.content_length, limit)
@@ -181,10 +182,11 @@ class PixazoClient:
             raise _too_large(where, len(data), limit)
         if not data:
             raise PixazoBadResponse("returned an empty image", detail=f"{where}: 0-byte body")
-        if sniff(data) is None:
+        fmt = sniff(data)
+        if fmt is None:
             raise PixazoBadResponse("returned something that is not an image",
                                     detail=f"{where}: content-type {resp.content_type}, first bytes {data[:16]!r}")
-        return data
+        return data, fmt
 
 
 def _too_large(where: str, size: int, limit: int) -> PixazoBadResponse:

@@ -64,10 +64,9 @@ def precheck(upload: Upload, *, max_bytes: int) -> str:
     return declared
 
 
-async def check_upload(session: aiohttp.ClientSession, upload: Upload, *, max_bytes: int,
+async def check_upload(session: aiohttp.ClientSession, upload: Upload, declared: str, *, max_bytes: int,
                        timeout: float) -> tuple[Checked, Image.Image]:
-    """Download the file (capped) and make sure it really is the image it claims to be."""
-    declared = precheck(upload, max_bytes=max_bytes)
+    """Download the file (capped) and make sure it really is the `declared` image `precheck` accepted."""
     name = _name(upload)
     data = await _download(session, upload, name, max_bytes, timeout)
     actual = sniff(data)

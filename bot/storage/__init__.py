@@ -1,3 +1,4 @@
-from bot.storage.store import Member, QuotaSnapshot, Refused, Store
+from bot.domain import Member, QuotaSnapshot, Refused, StoreBusy
+from bot.storage.store import Store
 
-__all__ = ["Member", "QuotaSnapshot", "Refused", "Store"]
+__all__ = ["Member", "QuotaSnapshot", "Refused", "Store", "StoreBusy"]

@@ -12,64 +12,19 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 
+from bot.domain import OPEN_STATES, Member, QuotaSnapshot, Refused, next_renewal, utc_day
 from bot.storage.migrations import apply_migrations
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-OPEN_STATES = ("reserved", "running")
 INTERRUPTED = "interrupted"
-
-
-@dataclass(frozen=True)
-class Member:
-    guild_id: int
-    user_id: int
-    role_ids: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class QuotaSnapshot:
-    allowance: int  # today's allowance from default/role/member settings, before grants
-    source: str  # where the allowance comes from: "bot default", "server default", "role", "member"
-    granted: int
-    used: int
-    in_flight: int
-    global_used: int
-    renews_at: datetime
-
-    @property
-    def left(self) -> int:
-        return max(0, self.allowance + self.granted - self.used)
-
-
-class Refused(Exception):
-    """A reservation the ledger would not make; `reason` is one of the class constants."""
-
-    CREDITS = "credits"
-    JOBS = "jobs"
-    GLOBAL = "global"
-
-    def __init__(self, reason: str, snapshot: QuotaSnapshot) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.snapshot = snapshot
-
-
-def utc_day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).date().isoformat()
-
-
-def next_renewal(ts: float) -> datetime:
-    today = datetime.fromtimestamp(ts, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today + timedelta(days=1)
 
 
 _SNAPSHOT_SQL = """

@@ -18,7 +18,9 @@ import yarl
 
 from bot import logs
 from bot.app import PixazoBot
+from bot.offload import Offload
 from bot.pixazo import PixazoClient, RetryPolicy
+from bot.redact import Redactor
 from bot.services.generation import GenerationService
 from bot.services.quotas import Quotas
 from bot.settings import Settings, SettingsError, load_settings
@@ -34,7 +36,8 @@ def point_discord_at(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
-def pixazo_client(settings: Settings, session: aiohttp.ClientSession) -> PixazoClient:
+def pixazo_client(settings: Settings, session: aiohttp.ClientSession, *, offload: Offload | None = None,
+                  redactor: Redactor | None = None) -> PixazoClient:
     return PixazoClient(
         session,
         base_url=settings.pixazo_base_url,
@@ -45,6 +48,8 @@ def pixazo_client(settings: Settings, session: aiohttp.ClientSession) -> PixazoC
         require_https_results=settings.pixazo_require_https_results,
         retry=RetryPolicy(attempts=settings.pixazo_max_attempts, base_delay=settings.pixazo_retry_base_delay_seconds,
                           total_seconds=settings.pixazo_retry_budget_seconds),
+        offload=offload,
+        redactor=redactor or Redactor(settings.secrets),
     )
 
 
@@ -53,17 +58,21 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
     point_discord_at(settings)
     # limit=0: concurrency is bounded by PIXAZO_MAX_CONCURRENCY and Discord's own limits, not the pool.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        redactor = Redactor(settings.secrets)
+        offload = Offload(settings.image_workers, name="image")
         store = await Store.open(settings.database_path)
         quotas = Quotas(settings, store)
-        generation = GenerationService(settings, store, pixazo_client(settings, session), quotas)
+        pixazo = pixazo_client(settings, session, offload=offload, redactor=redactor)
+        generation = GenerationService(settings, store, pixazo, quotas)
         try:
             bot = PixazoBot(settings, store=store, generation=generation, quotas=quotas,
-                            http_session=session, force_sync=force_sync)
+                            http_session=session, offload=offload, redactor=redactor, force_sync=force_sync)
             async with bot:
                 await bot.start(settings.discord_token.get_secret_value())
         finally:
             await generation.shutdown()
             await store.close()
+            offload.close()
 
 
 async def run_until_signalled(settings: Settings, *, force_sync: bool) -> None:

@@ -9,6 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserFacingError
+from bot.offload import Offload
+from bot.redact import Redactor
 from bot.replies import NO_PINGS, reply_privately
 from bot.services.generation import GenerationService
 from bot.services.quotas import Quotas
@@ -50,7 +52,7 @@ discord.VoiceClient.warn_dave = False
 
 class PixazoBot(commands.Bot):
     def __init__(self, settings: Settings, *, store: Store, generation: GenerationService, quotas: Quotas,
-                 http_session, force_sync: bool = False) -> None:
+                 http_session, offload: Offload, redactor: Redactor, force_sync: bool = False) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
@@ -66,6 +68,8 @@ class PixazoBot(commands.Bot):
         self.generation = generation
         self.quotas = quotas
         self.http_session = http_session
+        self.offload = offload  # image decoding and re-encoding, off the event loop
+        self.redactor = redactor  # outside text and exceptions, scrubbed of this process's secrets
         self._force_sync = force_sync
 
     async def setup_hook(self) -> None:

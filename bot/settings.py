@@ -48,6 +48,10 @@ class Settings(BaseSettings):
 
     inpaint_max_file_bytes: int = Field(10 * MiB, ge=1024)
 
+    # Decoding, checking and re-encoding images runs on this many threads, never on the event loop.
+    image_workers: int = Field(2, ge=1, le=16)
+    image_work_timeout_seconds: float = Field(20.0, gt=0, le=300)
+
     @field_validator("pixazo_base_url", "discord_api_base_url", "discord_gateway_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:

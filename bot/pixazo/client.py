@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from bot.catalog import Model
 from bot.imaging import sniff
+from bot.offload import Offload
 from bot.pixazo.errors import (
     PixazoAuthError,
     PixazoBadResponse,
@@ -30,6 +31,7 @@ from bot.pixazo.errors import (
     PixazoTimeout,
     PixazoUnavailable,
 )
+from bot.redact import Redactor
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,6 +78,8 @@ class PixazoClient:
         max_image_bytes: int,
         require_https_results: bool = True,
         retry: RetryPolicy | None = None,
+        offload: Offload | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
@@ -85,6 +89,8 @@ class PixazoClient:
         self._max_image_bytes = max_image_bytes
         self._require_https = require_https_results
         self._retry = retry or RetryPolicy()
+        self._offload = offload or Offload(2, name="pixazo-image")
+        self._redactor = redactor or Redactor([api_key.get_secret_value()])
 
     async def generate(self, model: Model, payload: dict[str, Any], *, use_stream: bool,
                        on_start: Callable[[], Awaitable[None]] | None = None) -> GeneratedImage:

@@ -15,6 +15,7 @@ from bot.catalog import SIZE_MULTIPLE, Model
 from bot.errors import InvalidInput
 from bot.imaging import sniff
 from bot.services.validation import Prepared, prepare
+from bot.text import code_span
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def _mib(n: int) -> str:
 
 
 def _name(upload: Upload) -> str:
-    return f"The {upload.role} ({upload.filename})"
+    return f"The {upload.role} ({code_span(upload.filename, 60)})"
 
 
 def precheck(upload: Upload, *, max_bytes: int) -> str:

@@ -38,6 +38,8 @@ def kind_of(option_type: discord.AppCommandOptionType) -> str:
 
 def problem(interaction: discord.Interaction) -> str | None:
     """The sentence refusing this slash command, or None if its command may run."""
+    if interaction.type is not discord.InteractionType.application_command:
+        return None  # autocomplete cannot be answered with a message
     command = interaction.command
     if not isinstance(command, app_commands.Command):
         return None  # unknown or a context menu: discord.py's own errors reach the funnel
@@ -48,11 +50,14 @@ def problem(interaction: discord.Interaction) -> str | None:
     resolved = data.get("resolved") if isinstance(data.get("resolved"), dict) else {}
     for param in command.parameters:
         option = given.get(param.display_name)
-        if option is None or option.get("value") is None:
+        if option is None:
             if param.required:
                 return f"`{param.display_name}` is required."
             continue
-        if option.get("type") != param.type.value or not _fits(param.type.value, option["value"], resolved):
+        value = option.get("value")
+        if value is None and param.required:
+            return f"`{param.display_name}` is required."
+        if option.get("type") != param.type.value or not _fits(param.type.value, value, resolved):
             return f"`{param.display_name}` must be {kind_of(param.type)}."
     return None
 

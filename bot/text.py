@@ -24,8 +24,8 @@ def truncate(text: str, limit: int) -> str:
 # would have to keep up with Discord's (discord.utils.escape_markdown misses numbered lists and bare URLs).
 _BACKTICK_RUN = re.compile(r"`(?=`)")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
-# Characters that draw nothing or reorder what follows: they could hide or disguise shown text.
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+# Controls and bidi marks could hide or reorder shown text; zero-width joiners stay (emoji, scripts).
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
 FENCE = "```"
 SPAN_TICK_STAND_IN = "ˋ"  # U+02CB looks like a backtick but cannot end a code span
 

@@ -89,3 +89,12 @@ async def test_usage_quotes_stored_errors_and_names_without_rendering_them(harne
     (embed,) = usage["embeds"]
     assert embed["title"] == r"Usage of \*\*boss\*\* \[x\]\(https\:\/\/e\.example\)"
     assert "failed (`[Claim Nitro](https://e.example) ˋxˋ # HEADING`)" in embed_fields(usage)["Recent jobs"]
+
+
+async def test_a_user_who_is_not_a_member_is_refused_by_name(harness):
+    # A user resolved without member data (they left the server): discord.py's Member transformer refuses it.
+    user = {"id": str(BOB), "username": "gone", "discriminator": "0", "global_name": None, "avatar": None}
+    text = await refused(harness, "grant", {"extra_credits": 5},
+                         raw_options=[{"name": "member", "type": 6, "value": str(BOB)}],
+                         raw_resolved={"users": {str(BOB): user}})
+    assert text == "`member` must be a member of this server."

@@ -80,6 +80,7 @@ async def test_a_number_option_sent_empty_is_refused(harness):
 @pytest.mark.parametrize(("model", "options", "expected"), [
     ("sdxl", {"negative_prompt": "blurry"}, "`prompt` is required."),
     ("sdxl", {"prompt": None}, "`prompt` is required."),
+    ("sdxl", {"prompt": None, "steps": None}, "`prompt` is required."),
     ("inpaint", {"prompt": PROMPT}, "`image` is required."),
 ])
 async def test_a_missing_required_option_is_named(harness, model, options, expected):
@@ -101,6 +102,7 @@ async def test_a_missing_attachment_is_named(harness):
     ({"prompt": PROMPT, "aspect_ratio": 5}, [], "`aspect_ratio` must be text."),
     ({"prompt": PROMPT}, [{"name": "guidance", "type": 3, "value": "5"}], "`guidance` must be a number."),
     ({}, [{"name": "prompt", "type": 4, "value": 5}], "`prompt` must be text."),
+    ({"prompt": PROMPT}, [{"name": "guidance", "type": 10, "value": None}], "`guidance` must be a number."),
 ])
 async def test_a_value_of_the_wrong_type_names_the_option_and_the_type(harness, options, raw, expected):
     assert await refused(harness, "sd3", options, raw_options=raw, validate=False) == expected
@@ -161,9 +163,10 @@ async def test_prompts_are_shown_as_code_so_they_render_literally(harness, promp
 
 async def test_a_filename_in_a_refusal_is_quoted_as_code(harness):
     attachments = {
-        "image": {"filename": "[Nitro](https://e.example)`x.gif", "content_type": "image/gif",
+        "image": {"filename": "[Nitro](https://e.example)`x.gif", "content_type": "[gif](https://e.example)",
                   "data": make_png(64, 64)},
         "mask": {"filename": "mask.png", "content_type": "image/png", "data": make_mask(64, 64, "half")},
     }
     text = await refused(harness, "inpaint", {"prompt": PROMPT}, attachments=attachments)
-    assert text.startswith("The image (`[Nitro](https://e.example)ˋx.gif`) is not a PNG, JPEG or WebP image")
+    assert text == ("The image (`[Nitro](https://e.example)ˋx.gif`) is not a PNG, JPEG or WebP image "
+                    "(Discord says it is `[gif](https://e.example)`).")

@@ -61,7 +61,7 @@ def precheck(upload: Upload, *, max_bytes: int) -> str:
     declared = ACCEPTED.get((upload.content_type or "").split(";")[0].strip().lower())
     if declared is None:
         raise InvalidInput(f"{_name(upload)} is not a PNG, JPEG or WebP image (Discord says it is "
-                           f"{upload.content_type or 'of unknown type'}).")
+                           f"{code_span(upload.content_type, 40) if upload.content_type else 'of unknown type'}).")
     return declared
 
 

@@ -11,6 +11,7 @@ import sqlite3
 
 import pytest
 
+from bot.embeds import PROMPT_SHOWN_MAX
 from tests.conftest import embed_fields, is_ephemeral
 from tests.fakes.images import make_mask, make_png
 
@@ -170,3 +171,10 @@ async def test_a_filename_in_a_refusal_is_quoted_as_code(harness):
     text = await refused(harness, "inpaint", {"prompt": PROMPT}, attachments=attachments)
     assert text == ("The image (`[Nitro](https://e.example)ˋx.gif`) is not a PNG, JPEG or WebP image "
                     "(Discord says it is `[gif](https://e.example)`).")
+
+
+async def test_a_prompt_of_backticks_stays_one_block_within_the_shown_length(harness):
+    _, message = await harness.answer("sdxl", {"prompt": "`" * 1500})
+    shown = message["embeds"][0]["description"]
+    assert len(shown) <= PROMPT_SHOWN_MAX
+    assert shown.startswith("```\n") and shown.endswith("\n```") and "```" not in shown[4:-4]

@@ -40,6 +40,8 @@ async def refused(harness, sub: str, options: dict, **kwargs) -> str:
 @pytest.mark.parametrize(("sub", "options", "expected"), [
     ("default", {"credits_per_day": 10**9},
      "`credits_per_day` must be between 0 and 100000 (you gave 1000000000)."),
+    ("default", {"credits_per_day": 10**400},
+     "`credits_per_day` must be between 0 and 100000 (you gave 100000000000…)."),
     ("default", {"credits_per_day": -5}, "`credits_per_day` must be between 0 and 100000 (you gave -5)."),
     ("role", {"role": 777, "credits_per_day": -1},
      "`credits_per_day` must be between 0 and 100000 (you gave -1)."),

@@ -151,7 +151,7 @@ def nearest_multiples(value: int, param: Param) -> tuple[int | None, int | None]
 
 
 def _gave(value: float) -> str:
-    shown = _fmt(value)
+    shown = str(value) if isinstance(value, int) else _fmt(value)  # float() of a 400-digit int overflows
     return shown if len(shown) <= 20 else shown[:12] + "…"  # a client can send a 300-digit number
 
 

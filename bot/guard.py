@@ -80,9 +80,13 @@ def _leaf_options(options: Any) -> list:
 def _fits(option_type: int, value: Any, resolved: dict) -> bool:
     if option_type == 3:
         return isinstance(value, str)
-    if option_type in (4, 10):
+    if option_type == 4:
         # Fractions, NaN and infinities are numbers: the value's own checks name them precisely.
         return isinstance(value, int | float) and not isinstance(value, bool)
+    if option_type == 10:
+        # discord.py calls float() on it, which overflows past about 1.8e308.
+        return isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)
+                                            and value.bit_length() <= 1023)
     if option_type == 5:
         return isinstance(value, bool)
     if option_type in _RESOLVED_IN:

@@ -100,6 +100,8 @@ async def test_a_missing_attachment_is_named(harness):
     ({"prompt": PROMPT, "steps": "abc"}, [], "`steps` must be a whole number."),
     ({"prompt": PROMPT, "steps": True}, [], "`steps` must be a whole number."),
     ({"prompt": PROMPT, "steps": 7.5}, [], "`steps` must be a whole number (you gave 7.5)."),
+    ({"prompt": PROMPT, "guidance": 10**400}, [], "`guidance` must be a number."),
+    ({"prompt": PROMPT, "steps": 10**400}, [], "`steps` must be between 1 and 28 on /sd3 (you gave 100000000000…)."),
     ({"prompt": PROMPT, "aspect_ratio": 5}, [], "`aspect_ratio` must be text."),
     ({"prompt": PROMPT}, [{"name": "guidance", "type": 3, "value": "5"}], "`guidance` must be a number."),
     ({}, [{"name": "prompt", "type": 4, "value": 5}], "`prompt` must be text."),

@@ -136,10 +136,10 @@ def _in_range(option: str, raw: Any, kind: type, low: float | None, high: float 
         raise InvalidInput(f"`{option}` must be a finite number (you gave {raw}).")
     if kind is int and isinstance(raw, float) and not raw.is_integer():
         raise InvalidInput(f"`{option}` must be a whole number (you gave {raw:g}).")
-    value = kind(raw)
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise InvalidInput(f"`{option}` must be between {_fmt(low)} and {_fmt(high)}{where} (you gave {_gave(value)}).")
-    return value
+    # Compared before converting: float() of a 400-digit integer overflows.
+    if (low is not None and raw < low) or (high is not None and raw > high):
+        raise InvalidInput(f"`{option}` must be between {_fmt(low)} and {_fmt(high)}{where} (you gave {_gave(raw)}).")
+    return kind(raw)
 
 
 def nearest_multiples(value: int, param: Param) -> tuple[int | None, int | None]:

@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import guard
 from bot.errors import UserFacingError
 from bot.offload import Offload
 from bot.redact import Redactor
@@ -28,6 +29,16 @@ UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator h
 class FunnelTree(app_commands.CommandTree):
     """Every command error ends here, and every one gets an answer."""
 
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        refusal = guard.problem(interaction)
+        if refusal is None:
+            return True
+        where = f"/{interaction.command.qualified_name}" if interaction.command else "interaction"
+        log.info("%s by user %s refused before it ran: %s (guild %s)", where, interaction.user.id, refusal,
+                 interaction.guild_id)
+        await reply_privately(interaction, refusal)
+        return False
+
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         where = f"/{interaction.command.qualified_name}" if interaction.command else "interaction"
@@ -38,8 +49,12 @@ class FunnelTree(app_commands.CommandTree):
             log.info("%s refused for user %s: %s", where, interaction.user.id, cause)
             await reply_privately(interaction, str(cause) or "You are not allowed to use this command here.")
         elif isinstance(cause, app_commands.TransformerError):
-            log.info("%s: option could not be read: %s", where, cause)
-            await reply_privately(interaction, f"The option `{cause.value}` could not be understood.")
+            log.info("%s by user %s: option could not be read: %s", where, interaction.user.id, cause)
+            await reply_privately(interaction, guard.unreadable(interaction, cause))
+        elif isinstance(cause, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
+            # Discord's client is showing a command (or options) this bot no longer has.
+            log.warning("%s by user %s does not match the synced commands: %s", where, interaction.user.id, cause)
+            await reply_privately(interaction, guard.STALE_COMMAND)
         else:
             log.error("%s by user %s failed unexpectedly", where, interaction.user.id, exc_info=cause)
             await reply_privately(interaction, UNEXPECTED)

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.catalog import TEXT_MODELS, Model, Param
 from bot.embeds import TooLargeToPost, result_message
 from bot.errors import UserFacingError
+from bot.guard import GUILD_ONLY
 from bot.replies import NO_PINGS
 from bot.services.generation import Outcome
 from bot.services.validation import Prepared, prepare
@@ -41,9 +42,13 @@ def option_description(param: Param) -> str:
 
 def member_of(interaction: discord.Interaction, user: discord.abc.User | None = None) -> Member:
     """The ledger's view of `user` (default: whoever invoked) in this server; @everyone is no allowance role."""
+    if interaction.guild_id is None:
+        # The tree refuses guild-only commands outside servers; this keeps any other path from
+        # charging a shared "guild 0".
+        raise UserFacingError(GUILD_ONLY, detail="a server-only command arrived without a guild")
     user = user or interaction.user
     roles = tuple(r.id for r in getattr(user, "roles", ()) if r.id != interaction.guild_id)
-    return Member(guild_id=interaction.guild_id or 0, user_id=user.id, role_ids=roles)
+    return Member(guild_id=interaction.guild_id, user_id=user.id, role_ids=roles)
 
 
 def make_command(name: str, description: str, params: tuple[Param, ...],

@@ -20,6 +20,7 @@ from bot.storage import Member, Store
 from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
 from tests.fakes.pixazo_server import Behaviour
 from tests.test_quota_e2e import ADMIN
+from tests.test_startup import BASE_ENV, TOKEN, run_bot
 
 PROMPT = "a lighthouse in fog"
 BUSY_TIMEOUT = 0.2
@@ -182,3 +183,20 @@ async def test_admin_writes_under_a_held_lock_say_busy_and_quota_still_reads(har
         assert conn.execute("SELECT COUNT(*) FROM grants").fetchone() == (0,)
         assert conn.execute("SELECT COUNT(*) FROM admin_actions").fetchone() == (0,)
     assert "unexpected" not in harness.log_text()
+
+
+def test_a_database_locked_at_start_stops_the_bot_with_one_clear_line(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    holder = sqlite3.connect(data / "bot.sqlite3", isolation_level=None)
+    holder.execute("CREATE TABLE other_program (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        result = run_bot({**BASE_ENV, "DATA_DIR": str(data), "DATABASE_BUSY_TIMEOUT_SECONDS": "0.2",
+                          "DISCORD_API_BASE_URL": "http://127.0.0.1:9/api/v10"}, cwd=tmp_path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 1
+    assert "is locked by another process" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and TOKEN not in result.stderr

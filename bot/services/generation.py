@@ -152,8 +152,8 @@ class GenerationService:
                 if landed:
                     await self._journal.settled(job_id)
         except Exception:
-            log.error("job %d was delivered but its success could not be recorded; the settle journal "
-                      "has it for the next start", job_id, exc_info=True)
+            log.error("job %d was delivered but its success could not be recorded; the next start records "
+                      "it from the settle journal", job_id, exc_info=True)
 
     async def _settle_failed(self, job_id: int, error: object) -> bool:
         """Refund until it lands; shielded, so cancelling the job's task does not stop it."""

@@ -36,8 +36,10 @@ class FunnelTree(app_commands.CommandTree):
         if delivered(interaction):
             # The member has their result; whatever failed after it, any answer here ("no credits were
             # spent", "try again") would be false. The operator gets the detail; the member nothing.
-            log.warning("%s by user %s failed after its result was delivered: %s: %s", where, interaction.user.id,
-                        type(cause).__name__, getattr(cause, "detail", cause))
+            known = isinstance(cause, (UserFacingError, StoreBusy))
+            log.log(logging.WARNING if known else logging.ERROR, "%s by user %s failed after its result was "
+                    "delivered: %s: %s", where, interaction.user.id, type(cause).__name__,
+                    getattr(cause, "detail", cause), exc_info=None if known else cause)
         elif isinstance(cause, UserFacingError):
             log.log(logging.getLevelName(cause.log_level), "%s by user %s: %s", where, interaction.user.id, cause.detail)
             await reply_privately(interaction, cause.user_message)

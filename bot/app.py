@@ -9,10 +9,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import guard
+from bot.domain import StoreBusy
 from bot.errors import UserFacingError
 from bot.offload import Offload
 from bot.redact import Redactor
-from bot.replies import NO_PINGS, reply_privately
+from bot.replies import NO_PINGS, delivered, reply_privately
 from bot.services.generation import GenerationService
 from bot.services.quotas import Quotas
 from bot.settings import Settings
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("cogs.generate", "cogs.inpaint", "cogs.quota", "cogs.admin")
 UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
               "no credits were spent.")
+BUSY = "The bot is busy right now; nothing was changed. Please try again in a moment."
 
 
 class FunnelTree(app_commands.CommandTree):
@@ -42,9 +44,19 @@ class FunnelTree(app_commands.CommandTree):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         where = f"/{interaction.command.qualified_name}" if interaction.command else "interaction"
-        if isinstance(cause, UserFacingError):
+        if delivered(interaction):
+            # The member has their result; whatever failed after it, any answer here ("no credits were
+            # spent", "try again") would be false. The operator gets the detail; the member nothing.
+            known = isinstance(cause, (UserFacingError, StoreBusy))
+            log.log(logging.WARNING if known else logging.ERROR, "%s by user %s failed after its result was "
+                    "delivered: %s: %s", where, interaction.user.id, type(cause).__name__,
+                    getattr(cause, "detail", cause), exc_info=None if known else cause)
+        elif isinstance(cause, UserFacingError):
             log.log(logging.getLevelName(cause.log_level), "%s by user %s: %s", where, interaction.user.id, cause.detail)
             await reply_privately(interaction, cause.user_message)
+        elif isinstance(cause, StoreBusy):
+            log.warning("%s by user %s refused, the database is busy: %s", where, interaction.user.id, cause)
+            await reply_privately(interaction, BUSY)
         elif isinstance(cause, app_commands.CheckFailure):
             log.info("%s refused for user %s: %s", where, interaction.user.id, cause)
             await reply_privately(interaction, str(cause) or "You are not allowed to use this command here.")

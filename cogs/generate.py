@@ -15,7 +15,7 @@ from bot.catalog import TEXT_MODELS, Model, Param
 from bot.embeds import TooLargeToPost, result_message
 from bot.errors import UserFacingError
 from bot.guard import GUILD_ONLY
-from bot.replies import NO_PINGS
+from bot.replies import NO_PINGS, mark_delivered
 from bot.services.generation import Outcome
 from bot.services.validation import Prepared, prepare
 from bot.storage import Member
@@ -128,6 +128,7 @@ async def run_and_post(bot: Any, interaction: discord.Interaction, prepared: Pre
             # Most often the 15-minute interaction token ran out; the job is refunded either way.
             raise UserFacingError("Discord would not take the finished image, so no credits were spent. "
                                   "Please try again.", detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
+        mark_delivered(interaction)  # @original is now the result: no error path may delete it
 
     await bot.generation.run(prepared, member_of(interaction), channel_id=interaction.channel_id,
                              deliver=deliver, started=started, inputs=inputs)

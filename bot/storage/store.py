@@ -11,20 +11,22 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 
-from bot.domain import OPEN_STATES, Member, QuotaSnapshot, Refused, next_renewal, utc_day
+from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
+from bot.domain.jobs import sources_of
 from bot.storage.migrations import apply_migrations
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 INTERRUPTED = "interrupted"
+_OPEN_SQL = ", ".join(f"'{state.value}'" for state in OPEN_STATES)
 
 
 _SNAPSHOT_SQL = """
@@ -36,21 +38,29 @@ SELECT
   (SELECT COALESCE(SUM(credits), 0) FROM grants WHERE guild_id = :g AND user_id = :u AND day = :day),
   COALESCE((SELECT credits FROM usage WHERE guild_id = :g AND user_id = :u AND day = :day), 0)
     - COALESCE((SELECT forgiven FROM usage_resets WHERE guild_id = :g AND user_id = :u AND day = :day), 0),
-  (SELECT COUNT(*) FROM jobs WHERE user_id = :u AND state IN ('reserved', 'running')),
+  (SELECT COUNT(*) FROM jobs WHERE user_id = :u AND state IN (""" + _OPEN_SQL + """)),
   COALESCE((SELECT credits FROM usage_global WHERE day = :day), 0)
 """
 
 Conn = sqlite3.Connection
 
 
+def _is_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "database is busy": another connection holds the write lock."""
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        word in str(exc).lower() for word in ("database is locked", "database is busy", "database table is locked"))
+
+
 def _in_transaction(conn: Conn, work: Callable[[Conn], T]) -> T:
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = work(conn)
+        # COMMIT itself can be refused as busy; the transaction must not stay open on this connection.
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
     return result
 
 
@@ -93,19 +103,24 @@ class Store:
         self._clock = clock
 
     @classmethod
-    async def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> Store:
+    async def open(cls, path: Path, *, clock: Callable[[], float] = time.time, busy_timeout: float = 5.0,
+                   delivered: Mapping[int, str | None] | None = None) -> Store:
+        """Open, migrate and recover. `delivered` (job id -> result URL) are jobs the member received
+        whose success the last run could not record: they count as succeeded, never refunded."""
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path, isolation_level=None)
+        store = cls(db, clock)
         try:
             await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA busy_timeout = 5000")
+            await db.execute(f"PRAGMA busy_timeout = {max(1, round(busy_timeout * 1000))}")
             await db.execute("PRAGMA synchronous = NORMAL")
             await apply_migrations(db)
-        except BaseException:
+            released = await store.recover_interrupted(delivered or {})
+        except BaseException as exc:
             await db.close()
+            if _is_busy(exc):
+                raise StoreBusy(f"{path}: {exc}") from None
             raise
-        store = cls(db, clock)
-        released = await store.recover_interrupted()
         if released:
             log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded", released)
         return store
@@ -116,7 +131,12 @@ class Store:
     async def _run(self, work: Callable[..., T], *args: Any) -> T:
         # aiosqlite's own hook for running a function on its connection thread: the one way to make
         # a multi-statement transaction a single, uninterruptible step.
-        return await self._db._execute(work, self._db._conn, *args)
+        try:
+            return await self._db._execute(work, self._db._conn, *args)
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise StoreBusy(str(exc)) from None
+            raise
 
     async def _write(self, work: Callable[[Conn], T]) -> T:
         """work(conn) between BEGIN IMMEDIATE and COMMIT, as one step on the database thread."""
@@ -135,8 +155,8 @@ class Store:
                       inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
         """Check the allowance and spend from it in one transaction; raise Refused when it won't fit."""
         now = self.now()
-        row = (member.user_id, member.guild_id, channel_id, model, json.dumps(params), cost, utc_day(now), now,
-               None if inputs is None else json.dumps(inputs))
+        row = (member.user_id, member.guild_id, channel_id, model, json.dumps(params), cost, utc_day(now),
+               JobState.RESERVED.value, now, None if inputs is None else json.dumps(inputs))
 
         def check_and_spend(conn: Conn) -> tuple[int, QuotaSnapshot]:
             snap = _snapshot(conn, member, now, default_allowance)
@@ -148,35 +168,67 @@ class Store:
                 raise Refused(Refused.GLOBAL, snap)
             cur = conn.execute(
                 "INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at,"
-                " inputs) VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?)", row)
+                " inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1,
                             global_used=snap.global_used + cost)
             return cur.lastrowid, after
 
         return await self._write(check_and_spend)
 
-    async def mark_running(self, job_id: int) -> None:
-        await self._settle(job_id, "running", ("reserved",), started_at=self.now())
+    # Settling raises StoreBusy when the write lock could not be had; nothing changed then, and every
+    # settle may simply be called again: the state guard makes a repeat a no-op.
 
-    async def succeed(self, job_id: int, result_url: str | None) -> None:
-        await self._settle(job_id, "succeeded", OPEN_STATES, finished_at=self.now(), result_url=result_url)
+    async def mark_running(self, job_id: int) -> JobState | None:
+        return await self._settle(job_id, JobState.RUNNING, started_at=self.now())
 
-    async def fail(self, job_id: int, error: str) -> None:
-        await self._settle(job_id, "failed", OPEN_STATES, finished_at=self.now(), error=error[:1000])
+    async def succeed(self, job_id: int, result_url: str | None) -> JobState | None:
+        return await self._settle(job_id, JobState.SUCCEEDED, finished_at=self.now(), result_url=result_url)
 
-    async def _settle(self, job_id: int, state: str, from_states: tuple[str, ...], **columns: Any) -> None:
-        # The state guard makes settling idempotent: a job already failed (say, by recovery) stays failed.
+    async def fail(self, job_id: int, error: str) -> JobState | None:
+        return await self._settle(job_id, JobState.FAILED, finished_at=self.now(), error=error[:1000])
+
+    async def _settle(self, job_id: int, state: JobState, **columns: Any) -> JobState | None:
+        """Move the job to `state` if the state machine allows it; return the state it is in afterwards."""
+        from_states = sources_of(state)
         sets = ", ".join(f"{name} = :{name}" for name in columns)
-        marks = ", ".join(f"'{s}'" for s in from_states)
+        marks = ", ".join(f":from{i}" for i in range(len(from_states)))
         sql = f"UPDATE jobs SET state = :state, {sets} WHERE id = :id AND state IN ({marks})"
-        changed = await self._run(lambda conn: conn.execute(sql, {"state": state, "id": job_id, **columns}).rowcount)
-        if changed != 1:
-            log.warning("job %d was not %s; left as it was instead of marking it %s", job_id, "/".join(from_states), state)
+        args = {"state": state.value, "id": job_id, **columns, **{f"from{i}": s.value for i, s in enumerate(from_states)}}
 
-    async def recover_interrupted(self) -> int:
-        return await self._run(lambda conn: conn.execute(
-            "UPDATE jobs SET state = 'failed', error = ?, finished_at = ? WHERE state IN ('reserved', 'running')",
-            (INTERRUPTED, self.now())).rowcount)
+        def work(conn: Conn) -> str | None:
+            if conn.execute(sql, args).rowcount == 1:
+                return state.value
+            row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            return row and row[0]
+
+        now = await self._run(work)
+        if now != state.value and state is not JobState.RUNNING:
+            # RUNNING is only a progress mark: a job already settled is meant to stay as it is.
+            log.warning("job %d was %s, not %s; left as it was instead of marking it %s", job_id, now,
+                        "/".join(from_states), state.value)
+        return None if now is None else JobState(now)
+
+    async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> int:
+        """Settle what the last run left open: `delivered` jobs succeed, every other open job fails.
+
+        One transaction, so a delivered job can never be refunded by the second step. Returns how
+        many were released (failed)."""
+        now = self.now()
+        delivered = dict(delivered or {})
+
+        def work(conn: Conn) -> tuple[int, int]:
+            succeeded = sum(conn.execute(
+                f"UPDATE jobs SET state = ?, finished_at = ?, result_url = COALESCE(?, result_url)"
+                f" WHERE id = ? AND state IN ({_OPEN_SQL})",
+                (JobState.SUCCEEDED.value, now, url, job_id)).rowcount for job_id, url in delivered.items())
+            failed = conn.execute(f"UPDATE jobs SET state = ?, error = ?, finished_at = ? WHERE state IN ({_OPEN_SQL})",
+                                  (JobState.FAILED.value, INTERRUPTED, now)).rowcount
+            return succeeded, failed
+
+        succeeded, failed = await self._write(work)
+        if succeeded:
+            log.warning("recorded %d job(s) delivered before the last shutdown as succeeded", succeeded)
+        return failed
 
     async def audit(self) -> list[str]:
         """Where the trigger-kept totals disagree with the job rows; empty when the ledger is whole."""
@@ -251,10 +303,10 @@ class Store:
 
 _AUDIT_SQL = """
 WITH ledger AS (
-  SELECT guild_id, user_id, day, SUM(CASE WHEN state != 'failed' THEN cost ELSE 0 END) AS credits
+  SELECT guild_id, user_id, day, SUM(CASE WHEN state != '""" + JobState.FAILED.value + """' THEN cost ELSE 0 END) AS credits
   FROM jobs GROUP BY guild_id, user_id, day
 ), ledger_global AS (
-  SELECT day, SUM(CASE WHEN state != 'failed' THEN cost ELSE 0 END) AS credits FROM jobs GROUP BY day
+  SELECT day, SUM(CASE WHEN state != '""" + JobState.FAILED.value + """' THEN cost ELSE 0 END) AS credits FROM jobs GROUP BY day
 )
 SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
   FROM ledger AS l LEFT JOIN usage AS u USING (guild_id, user_id, day)

@@ -105,6 +105,15 @@ class PixazoBot(commands.Bot):
         await sync_if_changed(self.tree, self.settings.data_dir / "command-sync.json",
                               dev_guild_id=self.settings.dev_guild_id, force=self._force_sync)
 
+    async def close(self) -> None:
+        # discord.py's close() leaves the task that waits for the servers' data before "ready" running;
+        # stopped during that wait (a SIGTERM right after start), it later dispatches into a closed
+        # client and logs a traceback. Cancel it first (a private attribute: there is no public hook).
+        ready_task = getattr(self._connection, "_ready_task", None)
+        if ready_task is not None and not ready_task.done():
+            ready_task.cancel()
+        await super().close()
+
     async def on_ready(self) -> None:
         log.info("connected as %s (id %s) to %d server(s)", self.user, self.user.id if self.user else "?",
                  len(self.guilds))

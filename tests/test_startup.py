@@ -396,3 +396,15 @@ def test_pip_install_ships_every_package():
                 for top in ("bot", "cogs") for init in (ROOT / top).rglob("__init__.py")}
     assert packages - shipped == set()
     assert not {p for p in shipped if not p.startswith(("bot", "cogs"))}, "tests and bench stay out of the wheel"
+
+
+def test_the_systemd_unit_restarts_only_what_a_restart_can_fix(tmp_path):
+    unit = {}
+    for line in (ROOT / "deploy" / "pixazo-bot.service").read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            unit.setdefault(key, value)
+    assert unit["ExecStart"].endswith("/python -m bot") and unit["Restart"] == "on-failure"
+    assert unit["Environment"] == f"DATA_DIR=/var/lib/{unit['StateDirectory']}"  # the one writable directory
+    # The exit status main() uses for "fix the configuration first" is the one not restarted.
+    assert run_bot({}, cwd=tmp_path).returncode == int(unit["RestartPreventExitStatus"]) == 2

@@ -364,11 +364,15 @@ async def test_health_reports_a_lost_gateway_then_a_dead_bot(tmp_path, fake_disc
         assert line.startswith("unhealthy: the bot is not connected to Discord (reconnecting) as of "), line
         assert proc.returncode is None
         proc.send_signal(signal.SIGKILL)  # no last beat: only the file's age tells
-        await proc.wait()
+        _, stderr = await proc.communicate()
         await asyncio.sleep(0.7)
         rc, line = await health(data, tmp_path, **beat)
         assert rc == 1 and line.startswith("unhealthy: the last heartbeat is ") and line.endswith(
             "s old (one is written every 0.2 s): the bot is not running or is stuck"), line
+        # While it retried, each failed reconnect was one line, not discord.py's ERROR with a traceback.
+        assert "WARNING discord.client: lost the connection to Discord's gateway (ClientConnectorError: " in \
+            stderr.decode()
+        assert "Traceback" not in stderr.decode() and "ERROR" not in stderr.decode()
     finally:
         if proc.returncode is None:
             proc.kill()

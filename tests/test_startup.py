@@ -312,12 +312,13 @@ async def health(data_dir: Path, cwd: Path, **env: str) -> tuple[int, str]:
     return result.returncode, result.stdout.strip()
 
 
-async def until_health(data_dir: Path, cwd: Path, code: int, timeout: float = 10, **env: str) -> str:
+async def until_health(data_dir: Path, cwd: Path, code: int, start: str, timeout: float = 10, **env: str) -> None:
+    """Poll --health until it exits `code` with a line starting with `start`."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         rc, line = await health(data_dir, cwd, **env)
-        if rc == code:
-            return line
+        if rc == code and line.startswith(start):
+            return
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"--health still says {rc}: {line}")
         await asyncio.sleep(0.1)
@@ -338,7 +339,7 @@ async def test_docker_run_as_documented_keeps_the_ledger_in_the_volume(tmp_path,
     proc = await start_bot(env, workdir)
     try:
         await fake_discord.wait_synced(timeout=15)
-        assert (await until_health(volume, workdir, 0)).startswith("healthy: connected to Discord as of ")
+        await until_health(volume, workdir, 0, "healthy: connected to Discord as of ")
         assert (volume / "bot.sqlite3").is_file() and (volume / "command-sync.json").is_file()
         assert not (workdir / "data").exists(), ".env.example must not send DATA_DIR away from the volume"
     finally:
@@ -358,10 +359,10 @@ async def test_health_reports_a_lost_gateway_then_a_dead_bot(tmp_path, fake_disc
     proc = await start_bot(env, tmp_path)
     try:
         await fake_discord.wait_synced(timeout=15)
-        await until_health(data, tmp_path, 0, **beat)
+        await until_health(data, tmp_path, 0, "healthy: connected to Discord as of ", **beat)
         await fake_discord.close()  # Discord goes away: the bot keeps running and keeps trying
-        line = await until_health(data, tmp_path, 1, **beat)
-        assert line.startswith("unhealthy: the bot is not connected to Discord (reconnecting) as of "), line
+        await until_health(data, tmp_path, 1, "unhealthy: the bot is not connected to Discord (reconnecting) as of ",
+                           **beat)
         assert proc.returncode is None
         proc.send_signal(signal.SIGKILL)  # no last beat: only the file's age tells
         _, stderr = await proc.communicate()
@@ -412,3 +413,11 @@ def test_the_systemd_unit_restarts_only_what_a_restart_can_fix(tmp_path):
     assert unit["Environment"] == f"DATA_DIR=/var/lib/{unit['StateDirectory']}"  # the one writable directory
     # The exit status main() uses for "fix the configuration first" is the one not restarted.
     assert run_bot({}, cwd=tmp_path).returncode == int(unit["RestartPreventExitStatus"]) == 2
+
+
+def test_every_setting_has_its_line_in_env_example():
+    from bot.settings import Settings
+
+    text = (ROOT / ".env.example").read_text()
+    named = {line.lstrip("# ").split("=", 1)[0] for line in text.splitlines() if "=" in line}
+    assert {name.upper() for name in Settings.model_fields} - named == set()

@@ -12,14 +12,15 @@ from discord.ext import commands
 from bot.catalog import INPAINT
 from bot.services.inpaint import Upload, check_pair, check_upload, ledger_inputs, precheck, prepare_inpaint
 from bot.services.validation import prepare
-from cogs.generate import make_command, run_and_post
+from cogs.generate import make_command, member_of, run_and_post
 
 IMAGE_HELP = "The picture to change: PNG, JPEG or WebP"
 MASK_HELP = "Same size as the image: white is repainted, black is kept"
 
 
 def _upload(role: str, attachment: discord.Attachment) -> Upload:
-    return Upload(role, attachment.filename, attachment.url, attachment.size, attachment.content_type)
+    return Upload(role, attachment.filename, attachment.url, attachment.size, attachment.content_type,
+                  attachment.width, attachment.height)
 
 
 class Inpaint(commands.Cog):
@@ -44,12 +45,15 @@ class Inpaint(commands.Cog):
         prepare(INPAINT, options)
         declared = [precheck(upload, max_bytes=settings.inpaint_max_file_bytes) for upload in uploads]
         await interaction.response.defer(thinking=True)
-        (image_checked, _), (mask_checked, mask_pixels) = await asyncio.gather(*(
-            check_upload(self.bot.http_session, upload, fmt, max_bytes=settings.inpaint_max_file_bytes,
-                         timeout=settings.pixazo_timeout_seconds)
+        # A member who could not pay anyway must not make the bot download and decode anything.
+        await self.bot.quotas.precheck(member_of(interaction), INPAINT.key)
+        image_checked, mask_checked = await asyncio.gather(*(
+            check_upload(self.bot.http_session, self.bot.offload, upload, fmt,
+                         max_bytes=settings.inpaint_max_file_bytes, timeout=settings.pixazo_timeout_seconds,
+                         work_timeout=settings.image_work_timeout_seconds)
             for upload, fmt in zip(uploads, declared, strict=True)
         ))
-        check_pair(image_checked, mask_checked, mask_pixels)
+        check_pair(image_checked, mask_checked)
         prepared = prepare_inpaint(INPAINT, options, image_checked, mask_checked)
         await run_and_post(self.bot, interaction, prepared, started,
                            inputs=ledger_inputs(image_checked, mask_checked), original=image)

@@ -174,11 +174,11 @@ async def test_member_without_credits_is_refused_before_anything_is_downloaded(h
 async def test_jobs_at_once_is_refused_before_anything_is_downloaded(harness):
     harness.pixazo.latency = 1.0
     first = await harness.invoke("inpaint", {"prompt": PROMPT}, attachments=pair())
-    await eventually(lambda: harness.pixazo.requests)
-    fetched = len(cdn_downloads(harness))
-    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=pair())
+    await eventually(lambda: harness.pixazo.requests)  # reserved: one job in the ledger
+    second = {"image": png("cat.png", make_png(512, 384)), "mask": png("cat-mask.png", make_mask(512, 384))}
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=second)
     assert "You already have 1 image(s) being made; the limit is 1 at a time" in message["content"]
-    assert len(cdn_downloads(harness)) == fetched, "the second pair was downloaded anyway"
+    assert not [p for p in cdn_downloads(harness) if "/cat" in p], "the second pair was downloaded anyway"
     assert (await first.wait_followup())["embeds"]
 
 
@@ -269,3 +269,13 @@ async def test_one_side_given_keeps_the_shape_of_a_rotated_photo(harness):
     await harness.answer("inpaint", {"prompt": PROMPT, "width": 768}, attachments=files)
     (call,) = harness.pixazo.requests
     assert (call.json["width"], call.json["height"]) == (768, 1024)
+
+
+@pytest.mark.parametrize("bot_settings", [{"quota_max_jobs_per_user": 1}])
+async def test_commands_fired_together_count_as_jobs_at_once_before_any_download(harness):
+    first = await harness.invoke("inpaint", {"prompt": PROMPT}, attachments=heavy_files("one", "black"))
+    await eventually(lambda: cdn_downloads(harness))  # the first pair is being checked
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=heavy_files("two", "black"))
+    assert "You already have 1 image(s) being made; the limit is 1 at a time" in message["content"]
+    assert not [p for p in cdn_downloads(harness) if "/two" in p], "the second pair was downloaded anyway"
+    assert "entirely black" in (await first.wait_followup())["content"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.catalog import MODELS
 from bot.errors import QuotaError
@@ -31,13 +31,15 @@ class Quotas:
         costs = {key: self.cost_of(key) for key in MODELS}
         return QuotaView(snap, costs, self._settings.quota_max_jobs_per_user)
 
-    async def precheck(self, member: Member, model_key: str) -> None:
+    async def precheck(self, member: Member, model_key: str, *, pending: int = 0) -> None:
         """Raise now, from a read-only snapshot, the refusal a reservation would give.
 
         For work that costs the bot before the reservation (downloading and decoding /inpaint files):
-        a member who could not pay anyway costs nothing. The reservation still re-checks atomically.
+        a member who could not pay anyway costs nothing. `pending` counts the member's other commands
+        still being checked, not yet in the ledger, as jobs at once. The reservation re-checks atomically.
         """
         snap = await self._store.snapshot(member, default_allowance=self._settings.quota_default_daily_credits)
+        snap = replace(snap, in_flight=snap.in_flight + pending)
         reason = refused_reason(snap, self.cost_of(model_key), max_jobs=self._settings.quota_max_jobs_per_user,
                                 global_cap=self._settings.quota_global_daily_credits)
         if reason is not None:

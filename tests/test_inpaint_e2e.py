@@ -153,6 +153,11 @@ def heavy(kind: str) -> bytes:
     return make_big_png(4096, 4096, kind=kind)
 
 
+@functools.cache
+def over_cap() -> bytes:
+    return make_big_png(5000, 4000, "L")
+
+
 def heavy_files(name: str = "big", mask: str = "mask") -> dict:
     return {"image": png(f"{name}.png", heavy("image")), "mask": png(f"{name}-mask.png", heavy(mask))}
 
@@ -183,7 +188,7 @@ async def test_jobs_at_once_is_refused_before_anything_is_downloaded(harness):
 
 
 async def test_image_past_the_pixel_cap_is_refused_naming_the_cap(harness):
-    files = {"image": png("huge.png", make_big_png(5000, 4000, "L")), "mask": pair()["mask"]}
+    files = {"image": png("huge.png", over_cap()), "mask": pair()["mask"]}
     _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=files)
     assert is_ephemeral(message)
     assert "The image (huge.png) is 5000×4000 (20.0 megapixels); the limit is 4096×4096 (16.8 megapixels)" \
@@ -193,7 +198,7 @@ async def test_image_past_the_pixel_cap_is_refused_naming_the_cap(harness):
 
 
 async def test_pixel_cap_holds_when_discord_gives_no_size(harness):
-    data = make_big_png(5000, 4000, "L")
+    data = over_cap()
     url = harness.discord.cdn_put("huge.png", data, "image/png")
     files = {"image": {"url": url, "filename": "huge.png", "size": len(data), "content_type": "image/png"},
              "mask": pair()["mask"]}

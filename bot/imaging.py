@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import math
+import threading
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps
@@ -41,6 +43,9 @@ RESULT_MAX_PIXELS = 6000 * 6000
 # A result over the upload limit is first brought down to this many pixels (Pixazo's largest outputs are
 # 2048 a side, and an embed shows less): encoding then takes a fraction of a second, not tens.
 REENCODE_MAX_PIXELS = 2048 * 2048
+# Results past this (the /inpaint input cap, 4096²) are decoded one at a time, whatever IMAGE_WORKERS is.
+HUGE_PIXELS = 4096 * 4096
+_HUGE_DECODES = threading.Lock()
 # Quality first, then size: a smaller file of the full picture beats a sharper crop.
 _ATTEMPTS = (("WEBP", "webp", 85), ("JPEG", "jpg", 80), ("WEBP", "webp", 70), ("JPEG", "jpg", 60))
 _SCALES = (1.0, 0.7, 0.5, 0.35)
@@ -54,19 +59,23 @@ def fit_for_upload(data: bytes, fmt: str, stem: str, limit: int) -> Upload | Non
     if len(data) <= limit:
         return Upload(data, f"{stem}.{EXTENSIONS.get(fmt, 'png')}")
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            pixels = img.width * img.height
-            if pixels > RESULT_MAX_PIXELS:
-                log.warning("not re-encoding a %d×%d %s result (over %d pixels); linking it instead",
-                            img.width, img.height, fmt, RESULT_MAX_PIXELS)
-                return None
+        img = Image.open(io.BytesIO(data))
+        pixels = img.width * img.height
+        if pixels > RESULT_MAX_PIXELS:
+            log.warning("not re-encoding a %d×%d %s result (over %d pixels); linking it instead",
+                        img.width, img.height, fmt, RESULT_MAX_PIXELS)
+            return None
+        # Over the input cap, one such decode at a time: two would take most of the memory budget.
+        with _HUGE_DECODES if pixels > HUGE_PIXELS else contextlib.nullcontext():
             scale = min(1.0, math.sqrt(REENCODE_MAX_PIXELS / pixels))
-            # A JPEG decodes straight at a reduced scale (never below the target); others ignore this.
-            img.draft("RGB", (max(1, int(img.width * scale)), max(1, int(img.height * scale))))
+            target = (max(1, int(img.width * scale)), max(1, int(img.height * scale)))
+            img.draft("RGB", target)  # a JPEG decodes straight at a reduced scale, never below target
             img.load()
-            shrink = math.sqrt(REENCODE_MAX_PIXELS / (img.width * img.height))
-            if shrink < 1.0:  # in place and before any copy, so the full-size pixels exist once
-                img.thumbnail((max(1, int(img.width * shrink)), max(1, int(img.height * shrink))), reducing_gap=2.0)
+            factor = int(min(img.width / target[0], img.height / target[1]))
+            if factor >= 2:
+                img = img.reduce(factor)  # the only reference: the full-size pixels are freed at once
+            if img.width * img.height > REENCODE_MAX_PIXELS:
+                img.thumbnail(target)
             # Re-encoding drops EXIF, so bake its orientation in or the picture would turn sideways.
             return _reencode(ImageOps.exif_transpose(img), stem, limit)
     except (OSError, Image.DecompressionBombError, ValueError) as exc:

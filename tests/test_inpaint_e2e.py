@@ -250,7 +250,8 @@ async def test_exif_rotated_image_with_a_mask_drawn_as_displayed_is_accepted(har
     (call,) = harness.pixazo.requests
     assert (call.json["width"], call.json["height"]) == (384, 512), "sized as displayed"
     ((_, inputs, _),) = jobs(harness)
-    assert json.loads(inputs)["image"]["width"] == 384
+    recorded = json.loads(inputs)["image"]
+    assert (recorded["width"], recorded["height"], recorded["exif_orientation"]) == (384, 512, 6)
 
 
 async def test_mask_drawn_on_the_stored_pixels_of_a_rotated_photo_is_refused(harness):

@@ -213,6 +213,11 @@ def prepare_inpaint(model: Model, options: dict[str, Any], image: Checked, mask:
 
 
 def ledger_inputs(*checked: Checked) -> dict[str, Any]:
-    """Names and sizes of the inputs, for the ledger; never their bytes."""
+    """Names and sizes (as displayed) of the inputs, for the ledger; never their bytes.
+
+    A rotated original is flagged: Pixazo fetches the stored bytes, so it may see the picture sideways.
+    """
     return {c.upload.role: {"filename": c.upload.filename, "bytes": c.upload.size, "width": c.width,
-                            "height": c.height, "format": c.format} for c in checked}
+                            "height": c.height, "format": c.format,
+                            **({"exif_orientation": c.orientation} if c.orientation != 1 else {})}
+            for c in checked}

@@ -49,7 +49,7 @@ class Inpaint(commands.Cog):
         declared = [precheck(upload, max_bytes=settings.inpaint_max_file_bytes) for upload in uploads]
         await interaction.response.defer(thinking=True)
         user = interaction.user.id
-        self._checking[user] += 1  # before any await, so commands fired together see each other
+        self._checking[user] += 1  # before the precheck awaits, so commands fired together see each other
         try:
             # A member who could not pay, or has enough going already, makes the bot download nothing.
             await self.bot.quotas.precheck(member_of(interaction), INPAINT.key, pending=self._checking[user] - 1)

@@ -27,8 +27,9 @@ MAX_SIDE_NAMED = 4096
 MAX_PIXELS = MAX_SIDE_NAMED * MAX_SIDE_NAMED
 # Nearly black/white masks from anti-aliased brushes still count as "all black/white".
 MASK_TOLERANCE = 8
-# Masks are checked on a copy reduced by at most this factor: one white pixel in a 4×4 block still
-# averages to 255/16 ≈ 16 > MASK_TOLERANCE, so the reduction never hides a painted spot.
+# Masks are checked on a copy reduced by this factor (JPEGs are decoded reduced, by libjpeg's DCT
+# scaling; PNG and WebP are reduced after decoding): one white pixel in a 4×4 block still averages
+# to 255/16 ≈ 16 > MASK_TOLERANCE, so the reduction never hides a painted spot.
 MASK_REDUCE = 4
 # EXIF orientations that turn the picture a quarter turn: displayed width and height swap.
 QUARTER_TURNS = frozenset({5, 6, 7, 8})
@@ -53,7 +54,7 @@ class Checked:
     width: int  # as displayed: EXIF orientation applied
     height: int
     format: str
-    extrema: tuple[int, int] | None = None  # masks: darkest and lightest grey, on a reduced copy
+    extrema: tuple[int, int] | None = None  # masks: darkest and lightest grey
     orientation: int = 1  # the EXIF orientation tag (1 = as stored)
 
 

@@ -10,7 +10,15 @@ import sqlite3
 import pytest
 
 from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
-from tests.fakes.images import image_size, make_big_png, make_jpeg, make_mask, make_png, make_rotated
+from tests.fakes.images import (
+    image_size,
+    make_big_png,
+    make_dot_mask,
+    make_jpeg,
+    make_mask,
+    make_png,
+    make_rotated,
+)
 
 PROMPT = "a lion instead of the dog"
 MiB = 2**20
@@ -286,3 +294,10 @@ async def test_commands_fired_together_count_as_jobs_at_once_before_any_download
     assert "You already have 1 image(s) being made; the limit is 1 at a time" in message["content"]
     assert not [p for p in cdn_downloads(harness) if "/two" in p], "the second pair was downloaded anyway"
     assert "entirely black" in (await first.wait_followup())["content"]
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA"])
+async def test_a_single_painted_pixel_survives_the_reduced_mask_check(harness, mode):
+    files = {"image": png("dog.png", make_png(1024, 1024)), "mask": png("dot.png", make_dot_mask(1024, 1024, mode))}
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=files)
+    assert message["embeds"], message

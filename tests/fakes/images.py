@@ -159,3 +159,10 @@ def displayed(data: bytes) -> Image.Image:
 
     with _open(data) as image:
         return ImageOps.exif_transpose(image)
+
+
+def make_dot_mask(width: int, height: int, mode: str = "L") -> bytes:
+    """A black mask with one white pixel: the smallest thing a member can ask to repaint."""
+    mask = Image.new("L", (width, height), 0)
+    mask.putpixel((width // 2 + 1, height // 2 + 1), 255)
+    return encode(mask.convert(mode), "PNG")

@@ -12,9 +12,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import TEXT_MODELS, Model, Param
-from bot.embeds import TooLargeToPost, result_message
+from bot.embeds import TooLargeToPost, file_stem, result_message
 from bot.errors import UserFacingError
 from bot.guard import GUILD_ONLY
+from bot.imaging import fit_off_loop
 from bot.replies import NO_PINGS, mark_delivered
 from bot.services.generation import Outcome
 from bot.services.validation import Prepared, prepare
@@ -113,9 +114,10 @@ class Generate(commands.Cog):
 async def run_and_post(bot: Any, interaction: discord.Interaction, prepared: Prepared, started: float, *,
                        inputs: dict[str, Any] | None = None, original: discord.Attachment | None = None) -> None:
     async def deliver(outcome: Outcome) -> None:
+        upload = await fit_off_loop(bot.offload, outcome.image.data, outcome.image.format, file_stem(outcome),
+                                    interaction.filesize_limit, timeout=bot.settings.image_work_timeout_seconds)
         try:
-            embed, file = result_message(outcome, requester=interaction.user,
-                                         upload_limit=interaction.filesize_limit, original=original)
+            embed, file = result_message(outcome, requester=interaction.user, upload=upload, original=original)
         except TooLargeToPost as exc:
             raise UserFacingError("The image came back too large to post here, and Pixazo gave no link to it.",
                                   detail=f"result too large: {exc}") from None

@@ -98,6 +98,7 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
 async def run_until_signalled(settings: Settings, *, force_sync: bool) -> None:
     """`serve`, stopped cleanly by SIGTERM (docker stop) or SIGINT, so running jobs are refunded."""
     task = asyncio.current_task()
+    assert task is not None, "asyncio.run gives every coroutine a task"
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)

@@ -73,7 +73,8 @@ def fit_for_upload(data: bytes, fmt: str, stem: str, limit: int) -> Upload | Non
             img.load()
             factor = int(min(img.width / target[0], img.height / target[1]))
             if factor >= 2:
-                img = img.reduce(factor)  # the only reference: the full-size pixels are freed at once
+                # The only reference: the full-size pixels are freed at once.
+                img = img.reduce(factor)  # type: ignore[assignment]
             if img.width * img.height > REENCODE_MAX_PIXELS:
                 img.thumbnail(target)
             # Re-encoding drops EXIF, so bake its orientation in or the picture would turn sideways.

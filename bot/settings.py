@@ -86,7 +86,7 @@ class Settings(FileSettings):
         value = value.strip()
         if not value:
             raise PydanticCustomError("missing", "Field required")
-        placeholder, what = PLACEHOLDERS[info.field_name]
+        placeholder, what = PLACEHOLDERS[str(info.field_name)]
         if value == placeholder:
             raise PydanticCustomError("placeholder", "is still the placeholder from .env.example; replace it with {what}",
                                       {"what": what})
@@ -166,7 +166,7 @@ def load_file_settings(**overrides: object) -> FileSettings:
 
 def _load(kind: type[S], **overrides: object) -> S:
     try:
-        return kind(**overrides)
+        return kind(**overrides)  # type: ignore[arg-type]  # pydantic validates what the caller passes
     except ValidationError as exc:
         raise SettingsError(describe(exc)) from None
     except ValueError as exc:  # a .env that cannot be parsed at all

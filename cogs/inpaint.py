@@ -10,6 +10,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot.app import PixazoBot
 from bot.catalog import INPAINT
 from bot.services.inpaint import Upload, check_pair, check_upload, ledger_inputs, precheck, prepare_inpaint
 from bot.services.validation import prepare
@@ -25,7 +26,7 @@ def _upload(role: str, attachment: discord.Attachment) -> Upload:
 
 
 class Inpaint(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot
         # Per user: /inpaint commands whose files are being checked, not yet reserved in the ledger.
         self._checking: collections.Counter[int] = collections.Counter()
@@ -69,5 +70,5 @@ class Inpaint(commands.Cog):
                            inputs=ledger_inputs(image_checked, mask_checked), original=image)
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: PixazoBot) -> None:
     await bot.add_cog(Inpaint(bot))

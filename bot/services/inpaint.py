@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from PIL import ExifTags, Image
@@ -156,7 +156,7 @@ def _grey_range(image: Image.Image, full_width: int) -> tuple[int, int]:
         image = image.convert("L")
     if factor > 1:
         image = image.reduce(factor)
-    low, high = image.convert("L").getextrema()
+    low, high = cast(tuple[int, int], image.convert("L").getextrema())  # one band: (min, max)
     return int(low), int(high)
 
 
@@ -176,8 +176,7 @@ def check_pair(image: Checked, mask: Checked) -> None:
 
 def fitted_size(model: Model, width: int, height: int) -> tuple[int, int]:
     """The image's size scaled to fit the model's range, in multiples of 8; refuse what cannot fit."""
-    param = model.param("width")
-    low, high = int(param.min), int(param.max)
+    low, high = side_range(model, "width")
     scale = min(1.0, high / max(width, height))
     scale = max(scale, low / min(width, height))
     if max(width, height) * scale > high + 0.5:
@@ -192,12 +191,19 @@ def requested_size(model: Model, width: int | None, height: int | None, image_wi
     if width is None and height is None:
         return fitted_size(model, image_width, image_height)
     if height is None:
-        param = model.param("height")
-        height = _snap(width * image_height / image_width, int(param.min), int(param.max))
+        assert width is not None
+        height = _snap(width * image_height / image_width, *side_range(model, "height"))
     elif width is None:
-        param = model.param("width")
-        width = _snap(height * image_width / image_height, int(param.min), int(param.max))
+        width = _snap(height * image_width / image_height, *side_range(model, "width"))
     return width, height
+
+
+def side_range(model: Model, option: str) -> tuple[int, int]:
+    """The catalog's bounds for a side; every inpainting model has both."""
+    param = model.param(option)
+    if param is None or param.min is None or param.max is None:
+        raise ValueError(f"/{model.key} has no bounded {option} in the catalog")
+    return int(param.min), int(param.max)
 
 
 def _snap(value: float, low: int, high: int) -> int:
@@ -210,7 +216,9 @@ def prepare_inpaint(model: Model, options: dict[str, Any], image: Checked, mask:
     options["width"], options["height"] = requested_size(model, options.get("width"), options.get("height"),
                                                          image.width, image.height)
     prepared = prepare(model, options)
-    payload = {**prepared.payload, model.image_field: image.upload.url, model.mask_field: mask.upload.url}
+    assert model.image_field and model.mask_field, "an inpainting model names its image and mask fields"
+    payload: dict[str, Any] = {**prepared.payload, model.image_field: image.upload.url,
+                               model.mask_field: mask.upload.url}
     return Prepared(model, prepared.prompt, payload, prepared.shown)
 
 

@@ -142,6 +142,16 @@ async def test_a_2500_character_status_is_capped_and_scrubbed(session, fake_pixa
     assert len(exc.value.detail) <= 600
 
 
+async def test_a_result_url_carrying_a_secret_is_fetched_but_never_kept(session, fake_pixazo):
+    # The URL is stored with the job and may be posted as a link; one holding the key can be neither.
+    fake_pixazo.result_url_suffix = f"?subscription-key={PIXAZO_KEY}"
+    image = await client(session, fake_pixazo).generate(MODELS["sdxl"], BODY, use_stream=False)
+    (call,) = fake_pixazo.requests
+    assert image.data == fake_pixazo.images[call.image_url] and image.url is None
+    fake_pixazo.result_url_suffix = "?sig=public"
+    assert (await client(session, fake_pixazo).generate(MODELS["sdxl"], BODY, use_stream=False)).url.endswith("?sig=public")
+
+
 # -- result URLs: every hop https when required, never a private address unless allowed -------------------
 
 @pytest.fixture

@@ -370,7 +370,7 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             break
-    return b"".join(chunks)
+    return b"".join(chunks)[: limit + 1]
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -18,7 +18,7 @@ def literal(text: str, limit: int = SHOWN_MAX) -> str:
     The text is expected already scrubbed (secrets, control characters) by the client; this only caps
     it and keeps it from closing its code span early.
     """
-    line = " ".join(text.replace("`", "ˋ").split())
+    line = " ".join(text.replace("`", "\u02cb").split())
     if len(line) > limit:
         line = line[: limit - 1].rstrip() + "…"
     return f"`{line}`" if line else "`(empty)`"

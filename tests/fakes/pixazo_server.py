@@ -403,6 +403,7 @@ class FakePixazo:
         self.https_base_url = ""
         self.long_status_chars = 2500
         self.bad_request_message = "prompt violates policy"
+        self.result_url_suffix = ""  # appended to result URLs in answers, e.g. a signed query string
         self.redirect_hops = 1
         self.redirects: list[str] = []  # every redirect URL fetched, in order
         self.requests: list[RecordedCall] = []
@@ -651,8 +652,8 @@ class FakePixazo:
             assert self.https_base_url, "REDIRECT_TO_HTTP needs FakePixazo(tls=True)"
             return f"{self.https_base_url}/redirect/0/{name}"
         if behaviour is Behaviour.LOCALHOST_URL:
-            return url.replace("://127.0.0.1:", "://localhost:", 1)
-        return url
+            return url.replace("://127.0.0.1:", "://localhost:", 1) + self.result_url_suffix
+        return url + self.result_url_suffix
 
     def _odd_success(self, behaviour: Behaviour, spec: EndpointSpec) -> web.Response:
         """The 200s that a robust client must still treat as failures."""

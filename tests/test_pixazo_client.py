@@ -113,7 +113,7 @@ async def test_a_400_that_echoes_the_key_is_scrubbed_everywhere(session, fake_pi
 
 async def test_the_discord_token_is_scrubbed_from_pixazo_text_too(session, fake_pixazo):
     fake_pixazo.default = Behaviour.BAD_REQUEST
-    fake_pixazo.bad_request_message = f"weird: {TOKEN} ` closing the span"
+    fake_pixazo.bad_request_message = f"weird: {TOKEN} ` closing the span {PIXAZO_KEY[:5]}\u200b{PIXAZO_KEY[5:]}"
     with pytest.raises(PixazoRejected) as exc:
         await client(session, fake_pixazo).generate(MODELS["sdxl"], BODY, use_stream=False)
     assert_no_secret(exc.value.user_message, exc.value.detail)

@@ -124,8 +124,12 @@ class PixazoClient:
         return self._results
 
     def _clean(self, text: object, limit: int = _DETAIL_MAX) -> str:
-        """Outside text made safe to log, store and show: secrets removed first, then capped."""
-        return self._redactor.external(text, limit)
+        """Outside text made safe to log, store and show: secrets removed first, then capped.
+
+        Twice: `external` drops control characters after redacting, so a secret spelt with zero-width
+        characters inside it would come out whole from the first pass; the second removes it.
+        """
+        return self._redactor.external(self._redactor.external(text, 2**31), limit)
 
     async def generate(self, model: Model, payload: dict[str, Any], *, use_stream: bool,
                        on_start: Callable[[], Awaitable[None]] | None = None) -> GeneratedImage:

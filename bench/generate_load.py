@@ -217,6 +217,7 @@ def bot_environment(data_dir: Path, discord_fake: FakeDiscord, pixazo_fake: Fake
         "PIXAZO_BASE_URL": pixazo_fake.base_url,
         "PIXAZO_TIMEOUT_SECONDS": "60",
         "PIXAZO_REQUIRE_HTTPS_RESULTS": "false",
+        "PIXAZO_RESULT_ALLOW_PRIVATE_HOSTS": "true",
         "DISCORD_API_BASE_URL": discord_fake.api_base,
         "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
         "DISCORD_GUILD_READY_TIMEOUT": "0.05",

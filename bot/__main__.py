@@ -1,7 +1,8 @@
 """The composition root: `python -m bot [--sync | --health]`.
 
 Builds the settings, one aiohttp session, the store and the Pixazo client, and hands them to the bot.
-Nothing else opens a session or a database connection of its own.
+Nothing else opens a session or a database connection of its own, except the Pixazo client's session
+for result images, whose resolver refuses private addresses (bot/pixazo/public_hosts.py).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def pixazo_client(settings: Settings, session: aiohttp.ClientSession, *, offload
         max_concurrency=settings.pixazo_max_concurrency,
         max_image_bytes=settings.pixazo_max_image_bytes,
         require_https_results=settings.pixazo_require_https_results,
+        allow_private_result_hosts=settings.pixazo_result_allow_private_hosts,
+        decode_timeout=settings.image_work_timeout_seconds,
         retry=RetryPolicy(attempts=settings.pixazo_max_attempts, base_delay=settings.pixazo_retry_base_delay_seconds,
                           total_seconds=settings.pixazo_retry_budget_seconds),
         offload=offload,
@@ -90,6 +93,7 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
                 await bot.start(settings.discord_token.get_secret_value())
         finally:
             await generation.shutdown()
+            await pixazo.close()
             await store.close()
             offload.close()
             journal_offload.close()

@@ -53,6 +53,8 @@ class Settings(FileSettings):
     pixazo_retry_base_delay_seconds: float = Field(1.0, ge=0, le=60)
     pixazo_max_image_bytes: int = Field(25 * MiB, ge=1024)
     pixazo_require_https_results: bool = True
+    # Result URLs on loopback, private, link-local or reserved addresses are refused unless this is on.
+    pixazo_result_allow_private_hosts: bool = False
     # Discord's interaction token dies 15 minutes after the command; a job must end (and refund) before.
     job_deadline_seconds: float = Field(840.0, gt=0, le=880)
 

@@ -34,6 +34,7 @@ def make_settings(tmp_path: Path, discord_fake: FakeDiscord, pixazo_fake: FakePi
         "pixazo_base_url": pixazo_fake.base_url,
         "pixazo_timeout_seconds": 2.0,
         "pixazo_require_https_results": False,  # the fake serves its images over plain http on 127.0.0.1
+        "pixazo_result_allow_private_hosts": True,  # ... and 127.0.0.1 is a loopback address
         "data_dir": tmp_path / "data",
         "dev_guild_id": GUILD_ID,
         "discord_api_base_url": discord_fake.api_base,

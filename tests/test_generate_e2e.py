@@ -176,7 +176,7 @@ async def test_image_over_the_upload_limit_is_reencoded_to_fit(harness):
 # -- Pixazo failures: what the user reads, and that nothing is spent ----------------------------------
 
 FAILURES = [
-    (Behaviour.BAD_REQUEST, "refused this request: prompt violates policy", 1),
+    (Behaviour.BAD_REQUEST, "refused this request: `prompt violates policy`", 1),
     (Behaviour.UNAUTHORIZED, "operator", 1),
     (Behaviour.FORBIDDEN, "operator", 1),
     (Behaviour.NOT_FOUND, "PIXAZO_BASE_URL", 1),
@@ -211,7 +211,7 @@ async def test_pixazo_failure_is_explained_and_refunded(harness, behaviour, said
 async def test_endpoint2_status_other_than_succeeded_is_a_failure(harness):
     harness.pixazo.default = Behaviour.NOT_SUCCEEDED
     _, message = await harness.answer("sd35-large", {"prompt": PROMPT})
-    assert is_ephemeral(message) and "'failed'" in message["content"]
+    assert is_ephemeral(message) and "as `failed`" in message["content"]
     assert_refunded(harness)
 
 

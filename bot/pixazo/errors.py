@@ -7,6 +7,22 @@ from __future__ import annotations
 
 from bot.errors import UserFacingError
 
+# What Pixazo says is shown to the member, but only this much of it: a reason is a sentence, and the
+# whole refusal must stay far below Discord's 2000-character message limit.
+SHOWN_MAX = 200
+
+
+def literal(text: str, limit: int = SHOWN_MAX) -> str:
+    """Outside text as Discord shows it verbatim: one code span, so no markdown, mention or link renders.
+
+    The text is expected already scrubbed (secrets, control characters) by the client; this only caps
+    it and keeps it from closing its code span early.
+    """
+    line = " ".join(text.replace("`", "\u02cb").split())
+    if len(line) > limit:
+        line = line[: limit - 1].rstrip() + "…"
+    return f"`{line}`" if line else "`(empty)`"
+
 
 class PixazoError(UserFacingError):
     retryable = False
@@ -23,7 +39,7 @@ class PixazoRejected(PixazoError):
     """400: Pixazo refused the request as given."""
 
     def __init__(self, reason: str | None, *, detail: str) -> None:
-        said = f": {reason}" if reason else "."
+        said = f": {literal(reason)}." if reason else "."
         super().__init__(f"Pixazo refused this request{said}", detail=detail)
 
 
@@ -97,4 +113,4 @@ class PixazoGenerationFailed(PixazoError):
     """Endpoint 2 answered with a status other than "succeeded"."""
 
     def __init__(self, status: str, *, detail: str) -> None:
-        super().__init__(f"Pixazo reported the generation as {status!r} and returned no image.", detail=detail)
+        super().__init__(f"Pixazo reported the generation as {literal(status, 60)} and returned no image.", detail=detail)

@@ -28,8 +28,10 @@ import hashlib
 import json
 import math
 import re
+import ssl
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -37,6 +39,21 @@ from aiohttp import web
 from yarl import URL
 
 from .images import CONTENT_TYPES, encode, gradient, image_size, is_image, make_png, pillow_format
+
+TLS_DIR = Path(__file__).with_name("tls")
+# A throwaway self-signed certificate for 127.0.0.1 and localhost, valid 2000-2126; test use only.
+TLS_CERT, TLS_KEY = TLS_DIR / "cert.pem", TLS_DIR / "key.pem"
+
+
+def tls_server_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(TLS_CERT, TLS_KEY)
+    return context
+
+
+def tls_client_context() -> ssl.SSLContext:
+    """A client context that trusts the fake's certificate (and nothing else)."""
+    return ssl.create_default_context(cafile=str(TLS_CERT))
 
 # ---------------------------------------------------------------------------------------------
 # The contract, as read from the document
@@ -193,7 +210,13 @@ class Behaviour(enum.Enum):
     FORBIDDEN = "forbidden"  # 403
     UNAUTHORIZED = "unauthorized"  # 401
     NOT_FOUND = "not_found"  # 404
-    BAD_REQUEST = "bad_request"  # 400 {"error": "prompt violates policy"}
+    BAD_REQUEST = "bad_request"  # 400 {"error": fake.bad_request_message}
+    ECHO_KEY = "echo_key"  # 400 whose message echoes the subscription-key header, as API gateways do
+    LONG_STATUS = "long_status"  # SD3.5: a status of fake.long_status_chars characters; elsewhere EMPTY_URL
+    TRUNCATED = "truncated"  # a real image cut to half its bytes (by URL, or raw on stream paths)
+    REDIRECT = "redirect"  # 200, URL that redirects fake.redirect_hops times before the image
+    REDIRECT_TO_HTTP = "redirect_to_http"  # 200, https URL (needs tls=) that redirects to the http image
+    LOCALHOST_URL = "localhost_url"  # 200, URL naming the host "localhost" instead of 127.0.0.1
 
 
 @dataclass
@@ -219,6 +242,9 @@ _MISSING_KEY = (
 )
 _WRONG_KEY = "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription."
 
+# Behaviours that make a real image (and then maybe spoil it or hide it behind a detour).
+_IMAGE_BEHAVIOURS = frozenset({Behaviour.OK, Behaviour.LATENCY, Behaviour.RAW_BYTES, Behaviour.TRUNCATED,
+                               Behaviour.REDIRECT, Behaviour.REDIRECT_TO_HTTP, Behaviour.LOCALHOST_URL})
 HANG_SECONDS = 3600.0  # far past any client timeout; cut short by close()
 DEFAULT_SIDE = 1024  # the document's example size; generated images are this / SCALE
 SCALE = 16  # generated images are 1/16 of the requested size, so tests stay fast
@@ -370,9 +396,16 @@ def prompt_color(prompt: str) -> tuple[int, int, int]:
 
 
 class FakePixazo:
-    def __init__(self, api_key: str = "test-pixazo-key") -> None:
+    def __init__(self, api_key: str = "test-pixazo-key", *, tls: bool = False) -> None:
         self.api_key = api_key
         self.base_url = ""
+        self.tls = tls  # also listen with TLS on a second port, at https_base_url
+        self.https_base_url = ""
+        self.long_status_chars = 2500
+        self.bad_request_message = "prompt violates policy"
+        self.result_url_suffix = ""  # appended to result URLs in answers, e.g. a signed query string
+        self.redirect_hops = 1
+        self.redirects: list[str] = []  # every redirect URL fetched, in order
         self.requests: list[RecordedCall] = []
         self.images: dict[str, bytes] = {}
         self.image_fetches: list[str] = []
@@ -398,6 +431,7 @@ class FakePixazo:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/images/{name}", self._serve_image)
+        app.router.add_get("/redirect/{hops}/{name}", self._redirect)
         app.router.add_route("*", "/{tail:.*}", self._handle_api)
         # A short shutdown timeout: close() wakes hung handlers itself, so nothing should need more.
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
@@ -406,6 +440,10 @@ class FakePixazo:
         await site.start()
         host, port = self._runner.addresses[0][:2]  # port 0 above: the OS picked a free one
         self.base_url = f"http://{host}:{port}"
+        if self.tls:
+            secure = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=tls_server_context())
+            await secure.start()
+            self.https_base_url = f"https://127.0.0.1:{self._runner.addresses[-1][1]}"
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.fetch_timeout))
 
     async def close(self) -> None:
@@ -558,11 +596,15 @@ class FakePixazo:
         if behaviour is Behaviour.HANG:
             await self._sleep(HANG_SECONDS)
             return None
+        if behaviour is Behaviour.ECHO_KEY:
+            return _echo_key(call.headers)
+        if behaviour is Behaviour.BAD_REQUEST:
+            return _json_response(400, {"error": self.bad_request_message})
         simple = self._simple_error(behaviour, retry_after)
         if simple is not None:
             return simple
-        if behaviour in (Behaviour.OK, Behaviour.LATENCY, Behaviour.RAW_BYTES):
-            return self._success(spec, body, source, call, raw=behaviour is Behaviour.RAW_BYTES)
+        if behaviour in _IMAGE_BEHAVIOURS:
+            return self._success(spec, body, source, call, raw=behaviour is Behaviour.RAW_BYTES, behaviour=behaviour)
         return self._odd_success(behaviour, spec)
 
     @staticmethod
@@ -579,8 +621,6 @@ class FakePixazo:
         }
         if behaviour in errors:
             return _gateway_error(*errors[behaviour])
-        if behaviour is Behaviour.BAD_REQUEST:
-            return _json_response(400, {"error": "prompt violates policy"})
         return None
 
     def _success(
@@ -590,6 +630,7 @@ class FakePixazo:
         source: tuple[int, int] | None,
         call: RecordedCall,
         raw: bool,
+        behaviour: Behaviour = Behaviour.OK,
     ) -> web.Response:
         fmt = body.get("output_format", spec.default_format)
         width, height = output_size(spec, body, source)
@@ -597,12 +638,26 @@ class FakePixazo:
             data, fmt = self.result_override
         else:
             data = encode(gradient(width, height, prompt_color(body["prompt"])), fmt, body.get("output_quality"))
+        if behaviour is Behaviour.TRUNCATED:
+            data = data[: len(data) // 2]  # the header and the first half of the pixels: looks fine, is not
         url = self._new_url(fmt)
         self.images[url] = data  # raw answers too, so tests can compare bytes either way
         call.image_url = url
         if raw or (spec.stream and self.stream_raw_bytes):
             return web.Response(status=200, body=data, content_type=CONTENT_TYPES[pillow_format(fmt)])
-        return _json_response(200, _result(spec, url))
+        return _json_response(200, _result(spec, self._answer_url(behaviour, url)))
+
+    def _answer_url(self, behaviour: Behaviour, url: str) -> str:
+        """Where the answer says the image is: the image itself, or a way round to it."""
+        name = url.rsplit("/", 1)[-1]
+        if behaviour is Behaviour.REDIRECT:
+            return f"{self.base_url}/redirect/{self.redirect_hops - 1}/{name}"
+        if behaviour is Behaviour.REDIRECT_TO_HTTP:
+            assert self.https_base_url, "REDIRECT_TO_HTTP needs FakePixazo(tls=True)"
+            return f"{self.https_base_url}/redirect/0/{name}"
+        if behaviour is Behaviour.LOCALHOST_URL:
+            return url.replace("://127.0.0.1:", "://localhost:", 1) + self.result_url_suffix
+        return url + self.result_url_suffix
 
     def _odd_success(self, behaviour: Behaviour, spec: EndpointSpec) -> web.Response:
         """The 200s that a robust client must still treat as failures."""
@@ -612,7 +667,12 @@ class FakePixazo:
             return _json_response(200, {"foo": 1})
         if behaviour is Behaviour.NOT_SUCCEEDED and spec.result == "prediction":
             return _json_response(200, {"id": _prediction_id(), "status": "failed", "output": None})
-        if behaviour in (Behaviour.EMPTY_URL, Behaviour.NOT_SUCCEEDED):
+        if behaviour is Behaviour.LONG_STATUS and spec.result == "prediction":
+            # A status no document describes: long, with markup and mentions, echoing the key.
+            status = (f"failed for key {self.api_key}: " + "**boom** @everyone <@123> https://x.example " * 100)
+            return _json_response(200, {"id": _prediction_id(), "status": status[: self.long_status_chars],
+                                        "output": None})
+        if behaviour in (Behaviour.EMPTY_URL, Behaviour.NOT_SUCCEEDED, Behaviour.LONG_STATUS):
             return _json_response(200, _result(spec, ""))
         if behaviour is Behaviour.IMAGE_404:
             return _json_response(200, _result(spec, self._new_url("png")))  # never registered
@@ -628,6 +688,13 @@ class FakePixazo:
 
     def _new_url(self, fmt: str) -> str:
         return f"{self.base_url}/images/{uuid.uuid4().hex}.{fmt}"
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        self.redirects.append(str(request.url))
+        hops, name = int(request.match_info["hops"]), request.match_info["name"]
+        # Relative while hops remain, so clients must resolve Location against the current URL.
+        target = f"/redirect/{hops - 1}/{name}" if hops > 0 else f"{self.base_url}/images/{name}"
+        return web.Response(status=302, headers={"Location": target})
 
     # -- result images --------------------------------------------------------------------------
 
@@ -664,6 +731,13 @@ class FakePixazo:
         except ConnectionError:
             pass  # the client gave up reading, which is what a well-behaved client does here
         return response
+
+
+def _echo_key(headers: dict[str, str]) -> web.Response:
+    key = headers.get("Ocp-Apim-Subscription-Key", "")
+    return _json_response(400, {"statusCode": 400, "message": (
+        f"Request rejected: header Ocp-Apim-Subscription-Key={key} is not valid for this **operation**; "
+        "see https://gateway.example/docs @everyone <@123>")})
 
 
 def _result(spec: EndpointSpec, url: str) -> dict[str, Any]:

@@ -587,6 +587,52 @@ async def test_not_an_image(fake, http):
     assert data.startswith(b"<html>")
 
 
+async def test_echo_key_is_a_400_holding_the_key_it_was_sent(fake, http):
+    fake.push(Behaviour.ECHO_KEY)
+    status, _, raw = await post(http, fake, SDXL, MINIMAL[SDXL])
+    assert status == 400 and f"Ocp-Apim-Subscription-Key={KEY}" in json.loads(raw)["message"]
+
+
+async def test_long_status_on_sd35(fake, http):
+    fake.push(Behaviour.LONG_STATUS)
+    _, _, raw = await post(http, fake, SD35, MINIMAL[SD35])
+    status = json.loads(raw)["status"]
+    assert len(status) == 2500 and status.startswith(f"failed for key {KEY}")
+
+
+@pytest.mark.parametrize("path", [SDXL, LIGHTNING_STREAM])
+async def test_truncated_is_the_first_half_of_a_real_image(fake, http, path):
+    fake.push(Behaviour.TRUNCATED)
+    _, headers, raw = await post(http, fake, path, MINIMAL[path])
+    data = raw if headers["Content-Type"].startswith("image/") else (await get(http, json.loads(raw)["imageUrl"]))[2]
+    (call,) = fake.requests
+    assert data == fake.images[call.image_url] and data.startswith(b"\x89PNG")
+    with pytest.raises(OSError), Image.open(io.BytesIO(data)) as img:
+        img.load()
+
+
+async def test_redirect_hops_are_relative_then_absolute(fake, http):
+    fake.redirect_hops = 2
+    fake.push(Behaviour.REDIRECT)
+    _, _, raw = await post(http, fake, SDXL, MINIMAL[SDXL])
+    async with http.get(json.loads(raw)["imageUrl"], allow_redirects=False) as resp:
+        assert resp.status == 302 and resp.headers["Location"].startswith("/redirect/0/")
+    status, _, data = await get(http, json.loads(raw)["imageUrl"])
+    assert status == 200 and images.is_image(data) and len(fake.redirects) == 3
+
+
+async def test_tls_listener_redirects_to_plain_http(http):
+    from tests.fakes.pixazo_server import tls_client_context
+
+    async with FakePixazo(tls=True) as fake:
+        fake.push(Behaviour.REDIRECT_TO_HTTP)
+        _, _, raw = await post(http, fake, SDXL, MINIMAL[SDXL])
+        url = json.loads(raw)["imageUrl"]
+        assert url.startswith(fake.https_base_url + "/redirect/0/")
+        async with http.get(url, allow_redirects=False, ssl=tls_client_context()) as resp:
+            assert resp.status == 302 and resp.headers["Location"].startswith(fake.base_url + "/images/")
+
+
 async def test_behaviour_can_be_given_by_value(fake, http):
     fake.push("forbidden")
     assert (await post(http, fake, SD3, MINIMAL[SD3]))[0] == 403

@@ -34,5 +34,7 @@ class Redactor:
 
     def external(self, text: object, limit: int = 300) -> str:
         """One line of outside text: secrets removed, control characters dropped, at most `limit` characters."""
-        line = _SPACE.sub(" ", _CONTROL.sub("", self.redact(str(text)))).strip()
+        # Redacted again once control characters are gone: a zero-width character inside a secret
+        # would otherwise hide it from the first pass and reassemble it in the second.
+        line = self.redact(_SPACE.sub(" ", _CONTROL.sub("", self.redact(str(text)))).strip())
         return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"

@@ -1,0 +1,21 @@
+"""Outside text made safe: secrets gone even when split by invisible characters, length capped."""
+
+from __future__ import annotations
+
+from bot.redact import REDACTED, Redactor
+
+KEY = "pixazo-secret-key-4f1e9c"
+TOKEN = "MTAwMA.fake-discord-token.do-not-leak-0123456789"
+
+
+def test_a_secret_split_by_a_zero_width_character_is_still_removed():
+    redactor = Redactor([KEY, TOKEN])
+    hidden = KEY[:6] + "\u200b" + KEY[6:]
+    shown = redactor.external(f"invalid key {hidden} for {TOKEN}")
+    assert KEY not in shown and TOKEN not in shown
+    assert shown.count(REDACTED) == 2
+
+
+def test_outside_text_becomes_one_capped_line():
+    shown = Redactor([KEY]).external("line one\nline\ttwo\x00" + "x" * 500, limit=40)
+    assert "\n" not in shown and "\x00" not in shown and len(shown) == 40 and shown.endswith("…")

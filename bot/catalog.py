@@ -84,6 +84,9 @@ def _format_options(formats: tuple[str, ...], quality_min: int) -> tuple[Param, 
 
 
 SIZE_MIN, SIZE_MAX = 256, 2048
+# Four times the pixels of the largest image any model makes: a bigger "result" is a decompression
+# bomb. Results past it are refused before their pixels are allocated, never delivered unchecked.
+RESULT_MAX_PIXELS = 4 * SIZE_MAX * SIZE_MAX
 
 
 def _sdxl_family(*, negative: str, guidance: str, size_default: int | None = 1024,

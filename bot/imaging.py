@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from bot.catalog import RESULT_MAX_PIXELS
 from bot.offload import Offload, OffloadTimeout
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,8 @@ class Upload:
     filename: str
 
 
-# Results past this many pixels are linked, never decoded: 6000×6000 RGB is already 108 MB in memory.
-RESULT_MAX_PIXELS = 6000 * 6000
+# RESULT_MAX_PIXELS (the catalog's): results past it never reach here, the Pixazo client refuses them
+# undecoded; the check below keeps this function safe on its own.
 # A result over the upload limit is first brought down to this many pixels (Pixazo's largest outputs are
 # 2048 a side, and an embed shows less): encoding then takes a fraction of a second, not tens.
 REENCODE_MAX_PIXELS = 2048 * 2048

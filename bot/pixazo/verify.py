@@ -12,9 +12,8 @@ import warnings
 
 from PIL import Image, ImageFile
 
-# Four times the pixels of the largest image any Pixazo model makes (2048×2048); a bigger "result"
-# is a decompression bomb, refused before its pixels are allocated.
-MAX_RESULT_PIXELS = 4 * 2048 * 2048
+from bot.catalog import RESULT_MAX_PIXELS
+
 # Animated results are not something the API document describes; checking a few frames is enough.
 MAX_FRAMES = 64
 
@@ -33,8 +32,8 @@ def decode_fully(data: bytes) -> tuple[int, int]:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 width, height = img.size
-                if width * height > MAX_RESULT_PIXELS:
-                    raise UndecodableImage(f"{width}×{height} is more than {MAX_RESULT_PIXELS} pixels")
+                if width * height > RESULT_MAX_PIXELS:
+                    raise UndecodableImage(f"{width}×{height} is more than {RESULT_MAX_PIXELS} pixels")
                 if img.format == "JPEG":
                     # libjpeg scales while decoding: every byte is still read and checked, in 1/64 the memory.
                     img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))

@@ -24,7 +24,7 @@ from bot.redact import Redactor
 from bot.services.generation import GenerationService
 from bot.services.quotas import Quotas
 from bot.settings import Settings, SettingsError, load_settings
-from bot.storage import Store
+from bot.storage import SchemaTooNew, StoreUnavailable, open_store
 
 log = logging.getLogger("bot")
 
@@ -60,7 +60,7 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         redactor = Redactor(settings.secrets)
         offload = Offload(settings.image_workers, name="image")
-        store = await Store.open(settings.database_path)
+        store = await open_store(settings)
         quotas = Quotas(settings, store)
         pixazo = pixazo_client(settings, session, offload=offload, redactor=redactor)
         generation = GenerationService(settings, store, pixazo, quotas)
@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(settings.log_level, settings.secrets)
     try:
         asyncio.run(run_until_signalled(settings, force_sync=args.sync))
+    except (StoreUnavailable, SchemaTooNew) as exc:
+        log.error("%s", exc)
+        return 1
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN; check the token in the Developer Portal (Bot > Reset Token)")
         return 1

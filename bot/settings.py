@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     image_workers: int = Field(2, ge=1, le=16)
     image_work_timeout_seconds: float = Field(20.0, gt=0, le=300)
 
+    # Unset: the embedded SQLite ledger in DATA_DIR. postgresql://user:pass@host:5432/db: PostgreSQL.
+    database_url: SecretStr | None = None
+    database_pool_size: int = Field(10, ge=1, le=100)
+
     @field_validator("pixazo_base_url", "discord_api_base_url", "discord_gateway_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
@@ -92,13 +96,40 @@ class Settings(BaseSettings):
     def cost_of(self, model_key: str) -> int:
         return self.quota_model_costs.get(model_key, MODELS[model_key].cost)
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str):
+            from bot.storage.base import StoreUnavailable
+            from bot.storage.postgres.url import DatabaseUrl
+
+            try:
+                DatabaseUrl.parse(value)
+            except StoreUnavailable as exc:  # the message never repeats the URL, so never its password
+                raise ValueError(str(exc).removeprefix("DATABASE_URL ")) from None
+        return value
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "bot.sqlite3"
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return (self.discord_token.get_secret_value(), self.pixazo_api_key.get_secret_value())
+        found = (self.discord_token.get_secret_value(), self.pixazo_api_key.get_secret_value())
+        return found + ((self.database_password,) if self.database_password else ())
+
+    @property
+    def database_password(self) -> str | None:
+        """DATABASE_URL's password, so the redactor keeps it out of every log line."""
+        if self.database_url is None:
+            return None
+        from bot.storage.postgres.url import DatabaseUrl
+
+        return DatabaseUrl.parse(self.database_url.get_secret_value()).password or None
 
 
 class SettingsError(Exception):

@@ -1,30 +1,31 @@
-"""The SQLite ledger: jobs, allowances, grants, admin actions.
+"""The embedded SQLite ledger (the default backend): jobs, allowances, grants, admin actions.
 
 Credits are never stored as a balance. Every credit spent is a `jobs` row; the daily totals a
 reservation reads are kept by triggers in the same transaction as those rows (migration 0004), and
-`Store.audit()` recomputes them from the rows. A failed job stops counting the moment its row says so.
+`SqliteStore.audit()` recomputes them from the rows. A failed job stops counting the moment its row says so.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiosqlite
-
-from bot.domain import OPEN_STATES, Member, QuotaSnapshot, Refused, next_renewal, utc_day
-from bot.storage.migrations import apply_migrations
+from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, next_renewal, utc_day
+from bot.domain.jobs import sources_of
+from bot.storage.base import INTERRUPTED
+from bot.storage.sqlite.migrations import apply_migrations
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-INTERRUPTED = "interrupted"
+_OPEN = ", ".join(f"'{s}'" for s in OPEN_STATES)  # SQL list of the open states, from JobState
 
 
 _SNAPSHOT_SQL = """
@@ -36,7 +37,7 @@ SELECT
   (SELECT COALESCE(SUM(credits), 0) FROM grants WHERE guild_id = :g AND user_id = :u AND day = :day),
   COALESCE((SELECT credits FROM usage WHERE guild_id = :g AND user_id = :u AND day = :day), 0)
     - COALESCE((SELECT forgiven FROM usage_resets WHERE guild_id = :g AND user_id = :u AND day = :day), 0),
-  (SELECT COUNT(*) FROM jobs WHERE user_id = :u AND state IN ('reserved', 'running')),
+  (SELECT COUNT(*) FROM jobs WHERE user_id = :u AND state IN (""" + _OPEN + """)),
   COALESCE((SELECT credits FROM usage_global WHERE day = :day), 0)
 """
 
@@ -80,43 +81,63 @@ def _rows(conn: Conn, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-class Store:
+def _connect(path: Path) -> Conn:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        apply_migrations(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class SqliteStore:
     """Every method is one trip to the database thread.
 
-    aiosqlite runs calls on its own thread, one at a time. Each method hands that thread one plain
-    function, so a check-and-spend runs from BEGIN IMMEDIATE to COMMIT with no `await` inside it:
-    no other coroutine's statement can slip in between the read and the write.
+    The connection lives on a single-thread executor of the store's own (no private aiosqlite hook):
+    each method hands that thread one plain function, so a check-and-spend runs from BEGIN IMMEDIATE
+    to COMMIT with no `await` inside it and no other coroutine's statement can slip in between the
+    read and the write. Other processes on the same file are kept out by SQLite's write lock.
     """
 
-    def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float]) -> None:
-        self._db = db
+    def __init__(self, conn: Conn, thread: ThreadPoolExecutor, clock: Callable[[], float]) -> None:
+        self._conn = conn
+        self._thread = thread
         self._clock = clock
 
     @classmethod
-    async def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> Store:
+    async def open(cls, path: Path, *, clock: Callable[[], float] = time.time, recover: bool = True) -> SqliteStore:
+        """Open (creating and migrating) the ledger at path; `recover=False` leaves open jobs alone,
+        for a second reader of a ledger a running bot owns (the tests' view of it)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         try:
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA busy_timeout = 5000")
-            await db.execute("PRAGMA synchronous = NORMAL")
-            await apply_migrations(db)
+            conn = await asyncio.get_running_loop().run_in_executor(thread, _connect, path)
         except BaseException:
-            await db.close()
+            thread.shutdown(wait=False)
             raise
-        store = cls(db, clock)
-        released = await store.recover_interrupted()
-        if released:
-            log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded", released)
+        store = cls(conn, thread, clock)
+        if recover:
+            released = await store.recover_interrupted()
+            if released:
+                log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded",
+                            released)
         return store
 
     async def close(self) -> None:
-        await self._db.close()
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
+        finally:
+            self._thread.shutdown(wait=False)
 
     async def _run(self, work: Callable[..., T], *args: Any) -> T:
-        # aiosqlite's own hook for running a function on its connection thread: the one way to make
-        # a multi-statement transaction a single, uninterruptible step.
-        return await self._db._execute(work, self._db._conn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work, self._conn, *args)
 
     async def _write(self, work: Callable[[Conn], T]) -> T:
         """work(conn) between BEGIN IMMEDIATE and COMMIT, as one step on the database thread."""
@@ -135,8 +156,8 @@ class Store:
                       inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
         """Check the allowance and spend from it in one transaction; raise Refused when it won't fit."""
         now = self.now()
-        row = (member.user_id, member.guild_id, channel_id, model, json.dumps(params), cost, utc_day(now), now,
-               None if inputs is None else json.dumps(inputs))
+        row = (member.user_id, member.guild_id, channel_id, model, json.dumps(params), cost, utc_day(now), JobState.RESERVED.value,
+               now, None if inputs is None else json.dumps(inputs))
 
         def check_and_spend(conn: Conn) -> tuple[int, QuotaSnapshot]:
             snap = _snapshot(conn, member, now, default_allowance)
@@ -148,7 +169,7 @@ class Store:
                 raise Refused(Refused.GLOBAL, snap)
             cur = conn.execute(
                 "INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at,"
-                " inputs) VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?)", row)
+                " inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1,
                             global_used=snap.global_used + cost)
             return cur.lastrowid, after
@@ -156,26 +177,28 @@ class Store:
         return await self._write(check_and_spend)
 
     async def mark_running(self, job_id: int) -> None:
-        await self._settle(job_id, "running", ("reserved",), started_at=self.now())
+        await self._settle(job_id, JobState.RUNNING, started_at=self.now())
 
     async def succeed(self, job_id: int, result_url: str | None) -> None:
-        await self._settle(job_id, "succeeded", OPEN_STATES, finished_at=self.now(), result_url=result_url)
+        await self._settle(job_id, JobState.SUCCEEDED, finished_at=self.now(), result_url=result_url)
 
     async def fail(self, job_id: int, error: str) -> None:
-        await self._settle(job_id, "failed", OPEN_STATES, finished_at=self.now(), error=error[:1000])
+        await self._settle(job_id, JobState.FAILED, finished_at=self.now(), error=error[:1000])
 
-    async def _settle(self, job_id: int, state: str, from_states: tuple[str, ...], **columns: Any) -> None:
+    async def _settle(self, job_id: int, state: JobState, **columns: Any) -> None:
         # The state guard makes settling idempotent: a job already failed (say, by recovery) stays failed.
+        from_states = sources_of(state)
         sets = ", ".join(f"{name} = :{name}" for name in columns)
         marks = ", ".join(f"'{s}'" for s in from_states)
         sql = f"UPDATE jobs SET state = :state, {sets} WHERE id = :id AND state IN ({marks})"
-        changed = await self._run(lambda conn: conn.execute(sql, {"state": state, "id": job_id, **columns}).rowcount)
+        changed = await self._run(lambda conn: conn.execute(sql, {"state": str(state), "id": job_id,
+                                                                  **columns}).rowcount)
         if changed != 1:
             log.warning("job %d was not %s; left as it was instead of marking it %s", job_id, "/".join(from_states), state)
 
     async def recover_interrupted(self) -> int:
         return await self._run(lambda conn: conn.execute(
-            "UPDATE jobs SET state = 'failed', error = ?, finished_at = ? WHERE state IN ('reserved', 'running')",
+            f"UPDATE jobs SET state = '{JobState.FAILED}', error = ?, finished_at = ? WHERE state IN ({_OPEN})",
             (INTERRUPTED, self.now())).rowcount)
 
     async def audit(self) -> list[str]:
@@ -251,10 +274,10 @@ class Store:
 
 _AUDIT_SQL = """
 WITH ledger AS (
-  SELECT guild_id, user_id, day, SUM(CASE WHEN state != 'failed' THEN cost ELSE 0 END) AS credits
+  SELECT guild_id, user_id, day, SUM(CASE WHEN state != '""" + JobState.FAILED + """' THEN cost ELSE 0 END) AS credits
   FROM jobs GROUP BY guild_id, user_id, day
 ), ledger_global AS (
-  SELECT day, SUM(CASE WHEN state != 'failed' THEN cost ELSE 0 END) AS credits FROM jobs GROUP BY day
+  SELECT day, SUM(CASE WHEN state != '""" + JobState.FAILED + """' THEN cost ELSE 0 END) AS credits FROM jobs GROUP BY day
 )
 SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
   FROM ledger AS l LEFT JOIN usage AS u USING (guild_id, user_id, day)

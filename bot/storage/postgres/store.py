@@ -1,0 +1,282 @@
+"""The PostgreSQL ledger, through asyncpg and a connection pool: for installs that outgrow one process.
+
+Same tables, same rules as the SQLite ledger: credits are never a stored balance, every credit spent
+is a `jobs` row, the daily totals are kept by triggers in the same transaction as the rows
+(migration 0004), and `PostgresStore.audit()` recomputes them from the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+import asyncpg
+
+from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
+from bot.domain.jobs import sources_of
+from bot.domain.records import AdminAction, JobRecord
+from bot.storage.base import INTERRUPTED, StoreUnavailable
+from bot.storage.postgres.migrations import apply_migrations
+from bot.storage.postgres.url import DatabaseUrl
+
+log = logging.getLogger(__name__)
+
+# Both keys of the two-int4 advisory lock space; members are locked by their bigint user id, a space
+# PostgreSQL keeps apart, so a member id can never collide with these.
+GLOBAL_CAP_LOCK = (0x7078, 2)
+
+_OPEN = [str(s) for s in OPEN_STATES]
+
+_SNAPSHOT_SQL = """
+SELECT
+  (SELECT daily_credits FROM allowances WHERE guild_id = $1 AND scope = 'member' AND target_id = $2),
+  (SELECT MAX(daily_credits) FROM allowances
+     WHERE guild_id = $1 AND scope = 'role' AND target_id = ANY($4::bigint[])),
+  (SELECT daily_credits FROM allowances WHERE guild_id = $1 AND scope = 'default' AND target_id = 0),
+  (SELECT COALESCE(SUM(credits), 0) FROM grants WHERE guild_id = $1 AND user_id = $2 AND day = $3),
+  COALESCE((SELECT credits FROM usage WHERE guild_id = $1 AND user_id = $2 AND day = $3), 0)
+    - COALESCE((SELECT forgiven FROM usage_resets WHERE guild_id = $1 AND user_id = $2 AND day = $3), 0),
+  (SELECT COUNT(*) FROM jobs WHERE user_id = $2 AND state = ANY($5::text[])),
+  (SELECT COALESCE(SUM(credits), 0) FROM usage WHERE day = $3)
+"""
+
+_INSERT_JOB = """
+INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at, inputs)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id
+"""
+
+_RECORD = "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6)"
+
+# Every member total the triggers keep, against the sum of the rows. There is no whole-day total row
+# on PostgreSQL (see migration 0004): the day's global use is always summed from these.
+_AUDIT_SQL = f"""
+WITH ledger AS (
+  SELECT guild_id, user_id, day, SUM(CASE WHEN state != '{JobState.FAILED}' THEN cost ELSE 0 END) AS credits
+  FROM jobs GROUP BY guild_id, user_id, day
+)
+SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
+  FROM ledger AS l LEFT JOIN usage AS u USING (guild_id, user_id, day)
+  WHERE COALESCE(u.credits, 0) != l.credits
+UNION ALL
+SELECT 'member', u.guild_id || '/' || u.user_id || '/' || u.day, u.credits, 0
+  FROM usage AS u LEFT JOIN ledger AS l USING (guild_id, user_id, day)
+  WHERE l.credits IS NULL AND u.credits != 0
+"""
+
+_BUSY = (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError,
+         asyncpg.TooManyConnectionsError)
+
+
+async def _snapshot(conn: asyncpg.Connection, member: Member, now: float, default_allowance: int) -> QuotaSnapshot:
+    by_member, by_role, by_guild, granted, used, in_flight, global_used = await conn.fetchrow(
+        _SNAPSHOT_SQL, member.guild_id, member.user_id, utc_day(now), list(member.role_ids), _OPEN)
+    allowance, source = next(
+        (value, name)
+        for value, name in ((by_member, "member"), (by_role, "role"), (by_guild, "server default"),
+                            (default_allowance, "bot default"))
+        if value is not None
+    )
+    return QuotaSnapshot(allowance, source, granted, used, in_flight, global_used, next_renewal(now))
+
+
+async def _lock_member(conn: asyncpg.Connection, user_id: int) -> None:
+    # Held to the end of the transaction: one member's reservations, from any process, take turns.
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", user_id)
+
+
+class PostgresStore:
+    """A pool of connections; every method is one transaction on one of them.
+
+    Concurrency: a reservation takes a transaction-level advisory lock on the member (and, when a
+    global cap is set, one on the cap) before it reads what the member has left, and holds it until
+    COMMIT. Reservations for the same member therefore queue instead of interleaving, from any number
+    of pools or processes; other members run in parallel. Chosen over SERIALIZABLE with retry because
+    one member's concurrent commands are exactly the case that conflicts: under SERIALIZABLE they
+    would abort and retry each other in a loop, where a lock lets each wait its turn once. A lock, not
+    a row lock on the member's `usage` row, because the first reservation of a day has no row yet and
+    the in-flight cap counts the member's jobs across every server.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], float], busy_timeout: float) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._busy_timeout = busy_timeout
+
+    @classmethod
+    async def open(cls, url: str, *, pool_size: int = 10, clock: Callable[[], float] = time.time,
+                   recover: bool = True, busy_timeout: float = 5.0, connect_timeout: float = 10.0) -> PostgresStore:
+        """Connect, migrate and open a pool; StoreUnavailable (one line, no password) when that fails."""
+        where = DatabaseUrl.parse(url)  # StoreUnavailable when malformed
+        try:
+            conn = await asyncpg.connect(url, timeout=connect_timeout)
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreUnavailable(f"could not connect to the PostgreSQL server in DATABASE_URL ({where}): "
+                                   f"{where.scrub(f'{type(exc).__name__}: {exc}')}") from None
+        try:
+            await apply_migrations(conn)
+        finally:
+            await conn.close()
+        pool = await asyncpg.create_pool(
+            url, min_size=1, max_size=pool_size, timeout=connect_timeout,
+            # lock_timeout turns a wait for a member's lock past the busy timeout into StoreBusy.
+            server_settings={"lock_timeout": f"{int(busy_timeout * 1000)}ms", "application_name": "pixazo-bot"})
+        store = cls(pool, clock, busy_timeout)
+        if recover:
+            released = await store.recover_interrupted()
+            if released:
+                log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded",
+                            released)
+        return store
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    def now(self) -> float:
+        return self._clock()
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            conn = await self._pool.acquire(timeout=self._busy_timeout)
+        except TimeoutError:
+            raise StoreBusy(f"no database connection free within {self._busy_timeout:g} s") from None
+        try:
+            yield conn
+        except _BUSY as exc:
+            raise StoreBusy(f"the database is busy ({type(exc).__name__})") from None
+        finally:
+            await self._pool.release(conn)
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self._conn() as conn, conn.transaction():
+            yield conn
+
+    # -- quotas -------------------------------------------------------------------------------
+
+    async def snapshot(self, member: Member, *, default_allowance: int) -> QuotaSnapshot:
+        async with self._conn() as conn:
+            return await _snapshot(conn, member, self.now(), default_allowance)
+
+    async def reserve(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
+                      cost: int, default_allowance: int, max_jobs: int, global_cap: int | None,
+                      inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
+        """Check the allowance and spend from it in one transaction; raise Refused when it won't fit."""
+        now = self.now()
+        row = (member.user_id, member.guild_id, channel_id, model, json.dumps(params), cost, utc_day(now),
+               str(JobState.RESERVED), now, None if inputs is None else json.dumps(inputs))
+        async with self._write() as conn:
+            await _lock_member(conn, member.user_id)
+            if global_cap is not None:
+                await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *GLOBAL_CAP_LOCK)
+            snap = await _snapshot(conn, member, now, default_allowance)
+            if snap.in_flight >= max_jobs:
+                raise Refused(Refused.JOBS, snap)
+            if cost > snap.left:
+                raise Refused(Refused.CREDITS, snap)
+            if global_cap is not None and snap.global_used + cost > global_cap:
+                raise Refused(Refused.GLOBAL, snap)
+            job_id = await conn.fetchval(_INSERT_JOB, *row)
+        after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1, global_used=snap.global_used + cost)
+        return job_id, after
+
+    async def mark_running(self, job_id: int) -> None:
+        await self._settle(job_id, JobState.RUNNING, "started_at = $3", self.now())
+
+    async def succeed(self, job_id: int, result_url: str | None) -> None:
+        await self._settle(job_id, JobState.SUCCEEDED, "finished_at = $3, result_url = $4", self.now(), result_url)
+
+    async def fail(self, job_id: int, error: str) -> None:
+        await self._settle(job_id, JobState.FAILED, "finished_at = $3, error = $4", self.now(), error[:1000])
+
+    async def _settle(self, job_id: int, state: JobState, sets: str, *values: Any) -> None:
+        # The state guard makes settling idempotent: a job already failed (say, by recovery) stays failed.
+        from_states = [str(s) for s in sources_of(state)]
+        sql = f"UPDATE jobs SET state = $1, {sets} WHERE id = $2 AND state = ANY(${len(values) + 3}::text[])"
+        async with self._conn() as conn:
+            status = await conn.execute(sql, str(state), job_id, *values, from_states)
+        if status != "UPDATE 1":
+            log.warning("job %d was not %s; left as it was instead of marking it %s", job_id, "/".join(from_states),
+                        state)
+
+    async def recover_interrupted(self) -> int:
+        async with self._conn() as conn:
+            status = await conn.execute("UPDATE jobs SET state = $1, error = $2, finished_at = $3"
+                                        " WHERE state = ANY($4::text[])",
+                                        str(JobState.FAILED), INTERRUPTED, self.now(), _OPEN)
+        return int(status.split()[-1])
+
+    async def audit(self) -> list[str]:
+        """Where the trigger-kept totals disagree with the job rows; empty when the ledger is whole."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(_AUDIT_SQL)
+        return [f"{kind} {key}: kept {kept}, ledger {actual}" for kind, key, kept, actual in rows]
+
+    # -- admin --------------------------------------------------------------------------------
+
+    async def set_allowance(self, guild_id: int, scope: str, target_id: int, credits: int | None, *,
+                            actor_id: int) -> None:
+        now = self.now()
+        async with self._write() as conn:
+            if credits is None:
+                await conn.execute("DELETE FROM allowances WHERE guild_id = $1 AND scope = $2 AND target_id = $3",
+                                   guild_id, scope, target_id)
+            else:
+                await conn.execute(
+                    "INSERT INTO allowances (guild_id, scope, target_id, daily_credits) VALUES ($1, $2, $3, $4)"
+                    " ON CONFLICT (guild_id, scope, target_id) DO UPDATE SET daily_credits = excluded.daily_credits",
+                    guild_id, scope, target_id, credits)
+            await conn.execute(_RECORD, guild_id, actor_id, f"allowance.{scope}", target_id or None,
+                               json.dumps({"daily_credits": credits}), now)
+
+    async def grant(self, guild_id: int, user_id: int, credits: int, *, actor_id: int) -> None:
+        now = self.now()
+        async with self._write() as conn:
+            await conn.execute("INSERT INTO grants (guild_id, user_id, day, credits, granted_by, created_at)"
+                               " VALUES ($1, $2, $3, $4, $5, $6)", guild_id, user_id, utc_day(now), credits,
+                               actor_id, now)
+            await conn.execute(_RECORD, guild_id, actor_id, "grant", user_id, json.dumps({"credits": credits}), now)
+
+    async def reset_usage(self, guild_id: int, user_id: int, *, actor_id: int) -> None:
+        now = self.now()
+        async with self._write() as conn:
+            # The member's lock: none of their reservations is half-done, so every job id at or below
+            # MAX(id) that is theirs is already in `usage`, and every later one gets a higher id.
+            await _lock_member(conn, user_id)
+            # Forgive what is counted now; jobs made later count as usual.
+            await conn.execute(
+                "INSERT INTO usage_resets (guild_id, user_id, day, reset_at, forgiven, last_job_id)"
+                " VALUES ($1, $2, $3, $4,"
+                "   COALESCE((SELECT credits FROM usage WHERE guild_id = $1 AND user_id = $2 AND day = $3), 0),"
+                "   (SELECT COALESCE(MAX(id), 0) FROM jobs))"
+                " ON CONFLICT (guild_id, user_id, day) DO UPDATE SET reset_at = excluded.reset_at,"
+                "   forgiven = excluded.forgiven, last_job_id = excluded.last_job_id",
+                guild_id, user_id, utc_day(now), now)
+            await conn.execute(_RECORD, guild_id, actor_id, "reset", user_id, "{}", now)
+
+    async def record_view(self, guild_id: int, actor_id: int, target_id: int) -> None:
+        async with self._conn() as conn:
+            await conn.execute(_RECORD, guild_id, actor_id, "view", target_id, "{}", self.now())
+
+    async def admin_actions(self, guild_id: int, limit: int = 50) -> list[AdminAction]:
+        async with self._conn() as conn:
+            rows = await conn.fetch("SELECT actor_id, action, target_id, detail, at FROM admin_actions"
+                                    " WHERE guild_id = $1 ORDER BY id DESC LIMIT $2", guild_id, limit)
+        return [dict(r) for r in rows]  # type: ignore[misc]
+
+    async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[JobRecord]:
+        async with self._conn() as conn:
+            rows = await conn.fetch("SELECT id, model, cost, state, created_at, finished_at, error, result_url"
+                                    " FROM jobs WHERE guild_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3",
+                                    guild_id, user_id, limit)
+        return [dict(r) for r in rows]  # type: ignore[misc]
+
+    async def job(self, job_id: int) -> JobRecord | None:
+        async with self._conn() as conn:
+            row = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
+        return None if row is None else dict(row)  # type: ignore[return-value]

@@ -103,14 +103,20 @@ def bot_settings() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def harness(tmp_path, fake_discord, fake_pixazo, bot_settings) -> AsyncIterator[Harness]:
+def ledger_settings() -> dict[str, Any]:
+    """Which ledger the bot uses; a module overrides this (with `backend`) to run on both."""
+    return {}
+
+
+@pytest.fixture
+async def harness(tmp_path, fake_discord, fake_pixazo, bot_settings, ledger_settings) -> AsyncIterator[Harness]:
     records: list[logging.LogRecord] = []
     handler = _Collect(records)
     root = logging.getLogger()
     root.addHandler(handler)
     old_level = root.level
     root.setLevel(logging.INFO)
-    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **bot_settings)
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **{**ledger_settings, **bot_settings})
     async with started_bot(settings, fake_discord) as task:
         h = Harness(fake_discord, fake_pixazo, settings, task, records)
         try:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from tests.conftest import GUILD_ID, embed_fields, is_ephemeral, make_settings, started_bot
 from tests.fakes.images import image_size, make_jpeg, make_mask, make_png
+from tests.ledger import columns, read_jobs
 
 PROMPT = "a lion instead of the dog"
 MiB = 2**20
@@ -22,9 +22,8 @@ def pair(w: int = 512, h: int = 384, mask_kind: str = "half") -> dict:
     return {"image": png("dog.png", make_png(w, h)), "mask": png("dog-mask.png", make_mask(w, h, mask_kind))}
 
 
-def jobs(harness) -> list[tuple]:
-    with sqlite3.connect(harness.settings.database_path) as db:
-        return db.execute("SELECT state, inputs, params FROM jobs").fetchall()
+async def jobs(harness) -> list[tuple]:
+    return columns(await read_jobs(harness.settings, GUILD_ID, 4000), "state", "inputs", "params")
 
 
 async def test_schema_teaches_the_mask_convention(harness):
@@ -60,8 +59,7 @@ async def test_inpaint_happy_path(tmp_path, fake_discord, fake_pixazo, stream, p
     assert message["_payload"]["embeds"][0]["image"]["url"] == f"attachment://{filename}"
     assert data == fake_pixazo.images[call.image_url]
     assert embed_fields(message)["Cost"] == "2 credits · 18 left today"
-    with sqlite3.connect(settings.database_path) as db:
-        ((state, inputs),) = db.execute("SELECT state, inputs FROM jobs").fetchall()
+    ((state, inputs),) = columns(await read_jobs(settings, GUILD_ID, 4000), "state", "inputs")
     assert state == "succeeded"
     recorded = json.loads(inputs)
     assert recorded["image"]["filename"] == "dog.png" and recorded["mask"]["filename"] == "dog-mask.png"
@@ -109,7 +107,7 @@ async def test_bad_inputs_are_refused_and_cost_nothing(harness, files, said):
     assert is_ephemeral(message), message
     assert said in message["content"], message["content"]
     assert harness.pixazo.requests == []
-    assert jobs(harness) == [], "refused before any credit was reserved"
+    assert await jobs(harness) == [], "refused before any credit was reserved"
 
 
 async def test_declared_size_that_lies_is_caught_while_downloading(harness):
@@ -118,7 +116,7 @@ async def test_declared_size_that_lies_is_caught_while_downloading(harness):
              "mask": pair()["mask"]}
     _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=files)
     assert is_ephemeral(message) and "larger than the 10.0 MiB limit" in message["content"]
-    assert jobs(harness) == []
+    assert await jobs(harness) == []
 
 
 async def test_mask_gone_by_the_time_pixazo_fetches_it(harness):
@@ -131,7 +129,7 @@ async def test_mask_gone_by_the_time_pixazo_fetches_it(harness):
     _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=attachments)
     assert is_ephemeral(message)
     assert "Pixazo refused this request" in message["content"] and "maskUrl" in message["content"]
-    ((state, _, _),) = jobs(harness)
+    ((state, _, _),) = await jobs(harness)
     assert state == "failed", "the credits came back"
 
 

@@ -120,7 +120,10 @@ class Settings(BaseSettings):
     @property
     def secrets(self) -> tuple[str, ...]:
         found = (self.discord_token.get_secret_value(), self.pixazo_api_key.get_secret_value())
-        return found + ((self.database_password,) if self.database_password else ())
+        # A password of a few characters would blank those letters out of every message; such a one
+        # is kept out of logs by never being formatted into them in the first place.
+        password = self.database_password
+        return found + ((password,) if password and len(password) >= 4 else ())
 
     @property
     def database_password(self) -> str | None:

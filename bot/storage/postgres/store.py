@@ -123,7 +123,7 @@ class PostgresStore:
                 url, min_size=1, max_size=pool_size, timeout=connect_timeout,
                 # lock_timeout turns a wait for a member's lock past the busy timeout into StoreBusy.
                 server_settings={"lock_timeout": f"{int(busy_timeout * 1000)}ms", "application_name": "pixazo-bot"})
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # Say, a user that may not create tables: the migration's own message says which.
             raise StoreUnavailable(f"could not set up the ledger in the DATABASE_URL database ({where}): "
                                    f"{where.scrub(f'{type(exc).__name__}: {exc}')}") from None

@@ -44,7 +44,7 @@ def _free_port() -> int:
 
 @dataclass
 class PostgresServer:
-    """A server of our own: trust auth on 127.0.0.1 only, fsync off (its data dies with it)."""
+    """A server of our own: trust auth on 127.0.0.1 only, fsync off unless asked (its data dies with it)."""
 
     bin: Path
     root: Path
@@ -63,7 +63,7 @@ class PostgresServer:
         subprocess.run([*prefix, *argv], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
 
     @classmethod
-    def start(cls, bin_dir: Path) -> PostgresServer:
+    def start(cls, bin_dir: Path, *, fsync: bool = False) -> PostgresServer:
         root = Path(tempfile.mkdtemp(prefix="pytest-pg-"))
         server = cls(bin_dir, root, _free_port())
         if os.geteuid() == 0:
@@ -71,7 +71,9 @@ class PostgresServer:
         os.chmod(root, 0o700)
         server._run(str(bin_dir / "initdb"), "-D", str(server.data), "-U", "postgres", "--auth=trust",
                     "--no-sync", "-E", "UTF8", "--locale=C")
-        options = f"-c listen_addresses=127.0.0.1 -p {server.port} -k {root} -c fsync=off -c full_page_writes=off"
+        options = f"-c listen_addresses=127.0.0.1 -p {server.port} -k {root}"
+        if not fsync:  # the tests' data dies with the server: no need to wait for the disk
+            options += " -c fsync=off -c full_page_writes=off"
         server._run(str(bin_dir / "pg_ctl"), "-D", str(server.data), "-l", str(root / "log"), "-o", options,
                     "-w", "-t", "30", "start")
         return server

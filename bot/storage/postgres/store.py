@@ -26,29 +26,11 @@ from bot.storage.postgres.url import DatabaseUrl
 
 log = logging.getLogger(__name__)
 
-# Both keys of the two-int4 advisory lock space; members are locked by their bigint user id, a space
-# PostgreSQL keeps apart, so a member id can never collide with these.
-GLOBAL_CAP_LOCK = (0x7078, 2)
-
 _OPEN = [str(s) for s in OPEN_STATES]
 
-_SNAPSHOT_SQL = """
-SELECT
-  (SELECT daily_credits FROM allowances WHERE guild_id = $1 AND scope = 'member' AND target_id = $2),
-  (SELECT MAX(daily_credits) FROM allowances
-     WHERE guild_id = $1 AND scope = 'role' AND target_id = ANY($4::bigint[])),
-  (SELECT daily_credits FROM allowances WHERE guild_id = $1 AND scope = 'default' AND target_id = 0),
-  (SELECT COALESCE(SUM(credits), 0) FROM grants WHERE guild_id = $1 AND user_id = $2 AND day = $3),
-  COALESCE((SELECT credits FROM usage WHERE guild_id = $1 AND user_id = $2 AND day = $3), 0)
-    - COALESCE((SELECT forgiven FROM usage_resets WHERE guild_id = $1 AND user_id = $2 AND day = $3), 0),
-  (SELECT COUNT(*) FROM jobs WHERE user_id = $2 AND state = ANY($5::text[])),
-  (SELECT COALESCE(SUM(credits), 0) FROM usage WHERE day = $3)
-"""
-
-_INSERT_JOB = """
-INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at, inputs)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id
-"""
+_SNAPSHOT_SQL = "SELECT * FROM quota_snapshot($1, $2, $3, $4, $5)"  # migration 0004
+_RESERVE_SQL = "SELECT * FROM reserve_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+_REASONS = {Refused.JOBS: Refused.JOBS, Refused.CREDITS: Refused.CREDITS, Refused.GLOBAL: Refused.GLOBAL}
 
 _RECORD = "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6)"
 
@@ -72,16 +54,15 @@ _BUSY = (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError, asyncpg.S
          asyncpg.TooManyConnectionsError)
 
 
-async def _snapshot(conn: asyncpg.Connection, member: Member, now: float, default_allowance: int) -> QuotaSnapshot:
-    by_member, by_role, by_guild, granted, used, in_flight, global_used = await conn.fetchrow(
-        _SNAPSHOT_SQL, member.guild_id, member.user_id, utc_day(now), list(member.role_ids), _OPEN)
+def _quota(row: asyncpg.Record, now: float, default_allowance: int) -> QuotaSnapshot:
     allowance, source = next(
         (value, name)
-        for value, name in ((by_member, "member"), (by_role, "role"), (by_guild, "server default"),
+        for value, name in ((row["by_member"], "member"), (row["by_role"], "role"), (row["by_guild"], "server default"),
                             (default_allowance, "bot default"))
         if value is not None
     )
-    return QuotaSnapshot(allowance, source, granted, used, in_flight, global_used, next_renewal(now))
+    return QuotaSnapshot(allowance, source, row["granted"], row["used"], row["in_flight"], row["global_used"],
+                         next_renewal(now))
 
 
 async def _lock_member(conn: asyncpg.Connection, user_id: int) -> None:
@@ -164,30 +145,30 @@ class PostgresStore:
     # -- quotas -------------------------------------------------------------------------------
 
     async def snapshot(self, member: Member, *, default_allowance: int) -> QuotaSnapshot:
+        now = self.now()
         async with self._conn() as conn:
-            return await _snapshot(conn, member, self.now(), default_allowance)
+            row = await conn.fetchrow(_SNAPSHOT_SQL, member.guild_id, member.user_id, list(member.role_ids),
+                                      utc_day(now), _OPEN)
+        return _quota(row, now, default_allowance)
 
     async def reserve(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
                       cost: int, default_allowance: int, max_jobs: int, global_cap: int | None,
                       inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
-        """Check the allowance and spend from it in one transaction; raise Refused when it won't fit."""
+        """Check the allowance and spend from it in one transaction; raise Refused when it won't fit.
+
+        One call of reserve_job (migration 0004): the member's lock, the snapshot, the checks and the
+        INSERT in one implicit transaction and one round trip."""
         now = self.now()
-        row = (member.user_id, member.guild_id, channel_id, model, json.dumps(params), cost, utc_day(now),
-               str(JobState.RESERVED), now, None if inputs is None else json.dumps(inputs))
-        async with self._write() as conn:
-            await _lock_member(conn, member.user_id)
-            if global_cap is not None:
-                await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *GLOBAL_CAP_LOCK)
-            snap = await _snapshot(conn, member, now, default_allowance)
-            if snap.in_flight >= max_jobs:
-                raise Refused(Refused.JOBS, snap)
-            if cost > snap.left:
-                raise Refused(Refused.CREDITS, snap)
-            if global_cap is not None and snap.global_used + cost > global_cap:
-                raise Refused(Refused.GLOBAL, snap)
-            job_id = await conn.fetchval(_INSERT_JOB, *row)
+        async with self._conn() as conn:
+            row = await conn.fetchrow(
+                _RESERVE_SQL, member.guild_id, member.user_id, list(member.role_ids), utc_day(now), _OPEN,
+                default_allowance, max_jobs, global_cap, cost, channel_id, model, json.dumps(params),
+                str(JobState.RESERVED), now, None if inputs is None else json.dumps(inputs))
+        snap = _quota(row, now, default_allowance)
+        if row["refused"] is not None:
+            raise Refused(_REASONS[row["refused"]], snap)
         after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1, global_used=snap.global_used + cost)
-        return job_id, after
+        return row["job_id"], after
 
     async def mark_running(self, job_id: int) -> None:
         await self._settle(job_id, JobState.RUNNING, "started_at = $3", self.now())

@@ -11,6 +11,7 @@ import asyncpg
 from bot.storage.migrate import SchemaTooNew, migration_files
 
 # Two int4 keys: PostgreSQL keeps these apart from the single-bigint keys the store locks members with.
+# (0x7078, 2) is reserve_job's lock on the global cap (migration 0004).
 MIGRATION_LOCK = (0x7078, 1)
 
 

@@ -7,13 +7,11 @@ reservation reads are kept by triggers in the same transaction as those rows (mi
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +20,7 @@ from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, ne
 from bot.domain.jobs import sources_of
 from bot.storage.base import INTERRUPTED
 from bot.storage.sqlite.migrations import apply_migrations
+from bot.storage.sqlite.thread import DatabaseThread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,13 +96,13 @@ def _connect(path: Path) -> Conn:
 class SqliteStore:
     """Every method is one trip to the database thread.
 
-    The connection lives on a single-thread executor of the store's own (no private aiosqlite hook):
+    The connection lives on a thread of the store's own (DatabaseThread, no private aiosqlite hook):
     each method hands that thread one plain function, so a check-and-spend runs from BEGIN IMMEDIATE
     to COMMIT with no `await` inside it and no other coroutine's statement can slip in between the
     read and the write. Other processes on the same file are kept out by SQLite's write lock.
     """
 
-    def __init__(self, conn: Conn, thread: ThreadPoolExecutor, clock: Callable[[], float]) -> None:
+    def __init__(self, conn: Conn, thread: DatabaseThread, clock: Callable[[], float]) -> None:
         self._conn = conn
         self._thread = thread
         self._clock = clock
@@ -113,11 +112,11 @@ class SqliteStore:
         """Open (creating and migrating) the ledger at path; `recover=False` leaves open jobs alone,
         for a second reader of a ledger a running bot owns (the tests' view of it)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        thread = DatabaseThread()
         try:
-            conn = await asyncio.get_running_loop().run_in_executor(thread, _connect, path)
+            conn = await thread.run(_connect, path)
         except BaseException:
-            thread.shutdown(wait=False)
+            thread.stop()
             raise
         store = cls(conn, thread, clock)
         if recover:
@@ -132,12 +131,12 @@ class SqliteStore:
             return
         conn, self._conn = self._conn, None
         try:
-            await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
+            await self._thread.run(conn.close)
         finally:
-            self._thread.shutdown(wait=False)
+            self._thread.stop()
 
     async def _run(self, work: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, work, self._conn, *args)
+        return await self._thread.run(work, self._conn, *args)
 
     async def _write(self, work: Callable[[Conn], T]) -> T:
         """work(conn) between BEGIN IMMEDIATE and COMMIT, as one step on the database thread."""

@@ -70,6 +70,12 @@ async def _lock_member(conn: asyncpg.Connection, user_id: int) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", user_id)
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release: nothing to undo. The store sets no session state, holds only
+    transaction-level locks and opens no cursors, and asyncpg still rolls back a transaction left
+    open; its default reset query would be one more round trip on every call."""
+
+
 class PostgresStore:
     """A pool of connections; every method is one transaction on one of them.
 
@@ -101,9 +107,17 @@ class PostgresStore:
         try:
             await apply_migrations(conn)
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=pool_size, timeout=connect_timeout,
-                # lock_timeout turns a wait for a member's lock past the busy timeout into StoreBusy.
-                server_settings={"lock_timeout": f"{int(busy_timeout * 1000)}ms", "application_name": "pixazo-bot"})
+                url, min_size=1, max_size=pool_size, timeout=connect_timeout, reset=_keep_session,
+                server_settings={
+                    # A wait for a member's lock past the busy timeout becomes StoreBusy.
+                    "lock_timeout": f"{int(busy_timeout * 1000)}ms",
+                    # The durability SQLite's ledger has (WAL, synchronous=NORMAL): a commit does not
+                    # wait for the disk, and a power cut may lose the last fraction of a second of
+                    # commits, never the database. What can be lost is a reservation or a settle, which
+                    # recovery turns into a refund: a member may get an image free, never pay twice.
+                    "synchronous_commit": "off",
+                    "application_name": "pixazo-bot",
+                })
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # Say, a user that may not create tables: the migration's own message says which.
             raise StoreUnavailable(f"could not set up the ledger in the DATABASE_URL database ({where}): "

@@ -56,22 +56,26 @@ DROP INDEX jobs_day;
 DROP INDEX jobs_open;
 
 -- What a member has today, as a reservation sees it: the one copy of that query on PostgreSQL.
--- p_open is the list of open job states, passed in by the store from JobState.
+-- p_open is the list of open job states, passed in by the store from JobState. PL/pgSQL rather than
+-- SQL: a SQL function that cannot be inlined is planned again on every call, PL/pgSQL keeps its plan.
 CREATE FUNCTION quota_snapshot(p_guild BIGINT, p_user BIGINT, p_roles BIGINT[], p_day TEXT, p_open TEXT[],
     OUT by_member INTEGER, OUT by_role INTEGER, OUT by_guild INTEGER, OUT granted BIGINT, OUT used BIGINT,
     OUT in_flight BIGINT, OUT global_used BIGINT)
-LANGUAGE sql STABLE AS $$
-SELECT
-  (SELECT daily_credits FROM allowances WHERE guild_id = p_guild AND scope = 'member' AND target_id = p_user),
-  (SELECT MAX(daily_credits) FROM allowances
-     WHERE guild_id = p_guild AND scope = 'role' AND target_id = ANY(p_roles)),
-  (SELECT daily_credits FROM allowances WHERE guild_id = p_guild AND scope = 'default' AND target_id = 0),
-  (SELECT COALESCE(SUM(credits), 0) FROM grants WHERE guild_id = p_guild AND user_id = p_user AND day = p_day),
-  COALESCE((SELECT credits FROM usage WHERE guild_id = p_guild AND user_id = p_user AND day = p_day), 0)
-    - COALESCE((SELECT forgiven FROM usage_resets WHERE guild_id = p_guild AND user_id = p_user AND day = p_day), 0),
-  (SELECT COUNT(*) FROM jobs WHERE user_id = p_user AND state = ANY(p_open)),
-  (SELECT COALESCE(SUM(credits), 0) FROM usage WHERE day = p_day)
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    SELECT
+      (SELECT daily_credits FROM allowances WHERE guild_id = p_guild AND scope = 'member' AND target_id = p_user),
+      (SELECT MAX(daily_credits) FROM allowances
+         WHERE guild_id = p_guild AND scope = 'role' AND target_id = ANY(p_roles)),
+      (SELECT daily_credits FROM allowances WHERE guild_id = p_guild AND scope = 'default' AND target_id = 0),
+      (SELECT COALESCE(SUM(credits), 0) FROM grants WHERE guild_id = p_guild AND user_id = p_user AND day = p_day),
+      COALESCE((SELECT credits FROM usage WHERE guild_id = p_guild AND user_id = p_user AND day = p_day), 0)
+        - COALESCE((SELECT forgiven FROM usage_resets
+                      WHERE guild_id = p_guild AND user_id = p_user AND day = p_day), 0),
+      (SELECT COUNT(*) FROM jobs WHERE user_id = p_user AND state = ANY(p_open)),
+      (SELECT COALESCE(SUM(credits), 0) FROM usage WHERE day = p_day)
+    INTO by_member, by_role, by_guild, granted, used, in_flight, global_used;
+END $$;
 
 -- A reservation's check-and-spend in one call, so one round trip and one implicit transaction.
 -- The member's advisory lock (and the cap's, when there is a cap) is taken first and held to the

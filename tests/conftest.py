@@ -41,6 +41,7 @@ def make_settings(tmp_path: Path, discord_fake: FakeDiscord, pixazo_fake: FakePi
         "discord_api_base_url": discord_fake.api_base,
         "discord_gateway_url": discord_fake.gateway_url,
         "discord_guild_ready_timeout": 0.05,
+        "database_url": None,  # SQLite in tmp_path, whatever the environment says; ledger_settings may differ
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

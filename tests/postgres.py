@@ -26,10 +26,14 @@ _names = itertools.count()
 
 
 def find_bin() -> Path | None:
-    candidates = [os.environ.get("PG_BIN", ""), *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]
-    on_path = shutil.which("pg_ctl")
-    if on_path:
-        candidates.append(str(Path(on_path).parent))
+    """PG_BIN when set (and only it), else Debian's newest /usr/lib/postgresql/N/bin, else PATH."""
+    if os.environ.get("PG_BIN"):
+        candidates = [os.environ["PG_BIN"]]
+    else:
+        candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+        on_path = shutil.which("pg_ctl")
+        if on_path:
+            candidates.append(str(Path(on_path).parent))
     for directory in filter(None, candidates):
         if all((Path(directory) / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
             return Path(directory)

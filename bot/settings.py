@@ -111,6 +111,7 @@ class Settings(BaseSettings):
                 DatabaseUrl.parse(value)
             except StoreUnavailable as exc:  # the message never repeats the URL, so never its password
                 raise ValueError(str(exc).removeprefix("DATABASE_URL ")) from None
+            return value.strip()
         return value
 
     @property

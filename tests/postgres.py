@@ -69,18 +69,30 @@ class PostgresServer:
     @classmethod
     def start(cls, bin_dir: Path, *, fsync: bool = False) -> PostgresServer:
         root = Path(tempfile.mkdtemp(prefix="pytest-pg-"))
-        server = cls(bin_dir, root, _free_port())
-        if os.geteuid() == 0:
-            shutil.chown(root, "nobody", "nogroup")
-        os.chmod(root, 0o700)
-        server._run(str(bin_dir / "initdb"), "-D", str(server.data), "-U", "postgres", "--auth=trust",
-                    "--no-sync", "-E", "UTF8", "--locale=C")
-        options = f"-c listen_addresses=127.0.0.1 -p {server.port} -k {root}"
-        if not fsync:  # the tests' data dies with the server: no need to wait for the disk
-            options += " -c fsync=off -c full_page_writes=off"
-        server._run(str(bin_dir / "pg_ctl"), "-D", str(server.data), "-l", str(root / "log"), "-o", options,
-                    "-w", "-t", "30", "start")
-        return server
+        server = cls(bin_dir, root, 0)
+        try:
+            if os.geteuid() == 0:
+                shutil.chown(root, "nobody", "nogroup")
+            os.chmod(root, 0o700)
+            server._run(str(bin_dir / "initdb"), "-D", str(server.data), "-U", "postgres", "--auth=trust",
+                        "--no-sync", "-E", "UTF8", "--locale=C")
+            for attempt in range(5):
+                # A free port can be taken by someone else before the server binds it: try another.
+                server.port = _free_port()
+                options = f"-c listen_addresses=127.0.0.1 -p {server.port} -k {root}"
+                if not fsync:  # the tests' data dies with the server: no need to wait for the disk
+                    options += " -c fsync=off -c full_page_writes=off"
+                try:
+                    server._run(str(bin_dir / "pg_ctl"), "-D", str(server.data), "-l", str(root / "log"),
+                                "-o", options, "-w", "-t", "30", "start")
+                    return server
+                except subprocess.CalledProcessError:
+                    if attempt == 4:
+                        raise
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         try:

@@ -24,7 +24,8 @@ from bot.redact import Redactor
 from bot.services.generation import GenerationService
 from bot.services.quotas import Quotas
 from bot.settings import Settings, SettingsError, load_settings
-from bot.storage import SchemaTooNew, StoreUnavailable, open_store
+from bot.storage import SchemaTooNew, StoreBusy, StoreUnavailable, open_store
+from bot.storage.settle_journal import SettleJournal
 
 log = logging.getLogger("bot")
 
@@ -60,10 +61,14 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         redactor = Redactor(settings.secrets)
         offload = Offload(settings.image_workers, name="image")
-        store = await open_store(settings)
+        journal_offload = Offload(1, name="settle-journal")  # its own thread: never queued behind image work
+        journal = SettleJournal(settings.settle_journal_path, journal_offload)
+        # Delivered jobs the last run could not record are applied first, then the rest are released.
+        store = await open_store(settings, delivered=journal.read())
+        journal.clear()
         quotas = Quotas(settings, store)
         pixazo = pixazo_client(settings, session, offload=offload, redactor=redactor)
-        generation = GenerationService(settings, store, pixazo, quotas)
+        generation = GenerationService(settings, store, pixazo, quotas, journal=journal, redactor=redactor)
         try:
             bot = PixazoBot(settings, store=store, generation=generation, quotas=quotas,
                             http_session=session, offload=offload, redactor=redactor, force_sync=force_sync)
@@ -73,6 +78,7 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
             await generation.shutdown()
             await store.close()
             offload.close()
+            journal_offload.close()
 
 
 async def run_until_signalled(settings: Settings, *, force_sync: bool) -> None:
@@ -101,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(run_until_signalled(settings, force_sync=args.sync))
     except (StoreUnavailable, SchemaTooNew) as exc:
         log.error("%s", exc)
+        return 1
+    except StoreBusy as exc:
+        log.error("the database %s is locked by another process (is a second bot using DATA_DIR?): %s",
+                  settings.database_path, exc)
         return 1
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN; check the token in the Developer Portal (Bot > Reset Token)")

@@ -8,10 +8,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import guard
+from bot.domain import StoreBusy
 from bot.errors import UserFacingError
 from bot.offload import Offload
 from bot.redact import Redactor
-from bot.replies import NO_PINGS, reply_privately
+from bot.replies import NO_PINGS, delivered, reply_privately
 from bot.services.generation import GenerationService
 from bot.services.quotas import Quotas
 from bot.settings import Settings
@@ -23,23 +25,48 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("cogs.generate", "cogs.inpaint", "cogs.quota", "cogs.admin")
 UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
               "no credits were spent.")
+BUSY = "The bot is busy right now; nothing was changed. Please try again in a moment."
 
 
 class FunnelTree(app_commands.CommandTree):
     """Every command error ends here, and every one gets an answer."""
 
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        refusal = guard.problem(interaction)
+        if refusal is None:
+            return True
+        where = f"/{interaction.command.qualified_name}" if interaction.command else "interaction"
+        log.info("%s by user %s refused before it ran: %s (guild %s)", where, interaction.user.id, refusal,
+                 interaction.guild_id)
+        await reply_privately(interaction, refusal)
+        return False
+
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         where = f"/{interaction.command.qualified_name}" if interaction.command else "interaction"
-        if isinstance(cause, UserFacingError):
+        if delivered(interaction):
+            # The member has their result; whatever failed after it, any answer here ("no credits were
+            # spent", "try again") would be false. The operator gets the detail; the member nothing.
+            known = isinstance(cause, (UserFacingError, StoreBusy))
+            log.log(logging.WARNING if known else logging.ERROR, "%s by user %s failed after its result was "
+                    "delivered: %s: %s", where, interaction.user.id, type(cause).__name__,
+                    getattr(cause, "detail", cause), exc_info=None if known else cause)
+        elif isinstance(cause, UserFacingError):
             log.log(logging.getLevelName(cause.log_level), "%s by user %s: %s", where, interaction.user.id, cause.detail)
             await reply_privately(interaction, cause.user_message)
+        elif isinstance(cause, StoreBusy):
+            log.warning("%s by user %s refused, the database is busy: %s", where, interaction.user.id, cause)
+            await reply_privately(interaction, BUSY)
         elif isinstance(cause, app_commands.CheckFailure):
             log.info("%s refused for user %s: %s", where, interaction.user.id, cause)
             await reply_privately(interaction, str(cause) or "You are not allowed to use this command here.")
         elif isinstance(cause, app_commands.TransformerError):
-            log.info("%s: option could not be read: %s", where, cause)
-            await reply_privately(interaction, f"The option `{cause.value}` could not be understood.")
+            log.info("%s by user %s: option could not be read: %s", where, interaction.user.id, cause)
+            await reply_privately(interaction, guard.unreadable(interaction, cause))
+        elif isinstance(cause, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
+            # Discord's client is showing a command (or options) this bot no longer has.
+            log.warning("%s by user %s does not match the synced commands: %s", where, interaction.user.id, cause)
+            await reply_privately(interaction, guard.STALE_COMMAND)
         else:
             log.error("%s by user %s failed unexpectedly", where, interaction.user.id, exc_info=cause)
             await reply_privately(interaction, UNEXPECTED)
@@ -77,6 +104,15 @@ class PixazoBot(commands.Bot):
             await self.load_extension(name)
         await sync_if_changed(self.tree, self.settings.data_dir / "command-sync.json",
                               dev_guild_id=self.settings.dev_guild_id, force=self._force_sync)
+
+    async def close(self) -> None:
+        # discord.py's close() leaves the task that waits for the servers' data before "ready" running;
+        # stopped during that wait (a SIGTERM right after start), it later dispatches into a closed
+        # client and logs a traceback. Cancel it first (a private attribute: there is no public hook).
+        ready_task = getattr(self._connection, "_ready_task", None)
+        if ready_task is not None and not ready_task.done():
+            ready_task.cancel()
+        await super().close()
 
     async def on_ready(self) -> None:
         log.info("connected as %s (id %s) to %d server(s)", self.user, self.user.id if self.user else "?",

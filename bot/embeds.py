@@ -9,7 +9,7 @@ import discord
 
 from bot.imaging import fit_for_upload
 from bot.services.generation import Outcome
-from bot.text import credits, truncate
+from bot.text import code_block, credits, truncate
 
 # Discord's embed limits (developers/resources/message.mdx).
 TITLE_MAX = 256
@@ -34,15 +34,18 @@ def result_message(outcome: Outcome, *, requester: discord.abc.User, upload_limi
     prepared = outcome.prepared
     embed = discord.Embed(
         title=truncate(prepared.model.title, TITLE_MAX),
-        description=truncate(prepared.prompt, PROMPT_SHOWN_MAX),
+        # Member text inside code: a prompt cannot post a link, heading or quote under the bot's name.
+        description=code_block(prepared.prompt, PROMPT_SHOWN_MAX),
         colour=COLOUR,
         timestamp=datetime.now(UTC),
     )
     embed.set_author(name=truncate(f"Requested by {requester.display_name}", AUTHOR_MAX),
                      icon_url=requester.display_avatar.url)
     for option, value in prepared.shown:
-        inline = option != "negative_prompt"
-        embed.add_field(name=label(option), value=truncate(str(value), FIELD_VALUE_MAX), inline=inline)
+        if option == "negative_prompt":
+            embed.add_field(name=label(option), value=code_block(str(value), FIELD_VALUE_MAX), inline=False)
+        else:
+            embed.add_field(name=label(option), value=truncate(str(value), FIELD_VALUE_MAX))
     embed.add_field(name="Time", value=f"{outcome.seconds:.1f} s")
     quota = outcome.quota
     embed.add_field(name="Cost", value=f"{credits(outcome.cost)} · {quota.left} left today")
@@ -60,11 +63,11 @@ def result_message(outcome: Outcome, *, requester: discord.abc.User, upload_limi
         file = None
     else:
         raise TooLargeToPost(f"{len(outcome.image.data)} bytes, limit {upload_limit}, no URL")
-    _trim_to_total(embed)
+    _trim_to_total(embed, prepared.prompt)
     return embed, file
 
 
-def _trim_to_total(embed: discord.Embed) -> None:
+def _trim_to_total(embed: discord.Embed, prompt: str) -> None:
     excess = len(embed) - EMBED_TOTAL_MAX
     if excess > 0 and embed.description:
-        embed.description = truncate(embed.description, max(1, len(embed.description) - excess))
+        embed.description = code_block(prompt, max(1, len(embed.description) - excess))

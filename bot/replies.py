@@ -8,19 +8,31 @@ import discord
 
 log = logging.getLogger(__name__)
 NO_PINGS = discord.AllowedMentions.none()
+_DELIVERED = "delivered"  # key in Interaction.extras
+
+
+def mark_delivered(interaction: discord.Interaction) -> None:
+    """The interaction now carries a member's result: its messages are theirs, never to be deleted."""
+    interaction.extras[_DELIVERED] = True
+
+
+def delivered(interaction: discord.Interaction) -> bool:
+    return bool(interaction.extras.get(_DELIVERED))
 
 
 async def reply_privately(interaction: discord.Interaction, text: str) -> None:
     """An ephemeral answer, whether or not the interaction was already deferred.
 
     After a public "thinking…" defer, the first followup would replace that public message; so the
-    thinking message is deleted first and the answer goes out as a fresh ephemeral followup.
+    thinking message is deleted first and the answer goes out as a fresh ephemeral followup. Once a
+    result was delivered, @original *is* that result: it is never deleted.
     """
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
             return
-        if interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+        if (interaction.response.type is discord.InteractionResponseType.deferred_channel_message
+                and not delivered(interaction)):
             try:
                 await interaction.delete_original_response()
             except discord.HTTPException as exc:

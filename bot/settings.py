@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     job_deadline_seconds: float = Field(840.0, gt=0, le=880)
 
     data_dir: Path = Path("./data")
+    # How long one database write waits for another writer's lock before the bot calls it busy.
+    database_busy_timeout_seconds: float = Field(5.0, gt=0, le=60)
     dev_guild_id: int | None = Field(None, gt=0)
     log_level: str = "INFO"
 
@@ -117,6 +119,10 @@ class Settings(BaseSettings):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "bot.sqlite3"
+
+    @property
+    def settle_journal_path(self) -> Path:
+        return self.data_dir / "settle-journal.jsonl"
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -10,14 +10,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.embeds import COLOUR
+from bot.embeds import COLOUR, TITLE_MAX
+from bot.errors import InvalidInput
 from bot.replies import NO_PINGS
-from bot.text import credits, relative_time
+from bot.services.validation import CREDITS_PER_DAY, EXTRA_CREDITS, whole_number
+from bot.text import code_span, credits, plain, relative_time
 from cogs.generate import member_of
 
-MAX_DAILY = 100_000
-Credits = app_commands.Range[int, 0, MAX_DAILY]
-Extra = app_commands.Range[int, 1, MAX_DAILY]
+# Discord's client enforces these ranges; a raw client does not, so each command checks again.
+Credits = app_commands.Range[int, CREDITS_PER_DAY.low, CREDITS_PER_DAY.high]
+Extra = app_commands.Range[int, EXTRA_CREDITS.low, EXTRA_CREDITS.high]
 
 
 def _actor(interaction: discord.Interaction) -> int:
@@ -44,6 +46,8 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
 
     async def _set(self, interaction: discord.Interaction, scope: str, target_id: int, credits_per_day: int | None,
                    *, applied: str, removed: str) -> None:
+        if credits_per_day is not None:
+            credits_per_day = whole_number("credits_per_day", credits_per_day, CREDITS_PER_DAY)
         await self.bot.store.set_allowance(interaction.guild_id, scope, target_id, credits_per_day,
                                            actor_id=_actor(interaction))
         await self._done(interaction, removed if credits_per_day is None else applied)
@@ -61,6 +65,9 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
     @app_commands.describe(role="The role", credits_per_day="Credits per day; members get their best role's")
     async def role(self, interaction: discord.Interaction, role: discord.Role,
                    credits_per_day: Credits | None = None) -> None:
+        if role.id == interaction.guild_id:
+            # Every member has @everyone, and allowances never count it: it would be stored and never apply.
+            raise InvalidInput("@everyone is the whole server: use `/quotas default` for that.")
         await self._set(interaction, "role", role.id, credits_per_day,
                         applied=f"Members with {role.mention} now get {credits(credits_per_day or 0)} a day "
                                 "(the highest of their roles counts).",
@@ -77,6 +84,7 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
     @app_commands.command(name="grant", description="Give a member extra credits for today")
     @app_commands.describe(member="The member", extra_credits="Extra credits, usable until 00:00 UTC")
     async def grant(self, interaction: discord.Interaction, member: discord.Member, extra_credits: Extra) -> None:
+        extra_credits = whole_number("extra_credits", extra_credits, EXTRA_CREDITS)
         await self.bot.store.grant(interaction.guild_id, member.id, extra_credits, actor_id=_actor(interaction))
         await self._done(interaction, f"Gave {member.mention} {credits(extra_credits)} extra for today.")
 
@@ -94,7 +102,7 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
         jobs = await store.recent_jobs(interaction.guild_id, member.id)
         await store.record_view(interaction.guild_id, _actor(interaction), member.id)
         snap = view.snapshot
-        embed = discord.Embed(title=f"Usage of {member.display_name}", colour=COLOUR)
+        embed = discord.Embed(title=f"Usage of {plain(member.display_name, TITLE_MAX - 9)}", colour=COLOUR)
         embed.add_field(name="Left today", value=str(snap.left))
         embed.add_field(name="Used today", value=str(snap.used))
         embed.add_field(name="Allowance", value=f"{snap.allowance} ({snap.source}) + {snap.granted} granted")
@@ -107,9 +115,10 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
 
 def _job_line(job: dict) -> str:
     when = f"<t:{int(job['created_at'])}:R>"
-    state = job["state"] + (f" ({job['error'][:60]})" if job["state"] == "failed" and job["error"] else "")
+    # Stored errors hold outside text (Pixazo's reasons, file names): quoted, never rendered.
+    failed = job["state"] == "failed" and job["error"]
+    state = job["state"] + (f" ({code_span(job['error'], 62)})" if failed else "")
     return f"#{job['id']} /{job['model']} · {credits(job['cost'])} · {state} · {when}"
-
 
 
 async def setup(bot: commands.Bot) -> None:

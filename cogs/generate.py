@@ -14,7 +14,8 @@ from discord.ext import commands
 from bot.catalog import TEXT_MODELS, Model, Param
 from bot.embeds import TooLargeToPost, result_message
 from bot.errors import UserFacingError
-from bot.replies import NO_PINGS
+from bot.guard import GUILD_ONLY
+from bot.replies import NO_PINGS, mark_delivered
 from bot.services.generation import Outcome
 from bot.services.validation import Prepared, prepare
 from bot.storage import Member
@@ -41,9 +42,13 @@ def option_description(param: Param) -> str:
 
 def member_of(interaction: discord.Interaction, user: discord.abc.User | None = None) -> Member:
     """The ledger's view of `user` (default: whoever invoked) in this server; @everyone is no allowance role."""
+    if interaction.guild_id is None:
+        # The tree refuses guild-only commands outside servers; this keeps any other path from
+        # charging a shared "guild 0".
+        raise UserFacingError(GUILD_ONLY, detail="a server-only command arrived without a guild")
     user = user or interaction.user
     roles = tuple(r.id for r in getattr(user, "roles", ()) if r.id != interaction.guild_id)
-    return Member(guild_id=interaction.guild_id or 0, user_id=user.id, role_ids=roles)
+    return Member(guild_id=interaction.guild_id, user_id=user.id, role_ids=roles)
 
 
 def make_command(name: str, description: str, params: tuple[Param, ...],
@@ -123,6 +128,7 @@ async def run_and_post(bot: Any, interaction: discord.Interaction, prepared: Pre
             # Most often the 15-minute interaction token ran out; the job is refunded either way.
             raise UserFacingError("Discord would not take the finished image, so no credits were spent. "
                                   "Please try again.", detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
+        mark_delivered(interaction)  # @original is now the result: no error path may delete it
 
     await bot.generation.run(prepared, member_of(interaction), channel_id=interaction.channel_id,
                              deliver=deliver, started=started, inputs=inputs)

@@ -23,7 +23,7 @@ class Backend:
 
     async def open(self, *, clock: Callable[[], float] = time.time, recover: bool = True, **options) -> Store:
         if self.name == "sqlite":
-            return await SqliteStore.open(self.location, clock=clock, recover=recover)
+            return await SqliteStore.open(self.location, clock=clock, recover=recover, **options)
         from bot.storage.postgres.store import PostgresStore
 
         return await PostgresStore.open(self.location, clock=clock, recover=recover, **options)

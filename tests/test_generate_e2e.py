@@ -87,11 +87,11 @@ async def test_sdxl_end_to_end(harness):
     assert call.headers["Content-Type"].startswith("application/json")
     assert not is_ephemeral(message)
     (embed,) = message["embeds"]
-    assert embed["description"] == PROMPT
+    assert embed["description"] == f"```\n{PROMPT}\n```"  # shown as code, so it renders literally
     assert embed["title"] == "Stable Diffusion XL Base 1.0"
     fields = embed_fields(message)
     assert fields["Seed"] == "42" and fields["Steps"] == "20" and fields["Guidance"] == "5"
-    assert fields["Width"] == "512" and fields["Height"] == "768" and fields["Negative prompt"] == "blurry"
+    assert fields["Width"] == "512" and fields["Height"] == "768" and fields["Negative prompt"] == "```\nblurry\n```"
     assert fields["Cost"] == "2 credits · 18 left today"
     assert fields["Time"].endswith(" s")
     assert "alice" in embed["author"]["name"]

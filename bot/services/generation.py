@@ -2,6 +2,10 @@
 
 No Discord here. The caller hands in `deliver`, which posts the result wherever it belongs; the job
 only counts as succeeded once delivery worked, so a result the member never saw costs nothing.
+
+Settling (running, succeeded, failed) is retried while the database is busy, until it lands; only
+shutdown ends the retries, and then the next start finishes the job: a delivered one (recorded in the
+settle journal first) as succeeded, any other as failed and refunded.
 """
 
 from __future__ import annotations
@@ -16,12 +20,27 @@ from typing import Any
 from bot.errors import UserFacingError
 from bot.pixazo import GeneratedImage, PixazoClient
 from bot.pixazo.errors import PixazoTimeout
+from bot.redact import Redactor
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
 from bot.settings import Settings
-from bot.storage import Member, QuotaSnapshot, Refused, Store
+from bot.storage import Member, QuotaSnapshot, Refused, Store, StoreBusy
+from bot.storage.settle_journal import SettleJournal
 
 log = logging.getLogger(__name__)
+
+# Between tries of a settle the database refused as busy (each try already waited
+# DATABASE_BUSY_TIMEOUT_SECONDS for the lock): short at first, so the job lands soon after the lock
+# is released, and capped so that a long outage costs little.
+SETTLE_RETRY_FIRST_DELAY = 0.05
+SETTLE_RETRY_MAX_DELAY = 1.0
+BUSY = "The bot is busy right now; nothing was spent. Please try again in a moment."
+
+
+class Busy(UserFacingError):
+    """The ledger could not take the reservation in time; nothing was spent."""
+
+    log_level = "WARNING"
 
 
 @dataclass(frozen=True)
@@ -38,12 +57,17 @@ Deliver = Callable[[Outcome], Awaitable[None]]
 
 
 class GenerationService:
-    def __init__(self, settings: Settings, store: Store, pixazo: PixazoClient, quotas: Quotas) -> None:
+    def __init__(self, settings: Settings, store: Store, pixazo: PixazoClient, quotas: Quotas, *,
+                 journal: SettleJournal | None = None, redactor: Redactor | None = None) -> None:
         self._settings = settings
         self._store = store
         self._pixazo = pixazo
         self._quotas = quotas
+        self._journal = journal
+        self._redactor = redactor or Redactor(settings.secrets)
         self._active: set[asyncio.Task] = set()
+        self._settling: set[asyncio.Task] = set()  # settles outlive the job's task, until shutdown
+        self._closing = asyncio.Event()
 
     async def run(self, prepared: Prepared, member: Member, *, channel_id: int | None, deliver: Deliver,
                   started: float | None = None, inputs: dict[str, Any] | None = None) -> Outcome:
@@ -64,26 +88,34 @@ class GenerationService:
             )
         except Refused as refused:
             raise self._quotas.refusal(refused, model.key) from None
+        except StoreBusy as exc:
+            raise Busy(BUSY, detail=f"reservation refused, the database is busy: {exc}") from None
         try:
-            image = await self._generate(prepared, started, on_start=lambda: self._store.mark_running(job_id))
+            image = await self._generate(prepared, started, on_start=lambda: self._mark_running(job_id))
             outcome = Outcome(job_id, prepared, image, time.monotonic() - started, cost, quota)
             await deliver(outcome)
-            # Shielded: once the member has the image, a shutdown must not turn it into a refund.
-            await asyncio.shield(self._store.succeed(job_id, image.url))
-            log.info("job %d /%s for user %s in guild %s succeeded in %.1fs (%d credit(s), %d attempt(s))",
-                     job_id, model.key, member.user_id, member.guild_id, outcome.seconds, cost, image.attempts)
         except UserFacingError as exc:
-            await self._store.fail(job_id, exc.detail)
+            # The member reads exc's message (often "no credits were spent") only once the refund landed.
+            await self._settle_failed(job_id, exc.detail)
             raise
         except BaseException as exc:
             # Cancellation or a bug: the credits still come back, even while the task is being torn down.
-            # (After a shielded succeed this is a no-op: settling only moves jobs out of open states.)
-            await asyncio.shield(self._store.fail(job_id, f"{type(exc).__name__}: {exc}"))
+            await self._settle_failed(job_id, exc)
             raise
+        # Delivered: from here on nothing may refund the job or raise into the error funnel, which
+        # would tell the member something false. Only a shutdown's cancellation leaves this await.
+        await asyncio.shield(self._track(self._settle_delivered(job_id, image.url)))
+        log.info("job %d /%s for user %s in guild %s succeeded in %.1fs (%d credit(s), %d attempt(s))",
+                 job_id, model.key, member.user_id, member.guild_id, outcome.seconds, cost, image.attempts)
         return outcome
 
     async def shutdown(self) -> None:
-        """Cancel jobs still running so each settles (and refunds) before the database closes."""
+        """Cancel jobs still running so each settles (and refunds) before the database closes.
+
+        A settle the database still refuses gets one last try; what does not land then is finished
+        by the next start (delivered jobs succeed from the settle journal, the rest are refunded).
+        """
+        self._closing.set()
         tasks = [t for t in self._active if not t.done()]
         for task in tasks:
             task.cancel()
@@ -91,6 +123,76 @@ class GenerationService:
             log.warning("shutting down: cancelled %d job(s) in progress; those not yet delivered are refunded",
                         len(tasks))
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
+
+    async def _mark_running(self, job_id: int) -> None:
+        # Only a progress mark: the Pixazo call must not wait for a busy database. Retried on the side;
+        # the state guard makes it a no-op if the job has settled meanwhile.
+        self._track(self._progress_mark(job_id))
+
+    async def _progress_mark(self, job_id: int) -> None:
+        try:
+            await self._until_landed(job_id, "mark running", lambda: self._store.mark_running(job_id))
+        except Exception as exc:
+            log.warning("job %d: could not mark it running: %s: %s", job_id, type(exc).__name__, exc)
+
+    async def _settle_delivered(self, job_id: int, url: str | None) -> None:
+        """Record the success, journalling the delivery meanwhile; never raises (the member has the image).
+
+        The journal write runs beside the first try rather than before it, so a free database records
+        the success at once; if the database is busy, the journal has the fact before a shutdown can
+        come (shutdown waits for it).
+        """
+        try:
+            journalled = None if self._journal is None else self._track(self._journal.delivered(job_id, url))
+            landed = await self._until_landed(job_id, "succeed", lambda: self._store.succeed(job_id, url))
+            if journalled is not None:
+                await journalled
+                if landed:
+                    await self._journal.settled(job_id)
+        except Exception:
+            log.error("job %d was delivered but its success could not be recorded; the next start records "
+                      "it from the settle journal", job_id, exc_info=True)
+
+    async def _settle_failed(self, job_id: int, error: object) -> bool:
+        """Refund until it lands; shielded, so cancelling the job's task does not stop it."""
+        text = self._error_text(error)
+        return await asyncio.shield(self._track(
+            self._until_landed(job_id, "fail", lambda: self._store.fail(job_id, text))))
+
+    def _track(self, coro: Awaitable[Any]) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+        return task
+
+    async def _until_landed(self, job_id: int, what: str, call: Callable[[], Awaitable[Any]]) -> bool:
+        delay = SETTLE_RETRY_FIRST_DELAY
+        since: float | None = None
+        while True:
+            try:
+                await call()
+            except StoreBusy as exc:
+                if self._closing.is_set():
+                    log.warning("job %d: database still busy at shutdown; '%s' is left to the next start", job_id, what)
+                    return False
+                if since is None:
+                    since = time.monotonic()
+                    log.warning("job %d: database busy (%s); retrying '%s' until it lands", job_id, exc, what)
+                try:  # wake early on shutdown, for one last try
+                    await asyncio.wait_for(self._closing.wait(), delay)
+                except TimeoutError:
+                    pass
+                delay = min(delay * 2, SETTLE_RETRY_MAX_DELAY)
+                continue
+            if since is not None:
+                log.info("job %d: '%s' landed after %.1fs of a busy database", job_id, what, time.monotonic() - since)
+            return True
+
+    def _error_text(self, error: object) -> str:
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        return self._redactor.external(text, 1000)
 
     async def _generate(self, prepared: Prepared, started: float,
                         on_start: Callable[[], Awaitable[None]]) -> GeneratedImage:

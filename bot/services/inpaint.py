@@ -15,6 +15,7 @@ from bot.catalog import SIZE_MULTIPLE, Model
 from bot.errors import InvalidInput
 from bot.imaging import sniff
 from bot.services.validation import Prepared, prepare
+from bot.text import code_span
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def _mib(n: int) -> str:
 
 
 def _name(upload: Upload) -> str:
-    return f"The {upload.role} ({upload.filename})"
+    return f"The {upload.role} ({code_span(upload.filename, 60)})"
 
 
 def precheck(upload: Upload, *, max_bytes: int) -> str:
@@ -60,7 +61,7 @@ def precheck(upload: Upload, *, max_bytes: int) -> str:
     declared = ACCEPTED.get((upload.content_type or "").split(";")[0].strip().lower())
     if declared is None:
         raise InvalidInput(f"{_name(upload)} is not a PNG, JPEG or WebP image (Discord says it is "
-                           f"{upload.content_type or 'of unknown type'}).")
+                           f"{code_span(upload.content_type, 40) if upload.content_type else 'of unknown type'}).")
     return declared
 
 

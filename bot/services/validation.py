@@ -6,12 +6,37 @@ checked again here against the catalog.
 
 from __future__ import annotations
 
+import math
 import random
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from bot.catalog import PROMPT_MAX_LENGTH, SEED_MAX, Model, Param
 from bot.errors import InvalidInput
+from bot.text import code_span
+
+EMPTY_PROMPT = "The prompt is empty. Describe the image you want, for example `a red fox in snow`."
+# Letters and symbols that Unicode draws as nothing: a prompt of only these is as empty as one of spaces.
+_BLANK_GLYPHS = frozenset("\u2800\u115f\u1160\u3164\uffa0\u034f")
+# Removed before text reaches Pixazo: control characters (NUL, escapes) mean nothing to a model, and
+# bidi overrides only make the stored and shown prompt read differently from what is sent.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+_BREAKS = re.compile(r"[\t\n\r\v\f\u2028\u2029]")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The range of a whole-number value the bot accepts, whatever a client sends."""
+
+    low: int
+    high: int
+
+
+# Admin values: big enough for any real server, small enough that a typo is not a billion credits.
+CREDITS_PER_DAY = Bounds(0, 100_000)
+EXTRA_CREDITS = Bounds(1, 100_000)
 
 
 @dataclass(frozen=True)
@@ -26,7 +51,7 @@ def prepare(model: Model, options: dict[str, Any], *, rng: random.Random | None 
     given = {name: value for name, value in options.items() if value is not None}
     unknown = sorted(set(given) - {p.option for p in model.params})
     if unknown:
-        raise InvalidInput(f"/{model.key} has no option named `{unknown[0]}`.")
+        raise InvalidInput(f"/{model.key} has no option named {code_span(unknown[0], 40)}.")
     prompt = _prompt(model, given.get("prompt"))
     payload: dict[str, Any] = {}
     shown: list[tuple[str, Any]] = []
@@ -45,10 +70,22 @@ def prepare(model: Model, options: dict[str, Any], *, rng: random.Random | None 
     return Prepared(model, prompt, payload, tuple(shown))
 
 
+def clean_text(raw: str) -> str:
+    """Member text as Pixazo gets it: line breaks become spaces, control and bidi characters go."""
+    return _CONTROL.sub("", _BREAKS.sub(" ", raw)).strip()
+
+
+def is_blank(text: str) -> bool:
+    """True if nothing in `text` would be drawn: spaces, format and control characters, blank glyphs."""
+    return all(c.isspace() or c in _BLANK_GLYPHS or unicodedata.category(c) in ("Cf", "Cc") for c in text)
+
+
 def _prompt(model: Model, raw: Any) -> str:
-    text = raw.strip() if isinstance(raw, str) else ""
-    if not text:
-        raise InvalidInput("The prompt is empty. Describe the image you want, for example `a red fox in snow`.")
+    if raw is not None and not isinstance(raw, str):
+        raise InvalidInput("`prompt` must be text.")
+    text = clean_text(raw or "")
+    if is_blank(text):
+        raise InvalidInput(EMPTY_PROMPT)
     if len(text) > PROMPT_MAX_LENGTH:
         raise InvalidInput(f"The prompt is {len(text)} characters long; /{model.key} takes at most {PROMPT_MAX_LENGTH}.")
     return text
@@ -67,30 +104,42 @@ def _value(model: Model, param: Param, raw: Any, rng: random.Random | None) -> A
 def _text(model: Model, param: Param, raw: Any) -> str | None:
     if not isinstance(raw, str):
         raise InvalidInput(f"`{param.option}` must be text.")
-    text = raw.strip()
+    text = clean_text(raw)
     if param.choices and text not in param.choices:
-        raise InvalidInput(f"`{param.option}` must be one of {', '.join(param.choices)} (you gave `{text[:40]}`).")
+        raise InvalidInput(f"`{param.option}` must be one of {', '.join(param.choices)} "
+                           f"(you gave {code_span(text, 40)}).")
     if param.max is not None and len(text) > param.max:
         raise InvalidInput(f"`{param.option}` is {len(text)} characters long; the most is {int(param.max)}.")
-    return text or None
+    return None if is_blank(text) else text
 
 
 def _number(model: Model, param: Param, raw: Any) -> int | float:
-    is_number = isinstance(raw, int | float) and not isinstance(raw, bool)
-    if not is_number or (param.type is int and isinstance(raw, float) and not raw.is_integer()):
-        kind = "a whole number" if param.type is int else "a number"
-        raise InvalidInput(f"`{param.option}` must be {kind}.")
-    value = param.type(raw)
-    if (param.min is not None and value < param.min) or (param.max is not None and value > param.max):
-        raise InvalidInput(
-            f"`{param.option}` must be between {_fmt(param.min)} and {_fmt(param.max)} on /{model.key} "
-            f"(you gave {_fmt(value)})."
-        )
+    value = _in_range(param.option, raw, param.type, param.min, param.max, where=f" on /{model.key}")
     if param.multiple_of and value % param.multiple_of:
         below, above = nearest_multiples(value, param)
         options = " or ".join(str(v) for v in (below, above) if v is not None)
         raise InvalidInput(f"`{param.option}` must be a multiple of {param.multiple_of}; the nearest valid values are {options}.")
     return value
+
+
+def whole_number(option: str, raw: Any, bounds: Bounds) -> int:
+    """A whole-number value (an admin's credits) checked like a slash option, whatever the client sent."""
+    return _in_range(option, raw, int, bounds.low, bounds.high)
+
+
+def _in_range(option: str, raw: Any, kind: type, low: float | None, high: float | None, *,
+              where: str = "") -> Any:
+    if not isinstance(raw, int | float) or isinstance(raw, bool):
+        raise InvalidInput(f"`{option}` must be {'a whole number' if kind is int else 'a number'}.")
+    # JSON from a client may carry NaN or infinity; NaN compares false with every bound.
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise InvalidInput(f"`{option}` must be a finite number (you gave {raw}).")
+    if kind is int and isinstance(raw, float) and not raw.is_integer():
+        raise InvalidInput(f"`{option}` must be a whole number (you gave {raw:g}).")
+    # Compared before converting: float() of a 400-digit integer overflows.
+    if (low is not None and raw < low) or (high is not None and raw > high):
+        raise InvalidInput(f"`{option}` must be between {_fmt(low)} and {_fmt(high)}{where} (you gave {_gave(raw)}).")
+    return kind(raw)
 
 
 def nearest_multiples(value: int, param: Param) -> tuple[int | None, int | None]:
@@ -99,6 +148,11 @@ def nearest_multiples(value: int, param: Param) -> tuple[int | None, int | None]
     low = param.min if param.min is not None else float("-inf")
     high = param.max if param.max is not None else float("inf")
     return (below if below >= low else None, above if above <= high else None)
+
+
+def _gave(value: float) -> str:
+    shown = str(value) if isinstance(value, int) else _fmt(value)  # float() of a 400-digit int overflows
+    return shown if len(shown) <= 20 else shown[:12] + "…"  # a client can send a 300-digit number
 
 
 def _fmt(value: float | None) -> str:

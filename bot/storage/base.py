@@ -7,9 +7,10 @@ recompute every total from the rows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
-from bot.domain import Member, QuotaSnapshot
+from bot.domain import JobState, Member, QuotaSnapshot
 from bot.domain.records import AdminAction, JobRecord
 
 INTERRUPTED = "interrupted"  # the error recorded on a job a shutdown or crash left open
@@ -38,14 +39,19 @@ class Store(Protocol):
         """Check the allowance and spend from it in one transaction; raise Refused when it won't fit."""
         ...
 
-    async def mark_running(self, job_id: int) -> None: ...
+    # Settling moves a job only along JobState.TRANSITIONS (a repeat is a no-op) and returns the state
+    # the job is in afterwards (None: no such job); StoreBusy when the database would not take it in
+    # time, with nothing changed, so it may simply be called again.
 
-    async def succeed(self, job_id: int, result_url: str | None) -> None: ...
+    async def mark_running(self, job_id: int) -> JobState | None: ...
 
-    async def fail(self, job_id: int, error: str) -> None: ...
+    async def succeed(self, job_id: int, result_url: str | None) -> JobState | None: ...
 
-    async def recover_interrupted(self) -> int:
-        """Fail every open job (its credits come back); how many there were."""
+    async def fail(self, job_id: int, error: str) -> JobState | None: ...
+
+    async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> int:
+        """Settle what the last run left open, in one transaction: `delivered` jobs (id -> result URL)
+        succeed, every other open job fails (its credits come back). Returns how many failed."""
         ...
 
     async def audit(self) -> list[str]:

@@ -1441,12 +1441,19 @@ class FakeDiscord:
         validate: bool = True,
         channel_id: int | None = None,
         locale: str = "en-US",
+        raw_options: Sequence[dict] = (),
+        raw_resolved: dict[str, dict] | None = None,
     ) -> FakeInteraction:
         """Inject a slash command as if `username` typed /name [subcommand] options….
 
         `subcommand` may be "sub" or "group sub". Attachment options go in `attachments`
         (option name -> {"filename", "content_type", "data"} or a ready attachment dict with a url).
         With validate=True the invocation must fit the schema the bot synced, else AssertionError.
+        A hostile client is not held to it: validate=False sends whatever `options` hold (a missing
+        required option, NaN, a string for a number), guild_id=None sends a DM-context interaction
+        (`user`, `context: 1`, a DM channel, no `guild_id`/`member`), and `raw_options` are leaf
+        option objects appended exactly as given (any `type`, any `value`, no resolved objects);
+        `raw_resolved` adds to `data.resolved` (kind -> {id: object}), say a user with no member.
         """
         actor = self._actor(
             user_id=user_id,
@@ -1482,6 +1489,9 @@ class FakeDiscord:
             att = self._invocation_attachment(spec)
             resolved.setdefault("attachments", {})[att["id"]] = att
             leaf.append({"name": opt_name, "type": 11, "value": att["id"]})
+        leaf.extend(dict(raw) for raw in raw_options)
+        for kind, objects in (raw_resolved or {}).items():
+            resolved.setdefault(kind, {}).update(objects)
         data: dict[str, Any] = {
             "id": self._command_id(name, scope),
             "name": name,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
@@ -96,8 +96,10 @@ class PostgresStore:
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 10, clock: Callable[[], float] = time.time,
-                   recover: bool = True, busy_timeout: float = 5.0, connect_timeout: float = 10.0) -> PostgresStore:
-        """Connect, migrate and open a pool; StoreUnavailable (one line, no password) when that fails."""
+                   busy_timeout: float = 5.0, delivered: Mapping[int, str | None] | None = None,
+                   recover: bool = True, connect_timeout: float = 10.0) -> PostgresStore:
+        """Connect, migrate, open a pool and recover (as SqliteStore.open); StoreUnavailable (one line,
+        no password) when the server cannot be reached or the ledger cannot be set up."""
         where = DatabaseUrl.parse(url)  # StoreUnavailable when malformed
         try:
             conn = await asyncpg.connect(url, timeout=connect_timeout)
@@ -125,11 +127,13 @@ class PostgresStore:
         finally:
             await conn.close()
         store = cls(pool, clock, busy_timeout)
-        if recover:
-            released = await store.recover_interrupted()
-            if released:
-                log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded",
-                            released)
+        try:
+            released = await store.recover_interrupted(delivered or {}) if recover else 0
+        except BaseException:
+            await store.close()
+            raise
+        if released:
+            log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded", released)
         return store
 
     async def close(self) -> None:
@@ -184,30 +188,49 @@ class PostgresStore:
         after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1, global_used=snap.global_used + cost)
         return row["job_id"], after
 
-    async def mark_running(self, job_id: int) -> None:
-        await self._settle(job_id, JobState.RUNNING, "started_at = $3", self.now())
+    async def mark_running(self, job_id: int) -> JobState | None:
+        return await self._settle(job_id, JobState.RUNNING, "started_at = $4", self.now())
 
-    async def succeed(self, job_id: int, result_url: str | None) -> None:
-        await self._settle(job_id, JobState.SUCCEEDED, "finished_at = $3, result_url = $4", self.now(), result_url)
+    async def succeed(self, job_id: int, result_url: str | None) -> JobState | None:
+        return await self._settle(job_id, JobState.SUCCEEDED, "finished_at = $4, result_url = $5", self.now(),
+                                  result_url)
 
-    async def fail(self, job_id: int, error: str) -> None:
-        await self._settle(job_id, JobState.FAILED, "finished_at = $3, error = $4", self.now(), error[:1000])
+    async def fail(self, job_id: int, error: str) -> JobState | None:
+        return await self._settle(job_id, JobState.FAILED, "finished_at = $4, error = $5", self.now(), error[:1000])
 
-    async def _settle(self, job_id: int, state: JobState, sets: str, *values: Any) -> None:
-        # The state guard makes settling idempotent: a job already failed (say, by recovery) stays failed.
-        from_states = [str(s) for s in sources_of(state)]
-        sql = f"UPDATE jobs SET state = $1, {sets} WHERE id = $2 AND state = ANY(${len(values) + 3}::text[])"
+    async def _settle(self, job_id: int, state: JobState, sets: str, *values: Any) -> JobState | None:
+        """Move the job to `state` if the state machine allows it; return the state it is in afterwards."""
+        from_states = [s.value for s in sources_of(state)]
+        # One statement either way: the UPDATE when the guard lets it through, else the row as it is.
+        sql = (f"WITH moved AS (UPDATE jobs SET state = $1, {sets} WHERE id = $2 AND state = ANY($3::text[])"
+               " RETURNING state) SELECT state FROM moved UNION ALL SELECT state FROM jobs"
+               " WHERE id = $2 AND NOT EXISTS (SELECT FROM moved)")
         async with self._conn() as conn:
-            status = await conn.execute(sql, str(state), job_id, *values, from_states)
-        if status != "UPDATE 1":
-            log.warning("job %d was not %s; left as it was instead of marking it %s", job_id, "/".join(from_states),
-                        state)
+            now = await conn.fetchval(sql, state.value, job_id, from_states, *values)
+        if now != state.value and state is not JobState.RUNNING:
+            # RUNNING is only a progress mark: a job already settled is meant to stay as it is.
+            log.warning("job %d was %s, not %s; left as it was instead of marking it %s", job_id, now,
+                        "/".join(from_states), state.value)
+        return None if now is None else JobState(now)
 
-    async def recover_interrupted(self) -> int:
-        async with self._conn() as conn:
+    async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> int:
+        """Settle what the last run left open: `delivered` jobs succeed, every other open job fails.
+
+        One transaction, so a delivered job can never be refunded by the second step. Returns how
+        many were released (failed)."""
+        now = self.now()
+        async with self._write() as conn:
+            succeeded = 0
+            for job_id, url in (delivered or {}).items():
+                status = await conn.execute(
+                    "UPDATE jobs SET state = $1, finished_at = $2, result_url = COALESCE($3, result_url)"
+                    " WHERE id = $4 AND state = ANY($5::text[])", JobState.SUCCEEDED.value, now, url, job_id, _OPEN)
+                succeeded += int(status.split()[-1])
             status = await conn.execute("UPDATE jobs SET state = $1, error = $2, finished_at = $3"
-                                        " WHERE state = ANY($4::text[])",
-                                        str(JobState.FAILED), INTERRUPTED, self.now(), _OPEN)
+                                        " WHERE state = ANY($4::text[])", JobState.FAILED.value, INTERRUPTED, now,
+                                        _OPEN)
+        if succeeded:
+            log.warning("recorded %d job(s) delivered before the last shutdown as succeeded", succeeded)
         return int(status.split()[-1])
 
     async def audit(self) -> list[str]:

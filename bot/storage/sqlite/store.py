@@ -11,12 +11,12 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, next_renewal, utc_day
+from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
 from bot.domain.jobs import sources_of
 from bot.storage.base import INTERRUPTED
 from bot.storage.sqlite.migrations import apply_migrations
@@ -24,7 +24,8 @@ from bot.storage.sqlite.thread import DatabaseThread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_OPEN = ", ".join(f"'{s}'" for s in OPEN_STATES)  # SQL list of the open states, from JobState
+
+_OPEN_SQL = ", ".join(f"'{state.value}'" for state in OPEN_STATES)
 
 
 _SNAPSHOT_SQL = """
@@ -36,21 +37,29 @@ SELECT
   (SELECT COALESCE(SUM(credits), 0) FROM grants WHERE guild_id = :g AND user_id = :u AND day = :day),
   COALESCE((SELECT credits FROM usage WHERE guild_id = :g AND user_id = :u AND day = :day), 0)
     - COALESCE((SELECT forgiven FROM usage_resets WHERE guild_id = :g AND user_id = :u AND day = :day), 0),
-  (SELECT COUNT(*) FROM jobs WHERE user_id = :u AND state IN (""" + _OPEN + """)),
+  (SELECT COUNT(*) FROM jobs WHERE user_id = :u AND state IN (""" + _OPEN_SQL + """)),
   COALESCE((SELECT credits FROM usage_global WHERE day = :day), 0)
 """
 
 Conn = sqlite3.Connection
 
 
+def _is_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "database is busy": another connection holds the write lock."""
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        word in str(exc).lower() for word in ("database is locked", "database is busy", "database table is locked"))
+
+
 def _in_transaction(conn: Conn, work: Callable[[Conn], T]) -> T:
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = work(conn)
+        # COMMIT itself can be refused as busy; the transaction must not stay open on this connection.
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
     return result
 
 
@@ -80,11 +89,11 @@ def _rows(conn: Conn, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _connect(path: Path) -> Conn:
+def _connect(path: Path, busy_timeout: float) -> Conn:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute(f"PRAGMA busy_timeout = {max(1, round(busy_timeout * 1000))}")
         conn.execute("PRAGMA synchronous = NORMAL")
         apply_migrations(conn)
     except BaseException:
@@ -103,27 +112,33 @@ class SqliteStore:
     """
 
     def __init__(self, conn: Conn, thread: DatabaseThread, clock: Callable[[], float]) -> None:
-        self._conn = conn
+        self._conn: Conn | None = conn
         self._thread = thread
         self._clock = clock
 
     @classmethod
-    async def open(cls, path: Path, *, clock: Callable[[], float] = time.time, recover: bool = True) -> SqliteStore:
-        """Open (creating and migrating) the ledger at path; `recover=False` leaves open jobs alone,
-        for a second reader of a ledger a running bot owns (the tests' view of it)."""
+    async def open(cls, path: Path, *, clock: Callable[[], float] = time.time, busy_timeout: float = 5.0,
+                   delivered: Mapping[int, str | None] | None = None, recover: bool = True) -> SqliteStore:
+        """Open, migrate and recover. `delivered` (job id -> result URL) are jobs the member received
+        whose success the last run could not record: they count as succeeded, never refunded.
+        `recover=False` leaves open jobs alone: a second view of a ledger a running bot owns."""
         path.parent.mkdir(parents=True, exist_ok=True)
         thread = DatabaseThread()
         try:
-            conn = await thread.run(_connect, path)
-        except BaseException:
+            conn = await thread.run(_connect, path, busy_timeout)
+        except BaseException as exc:
             thread.stop()
+            if _is_busy(exc):
+                raise StoreBusy(f"{path}: {exc}") from None
             raise
         store = cls(conn, thread, clock)
-        if recover:
-            released = await store.recover_interrupted()
-            if released:
-                log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded",
-                            released)
+        try:
+            released = await store.recover_interrupted(delivered or {}) if recover else 0
+        except BaseException:
+            await store.close()
+            raise
+        if released:
+            log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded", released)
         return store
 
     async def close(self) -> None:
@@ -136,7 +151,12 @@ class SqliteStore:
             self._thread.stop()
 
     async def _run(self, work: Callable[..., T], *args: Any) -> T:
-        return await self._thread.run(work, self._conn, *args)
+        try:
+            return await self._thread.run(work, self._conn, *args)
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise StoreBusy(str(exc)) from None
+            raise
 
     async def _write(self, work: Callable[[Conn], T]) -> T:
         """work(conn) between BEGIN IMMEDIATE and COMMIT, as one step on the database thread."""
@@ -155,8 +175,8 @@ class SqliteStore:
                       inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
         """Check the allowance and spend from it in one transaction; raise Refused when it won't fit."""
         now = self.now()
-        row = (member.user_id, member.guild_id, channel_id, model, json.dumps(params), cost, utc_day(now), JobState.RESERVED.value,
-               now, None if inputs is None else json.dumps(inputs))
+        row = (member.user_id, member.guild_id, channel_id, model, json.dumps(params), cost, utc_day(now),
+               JobState.RESERVED.value, now, None if inputs is None else json.dumps(inputs))
 
         def check_and_spend(conn: Conn) -> tuple[int, QuotaSnapshot]:
             snap = _snapshot(conn, member, now, default_allowance)
@@ -175,30 +195,60 @@ class SqliteStore:
 
         return await self._write(check_and_spend)
 
-    async def mark_running(self, job_id: int) -> None:
-        await self._settle(job_id, JobState.RUNNING, started_at=self.now())
+    # Settling raises StoreBusy when the write lock could not be had; nothing changed then, and every
+    # settle may simply be called again: the state guard makes a repeat a no-op.
 
-    async def succeed(self, job_id: int, result_url: str | None) -> None:
-        await self._settle(job_id, JobState.SUCCEEDED, finished_at=self.now(), result_url=result_url)
+    async def mark_running(self, job_id: int) -> JobState | None:
+        return await self._settle(job_id, JobState.RUNNING, started_at=self.now())
 
-    async def fail(self, job_id: int, error: str) -> None:
-        await self._settle(job_id, JobState.FAILED, finished_at=self.now(), error=error[:1000])
+    async def succeed(self, job_id: int, result_url: str | None) -> JobState | None:
+        return await self._settle(job_id, JobState.SUCCEEDED, finished_at=self.now(), result_url=result_url)
 
-    async def _settle(self, job_id: int, state: JobState, **columns: Any) -> None:
-        # The state guard makes settling idempotent: a job already failed (say, by recovery) stays failed.
+    async def fail(self, job_id: int, error: str) -> JobState | None:
+        return await self._settle(job_id, JobState.FAILED, finished_at=self.now(), error=error[:1000])
+
+    async def _settle(self, job_id: int, state: JobState, **columns: Any) -> JobState | None:
+        """Move the job to `state` if the state machine allows it; return the state it is in afterwards."""
         from_states = sources_of(state)
         sets = ", ".join(f"{name} = :{name}" for name in columns)
-        marks = ", ".join(f"'{s}'" for s in from_states)
+        marks = ", ".join(f":from{i}" for i in range(len(from_states)))
         sql = f"UPDATE jobs SET state = :state, {sets} WHERE id = :id AND state IN ({marks})"
-        changed = await self._run(lambda conn: conn.execute(sql, {"state": str(state), "id": job_id,
-                                                                  **columns}).rowcount)
-        if changed != 1:
-            log.warning("job %d was not %s; left as it was instead of marking it %s", job_id, "/".join(from_states), state)
+        args = {"state": state.value, "id": job_id, **columns, **{f"from{i}": s.value for i, s in enumerate(from_states)}}
 
-    async def recover_interrupted(self) -> int:
-        return await self._run(lambda conn: conn.execute(
-            f"UPDATE jobs SET state = '{JobState.FAILED}', error = ?, finished_at = ? WHERE state IN ({_OPEN})",
-            (INTERRUPTED, self.now())).rowcount)
+        def work(conn: Conn) -> str | None:
+            if conn.execute(sql, args).rowcount == 1:
+                return state.value
+            row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            return row and row[0]
+
+        now = await self._run(work)
+        if now != state.value and state is not JobState.RUNNING:
+            # RUNNING is only a progress mark: a job already settled is meant to stay as it is.
+            log.warning("job %d was %s, not %s; left as it was instead of marking it %s", job_id, now,
+                        "/".join(from_states), state.value)
+        return None if now is None else JobState(now)
+
+    async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> int:
+        """Settle what the last run left open: `delivered` jobs succeed, every other open job fails.
+
+        One transaction, so a delivered job can never be refunded by the second step. Returns how
+        many were released (failed)."""
+        now = self.now()
+        delivered = dict(delivered or {})
+
+        def work(conn: Conn) -> tuple[int, int]:
+            succeeded = sum(conn.execute(
+                f"UPDATE jobs SET state = ?, finished_at = ?, result_url = COALESCE(?, result_url)"
+                f" WHERE id = ? AND state IN ({_OPEN_SQL})",
+                (JobState.SUCCEEDED.value, now, url, job_id)).rowcount for job_id, url in delivered.items())
+            failed = conn.execute(f"UPDATE jobs SET state = ?, error = ?, finished_at = ? WHERE state IN ({_OPEN_SQL})",
+                                  (JobState.FAILED.value, INTERRUPTED, now)).rowcount
+            return succeeded, failed
+
+        succeeded, failed = await self._write(work)
+        if succeeded:
+            log.warning("recorded %d job(s) delivered before the last shutdown as succeeded", succeeded)
+        return failed
 
     async def audit(self) -> list[str]:
         """Where the trigger-kept totals disagree with the job rows; empty when the ledger is whole."""
@@ -273,10 +323,10 @@ class SqliteStore:
 
 _AUDIT_SQL = """
 WITH ledger AS (
-  SELECT guild_id, user_id, day, SUM(CASE WHEN state != '""" + JobState.FAILED + """' THEN cost ELSE 0 END) AS credits
+  SELECT guild_id, user_id, day, SUM(CASE WHEN state != '""" + JobState.FAILED.value + """' THEN cost ELSE 0 END) AS credits
   FROM jobs GROUP BY guild_id, user_id, day
 ), ledger_global AS (
-  SELECT day, SUM(CASE WHEN state != '""" + JobState.FAILED + """' THEN cost ELSE 0 END) AS credits FROM jobs GROUP BY day
+  SELECT day, SUM(CASE WHEN state != '""" + JobState.FAILED.value + """' THEN cost ELSE 0 END) AS credits FROM jobs GROUP BY day
 )
 SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
   FROM ledger AS l LEFT JOIN usage AS u USING (guild_id, user_id, day)

@@ -1,0 +1,107 @@
+"""What a client can send that no command should see: refused before discord.py parses the options.
+
+Discord's own client keeps to the synced schema, but the interaction is just JSON from outside.
+discord.py turns a number option with `float(value)` and a member option with `int(value)` outside
+any error handler, so "abc" there would end the command silently; a missing required option ends
+in an anonymous signature error. And `guild_only` is a hint to Discord's client, not a check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+
+GUILD_ONLY = "This command works only in a server."
+STALE_COMMAND = ("This command does not match what the bot offers now; Discord may still show an older version. "
+                 "Reopen the command and try again.")
+
+_KIND = {
+    3: "text",
+    4: "a whole number",
+    10: "a number",
+    5: "true or false",
+    6: "a member",
+    7: "a channel",
+    8: "a role",
+    9: "a member or role",
+    11: "an attachment",
+}
+# Where each snowflake option's object must be in `data.resolved`.
+_RESOLVED_IN = {6: ("users",), 7: ("channels",), 8: ("roles",), 9: ("users", "roles"), 11: ("attachments",)}
+
+
+def kind_of(option_type: discord.AppCommandOptionType) -> str:
+    return _KIND.get(option_type.value, "a valid value")
+
+
+def problem(interaction: discord.Interaction) -> str | None:
+    """The sentence refusing this slash command, or None if its command may run."""
+    if interaction.type is not discord.InteractionType.application_command:
+        return None  # autocomplete cannot be answered with a message
+    command = interaction.command
+    if not isinstance(command, app_commands.Command):
+        return None  # unknown or a context menu: discord.py's own errors reach the funnel
+    if interaction.guild_id is None and _guild_only(command):
+        return GUILD_ONLY
+    data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+    given = {o.get("name"): o for o in _leaf_options(data.get("options")) if isinstance(o, dict)}
+    resolved = data.get("resolved") if isinstance(data.get("resolved"), dict) else {}
+    for param in command.parameters:
+        option = given.get(param.display_name)
+        if option is None:
+            if param.required:
+                return f"`{param.display_name}` is required."
+            continue
+        value = option.get("value")
+        if value is None and param.required:
+            return f"`{param.display_name}` is required."
+        if option.get("type") != param.type.value or not _fits(param.type.value, value, resolved):
+            return f"`{param.display_name}` must be {kind_of(param.type)}."
+    return None
+
+
+def _guild_only(command: app_commands.Command) -> bool:
+    root = command.root_parent or command
+    contexts = root.allowed_contexts
+    if contexts is not None:
+        return not (contexts.dm_channel or contexts.private_channel)
+    return root.guild_only
+
+
+def _leaf_options(options: Any) -> list:
+    # Subcommands (type 1) and groups (type 2) nest the options one level each.
+    while isinstance(options, list) and options and isinstance(options[0], dict) and options[0].get("type") in (1, 2):
+        options = options[0].get("options")
+    return options if isinstance(options, list) else []
+
+
+def _fits(option_type: int, value: Any, resolved: dict) -> bool:
+    if option_type == 3:
+        return isinstance(value, str)
+    if option_type == 4:
+        # Fractions, NaN and infinities are numbers: the value's own checks name them precisely.
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if option_type == 10:
+        # discord.py calls float() on it, which overflows past about 1.8e308.
+        return isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)
+                                            and value.bit_length() <= 1023)
+    if option_type == 5:
+        return isinstance(value, bool)
+    if option_type in _RESOLVED_IN:
+        key = str(value)
+        return key.isdigit() and any(key in (resolved.get(kind) or {}) for kind in _RESOLVED_IN[option_type])
+    return False
+
+
+def unreadable(interaction: discord.Interaction, error: app_commands.TransformerError) -> str:
+    """The sentence for an option value discord.py could not turn into what the command takes."""
+    # The error holds the value, not the option; find the option by that value in the namespace.
+    name = next((n for n, v in interaction.namespace if v is error.value), None)
+    if name is None:
+        return "One of the options could not be understood."
+    if error.type in (discord.AppCommandOptionType.user, discord.AppCommandOptionType.mentionable) \
+            and interaction.guild_id is not None:
+        return f"`{name}` must be a member of this server."
+    return f"`{name}` must be {kind_of(error.type)}."

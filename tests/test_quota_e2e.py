@@ -42,8 +42,13 @@ async def quota_fields(harness, **kwargs) -> dict[str, str]:
     return embed_fields(message)
 
 
-async def test_quota_shows_left_used_renewal_costs_and_running_jobs(harness):
+async def test_quota_shows_left_used_renewal_costs_and_running_jobs(harness, ledger):
     await harness.answer("sd35-large", {"prompt": PROMPT})
+
+    async def settled() -> bool:  # the job is settled just after the followup is posted
+        return columns(await jobs(ledger, GUILD_ID, 4000), "state") == [("succeeded",)]
+
+    await until(settled)
     fields = await quota_fields(harness)
     assert (fields["Left today"], fields["Used today"]) == ("16", "4")
     assert re.fullmatch(r"<t:\d+:R>", fields["Renews"])

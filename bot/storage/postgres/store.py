@@ -7,6 +7,7 @@ is a `jobs` row, the daily totals are kept by triggers in the same transaction a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -145,7 +146,9 @@ class PostgresStore:
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
         try:
-            conn = await self._pool.acquire(timeout=self._busy_timeout)
+            # asyncio.timeout, not acquire(timeout=): that wraps every acquire in a task of its own.
+            async with asyncio.timeout(self._busy_timeout):
+                conn = await self._pool.acquire()
         except TimeoutError:
             raise StoreBusy(f"no database connection free within {self._busy_timeout:g} s") from None
         try:

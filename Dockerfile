@@ -1,12 +1,12 @@
 # The Pixazo Discord bot in a slim image that runs as a non-root user.
 #
-# These steps are the README's own, and must stay identical to them: `pip install .`, then
+# These steps are the README's own: `pip install .` (here in two steps, dependencies first), then
 # `python -m bot`, with the settings from the environment (`docker run --env-file .env`).
 # No Docker engine runs where this project is built and tested, so this file has not been built
 # there; change it only together with the README's "Setup and run" section.
 #
 #   docker build -t pixazo-bot .
-#   docker run --env-file .env -v pixazo-data:/data pixazo-bot
+#   docker run -d --name pixazo-bot --restart unless-stopped --env-file .env -v pixazo-data:/data pixazo-bot
 
 FROM python:3.11-slim
 
@@ -16,18 +16,34 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# pyproject.toml names README.md as the package's readme, so the build needs it too.
-COPY pyproject.toml README.md ./
-COPY bot ./bot
-COPY cogs ./cogs
-RUN pip install .
+# The dependencies first, read from pyproject.toml alone: this layer is rebuilt only when they
+# change, not on every change to the code.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
 
 RUN useradd --create-home --uid 10001 bot
 
-# The SQLite ledger and the command-sync state live here; mount a volume to keep them.
+# The SQLite ledger, the command-sync state and the heartbeat live here. A new named volume starts
+# as a copy of this directory, owner included, so the bot can write to it; a bind mount must be
+# writable by uid 10001 (the bot says so at start if it is not).
 ENV DATA_DIR=/data
 RUN mkdir -p /data && chown bot:bot /data
 VOLUME /data
 
+# Then the code, installed without its dependencies (already there). pyproject.toml names
+# README.md as the package's readme, so the build needs it too.
+COPY README.md ./
+COPY bot ./bot
+COPY cogs ./cogs
+RUN pip install --no-deps .
+
 USER bot
+
+# Healthy while the running bot keeps its heartbeat in /data fresh and is connected to Discord;
+# the check reads only that file, no secret. The start period covers logging in and the first sync.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["python", "-m", "bot", "--health"]
+
 CMD ["python", "-m", "bot"]

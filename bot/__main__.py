@@ -1,4 +1,4 @@
-"""The composition root: `python -m bot [--sync]`.
+"""The composition root: `python -m bot [--sync | --health]`.
 
 Builds the settings, one aiohttp session, the store and the Pixazo client, and hands them to the bot.
 Nothing else opens a session or a database connection of its own.
@@ -16,15 +16,16 @@ import aiohttp
 import discord
 import yarl
 
-from bot import logs
+from bot import health, logs
 from bot.app import PixazoBot
 from bot.offload import Offload
 from bot.pixazo import PixazoClient, RetryPolicy
+from bot.preflight import StartupError, check_data_dir, open_store
 from bot.redact import Redactor
 from bot.services.generation import GenerationService
 from bot.services.quotas import Quotas
-from bot.settings import Settings, SettingsError, load_settings
-from bot.storage import SchemaTooNew, StoreBusy, StoreUnavailable, open_store
+from bot.settings import Settings, SettingsError, load_file_settings, load_settings
+from bot.storage import SchemaTooNew, StoreBusy, StoreUnavailable
 from bot.storage.settle_journal import SettleJournal
 
 log = logging.getLogger("bot")
@@ -54,9 +55,20 @@ def pixazo_client(settings: Settings, session: aiohttp.ClientSession, *, offload
     )
 
 
+def gateway_state(bot: discord.Client) -> str:
+    """What the heartbeat reports: only an open gateway socket after READY is "connected"."""
+    if bot.is_closed():
+        return "closed"
+    if not bot.is_ready():
+        return "starting"
+    return health.CONNECTED if bot.ws is not None and bot.ws.open else "reconnecting"
+
+
 async def serve(settings: Settings, *, force_sync: bool = False) -> None:
     """Run until cancelled or until Discord closes the connection for good."""
     point_discord_at(settings)
+    # Before any connection: a DATA_DIR problem must not be reported as a network one.
+    await asyncio.to_thread(check_data_dir, settings.data_dir)
     # limit=0: concurrency is bounded by PIXAZO_MAX_CONCURRENCY and Discord's own limits, not the pool.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         redactor = Redactor(settings.secrets)
@@ -72,7 +84,8 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
         try:
             bot = PixazoBot(settings, store=store, generation=generation, quotas=quotas,
                             http_session=session, offload=offload, redactor=redactor, force_sync=force_sync)
-            async with bot:
+            async with bot, health.heartbeat(settings.heartbeat_path, settings.heartbeat_interval_seconds,
+                                             lambda: gateway_state(bot)):
                 await bot.start(settings.discord_token.get_secret_value())
         finally:
             await generation.shutdown()
@@ -84,6 +97,7 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
 async def run_until_signalled(settings: Settings, *, force_sync: bool) -> None:
     """`serve`, stopped cleanly by SIGTERM (docker stop) or SIGINT, so running jobs are refunded."""
     task = asyncio.current_task()
+    assert task is not None, "asyncio.run gives every coroutine a task"
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)
@@ -93,31 +107,73 @@ async def run_until_signalled(settings: Settings, *, force_sync: bool) -> None:
         log.info("stopped by signal; shut down cleanly")
 
 
+def discord_refused(exc: discord.HTTPException) -> str:
+    """One line for an HTTP error that ended the start: which call, what Discord said, what to do."""
+    path = exc.response.url.path if exc.response is not None else ""
+    # Webhook and interaction paths carry interaction tokens; none is called before the bot is up.
+    call = ("at login" if path.endswith("/users/@me") else "syncing commands" if path.endswith("/commands")
+            else "at start" if "/webhooks/" in path or "/interactions/" in path
+            else f"at start ({exc.response.method} {path})")
+    if exc.status >= 500:
+        return f"Discord answered HTTP {exc.status} {call}; Discord is having trouble, try again later"
+    return f"Discord refused a request {call}: HTTP {exc.status}, code {exc.code}: {exc.text}"
+
+
+def check_health() -> int:
+    """`--health`: 0 if the running bot's heartbeat is fresh and it is connected, else 1 (never 2, which
+    Docker reserves). Reads only DATA_DIR, so it needs no secret."""
+    try:
+        files = load_file_settings()
+    except SettingsError as exc:
+        print(f"unhealthy: {exc.lines[0]}")
+        return 1
+    ok, why = health.check(files.heartbeat_path, files.heartbeat_interval_seconds)
+    print(f"{'healthy' if ok else 'unhealthy'}: {why}")
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Exit 0 after a clean stop; 2 when the operator must change something first (a setting, the
+    token, DATA_DIR); 1 when trying again later may work (Discord unreachable or failing)."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="Pixazo image generation for Discord.")
-    parser.add_argument("--sync", action="store_true", help="sync slash commands with Discord even if unchanged")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--sync", action="store_true", help="sync slash commands with Discord even if unchanged")
+    mode.add_argument("--health", action="store_true",
+                      help="exit 0 if the running bot is connected to Discord (its heartbeat in DATA_DIR), else 1")
     args = parser.parse_args(argv)
+    if args.health:
+        return check_health()
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"bot: {exc}", file=sys.stderr)
+        for line in exc.lines:
+            print(f"bot: {line}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.secrets)
     try:
         asyncio.run(run_until_signalled(settings, force_sync=args.sync))
-    except (StoreUnavailable, SchemaTooNew) as exc:
-        log.error("%s", exc)
-        return 1
     except StoreBusy as exc:
         log.error("the database %s is locked by another process (is a second bot using DATA_DIR?): %s",
                   settings.database_path, exc)
         return 1
+    except (StartupError, SchemaTooNew) as exc:
+        log.error("%s", exc)
+        return 2
+    except StoreUnavailable as exc:  # DATABASE_URL's server: unreachable now, perhaps not in a minute
+        log.error("%s", exc)
+        return 1
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN; check the token in the Developer Portal (Bot > Reset Token)")
+        return 2
+    except discord.HTTPException as exc:
+        log.error("%s", discord_refused(exc))
         return 1
-    except (aiohttp.ClientConnectionError, discord.GatewayNotFound, OSError) as exc:
+    except (aiohttp.ClientConnectionError, discord.GatewayNotFound, TimeoutError) as exc:
         log.error("could not reach Discord at %s (%s: %s); check the network and DISCORD_API_BASE_URL",
                   settings.discord_api_base_url, type(exc).__name__, exc)
+        return 1
+    except OSError as exc:  # a file, not the network: those are aiohttp's errors, caught above
+        log.error("could not use %s: %s", exc.filename or "a file", exc.strerror or exc)
         return 1
     return 0
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import discord
 
-from bot.imaging import fit_for_upload
+from bot.imaging import Upload
 from bot.services.generation import Outcome
 from bot.text import code_block, credits, truncate
 
@@ -29,8 +29,14 @@ def label(option: str) -> str:
     return option.replace("_", " ").capitalize()
 
 
-def result_message(outcome: Outcome, *, requester: discord.abc.User, upload_limit: int,
+def file_stem(outcome: Outcome) -> str:
+    """The result's file name without extension: the command and the job, so members can find it again."""
+    return f"{outcome.prepared.model.key}-{outcome.job_id}"
+
+
+def result_message(outcome: Outcome, *, requester: discord.abc.User, upload: Upload | None,
                    original: discord.Attachment | None = None) -> tuple[discord.Embed, discord.File | None]:
+    """`upload` is the result already made to fit the upload limit (`imaging.fit_off_loop`), or None: link it."""
     prepared = outcome.prepared
     embed = discord.Embed(
         title=truncate(prepared.model.title, TITLE_MAX),
@@ -53,8 +59,6 @@ def result_message(outcome: Outcome, *, requester: discord.abc.User, upload_limi
     if original is not None:
         embed.set_thumbnail(url=original.url)
 
-    stem = f"{prepared.model.key}-{outcome.job_id}"
-    upload = fit_for_upload(outcome.image.data, outcome.image.format, stem, upload_limit)
     if upload is not None:
         embed.set_image(url=f"attachment://{upload.filename}")
         file = discord.File(io.BytesIO(upload.data), filename=upload.filename)
@@ -62,7 +66,7 @@ def result_message(outcome: Outcome, *, requester: discord.abc.User, upload_limi
         embed.set_image(url=outcome.image.url)
         file = None
     else:
-        raise TooLargeToPost(f"{len(outcome.image.data)} bytes, limit {upload_limit}, no URL")
+        raise TooLargeToPost(f"{len(outcome.image.data)} bytes did not fit the upload limit, and no URL")
     _trim_to_total(embed, prepared.prompt)
     return embed, file
 

@@ -47,7 +47,8 @@ def problem(interaction: discord.Interaction) -> str | None:
         return GUILD_ONLY
     data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
     given = {o.get("name"): o for o in _leaf_options(data.get("options")) if isinstance(o, dict)}
-    resolved = data.get("resolved") if isinstance(data.get("resolved"), dict) else {}
+    raw_resolved = data.get("resolved")
+    resolved: dict = raw_resolved if isinstance(raw_resolved, dict) else {}
     for param in command.parameters:
         option = given.get(param.display_name)
         if option is None:

@@ -23,6 +23,21 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class OneLineReconnects(logging.Filter):
+    """discord.py logs every failed gateway reconnect as an ERROR with a 40-line traceback, so an outage
+    or a wrong DISCORD_GATEWAY_URL floods the log; it keeps retrying, and one line with the cause says
+    the same."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith("Attempting a reconnect"):
+            exc = record.exc_info[1]
+            record.msg = "lost the connection to Discord's gateway (%s: %s); reconnecting in %.2fs"
+            record.args = (type(exc).__name__, exc, *(record.args or ()))  # type: ignore[misc]
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def configure(level: str, secrets: Iterable[str]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
@@ -30,3 +45,4 @@ def configure(level: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("discord.client").addFilter(OneLineReconnects())

@@ -4,20 +4,43 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.catalog import MODELS
 
 MiB = 2**20
+S = TypeVar("S", bound="FileSettings")
+
+# The secrets' values in .env.example: a copied file left unedited must stop the bot at start, naming
+# the line to fill in, not fail at Discord's login or, worse, at a member's first image.
+PLACEHOLDERS = {
+    "discord_token": ("paste-your-bot-token-here", "the bot's token (Developer Portal > Bot > Reset Token)"),
+    "pixazo_api_key": ("paste-your-pixazo-subscription-key-here", "your Pixazo subscription key"),
+}
 
 
-class Settings(BaseSettings):
+class FileSettings(BaseSettings):
+    """Where the bot keeps its files: all that `python -m bot --health` needs, so it needs no secret."""
+
+    # env_ignore_empty: `NAME=` (as docker --env-file passes it) means the default, for every setting.
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
-                                      case_sensitive=False, hide_input_in_errors=True)
+                                      case_sensitive=False, hide_input_in_errors=True, env_ignore_empty=True)
 
+    # Relative to where the bot starts: ./data from a clone; the Docker image sets DATA_DIR=/data.
+    data_dir: Path = Path("./data")
+    # The running bot rewrites DATA_DIR/heartbeat.json this often; --health calls it stale after 3 missed.
+    heartbeat_interval_seconds: float = Field(30.0, gt=0, le=300)
+
+    @property
+    def heartbeat_path(self) -> Path:
+        return self.data_dir / "heartbeat.json"
+
+
+class Settings(FileSettings):
     discord_token: SecretStr = Field(min_length=1)
     pixazo_api_key: SecretStr = Field(min_length=1)
 
@@ -33,7 +56,6 @@ class Settings(BaseSettings):
     # Discord's interaction token dies 15 minutes after the command; a job must end (and refund) before.
     job_deadline_seconds: float = Field(840.0, gt=0, le=880)
 
-    data_dir: Path = Path("./data")
     # How long one database write waits for another writer's lock before the bot calls it busy.
     database_busy_timeout_seconds: float = Field(5.0, gt=0, le=60)
     dev_guild_id: int | None = Field(None, gt=0)
@@ -57,6 +79,25 @@ class Settings(BaseSettings):
     # Unset: the embedded SQLite ledger in DATA_DIR. postgresql://user:pass@host:5432/db: PostgreSQL.
     database_url: SecretStr | None = None
     database_pool_size: int = Field(10, ge=1, le=100)
+
+    @field_validator("discord_token", "pixazo_api_key", mode="before")
+    @classmethod
+    def _secret(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        # A token never contains whitespace; a stray space or a Windows line end would make Discord
+        # or Pixazo refuse it with no hint why.
+        value = value.strip()
+        if not value:
+            raise PydanticCustomError("missing", "Field required")
+        placeholder, what = PLACEHOLDERS[str(info.field_name)]
+        if value == placeholder:
+            raise PydanticCustomError("placeholder", "is still the placeholder from .env.example; replace it with {what}",
+                                      {"what": what})
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            raise PydanticCustomError("quoted", "is wrapped in quotes, which docker --env-file keeps as part of "
+                                                "the value: write it bare")
+        return value
 
     @field_validator("pixazo_base_url", "discord_api_base_url", "discord_gateway_url")
     @classmethod
@@ -143,21 +184,40 @@ class Settings(BaseSettings):
 
 
 class SettingsError(Exception):
-    """One line naming the setting that is missing or malformed, never its value."""
+    """One line per setting that is missing or malformed, never its value: all of them, in one run."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
 
 
 def load_settings(**overrides: object) -> Settings:
+    return _load(Settings, **overrides)
+
+
+def load_file_settings(**overrides: object) -> FileSettings:
+    return _load(FileSettings, **overrides)
+
+
+def _load(kind: type[S], **overrides: object) -> S:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return kind(**overrides)  # type: ignore[arg-type]  # pydantic validates what the caller passes
     except ValidationError as exc:
         raise SettingsError(describe(exc)) from None
     except ValueError as exc:  # a .env that cannot be parsed at all
-        raise SettingsError(f"could not read the settings: {exc}") from None
+        raise SettingsError([f"could not read the settings: {exc}"]) from None
 
 
-def describe(exc: ValidationError) -> str:
-    first = exc.errors(include_input=False, include_url=False)[0]
-    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
-    if first["type"] == "missing":
-        return f"setting {name} is missing: set it in the environment or in .env (see .env.example)"
-    return f"setting {name} is invalid: {first['msg']}"
+def describe(exc: ValidationError) -> list[str]:
+    lines: dict[str, str] = {}
+    for error in exc.errors(include_input=False, include_url=False):
+        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        if name in lines:  # a union (int | None) fails once per member: the first says enough
+            continue
+        if error["type"] == "missing":
+            lines[name] = f"setting {name} is missing: set it in the environment or in .env (see .env.example)"
+        elif error["type"] in ("placeholder", "quoted"):
+            lines[name] = f"setting {name} {error['msg']}"
+        else:
+            lines[name] = f"setting {name} is invalid: {error['msg'].removeprefix('Value error, ')}"
+    return list(lines.values())

@@ -10,8 +10,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import PixazoBot
 from bot.embeds import COLOUR, TITLE_MAX
 from bot.errors import InvalidInput
+from bot.guard import GUILD_ONLY
 from bot.replies import NO_PINGS
 from bot.services.validation import CREDITS_PER_DAY, EXTRA_CREDITS, whole_number
 from bot.text import code_span, credits, plain, relative_time
@@ -26,10 +28,17 @@ def _actor(interaction: discord.Interaction) -> int:
     return interaction.user.id
 
 
+def _guild(interaction: discord.Interaction) -> int:
+    # The tree's guard refuses these commands outside a server before they run; this keeps the type honest.
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage(GUILD_ONLY)
+    return interaction.guild_id
+
+
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set members' image credit allowances"):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot
         super().__init__()
 
@@ -48,7 +57,7 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
                    *, applied: str, removed: str) -> None:
         if credits_per_day is not None:
             credits_per_day = whole_number("credits_per_day", credits_per_day, CREDITS_PER_DAY)
-        await self.bot.store.set_allowance(interaction.guild_id, scope, target_id, credits_per_day,
+        await self.bot.store.set_allowance(_guild(interaction), scope, target_id, credits_per_day,
                                            actor_id=_actor(interaction))
         await self._done(interaction, removed if credits_per_day is None else applied)
 
@@ -85,13 +94,13 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
     @app_commands.describe(member="The member", extra_credits="Extra credits, usable until 00:00 UTC")
     async def grant(self, interaction: discord.Interaction, member: discord.Member, extra_credits: Extra) -> None:
         extra_credits = whole_number("extra_credits", extra_credits, EXTRA_CREDITS)
-        await self.bot.store.grant(interaction.guild_id, member.id, extra_credits, actor_id=_actor(interaction))
+        await self.bot.store.grant(_guild(interaction), member.id, extra_credits, actor_id=_actor(interaction))
         await self._done(interaction, f"Gave {member.mention} {credits(extra_credits)} extra for today.")
 
     @app_commands.command(name="reset", description="Forget a member's usage today, giving back their daily credits")
     @app_commands.describe(member="The member")
     async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
-        await self.bot.store.reset_usage(interaction.guild_id, member.id, actor_id=_actor(interaction))
+        await self.bot.store.reset_usage(_guild(interaction), member.id, actor_id=_actor(interaction))
         await self._done(interaction, f"Reset {member.mention}'s usage for today.")
 
     @app_commands.command(name="usage", description="A member's credits today and their recent jobs")
@@ -99,8 +108,8 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
     async def usage(self, interaction: discord.Interaction, member: discord.Member) -> None:
         store = self.bot.store
         view = await self.bot.quotas.view(member_of(interaction, member))
-        jobs = await store.recent_jobs(interaction.guild_id, member.id)
-        await store.record_view(interaction.guild_id, _actor(interaction), member.id)
+        jobs = await store.recent_jobs(_guild(interaction), member.id)
+        await store.record_view(_guild(interaction), _actor(interaction), member.id)
         snap = view.snapshot
         embed = discord.Embed(title=f"Usage of {plain(member.display_name, TITLE_MAX - 9)}", colour=COLOUR)
         embed.add_field(name="Left today", value=str(snap.left))
@@ -121,5 +130,5 @@ def _job_line(job: dict) -> str:
     return f"#{job['id']} /{job['model']} · {credits(job['cost'])} · {state} · {when}"
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: PixazoBot) -> None:
     await bot.add_cog(QuotaAdmin(bot))

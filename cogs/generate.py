@@ -11,10 +11,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import PixazoBot
 from bot.catalog import TEXT_MODELS, Model, Param
-from bot.embeds import TooLargeToPost, result_message
+from bot.embeds import TooLargeToPost, file_stem, result_message
 from bot.errors import UserFacingError
 from bot.guard import GUILD_ONLY
+from bot.imaging import fit_off_loop
 from bot.replies import NO_PINGS, mark_delivered
 from bot.services.generation import Outcome
 from bot.services.validation import Prepared, prepare
@@ -85,7 +87,7 @@ def make_command(name: str, description: str, params: tuple[Param, ...],
 
 
 class Generate(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot
         self.commands = [self._command_for(model) for model in TEXT_MODELS]
 
@@ -110,12 +112,13 @@ class Generate(commands.Cog):
         await run_and_post(self.bot, interaction, prepared, started)
 
 
-async def run_and_post(bot: Any, interaction: discord.Interaction, prepared: Prepared, started: float, *,
+async def run_and_post(bot: PixazoBot, interaction: discord.Interaction, prepared: Prepared, started: float, *,
                        inputs: dict[str, Any] | None = None, original: discord.Attachment | None = None) -> None:
     async def deliver(outcome: Outcome) -> None:
+        upload = await fit_off_loop(bot.offload, outcome.image.data, outcome.image.format, file_stem(outcome),
+                                    interaction.filesize_limit, timeout=bot.settings.image_work_timeout_seconds)
         try:
-            embed, file = result_message(outcome, requester=interaction.user,
-                                         upload_limit=interaction.filesize_limit, original=original)
+            embed, file = result_message(outcome, requester=interaction.user, upload=upload, original=original)
         except TooLargeToPost as exc:
             raise UserFacingError("The image came back too large to post here, and Pixazo gave no link to it.",
                                   detail=f"result too large: {exc}") from None
@@ -134,5 +137,5 @@ async def run_and_post(bot: Any, interaction: discord.Interaction, prepared: Pre
                              deliver=deliver, started=started, inputs=inputs)
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: PixazoBot) -> None:
     await bot.add_cog(Generate(bot))

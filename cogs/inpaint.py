@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from typing import Any
 
 import discord
 from discord.ext import commands
 
+from bot.app import PixazoBot
 from bot.catalog import INPAINT
 from bot.services.inpaint import Upload, check_pair, check_upload, ledger_inputs, precheck, prepare_inpaint
 from bot.services.validation import prepare
-from cogs.generate import make_command, run_and_post
+from cogs.generate import make_command, member_of, run_and_post
 
 IMAGE_HELP = "The picture to change: PNG, JPEG or WebP"
 MASK_HELP = "Same size as the image: white is repainted, black is kept"
 
 
 def _upload(role: str, attachment: discord.Attachment) -> Upload:
-    return Upload(role, attachment.filename, attachment.url, attachment.size, attachment.content_type)
+    return Upload(role, attachment.filename, attachment.url, attachment.size, attachment.content_type,
+                  attachment.width, attachment.height)
 
 
 class Inpaint(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot
+        # Per user: /inpaint commands whose files are being checked, not yet reserved in the ledger.
+        self._checking: collections.Counter[int] = collections.Counter()
         self.command = make_command("inpaint", INPAINT.summary, INPAINT.params, self.inpaint,
                                     extra={"image": (discord.Attachment, IMAGE_HELP),
                                            "mask": (discord.Attachment, MASK_HELP)})
@@ -44,16 +49,26 @@ class Inpaint(commands.Cog):
         prepare(INPAINT, options)
         declared = [precheck(upload, max_bytes=settings.inpaint_max_file_bytes) for upload in uploads]
         await interaction.response.defer(thinking=True)
-        (image_checked, _), (mask_checked, mask_pixels) = await asyncio.gather(*(
-            check_upload(self.bot.http_session, upload, fmt, max_bytes=settings.inpaint_max_file_bytes,
-                         timeout=settings.pixazo_timeout_seconds)
-            for upload, fmt in zip(uploads, declared, strict=True)
-        ))
-        check_pair(image_checked, mask_checked, mask_pixels)
+        user = interaction.user.id
+        self._checking[user] += 1  # before the precheck awaits, so commands fired together see each other
+        try:
+            # A member who could not pay, or has enough going already, makes the bot download nothing.
+            await self.bot.quotas.precheck(member_of(interaction), INPAINT.key, pending=self._checking[user] - 1)
+            image_checked, mask_checked = await asyncio.gather(*(
+                check_upload(self.bot.http_session, self.bot.offload, upload, fmt,
+                             max_bytes=settings.inpaint_max_file_bytes, timeout=settings.pixazo_timeout_seconds,
+                             work_timeout=settings.image_work_timeout_seconds)
+                for upload, fmt in zip(uploads, declared, strict=True)
+            ))
+        finally:
+            self._checking[user] -= 1
+            if not self._checking[user]:
+                del self._checking[user]
+        check_pair(image_checked, mask_checked)
         prepared = prepare_inpaint(INPAINT, options, image_checked, mask_checked)
         await run_and_post(self.bot, interaction, prepared, started,
                            inputs=ledger_inputs(image_checked, mask_checked), original=image)
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: PixazoBot) -> None:
     await bot.add_cog(Inpaint(bot))

@@ -6,6 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import PixazoBot
 from bot.embeds import COLOUR
 from bot.replies import NO_PINGS
 from bot.text import credits, relative_time
@@ -13,7 +14,7 @@ from cogs.generate import member_of
 
 
 class Quota(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="quota", description="Your image credits: what is left today and what each model costs")
@@ -37,5 +38,5 @@ class Quota(commands.Cog):
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: PixazoBot) -> None:
     await bot.add_cog(Quota(bot))

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 
 import pytest
 
-from tests.conftest import GUILD_ID, embed_fields, is_ephemeral, make_settings, started_bot
-from tests.fakes.images import image_size, make_jpeg, make_mask, make_png
+from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
+from tests.fakes.images import (
+    image_size,
+    make_big_png,
+    make_dot_mask,
+    make_jpeg,
+    make_mask,
+    make_png,
+    make_rotated,
+)
 from tests.ledger import columns, read_jobs
 
 PROMPT = "a lion instead of the dog"
@@ -139,3 +149,153 @@ async def test_result_over_upload_limit_still_posts(harness):
     message = await interaction.wait_followup()
     ((_, _, data),) = message["_files"]
     assert len(data) <= 1500 and image_size(data)[0] > 0
+
+
+# -- cheap refusals first, heavy checks off the event loop -----------------------------------------------
+
+@functools.cache
+def heavy(kind: str) -> bytes:
+    """4096×4096 RGBA, at the pixel cap: ~0.1 MB to send, 0.1-0.2 s to decode and check."""
+    return make_big_png(4096, 4096, kind=kind)
+
+
+@functools.cache
+def over_cap() -> bytes:
+    return make_big_png(5000, 4000, "L")
+
+
+def heavy_files(name: str = "big", mask: str = "mask") -> dict:
+    return {"image": png(f"{name}.png", heavy("image")), "mask": png(f"{name}-mask.png", heavy(mask))}
+
+
+def cdn_downloads(harness) -> list[str]:
+    return [r.path for r in harness.discord.requests if r.path.startswith("/attachments/")]
+
+
+@pytest.mark.parametrize("bot_settings", [{"quota_default_daily_credits": 0}])
+async def test_member_without_credits_is_refused_before_anything_is_downloaded(harness):
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=heavy_files())
+    assert is_ephemeral(message)
+    assert "/inpaint needs 2 credits and you have 0 left today" in message["content"], message["content"]
+    assert cdn_downloads(harness) == [], "the files were downloaded although the member could not pay"
+    assert await jobs(harness) == [] and harness.pixazo.requests == []
+
+
+@pytest.mark.parametrize("bot_settings", [{"quota_max_jobs_per_user": 1}])
+async def test_jobs_at_once_is_refused_before_anything_is_downloaded(harness):
+    harness.pixazo.latency = 1.0
+    first = await harness.invoke("inpaint", {"prompt": PROMPT}, attachments=pair())
+    await eventually(lambda: harness.pixazo.requests)  # reserved: one job in the ledger
+    second = {"image": png("cat.png", make_png(512, 384)), "mask": png("cat-mask.png", make_mask(512, 384))}
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=second)
+    assert "You already have 1 image(s) being made; the limit is 1 at a time" in message["content"]
+    assert not [p for p in cdn_downloads(harness) if "/cat" in p], "the second pair was downloaded anyway"
+    assert (await first.wait_followup())["embeds"]
+
+
+async def test_image_past_the_pixel_cap_is_refused_naming_the_cap(harness):
+    files = {"image": png("huge.png", over_cap()), "mask": pair()["mask"]}
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=files)
+    assert is_ephemeral(message)
+    assert "The image (`huge.png`) is 5000×4000 (20.0 megapixels); the limit is 4096×4096 (16.8 megapixels)" \
+        in message["content"], message["content"]
+    assert cdn_downloads(harness) == [], "Discord's own measurement already rules it out"
+    assert await jobs(harness) == []
+
+
+async def test_pixel_cap_holds_when_discord_gives_no_size(harness):
+    data = over_cap()
+    url = harness.discord.cdn_put("huge.png", data, "image/png")
+    files = {"image": {"url": url, "filename": "huge.png", "size": len(data), "content_type": "image/png"},
+             "mask": pair()["mask"]}
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=files)
+    assert is_ephemeral(message) and "is 5000×4000" in message["content"] and "4096×4096" in message["content"]
+    assert await jobs(harness) == []
+
+
+async def test_quota_is_deferred_promptly_while_heavy_inputs_are_checked(harness):
+    # All-black masks: refused once checked, so the fake Pixazo (on this same event loop) never decodes them.
+    heavy = [await harness.invoke("inpaint", {"prompt": PROMPT}, attachments=heavy_files(f"big{i}", "black"),
+                                  user_id=4100 + i) for i in range(3)]
+    finished = asyncio.ensure_future(asyncio.gather(*(i.wait_followup(timeout=20) for i in heavy)))
+    loop = asyncio.get_running_loop()
+    waits = []
+    while not finished.done():  # bystanders ask all through the checking, one after another
+        # From one ask to the next, not just the defer: the fakes and this test share the bot's event
+        # loop, so a stall between asks would otherwise delay the next ask instead of showing.
+        asked = loop.time()
+        quota = await harness.invoke("quota", user_id=4200 + len(waits), username="bystander")
+        await quota.wait_followup()
+        await asyncio.sleep(0.01)
+        waits.append((quota.callback_at - asked, loop.time() - asked))
+    assert all("entirely black" in message["content"] for message in finished.result())
+    defer, cycle = max(d for d, _ in waits), max(c for _, c in waits)
+    # Measured: with the checks on the event loop, 0.75-1 s between asks; on the pool, under 60 ms (bounds
+    # are loose for busy CI machines).
+    assert defer < 0.2 and cycle < 0.4, f"/quota: defer up to {defer * 1000:.0f} ms, ask to next ask up to " \
+        f"{cycle * 1000:.0f} ms ({len(waits)} asked)"
+    assert len(waits) >= 5, "the heavy work ended before it could be observed"
+
+
+@pytest.mark.parametrize("bot_settings", [{"image_work_timeout_seconds": 0.005}])
+async def test_input_check_past_its_deadline_is_refused_and_costs_nothing(harness):
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=heavy_files())
+    assert is_ephemeral(message)
+    assert "took too long to check, so nothing was spent" in message["content"], message["content"]
+    assert await jobs(harness) == [] and harness.pixazo.requests == []
+
+
+# -- EXIF orientation and the size sent --------------------------------------------------------------------
+
+@pytest.mark.parametrize(("fmt", "content_type"), [("JPEG", "image/jpeg"), ("WEBP", "image/webp")])
+async def test_exif_rotated_image_with_a_mask_drawn_as_displayed_is_accepted(harness, fmt, content_type):
+    photo = make_rotated(512, 384, orientation=6, fmt=fmt)  # stored landscape, shown portrait
+    files = {"image": png("phone.jpg", photo, content_type), "mask": png("phone-mask.png", make_mask(384, 512))}
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=files)
+    assert message["embeds"], message
+    (call,) = harness.pixazo.requests
+    assert (call.json["width"], call.json["height"]) == (384, 512), "sized as displayed"
+    ((_, inputs, _),) = await jobs(harness)
+    recorded = json.loads(inputs)["image"]
+    assert (recorded["width"], recorded["height"], recorded["exif_orientation"]) == (384, 512, 6)
+
+
+async def test_mask_drawn_on_the_stored_pixels_of_a_rotated_photo_is_refused(harness):
+    files = {"image": png("phone.jpg", make_rotated(512, 384, orientation=6), "image/jpeg"),
+             "mask": png("phone-mask.png", make_mask(512, 384))}
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=files)
+    assert is_ephemeral(message) and "The image is 384×512 but the mask is 512×384" in message["content"]
+
+
+@pytest.mark.parametrize(("given", "sent"), [({"width": 1024}, (1024, 768)), ({"height": 768}, (1024, 768)),
+                                              ({"width": 2048}, (2048, 1536)), ({"width": 256}, (256, 256))])
+async def test_one_side_given_keeps_the_image_shape(harness, given, sent):
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT, **given}, attachments=pair(512, 384))
+    assert message["embeds"], message
+    (call,) = harness.pixazo.requests
+    assert (call.json["width"], call.json["height"]) == sent
+
+
+async def test_one_side_given_keeps_the_shape_of_a_rotated_photo(harness):
+    files = {"image": png("phone.jpg", make_rotated(512, 384, orientation=6), "image/jpeg"),
+             "mask": png("phone-mask.png", make_mask(384, 512))}
+    await harness.answer("inpaint", {"prompt": PROMPT, "width": 768}, attachments=files)
+    (call,) = harness.pixazo.requests
+    assert (call.json["width"], call.json["height"]) == (768, 1024)
+
+
+@pytest.mark.parametrize("bot_settings", [{"quota_max_jobs_per_user": 1}])
+async def test_commands_fired_together_count_as_jobs_at_once_before_any_download(harness):
+    first = await harness.invoke("inpaint", {"prompt": PROMPT}, attachments=heavy_files("one", "black"))
+    await eventually(lambda: cdn_downloads(harness))  # the first pair is being checked
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=heavy_files("two", "black"))
+    assert "You already have 1 image(s) being made; the limit is 1 at a time" in message["content"]
+    assert not [p for p in cdn_downloads(harness) if "/two" in p], "the second pair was downloaded anyway"
+    assert "entirely black" in (await first.wait_followup())["content"]
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA"])
+async def test_a_single_painted_pixel_survives_the_reduced_mask_check(harness, mode):
+    files = {"image": png("dog.png", make_png(1024, 1024)), "mask": png("dot.png", make_dot_mask(1024, 1024, mode))}
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=files)
+    assert message["embeds"], message

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
+import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,11 +18,15 @@ from tests.conftest import GUILD_ID, PIXAZO_KEY, TOKEN, embed_fields, eventually
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_bot(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "PIXAZO_", "QUOTA_", "DATA_DIR"))}
-    clean["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "bot", *args], env={**clean, **env}, cwd=cwd,
-                          capture_output=True, text=True, timeout=30)
+def run_bot(env: dict[str, str], *args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", *args], env={**clean_env(), **env}, cwd=cwd,
+                          capture_output=True, text=True, timeout=30, **kwargs)
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without any of the bot's settings, so each test sets its own."""
+    ours = ("DISCORD_", "PIXAZO_", "QUOTA_", "DATA_DIR", "HEARTBEAT_")
+    return {**{k: v for k, v in os.environ.items() if not k.upper().startswith(ours)}, "PYTHONPATH": str(ROOT)}
 
 
 BASE_ENV = {"DISCORD_TOKEN": TOKEN, "PIXAZO_API_KEY": PIXAZO_KEY}
@@ -36,7 +43,11 @@ BASE_ENV = {"DISCORD_TOKEN": TOKEN, "PIXAZO_API_KEY": PIXAZO_KEY}
     ({**BASE_ENV, "LOG_LEVEL": "LOUD"}, "bot: setting LOG_LEVEL is invalid"),
     ({**BASE_ENV, "QUOTA_MODEL_COSTS": '{"dalle": 3}'}, "bot: setting QUOTA_MODEL_COSTS is invalid"),
     ({**BASE_ENV, "QUOTA_GLOBAL_DAILY_CREDITS": "-5"}, "bot: setting QUOTA_GLOBAL_DAILY_CREDITS is invalid"),
-    ({"DISCORD_TOKEN": "", "PIXAZO_API_KEY": PIXAZO_KEY}, "bot: setting DISCORD_TOKEN is invalid"),
+    # Empty is the same as absent (docker --env-file passes `NAME=` as an empty value), blank too.
+    ({"DISCORD_TOKEN": "", "PIXAZO_API_KEY": PIXAZO_KEY}, "bot: setting DISCORD_TOKEN is missing"),
+    ({"DISCORD_TOKEN": TOKEN, "PIXAZO_API_KEY": "  "}, "bot: setting PIXAZO_API_KEY is missing"),
+    # docker --env-file keeps quotes as part of the value: Discord would refuse the token with no reason given.
+    ({"DISCORD_TOKEN": f'"{TOKEN}"', "PIXAZO_API_KEY": PIXAZO_KEY}, "bot: setting DISCORD_TOKEN is wrapped in quotes"),
 ])
 def test_bad_settings_stop_the_bot_with_one_line(tmp_path, env, line):
     result = run_bot(env, cwd=tmp_path)
@@ -47,6 +58,47 @@ def test_bad_settings_stop_the_bot_with_one_line(tmp_path, env, line):
     assert "Traceback" not in result.stderr and "pydantic" not in result.stderr.lower()
     for secret in (TOKEN, PIXAZO_KEY):
         assert secret not in result.stderr + result.stdout
+
+
+def test_every_bad_setting_is_reported_in_one_run(tmp_path):
+    result = run_bot({"PIXAZO_TIMEOUT_SECONDS": "soon", "LOG_LEVEL": "LOUD"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert [line.split(":")[0] for line in result.stderr.strip().splitlines()] == [
+        "bot", "bot", "bot", "bot"], result.stderr
+    assert [line.split()[2] for line in result.stderr.strip().splitlines()] == [
+        "DISCORD_TOKEN", "PIXAZO_API_KEY", "PIXAZO_TIMEOUT_SECONDS", "LOG_LEVEL"], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_unedited_env_example_names_both_placeholders_at_start(tmp_path):
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
+    result = run_bot({}, cwd=tmp_path)
+    assert result.returncode == 2
+    # Every other line of .env.example is valid as it stands: these two are the only complaints.
+    assert result.stderr.strip().splitlines() == [
+        "bot: setting DISCORD_TOKEN is still the placeholder from .env.example; replace it with the bot's token "
+        "(Developer Portal > Bot > Reset Token)",
+        "bot: setting PIXAZO_API_KEY is still the placeholder from .env.example; replace it with your Pixazo "
+        "subscription key",
+    ]
+
+
+def test_an_empty_gateway_url_means_discord_py_default(monkeypatch):
+    import discord.gateway
+    import yarl
+
+    from bot.__main__ import point_discord_at
+    from bot.settings import load_settings
+
+    for name, value in {**BASE_ENV, "DISCORD_GATEWAY_URL": ""}.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(_env_file=None)
+    assert settings.discord_gateway_url is None
+    # The harness points discord.py at the fake for the whole test process: start from discord.py's own.
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL("wss://gateway.discord.gg/"))
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    point_discord_at(settings)
+    assert discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY == yarl.URL("wss://gateway.discord.gg/")
 
 
 def test_settings_are_read_from_dotenv(tmp_path):
@@ -154,7 +206,7 @@ async def test_a_refused_token_is_one_clear_line(tmp_path, fake_discord, fake_pi
            "PIXAZO_BASE_URL": fake_pixazo.base_url, "DISCORD_API_BASE_URL": fake_discord.api_base,
            "DISCORD_GATEWAY_URL": fake_discord.gateway_url, "DATA_DIR": str(tmp_path / "data")}
     result = await asyncio.to_thread(run_bot, env, cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a new token is needed: restarting cannot help
     assert "Discord refused DISCORD_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr and "not-the-right-token" not in result.stderr
 
@@ -165,3 +217,207 @@ def test_unreachable_discord_is_one_clear_line(tmp_path):
     assert result.returncode == 1
     assert "could not reach Discord at http://127.0.0.1:9/api/v10" in result.stderr
     assert "Traceback" not in result.stderr and TOKEN not in result.stderr
+
+
+# -- DATA_DIR and the database: checked before connecting, one line naming the path and the cause --------
+
+# Discord is pointed at a closed port: before these checks existed, a DATA_DIR problem came out as
+# "could not reach Discord … check the network", or as a traceback from SQLite.
+UNREACHABLE = {**BASE_ENV, "DISCORD_API_BASE_URL": "http://127.0.0.1:9/api/v10"}
+
+
+def _without_root_override() -> None:
+    # Root writes anywhere regardless of permissions; without CAP_DAC_OVERRIDE (1) and
+    # CAP_DAC_READ_SEARCH (2) in the bounding set, the child is held to them like any user.
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_a_data_dir_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "data").write_text("not a directory")
+    result = run_bot({**UNREACHABLE, "DATA_DIR": str(tmp_path / "data")}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(f"DATA_DIR {tmp_path / 'data'} is not a directory; point DATA_DIR "
+                                          "at a directory"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_data_dir_that_cannot_be_created_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = run_bot({**UNREACHABLE, "DATA_DIR": str(tmp_path / "file" / "data")}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(f"DATA_DIR {tmp_path / 'file' / 'data'} could not be created: "
+                                          "Not a directory"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_data_dir_that_is_not_writable_is_one_line(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o500)
+    try:
+        result = run_bot({**UNREACHABLE, "DATA_DIR": "data"}, cwd=tmp_path,
+                         preexec_fn=_without_root_override if os.geteuid() == 0 else None)
+    finally:
+        data.chmod(0o700)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(f"DATA_DIR data ({data}) is not writable by uid {os.geteuid()}: "
+                                          "Permission denied; give that user write access to it"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "could not reach Discord" not in result.stderr
+
+
+def test_a_database_that_cannot_be_opened_is_one_line(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "bot.sqlite3").write_bytes(b"this is a text file, not SQLite" * 100)
+    result = run_bot({**UNREACHABLE, "DATA_DIR": str(data)}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(f"database {data / 'bot.sqlite3'} could not be opened: "
+                                          "file is not a database"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+async def test_discord_failing_at_login_is_one_line(tmp_path, fake_discord, fake_pixazo):
+    fake_discord.login_status = 503  # 500/502/504 would be retried by discord.py for 25 s first
+    env = {**BASE_ENV, "PIXAZO_BASE_URL": fake_pixazo.base_url, "DISCORD_API_BASE_URL": fake_discord.api_base,
+           "DISCORD_GATEWAY_URL": fake_discord.gateway_url, "DATA_DIR": str(tmp_path / "data")}
+    result = await asyncio.to_thread(run_bot, env, cwd=tmp_path)
+    assert result.returncode == 1  # worth trying again later: a supervisor restarts it
+    assert result.stderr.strip().endswith("Discord answered HTTP 503 at login; Discord is having trouble, "
+                                          "try again later"), result.stderr
+    assert "Traceback" not in result.stderr and TOKEN not in result.stderr
+    assert [line for line in result.stderr.splitlines() if "ERROR" in line] == result.stderr.strip().splitlines()[-1:]
+
+
+# -- The operator's path: Docker as the README has it, the heartbeat and `--health` ------------------------
+
+def docker_env_file(path: Path) -> dict[str, str]:
+    """What `docker run --env-file` sets: each `NAME=value` line taken literally, comments skipped."""
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#"))
+    return {name: value for name, value in pairs}
+
+
+async def start_bot(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", cwd=cwd, env={**clean_env(), **env},
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def health(data_dir: Path, cwd: Path, **env: str) -> tuple[int, str]:
+    """`python -m bot --health` as a HEALTHCHECK runs it: DATA_DIR and no secret in its environment."""
+    result = await asyncio.to_thread(run_bot, {"DATA_DIR": str(data_dir), **env}, "--health", cwd=cwd)
+    assert result.stderr == "", result.stderr
+    return result.returncode, result.stdout.strip()
+
+
+async def until_health(data_dir: Path, cwd: Path, code: int, start: str, timeout: float = 10, **env: str) -> None:
+    """Poll --health until it exits `code` with a line starting with `start`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        rc, line = await health(data_dir, cwd, **env)
+        if rc == code and line.startswith(start):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"--health still says {rc}: {line}")
+        await asyncio.sleep(0.1)
+
+
+async def test_docker_run_as_documented_keeps_the_ledger_in_the_volume(tmp_path, fake_discord, fake_pixazo):
+    volume = tmp_path / "volume"  # the image's `ENV DATA_DIR=/data`, where the volume is mounted
+    volume.mkdir()
+    workdir = tmp_path / "app"  # the image's WORKDIR
+    workdir.mkdir()
+    env = {"DATA_DIR": str(volume), **docker_env_file(ROOT / ".env.example"), **BASE_ENV,
+           "PIXAZO_BASE_URL": fake_pixazo.base_url, "PIXAZO_REQUIRE_HTTPS_RESULTS": "false",
+           "DISCORD_API_BASE_URL": fake_discord.api_base, "DISCORD_GATEWAY_URL": fake_discord.gateway_url,
+           "DISCORD_GUILD_READY_TIMEOUT": "0.05", "DEV_GUILD_ID": str(GUILD_ID)}
+    rc, line = await health(volume, workdir)
+    assert (rc, line) == (1, f"unhealthy: no heartbeat at {volume / 'heartbeat.json'}: the bot is not running "
+                             "there, or has not started yet")
+    proc = await start_bot(env, workdir)
+    try:
+        await fake_discord.wait_synced(timeout=15)
+        await until_health(volume, workdir, 0, "healthy: connected to Discord as of ")
+        assert (volume / "bot.sqlite3").is_file() and (volume / "command-sync.json").is_file()
+        assert not (workdir / "data").exists(), ".env.example must not send DATA_DIR away from the volume"
+    finally:
+        proc.terminate()
+        _, stderr = await asyncio.wait_for(proc.communicate(), timeout=15)
+    assert proc.returncode == 0, stderr.decode()
+    rc, line = await health(volume, workdir)
+    assert rc == 1 and line.startswith("unhealthy: the bot stopped "), line
+
+
+async def test_health_reports_a_lost_gateway_then_a_dead_bot(tmp_path, fake_discord, fake_pixazo):
+    data = tmp_path / "data"
+    beat = {"HEARTBEAT_INTERVAL_SECONDS": "0.2"}
+    env = {**BASE_ENV, **beat, "PIXAZO_BASE_URL": fake_pixazo.base_url, "DATA_DIR": str(data),
+           "DISCORD_API_BASE_URL": fake_discord.api_base, "DISCORD_GATEWAY_URL": fake_discord.gateway_url,
+           "DISCORD_GUILD_READY_TIMEOUT": "0.05", "DEV_GUILD_ID": str(GUILD_ID)}
+    proc = await start_bot(env, tmp_path)
+    try:
+        await fake_discord.wait_synced(timeout=15)
+        await until_health(data, tmp_path, 0, "healthy: connected to Discord as of ", **beat)
+        await fake_discord.close()  # Discord goes away: the bot keeps running and keeps trying
+        await until_health(data, tmp_path, 1, "unhealthy: the bot is not connected to Discord (reconnecting) as of ",
+                           **beat)
+        assert proc.returncode is None
+        proc.send_signal(signal.SIGKILL)  # no last beat: only the file's age tells
+        _, stderr = await proc.communicate()
+        await asyncio.sleep(0.7)
+        rc, line = await health(data, tmp_path, **beat)
+        assert rc == 1 and line.startswith("unhealthy: the last heartbeat is ") and line.endswith(
+            "s old (one is written every 0.2 s): the bot is not running or is stuck"), line
+        # While it retried, each failed reconnect was one line, not discord.py's ERROR with a traceback.
+        assert "WARNING discord.client: lost the connection to Discord's gateway (ClientConnectorError: " in \
+            stderr.decode()
+        assert "Traceback" not in stderr.decode() and "ERROR" not in stderr.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_health_exits_1_never_2_on_a_bad_setting(tmp_path):
+    # Docker reserves exit status 2 of a HEALTHCHECK; and the check needs no secret to run.
+    rc, line = await health(tmp_path, tmp_path, HEARTBEAT_INTERVAL_SECONDS="often")
+    assert rc == 1 and line.startswith("unhealthy: setting HEARTBEAT_INTERVAL_SECONDS is invalid"), line
+
+
+def test_pip_install_ships_every_package():
+    """`pip install .` (the README's and the image's install) must carry every package of bot/ and cogs/."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = config["packages"]["find"] if isinstance(config["packages"], dict) else None
+    if found is None:
+        shipped = set(config["packages"])
+    else:
+        from setuptools import find_packages
+
+        shipped = set(find_packages(where=str(ROOT), include=found.get("include", ["*"]),
+                                    exclude=found.get("exclude", ())))
+    packages = {".".join(init.parent.relative_to(ROOT).parts)
+                for top in ("bot", "cogs") for init in (ROOT / top).rglob("__init__.py")}
+    assert packages - shipped == set()
+    assert not {p for p in shipped if not p.startswith(("bot", "cogs"))}, "tests and bench stay out of the wheel"
+
+
+def test_the_systemd_unit_restarts_only_what_a_restart_can_fix(tmp_path):
+    unit = {}
+    for line in (ROOT / "deploy" / "pixazo-bot.service").read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            unit.setdefault(key, value)
+    assert unit["ExecStart"].endswith("/python -m bot") and unit["Restart"] == "on-failure"
+    assert unit["Environment"] == f"DATA_DIR=/var/lib/{unit['StateDirectory']}"  # the one writable directory
+    # The exit status main() uses for "fix the configuration first" is the one not restarted.
+    assert run_bot({}, cwd=tmp_path).returncode == int(unit["RestartPreventExitStatus"]) == 2
+
+
+def test_every_setting_has_its_line_in_env_example():
+    from bot.settings import Settings
+
+    text = (ROOT / ".env.example").read_text()
+    named = {line.lstrip("# ").split("=", 1)[0] for line in text.splitlines() if "=" in line}
+    assert {name.upper() for name in Settings.model_fields} - named == set()

@@ -147,7 +147,7 @@ class GenerationService:
         try:
             journalled = None if self._journal is None else self._track(self._journal.delivered(job_id, url))
             landed = await self._until_landed(job_id, "succeed", lambda: self._store.succeed(job_id, url))
-            if journalled is not None:
+            if journalled is not None and self._journal is not None:
                 await journalled
                 if landed:
                     await self._journal.settled(job_id)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import io
 import logging
-import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
-from PIL import Image
+from PIL import ExifTags, Image
 
 from bot.catalog import SIZE_MULTIPLE, Model
 from bot.errors import InvalidInput
 from bot.imaging import sniff
+from bot.offload import Offload, OffloadTimeout
 from bot.services.validation import Prepared, prepare
 from bot.text import code_span
 
@@ -21,10 +21,19 @@ log = logging.getLogger(__name__)
 
 ACCEPTED = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/webp": "webp"}
 NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP"}
-# Pillow refuses images past twice this many pixels outright; we refuse past it at all.
-MAX_PIXELS = 8192 * 8192
+# Inpainting outputs are at most 2048 a side, so more than 4096×4096 (16.8 MP, e.g. a 12 MP phone
+# photo fits) only costs memory: one decoded RGBA input at the cap is 64 MiB, and IMAGE_WORKERS of them
+# at once stay far inside the bot's budget. (8192² RGBA would be 256 MiB each.)
+MAX_SIDE_NAMED = 4096
+MAX_PIXELS = MAX_SIDE_NAMED * MAX_SIDE_NAMED
 # Nearly black/white masks from anti-aliased brushes still count as "all black/white".
 MASK_TOLERANCE = 8
+# Masks are checked on a copy reduced by this factor (JPEGs are decoded reduced, by libjpeg's DCT
+# scaling; PNG and WebP are reduced after decoding): one white pixel in a 4×4 block still averages
+# to 255/16 ≈ 16 > MASK_TOLERANCE, so the reduction never hides a painted spot.
+MASK_REDUCE = 4
+# EXIF orientations that turn the picture a quarter turn: displayed width and height swap.
+QUARTER_TURNS = frozenset({5, 6, 7, 8})
 
 
 @dataclass(frozen=True)
@@ -36,14 +45,18 @@ class Upload:
     url: str
     size: int
     content_type: str | None
+    width: int | None = None  # Discord measures images itself; absent for non-images
+    height: int | None = None
 
 
 @dataclass(frozen=True)
 class Checked:
     upload: Upload
-    width: int
+    width: int  # as displayed: EXIF orientation applied
     height: int
     format: str
+    extrema: tuple[int, int] | None = None  # masks: darkest and lightest grey
+    orientation: int = 1  # the EXIF orientation tag (1 = as stored)
 
 
 def _mib(n: int) -> str:
@@ -62,22 +75,28 @@ def precheck(upload: Upload, *, max_bytes: int) -> str:
     if declared is None:
         raise InvalidInput(f"{_name(upload)} is not a PNG, JPEG or WebP image (Discord says it is "
                            f"{code_span(upload.content_type, 40) if upload.content_type else 'of unknown type'}).")
+    if upload.width and upload.height:
+        _check_pixels(upload, upload.width, upload.height)  # before downloading a byte
     return declared
 
 
-async def check_upload(session: aiohttp.ClientSession, upload: Upload, declared: str, *, max_bytes: int,
-                       timeout: float) -> tuple[Checked, Image.Image]:
-    """Download the file (capped) and make sure it really is the `declared` image `precheck` accepted."""
+def _check_pixels(upload: Upload, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise InvalidInput(f"{_name(upload)} is {width}×{height} ({width * height / 1e6:.1f} megapixels); the limit "
+                           f"is {MAX_SIDE_NAMED}×{MAX_SIDE_NAMED} ({MAX_PIXELS / 1e6:.1f} megapixels). Scale it down "
+                           "and attach it again.")
+
+
+async def check_upload(session: aiohttp.ClientSession, offload: Offload, upload: Upload, declared: str, *,
+                       max_bytes: int, timeout: float, work_timeout: float) -> Checked:
+    """Download the file (capped) and, on the image pool, make sure it is the `declared` image `precheck` accepted."""
     name = _name(upload)
     data = await _download(session, upload, name, max_bytes, timeout)
-    actual = sniff(data)
-    if actual not in NAMES:
-        raise InvalidInput(f"{name} says it is {NAMES[declared]} but its contents are not an image.")
-    if actual != declared:
-        raise InvalidInput(f"{name} says it is {NAMES[declared]} but its contents are {NAMES[actual]}. "
-                           f"Save it as a real {NAMES[declared]}, or attach it with its own type.")
-    image = _decode(data, name)
-    return Checked(upload, image.width, image.height, actual), image
+    try:
+        return await offload.run(inspect, data, upload, declared, timeout=work_timeout)
+    except OffloadTimeout as exc:
+        raise InvalidInput(f"{name} took too long to check, so nothing was spent. Try a smaller file, or try "
+                           "again in a minute.", detail=f"{name}: {exc}") from None
 
 
 async def _download(session: aiohttp.ClientSession, upload: Upload, name: str, max_bytes: int,
@@ -98,26 +117,56 @@ async def _download(session: aiohttp.ClientSession, upload: Upload, name: str, m
                            detail=f"GET {upload.url}: {type(exc).__name__}: {exc}") from exc
 
 
-def _decode(data: bytes, name: str) -> Image.Image:
+def inspect(data: bytes, upload: Upload, declared: str) -> Checked:
+    """Blocking: format, size as displayed and (for masks) grey range. Runs on the image pool only.
+
+    Memory is bounded by MAX_PIXELS: the size is read from the header and refused before any pixel
+    is decoded; JPEGs are decoded at a quarter scale in grey, since no check needs more.
+    """
+    name = _name(upload)
+    actual = sniff(data)
+    if actual not in NAMES:
+        raise InvalidInput(f"{name} says it is {NAMES[declared]} but its contents are not an image.")
+    if actual != declared:
+        raise InvalidInput(f"{name} says it is {NAMES[declared]} but its contents are {NAMES[actual]}. "
+                           f"Save it as a real {NAMES[declared]}, or attach it with its own type.")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.width * image.height > MAX_PIXELS:
-                raise InvalidInput(f"{name} is {image.width}×{image.height}, too many pixels to work with.")
-            image.load()
-            return image
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            _check_pixels(upload, width, height)
+            if image.format == "JPEG":
+                image.draft("L", (-(-width // MASK_REDUCE), -(-height // MASK_REDUCE)))
+            image.load()  # a truncated or damaged file fails here, not at Pixazo
+            orientation = int(image.getexif().get(ExifTags.Base.Orientation, 1) or 1)
+            extrema = _grey_range(image, width) if upload.role == "mask" else None
+    except Image.DecompressionBombError as exc:
         raise InvalidInput(f"{name} is too large to decode safely.", detail=str(exc)) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise InvalidInput(f"{name} could not be decoded; it may be damaged.", detail=f"{name}: {exc}") from exc
+    if orientation in QUARTER_TURNS:
+        width, height = height, width
+    return Checked(upload, width, height, actual, extrema, orientation)
 
 
-def check_pair(image: Checked, mask: Checked, mask_pixels: Image.Image) -> None:
+def _grey_range(image: Image.Image, full_width: int) -> tuple[int, int]:
+    """(darkest, lightest) grey of `image`, reduced so that no more than MASK_REDUCE² pixels are averaged."""
+    already = max(1, full_width // max(1, image.width))  # a JPEG draft decodes at 1/2, 1/4...
+    factor = max(1, MASK_REDUCE // already)
+    if image.mode not in ("L", "LA", "RGB", "RGBA", "RGBX"):
+        image = image.convert("L")
+    if factor > 1:
+        image = image.reduce(factor)
+    low, high = cast(tuple[int, int], image.convert("L").getextrema())  # one band: (min, max)
+    return int(low), int(high)
+
+
+def check_pair(image: Checked, mask: Checked) -> None:
+    """Sizes are compared as displayed, so a mask drawn over an EXIF-rotated photo matches it."""
     if (image.width, image.height) != (mask.width, mask.height):
         raise InvalidInput(f"The image is {image.width}×{image.height} but the mask is {mask.width}×{mask.height}; "
                            "they must be the same size.")
-    low, high = mask_pixels.convert("L").getextrema()
+    assert mask.extrema is not None, "inspect() measures every mask"
+    low, high = mask.extrema
     if high < MASK_TOLERANCE:
         raise InvalidInput("The mask is entirely black, so nothing would change. Paint the part to repaint in white.")
     if low > 255 - MASK_TOLERANCE:
@@ -127,14 +176,34 @@ def check_pair(image: Checked, mask: Checked, mask_pixels: Image.Image) -> None:
 
 def fitted_size(model: Model, width: int, height: int) -> tuple[int, int]:
     """The image's size scaled to fit the model's range, in multiples of 8; refuse what cannot fit."""
-    param = model.param("width")
-    low, high = int(param.min), int(param.max)
+    low, high = side_range(model, "width")
     scale = min(1.0, high / max(width, height))
     scale = max(scale, low / min(width, height))
     if max(width, height) * scale > high + 0.5:
         raise InvalidInput(f"The image is {width}×{height}; /{model.key} needs both sides between {low} and {high} "
                            f"pixels after scaling, so its long side can be at most {high // low}× its short side.")
     return tuple(_snap(side * scale, low, high) for side in (width, height))  # type: ignore[return-value]
+
+
+def requested_size(model: Model, width: int | None, height: int | None, image_width: int,
+                   image_height: int) -> tuple[int, int]:
+    """Sides the member gave win; a side left out keeps the image's shape (as displayed), snapped into range."""
+    if width is None and height is None:
+        return fitted_size(model, image_width, image_height)
+    if height is None:
+        assert width is not None
+        height = _snap(width * image_height / image_width, *side_range(model, "height"))
+    elif width is None:
+        width = _snap(height * image_width / image_height, *side_range(model, "width"))
+    return width, height
+
+
+def side_range(model: Model, option: str) -> tuple[int, int]:
+    """The catalog's bounds for a side; every inpainting model has both."""
+    param = model.param(option)
+    if param is None or param.min is None or param.max is None:
+        raise ValueError(f"/{model.key} has no bounded {option} in the catalog")
+    return int(param.min), int(param.max)
 
 
 def _snap(value: float, low: int, high: int) -> int:
@@ -144,16 +213,21 @@ def _snap(value: float, low: int, high: int) -> int:
 
 def prepare_inpaint(model: Model, options: dict[str, Any], image: Checked, mask: Checked) -> Prepared:
     options = dict(options)
-    if options.get("width") is None or options.get("height") is None:
-        width, height = fitted_size(model, image.width, image.height)
-        options["width"] = options.get("width") or width
-        options["height"] = options.get("height") or height
+    options["width"], options["height"] = requested_size(model, options.get("width"), options.get("height"),
+                                                         image.width, image.height)
     prepared = prepare(model, options)
-    payload = {**prepared.payload, model.image_field: image.upload.url, model.mask_field: mask.upload.url}
+    assert model.image_field and model.mask_field, "an inpainting model names its image and mask fields"
+    payload: dict[str, Any] = {**prepared.payload, model.image_field: image.upload.url,
+                               model.mask_field: mask.upload.url}
     return Prepared(model, prepared.prompt, payload, prepared.shown)
 
 
 def ledger_inputs(*checked: Checked) -> dict[str, Any]:
-    """Names and sizes of the inputs, for the ledger; never their bytes."""
+    """Names and sizes (as displayed) of the inputs, for the ledger; never their bytes.
+
+    A rotated original is flagged: Pixazo fetches the stored bytes, so it may see the picture sideways.
+    """
     return {c.upload.role: {"filename": c.upload.filename, "bytes": c.upload.size, "width": c.width,
-                            "height": c.height, "format": c.format} for c in checked}
+                            "height": c.height, "format": c.format,
+                            **({"exif_orientation": c.orientation} if c.orientation != 1 else {})}
+            for c in checked}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.catalog import MODELS
 from bot.errors import QuotaError
@@ -31,6 +31,20 @@ class Quotas:
         costs = {key: self.cost_of(key) for key in MODELS}
         return QuotaView(snap, costs, self._settings.quota_max_jobs_per_user)
 
+    async def precheck(self, member: Member, model_key: str, *, pending: int = 0) -> None:
+        """Raise now, from a read-only snapshot, the refusal a reservation would give.
+
+        For work that costs the bot before the reservation (downloading and decoding /inpaint files):
+        a member who could not pay anyway costs nothing. `pending` counts the member's other commands
+        still being checked, not yet in the ledger, as jobs at once. The reservation re-checks atomically.
+        """
+        snap = await self._store.snapshot(member, default_allowance=self._settings.quota_default_daily_credits)
+        snap = replace(snap, in_flight=snap.in_flight + pending)
+        reason = refused_reason(snap, self.cost_of(model_key), max_jobs=self._settings.quota_max_jobs_per_user,
+                                global_cap=self._settings.quota_global_daily_credits)
+        if reason is not None:
+            raise self.refusal(Refused(reason, snap), model_key)
+
     def refusal(self, refused: Refused, model_key: str) -> QuotaError:
         snap = refused.snapshot
         cost = self.cost_of(model_key)
@@ -45,3 +59,14 @@ class Quotas:
             message = (f"/{model_key} needs {credits(cost)} and you have {snap.left} left today. "
                        f"Your credits renew {renews}.")
         return QuotaError(message, detail=f"refused {refused.reason}: cost {cost}, {snap}")
+
+
+def refused_reason(snap: QuotaSnapshot, cost: int, *, max_jobs: int, global_cap: int | None) -> str | None:
+    """Why a reservation of `cost` would be refused, in the order `Store.reserve` checks; None if it fits."""
+    if snap.in_flight >= max_jobs:
+        return Refused.JOBS
+    if cost > snap.left:
+        return Refused.CREDITS
+    if global_cap is not None and snap.global_used + cost > global_cap:
+        return Refused.GLOBAL
+    return None

@@ -37,6 +37,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -343,6 +344,8 @@ class FakeDiscord:
         self.resume_count = 0
         self.callback_deadline: float | None = 3.0  # Discord's limit for the first response; None = off
         self.app_permissions = BOT_PERMISSIONS
+        # A status (say 503) to answer GET /users/@me with, the call discord.py logs in with: an outage.
+        self.login_status: int | None = None
 
         self._ids = _Snowflakes()
         self._bot_role_id = self._ids.next()
@@ -762,6 +765,8 @@ class FakeDiscord:
         return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
 
     async def _get_me(self, request: web.Request) -> web.Response:
+        if self.login_status is not None:
+            raise _ApiError(self.login_status, 0, f"{self.login_status}: {HTTPStatus(self.login_status).phrase}")
         return _json(self._bot_user())
 
     async def _get_user(self, request: web.Request) -> web.Response:

@@ -114,3 +114,55 @@ def is_image(data: bytes) -> bool:
         return True
     except Exception:  # Pillow raises several unrelated types for garbage input.
         return False
+
+
+def make_big_png(width: int, height: int, mode: str = "RGBA", kind: str = "image") -> bytes:
+    """A large but mostly flat PNG (8192×8192 RGBA is ~0.3 MB): cheap to send, costly to decode.
+
+    kind "image": two flat colours; kind "mask": the top-left third white, the rest black; "black": all black.
+    """
+    if kind == "black":
+        image = Image.new(mode, (width, height), 0 if mode == "L" else (0, 0, 0, 255)[: len(mode)])
+    elif kind == "mask":
+        image = Image.new(mode, (width, height), 0 if mode == "L" else (0, 0, 0, 255)[: len(mode)])
+        image.paste(255 if mode == "L" else (255,) * len(mode), (0, 0, width // 2, height // 3))
+    else:
+        image = Image.new(mode, (width, height), DEFAULT_COLOR[: len(mode)] + (255,) * (len(mode) - 3))
+        image.paste((10, 200, 30, 255)[: len(mode)], (0, 0, width // 2, height // 3))
+    return encode(image, "PNG")
+
+
+# EXIF orientations a camera writes: 6 = the sensor was turned a quarter turn clockwise.
+ORIENTATION_TAG = 0x0112
+
+
+def make_rotated(width: int, height: int, orientation: int, fmt: str = "JPEG", noisy: bool = False) -> bytes:
+    """Stored as width×height with an EXIF orientation; shown as height×width for orientations 5-8.
+
+    The left half is darker than the right, so a test can tell which way the picture was turned.
+    """
+    if noisy:
+        image = Image.merge("RGB", [Image.effect_noise((width, height), 60 + 20 * i) for i in range(3)])
+    else:
+        image = _solid(width, height, DEFAULT_COLOR)
+    image.paste((20, 20, 20), (0, 0, width // 2, height))
+    exif = Image.Exif()
+    exif[ORIENTATION_TAG] = orientation
+    buffer = io.BytesIO()
+    image.save(buffer, format=pillow_format(fmt), exif=exif, quality=90)
+    return buffer.getvalue()
+
+
+def displayed(data: bytes) -> Image.Image:
+    """The decoded image as a viewer shows it: EXIF orientation applied."""
+    from PIL import ImageOps
+
+    with _open(data) as image:
+        return ImageOps.exif_transpose(image)
+
+
+def make_dot_mask(width: int, height: int, mode: str = "L") -> bytes:
+    """A black mask with one white pixel: the smallest thing a member can ask to repaint."""
+    mask = Image.new("L", (width, height), 0)
+    mask.putpixel((width // 2 + 1, height // 2 + 1), 255)
+    return encode(mask.convert(mode), "PNG")

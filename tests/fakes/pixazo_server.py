@@ -384,6 +384,8 @@ class FakePixazo:
         self.oversize_content_length = True  # False: chunked, so a client must count as it reads
         self.stream_raw_bytes = True  # stream endpoints answer the image itself (else JSON)
         self.fetch_timeout = 5.0  # for inpainting's imageUrl / maskUrl fetches
+        # (bytes, format such as "png") answered as every result instead of a generated gradient
+        self.result_override: tuple[bytes, str] | None = None
         self._queue: collections.deque[tuple[Behaviour, float | None]] = collections.deque()
         self._html_urls: set[str] = set()
         self._oversized_urls: set[str] = set()
@@ -591,8 +593,10 @@ class FakePixazo:
     ) -> web.Response:
         fmt = body.get("output_format", spec.default_format)
         width, height = output_size(spec, body, source)
-        image = gradient(width, height, prompt_color(body["prompt"]))
-        data = encode(image, fmt, body.get("output_quality"))
+        if self.result_override is not None:
+            data, fmt = self.result_override
+        else:
+            data = encode(gradient(width, height, prompt_color(body["prompt"])), fmt, body.get("output_quality"))
         url = self._new_url(fmt)
         self.images[url] = data  # raw answers too, so tests can compare bytes either way
         call.image_url = url

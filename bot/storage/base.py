@@ -25,7 +25,10 @@ class StoreUnavailable(Exception):
 
 class Store(Protocol):
     """One ledger. Every write is one transaction; a reservation's check-and-spend cannot interleave
-    with another reservation's, from this process or another one sharing the database."""
+    with another reservation's, from this process or another one sharing the database.
+
+    Opening is each backend's own classmethod, `SqliteStore.open(path, ...)` and
+    `PostgresStore.open(url, ...)`; `bot.storage.open_store(settings)` picks one by DATABASE_URL."""
 
     async def close(self) -> None: ...
 

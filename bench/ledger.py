@@ -1,11 +1,20 @@
-"""Ledger throughput: settled jobs per second on one SQLite file.
+"""Ledger throughput: settled jobs per second, on SQLite and on PostgreSQL.
 
 A "settled job" is, as the issue defines it, a reservation and its settlement: `Store.reserve` (quota
 snapshot + INSERT in one BEGIN IMMEDIATE transaction) then `Store.succeed` (one UPDATE). With
 `--with-running` each job also goes through `Store.mark_running`, as a generation in the bot does when
 its Pixazo call starts; that is one more trip to the database thread. Every
-scenario gets a fresh database file in a temp directory, opened with `Store.open` exactly as the bot
-opens it (WAL, synchronous=NORMAL), and an allowance so large that nothing is refused.
+scenario gets a fresh ledger opened exactly as the bot opens it, and an allowance so large that
+nothing is refused:
+
+* `--backend sqlite`: a fresh SQLite file in a temp directory (WAL, synchronous=NORMAL);
+* `--backend postgres`: a fresh database on a throwaway PostgreSQL server the bench starts on
+  127.0.0.1 (initdb + pg_ctl, as the tests do; fsync on unless `--pg-fsync-off`), or on the server
+  of `--database-url`; the store's pool has `--pool-size` connections (the bot's default, 10);
+* `--backend both` (the default): one after the other, in one run.
+
+`--before COMMIT` also runs the SQLite bench of COMMIT (checked out with `git worktree` into a temp
+directory) right after this one, so today's SQLite figure and the previous code's sit side by side.
 
 Scenarios, each run without a global cap and with a (huge) global cap, which adds the whole-day
 SUM query to every reservation:
@@ -17,11 +26,12 @@ For each scenario it prints settled jobs/s overall and over the last quarter of 
 grows during the run, and usage is summed from it), and the mean wall time of each Store call
 (under concurrency that includes waiting for the Store's lock).
 
-Target: >= 2,000 settled jobs/s.
+Targets: SQLite >= 2,000 settled jobs/s; PostgreSQL >= 2,000 with 50 users and >= 800 with 1 user.
 
 Run from the repository root:
 
-    python -m bench.ledger                # 5,000 jobs per scenario
+    python -m bench.ledger                # 5,000 jobs per scenario, both backends
+    python bench/ledger.py --backend both --before HEAD~8
     python -m bench.ledger --jobs 20000 --users 50
     python bench/ledger.py --profile      # also cProfile one scenario (the event-loop thread only)
 """
@@ -32,20 +42,26 @@ import argparse
 import asyncio
 import cProfile
 import io
+import os
 import pstats
+import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 if __package__ in (None, ""):  # `python bench/ledger.py`: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.storage import Member, Store  # noqa: E402
+from bot.storage import Member, SqliteStore, Store  # noqa: E402
 
 TARGET_JOBS_PER_SECOND = 2000
+PG_TARGET_ONE_USER = 800  # PostgreSQL with 1 user: every call is a network round trip or several
+ROOT = Path(__file__).resolve().parent.parent
+Opener = Callable[[str], Awaitable[Store]]  # scenario name -> a fresh, empty ledger
 GUILD_ID = 2000
 HUGE = 10**12
 PARAMS = {"prompt": "a red fox in snow", "negative_prompt": "blurry", "width": 1024, "height": 1024,
@@ -63,6 +79,7 @@ class Tally:
 @dataclass(frozen=True)
 class Result:
     name: str
+    target: int
     jobs: int
     seconds: float
     last_quarter_rate: float  # jobs/s over the last quarter of the jobs
@@ -93,8 +110,9 @@ async def user_loop(store: Store, member: Member, jobs: int, global_cap: int | N
         await settle_one(store, member, global_cap, tally)
 
 
-async def run_scenario(path: Path, name: str, jobs: int, users: int, global_cap: int | None) -> Result:
-    store = await Store.open(path)
+async def run_scenario(open_ledger: Opener, name: str, jobs: int, users: int, global_cap: int | None,
+                       target: int = TARGET_JOBS_PER_SECOND) -> Result:
+    store = await open_ledger(name)
     tally = Tally()
     try:
         per_user = [jobs // users + (1 if i < jobs % users else 0) for i in range(users)]
@@ -104,7 +122,7 @@ async def run_scenario(path: Path, name: str, jobs: int, users: int, global_cap:
         seconds = time.perf_counter() - start
     finally:
         await store.close()
-    return Result(name, jobs, seconds, last_quarter_rate(tally.finished, start),
+    return Result(name, target, jobs, seconds, last_quarter_rate(tally.finished, start),
                   {call: tally.call_seconds[call] / jobs * 1e6 for call in CALLS})
 
 
@@ -124,18 +142,18 @@ def scenarios(users: int) -> list[tuple[str, int, int | None]]:
 
 
 def report(result: Result) -> None:
-    verdict = "PASS" if result.rate >= TARGET_JOBS_PER_SECOND else "MISS"
+    verdict = "PASS" if result.rate >= result.target else "MISS"
     calls = ", ".join(f"{name} {us:.0f}" for name, us in result.mean_call_us.items() if us >= 1)
     print(f"{result.name:<28} {result.jobs:>6} jobs in {result.seconds:6.2f} s = {result.rate:6.0f} settled jobs/s"
-          f"  (last quarter {result.last_quarter_rate:5.0f}/s)  target >= {TARGET_JOBS_PER_SECOND}: {verdict}")
+          f"  (last quarter {result.last_quarter_rate:5.0f}/s)  target >= {result.target}: {verdict}")
     print(f"{'':<28} mean wall time per call, us: {calls}")
 
 
-def profile_scenario(directory: Path, jobs: int, users: int, global_cap: int | None) -> None:
-    """cProfile one scenario: shows the event-loop thread, not aiosqlite's worker thread."""
+def profile_scenario(open_ledger: Opener, jobs: int, users: int, global_cap: int | None) -> None:
+    """cProfile one scenario: shows the event-loop thread, not the SQLite store's database thread."""
     profiler = cProfile.Profile()
     profiler.enable()
-    asyncio.run(run_scenario(directory / "profile.sqlite3", "profile", jobs, users, global_cap))
+    asyncio.run(run_scenario(open_ledger, "profile", jobs, users, global_cap))
     profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
@@ -143,27 +161,110 @@ def profile_scenario(directory: Path, jobs: int, users: int, global_cap: int | N
     print(out.getvalue())
 
 
+def sqlite_ledgers(directory: Path) -> Opener:
+    count = iter(range(10**6))
+
+    async def open_ledger(name: str) -> Store:
+        return await SqliteStore.open(directory / f"s{next(count)}.sqlite3")
+
+    return open_ledger
+
+
+def postgres_ledgers(url: str, pool_size: int) -> Opener:
+    """A fresh database per scenario on the server at url (whose database is only used to create them)."""
+    import asyncpg
+
+    from bot.storage.postgres.store import PostgresStore
+
+    count = iter(range(10**6))
+
+    async def open_ledger(name: str) -> Store:
+        database = f"bench_ledger_{os.getpid()}_{next(count)}"
+        admin = await asyncpg.connect(url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+            await admin.execute(f'CREATE DATABASE "{database}"')
+        finally:
+            await admin.close()
+        return await PostgresStore.open(url.rsplit("/", 1)[0] + "/" + database, pool_size=pool_size)
+
+    return open_ledger
+
+
+def run_backend(label: str, open_ledger: Opener, args: argparse.Namespace, *, postgres: bool) -> list[Result]:
+    lifecycle = "reserve + mark_running + succeed" if WITH_RUNNING else "reserve + succeed"
+    print(f"\n{label}: {args.jobs} settled jobs ({lifecycle}) per scenario, a fresh ledger each")
+    results = []
+    for name, users, cap in scenarios(args.users):
+        target = PG_TARGET_ONE_USER if postgres and users == 1 else TARGET_JOBS_PER_SECOND
+        results.append(asyncio.run(run_scenario(open_ledger, name, args.jobs, users, cap, target)))
+        report(results[-1])
+    if args.profile:
+        profile_scenario(open_ledger, args.jobs, args.users, HUGE)
+    return results
+
+
+def run_before(commit: str, args: argparse.Namespace) -> int:
+    """The SQLite bench of an earlier commit, run now on this machine, for a side-by-side figure."""
+    with tempfile.TemporaryDirectory(prefix="ledger-before-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), commit],
+                       check=True)
+        try:
+            sha = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], check=True,
+                                 capture_output=True, text=True).stdout.strip()
+            print(f"\nSQLite at {commit} ({sha}), the code before the PostgreSQL backend, same machine, same run:",
+                  flush=True)
+            argv = [sys.executable, "bench/ledger.py", "--jobs", str(args.jobs), "--users", str(args.users)]
+            if args.with_running:
+                argv.append("--with-running")
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            return subprocess.run(argv, cwd=tree, env=env).returncode
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--jobs", type=int, default=5000, help="settled jobs per scenario (default 5000)")
     parser.add_argument("--users", type=int, default=50, help="concurrent users in the many-user scenario")
+    parser.add_argument("--pool-size", type=int, default=10, help="PostgreSQL pool size (the bot's default)")
+    parser.add_argument("--database-url", help="bench on this PostgreSQL server instead of a throwaway one "
+                                               "(its user must be allowed to create databases)")
+    parser.add_argument("--pg-fsync-off", action="store_true", help="throwaway server with fsync=off")
+    parser.add_argument("--before", metavar="COMMIT", help="also run COMMIT's SQLite bench, side by side")
     parser.add_argument("--profile", action="store_true", help="also cProfile the many-user global-cap scenario")
     parser.add_argument("--with-running", action="store_true", help="also mark each job running (3 calls a job)")
     args = parser.parse_args(argv)
     global WITH_RUNNING
     WITH_RUNNING = args.with_running
-    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
-        directory = Path(tmp)
-        lifecycle = "reserve + mark_running + succeed" if WITH_RUNNING else "reserve + succeed"
-        print(f"ledger bench: {args.jobs} settled jobs ({lifecycle}) per scenario, a fresh SQLite file each, "
-              f"in {directory}")
-        results = []
-        for i, (name, users, cap) in enumerate(scenarios(args.users)):
-            results.append(asyncio.run(run_scenario(directory / f"s{i}.sqlite3", name, args.jobs, users, cap)))
-            report(results[-1])
-        if args.profile:
-            profile_scenario(directory, args.jobs, args.users, HUGE)
-    return 0 if all(r.rate >= TARGET_JOBS_PER_SECOND for r in results) else 1
+    results: list[Result] = []
+    if args.backend in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
+            results += run_backend(f"SQLite (in {tmp})", sqlite_ledgers(Path(tmp)), args, postgres=False)
+    if args.backend in ("postgres", "both"):
+        if args.database_url:
+            results += run_backend("PostgreSQL (DATABASE_URL given)", postgres_ledgers(args.database_url,
+                                   args.pool_size), args, postgres=True)
+        else:
+            from tests.postgres import PostgresServer, find_bin
+
+            bin_dir = find_bin()
+            if bin_dir is None:
+                print("PostgreSQL's initdb/pg_ctl not found (Debian: apt-get install postgresql); "
+                      "or pass --database-url", file=sys.stderr)
+                return 2
+            server = PostgresServer.start(bin_dir, fsync=not args.pg_fsync_off)
+            try:
+                label = (f"PostgreSQL {bin_dir.parent.name} (throwaway server on 127.0.0.1:{server.port}, "
+                         f"fsync {'off' if args.pg_fsync_off else 'on'}, pool {args.pool_size})")
+                results += run_backend(label, postgres_ledgers(server.url(), args.pool_size), args, postgres=True)
+            finally:
+                server.stop()
+    if args.before:
+        run_before(args.before, args)
+    return 0 if all(r.rate >= r.target for r in results) else 1
 
 
 if __name__ == "__main__":

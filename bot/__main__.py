@@ -26,7 +26,7 @@ from bot.redact import Redactor
 from bot.services.generation import GenerationService
 from bot.services.quotas import Quotas
 from bot.settings import Settings, SettingsError, load_file_settings, load_settings
-from bot.storage import StoreBusy
+from bot.storage import SchemaTooNew, StoreBusy, StoreUnavailable
 from bot.storage.settle_journal import SettleJournal
 
 log = logging.getLogger("bot")
@@ -79,8 +79,7 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
         journal_offload = Offload(1, name="settle-journal")  # its own thread: never queued behind image work
         journal = SettleJournal(settings.settle_journal_path, journal_offload)
         # Delivered jobs the last run could not record are applied first, then the rest are released.
-        store = await open_store(settings.database_path, busy_timeout=settings.database_busy_timeout_seconds,
-                                 delivered=journal.read())
+        store = await open_store(settings, delivered=journal.read())
         journal.clear()
         quotas = Quotas(settings, store)
         pixazo = pixazo_client(settings, session, offload=offload, redactor=redactor)
@@ -161,9 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         log.error("the database %s is locked by another process (is a second bot using DATA_DIR?): %s",
                   settings.database_path, exc)
         return 1
-    except StartupError as exc:
+    except (StartupError, SchemaTooNew) as exc:
         log.error("%s", exc)
         return 2
+    except StoreUnavailable as exc:  # DATABASE_URL's server: unreachable now, perhaps not in a minute
+        log.error("%s", exc)
+        return 1
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN; check the token in the Developer Portal (Bot > Reset Token)")
         return 2

@@ -13,7 +13,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from bot.settings import Settings
 from bot.storage import Store
+from bot.storage import open_store as open_ledger
 
 
 class StartupError(Exception):
@@ -37,10 +39,12 @@ def check_data_dir(path: Path) -> None:
                            "give that user write access to it") from None
 
 
-async def open_store(database: Path, *, busy_timeout: float, delivered: Mapping[int, str | None]) -> Store:
-    # StoreBusy passes through: a lock held by another process is worth a retry, not a fix.
+async def open_store(settings: Settings, *, delivered: Mapping[int, str | None]) -> Store:
+    # StoreBusy passes through: a lock held by another process is worth a retry, not a fix. So do
+    # StoreUnavailable and SchemaTooNew, whose messages already name DATABASE_URL or the schema.
+    database = settings.database_path
     try:
-        return await Store.open(database, busy_timeout=busy_timeout, delivered=delivered)
+        return await open_ledger(settings, delivered=delivered)
     except sqlite3.OperationalError as exc:
         hint = "; is another copy of the bot using this DATA_DIR?" if "locked" in str(exc) else ""
         raise StartupError(f"database {database} could not be opened: {exc}{hint}") from None

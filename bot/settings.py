@@ -78,6 +78,10 @@ class Settings(FileSettings):
     image_workers: int = Field(2, ge=1, le=16)
     image_work_timeout_seconds: float = Field(20.0, gt=0, le=300)
 
+    # Unset: the embedded SQLite ledger in DATA_DIR. postgresql://user:pass@host:5432/db: PostgreSQL.
+    database_url: SecretStr | None = None
+    database_pool_size: int = Field(10, ge=1, le=100)
+
     @field_validator("discord_token", "pixazo_api_key", mode="before")
     @classmethod
     def _secret(cls, value: object, info: ValidationInfo) -> object:
@@ -137,6 +141,24 @@ class Settings(FileSettings):
     def cost_of(self, model_key: str) -> int:
         return self.quota_model_costs.get(model_key, MODELS[model_key].cost)
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str):
+            from bot.storage.base import StoreUnavailable
+            from bot.storage.postgres.url import DatabaseUrl
+
+            try:
+                DatabaseUrl.parse(value)
+            except StoreUnavailable as exc:  # the message never repeats the URL, so never its password
+                raise ValueError(str(exc).removeprefix("DATABASE_URL ")) from None
+            return value.strip()
+        return value
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "bot.sqlite3"
@@ -147,7 +169,20 @@ class Settings(FileSettings):
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return (self.discord_token.get_secret_value(), self.pixazo_api_key.get_secret_value())
+        found = (self.discord_token.get_secret_value(), self.pixazo_api_key.get_secret_value())
+        # A password of a few characters would blank those letters out of every message; such a one
+        # is kept out of logs by never being formatted into them in the first place.
+        password = self.database_password
+        return found + ((password,) if password and len(password) >= 4 else ())
+
+    @property
+    def database_password(self) -> str | None:
+        """DATABASE_URL's password, so the redactor keeps it out of every log line."""
+        if self.database_url is None:
+            return None
+        from bot.storage.postgres.url import DatabaseUrl
+
+        return DatabaseUrl.parse(self.database_url.get_secret_value()).password or None
 
 
 class SettingsError(Exception):

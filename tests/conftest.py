@@ -18,8 +18,10 @@ import pytest
 
 from bot.__main__ import serve
 from bot.settings import Settings
+from tests.backends import backend  # noqa: F401  (fixtures: both ledger backends, a PostgreSQL server)
 from tests.fakes.discord_server import FakeDiscord, FakeInteraction
 from tests.fakes.pixazo_server import FakePixazo
+from tests.postgres import postgres_server, postgres_url  # noqa: F401
 
 TOKEN = "MTAwMA.fake-discord-token.do-not-leak-0123456789"
 PIXAZO_KEY = "pixazo-secret-key-4f1e9c"
@@ -40,6 +42,7 @@ def make_settings(tmp_path: Path, discord_fake: FakeDiscord, pixazo_fake: FakePi
         "discord_api_base_url": discord_fake.api_base,
         "discord_gateway_url": discord_fake.gateway_url,
         "discord_guild_ready_timeout": 0.05,
+        "database_url": None,  # SQLite in tmp_path, whatever the environment says; ledger_settings may differ
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -102,14 +105,20 @@ def bot_settings() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def harness(tmp_path, fake_discord, fake_pixazo, bot_settings) -> AsyncIterator[Harness]:
+def ledger_settings() -> dict[str, Any]:
+    """Which ledger the bot uses; a module overrides this (with `backend`) to run on both."""
+    return {}
+
+
+@pytest.fixture
+async def harness(tmp_path, fake_discord, fake_pixazo, bot_settings, ledger_settings) -> AsyncIterator[Harness]:
     records: list[logging.LogRecord] = []
     handler = _Collect(records)
     root = logging.getLogger()
     root.addHandler(handler)
     old_level = root.level
     root.setLevel(logging.INFO)
-    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **bot_settings)
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **{**ledger_settings, **bot_settings})
     async with started_bot(settings, fake_discord) as task:
         h = Harness(fake_discord, fake_pixazo, settings, task, records)
         try:

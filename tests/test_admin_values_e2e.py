@@ -7,17 +7,26 @@ import sqlite3
 
 import pytest
 
+from bot.domain import Member
 from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
 from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
 from tests.fakes.pixazo_server import Behaviour
+from tests.ledger import open_view
 
 ADMIN = DEFAULT_MEMBER_PERMISSIONS | (1 << 5)  # Manage Server
 BOB = 4001
 
 
-def count(harness, table: str) -> int:
-    with sqlite3.connect(harness.settings.database_path) as db:
-        return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+async def stored(harness) -> dict:
+    """What the ledger holds for this server, read through the store: every allowance or grant
+    write records an admin action in the same transaction, and the snapshots show their effect."""
+    async with open_view(harness.settings) as store:
+        def quota(user: int, roles: tuple[int, ...] = ()):
+            return store.snapshot(Member(GUILD_ID, user, roles), default_allowance=-1)
+
+        bob, role = await quota(BOB), await quota(4000, (777,))
+        return {"actions": [a["action"] for a in reversed(await store.admin_actions(GUILD_ID))],
+                "bob": (bob.source, bob.allowance, bob.granted), "role 777": role.source}
 
 
 async def admin(harness, sub: str, options: dict, **kwargs) -> dict:
@@ -31,8 +40,8 @@ async def admin(harness, sub: str, options: dict, **kwargs) -> dict:
 
 async def refused(harness, sub: str, options: dict, **kwargs) -> str:
     message = await admin(harness, sub, options, validate=False, **kwargs)
-    for table in ("allowances", "grants", "admin_actions"):
-        assert count(harness, table) == 0, f"a refused /quotas {sub} wrote to {table}"
+    nothing = {"actions": [], "bob": ("bot default", -1, 0), "role 777": "bot default"}
+    assert await stored(harness) == nothing, f"a refused /quotas {sub} wrote to the ledger"
     assert "unexpected" not in message["content"].lower()
     return message["content"]
 
@@ -70,7 +79,8 @@ async def test_the_bounds_themselves_are_accepted(harness):
     await admin(harness, "member", {"member": BOB, "credits_per_day": 100_000})
     done = await admin(harness, "grant", {"member": BOB, "extra_credits": 100_000})
     assert "100000 credits extra" in done["content"]
-    assert count(harness, "allowances") == 2 and count(harness, "grants") == 1
+    assert await stored(harness) == {"actions": ["allowance.default", "allowance.member", "grant"],
+                                     "bob": ("member", 100_000, 100_000), "role 777": "server default"}
 
 
 @pytest.mark.parametrize("value", [str(BOB), "somebody"])
@@ -84,6 +94,7 @@ async def test_a_member_option_naming_no_one_resolved_is_refused(harness, value)
 async def test_usage_quotes_stored_errors_and_names_without_rendering_them(harness):
     harness.pixazo.default = Behaviour.UNAUTHORIZED
     await harness.answer("sdxl", {"prompt": "a fox"}, username="**boss** [x](https://e.example)")
+    # Arranging, not reading: no store call writes an arbitrary error onto a failed job.
     with sqlite3.connect(harness.settings.database_path) as db:
         # Stored errors can hold outside text: a provider's reason, a file name.
         db.execute("UPDATE jobs SET error = ?", ("[Claim Nitro](https://e.example) `x` # HEADING",))

@@ -6,13 +6,14 @@ derived from the catalog, so a wrong catalog entry fails here.
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
-from tests.conftest import CHANNEL_ID, GUILD_ID, PIXAZO_KEY, TOKEN, embed_fields, eventually, is_ephemeral
+from tests.conftest import CHANNEL_ID, GUILD_ID, PIXAZO_KEY, TOKEN, embed_fields, is_ephemeral
 from tests.fakes.images import image_size
 from tests.fakes.pixazo_server import Behaviour
+from tests.ledger import columns, jobs, open_view, read_jobs, until
+
+USER_ID = 4000  # the fake's default invoker
 
 PROMPT = "a red fox in snow"
 STRING, INTEGER, NUMBER = 3, 4, 10
@@ -204,7 +205,7 @@ async def test_pixazo_failure_is_explained_and_refunded(harness, behaviour, said
     assert said in message["content"], message["content"]
     assert "Traceback" not in message["content"] and "error occurred" not in message["content"]
     assert len(harness.pixazo.requests) == attempts
-    assert_refunded(harness)
+    await assert_refunded(harness)
 
 
 @pytest.mark.parametrize("bot_settings", [{"pixazo_retry_base_delay_seconds": 0.01}])
@@ -212,7 +213,7 @@ async def test_endpoint2_status_other_than_succeeded_is_a_failure(harness):
     harness.pixazo.default = Behaviour.NOT_SUCCEEDED
     _, message = await harness.answer("sd35-large", {"prompt": PROMPT})
     assert is_ephemeral(message) and "as `failed`" in message["content"]
-    assert_refunded(harness)
+    await assert_refunded(harness)
 
 
 @pytest.mark.parametrize("bot_settings", [{"pixazo_retry_base_delay_seconds": 0.01}])
@@ -231,9 +232,8 @@ async def test_retry_after_is_honoured(harness):
     assert second.at - first.at >= 0.4
 
 
-def assert_refunded(harness) -> None:
-    with sqlite3.connect(harness.settings.database_path) as db:
-        rows = db.execute("SELECT state, error FROM jobs").fetchall()
+async def assert_refunded(harness) -> None:
+    rows = columns(await read_jobs(harness.settings, GUILD_ID, USER_ID), "state", "error")
     assert rows and all(state == "failed" and error for state, error in rows), rows
 
 
@@ -258,8 +258,7 @@ async def test_bad_input_is_refused_with_a_specific_ephemeral_message(harness, c
     assert data["flags"] & 64, "ephemeral"
     assert said in data["content"], data["content"]
     assert harness.pixazo.requests == []
-    with sqlite3.connect(harness.settings.database_path) as db:
-        assert db.execute("SELECT COUNT(*) FROM jobs").fetchone() == (0,)
+    assert await read_jobs(harness.settings, GUILD_ID, USER_ID) == []
 
 
 async def test_secrets_never_reach_discord(harness):
@@ -279,14 +278,12 @@ async def test_secrets_never_reach_discord(harness):
 async def test_job_is_recorded_with_who_where_and_what(harness):
     await harness.answer("sdxl", {"prompt": PROMPT, "seed": 3})
 
-    def settled() -> bool:  # the job is settled just after the followup is posted
-        with sqlite3.connect(harness.settings.database_path) as db:
-            return db.execute("SELECT state FROM jobs").fetchone() == ("succeeded",)
+    async with open_view(harness.settings) as store:
+        async def settled() -> bool:  # the job is settled just after the followup is posted
+            return columns(await jobs(store, GUILD_ID, USER_ID), "state") == [("succeeded",)]
 
-    await eventually(settled)
-    with sqlite3.connect(harness.settings.database_path) as db:
-        db.row_factory = sqlite3.Row
-        (row,) = db.execute("SELECT * FROM jobs").fetchall()
+        await until(settled)
+        (row,) = await jobs(store, GUILD_ID, USER_ID)
     assert (row["user_id"], row["guild_id"], row["channel_id"]) == (4000, GUILD_ID, CHANNEL_ID)
     assert (row["model"], row["cost"], row["state"]) == ("sdxl", 2, "succeeded")
     assert '"seed": 3' in row["params"] and row["result_url"].startswith(harness.pixazo.base_url)

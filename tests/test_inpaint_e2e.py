@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import sqlite3
 
 import pytest
 
@@ -19,6 +18,7 @@ from tests.fakes.images import (
     make_png,
     make_rotated,
 )
+from tests.ledger import columns, read_jobs
 
 PROMPT = "a lion instead of the dog"
 MiB = 2**20
@@ -32,9 +32,8 @@ def pair(w: int = 512, h: int = 384, mask_kind: str = "half") -> dict:
     return {"image": png("dog.png", make_png(w, h)), "mask": png("dog-mask.png", make_mask(w, h, mask_kind))}
 
 
-def jobs(harness) -> list[tuple]:
-    with sqlite3.connect(harness.settings.database_path) as db:
-        return db.execute("SELECT state, inputs, params FROM jobs").fetchall()
+async def jobs(harness) -> list[tuple]:
+    return columns(await read_jobs(harness.settings, GUILD_ID, 4000), "state", "inputs", "params")
 
 
 async def test_schema_teaches_the_mask_convention(harness):
@@ -70,8 +69,7 @@ async def test_inpaint_happy_path(tmp_path, fake_discord, fake_pixazo, stream, p
     assert message["_payload"]["embeds"][0]["image"]["url"] == f"attachment://{filename}"
     assert data == fake_pixazo.images[call.image_url]
     assert embed_fields(message)["Cost"] == "2 credits · 18 left today"
-    with sqlite3.connect(settings.database_path) as db:
-        ((state, inputs),) = db.execute("SELECT state, inputs FROM jobs").fetchall()
+    ((state, inputs),) = columns(await read_jobs(settings, GUILD_ID, 4000), "state", "inputs")
     assert state == "succeeded"
     recorded = json.loads(inputs)
     assert recorded["image"]["filename"] == "dog.png" and recorded["mask"]["filename"] == "dog-mask.png"
@@ -119,7 +117,7 @@ async def test_bad_inputs_are_refused_and_cost_nothing(harness, files, said):
     assert is_ephemeral(message), message
     assert said in message["content"], message["content"]
     assert harness.pixazo.requests == []
-    assert jobs(harness) == [], "refused before any credit was reserved"
+    assert await jobs(harness) == [], "refused before any credit was reserved"
 
 
 async def test_declared_size_that_lies_is_caught_while_downloading(harness):
@@ -128,7 +126,7 @@ async def test_declared_size_that_lies_is_caught_while_downloading(harness):
              "mask": pair()["mask"]}
     _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=files)
     assert is_ephemeral(message) and "larger than the 10.0 MiB limit" in message["content"]
-    assert jobs(harness) == []
+    assert await jobs(harness) == []
 
 
 async def test_mask_gone_by_the_time_pixazo_fetches_it(harness):
@@ -141,7 +139,7 @@ async def test_mask_gone_by_the_time_pixazo_fetches_it(harness):
     _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=attachments)
     assert is_ephemeral(message)
     assert "Pixazo refused this request" in message["content"] and "maskUrl" in message["content"]
-    ((state, _, _),) = jobs(harness)
+    ((state, _, _),) = await jobs(harness)
     assert state == "failed", "the credits came back"
 
 
@@ -180,7 +178,7 @@ async def test_member_without_credits_is_refused_before_anything_is_downloaded(h
     assert is_ephemeral(message)
     assert "/inpaint needs 2 credits and you have 0 left today" in message["content"], message["content"]
     assert cdn_downloads(harness) == [], "the files were downloaded although the member could not pay"
-    assert jobs(harness) == [] and harness.pixazo.requests == []
+    assert await jobs(harness) == [] and harness.pixazo.requests == []
 
 
 @pytest.mark.parametrize("bot_settings", [{"quota_max_jobs_per_user": 1}])
@@ -202,7 +200,7 @@ async def test_image_past_the_pixel_cap_is_refused_naming_the_cap(harness):
     assert "The image (`huge.png`) is 5000×4000 (20.0 megapixels); the limit is 4096×4096 (16.8 megapixels)" \
         in message["content"], message["content"]
     assert cdn_downloads(harness) == [], "Discord's own measurement already rules it out"
-    assert jobs(harness) == []
+    assert await jobs(harness) == []
 
 
 async def test_pixel_cap_holds_when_discord_gives_no_size(harness):
@@ -212,7 +210,7 @@ async def test_pixel_cap_holds_when_discord_gives_no_size(harness):
              "mask": pair()["mask"]}
     _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=files)
     assert is_ephemeral(message) and "is 5000×4000" in message["content"] and "4096×4096" in message["content"]
-    assert jobs(harness) == []
+    assert await jobs(harness) == []
 
 
 async def test_quota_is_deferred_promptly_while_heavy_inputs_are_checked(harness):
@@ -244,7 +242,7 @@ async def test_input_check_past_its_deadline_is_refused_and_costs_nothing(harnes
     _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=heavy_files())
     assert is_ephemeral(message)
     assert "took too long to check, so nothing was spent" in message["content"], message["content"]
-    assert jobs(harness) == [] and harness.pixazo.requests == []
+    assert await jobs(harness) == [] and harness.pixazo.requests == []
 
 
 # -- EXIF orientation and the size sent --------------------------------------------------------------------
@@ -257,7 +255,7 @@ async def test_exif_rotated_image_with_a_mask_drawn_as_displayed_is_accepted(har
     assert message["embeds"], message
     (call,) = harness.pixazo.requests
     assert (call.json["width"], call.json["height"]) == (384, 512), "sized as displayed"
-    ((_, inputs, _),) = jobs(harness)
+    ((_, inputs, _),) = await jobs(harness)
     recorded = json.loads(inputs)["image"]
     assert (recorded["width"], recorded["height"], recorded["exif_orientation"]) == (384, 512, 6)
 

@@ -12,15 +12,15 @@ import sqlite3
 import pytest
 
 from bot.embeds import PROMPT_SHOWN_MAX
-from tests.conftest import embed_fields, is_ephemeral
+from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
 from tests.fakes.images import make_mask, make_png
+from tests.ledger import columns, read_jobs
 
 PROMPT = "a red fox in snow"
 
 
-def job_rows(harness) -> list[tuple]:
-    with sqlite3.connect(harness.settings.database_path) as db:
-        return db.execute("SELECT guild_id, state FROM jobs").fetchall()
+async def job_rows(harness) -> list[tuple]:
+    return columns(await read_jobs(harness.settings, GUILD_ID, 4000, 4001), "guild_id", "state")
 
 
 async def refused(harness, name: str, options: dict | None = None, **kwargs) -> str:
@@ -29,7 +29,7 @@ async def refused(harness, name: str, options: dict | None = None, **kwargs) -> 
     assert is_ephemeral(message), message
     assert not message.get("embeds")
     assert harness.pixazo.requests == [], "a refused command never reaches Pixazo"
-    assert job_rows(harness) == [], "a refused command opens no job"
+    assert await job_rows(harness) == [], "a refused command opens no job"
     assert "unexpected" not in message["content"].lower()
     return message["content"]
 
@@ -139,6 +139,8 @@ async def test_a_server_only_command_in_a_dm_is_refused_before_anything_is_charg
     assert callback["type"] == 4 and callback["data"]["flags"] & 64
     assert callback["data"]["content"] == "This command works only in a server."
     assert harness.pixazo.requests == []
+    # The whole file, whatever guild a stray row would carry (none, from a DM): more than the store's
+    # per-server reads can show, so this one looks at SQLite itself.
     with sqlite3.connect(harness.settings.database_path) as db:
         for table in ("jobs", "grants", "admin_actions"):
             assert db.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,), table

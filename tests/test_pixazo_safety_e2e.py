@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
-from tests.conftest import PIXAZO_KEY, TOKEN, embed_fields, is_ephemeral
+from tests.conftest import GUILD_ID, PIXAZO_KEY, TOKEN, embed_fields, is_ephemeral
 from tests.fakes.discord_server import FakeInteraction
 from tests.fakes.pixazo_server import Behaviour
+from tests.ledger import columns, read_jobs
 from tests.test_quota_e2e import admin, quota_fields
 
 PROMPT = "a heron in the reeds"
 FAST = {"pixazo_retry_base_delay_seconds": 0.01}
+USER_ID = 4000  # the fake's default invoker
 
 
-def jobs(harness) -> list[tuple[str, str | None]]:
-    with sqlite3.connect(harness.settings.database_path) as db:
-        return db.execute("SELECT state, error FROM jobs ORDER BY id").fetchall()
+async def jobs(harness) -> list[tuple[str, str | None]]:
+    return columns(await read_jobs(harness.settings, GUILD_ID, USER_ID), "state", "error")
 
 
 def everything_discord_received(harness) -> str:
@@ -29,7 +28,7 @@ def public_messages(harness) -> list[dict]:
 
 
 async def assert_refunded_and_unposted(harness) -> None:
-    assert [state for state, _ in jobs(harness)] == ["failed"]
+    assert [state for state, _ in await jobs(harness)] == ["failed"]
     assert (await quota_fields(harness))["Left today"] == "20", "no credit was spent"
     assert public_messages(harness) == [], "nothing stays posted in the channel"
 
@@ -43,7 +42,7 @@ async def test_a_400_echoing_the_key_reaches_no_member_no_row_and_no_log(harness
                               "[redacted] is not valid"), content
     assert content.count("`") == 2, "the reason is one code span: no markdown, mention or link renders"
     assert message["_payload"]["allowed_mentions"] == {"parse": []}
-    ((state, error),) = jobs(harness)
+    ((state, error),) = await jobs(harness)
     assert state == "failed" and "[redacted]" in error and PIXAZO_KEY not in error
     usage = await admin(harness, "usage", {"member": 4000})
     assert PIXAZO_KEY not in str(usage)
@@ -59,7 +58,7 @@ async def test_a_2500_character_status_still_gives_the_member_a_short_answer(har
     content = message["content"]
     assert content.startswith("Pixazo reported the generation as `failed for key [redacted]: **boom** @everyone")
     assert len(content) < 300 and content.count("`") == 2, content
-    ((_, error),) = jobs(harness)
+    ((_, error),) = await jobs(harness)
     assert PIXAZO_KEY not in error and len(error) <= 600
     await assert_refunded_and_unposted(harness)
 
@@ -72,7 +71,7 @@ async def test_a_truncated_png_is_told_refunded_and_never_posted(harness):
     assert is_ephemeral(message) and message["_files"] == []
     assert "Pixazo returned an image that is damaged or incomplete. No credits were spent." == message["content"]
     await assert_refunded_and_unposted(harness)
-    ((_, error),) = jobs(harness)
+    ((_, error),) = await jobs(harness)
     assert "do not decode" in error
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import pytest
 
-from bot.storage import Member, Store
+from bot.storage import Member, open_store
 from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
 from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
 from tests.fakes.pixazo_server import Behaviour
+from tests.ledger import columns, jobs, open_view, read_jobs, until
 
 MANAGE_GUILD = 1 << 5
 ADMIN = DEFAULT_MEMBER_PERMISSIONS | MANAGE_GUILD
@@ -18,9 +18,16 @@ BOB = 4001
 PROMPT = "a lighthouse at dusk"
 
 
-def ledger(harness, sql: str, *args):
-    with sqlite3.connect(harness.settings.database_path) as db:
-        return db.execute(sql, args).fetchall()
+@pytest.fixture
+def ledger_settings(backend) -> dict:
+    """Every scenario here runs on both ledgers: SQLite and a real PostgreSQL."""
+    return backend.settings
+
+
+@pytest.fixture
+async def ledger(harness):
+    async with open_view(harness.settings) as store:
+        yield store
 
 
 async def admin(harness, sub: str, options: dict | None = None, **kwargs) -> dict:
@@ -35,8 +42,13 @@ async def quota_fields(harness, **kwargs) -> dict[str, str]:
     return embed_fields(message)
 
 
-async def test_quota_shows_left_used_renewal_costs_and_running_jobs(harness):
+async def test_quota_shows_left_used_renewal_costs_and_running_jobs(harness, ledger):
     await harness.answer("sd35-large", {"prompt": PROMPT})
+
+    async def settled() -> bool:  # the job is settled just after the followup is posted
+        return columns(await jobs(ledger, GUILD_ID, 4000), "state") == [("succeeded",)]
+
+    await until(settled)
     fields = await quota_fields(harness)
     assert (fields["Left today"], fields["Used today"]) == ("16", "4")
     assert re.fullmatch(r"<t:\d+:R>", fields["Renews"])
@@ -99,45 +111,42 @@ async def test_failed_generation_gives_the_credits_back(harness, behaviour):
     assert (fields["Left today"], fields["Used today"], fields["Running now"]) == ("20", "0", "0 of 2 at a time")
 
 
-async def test_a_restart_mid_job_refunds_it(tmp_path, fake_discord, fake_pixazo):
-    settings = make_settings(tmp_path, fake_discord, fake_pixazo)
+async def test_a_restart_mid_job_refunds_it(tmp_path, fake_discord, fake_pixazo, ledger_settings):
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **ledger_settings)
     fake_pixazo.default = Behaviour.HANG
     async with started_bot(settings, fake_discord):
         await fake_discord.invoke("sd35-large", {"prompt": PROMPT})
         await eventually(lambda: len(fake_pixazo.requests) == 1)
-        with sqlite3.connect(settings.database_path) as db:
-            assert db.execute("SELECT state FROM jobs").fetchall() == [("running",)]
+        assert columns(await read_jobs(settings, GUILD_ID, 4000), "state") == [("running",)]
     # The bot was cancelled mid-call; even so the job must not keep the credits.
-    with sqlite3.connect(settings.database_path) as db:
-        assert db.execute("SELECT state FROM jobs").fetchall() == [("failed",)]
+    assert columns(await read_jobs(settings, GUILD_ID, 4000), "state") == [("failed",)]
 
 
-async def test_jobs_left_open_by_a_crash_are_released_at_start(tmp_path, fake_discord, fake_pixazo):
-    settings = make_settings(tmp_path, fake_discord, fake_pixazo)
-    store = await Store.open(settings.database_path)
+async def test_jobs_left_open_by_a_crash_are_released_at_start(tmp_path, fake_discord, fake_pixazo, ledger_settings):
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **ledger_settings)
+    store = await open_store(settings)
     for _ in range(2):
         await store.reserve(Member(GUILD_ID, 4000), channel_id=1, model="sd35-large", params={}, cost=4,
                             default_allowance=20, max_jobs=5, global_cap=None)
-    await store._db.close()  # a crash: no clean shutdown, rows stay 'reserved'
+    await store.close()  # then the process dies: nothing settles them, the rows stay 'reserved'
     async with started_bot(settings, fake_discord):
         interaction = await fake_discord.invoke("quota")
         fields = embed_fields(await interaction.wait_followup())
     assert (fields["Left today"], fields["Running now"]) == ("20", "0 of 2 at a time")
-    with sqlite3.connect(settings.database_path) as db:
-        assert db.execute("SELECT DISTINCT state, error FROM jobs").fetchall() == [("failed", "interrupted")]
+    assert set(columns(await read_jobs(settings, GUILD_ID, 4000), "state", "error")) == {("failed", "interrupted")}
 
 
 # -- admin commands ----------------------------------------------------------------------------------
 
-async def test_admin_commands_are_hidden_and_refused_without_manage_server(harness):
+async def test_admin_commands_are_hidden_and_refused_without_manage_server(harness, ledger):
     (group,) = [c for c in harness.discord.synced[GUILD_ID] if c["name"] == "quotas"]
     assert int(group["default_member_permissions"]) == MANAGE_GUILD
     interaction = await harness.invoke("quotas", {"member": 4000, "extra_credits": 50}, subcommand="grant")
     callback = await interaction.wait_callback()
     assert callback["data"]["flags"] & 64
     assert "Manage Server" in callback["data"]["content"]
-    assert ledger(harness, "SELECT COUNT(*) FROM grants") == [(0,)]
-    assert ledger(harness, "SELECT COUNT(*) FROM admin_actions") == [(0,)]
+    assert (await ledger.snapshot(Member(GUILD_ID, 4000), default_allowance=20)).granted == 0
+    assert await ledger.admin_actions(GUILD_ID) == []
 
 
 async def test_allowance_precedence_through_discord(harness):
@@ -162,7 +171,7 @@ async def test_server_default_can_be_removed(harness):
     assert (await quota_fields(harness))["Left today"] == "20"
 
 
-async def test_reset_and_usage_and_the_audit_trail(harness):
+async def test_reset_and_usage_and_the_audit_trail(harness, ledger):
     await harness.answer("sd35-large", {"prompt": PROMPT})
     await harness.answer("sd35-large", {"prompt": PROMPT})
     assert (await quota_fields(harness))["Left today"] == "12"
@@ -173,28 +182,35 @@ async def test_reset_and_usage_and_the_audit_trail(harness):
     fields = embed_fields(usage)
     assert fields["Left today"] == "20"
     assert fields["Recent jobs"].count("/sd35-large · 4 credits · succeeded") == 2
-    actions = ledger(harness, "SELECT actor_id, action, target_id FROM admin_actions ORDER BY id")
+    actions = columns(list(reversed(await ledger.admin_actions(GUILD_ID))), "actor_id", "action", "target_id")
     assert actions == [(9000, "reset", 4000), (9000, "view", 4000)]
 
 
 @pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 1}])
-async def test_a_job_waiting_for_a_pixazo_slot_is_reserved_then_running(harness):
+async def test_a_job_waiting_for_a_pixazo_slot_is_reserved_then_running(harness, ledger):
     harness.pixazo.latency = 0.5
     first = await harness.invoke("sdxl", {"prompt": PROMPT}, user_id=4000)
     await eventually(lambda: len(harness.pixazo.requests) == 1)
     second = await harness.invoke("sdxl", {"prompt": PROMPT}, user_id=BOB)
-    await eventually(lambda: len(ledger(harness, "SELECT id FROM jobs")) == 2)
-    assert ledger(harness, "SELECT user_id, state FROM jobs ORDER BY id") == [(4000, "running"), (BOB, "reserved")]
+    async def both_recorded() -> bool:
+        return len(await jobs(ledger, GUILD_ID, 4000, BOB)) == 2
+
+    await until(both_recorded)
+    assert columns(await jobs(ledger, GUILD_ID, 4000, BOB), "user_id", "state") == [(4000, "running"),
+                                                                                     (BOB, "reserved")]
     for interaction in (first, second):
         assert (await interaction.wait_followup())["embeds"]
     assert len(harness.pixazo.requests) == 2
 
 
-async def test_an_expired_interaction_token_refunds_the_job(harness):
+async def test_an_expired_interaction_token_refunds_the_job(harness, ledger):
     harness.pixazo.latency = 0.3
     interaction = await harness.invoke("sdxl", {"prompt": PROMPT})
     await interaction.wait_callback()
     interaction.expire()  # as if the 15 minutes had run out while Pixazo worked
-    await eventually(lambda: ledger(harness, "SELECT state FROM jobs") == [("failed",)])
-    (error,) = ledger(harness, "SELECT error FROM jobs")[0]
+    async def failed() -> bool:
+        return columns(await jobs(ledger, GUILD_ID, 4000), "state") == [("failed",)]
+
+    await until(failed)
+    ((error,),) = columns(await jobs(ledger, GUILD_ID, 4000), "error")
     assert "followup refused: HTTP 401" in error

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import io
-import sqlite3
 
 import pytest
 from PIL import Image
 
-from tests.conftest import eventually
+from tests.conftest import GUILD_ID
 from tests.fakes.images import displayed, encode, gradient, make_rotated
+from tests.ledger import columns, read_jobs, until
 
 PROMPT = "a lighthouse at dusk"
 
@@ -21,9 +21,14 @@ def huge(width: int = 4000, height: int = 4000, fmt: str = "PNG") -> bytes:
     return encode(gradient(width, height, (30, 90, 200)), fmt)
 
 
-def states(harness) -> list[str]:
-    with sqlite3.connect(harness.settings.database_path) as db:
-        return [state for (state,) in db.execute("SELECT state FROM jobs")]
+def ended_as(harness, state: str):
+    async def check() -> bool:
+        return columns(await read_jobs(harness.settings, GUILD_ID, 4000), "state") == [(state,)]
+    return check
+
+
+def succeeded(harness):
+    return ended_as(harness, "succeeded")
 
 
 async def test_huge_result_is_downscaled_then_reencoded_to_fit(harness):
@@ -36,7 +41,7 @@ async def test_huge_result_is_downscaled_then_reencoded_to_fit(harness):
     with Image.open(io.BytesIO(data)) as posted:
         assert max(posted.size) <= 2048 and posted.width == posted.height, posted.size
     assert message["_payload"]["embeds"][0]["image"]["url"] == f"attachment://{filename}"
-    await eventually(lambda: states(harness) == ["succeeded"])
+    await until(succeeded(harness))
 
 
 # A JPEG is checked at 1/8 scale (milliseconds) but re-encoded at up to 2048² (far longer than 0.1 s),
@@ -49,7 +54,7 @@ async def test_reencoding_past_its_deadline_posts_pixazos_link(harness):
     (call,) = [c for c in harness.pixazo.requests if c.image_url]
     assert message["_files"] == []
     assert message["_payload"]["embeds"][0]["image"]["url"] == call.image_url
-    await eventually(lambda: states(harness) == ["succeeded"])  # the member saw it, through the link
+    await until(succeeded(harness))  # the member saw it, through the link
     assert "took too long" in harness.log_text()
 
 
@@ -61,7 +66,7 @@ async def test_result_past_the_pixel_cap_is_refused_undecoded_and_refunded(harne
     assert message["_files"] == [] and not message.get("embeds")
     assert "No credits were spent" in message["content"]
     assert interaction.original is None or not interaction.original.get("embeds")
-    await eventually(lambda: states(harness) == ["failed"])
+    await until(ended_as(harness, "failed"))
     assert "6100×6000" in harness.log_text()
 
 

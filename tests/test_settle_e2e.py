@@ -9,16 +9,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
-import time
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
-from bot.storage import Member, Store
+from bot.storage import Member, SqliteStore
 from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
 from tests.fakes.pixazo_server import Behaviour
+from tests.ledger import jobs, until
 from tests.test_quota_e2e import ADMIN
 from tests.test_startup import BASE_ENV, TOKEN, run_bot
 
@@ -52,20 +51,36 @@ async def write_lock_held(path: Path):
         await asyncio.wait_for(proc.wait(), 10)
 
 
-def states(path: Path) -> list[str]:
-    with sqlite3.connect(path) as db:  # readers are not blocked by a held write lock (WAL)
-        return [s for (s,) in db.execute("SELECT state FROM jobs ORDER BY id")]
+async def states(path: Path) -> list[str]:
+    # Through the store, as a second reader (recover=False): readers are not blocked by a held write lock (WAL).
+    store = await SqliteStore.open(path, recover=False)
+    try:
+        return [j["state"] for j in await jobs(store, GUILD_ID, 4000)]
+    finally:
+        await store.close()
+
+
+def states_become(path: Path, expected: list[str]):
+    async def check() -> bool:
+        return await states(path) == expected
+    return check
 
 
 async def audit(path: Path) -> list[str]:
-    # Store(...) rather than Store.open: opening would run recovery beside the live bot.
-    async with aiosqlite.connect(path, isolation_level=None) as db:
-        return await Store(db, time.time).audit()
+    # recover=False: recovery beside the live bot would release its open jobs.
+    store = await SqliteStore.open(path, recover=False)
+    try:
+        return await store.audit()
+    finally:
+        await store.close()
 
 
 async def snapshot(path: Path):
-    async with aiosqlite.connect(path, isolation_level=None) as db:
-        return await Store(db, time.time).snapshot(Member(GUILD_ID, 4000), default_allowance=20)
+    store = await SqliteStore.open(path, recover=False)
+    try:
+        return await store.snapshot(Member(GUILD_ID, 4000), default_allowance=20)
+    finally:
+        await store.close()
 
 
 def everything_said(interaction) -> str:
@@ -84,15 +99,15 @@ async def test_a_delivered_image_survives_a_locked_database(harness):
     db = harness.settings.database_path
     harness.pixazo.latency = 0.5
     interaction = await harness.invoke("sdxl", {"prompt": PROMPT})
-    await eventually(lambda: states(db) == ["running"])
+    await until(states_become(db, ["running"]))
     async with write_lock_held(db):
         message = await interaction.wait_followup()
         assert message["embeds"] and not is_ephemeral(message)
         await asyncio.sleep(HELD)
-        assert states(db) == ["running"], "nothing can be written while another process holds the lock"
+        assert await states(db) == ["running"], "nothing can be written while another process holds the lock"
         assert message["id"] not in harness.discord.deleted_messages, "the delivered image was deleted"
         assert len(interaction.followups) == 1, f"the member was told more: {everything_said(interaction)!r}"
-    await eventually(lambda: states(db) == ["succeeded"], timeout=3)
+    await until(states_become(db, ["succeeded"]), timeout=3)
     assert message["id"] not in harness.discord.deleted_messages, "the delivered image was deleted"
     assert interaction.original is not None and interaction.original["embeds"], "the image is still there"
     assert len(interaction.followups) == 1, "nothing else was said to the member"
@@ -111,19 +126,19 @@ async def test_a_shutdown_while_locked_keeps_a_delivered_job_succeeded(tmp_path,
     async with AsyncExitStack() as lock:
         async with started_bot(settings, fake_discord):
             interaction = await fake_discord.invoke("sdxl", {"prompt": PROMPT})
-            await eventually(lambda: states(db) == ["running"])
+            await until(states_become(db, ["running"]))
             await lock.enter_async_context(write_lock_held(db))
             message = await interaction.wait_followup()
             assert message["embeds"]
             await asyncio.sleep(2 * BUSY_TIMEOUT)
         # The bot has stopped (as on SIGTERM) and the lock is still held: nothing could be written.
-        assert states(db) == ["running"]
+        assert await states(db) == ["running"]
         assert '"job": 1' in settings.settle_journal_path.read_text(), "the delivery must be on disk"
     fake_discord.identify_payload = None
     async with started_bot(settings, fake_discord):
         # Identifying comes after the store is open, so recovery has run by then.
         await eventually(lambda: fake_discord.identify_payload is not None, timeout=10)
-    assert states(db) == ["succeeded"], "a delivered job is never refunded"
+    assert await states(db) == ["succeeded"], "a delivered job is never refunded"
     snap = await snapshot(db)
     assert (snap.used, snap.in_flight) == (SDXL_COST, 0)
     assert await audit(db) == []
@@ -141,7 +156,7 @@ async def test_a_reservation_under_a_held_lock_is_refused_as_busy_and_costs_noth
     assert message["content"] == "The bot is busy right now; nothing was spent. Please try again in a moment."
     assert interaction.original is None, "the public thinking message is gone"
     assert harness.pixazo.requests == []
-    assert states(db) == []
+    assert await states(db) == []
     assert (await quota(harness))["Left today"] == "20"
     # Once the lock is gone, the same command works.
     _, ok = await harness.answer("sdxl", {"prompt": PROMPT})
@@ -154,15 +169,15 @@ async def test_a_failure_while_locked_is_refunded_once_the_lock_goes_and_frees_t
     harness.pixazo.latency = 0.5
     harness.pixazo.default = Behaviour.BAD_REQUEST
     interaction = await harness.invoke("sdxl", {"prompt": PROMPT})
-    await eventually(lambda: states(db) == ["running"])
+    await until(states_become(db, ["running"]))
     async with write_lock_held(db):
         await eventually(lambda: len(harness.pixazo.requests) == 1 and harness.pixazo.requests[0].status == 400)
         await asyncio.sleep(HELD)
-        assert states(db) == ["running"]
+        assert await states(db) == ["running"]
         assert interaction.followups == [], "no word about credits before the refund is in the ledger"
     message = await interaction.wait_followup(timeout=3)
     assert is_ephemeral(message) and "refused this request" in message["content"], message["content"]
-    assert states(db) == ["failed"]
+    assert await states(db) == ["failed"]
     fields = await quota(harness)
     assert (fields["Left today"], fields["Running now"]) == ("20", "0 of 2 at a time")
     assert await audit(db) == []
@@ -179,9 +194,12 @@ async def test_admin_writes_under_a_held_lock_say_busy_and_quota_still_reads(har
         assert message["content"] == "The bot is busy right now; nothing was changed. Please try again in a moment."
         fields = await quota(harness)  # reading is not blocked by another writer
         assert fields["Left today"] == "20"
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM grants").fetchone() == (0,)
-        assert conn.execute("SELECT COUNT(*) FROM admin_actions").fetchone() == (0,)
+    store = await SqliteStore.open(db, recover=False)
+    try:
+        assert (await store.snapshot(Member(GUILD_ID, 4000), default_allowance=20)).granted == 0
+        assert await store.admin_actions(GUILD_ID) == []
+    finally:
+        await store.close()
     assert "unexpected" not in harness.log_text()
 
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime
 
-import aiosqlite
 import pytest
 
 from bot.catalog import MODELS
+from bot.domain import JobState, StoreBusy
+from bot.domain.jobs import TRANSITIONS
 from bot.storage import Member, Refused, Store
-from bot.storage.migrations import LATEST, apply_migrations, schema_version
 
 GUILD = 10
 ALICE = Member(GUILD, 1, (100,))
@@ -34,8 +33,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def store(tmp_path, clock):
-    s = await Store.open(tmp_path / "ledger.sqlite3", clock=clock)
+async def store(backend, clock):
+    s = await backend.open(clock=clock)
     yield s
     assert await s.audit() == [], "the kept totals must always equal the sums of the job rows"
     await s.close()
@@ -140,22 +139,6 @@ async def test_a_job_from_before_a_reset_that_fails_later_does_not_count_twice(s
     assert await left(store) == 20
 
 
-async def test_migrations_keep_totals_for_an_existing_ledger(tmp_path, clock):
-    path = tmp_path / "old.sqlite3"
-    async with aiosqlite.connect(path, isolation_level=None) as db:
-        await apply_migrations(db, upto=3)
-        day = "2026-11-23"
-        for cost, state in ((4, "succeeded"), (3, "failed"), (2, "running")):
-            await db.execute("INSERT INTO jobs (user_id, guild_id, model, params, cost, day, state, created_at)"
-                             " VALUES (1, 10, 'sdxl', '{}', ?, ?, ?, 0)", (cost, day, state))
-    store = await Store.open(path, clock=clock)
-    try:
-        assert await store.audit() == []
-        assert (await store.snapshot(ALICE, default_allowance=20)).used == 4, "the running job was interrupted"
-    finally:
-        await store.close()
-
-
 async def test_reset_forgives_today_but_keeps_the_ledger(store):
     job = await reserve(store, cost=15)
     await store.succeed(job, "u")
@@ -186,9 +169,8 @@ async def test_global_cap_spans_servers(store):
     assert refused.value.reason == Refused.GLOBAL
 
 
-async def test_interrupted_jobs_are_released_on_restart(tmp_path, clock):
-    path = tmp_path / "ledger.sqlite3"
-    store = await Store.open(path, clock=clock)
+async def test_interrupted_jobs_are_released_on_restart(backend, clock):
+    store = await backend.open(clock=clock)
     reserved = await reserve(store, cost=4)
     running = await reserve(store, cost=3)
     await store.mark_running(running)
@@ -197,7 +179,7 @@ async def test_interrupted_jobs_are_released_on_restart(tmp_path, clock):
     assert await left(store) == 11
     await store.close()  # the bot dies here, mid-job
 
-    store = await Store.open(path, clock=clock)
+    store = await backend.open(clock=clock)
     try:
         assert await left(store) == 18
         for job in (reserved, running):
@@ -208,9 +190,8 @@ async def test_interrupted_jobs_are_released_on_restart(tmp_path, clock):
         await store.close()
 
 
-async def test_500_concurrent_reservations_against_100_credits(tmp_path, clock):
-    path = tmp_path / "race.sqlite3"
-    store = await Store.open(path, clock=clock)
+async def test_500_concurrent_reservations_against_100_credits(backend, clock):
+    store = await backend.open(clock=clock)
     try:
         async def attempt() -> bool:
             try:
@@ -224,35 +205,86 @@ async def test_500_concurrent_reservations_against_100_credits(tmp_path, clock):
         snap = await store.snapshot(ALICE, default_allowance=100)
         assert (snap.used, snap.left, snap.in_flight) == (100, 0, 100)
         assert await store.audit() == []
+        jobs = await store.recent_jobs(GUILD, ALICE.user_id, limit=1000)
+        assert (len(jobs), sum(j["cost"] for j in jobs)) == (100, 100)
     finally:
         await store.close()
-    async with aiosqlite.connect(path) as db, db.execute("SELECT COUNT(*), SUM(cost) FROM jobs") as cur:
-        assert await cur.fetchone() == (100, 100)
 
 
-async def test_migrations_from_empty_and_from_every_earlier_version(tmp_path):
-    for start in range(0, LATEST + 1):
-        path = tmp_path / f"v{start}.sqlite3"
-        async with aiosqlite.connect(path, isolation_level=None) as db:
-            assert await apply_migrations(db, upto=start) == start
-            if start >= 1:
-                await db.execute(
-                    "INSERT INTO jobs (user_id, guild_id, model, params, cost, day, state, created_at)"
-                    " VALUES (1, 10, 'sdxl', '{}', 2, '2026-11-23', 'succeeded', 0)"
-                )
-        store = await Store.open(path)
-        try:
-            async with aiosqlite.connect(path) as db:
-                assert await schema_version(db) == LATEST
-            rows = await store.recent_jobs(10, 1)
-            assert len(rows) == (1 if start >= 1 else 0), f"data lost migrating from version {start}"
-        finally:
-            await store.close()
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_500_reservations_from_two_stores_over_many_connections_spend_exactly_100(backend, clock):
+    # Two Store instances stand in for two bot processes sharing one PostgreSQL, each with a pool.
+    first = await backend.open(clock=clock, pool_size=5)
+    second = await backend.open(clock=clock, pool_size=5, recover=False)
+    try:
+        async def attempt(store: Store) -> bool:
+            try:
+                await reserve(store, cost=1, allowance=100, max_jobs=10_000)
+            except Refused:
+                return False
+            return True
+
+        results = await asyncio.gather(*(attempt(first if i % 2 else second) for i in range(500)))
+        assert sum(results) == 100
+        for store in (first, second):
+            snap = await store.snapshot(ALICE, default_allowance=100)
+            assert (snap.used, snap.left, snap.in_flight) == (100, 0, 100)
+            assert await store.audit() == []
+        jobs = await first.recent_jobs(GUILD, ALICE.user_id, limit=1000)
+        assert (len(jobs), sum(j["cost"] for j in jobs)) == (100, 100)
+    finally:
+        await first.close()
+        await second.close()
 
 
-async def test_a_newer_database_is_refused(tmp_path):
-    path = tmp_path / "future.sqlite3"
-    with sqlite3.connect(path) as db:
-        db.execute(f"PRAGMA user_version = {LATEST + 1}")
-    with pytest.raises(RuntimeError, match="newer"):
-        await Store.open(path)
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_reservation_that_cannot_get_the_members_lock_in_time_is_busy_and_spends_nothing(backend, clock):
+    import asyncpg
+
+    store = await backend.open(clock=clock, busy_timeout=0.2)
+    holder = await asyncpg.connect(backend.location)
+    try:
+        async with holder.transaction():  # another process, mid-reservation for the same member
+            await holder.execute("SELECT pg_advisory_xact_lock($1)", ALICE.user_id)
+            with pytest.raises(StoreBusy):
+                await reserve(store)
+        assert await left(store) == 20
+        assert await reserve(store)  # the lock is free again
+    finally:
+        await holder.close()
+        await store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_no_free_connection_in_time_is_busy(backend, clock):
+    store = await backend.open(clock=clock, pool_size=1, busy_timeout=0.1)
+    try:
+        async with store._conn():  # the only connection is taken
+            with pytest.raises(StoreBusy):
+                await store.snapshot(ALICE, default_allowance=20)
+    finally:
+        await store.close()
+
+
+async def _job_in(store: Store, state: JobState) -> int:
+    job = await reserve(store, cost=2)
+    if state is JobState.RUNNING:
+        await store.mark_running(job)
+    elif state is JobState.SUCCEEDED:
+        await store.succeed(job, "u")
+    elif state is JobState.FAILED:
+        await store.fail(job, "x")
+    assert (await store.job(job))["state"] == state
+    return job
+
+
+@pytest.mark.parametrize("source", list(JobState))
+@pytest.mark.parametrize("target", [JobState.RUNNING, JobState.SUCCEEDED, JobState.FAILED])
+async def test_settling_moves_a_job_only_along_the_state_machine(store, source, target):
+    job = await _job_in(store, source)
+    settle = {JobState.RUNNING: lambda: store.mark_running(job), JobState.SUCCEEDED: lambda: store.succeed(job, "v"),
+              JobState.FAILED: lambda: store.fail(job, "y")}[target]
+    await settle()
+    expected = target if target in TRANSITIONS[source] else source
+    assert (await store.job(job))["state"] == expected
+    assert await left(store) == (20 if expected is JobState.FAILED else 18)

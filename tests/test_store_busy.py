@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pytest
 
 from bot.domain import JobState
-from bot.storage import Member, Store, StoreBusy
+from bot.storage import Member, SqliteStore, Store, StoreBusy
 
 ALICE = Member(10, 1)
 
@@ -26,7 +26,7 @@ def write_lock(path):
 
 @pytest.fixture
 async def store(tmp_path):
-    s = await Store.open(tmp_path / "ledger.sqlite3", busy_timeout=0.05)
+    s = await SqliteStore.open(tmp_path / "ledger.sqlite3", busy_timeout=0.05)
     yield s
     assert await s.audit() == []
     await s.close()
@@ -52,7 +52,15 @@ async def test_a_locked_database_refuses_writes_as_busy_and_writes_nothing(store
     assert (await store.snapshot(ALICE, default_allowance=20)).used == 2
 
 
-async def test_settling_twice_is_a_no_op_and_a_settled_job_stays_settled(store):
+async def test_settling_twice_is_a_no_op_and_a_settled_job_stays_settled(backend):
+    store = await backend.open(busy_timeout=0.05)
+    try:
+        await _settling_twice(store)
+    finally:
+        await store.close()
+
+
+async def _settling_twice(store: Store) -> None:
     job = await reserve(store)
     assert await store.succeed(job, "u") is JobState.SUCCEEDED
     assert await store.succeed(job, "u") is JobState.SUCCEEDED, "a retry that already landed is fine"
@@ -61,14 +69,13 @@ async def test_settling_twice_is_a_no_op_and_a_settled_job_stays_settled(store):
     assert (await store.snapshot(ALICE, default_allowance=20)).used == 2
 
 
-async def test_recovery_succeeds_delivered_jobs_before_it_releases_the_rest(tmp_path):
-    path = tmp_path / "ledger.sqlite3"
-    store = await Store.open(path)
+async def test_recovery_succeeds_delivered_jobs_before_it_releases_the_rest(backend):
+    store = await backend.open()
     delivered, lost = await reserve(store), await reserve(store)
     await store.mark_running(delivered)
-    await store._db.close()  # the bot died with both jobs open
+    await store.close()  # then the bot died with both jobs open: nothing settles them
 
-    store = await Store.open(path, delivered={delivered: "https://x/1.png", 999: None})
+    store = await backend.open(delivered={delivered: "https://x/1.png", 999: None})
     try:
         d, lost_row = await store.job(delivered), await store.job(lost)
         assert (d["state"], d["result_url"]) == ("succeeded", "https://x/1.png")
@@ -82,6 +89,6 @@ async def test_recovery_succeeds_delivered_jobs_before_it_releases_the_rest(tmp_
 
 async def test_opening_a_database_another_process_is_writing_is_busy(tmp_path):
     path = tmp_path / "ledger.sqlite3"
-    await (await Store.open(path)).close()
+    await (await SqliteStore.open(path)).close()
     with write_lock(path), pytest.raises(StoreBusy):
-        await Store.open(path, busy_timeout=0.05)
+        await SqliteStore.open(path, busy_timeout=0.05)

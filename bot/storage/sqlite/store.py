@@ -1,8 +1,8 @@
-"""The SQLite ledger: jobs, allowances, grants, admin actions.
+"""The embedded SQLite ledger (the default backend): jobs, allowances, grants, admin actions.
 
 Credits are never stored as a balance. Every credit spent is a `jobs` row; the daily totals a
 reservation reads are kept by triggers in the same transaction as those rows (migration 0004), and
-`Store.audit()` recomputes them from the rows. A failed job stops counting the moment its row says so.
+`SqliteStore.audit()` recomputes them from the rows. A failed job stops counting the moment its row says so.
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiosqlite
-
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
 from bot.domain.jobs import sources_of
-from bot.storage.migrations import apply_migrations
+from bot.storage.base import INTERRUPTED
+from bot.storage.sqlite.migrations import apply_migrations
+from bot.storage.sqlite.thread import DatabaseThread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-INTERRUPTED = "interrupted"
 _OPEN_SQL = ", ".join(f"'{state.value}'" for state in OPEN_STATES)
 
 
@@ -90,49 +89,70 @@ def _rows(conn: Conn, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-class Store:
+def _connect(path: Path, busy_timeout: float) -> Conn:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA busy_timeout = {max(1, round(busy_timeout * 1000))}")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        apply_migrations(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class SqliteStore:
     """Every method is one trip to the database thread.
 
-    aiosqlite runs calls on its own thread, one at a time. Each method hands that thread one plain
-    function, so a check-and-spend runs from BEGIN IMMEDIATE to COMMIT with no `await` inside it:
-    no other coroutine's statement can slip in between the read and the write.
+    The connection lives on a thread of the store's own (DatabaseThread, no private aiosqlite hook):
+    each method hands that thread one plain function, so a check-and-spend runs from BEGIN IMMEDIATE
+    to COMMIT with no `await` inside it and no other coroutine's statement can slip in between the
+    read and the write. Other processes on the same file are kept out by SQLite's write lock.
     """
 
-    def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float]) -> None:
-        self._db = db
+    def __init__(self, conn: Conn, thread: DatabaseThread, clock: Callable[[], float]) -> None:
+        self._conn: Conn | None = conn
+        self._thread = thread
         self._clock = clock
 
     @classmethod
     async def open(cls, path: Path, *, clock: Callable[[], float] = time.time, busy_timeout: float = 5.0,
-                   delivered: Mapping[int, str | None] | None = None) -> Store:
+                   delivered: Mapping[int, str | None] | None = None, recover: bool = True) -> SqliteStore:
         """Open, migrate and recover. `delivered` (job id -> result URL) are jobs the member received
-        whose success the last run could not record: they count as succeeded, never refunded."""
+        whose success the last run could not record: they count as succeeded, never refunded.
+        `recover=False` leaves open jobs alone: a second view of a ledger a running bot owns."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
-        store = cls(db, clock)
+        thread = DatabaseThread()
         try:
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute(f"PRAGMA busy_timeout = {max(1, round(busy_timeout * 1000))}")
-            await db.execute("PRAGMA synchronous = NORMAL")
-            await apply_migrations(db)
-            released = await store.recover_interrupted(delivered or {})
+            conn = await thread.run(_connect, path, busy_timeout)
         except BaseException as exc:
-            await db.close()
+            thread.stop()
             if _is_busy(exc):
                 raise StoreBusy(f"{path}: {exc}") from None
+            raise
+        store = cls(conn, thread, clock)
+        try:
+            released = await store.recover_interrupted(delivered or {}) if recover else 0
+        except BaseException:
+            await store.close()
             raise
         if released:
             log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded", released)
         return store
 
     async def close(self) -> None:
-        await self._db.close()
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            await self._thread.run(conn.close)
+        finally:
+            self._thread.stop()
 
     async def _run(self, work: Callable[..., T], *args: Any) -> T:
-        # aiosqlite's own hook for running a function on its connection thread: the one way to make
-        # a multi-statement transaction a single, uninterruptible step.
         try:
-            return await self._db._execute(work, self._db._conn, *args)
+            return await self._thread.run(work, self._conn, *args)
         except sqlite3.OperationalError as exc:
             if _is_busy(exc):
                 raise StoreBusy(str(exc)) from None

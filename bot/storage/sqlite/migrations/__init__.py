@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from importlib import resources
 
-import aiosqlite
+from bot.storage.migrate import SchemaTooNew
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -25,20 +26,25 @@ def migrations() -> list[tuple[int, str]]:
 LATEST = len(migrations())
 
 
-async def schema_version(db: aiosqlite.Connection) -> int:
-    async with db.execute("PRAGMA user_version") as cur:
-        (version,) = await cur.fetchone()
+def schema_version(db: sqlite3.Connection) -> int:
+    (version,) = db.execute("PRAGMA user_version").fetchone()
     return version
 
 
-async def apply_migrations(db: aiosqlite.Connection, *, upto: int | None = None) -> int:
+def apply_migrations(db: sqlite3.Connection, *, upto: int | None = None) -> int:
     """Bring the schema to `upto` (default: the latest), one transaction per migration."""
-    current = await schema_version(db)
+    current = schema_version(db)
     target = LATEST if upto is None else upto
     if current > LATEST:
-        raise RuntimeError(f"database schema version {current} is newer than this bot knows ({LATEST})")
+        raise SchemaTooNew(f"database schema version {current} is newer than this bot knows ({LATEST}); "
+                           "run the bot version that wrote it, or a newer one")
     for version, sql in migrations():
         if current < version <= target:
             # executescript runs outside Python's transaction handling, so BEGIN/COMMIT are explicit.
-            await db.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
-    return await schema_version(db)
+            try:
+                db.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+    return schema_version(db)

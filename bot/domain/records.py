@@ -1,0 +1,35 @@
+"""What the ledger hands back about jobs and admin actions, the same shape from every backend.
+
+Plain dicts (TypedDicts) so the cogs keep indexing them as they always have; the keys are the
+column names of both backends' `jobs` and `admin_actions` tables.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+
+class JobRecord(TypedDict, total=False):
+    id: int
+    user_id: int
+    guild_id: int
+    channel_id: int | None
+    model: str
+    params: str  # JSON: the body sent to Pixazo
+    cost: int
+    day: str  # the UTC date (YYYY-MM-DD) whose allowance the credits count against
+    state: str  # a JobState value
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    result_url: str | None
+    error: str | None
+    inputs: str | None  # JSON: inpainting inputs' names and sizes, never the bytes
+
+
+class AdminAction(TypedDict):
+    actor_id: int
+    action: str
+    target_id: int | None
+    detail: str  # JSON
+    at: float

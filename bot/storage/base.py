@@ -1,0 +1,77 @@
+"""The store interface the services depend on; `SqliteStore` and `PostgresStore` both provide it.
+
+Credits are never a stored balance on either backend: every credit spent is a `jobs` row, and the
+daily totals a reservation reads are kept in the same transaction as those rows, so `audit()` can
+recompute every total from the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from bot.domain import JobState, Member, QuotaSnapshot
+from bot.domain.records import AdminAction, JobRecord
+
+INTERRUPTED = "interrupted"  # the error recorded on a job a shutdown or crash left open
+
+
+class StoreUnavailable(Exception):
+    """The ledger could not be opened at start: a malformed DATABASE_URL or an unreachable server.
+
+    The message is one line that names DATABASE_URL and never contains its password.
+    """
+
+
+class Store(Protocol):
+    """One ledger. Every write is one transaction; a reservation's check-and-spend cannot interleave
+    with another reservation's, from this process or another one sharing the database.
+
+    Opening is each backend's own classmethod, `SqliteStore.open(path, ...)` and
+    `PostgresStore.open(url, ...)`; `bot.storage.open_store(settings)` picks one by DATABASE_URL."""
+
+    async def close(self) -> None: ...
+
+    def now(self) -> float: ...
+
+    async def snapshot(self, member: Member, *, default_allowance: int) -> QuotaSnapshot: ...
+
+    async def reserve(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
+                      cost: int, default_allowance: int, max_jobs: int, global_cap: int | None,
+                      inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
+        """Check the allowance and spend from it in one transaction; raise Refused when it won't fit."""
+        ...
+
+    # Settling moves a job only along JobState.TRANSITIONS (a repeat is a no-op) and returns the state
+    # the job is in afterwards (None: no such job); StoreBusy when the database would not take it in
+    # time, with nothing changed, so it may simply be called again.
+
+    async def mark_running(self, job_id: int) -> JobState | None: ...
+
+    async def succeed(self, job_id: int, result_url: str | None) -> JobState | None: ...
+
+    async def fail(self, job_id: int, error: str) -> JobState | None: ...
+
+    async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> int:
+        """Settle what the last run left open, in one transaction: `delivered` jobs (id -> result URL)
+        succeed, every other open job fails (its credits come back). Returns how many failed."""
+        ...
+
+    async def audit(self) -> list[str]:
+        """Where a kept total disagrees with the job rows; empty when the ledger is whole."""
+        ...
+
+    async def set_allowance(self, guild_id: int, scope: str, target_id: int, credits: int | None, *,
+                            actor_id: int) -> None: ...
+
+    async def grant(self, guild_id: int, user_id: int, credits: int, *, actor_id: int) -> None: ...
+
+    async def reset_usage(self, guild_id: int, user_id: int, *, actor_id: int) -> None: ...
+
+    async def record_view(self, guild_id: int, actor_id: int, target_id: int) -> None: ...
+
+    async def admin_actions(self, guild_id: int, limit: int = 50) -> list[AdminAction]: ...
+
+    async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[JobRecord]: ...
+
+    async def job(self, job_id: int) -> JobRecord | None: ...

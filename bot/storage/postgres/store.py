@@ -1,0 +1,307 @@
+"""The PostgreSQL ledger, through asyncpg and a connection pool: for installs that outgrow one process.
+
+Same tables, same rules as the SQLite ledger: credits are never a stored balance, every credit spent
+is a `jobs` row, the daily totals are kept by triggers in the same transaction as the rows
+(migration 0004), and `PostgresStore.audit()` recomputes them from the rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+import asyncpg
+
+from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
+from bot.domain.jobs import sources_of
+from bot.domain.records import AdminAction, JobRecord
+from bot.storage.base import INTERRUPTED, StoreUnavailable
+from bot.storage.postgres.migrations import apply_migrations
+from bot.storage.postgres.url import DatabaseUrl
+
+log = logging.getLogger(__name__)
+
+_OPEN = [str(s) for s in OPEN_STATES]
+
+_SNAPSHOT_SQL = "SELECT * FROM quota_snapshot($1, $2, $3, $4, $5)"  # migration 0004
+_RESERVE_SQL = "SELECT * FROM reserve_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+_REASONS = {Refused.JOBS: Refused.JOBS, Refused.CREDITS: Refused.CREDITS, Refused.GLOBAL: Refused.GLOBAL}
+
+_RECORD = "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6)"
+
+# Every member total the triggers keep, against the sum of the rows. There is no whole-day total row
+# on PostgreSQL (see migration 0004): the day's global use is always summed from these.
+_AUDIT_SQL = f"""
+WITH ledger AS (
+  SELECT guild_id, user_id, day, SUM(CASE WHEN state != '{JobState.FAILED}' THEN cost ELSE 0 END) AS credits
+  FROM jobs GROUP BY guild_id, user_id, day
+)
+SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
+  FROM ledger AS l LEFT JOIN usage AS u USING (guild_id, user_id, day)
+  WHERE COALESCE(u.credits, 0) != l.credits
+UNION ALL
+SELECT 'member', u.guild_id || '/' || u.user_id || '/' || u.day, u.credits, 0
+  FROM usage AS u LEFT JOIN ledger AS l USING (guild_id, user_id, day)
+  WHERE l.credits IS NULL AND u.credits != 0
+"""
+
+_BUSY = (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError,
+         asyncpg.TooManyConnectionsError)
+
+
+def _quota(row: asyncpg.Record, now: float, default_allowance: int) -> QuotaSnapshot:
+    allowance, source = next(
+        (value, name)
+        for value, name in ((row["by_member"], "member"), (row["by_role"], "role"), (row["by_guild"], "server default"),
+                            (default_allowance, "bot default"))
+        if value is not None
+    )
+    return QuotaSnapshot(allowance, source, row["granted"], row["used"], row["in_flight"], row["global_used"],
+                         next_renewal(now))
+
+
+async def _lock_member(conn: asyncpg.Connection, user_id: int) -> None:
+    # Held to the end of the transaction: one member's reservations, from any process, take turns.
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", user_id)
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release: nothing to undo. The store sets no session state, holds only
+    transaction-level locks and opens no cursors, and asyncpg still rolls back a transaction left
+    open; its default reset query would be one more round trip on every call."""
+
+
+class PostgresStore:
+    """A pool of connections; every method is one transaction on one of them.
+
+    Concurrency: a reservation takes a transaction-level advisory lock on the member (and, when a
+    global cap is set, one on the cap) before it reads what the member has left, and holds it until
+    COMMIT. Reservations for the same member therefore queue instead of interleaving, from any number
+    of pools or processes; other members run in parallel. Chosen over SERIALIZABLE with retry because
+    one member's concurrent commands are exactly the case that conflicts: under SERIALIZABLE they
+    would abort and retry each other in a loop, where a lock lets each wait its turn once. A lock, not
+    a row lock on the member's `usage` row, because the first reservation of a day has no row yet and
+    the in-flight cap counts the member's jobs across every server.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], float], busy_timeout: float) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._busy_timeout = busy_timeout
+
+    @classmethod
+    async def open(cls, url: str, *, pool_size: int = 10, clock: Callable[[], float] = time.time,
+                   busy_timeout: float = 5.0, delivered: Mapping[int, str | None] | None = None,
+                   recover: bool = True, connect_timeout: float = 10.0) -> PostgresStore:
+        """Connect, migrate, open a pool and recover (as SqliteStore.open); StoreUnavailable (one line,
+        no password) when the server cannot be reached or the ledger cannot be set up."""
+        where = DatabaseUrl.parse(url)  # StoreUnavailable when malformed
+        try:
+            conn = await asyncpg.connect(url, timeout=connect_timeout)
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreUnavailable(f"could not connect to the PostgreSQL server in DATABASE_URL ({where}): "
+                                   f"{where.scrub(f'{type(exc).__name__}: {exc}')}") from None
+        try:
+            await apply_migrations(conn)
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=pool_size, timeout=connect_timeout, reset=_keep_session,
+                server_settings={
+                    # A wait for a member's lock past the busy timeout becomes StoreBusy.
+                    "lock_timeout": f"{int(busy_timeout * 1000)}ms",
+                    # The durability SQLite's ledger has (WAL, synchronous=NORMAL): a commit does not
+                    # wait for the disk, and a power cut may lose the last fraction of a second of
+                    # commits, never the database. What can be lost is a reservation or a settle, which
+                    # recovery turns into a refund: a member may get an image free, never pay twice.
+                    "synchronous_commit": "off",
+                    "application_name": "pixazo-bot",
+                })
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # Say, a user that may not create tables: the migration's own message says which.
+            raise StoreUnavailable(f"could not set up the ledger in the DATABASE_URL database ({where}): "
+                                   f"{where.scrub(f'{type(exc).__name__}: {exc}')}") from None
+        finally:
+            await conn.close()
+        store = cls(pool, clock, busy_timeout)
+        try:
+            released = await store.recover_interrupted(delivered or {}) if recover else 0
+        except BaseException:
+            await store.close()
+            raise
+        if released:
+            log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded", released)
+        return store
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    def now(self) -> float:
+        return self._clock()
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            # asyncio.timeout, not acquire(timeout=): that wraps every acquire in a task of its own.
+            async with asyncio.timeout(self._busy_timeout):
+                conn = await self._pool.acquire()
+        except TimeoutError:
+            raise StoreBusy(f"no database connection free within {self._busy_timeout:g} s") from None
+        try:
+            yield conn
+        except _BUSY as exc:
+            raise StoreBusy(f"the database is busy ({type(exc).__name__})") from None
+        finally:
+            await self._pool.release(conn)
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self._conn() as conn, conn.transaction():
+            yield conn
+
+    # -- quotas -------------------------------------------------------------------------------
+
+    async def snapshot(self, member: Member, *, default_allowance: int) -> QuotaSnapshot:
+        now = self.now()
+        async with self._conn() as conn:
+            row = await conn.fetchrow(_SNAPSHOT_SQL, member.guild_id, member.user_id, list(member.role_ids),
+                                      utc_day(now), _OPEN)
+        return _quota(row, now, default_allowance)
+
+    async def reserve(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
+                      cost: int, default_allowance: int, max_jobs: int, global_cap: int | None,
+                      inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
+        """Check the allowance and spend from it in one transaction; raise Refused when it won't fit.
+
+        One call of reserve_job (migration 0004): the member's lock, the snapshot, the checks and the
+        INSERT in one implicit transaction and one round trip."""
+        now = self.now()
+        async with self._conn() as conn:
+            row = await conn.fetchrow(
+                _RESERVE_SQL, member.guild_id, member.user_id, list(member.role_ids), utc_day(now), _OPEN,
+                default_allowance, max_jobs, global_cap, cost, channel_id, model, json.dumps(params),
+                str(JobState.RESERVED), now, None if inputs is None else json.dumps(inputs))
+        snap = _quota(row, now, default_allowance)
+        if row["refused"] is not None:
+            raise Refused(_REASONS[row["refused"]], snap)
+        after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1, global_used=snap.global_used + cost)
+        return row["job_id"], after
+
+    async def mark_running(self, job_id: int) -> JobState | None:
+        return await self._settle(job_id, JobState.RUNNING, "started_at = $4", self.now())
+
+    async def succeed(self, job_id: int, result_url: str | None) -> JobState | None:
+        return await self._settle(job_id, JobState.SUCCEEDED, "finished_at = $4, result_url = $5", self.now(),
+                                  result_url)
+
+    async def fail(self, job_id: int, error: str) -> JobState | None:
+        return await self._settle(job_id, JobState.FAILED, "finished_at = $4, error = $5", self.now(), error[:1000])
+
+    async def _settle(self, job_id: int, state: JobState, sets: str, *values: Any) -> JobState | None:
+        """Move the job to `state` if the state machine allows it; return the state it is in afterwards."""
+        from_states = [s.value for s in sources_of(state)]
+        # One statement either way: the UPDATE when the guard lets it through, else the row as it is.
+        sql = (f"WITH moved AS (UPDATE jobs SET state = $1, {sets} WHERE id = $2 AND state = ANY($3::text[])"
+               " RETURNING state) SELECT state FROM moved UNION ALL SELECT state FROM jobs"
+               " WHERE id = $2 AND NOT EXISTS (SELECT FROM moved)")
+        async with self._conn() as conn:
+            now = await conn.fetchval(sql, state.value, job_id, from_states, *values)
+        if now != state.value and state is not JobState.RUNNING:
+            # RUNNING is only a progress mark: a job already settled is meant to stay as it is.
+            log.warning("job %d was %s, not %s; left as it was instead of marking it %s", job_id, now,
+                        "/".join(from_states), state.value)
+        return None if now is None else JobState(now)
+
+    async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> int:
+        """Settle what the last run left open: `delivered` jobs succeed, every other open job fails.
+
+        One transaction, so a delivered job can never be refunded by the second step. Returns how
+        many were released (failed)."""
+        now = self.now()
+        async with self._write() as conn:
+            succeeded = 0
+            for job_id, url in (delivered or {}).items():
+                status = await conn.execute(
+                    "UPDATE jobs SET state = $1, finished_at = $2, result_url = COALESCE($3, result_url)"
+                    " WHERE id = $4 AND state = ANY($5::text[])", JobState.SUCCEEDED.value, now, url, job_id, _OPEN)
+                succeeded += int(status.split()[-1])
+            status = await conn.execute("UPDATE jobs SET state = $1, error = $2, finished_at = $3"
+                                        " WHERE state = ANY($4::text[])", JobState.FAILED.value, INTERRUPTED, now,
+                                        _OPEN)
+        if succeeded:
+            log.warning("recorded %d job(s) delivered before the last shutdown as succeeded", succeeded)
+        return int(status.split()[-1])
+
+    async def audit(self) -> list[str]:
+        """Where the trigger-kept totals disagree with the job rows; empty when the ledger is whole."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(_AUDIT_SQL)
+        return [f"{kind} {key}: kept {kept}, ledger {actual}" for kind, key, kept, actual in rows]
+
+    # -- admin --------------------------------------------------------------------------------
+
+    async def set_allowance(self, guild_id: int, scope: str, target_id: int, credits: int | None, *,
+                            actor_id: int) -> None:
+        now = self.now()
+        async with self._write() as conn:
+            if credits is None:
+                await conn.execute("DELETE FROM allowances WHERE guild_id = $1 AND scope = $2 AND target_id = $3",
+                                   guild_id, scope, target_id)
+            else:
+                await conn.execute(
+                    "INSERT INTO allowances (guild_id, scope, target_id, daily_credits) VALUES ($1, $2, $3, $4)"
+                    " ON CONFLICT (guild_id, scope, target_id) DO UPDATE SET daily_credits = excluded.daily_credits",
+                    guild_id, scope, target_id, credits)
+            await conn.execute(_RECORD, guild_id, actor_id, f"allowance.{scope}", target_id or None,
+                               json.dumps({"daily_credits": credits}), now)
+
+    async def grant(self, guild_id: int, user_id: int, credits: int, *, actor_id: int) -> None:
+        now = self.now()
+        async with self._write() as conn:
+            await conn.execute("INSERT INTO grants (guild_id, user_id, day, credits, granted_by, created_at)"
+                               " VALUES ($1, $2, $3, $4, $5, $6)", guild_id, user_id, utc_day(now), credits,
+                               actor_id, now)
+            await conn.execute(_RECORD, guild_id, actor_id, "grant", user_id, json.dumps({"credits": credits}), now)
+
+    async def reset_usage(self, guild_id: int, user_id: int, *, actor_id: int) -> None:
+        now = self.now()
+        async with self._write() as conn:
+            # The member's lock: none of their reservations is half-done, so every job id at or below
+            # MAX(id) that is theirs is already in `usage`, and every later one gets a higher id.
+            await _lock_member(conn, user_id)
+            # Forgive what is counted now; jobs made later count as usual.
+            await conn.execute(
+                "INSERT INTO usage_resets (guild_id, user_id, day, reset_at, forgiven, last_job_id)"
+                " VALUES ($1, $2, $3, $4,"
+                "   COALESCE((SELECT credits FROM usage WHERE guild_id = $1 AND user_id = $2 AND day = $3), 0),"
+                "   (SELECT COALESCE(MAX(id), 0) FROM jobs))"
+                " ON CONFLICT (guild_id, user_id, day) DO UPDATE SET reset_at = excluded.reset_at,"
+                "   forgiven = excluded.forgiven, last_job_id = excluded.last_job_id",
+                guild_id, user_id, utc_day(now), now)
+            await conn.execute(_RECORD, guild_id, actor_id, "reset", user_id, "{}", now)
+
+    async def record_view(self, guild_id: int, actor_id: int, target_id: int) -> None:
+        async with self._conn() as conn:
+            await conn.execute(_RECORD, guild_id, actor_id, "view", target_id, "{}", self.now())
+
+    async def admin_actions(self, guild_id: int, limit: int = 50) -> list[AdminAction]:
+        async with self._conn() as conn:
+            rows = await conn.fetch("SELECT actor_id, action, target_id, detail, at FROM admin_actions"
+                                    " WHERE guild_id = $1 ORDER BY id DESC LIMIT $2", guild_id, limit)
+        return [dict(r) for r in rows]  # type: ignore[misc]
+
+    async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[JobRecord]:
+        async with self._conn() as conn:
+            rows = await conn.fetch("SELECT id, model, cost, state, created_at, finished_at, error, result_url"
+                                    " FROM jobs WHERE guild_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3",
+                                    guild_id, user_id, limit)
+        return [dict(r) for r in rows]  # type: ignore[misc]
+
+    async def job(self, job_id: int) -> JobRecord | None:
+        async with self._conn() as conn:
+            row = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
+        return None if row is None else dict(row)  # type: ignore[return-value]

@@ -1,0 +1,42 @@
+"""DATABASE_URL for PostgreSQL: checked before connecting, and shown without its password."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from bot.storage.base import StoreUnavailable
+
+SCHEMES = ("postgresql", "postgres")
+EXAMPLE = "postgresql://user:password@host:5432/database"
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    user: str
+    host: str
+    port: int
+    database: str
+    password: str
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseUrl:
+        """The parts of url, or StoreUnavailable naming what is wrong (never echoing the URL)."""
+        try:
+            parts = urlsplit(url.strip())
+            port = parts.port or 5432
+        except ValueError:
+            raise StoreUnavailable(f"DATABASE_URL is malformed: expected {EXAMPLE}") from None
+        if parts.scheme not in SCHEMES:
+            raise StoreUnavailable(f"DATABASE_URL must start with postgresql:// (expected {EXAMPLE})")
+        database = unquote(parts.path.lstrip("/"))
+        if not parts.hostname or not database or "/" in database:
+            raise StoreUnavailable(f"DATABASE_URL needs a host and a database name (expected {EXAMPLE})")
+        return cls(unquote(parts.username or ""), parts.hostname, port, database, unquote(parts.password or ""))
+
+    def __str__(self) -> str:
+        who = f"{self.user}@" if self.user else ""
+        return f"{who}{self.host}:{self.port}/{self.database}"
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self.password, "***") if self.password else text

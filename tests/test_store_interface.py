@@ -1,0 +1,29 @@
+"""Both backends offer exactly the interface the services use, with the same signatures."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from bot.storage import SqliteStore, Store
+from bot.storage.postgres.store import PostgresStore
+
+METHODS = sorted(name for name in vars(Store) if not name.startswith("_") and callable(getattr(Store, name)))
+
+
+def test_the_interface_is_the_ledger_the_services_know():
+    assert METHODS == sorted(["close", "now", "snapshot", "reserve", "mark_running", "succeed", "fail",
+                              "recover_interrupted", "audit", "set_allowance", "grant", "reset_usage", "record_view",
+                              "admin_actions", "recent_jobs", "job"])
+
+
+@pytest.mark.parametrize("backend", [SqliteStore, PostgresStore])
+@pytest.mark.parametrize("name", METHODS)
+def test_each_backend_has_the_method_with_the_same_signature(backend, name):
+    expected, actual = inspect.signature(getattr(Store, name)), inspect.signature(getattr(backend, name))
+    assert list(actual.parameters) == list(expected.parameters)
+    for param in expected.parameters.values():
+        other = actual.parameters[param.name]
+        assert (other.kind, other.default) == (param.kind, param.default), (name, param.name)
+    assert inspect.iscoroutinefunction(getattr(backend, name)) == inspect.iscoroutinefunction(getattr(Store, name))

@@ -46,7 +46,7 @@ class OneLineReconnects(logging.Filter):
         if record.exc_info and str(record.msg).startswith("Attempting a reconnect"):
             exc = record.exc_info[1]
             record.msg = "lost the connection to Discord's gateway (%s: %s); reconnecting in %.2fs"
-            record.args = (type(exc).__name__, exc, *(record.args or ()))  # type: ignore[misc]
+            record.args = (type(exc).__name__, exc, *(record.args or ()))
             record.exc_info = record.exc_text = None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True

@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import PixazoBot
+from bot.domain.records import JobRecord
 from bot.embeds import COLOUR, TITLE_MAX
 from bot.errors import InvalidInput
 from bot.guard import GUILD_ONLY
@@ -122,7 +123,7 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
-def _job_line(job: dict) -> str:
+def _job_line(job: JobRecord) -> str:
     when = f"<t:{int(job['created_at'])}:R>"
     # Stored errors hold outside text (Pixazo's reasons, file names): quoted, never rendered.
     failed = job["state"] == "failed" and job["error"]

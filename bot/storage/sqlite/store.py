@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
 from bot.domain.jobs import sources_of
+from bot.domain.records import AdminAction, JobRecord
 from bot.storage.base import INTERRUPTED
 from bot.storage.sqlite.migrations import apply_migrations
 from bot.storage.sqlite.thread import DatabaseThread
@@ -191,6 +192,7 @@ class SqliteStore:
                 " inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1,
                             global_used=snap.global_used + cost)
+            assert cur.lastrowid is not None, "an INSERT always gives the new row's id"
             return cur.lastrowid, after
 
         return await self._write(check_and_spend)
@@ -307,18 +309,20 @@ class SqliteStore:
         now = self.now()
         await self._run(lambda conn: _record(conn, now, guild_id, actor_id, "view", target_id, {}))
 
-    async def admin_actions(self, guild_id: int, limit: int = 50) -> list[dict[str, Any]]:
-        return await self._run(_rows, "SELECT actor_id, action, target_id, detail, at FROM admin_actions"
+    async def admin_actions(self, guild_id: int, limit: int = 50) -> list[AdminAction]:
+        rows = await self._run(_rows, "SELECT actor_id, action, target_id, detail, at FROM admin_actions"
                                       " WHERE guild_id = ? ORDER BY id DESC LIMIT ?", (guild_id, limit))
+        return rows  # type: ignore[return-value]  # rows carry exactly the record's columns
 
-    async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[dict[str, Any]]:
-        return await self._run(_rows, "SELECT id, model, cost, state, created_at, finished_at, error, result_url"
+    async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[JobRecord]:
+        rows = await self._run(_rows, "SELECT id, model, cost, state, created_at, finished_at, error, result_url"
                                       " FROM jobs WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
                                (guild_id, user_id, limit))
+        return rows  # type: ignore[return-value]
 
-    async def job(self, job_id: int) -> dict[str, Any] | None:
+    async def job(self, job_id: int) -> JobRecord | None:
         rows = await self._run(_rows, "SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return rows[0] if rows else None
+        return rows[0] if rows else None  # type: ignore[return-value]
 
 
 _AUDIT_SQL = """

@@ -17,7 +17,7 @@ import aiohttp
 import discord
 import yarl
 
-from bot import health, logs
+from bot import health, logs, memory
 from bot.app import PixazoBot
 from bot.offload import Offload
 from bot.pixazo import PixazoClient, RetryPolicy
@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.health:
         return check_health()
+    memory.return_big_allocations()
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -84,9 +84,10 @@ def _format_options(formats: tuple[str, ...], quality_min: int) -> tuple[Param, 
 
 
 SIZE_MIN, SIZE_MAX = 256, 2048
-# Four times the pixels of the largest image any model makes: a bigger "result" is a decompression
-# bomb. Results past it are refused before their pixels are allocated, never delivered unchecked.
-RESULT_MAX_PIXELS = 4 * SIZE_MAX * SIZE_MAX
+# The largest result the bot will check and deliver (about 9× what any model makes at 2048²): past
+# it a "result" is treated as a decompression bomb, refused before its pixels are allocated and never
+# delivered unchecked. Up to it, a huge result is fully decoded once, then downscaled to fit.
+RESULT_MAX_PIXELS = 6000 * 6000
 
 
 def _sdxl_family(*, negative: str, guidance: str, size_default: int | None = 1024,

@@ -47,6 +47,12 @@ REENCODE_MAX_PIXELS = 2048 * 2048
 # Results past this (the /inpaint input cap, 4096²) are decoded one at a time, whatever IMAGE_WORKERS is.
 HUGE_PIXELS = 4096 * 4096
 _HUGE_DECODES = threading.Lock()
+
+
+def one_huge_decode(pixels: int) -> contextlib.AbstractContextManager[object]:
+    """Held around decoding an image past HUGE_PIXELS: one such decode at a time, whoever does it
+    (the result check, the re-encoder), so memory stays bounded whatever IMAGE_WORKERS is."""
+    return _HUGE_DECODES if pixels > HUGE_PIXELS else contextlib.nullcontext()
 # Quality first, then size: a smaller file of the full picture beats a sharper crop.
 _ATTEMPTS = (("WEBP", "webp", 85), ("JPEG", "jpg", 80), ("WEBP", "webp", 70), ("JPEG", "jpg", 60))
 _SCALES = (1.0, 0.7, 0.5, 0.35)
@@ -67,7 +73,7 @@ def fit_for_upload(data: bytes, fmt: str, stem: str, limit: int) -> Upload | Non
                         img.width, img.height, fmt, RESULT_MAX_PIXELS)
             return None
         # Over the input cap, one such decode at a time: two would take most of the memory budget.
-        with _HUGE_DECODES if pixels > HUGE_PIXELS else contextlib.nullcontext():
+        with one_huge_decode(pixels):
             scale = min(1.0, math.sqrt(REENCODE_MAX_PIXELS / pixels))
             target = (max(1, int(img.width * scale)), max(1, int(img.height * scale)))
             img.draft("RGB", target)  # a JPEG decodes straight at a reduced scale, never below target

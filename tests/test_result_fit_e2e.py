@@ -17,7 +17,7 @@ PROMPT = "a lighthouse at dusk"
 
 @functools.cache
 def huge(width: int = 4000, height: int = 4000, fmt: str = "PNG") -> bytes:
-    """A 16-megapixel result (just under the catalog's cap), smooth so it is small to serve."""
+    """A 16-megapixel result by default, smooth so it is small to serve."""
     return encode(gradient(width, height, (30, 90, 200)), fmt)
 
 
@@ -32,8 +32,9 @@ def succeeded(harness):
 
 
 async def test_huge_result_is_downscaled_then_reencoded_to_fit(harness):
-    harness.pixazo.result_override = (huge(), "png")
-    limit = len(huge()) // 2
+    big = huge(6000, 6000)  # 36 MP, the catalog's cap: checked whole, then downscaled to fit
+    harness.pixazo.result_override = (big, "png")
+    limit = len(big) // 2
     interaction = await harness.invoke("sdxl", {"prompt": PROMPT}, attachment_size_limit=limit)
     message = await interaction.wait_followup(timeout=20)
     ((filename, _, data),) = message["_files"]
@@ -64,7 +65,7 @@ async def test_result_past_the_pixel_cap_is_refused_undecoded_and_refunded(harne
     interaction = await harness.invoke("sdxl", {"prompt": PROMPT}, attachment_size_limit=60_000)
     message = await interaction.wait_followup(timeout=20)
     assert message["_files"] == [] and not message.get("embeds")
-    assert "No credits were spent" in message["content"]
+    assert "too large to check" in message["content"] and "No credits were spent" in message["content"]
     assert interaction.original is None or not interaction.original.get("embeds")
     await until(ended_as(harness, "failed"))
     assert "6100×6000" in harness.log_text()

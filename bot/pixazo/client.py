@@ -34,7 +34,7 @@ from bot.pixazo.errors import (
     PixazoUnavailable,
 )
 from bot.pixazo.public_hosts import BlockedAddress, is_public_address, result_session
-from bot.pixazo.verify import UndecodableImage, decode_fully
+from bot.pixazo.verify import TooLargeToCheck, UndecodableImage, decode_fully
 from bot.redact import Redactor
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,9 @@ class PixazoClient:
         """A result is only delivered (and charged) if every pixel of it decodes: a truncated file is a failure."""
         try:
             await self._offload.run(decode_fully, data, timeout=self._decode_timeout)
+        except TooLargeToCheck as exc:
+            raise PixazoBadResponse("returned an image far larger than any model makes, too large to check "
+                                    "and post", detail=self._clean(f"{where}: {len(data)} bytes: {exc}")) from None
         except UndecodableImage as exc:
             raise PixazoBadResponse("returned an image that is damaged or incomplete",
                                     detail=self._clean(f"{where}: {len(data)} bytes do not decode: {exc}")) from None

@@ -13,6 +13,7 @@ import warnings
 from PIL import Image, ImageFile
 
 from bot.catalog import RESULT_MAX_PIXELS
+from bot.imaging import one_huge_decode
 
 # Animated results are not something the API document describes; checking a few frames is enough.
 MAX_FRAMES = 64
@@ -20,6 +21,10 @@ MAX_FRAMES = 64
 
 class UndecodableImage(Exception):
     """The bytes are not a complete image the bot can show."""
+
+
+class TooLargeToCheck(UndecodableImage):
+    """More pixels than RESULT_MAX_PIXELS: never decoded, so never delivered."""
 
 
 def decode_fully(data: bytes) -> tuple[int, int]:
@@ -33,13 +38,14 @@ def decode_fully(data: bytes) -> tuple[int, int]:
             with Image.open(io.BytesIO(data)) as img:
                 width, height = img.size
                 if width * height > RESULT_MAX_PIXELS:
-                    raise UndecodableImage(f"{width}×{height} is more than {RESULT_MAX_PIXELS} pixels")
+                    raise TooLargeToCheck(f"{width}×{height} is more than {RESULT_MAX_PIXELS} pixels")
                 if img.format == "JPEG":
                     # libjpeg scales while decoding: every byte is still read and checked, in 1/64 the memory.
                     img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
-                for frame in range(min(getattr(img, "n_frames", 1), MAX_FRAMES)):
-                    img.seek(frame)
-                    img.load()
+                with one_huge_decode(width * height):
+                    for frame in range(min(getattr(img, "n_frames", 1), MAX_FRAMES)):
+                        img.seek(frame)
+                        img.load()
                 png = img.format == "PNG"
             if png:
                 # Pixels can all be there with the rest cut off; verify() walks every chunk and its checksum.

@@ -103,7 +103,10 @@ class GenerationService:
             await self._settle_failed(job_id, exc)
             raise
         # Delivered: from here on nothing may refund the job or raise into the error funnel, which
-        # would tell the member something false. Only a shutdown's cancellation leaves this await.
+        # would tell the member something false. Not a job in progress for shutdown any more: its
+        # settle is tracked on its own, and shutdown waits for that instead of cancelling it.
+        if task is not None:
+            self._active.discard(task)
         await asyncio.shield(self._track(self._settle_delivered(job_id, image.url)))
         log.info("job %d /%s for user %s in guild %s succeeded in %.1fs (%d credit(s), %d attempt(s))",
                  job_id, model.key, member.user_id, member.guild_id, outcome.seconds, cost, image.attempts)

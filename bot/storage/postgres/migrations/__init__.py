@@ -6,31 +6,17 @@ take turns, so exactly one applies each migration and the others find it done.
 
 from __future__ import annotations
 
-import re
-from importlib import resources
-
 import asyncpg
 
-from bot.storage.migrate import SchemaTooNew
+from bot.storage.migrate import SchemaTooNew, read_migrations
 
 # Two int4 keys: PostgreSQL keeps these apart from the single-bigint keys the store locks members with.
 # (0x7078, 2) is reserve_job's lock on the global cap (migration 0004).
 MIGRATION_LOCK = (0x7078, 1)
 
 
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
 def migrations() -> list[tuple[int, str]]:
-    """(version, SQL) for every migration file, in order; versions must run 1, 2, 3... with no gap."""
-    found = sorted(
-        (int(m.group(1)), entry.read_text(encoding="utf-8"))
-        for entry in resources.files(__package__).iterdir()
-        if (m := _NAME.match(entry.name))
-    )
-    if [v for v, _ in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"PostgreSQL migration files are not numbered 1..N: {[v for v, _ in found]}")
-    return found
+    return read_migrations(__package__)
 
 
 LATEST = len(migrations())

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from importlib import resources
 
-from bot.storage.migrate import SchemaTooNew
-
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+from bot.storage.migrate import SchemaTooNew, read_migrations
 
 
 def migrations() -> list[tuple[int, str]]:
-    """(version, SQL) for every migration file, in order; versions must run 1, 2, 3... with no gap."""
-    found = sorted(
-        (int(m.group(1)), entry.read_text(encoding="utf-8"))
-        for entry in resources.files(__package__).iterdir()
-        if (m := _NAME.match(entry.name))
-    )
-    if [v for v, _ in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migration files are not numbered 1..N: {[v for v, _ in found]}")
-    return found
+    return read_migrations(__package__)
 
 
 LATEST = len(migrations())

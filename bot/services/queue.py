@@ -17,8 +17,9 @@ import json
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.catalog import MODELS
@@ -60,26 +61,23 @@ class _Notice:
     started: float | None = None  # monotonic: when its Pixazo call started here
 
 
-@dataclass
 class EditBudget:
-    """A token bucket: at most `rate` edits in any second, bot-wide."""
+    """At most `rate` edits in any one-second window, bot-wide (a sliding window, not a bucket,
+    which would let a full bucket and a second's refill land in the same second)."""
 
-    rate: float
-    clock: Callable[[], float] = time.monotonic
-    _tokens: float = field(init=False)
-    _at: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._tokens, self._at = self.rate, self.clock()
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._limit = max(1, int(rate))
+        self._clock = clock
+        self._recent: deque[float] = deque()
 
     def take(self) -> bool:
-        now = self.clock()
-        self._tokens = min(self.rate, self._tokens + (now - self._at) * self.rate)
-        self._at = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
+        now = self._clock()
+        while self._recent and now - self._recent[0] >= 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= self._limit:
+            return False
+        self._recent.append(now)
+        return True
 
 
 def prepared_of(job: JobRecord) -> Prepared:

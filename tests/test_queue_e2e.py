@@ -229,3 +229,75 @@ async def test_edits_keep_to_the_interval_per_job_and_the_budget_bot_wide(harnes
     peak = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
     assert peak <= 10, peak
     assert results
+
+
+def bot_env(tmp_path, fake_discord, fake_pixazo, **extra: str) -> dict[str, str]:
+    from tests.conftest import PIXAZO_KEY, TOKEN
+    from tests.test_startup import clean_env
+
+    return {**clean_env(), "DISCORD_TOKEN": TOKEN, "PIXAZO_API_KEY": PIXAZO_KEY,
+            "PIXAZO_BASE_URL": fake_pixazo.base_url, "PIXAZO_REQUIRE_HTTPS_RESULTS": "false",
+            "PIXAZO_RESULT_ALLOW_PRIVATE_HOSTS": "true", "PIXAZO_TIMEOUT_SECONDS": "60",
+            "DISCORD_API_BASE_URL": fake_discord.api_base, "DISCORD_GATEWAY_URL": fake_discord.gateway_url,
+            "DISCORD_GUILD_READY_TIMEOUT": "0.05", "DEV_GUILD_ID": str(GUILD_ID),
+            "DATA_DIR": str(tmp_path / "data"), **extra}
+
+
+async def test_kill_9_mid_call_runs_the_job_once_more_and_delivers_it_once(tmp_path, fake_discord, fake_pixazo):
+    import signal
+    import sys
+
+    fake_pixazo.latency = 30
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", cwd=tmp_path,
+                                                env=bot_env(tmp_path, fake_discord, fake_pixazo),
+                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await fake_discord.wait_identified(timeout=15)
+        await fake_discord.wait_synced(timeout=15)
+        interaction = await fake_discord.invoke("sdxl", {"prompt": "cut short"})
+        await eventually(lambda: len(fake_pixazo.requests) == 1, timeout=10)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo)
+    assert columns(await read_jobs(settings, GUILD_ID, 4000), "state") == [("running",)], "nothing settled it"
+    fake_pixazo.latency = 0.02
+    async with started_bot(settings, fake_discord):
+        await eventually(lambda: has_result(interaction) or any(m.get("embeds") for m in interaction.followups),
+                         timeout=10)
+        await asyncio.sleep(0.3)
+    assert prompts_seen(fake_pixazo) == ["cut short", "cut short"], "its Pixazo call was made once more"
+    delivered = [m for m in interaction.followups if m.get("embeds")] + [e for e in interaction.edits if e.get("embeds")]
+    assert len(delivered) == 1
+    assert columns(await read_jobs(settings, GUILD_ID, 4000), "state", "attempts") == [("succeeded", 2)]
+
+
+async def test_sigterm_finishes_short_calls_requeues_long_ones_and_exits_0(tmp_path, fake_discord, fake_pixazo):
+    import signal
+    import sys
+
+    fake_pixazo.latency = 1.0
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=tmp_path,
+        env=bot_env(tmp_path, fake_discord, fake_pixazo, SHUTDOWN_GRACE_SECONDS="2", QUOTA_MAX_JOBS_PER_USER="3"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await fake_discord.wait_identified(timeout=15)
+        await fake_discord.wait_synced(timeout=15)
+        short = await fake_discord.invoke("sdxl", {"prompt": "short"}, user_id=4000)
+        await eventually(lambda: len(fake_pixazo.requests) == 1, timeout=10)
+        fake_pixazo.latency = 30
+        await fake_discord.invoke("sdxl", {"prompt": "long"}, user_id=4001)
+        await eventually(lambda: len(fake_pixazo.requests) == 2, timeout=10)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(proc.communicate(), timeout=10)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, stderr.decode()[-2000:]
+    assert any(m.get("embeds") for m in short.followups) or has_result(short), "delivered within the grace"
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo)
+    assert columns(await read_jobs(settings, GUILD_ID, 4000, 4001), "user_id", "state") == [(4000, "succeeded"),
+                                                                                           (4001, "queued")]
+    assert "go back to the head of the queue" in stderr.decode()

@@ -38,6 +38,7 @@ POLL_SECONDS = 1.0  # the claim is also retried this often: jobs another process
 TICK_SECONDS = 0.2  # how often the notices are looked at (each job is still edited at most every interval)
 NOTICE_AFTER_SECONDS = 0.3  # a job claimed this soon after it was queued never shows a waiting notice
 MEDIAN_CACHE_SECONDS = 30.0
+EDIT_TIMEOUT_SECONDS = 5.0  # a notice edit Discord is slow to take is given up; the next tick tries again
 
 
 class Discarded(Exception):
@@ -123,7 +124,6 @@ class QueueRunner:
         self._tasks: list[asyncio.Task] = []
         self._budget = EditBudget(settings.progress_max_edits_per_second, clock)
         self._medians: dict[str, tuple[float, float | None]] = {}
-        self._editing: set[asyncio.Task] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -153,9 +153,6 @@ class QueueRunner:
                 log.warning("shutting down: %d job(s) did not finish in time; they go back to the head of the "
                             "queue and their Pixazo calls are made again at the next start", len(late))
                 await asyncio.gather(*late, return_exceptions=True)
-        for task in list(self._editing):
-            task.cancel()
-        await asyncio.gather(*self._editing, return_exceptions=True)
 
     def kick(self) -> None:
         """A job was queued or a slot freed: look at the queue now."""
@@ -324,19 +321,19 @@ class QueueRunner:
             if text != notice.text and now - notice.edited >= interval:
                 due.append((order, notice, text, True))
         due.sort(key=lambda d: d[0])  # nearest the front first
+        # One edit at a time: requests sent together could reach Discord bunched into one second.
         for _, notice, text, cancellable in due:
             if not self._budget.take():
                 break
-            notice.text, notice.edited = text, now
-            task = asyncio.create_task(self._edit(notice.job, text, cancellable))
-            self._editing.add(task)
-            task.add_done_callback(self._editing.discard)
+            notice.text, notice.edited = text, self._clock()
+            await self._edit(notice.job, text, cancellable)
 
     async def _edit(self, job: JobRecord, text: str, cancellable: bool) -> None:
         if job["id"] not in self._notices:
             return
         try:
-            await self._courier().notice(job, text, cancellable=cancellable)
+            async with asyncio.timeout(EDIT_TIMEOUT_SECONDS):
+                await self._courier().notice(job, text, cancellable=cancellable)
         except Exception as exc:  # a notice is only a courtesy; the job goes on
             log.info("job %d: could not update its notice: %s: %s", job["id"], type(exc).__name__, exc)
 

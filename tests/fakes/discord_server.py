@@ -1000,8 +1000,9 @@ class FakeDiscord:
             fi._placeholder_pending = False
         message = self._edit_message(message_id, payload, rec, fi.actor.attachment_size_limit)
         if target == "@original" or message_id == fi.original_id:
-            self.edit_times.append((asyncio.get_running_loop().time(), message_id))
-            fi.edits.append({**payload, "_files": rec.files, "_message": message})
+            at = asyncio.get_running_loop().time()
+            self.edit_times.append((at, message_id))
+            fi.edits.append({**payload, "_files": rec.files, "_message": message, "_at": at})
             if payload.get("content") or payload.get("embeds") or rec.files:
                 fi._set_answer(message, rec.files, payload)
         return _json(message)

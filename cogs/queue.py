@@ -48,7 +48,7 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"queue:c
                              match: re.Match[str], /) -> CancelButton:
         return cls(int(match["job"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         try:
             await cancel_job(interaction, self.job_id)
         except Exception as exc:  # the slash commands' funnel: every error gets an answer
@@ -102,7 +102,8 @@ class WebhookCourier:
         webhook = self._webhook(job)
         if webhook is None:
             return
-        await webhook.edit_message("@original", content=text,  # type: ignore[arg-type]
+        # "@original", not an id: discord.py puts it in the route as given.
+        await webhook.edit_message("@original", content=text,  # type: ignore[call-overload]
                                    view=cancel_view(job["id"]) if cancellable else None, allowed_mentions=NO_PINGS)
 
     async def _message(self, job: JobRecord, outcome: Outcome) -> tuple[discord.Embed, discord.File | None]:
@@ -128,7 +129,7 @@ class WebhookCourier:
             embed, file = await self._message(job, outcome)
             try:
                 if noticed:  # the notice becomes the result
-                    await webhook.edit_message("@original", content=None, embed=embed,  # type: ignore[arg-type]
+                    await webhook.edit_message("@original", content=None, embed=embed,  # type: ignore[call-overload]
                                                attachments=[file] if file else [], view=None, allowed_mentions=NO_PINGS)
                 else:  # still "thinking…": the first followup replaces it
                     kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True}

@@ -301,3 +301,19 @@ async def test_sigterm_finishes_short_calls_requeues_long_ones_and_exits_0(tmp_p
     assert columns(await read_jobs(settings, GUILD_ID, 4000, 4001), "user_id", "state") == [(4000, "succeeded"),
                                                                                            (4001, "queued")]
     assert "go back to the head of the queue" in stderr.decode()
+
+
+@pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 1, "queue_max_wait_seconds": 0.5}])
+async def test_a_job_waiting_too_long_fails_refunded_and_the_member_is_told(harness, ledger):
+    harness.pixazo.latency = 30
+    await harness.invoke("sdxl", {"prompt": "holds the slot"}, user_id=4000)
+    await eventually(lambda: len(harness.pixazo.requests) == 1)
+    waiting = await harness.invoke("sdxl", {"prompt": "waits"}, user_id=4001)
+    await eventually(lambda: any(is_ephemeral(m) for m in waiting.followups), timeout=10)
+    told = next(m for m in waiting.followups if is_ephemeral(m))
+    assert "waited in the queue too long" in told["content"] and "no credits were spent" in told["content"]
+    (row,) = await jobs(ledger, GUILD_ID, 4001)
+    assert (row["state"], row["interaction_token"]) == ("failed", None)
+    assert (await ledger.snapshot(Member(GUILD_ID, 4001), default_allowance=20)).used == 0
+    assert "waits" not in prompts_seen(harness.pixazo)
+    await harness.pixazo.close()

@@ -38,6 +38,8 @@ POLL_SECONDS = 1.0  # the claim is also retried this often: jobs another process
 TICK_SECONDS = 0.2  # how often the notices are looked at (each job is still edited at most every interval)
 NOTICE_AFTER_SECONDS = 0.3  # a job claimed this soon after it was queued never shows a waiting notice
 MEDIAN_CACHE_SECONDS = 30.0
+# Waiting past QUEUE_MAX_WAIT_SECONDS is looked for this often (a write, so not on every wake-up).
+EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)
 EDIT_TIMEOUT_SECONDS = 5.0  # a notice edit Discord is slow to take is given up; the next tick tries again
 
 
@@ -124,6 +126,7 @@ class QueueRunner:
         self._tasks: list[asyncio.Task] = []
         self._budget = EditBudget(settings.progress_max_edits_per_second, clock)
         self._medians: dict[str, tuple[float, float | None]] = {}
+        self._swept = -math.inf
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -201,7 +204,9 @@ class QueueRunner:
                 pass
             self._wake.clear()
             try:
-                await self._expire()
+                if self._clock() - self._swept >= EXPIRY_SWEEP_SECONDS:
+                    self._swept = self._clock()
+                    await self._expire()
                 await self._fill_slots()
             except StoreBusy as exc:
                 log.warning("queue: the database is busy (%s); trying again in %.0fs", exc, POLL_SECONDS)

@@ -292,7 +292,7 @@ class SqliteStore:
                              [(JobState.FAILED.value, now, EXPIRED, r["id"], _QUEUED) for r in rows])
             return rows
 
-        return await self._write(work)  # type: ignore[return-value]
+        return await self._write(work)  # type: ignore[arg-type]
 
     # Settling raises StoreBusy when the write lock could not be had; nothing changed then, and every
     # settle may simply be called again: the state guard makes a repeat a no-op.

@@ -38,6 +38,7 @@ POLL_SECONDS = 1.0  # the claim is also retried this often: jobs another process
 TICK_SECONDS = 0.2  # how often the notices are looked at (each job is still edited at most every interval)
 NOTICE_AFTER_SECONDS = 0.3  # a job claimed this soon after it was queued never shows a waiting notice
 MEDIAN_CACHE_SECONDS = 30.0
+REQUEUE_WAIT_SECONDS = 1.5  # after the grace: SHUTDOWN_GRACE_SECONDS (8) + this stays inside Docker's 10 s
 # Waiting past QUEUE_MAX_WAIT_SECONDS is looked for this often (a write, so not on every wake-up).
 EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)
 EDIT_TIMEOUT_SECONDS = 5.0  # a notice edit Discord is slow to take is given up; the next tick tries again
@@ -155,7 +156,12 @@ class QueueRunner:
             if late:
                 log.warning("shutting down: %d job(s) did not finish in time; they go back to the head of the "
                             "queue and their Pixazo calls are made again at the next start", len(late))
-                await asyncio.gather(*late, return_exceptions=True)
+                # Putting them back is one write each; a database that will not take it in time must not
+                # keep the process from exiting: such a job stays running and the next start re-runs it.
+                _, stuck = await asyncio.wait(late, timeout=REQUEUE_WAIT_SECONDS)
+                if stuck:
+                    log.warning("shutting down: %d job(s) could not be put back in time; the next start "
+                                "treats them as interrupted (run once more)", len(stuck))
 
     def kick(self) -> None:
         """A job was queued or a slot freed: look at the queue now."""

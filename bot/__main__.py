@@ -46,7 +46,7 @@ def pixazo_client(settings: Settings, session: aiohttp.ClientSession, *, offload
         base_url=settings.pixazo_base_url,
         api_key=settings.pixazo_api_key,
         timeout=settings.pixazo_timeout_seconds,
-        max_concurrency=settings.pixazo_max_concurrency,
+        max_concurrency=None,  # the queue runs PIXAZO_MAX_CONCURRENCY jobs at once
         max_image_bytes=settings.pixazo_max_image_bytes,
         require_https_results=settings.pixazo_require_https_results,
         allow_private_result_hosts=settings.pixazo_result_allow_private_hosts,

@@ -15,6 +15,7 @@ from bot.offload import Offload
 from bot.redact import Redactor
 from bot.replies import NO_PINGS, delivered, reply_privately
 from bot.services.generation import GenerationService
+from bot.services.queue import QueueRunner
 from bot.services.quotas import Quotas
 from bot.settings import Settings
 from bot.storage import Store
@@ -22,7 +23,7 @@ from bot.sync import sync_if_changed
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.generate", "cogs.inpaint", "cogs.quota", "cogs.admin")
+EXTENSIONS = ("cogs.generate", "cogs.inpaint", "cogs.quota", "cogs.admin", "cogs.queue")
 UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
               "no credits were spent.")
 BUSY = "The bot is busy right now; nothing was changed. Please try again in a moment."
@@ -44,32 +45,37 @@ class FunnelTree(app_commands.CommandTree):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         where = f"/{interaction.command.qualified_name}" if interaction.command else "interaction"
-        if delivered(interaction):
-            # The member has their result; whatever failed after it, any answer here ("no credits were
-            # spent", "try again") would be false. The operator gets the detail; the member nothing.
-            known = isinstance(cause, (UserFacingError, StoreBusy))
-            log.log(logging.WARNING if known else logging.ERROR, "%s by user %s failed after its result was "
-                    "delivered: %s: %s", where, interaction.user.id, type(cause).__name__,
-                    getattr(cause, "detail", cause), exc_info=None if known else cause)
-        elif isinstance(cause, UserFacingError):
-            log.log(logging.getLevelName(cause.log_level), "%s by user %s: %s", where, interaction.user.id, cause.detail)
-            await reply_privately(interaction, cause.user_message)
-        elif isinstance(cause, StoreBusy):
-            log.warning("%s by user %s refused, the database is busy: %s", where, interaction.user.id, cause)
-            await reply_privately(interaction, BUSY)
-        elif isinstance(cause, app_commands.CheckFailure):
-            log.info("%s refused for user %s: %s", where, interaction.user.id, cause)
-            await reply_privately(interaction, str(cause) or "You are not allowed to use this command here.")
-        elif isinstance(cause, app_commands.TransformerError):
-            log.info("%s by user %s: option could not be read: %s", where, interaction.user.id, cause)
-            await reply_privately(interaction, guard.unreadable(interaction, cause))
-        elif isinstance(cause, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
-            # Discord's client is showing a command (or options) this bot no longer has.
-            log.warning("%s by user %s does not match the synced commands: %s", where, interaction.user.id, cause)
-            await reply_privately(interaction, guard.STALE_COMMAND)
-        else:
-            log.error("%s by user %s failed unexpectedly", where, interaction.user.id, exc_info=cause)
-            await reply_privately(interaction, UNEXPECTED)
+        await answer_error(interaction, cause, where)
+
+
+async def answer_error(interaction: discord.Interaction, cause: BaseException, where: str) -> None:
+    """The funnel's answer to one error, for slash commands and buttons alike."""
+    if delivered(interaction):
+        # The member has their result; whatever failed after it, any answer here ("no credits were
+        # spent", "try again") would be false. The operator gets the detail; the member nothing.
+        known = isinstance(cause, (UserFacingError, StoreBusy))
+        log.log(logging.WARNING if known else logging.ERROR, "%s by user %s failed after its result was "
+                "delivered: %s: %s", where, interaction.user.id, type(cause).__name__,
+                getattr(cause, "detail", cause), exc_info=None if known else cause)
+    elif isinstance(cause, UserFacingError):
+        log.log(logging.getLevelName(cause.log_level), "%s by user %s: %s", where, interaction.user.id, cause.detail)
+        await reply_privately(interaction, cause.user_message)
+    elif isinstance(cause, StoreBusy):
+        log.warning("%s by user %s refused, the database is busy: %s", where, interaction.user.id, cause)
+        await reply_privately(interaction, BUSY)
+    elif isinstance(cause, app_commands.CheckFailure):
+        log.info("%s refused for user %s: %s", where, interaction.user.id, cause)
+        await reply_privately(interaction, str(cause) or "You are not allowed to use this command here.")
+    elif isinstance(cause, app_commands.TransformerError):
+        log.info("%s by user %s: option could not be read: %s", where, interaction.user.id, cause)
+        await reply_privately(interaction, guard.unreadable(interaction, cause))
+    elif isinstance(cause, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
+        # Discord's client is showing a command (or options) this bot no longer has.
+        log.warning("%s by user %s does not match the synced commands: %s", where, interaction.user.id, cause)
+        await reply_privately(interaction, guard.STALE_COMMAND)
+    else:
+        log.error("%s by user %s failed unexpectedly", where, interaction.user.id, exc_info=cause)
+        await reply_privately(interaction, UNEXPECTED)
 
 
 # The bot never joins voice; don't warn operators about voice libraries it will never need.
@@ -79,7 +85,8 @@ discord.VoiceClient.warn_dave = False
 
 class PixazoBot(commands.Bot):
     def __init__(self, settings: Settings, *, store: Store, generation: GenerationService, quotas: Quotas,
-                 http_session, offload: Offload, redactor: Redactor, force_sync: bool = False) -> None:
+                 http_session, offload: Offload, redactor: Redactor, force_sync: bool = False,
+                 queue: QueueRunner | None = None) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
@@ -98,6 +105,7 @@ class PixazoBot(commands.Bot):
         self.offload = offload  # image decoding and re-encoding, off the event loop
         self.redactor = redactor  # outside text and exceptions, scrubbed of this process's secrets
         self._force_sync = force_sync
+        self.queue = queue or QueueRunner(settings, store, generation, quotas)
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
@@ -109,6 +117,8 @@ class PixazoBot(commands.Bot):
         # discord.py's close() leaves the task that waits for the servers' data before "ready" running;
         # stopped during that wait (a SIGTERM right after start), it later dispatches into a closed
         # client and logs a traceback. Cancel it first (a private attribute: there is no public hook).
+        # Running jobs get their grace and are delivered while the HTTP client is still open.
+        await self.queue.shutdown()
         ready_task = getattr(self._connection, "_ready_task", None)
         if ready_task is not None and not ready_task.done():
             ready_task.cancel()

@@ -82,6 +82,13 @@ class Settings(FileSettings):
     database_url: SecretStr | None = None
     database_pool_size: int = Field(10, ge=1, le=100)
 
+    # The durable job queue (issue 9 part 5): PIXAZO_MAX_CONCURRENCY jobs run at once, the rest wait.
+    queue_max_length: int = Field(500, ge=1, le=100_000)  # jobs waiting bot-wide; past it, refused
+    queue_max_wait_seconds: float = Field(3600.0, gt=0, le=86_400)  # a job waiting longer fails, refunded
+    shutdown_grace_seconds: float = Field(8.0, ge=0, le=60)  # running calls may finish on SIGTERM
+    progress_interval_seconds: float = Field(5.0, ge=0.1, le=300)  # at most one edit per job this often
+    progress_max_edits_per_second: float = Field(10.0, gt=0, le=50)  # bot-wide budget of notice edits
+
     @field_validator("discord_token", "pixazo_api_key", mode="before")
     @classmethod
     def _secret(cls, value: object, info: ValidationInfo) -> object:

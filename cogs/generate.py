@@ -13,12 +13,9 @@ from discord.ext import commands
 
 from bot.app import PixazoBot
 from bot.catalog import TEXT_MODELS, Model, Param
-from bot.embeds import TooLargeToPost, file_stem, result_message
 from bot.errors import UserFacingError
 from bot.guard import GUILD_ONLY
-from bot.imaging import fit_off_loop
-from bot.replies import NO_PINGS, mark_delivered
-from bot.services.generation import Outcome
+from bot.services.queue import delivery_info
 from bot.services.validation import Prepared, prepare
 from bot.storage import Member
 
@@ -114,27 +111,15 @@ class Generate(commands.Cog):
 
 async def run_and_post(bot: PixazoBot, interaction: discord.Interaction, prepared: Prepared, started: float, *,
                        inputs: dict[str, Any] | None = None, original: discord.Attachment | None = None) -> None:
-    async def deliver(outcome: Outcome) -> None:
-        upload = await fit_off_loop(bot.offload, outcome.image.data, outcome.image.format, file_stem(outcome),
-                                    interaction.filesize_limit, timeout=bot.settings.image_work_timeout_seconds)
-        try:
-            embed, file = result_message(outcome, requester=interaction.user, upload=upload, original=original)
-        except TooLargeToPost as exc:
-            raise UserFacingError("The image came back too large to post here, and Pixazo gave no link to it.",
-                                  detail=f"result too large: {exc}") from None
-        kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS}
-        if file is not None:
-            kwargs["file"] = file
-        try:
-            await interaction.followup.send(**kwargs)
-        except discord.HTTPException as exc:
-            # Most often the 15-minute interaction token ran out; the job is refunded either way.
-            raise UserFacingError("Discord would not take the finished image, so no credits were spent. "
-                                  "Please try again.", detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
-        mark_delivered(interaction)  # @original is now the result: no error path may delete it
-
-    await bot.generation.run(prepared, member_of(interaction), channel_id=interaction.channel_id,
-                             deliver=deliver, started=started, inputs=inputs)
+    """Queue the job: credits reserved now (a refusal raises, nothing spent); the queue runs and delivers it."""
+    member = member_of(interaction)
+    delivery = delivery_info(
+        application_id=interaction.application_id, prompt=prepared.prompt, shown=prepared.shown,
+        role_ids=member.role_ids, requester=interaction.user.display_name,
+        avatar_url=interaction.user.display_avatar.url, filesize_limit=interaction.filesize_limit,
+        thumbnail_url=None if original is None else original.url)
+    await bot.queue.submit(prepared, member, channel_id=interaction.channel_id, delivery=delivery,
+                           token=interaction.token, inputs=inputs)
 
 
 async def setup(bot: PixazoBot) -> None:

@@ -111,15 +111,27 @@ async def test_failed_generation_gives_the_credits_back(harness, behaviour):
     assert (fields["Left today"], fields["Used today"], fields["Running now"]) == ("20", "0", "0 of 2 at a time")
 
 
-async def test_a_restart_mid_job_refunds_it(tmp_path, fake_discord, fake_pixazo, ledger_settings):
+async def test_a_restart_mid_job_puts_it_back_and_the_next_start_delivers_it(tmp_path, fake_discord, fake_pixazo,
+                                                                              ledger_settings):
+    # Changed with the durable queue (issue 9 part 5): a stop no longer refunds a running job; once its
+    # grace is over it goes back to the queue, and the next start makes its Pixazo call again.
     settings = make_settings(tmp_path, fake_discord, fake_pixazo, **ledger_settings)
     fake_pixazo.default = Behaviour.HANG
     async with started_bot(settings, fake_discord):
-        await fake_discord.invoke("sd35-large", {"prompt": PROMPT})
+        interaction = await fake_discord.invoke("sd35-large", {"prompt": PROMPT})
         await eventually(lambda: len(fake_pixazo.requests) == 1)
         assert columns(await read_jobs(settings, GUILD_ID, 4000), "state") == [("running",)]
-    # The bot was cancelled mid-call; even so the job must not keep the credits.
-    assert columns(await read_jobs(settings, GUILD_ID, 4000), "state") == [("failed",)]
+    assert columns(await read_jobs(settings, GUILD_ID, 4000), "state") == [("queued",)]
+    fake_pixazo.default = Behaviour.OK
+    async with started_bot(settings, fake_discord):
+        await eventually(lambda: bool(interaction.original and interaction.original["embeds"]))
+
+
+        async def settled() -> bool:
+            return columns(await read_jobs(settings, GUILD_ID, 4000), "state") == [("succeeded",)]
+
+        await until(settled)
+    assert len(fake_pixazo.requests) == 2, "its Pixazo call was made once more, at the next start"
 
 
 async def test_jobs_left_open_by_a_crash_are_released_at_start(tmp_path, fake_discord, fake_pixazo, ledger_settings):
@@ -187,7 +199,7 @@ async def test_reset_and_usage_and_the_audit_trail(harness, ledger):
 
 
 @pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 1}])
-async def test_a_job_waiting_for_a_pixazo_slot_is_reserved_then_running(harness, ledger):
+async def test_a_job_waiting_for_a_pixazo_slot_is_queued_then_running(harness, ledger):
     harness.pixazo.latency = 0.5
     first = await harness.invoke("sdxl", {"prompt": PROMPT}, user_id=4000)
     await eventually(lambda: len(harness.pixazo.requests) == 1)
@@ -197,20 +209,44 @@ async def test_a_job_waiting_for_a_pixazo_slot_is_reserved_then_running(harness,
 
     await until(both_recorded)
     assert columns(await jobs(ledger, GUILD_ID, 4000, BOB), "user_id", "state") == [(4000, "running"),
-                                                                                     (BOB, "reserved")]
-    for interaction in (first, second):
-        assert (await interaction.wait_followup())["embeds"]
+                                                                                     (BOB, "queued")]
+    for interaction in (first, second):  # the waiting one shows a notice first, then its result
+        await eventually(lambda i=interaction: bool(i.original and i.original["embeds"]))
     assert len(harness.pixazo.requests) == 2
 
 
-async def test_an_expired_interaction_token_refunds_the_job(harness, ledger):
+@pytest.mark.parametrize("status", [401, 404])
+async def test_an_expired_interaction_token_posts_the_result_in_the_channel(harness, ledger, status):
+    # Changed with the durable queue (issue 9 part 5): a dead token no longer refunds the job; the
+    # result goes to the channel as a normal message that names the member without pinging them.
     harness.pixazo.latency = 0.3
     interaction = await harness.invoke("sdxl", {"prompt": PROMPT})
     await interaction.wait_callback()
-    interaction.expire()  # as if the 15 minutes had run out while Pixazo worked
+    interaction.expire(status)  # as if the 15 minutes had run out while Pixazo worked
+    async def succeeded() -> bool:
+        return columns(await jobs(ledger, GUILD_ID, 4000), "state") == [("succeeded",)]
+
+    await until(succeeded)
+    posted = [r for r in harness.discord.requests if r.method == "POST" and r.path.endswith("/messages")
+              and "/channels/" in r.path]
+    assert len(posted) == 1
+    body = posted[0].json
+    assert body["content"] == "<@4000>" and body["embeds"] and posted[0].files
+    assert body["allowed_mentions"]["parse"] == [], "no ping"
+    assert interaction.followups == []
+
+
+async def test_an_expired_token_and_a_refusing_channel_refund_the_job(harness, ledger):
+    harness.pixazo.latency = 0.3
+    harness.discord.refuse_channel_posts.add(harness.settings.dev_guild_id and 3000)
+    interaction = await harness.invoke("sdxl", {"prompt": PROMPT})
+    await interaction.wait_callback()
+    interaction.expire()
     async def failed() -> bool:
         return columns(await jobs(ledger, GUILD_ID, 4000), "state") == [("failed",)]
 
     await until(failed)
     ((error,),) = columns(await jobs(ledger, GUILD_ID, 4000), "error")
-    assert "followup refused: HTTP 401" in error
+    assert "channel 3000 refused the result: HTTP 403" in error
+    assert (await ledger.snapshot(Member(GUILD_ID, 4000), default_allowance=20)).used == 0
+    assert "posting the result in channel 3000 instead" in harness.log_text()

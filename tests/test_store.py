@@ -9,7 +9,7 @@ import pytest
 
 from bot.catalog import MODELS
 from bot.domain import JobState, StoreBusy
-from bot.domain.jobs import TRANSITIONS
+from bot.domain.jobs import REFUNDED_STATES, TRANSITIONS
 from bot.storage import Member, Refused, Store
 
 GUILD = 10
@@ -267,6 +267,13 @@ async def test_no_free_connection_in_time_is_busy(backend, clock):
 
 
 async def _job_in(store: Store, state: JobState) -> int:
+    if state in (JobState.QUEUED, JobState.CANCELLED):
+        job, _ = await store.enqueue(ALICE, channel_id=5, model="sdxl", params={}, cost=2, default_allowance=20,
+                                     max_jobs=100, global_cap=None, max_queue=10, delivery={}, token=None)
+        if state is JobState.CANCELLED:
+            await store.cancel(job, 1)
+        assert (await store.job(job))["state"] == state
+        return job
     job = await reserve(store, cost=2)
     if state is JobState.RUNNING:
         await store.mark_running(job)
@@ -287,4 +294,4 @@ async def test_settling_moves_a_job_only_along_the_state_machine(store, source, 
     await settle()
     expected = target if target in TRANSITIONS[source] else source
     assert (await store.job(job))["state"] == expected
-    assert await left(store) == (20 if expected is JobState.FAILED else 18)
+    assert await left(store) == (20 if expected in REFUNDED_STATES else 18)

@@ -15,7 +15,8 @@ METHODS = sorted(name for name in vars(Store) if not name.startswith("_") and ca
 def test_the_interface_is_the_ledger_the_services_know():
     assert METHODS == sorted(["close", "now", "snapshot", "reserve", "mark_running", "succeed", "fail",
                               "recover_interrupted", "audit", "set_allowance", "grant", "reset_usage", "record_view",
-                              "admin_actions", "recent_jobs", "job"])
+                              "admin_actions", "recent_jobs", "job", "enqueue", "claim", "requeue", "cancel",
+                              "queue_positions", "median_seconds", "expire_waiting"])
 
 
 @pytest.mark.parametrize("backend", [SqliteStore, PostgresStore])

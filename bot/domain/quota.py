@@ -34,6 +34,7 @@ class Refused(Exception):
     CREDITS = "credits"
     JOBS = "jobs"
     GLOBAL = "global"
+    QUEUE = "queue"  # QUEUE_MAX_LENGTH jobs are already waiting bot-wide
 
     def __init__(self, reason: str, snapshot: QuotaSnapshot) -> None:
         super().__init__(reason)

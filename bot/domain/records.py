@@ -25,6 +25,11 @@ class JobRecord(TypedDict, total=False):
     result_url: str | None
     error: str | None
     inputs: str | None  # JSON: inpainting inputs' names and sizes, never the bytes
+    delivery: str | None  # JSON: what delivering a queued job needs (application id, prompt, shown values, ...)
+    interaction_token: str | None  # a credential: only while the job is open, never logged
+    attempts: int  # Pixazo calls started for it
+    rank: int  # the member's open jobs when it was queued: the fair order's first key
+    cancelled_by: int | None
 
 
 class AdminAction(TypedDict):

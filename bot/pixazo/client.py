@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import ipaddress
 import json
@@ -85,7 +86,7 @@ class PixazoClient:
         base_url: str,
         api_key: SecretStr,
         timeout: float,
-        max_concurrency: int,
+        max_concurrency: int | None,
         max_image_bytes: int,
         require_https_results: bool = True,
         allow_private_result_hosts: bool = False,
@@ -101,7 +102,9 @@ class PixazoClient:
         self._base = base_url.rstrip("/")
         self._key = api_key
         self._timeout = timeout
-        self._slots = asyncio.Semaphore(max_concurrency)
+        # None: the job queue (bot/services/queue.py) already bounds the calls in flight.
+        self._slots: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Semaphore(max_concurrency) if max_concurrency else contextlib.nullcontext())
         self._max_image_bytes = max_image_bytes
         self._require_https = require_https_results
         self._allow_private = allow_private_result_hosts

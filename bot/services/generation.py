@@ -56,6 +56,10 @@ class Outcome:
 Deliver = Callable[[Outcome], Awaitable[None]]
 
 
+async def _nothing() -> None:
+    """The claim already marked the job running."""
+
+
 class GenerationService:
     def __init__(self, settings: Settings, store: Store, pixazo: PixazoClient, quotas: Quotas, *,
                  journal: SettleJournal | None = None, redactor: Redactor | None = None) -> None:
@@ -110,6 +114,36 @@ class GenerationService:
         await asyncio.shield(self._track(self._settle_delivered(job_id, image.url)))
         log.info("job %d /%s for user %s in guild %s succeeded in %.1fs (%d credit(s), %d attempt(s))",
                  job_id, model.key, member.user_id, member.guild_id, outcome.seconds, cost, image.attempts)
+        return outcome
+
+    async def execute(self, job_id: int, prepared: Prepared, member: Member, *, deliver: Deliver, cost: int,
+                      started: float, requeue: Callable[[], bool]) -> Outcome | None:
+        """Run a job the queue claimed (its row is running): call Pixazo, deliver, settle.
+
+        `started` (monotonic) is the claim: the job deadline bounds the Pixazo call, not the wait.
+        Cancelled (a shutdown's grace ran out, or a member's Cancel): when `requeue()` says so, the
+        job goes back to the head of the queue instead of being refunded. Returns None then."""
+        try:
+            image = await self._generate(prepared, started, on_start=_nothing)
+            quota = await self._store.snapshot(member, default_allowance=self._settings.quota_default_daily_credits)
+            outcome = Outcome(job_id, prepared, image, time.monotonic() - started, cost, quota)
+            await deliver(outcome)
+        except UserFacingError as exc:
+            await self._settle_failed(job_id, exc.detail)
+            raise
+        except asyncio.CancelledError:
+            if requeue():
+                await asyncio.shield(self._track(
+                    self._until_landed(job_id, "requeue", lambda: self._store.requeue(job_id))))
+            else:
+                await self._settle_failed(job_id, "cancelled while running")
+            raise
+        except BaseException as exc:
+            await self._settle_failed(job_id, exc)
+            raise
+        await asyncio.shield(self._track(self._settle_delivered(job_id, image.url)))
+        log.info("job %d /%s for user %s in guild %s succeeded in %.1fs (%d credit(s), %d attempt(s))",
+                 job_id, prepared.model.key, member.user_id, member.guild_id, outcome.seconds, cost, image.attempts)
         return outcome
 
     async def shutdown(self) -> None:

@@ -52,6 +52,9 @@ class Quotas:
         if refused.reason == Refused.JOBS:
             message = (f"You already have {snap.in_flight} image(s) being made; the limit is "
                        f"{self._settings.quota_max_jobs_per_user} at a time. Try again when one is done.")
+        elif refused.reason == Refused.QUEUE:
+            message = (f"The queue is full ({self._settings.queue_max_length} images waiting); "
+                       "no credits were taken. Please try again in a few minutes.")
         elif refused.reason == Refused.GLOBAL:
             message = (f"The bot has spent its whole daily budget across all servers. It renews {renews}. "
                        "No credits were taken from you.")

@@ -14,6 +14,8 @@ from bot.domain import JobState, Member, QuotaSnapshot
 from bot.domain.records import AdminAction, JobRecord
 
 INTERRUPTED = "interrupted"  # the error recorded on a job a shutdown or crash left open
+MAX_ATTEMPTS = 2  # a job whose Pixazo call a crash cut short runs once more, then fails
+EXPIRED = "waited longer than QUEUE_MAX_WAIT_SECONDS"
 
 
 class StoreUnavailable(Exception):
@@ -42,6 +44,40 @@ class Store(Protocol):
         """Check the allowance and spend from it in one transaction; raise Refused when it won't fit."""
         ...
 
+    async def enqueue(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
+                      cost: int, default_allowance: int, max_jobs: int, global_cap: int | None, max_queue: int,
+                      delivery: dict[str, Any], token: str | None,
+                      inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
+        """`reserve`, but the job waits in the durable queue (state queued) with what delivering it needs;
+        Refused(QUEUE) when `max_queue` jobs are already waiting. `token` is a credential."""
+        ...
+
+    async def claim(self) -> JobRecord | None:
+        """Move the next queued job, by fair rank then id, to running (one more attempt) and return it.
+
+        One statement: two processes sharing a database never take the same job."""
+        ...
+
+    async def requeue(self, job_id: int) -> JobState | None:
+        """A running job back to the queue, its attempt not counted (a shutdown's grace ran out)."""
+        ...
+
+    async def cancel(self, job_id: int, actor_id: int) -> tuple[JobState | None, JobState | None]:
+        """Cancel a queued or running job (refunded); returns (state before, state after)."""
+        ...
+
+    async def queue_positions(self) -> dict[int, int]:
+        """Every queued job's place in the order the claim takes them, 1 first."""
+        ...
+
+    async def median_seconds(self, model: str, recent: int = 20) -> float | None:
+        """The median run time of the model's last `recent` succeeded jobs; None without any."""
+        ...
+
+    async def expire_waiting(self, queued_before: float) -> list[JobRecord]:
+        """Fail (refund) every job queued since before `queued_before`; returns them as they were."""
+        ...
+
     # Settling moves a job only along JobState.TRANSITIONS (a repeat is a no-op) and returns the state
     # the job is in afterwards (None: no such job); StoreBusy when the database would not take it in
     # time, with nothing changed, so it may simply be called again.
@@ -54,7 +90,9 @@ class Store(Protocol):
 
     async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> int:
         """Settle what the last run left open, in one transaction: `delivered` jobs (id -> result URL)
-        succeed, every other open job fails (its credits come back). Returns how many failed."""
+        succeed; queued jobs stay queued; a queued job's Pixazo call cut short goes back to the queue
+        once (a second time it fails); every other open job fails (its credits come back).
+        Returns how many failed."""
         ...
 
     async def audit(self) -> list[str]:

@@ -237,9 +237,11 @@ class FakeInteraction:
         """The message @original currently is (None before a message-creating callback)."""
         return self._fake.messages.get(self.original_id) if self.original_id else None
 
-    def expire(self) -> None:
-        """Simulate the 15-minute token expiry: later webhook calls get 401 Invalid Webhook Token."""
+    def expire(self, status: int = 401) -> None:
+        """Simulate the 15-minute token expiry: later webhook calls get 401 Invalid Webhook Token
+        (or, with status=404, 404 Unknown Webhook, which Discord also answers for a dead token)."""
         self.expired = True
+        self.expired_status = status
 
     async def wait_callback(self, timeout: float = 5) -> dict:
         await self._wait(self._callback_event, timeout, "interaction callback")
@@ -346,6 +348,10 @@ class FakeDiscord:
         self.app_permissions = BOT_PERMISSIONS
         # A status (say 503) to answer GET /users/@me with, the call discord.py logs in with: an outage.
         self.login_status: int | None = None
+        # Channel ids whose POST /channels/{id}/messages gets 403 Missing Permissions.
+        self.refuse_channel_posts: set[int] = set()
+        # (loop time, message id) of every edit of an interaction's message, for rate checks.
+        self.edit_times: list[tuple[float, str]] = []
 
         self._ids = _Snowflakes()
         self._bot_role_id = self._ids.next()
@@ -847,6 +853,8 @@ class FakeDiscord:
         if fi is None:
             raise _ApiError(404, 10015, "Unknown Webhook")
         if fi.expired:
+            if getattr(fi, "expired_status", 401) == 404:
+                raise _ApiError(404, 10015, "Unknown Webhook")
             raise _ApiError(401, 50027, "Invalid Webhook Token")
         return fi
 
@@ -992,7 +1000,9 @@ class FakeDiscord:
             fi._placeholder_pending = False
         message = self._edit_message(message_id, payload, rec, fi.actor.attachment_size_limit)
         if target == "@original" or message_id == fi.original_id:
-            fi.edits.append({**payload, "_files": rec.files, "_message": message})
+            at = asyncio.get_running_loop().time()
+            self.edit_times.append((at, message_id))
+            fi.edits.append({**payload, "_files": rec.files, "_message": message, "_at": at})
             if payload.get("content") or payload.get("embeds") or rec.files:
                 fi._set_answer(message, rec.files, payload)
         return _json(message)
@@ -1028,6 +1038,8 @@ class FakeDiscord:
             return _json(sorted(visible, key=lambda m: int(m["id"]), reverse=True)[:limit])
         if request.method != "POST":
             raise _ApiError(405, 0, "405: Method Not Allowed")
+        if channel_id in self.refuse_channel_posts:
+            raise _ApiError(403, 50013, "Missing Permissions")
         rec: RecordedRequest = request[_REC]
         return _json(self._new_message(rec.json or {}, rec, channel_id, DEFAULT_UPLOAD_LIMIT))
 

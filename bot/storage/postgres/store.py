@@ -19,15 +19,18 @@ from typing import Any
 import asyncpg
 
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
-from bot.domain.jobs import sources_of
+from bot.domain.jobs import REFUNDED_STATES, sources_of
 from bot.domain.records import AdminAction, JobRecord
-from bot.storage.base import INTERRUPTED, StoreUnavailable
+from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, StoreUnavailable
 from bot.storage.postgres.migrations import apply_migrations
 from bot.storage.postgres.url import DatabaseUrl
 
 log = logging.getLogger(__name__)
 
 _OPEN = [str(s) for s in OPEN_STATES]
+_REFUNDED = ", ".join(f"'{s}'" for s in REFUNDED_STATES)
+_QUEUED = JobState.QUEUED.value
+_RUNNING = JobState.RUNNING.value
 
 _SNAPSHOT_SQL = "SELECT * FROM quota_snapshot($1, $2, $3, $4, $5)"  # migration 0004
 _RESERVE_SQL = "SELECT * FROM reserve_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
@@ -39,7 +42,7 @@ _RECORD = "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, det
 # on PostgreSQL (see migration 0004): the day's global use is always summed from these.
 _AUDIT_SQL = f"""
 WITH ledger AS (
-  SELECT guild_id, user_id, day, SUM(CASE WHEN state != '{JobState.FAILED}' THEN cost ELSE 0 END) AS credits
+  SELECT guild_id, user_id, day, SUM(CASE WHEN state NOT IN ({_REFUNDED}) THEN cost ELSE 0 END) AS credits
   FROM jobs GROUP BY guild_id, user_id, day
 )
 SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
@@ -191,15 +194,95 @@ class PostgresStore:
         after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1, global_used=snap.global_used + cost)
         return row["job_id"], after
 
+    async def enqueue(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
+                      cost: int, default_allowance: int, max_jobs: int, global_cap: int | None, max_queue: int,
+                      delivery: dict[str, Any], token: str | None,
+                      inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
+        """reserve_job inserts the row queued; the same transaction adds what delivering it needs.
+
+        The queue's length is checked first, in this transaction but without a lock: processes sharing
+        the database may overshoot QUEUE_MAX_LENGTH by as many as reserve at the same instant."""
+        now = self.now()
+        async with self._write() as conn:
+            waiting = await conn.fetchval("SELECT COUNT(*) FROM jobs WHERE state = $1", _QUEUED)
+            if waiting >= max_queue:
+                snap_row = await conn.fetchrow(_SNAPSHOT_SQL, member.guild_id, member.user_id,
+                                               list(member.role_ids), utc_day(now), _OPEN)
+                raise Refused(Refused.QUEUE, _quota(snap_row, now, default_allowance))
+            row = await conn.fetchrow(
+                _RESERVE_SQL, member.guild_id, member.user_id, list(member.role_ids), utc_day(now), _OPEN,
+                default_allowance, max_jobs, global_cap, cost, channel_id, model, json.dumps(params),
+                _QUEUED, now, None if inputs is None else json.dumps(inputs))
+            snap = _quota(row, now, default_allowance)
+            if row["refused"] is not None:
+                raise Refused(_REASONS[row["refused"]], snap)
+            # rank: the member's open jobs, all ahead of this one (in_flight counts exactly those).
+            await conn.execute("UPDATE jobs SET delivery = $2, interaction_token = $3, rank = $4 WHERE id = $1",
+                               row["job_id"], json.dumps(delivery), token, snap.in_flight)
+        after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1, global_used=snap.global_used + cost)
+        return row["job_id"], after
+
+    async def claim(self) -> JobRecord | None:
+        # SKIP LOCKED: a job another process is claiming this instant is passed over, never taken twice.
+        async with self._conn() as conn:
+            row = await conn.fetchrow(
+                "UPDATE jobs SET state = $1, started_at = $2, attempts = attempts + 1 WHERE id = ("
+                "  SELECT id FROM jobs WHERE state = $3 ORDER BY rank, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                " RETURNING *", _RUNNING, self.now(), _QUEUED)
+        return None if row is None else dict(row)  # type: ignore[return-value]
+
+    async def requeue(self, job_id: int) -> JobState | None:
+        async with self._conn() as conn:
+            await conn.execute("UPDATE jobs SET state = $1, started_at = NULL, attempts = GREATEST(0, attempts - 1)"
+                               " WHERE id = $2 AND state = $3", _QUEUED, job_id, _RUNNING)
+            now = await conn.fetchval("SELECT state FROM jobs WHERE id = $1", job_id)
+        return None if now is None else JobState(now)
+
+    async def cancel(self, job_id: int, actor_id: int) -> tuple[JobState | None, JobState | None]:
+        from_states = [s.value for s in sources_of(JobState.CANCELLED)]
+        async with self._write() as conn:
+            before = await conn.fetchval("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", job_id)
+            if before is None:
+                return None, None
+            after = await conn.fetchval(
+                "UPDATE jobs SET state = $1, finished_at = $2, cancelled_by = $3, interaction_token = NULL"
+                " WHERE id = $4 AND state = ANY($5::text[]) RETURNING state",
+                JobState.CANCELLED.value, self.now(), actor_id, job_id, from_states)
+        return JobState(before), JobState(after or before)
+
+    async def queue_positions(self) -> dict[int, int]:
+        async with self._conn() as conn:
+            rows = await conn.fetch("SELECT id, ROW_NUMBER() OVER (ORDER BY rank, id) FROM jobs WHERE state = $1",
+                                    _QUEUED)
+        return {r[0]: r[1] for r in rows}
+
+    async def median_seconds(self, model: str, recent: int = 20) -> float | None:
+        async with self._conn() as conn:
+            rows = await conn.fetch("SELECT finished_at - started_at FROM jobs WHERE model = $1 AND state = $2"
+                                    " AND started_at IS NOT NULL ORDER BY id DESC LIMIT $3",
+                                    model, JobState.SUCCEEDED.value, recent)
+        times = sorted(r[0] for r in rows if r[0] is not None)
+        return times[len(times) // 2] if times else None
+
+    async def expire_waiting(self, queued_before: float) -> list[JobRecord]:
+        async with self._write() as conn:
+            rows = await conn.fetch("SELECT * FROM jobs WHERE state = $1 AND created_at < $2 FOR UPDATE SKIP LOCKED",
+                                    _QUEUED, queued_before)
+            await conn.execute("UPDATE jobs SET state = $1, finished_at = $2, error = $3, interaction_token = NULL"
+                               " WHERE id = ANY($4::bigint[]) AND state = $5", JobState.FAILED.value, self.now(),
+                               EXPIRED, [r["id"] for r in rows], _QUEUED)
+        return [dict(r) for r in rows]  # type: ignore[misc]
+
     async def mark_running(self, job_id: int) -> JobState | None:
         return await self._settle(job_id, JobState.RUNNING, "started_at = $4", self.now())
 
     async def succeed(self, job_id: int, result_url: str | None) -> JobState | None:
-        return await self._settle(job_id, JobState.SUCCEEDED, "finished_at = $4, result_url = $5", self.now(),
-                                  result_url)
+        return await self._settle(job_id, JobState.SUCCEEDED,
+                                  "finished_at = $4, result_url = $5, interaction_token = NULL", self.now(), result_url)
 
     async def fail(self, job_id: int, error: str) -> JobState | None:
-        return await self._settle(job_id, JobState.FAILED, "finished_at = $4, error = $5", self.now(), error[:1000])
+        return await self._settle(job_id, JobState.FAILED, "finished_at = $4, error = $5, interaction_token = NULL",
+                                  self.now(), error[:1000])
 
     async def _settle(self, job_id: int, state: JobState, sets: str, *values: Any) -> JobState | None:
         """Move the job to `state` if the state machine allows it; return the state it is in afterwards."""
@@ -229,9 +312,13 @@ class PostgresStore:
                     "UPDATE jobs SET state = $1, finished_at = $2, result_url = COALESCE($3, result_url)"
                     " WHERE id = $4 AND state = ANY($5::text[])", JobState.SUCCEEDED.value, now, url, job_id, _OPEN)
                 succeeded += int(status.split()[-1])
-            status = await conn.execute("UPDATE jobs SET state = $1, error = $2, finished_at = $3"
-                                        " WHERE state = ANY($4::text[])", JobState.FAILED.value, INTERRUPTED, now,
-                                        _OPEN)
+            # A queued job's call cut short runs once more; queued jobs simply stay queued. Other
+            # processes sharing the database may be running jobs: PART 9 must scope this to its own.
+            await conn.execute("UPDATE jobs SET state = $1, started_at = NULL WHERE state = $2"
+                               " AND delivery IS NOT NULL AND attempts < $3", _QUEUED, _RUNNING, MAX_ATTEMPTS)
+            status = await conn.execute("UPDATE jobs SET state = $1, error = $2, finished_at = $3,"
+                                        " interaction_token = NULL WHERE state = ANY($4::text[]) AND state != $5",
+                                        JobState.FAILED.value, INTERRUPTED, now, _OPEN, _QUEUED)
         if succeeded:
             log.warning("recorded %d job(s) delivered before the last shutdown as succeeded", succeeded)
         return int(status.split()[-1])

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
-from bot.domain.jobs import sources_of
+from bot.domain.jobs import REFUNDED_STATES, sources_of
 from bot.domain.records import AdminAction, JobRecord
-from bot.storage.base import INTERRUPTED
+from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS
 from bot.storage.sqlite.migrations import apply_migrations
 from bot.storage.sqlite.thread import DatabaseThread
 
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _OPEN_SQL = ", ".join(f"'{state.value}'" for state in OPEN_STATES)
+_REFUNDED_SQL = ", ".join(f"'{state.value}'" for state in REFUNDED_STATES)
+_QUEUED = JobState.QUEUED.value
+_RUNNING = JobState.RUNNING.value
 
 
 _SNAPSHOT_SQL = """
@@ -197,6 +200,100 @@ class SqliteStore:
 
         return await self._write(check_and_spend)
 
+    async def enqueue(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
+                      cost: int, default_allowance: int, max_jobs: int, global_cap: int | None, max_queue: int,
+                      delivery: dict[str, Any], token: str | None,
+                      inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
+        now = self.now()
+        row = (member.user_id, member.guild_id, channel_id, model, json.dumps(params), cost, utc_day(now),
+               _QUEUED, now, None if inputs is None else json.dumps(inputs), json.dumps(delivery), token)
+
+        def check_and_queue(conn: Conn) -> tuple[int, QuotaSnapshot]:
+            snap = _snapshot(conn, member, now, default_allowance)
+            if snap.in_flight >= max_jobs:
+                raise Refused(Refused.JOBS, snap)
+            if cost > snap.left:
+                raise Refused(Refused.CREDITS, snap)
+            if global_cap is not None and snap.global_used + cost > global_cap:
+                raise Refused(Refused.GLOBAL, snap)
+            (waiting,) = conn.execute("SELECT COUNT(*) FROM jobs WHERE state = ?", (_QUEUED,)).fetchone()
+            if waiting >= max_queue:
+                raise Refused(Refused.QUEUE, snap)
+            # rank: the member's open jobs, all ahead of this one (in_flight counts exactly those).
+            cur = conn.execute(
+                "INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at,"
+                " inputs, delivery, interaction_token, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, snap.in_flight))
+            after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1,
+                            global_used=snap.global_used + cost)
+            assert cur.lastrowid is not None, "an INSERT always gives the new row's id"
+            return cur.lastrowid, after
+
+        return await self._write(check_and_queue)
+
+    async def claim(self) -> JobRecord | None:
+        now = self.now()
+
+        def work(conn: Conn) -> list[dict[str, Any]]:
+            return _rows(conn, "UPDATE jobs SET state = ?, started_at = ?, attempts = attempts + 1"
+                               " WHERE id = (SELECT id FROM jobs WHERE state = ? ORDER BY rank, id LIMIT 1)"
+                               " RETURNING *", (_RUNNING, now, _QUEUED))
+
+        rows = await self._write(work)
+        return rows[0] if rows else None  # type: ignore[return-value]
+
+    async def requeue(self, job_id: int) -> JobState | None:
+        def work(conn: Conn) -> str | None:
+            conn.execute("UPDATE jobs SET state = ?, started_at = NULL, attempts = MAX(0, attempts - 1)"
+                         " WHERE id = ? AND state = ?", (_QUEUED, job_id, _RUNNING))
+            row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            return row and row[0]
+
+        now = await self._write(work)
+        return None if now is None else JobState(now)
+
+    async def cancel(self, job_id: int, actor_id: int) -> tuple[JobState | None, JobState | None]:
+        now = self.now()
+        from_states = sources_of(JobState.CANCELLED)
+        marks = ", ".join("?" for _ in from_states)
+
+        def work(conn: Conn) -> tuple[str | None, str | None]:
+            row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                return None, None
+            conn.execute(f"UPDATE jobs SET state = ?, finished_at = ?, cancelled_by = ?, interaction_token = NULL"
+                         f" WHERE id = ? AND state IN ({marks})",
+                         (JobState.CANCELLED.value, now, actor_id, job_id, *(s.value for s in from_states)))
+            (after,) = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            return row[0], after
+
+        before, after = await self._write(work)
+        return (None if before is None else JobState(before)), (None if after is None else JobState(after))
+
+    async def queue_positions(self) -> dict[int, int]:
+        rows = await self._run(lambda conn: conn.execute(
+            "SELECT id, ROW_NUMBER() OVER (ORDER BY rank, id) FROM jobs WHERE state = ?", (_QUEUED,)).fetchall())
+        return dict(rows)
+
+    async def median_seconds(self, model: str, recent: int = 20) -> float | None:
+        rows = await self._run(lambda conn: conn.execute(
+            "SELECT finished_at - started_at FROM jobs WHERE model = ? AND state = ? AND started_at IS NOT NULL"
+            " ORDER BY id DESC LIMIT ?", (model, JobState.SUCCEEDED.value, recent)).fetchall())
+        times = sorted(r[0] for r in rows if r[0] is not None)
+        return times[len(times) // 2] if times else None
+
+    async def expire_waiting(self, queued_before: float) -> list[JobRecord]:
+        now = self.now()
+
+        def work(conn: Conn) -> list[dict[str, Any]]:
+            rows = _rows(conn, "SELECT * FROM jobs WHERE state = ? AND created_at < ?", (_QUEUED, queued_before))
+            conn.executemany("UPDATE jobs SET state = ?, finished_at = ?, error = ?, interaction_token = NULL"
+                             " WHERE id = ? AND state = ?",
+                             [(JobState.FAILED.value, now, EXPIRED, r["id"], _QUEUED) for r in rows])
+            return rows
+
+        return await self._write(work)  # type: ignore[arg-type]
+
     # Settling raises StoreBusy when the write lock could not be had; nothing changed then, and every
     # settle may simply be called again: the state guard makes a repeat a no-op.
 
@@ -204,10 +301,12 @@ class SqliteStore:
         return await self._settle(job_id, JobState.RUNNING, started_at=self.now())
 
     async def succeed(self, job_id: int, result_url: str | None) -> JobState | None:
-        return await self._settle(job_id, JobState.SUCCEEDED, finished_at=self.now(), result_url=result_url)
+        return await self._settle(job_id, JobState.SUCCEEDED, finished_at=self.now(), result_url=result_url,
+                                  interaction_token=None)
 
     async def fail(self, job_id: int, error: str) -> JobState | None:
-        return await self._settle(job_id, JobState.FAILED, finished_at=self.now(), error=error[:1000])
+        return await self._settle(job_id, JobState.FAILED, finished_at=self.now(), error=error[:1000],
+                                  interaction_token=None)
 
     async def _settle(self, job_id: int, state: JobState, **columns: Any) -> JobState | None:
         """Move the job to `state` if the state machine allows it; return the state it is in afterwards."""
@@ -243,8 +342,12 @@ class SqliteStore:
                 f"UPDATE jobs SET state = ?, finished_at = ?, result_url = COALESCE(?, result_url)"
                 f" WHERE id = ? AND state IN ({_OPEN_SQL})",
                 (JobState.SUCCEEDED.value, now, url, job_id)).rowcount for job_id, url in delivered.items())
-            failed = conn.execute(f"UPDATE jobs SET state = ?, error = ?, finished_at = ? WHERE state IN ({_OPEN_SQL})",
-                                  (JobState.FAILED.value, INTERRUPTED, now)).rowcount
+            # A queued job's call cut short runs once more; queued jobs simply stay queued.
+            conn.execute("UPDATE jobs SET state = ?, started_at = NULL WHERE state = ? AND delivery IS NOT NULL"
+                         " AND attempts < ?", (_QUEUED, _RUNNING, MAX_ATTEMPTS))
+            failed = conn.execute(f"UPDATE jobs SET state = ?, error = ?, finished_at = ?, interaction_token = NULL"
+                                  f" WHERE state IN ({_OPEN_SQL}) AND state != ?",
+                                  (JobState.FAILED.value, INTERRUPTED, now, _QUEUED)).rowcount
             return succeeded, failed
 
         succeeded, failed = await self._write(work)
@@ -327,10 +430,10 @@ class SqliteStore:
 
 _AUDIT_SQL = """
 WITH ledger AS (
-  SELECT guild_id, user_id, day, SUM(CASE WHEN state != '""" + JobState.FAILED.value + """' THEN cost ELSE 0 END) AS credits
+  SELECT guild_id, user_id, day, SUM(CASE WHEN state NOT IN (""" + _REFUNDED_SQL + """) THEN cost ELSE 0 END) AS credits
   FROM jobs GROUP BY guild_id, user_id, day
 ), ledger_global AS (
-  SELECT day, SUM(CASE WHEN state != '""" + JobState.FAILED.value + """' THEN cost ELSE 0 END) AS credits FROM jobs GROUP BY day
+  SELECT day, SUM(CASE WHEN state NOT IN (""" + _REFUNDED_SQL + """) THEN cost ELSE 0 END) AS credits FROM jobs GROUP BY day
 )
 SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
   FROM ledger AS l LEFT JOIN usage AS u USING (guild_id, user_id, day)

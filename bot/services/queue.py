@@ -1,0 +1,375 @@
+"""The job queue's runner: PIXAZO_MAX_CONCURRENCY jobs at once, taken from the ledger in fair order.
+
+No Discord here. The queue itself is the `jobs` table (state queued); this process claims the next
+job whenever one of its slots is free, so several processes sharing one PostgreSQL run one queue.
+Everything a job needs to run and be delivered is in its row, so a restart loses nothing: waiting
+jobs stay queued, and a call a crash cut short runs once more (the store's recovery).
+
+The `Courier` (the Discord side) edits the members' messages: the waiting notice, the result, the
+failure. Notices are rate-limited per job (PROGRESS_INTERVAL_SECONDS) and bot-wide
+(PROGRESS_MAX_EDITS_PER_SECOND, jobs nearest the front first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.catalog import MODELS
+from bot.domain import JobState, Member, Refused, StoreBusy
+from bot.domain.records import JobRecord
+from bot.errors import UserFacingError
+from bot.services.generation import BUSY, Busy, GenerationService, Outcome
+from bot.services.quotas import Quotas
+from bot.services.validation import Prepared
+from bot.settings import Settings
+from bot.storage import Store
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0  # the claim is also retried this often: jobs another process queued, a busy database
+TICK_SECONDS = 0.2  # how often the notices are looked at (each job is still edited at most every interval)
+NOTICE_AFTER_SECONDS = 0.3  # a job claimed this soon after it was queued never shows a waiting notice
+MEDIAN_CACHE_SECONDS = 30.0
+REQUEUE_WAIT_SECONDS = 1.5  # after the grace: SHUTDOWN_GRACE_SECONDS (8) + this stays inside Docker's 10 s
+# Waiting past QUEUE_MAX_WAIT_SECONDS is looked for this often (a write, so not on every wake-up).
+EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)
+EDIT_TIMEOUT_SECONDS = 5.0  # a notice edit Discord is slow to take is given up; the next tick tries again
+
+
+class Discarded(Exception):
+    """The job was cancelled while its Pixazo call ran: the result is not delivered."""
+
+
+class Courier(Protocol):
+    async def notice(self, job: JobRecord, text: str, *, cancellable: bool) -> None: ...
+
+    async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None: ...
+
+    async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None: ...
+
+
+@dataclass
+class _Notice:
+    job: JobRecord
+    seen: float  # monotonic: when this process learnt of the job
+    text: str | None = None  # what the member's message shows now (None: still "thinking…")
+    edited: float = -math.inf
+    started: float | None = None  # monotonic: when its Pixazo call started here
+
+
+class EditBudget:
+    """At most `rate` edits in any one-second window, bot-wide (a sliding window, not a bucket,
+    which would let a full bucket and a second's refill land in the same second)."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._limit = max(1, int(rate))
+        self._clock = clock
+        self._recent: deque[float] = deque()
+
+    def take(self) -> bool:
+        now = self._clock()
+        while self._recent and now - self._recent[0] >= 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= self._limit:
+            return False
+        self._recent.append(now)
+        return True
+
+
+def prepared_of(job: JobRecord) -> Prepared:
+    """The request again, from the row: the body sent to Pixazo and what the embed shows."""
+    delivery = json.loads(job.get("delivery") or "{}")
+    shown = tuple((name, value) for name, value in delivery.get("shown", ()))
+    return Prepared(MODELS[job["model"]], delivery.get("prompt", ""), json.loads(job["params"]), shown)
+
+
+def member_of_job(job: JobRecord) -> Member:
+    delivery = json.loads(job.get("delivery") or "{}")
+    return Member(job["guild_id"], job["user_id"], tuple(delivery.get("role_ids", ())))
+
+
+def waiting_text(position: int, length: int, eta: float | None) -> str:
+    text = f"Waiting to start: position {position} of {length}"
+    if eta is not None:
+        text += f", about {_duration(eta)}"
+    return text + "."
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    return f"{round(seconds / 60)} min"
+
+
+class QueueRunner:
+    def __init__(self, settings: Settings, store: Store, generation: GenerationService, quotas: Quotas, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._settings = settings
+        self._quotas = quotas
+        self._store = store
+        self._generation = generation
+        self._clock = clock
+        self.courier: Courier | None = None  # the Discord side sets it before start()
+        self._slots = settings.pixazo_max_concurrency
+        self._running: dict[int, asyncio.Task] = {}
+        self._cancelled: set[int] = set()  # cancelled by a member while running here
+        self._notices: dict[int, _Notice] = {}
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._tasks: list[asyncio.Task] = []
+        self._budget = EditBudget(settings.progress_max_edits_per_second, clock)
+        self._medians: dict[str, tuple[float, float | None]] = {}
+        self._swept = -math.inf
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._tasks:
+            return
+        self._tasks = [asyncio.create_task(self._dispatch_loop(), name="queue-dispatch"),
+                       asyncio.create_task(self._notice_loop(), name="queue-notices")]
+
+    async def shutdown(self) -> None:
+        """Start no more jobs; give running calls SHUTDOWN_GRACE_SECONDS to finish and be delivered,
+        then put the rest back at the head of the queue. Waiting jobs stay queued."""
+        if self._closing:
+            return
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        running = [t for t in self._running.values() if not t.done()]
+        if running:
+            log.info("shutting down: %d job(s) running get up to %.1fs to finish", len(running),
+                     self._settings.shutdown_grace_seconds)
+            _, late = await asyncio.wait(running, timeout=self._settings.shutdown_grace_seconds)
+            for task in late:
+                task.cancel()
+            if late:
+                log.warning("shutting down: %d job(s) did not finish in time; they go back to the head of the "
+                            "queue and their Pixazo calls are made again at the next start", len(late))
+                # Putting them back is one write each; a database that will not take it in time must not
+                # keep the process from exiting: such a job stays running and the next start re-runs it.
+                _, stuck = await asyncio.wait(late, timeout=REQUEUE_WAIT_SECONDS)
+                if stuck:
+                    log.warning("shutting down: %d job(s) could not be put back in time; the next start "
+                                "treats them as interrupted (run once more)", len(stuck))
+
+    def kick(self) -> None:
+        """A job was queued or a slot freed: look at the queue now."""
+        self._wake.set()
+
+    async def submit(self, prepared: Prepared, member: Member, *, channel_id: int | None, delivery: dict[str, Any],
+                     token: str, inputs: dict[str, Any] | None = None) -> int:
+        """Reserve the credits and queue the job; raises the member's refusal (nothing spent) if it won't fit.
+
+        `token` is the interaction's: a credential kept only in the job's row, until the job ends."""
+        settings = self._settings
+        try:
+            job_id, _ = await self._store.enqueue(
+                member, channel_id=channel_id, model=prepared.model.key, params=prepared.payload,
+                cost=self._quotas.cost_of(prepared.model.key), default_allowance=settings.quota_default_daily_credits,
+                max_jobs=settings.quota_max_jobs_per_user, global_cap=settings.quota_global_daily_credits,
+                max_queue=settings.queue_max_length, delivery=delivery, token=token, inputs=inputs)
+        except Refused as refused:
+            raise self._quotas.refusal(refused, prepared.model.key) from None
+        except StoreBusy as exc:
+            raise Busy(BUSY, detail=f"reservation refused, the database is busy: {exc}") from None
+        row = await self._store.job(job_id)
+        if row is not None:
+            self._notices[job_id] = _Notice(row, self._clock())
+        self.kick()
+        return job_id
+
+    # -- Cancel --------------------------------------------------------------------------------
+
+    def cancelled(self, job_id: int) -> None:
+        """The ledger has the job cancelled (refunded): stop its call here, if it runs here."""
+        self._notices.pop(job_id, None)
+        task = self._running.get(job_id)
+        if task is not None and not task.done():
+            self._cancelled.add(job_id)
+            task.cancel()
+
+    # -- running jobs ----------------------------------------------------------------------------
+
+    async def _dispatch_loop(self) -> None:
+        await self._resume_notices()
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                if self._clock() - self._swept >= EXPIRY_SWEEP_SECONDS:
+                    self._swept = self._clock()
+                    await self._expire()
+                await self._fill_slots()
+            except StoreBusy as exc:
+                log.warning("queue: the database is busy (%s); trying again in %.0fs", exc, POLL_SECONDS)
+            except Exception:
+                log.exception("queue: could not take the next job; trying again in %.0fs", POLL_SECONDS)
+
+    async def _fill_slots(self) -> None:
+        while not self._closing and len(self._running) < self._slots:
+            job = await self._store.claim()
+            if job is None:
+                return
+            task = asyncio.create_task(self._run(job), name=f"job-{job['id']}")
+            self._running[job["id"]] = task
+
+    async def _run(self, job: JobRecord) -> None:
+        job_id = job["id"]
+        notice = self._notices.setdefault(job_id, _Notice(job, self._clock()))
+        notice.job = job
+        notice.started = self._clock()
+        courier = self._courier()
+        noticed = notice.text is not None
+        try:
+            prepared = prepared_of(job)
+            member = member_of_job(job)
+
+            async def deliver(outcome: Outcome) -> None:
+                if job_id in self._cancelled or await self._is_cancelled(job_id):
+                    raise Discarded()
+                self._notices.pop(job_id, None)  # no progress edit may land after the result
+                await courier.deliver(job, outcome, noticed=notice.text is not None)
+
+            await self._generation.execute(job_id, prepared, member, deliver=deliver, cost=job["cost"],
+                                           started=notice.started, requeue=lambda: job_id not in self._cancelled)
+        except Discarded:
+            log.info("job %d was cancelled while it ran; its result was discarded", job_id)
+        except UserFacingError as exc:
+            log.log(logging.getLevelName(exc.log_level), "job %d /%s for user %s failed: %s", job_id, job["model"],
+                    job["user_id"], exc.detail)
+            await courier.tell(job, exc.user_message, noticed=noticed or notice.text is not None)
+        except asyncio.CancelledError:
+            if job_id not in self._cancelled:
+                raise
+        except Exception:
+            log.exception("job %d failed unexpectedly; its credits are refunded", job_id)
+            await courier.tell(job, "Something unexpected went wrong on the bot's side; no credits were spent.",
+                               noticed=noticed or notice.text is not None)
+        finally:
+            self._running.pop(job_id, None)
+            self._cancelled.discard(job_id)
+            self._notices.pop(job_id, None)
+            self.kick()
+
+    async def _is_cancelled(self, job_id: int) -> bool:
+        # Another process's Cancel (or this one's, racing the result): the ledger decides.
+        row = await self._store.job(job_id)
+        return row is not None and row["state"] == JobState.CANCELLED
+
+    async def _expire(self) -> None:
+        expired = await self._store.expire_waiting(self._store.now() - self._settings.queue_max_wait_seconds)
+        for job in expired:
+            log.warning("job %d /%s for user %s waited longer than QUEUE_MAX_WAIT_SECONDS (%.0fs); refunded",
+                        job["id"], job["model"], job["user_id"], self._settings.queue_max_wait_seconds)
+            notice = self._notices.pop(job["id"], None)
+            await self._courier().tell(job, "Your image waited in the queue too long and was not made; no credits "
+                                            "were spent. Please try again.", noticed=notice is not None and notice.text is not None)
+
+    def _courier(self) -> Courier:
+        assert self.courier is not None, "the bot sets the courier before the queue starts"
+        return self.courier
+
+    # -- notices ---------------------------------------------------------------------------------
+
+    async def _resume_notices(self) -> None:
+        """After a restart, the jobs still waiting get their notices back (from the ledger's rows)."""
+        try:
+            positions = await self._store.queue_positions()
+            for job_id in positions:
+                row = await self._store.job(job_id)
+                if row is not None and row.get("interaction_token") and job_id not in self._notices:
+                    # Shown as already noticed: the last run may have edited the message.
+                    self._notices[job_id] = _Notice(row, self._clock() - NOTICE_AFTER_SECONDS, text="")
+        except StoreBusy as exc:
+            log.warning("queue: could not resume the waiting notices, the database is busy: %s", exc)
+
+    async def _notice_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                await self._notice_tick()
+            except StoreBusy:
+                pass
+            except Exception:
+                log.exception("queue: updating the waiting notices failed; trying again")
+
+    async def _notice_tick(self) -> None:
+        if not self._notices:
+            return
+        positions = await self._store.queue_positions()
+        length = len(positions)
+        now = self._clock()
+        interval = self._settings.progress_interval_seconds
+        due: list[tuple[int, _Notice, str, bool]] = []
+        for job_id, notice in list(self._notices.items()):
+            if notice.started is not None:
+                if notice.text is None:
+                    continue  # started at once: "thinking…" until the result
+                text = f"Generating… ({_duration(now - notice.started)})"
+                order = 0
+            elif job_id in positions:
+                if now - notice.seen < NOTICE_AFTER_SECONDS:
+                    continue
+                position = positions[job_id]
+                text = waiting_text(position, length, await self._eta(notice.job["model"], position))
+                order = position
+            else:
+                continue  # claimed by another process, or ended: its own runner shows it
+            if text != notice.text and now - notice.edited >= interval:
+                due.append((order, notice, text, True))
+        due.sort(key=lambda d: d[0])  # nearest the front first
+        # One edit at a time: requests sent together could reach Discord bunched into one second.
+        for _, notice, text, cancellable in due:
+            if not self._budget.take():
+                break
+            notice.text, notice.edited = text, self._clock()
+            await self._edit(notice.job, text, cancellable)
+
+    async def _edit(self, job: JobRecord, text: str, cancellable: bool) -> None:
+        if job["id"] not in self._notices:
+            return
+        try:
+            async with asyncio.timeout(EDIT_TIMEOUT_SECONDS):
+                await self._courier().notice(job, text, cancellable=cancellable)
+        except Exception as exc:  # a notice is only a courtesy; the job goes on
+            log.info("job %d: could not update its notice: %s: %s", job["id"], type(exc).__name__, exc)
+
+    async def _eta(self, model: str, position: int) -> float | None:
+        now = self._clock()
+        cached = self._medians.get(model)
+        if cached is None or now - cached[0] > MEDIAN_CACHE_SECONDS:
+            cached = (now, await self._store.median_seconds(model))
+            self._medians[model] = cached
+        median = cached[1]
+        if median is None:
+            return None
+        # Each of the `slots` lanes finishes a job every `median` seconds on average.
+        return math.ceil(position / self._slots) * median
+
+    # -- for tests and the benchmark -------------------------------------------------------------
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+
+def delivery_info(*, application_id: int, prompt: str, shown: tuple[tuple[str, Any], ...], role_ids: tuple[int, ...],
+                  requester: str, avatar_url: str | None, filesize_limit: int, thumbnail_url: str | None) -> dict:
+    """What the queued row keeps to deliver the job without the interaction object (after a restart)."""
+    return {"application_id": application_id, "prompt": prompt, "shown": [list(item) for item in shown],
+            "role_ids": list(role_ids), "requester": requester, "avatar_url": avatar_url,
+            "filesize_limit": filesize_limit, "thumbnail_url": thumbnail_url}

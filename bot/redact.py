@@ -13,6 +13,11 @@ REDACTED = "[redacted]"
 # Control characters (NUL, escapes, bidi overrides, zero-width) have no place in a shown reason.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _SPACE = re.compile(r"\s+")
+# Interaction tokens are credentials (they post as the bot for 15 minutes) and are not known in
+# advance. They travel in two URL shapes and as the "token" field of gateway events, all of which
+# discord.py logs at DEBUG.
+_INTERACTION_TOKEN = re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9._-]{16,}")
+_TOKEN_FIELD = re.compile(r"""(['"](?:token|interaction_token)['"]:\s*['"])[^'"]{16,}""")
 
 
 class Redactor:
@@ -30,6 +35,10 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        if "/webhooks/" in text or "/interactions/" in text:
+            text = _INTERACTION_TOKEN.sub(rf"\1{REDACTED}", text)
+        if "token" in text:
+            text = _TOKEN_FIELD.sub(rf"\1{REDACTED}", text)
         return text
 
     def external(self, text: object, limit: int = 300) -> str:

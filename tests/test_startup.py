@@ -139,6 +139,8 @@ async def test_python_m_bot_serves_a_command_end_to_end(tmp_path, fake_discord, 
     assert proc.returncode == 0
     assert "synced" in log and "shut down cleanly" in log
     assert TOKEN not in log and PIXAZO_KEY not in log, "even at DEBUG, no secret is logged"
+    assert "/webhooks/" in log, "discord.py logs its webhook calls at DEBUG: the check below must see them"
+    assert interaction.token not in log, "an interaction token is a credential: never logged, even at DEBUG"
     assert "Traceback" not in log
 
 

@@ -24,7 +24,7 @@ from bot.redact import Redactor
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
 from bot.settings import Settings
-from bot.storage import Member, QuotaSnapshot, Refused, Store, StoreBusy
+from bot.storage import Member, QuotaSnapshot, Store, StoreBusy
 from bot.storage.settle_journal import SettleJournal
 
 log = logging.getLogger(__name__)
@@ -73,49 +73,6 @@ class GenerationService:
         self._settling: set[asyncio.Task] = set()  # settles outlive the job's task, until shutdown
         self._closing = asyncio.Event()
 
-    async def run(self, prepared: Prepared, member: Member, *, channel_id: int | None, deliver: Deliver,
-                  started: float | None = None, inputs: dict[str, Any] | None = None) -> Outcome:
-        """`started` is when the member asked (monotonic); the whole job must end before Discord's token does."""
-        started = time.monotonic() if started is None else started
-        task = asyncio.current_task()
-        if task is not None:
-            self._active.add(task)
-            task.add_done_callback(self._active.discard)
-        model = prepared.model
-        cost = self._quotas.cost_of(model.key)
-        try:
-            job_id, quota = await self._store.reserve(
-                member, channel_id=channel_id, model=model.key, params=prepared.payload, cost=cost,
-                default_allowance=self._settings.quota_default_daily_credits,
-                max_jobs=self._settings.quota_max_jobs_per_user,
-                global_cap=self._settings.quota_global_daily_credits, inputs=inputs,
-            )
-        except Refused as refused:
-            raise self._quotas.refusal(refused, model.key) from None
-        except StoreBusy as exc:
-            raise Busy(BUSY, detail=f"reservation refused, the database is busy: {exc}") from None
-        try:
-            image = await self._generate(prepared, started, on_start=lambda: self._mark_running(job_id))
-            outcome = Outcome(job_id, prepared, image, time.monotonic() - started, cost, quota)
-            await deliver(outcome)
-        except UserFacingError as exc:
-            # The member reads exc's message (often "no credits were spent") only once the refund landed.
-            await self._settle_failed(job_id, exc.detail)
-            raise
-        except BaseException as exc:
-            # Cancellation or a bug: the credits still come back, even while the task is being torn down.
-            await self._settle_failed(job_id, exc)
-            raise
-        # Delivered: from here on nothing may refund the job or raise into the error funnel, which
-        # would tell the member something false. Not a job in progress for shutdown any more: its
-        # settle is tracked on its own, and shutdown waits for that instead of cancelling it.
-        if task is not None:
-            self._active.discard(task)
-        await asyncio.shield(self._track(self._settle_delivered(job_id, image.url)))
-        log.info("job %d /%s for user %s in guild %s succeeded in %.1fs (%d credit(s), %d attempt(s))",
-                 job_id, model.key, member.user_id, member.guild_id, outcome.seconds, cost, image.attempts)
-        return outcome
-
     async def execute(self, job_id: int, prepared: Prepared, member: Member, *, deliver: Deliver, cost: int,
                       started: float, requeue: Callable[[], bool]) -> Outcome | None:
         """Run a job the queue claimed (its row is running): call Pixazo, deliver, settle.
@@ -162,17 +119,6 @@ class GenerationService:
             await asyncio.gather(*tasks, return_exceptions=True)
         if self._settling:
             await asyncio.gather(*self._settling, return_exceptions=True)
-
-    async def _mark_running(self, job_id: int) -> None:
-        # Only a progress mark: the Pixazo call must not wait for a busy database. Retried on the side;
-        # the state guard makes it a no-op if the job has settled meanwhile.
-        self._track(self._progress_mark(job_id))
-
-    async def _progress_mark(self, job_id: int) -> None:
-        try:
-            await self._until_landed(job_id, "mark running", lambda: self._store.mark_running(job_id))
-        except Exception as exc:
-            log.warning("job %d: could not mark it running: %s: %s", job_id, type(exc).__name__, exc)
 
     async def _settle_delivered(self, job_id: int, url: str | None) -> None:
         """Record the success, journalling the delivery meanwhile; never raises (the member has the image).

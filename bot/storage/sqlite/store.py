@@ -67,6 +67,20 @@ def _in_transaction(conn: Conn, work: Callable[[Conn], T]) -> T:
     return result
 
 
+def _check_fits(snap: QuotaSnapshot, cost: int, max_jobs: int, global_cap: int | None) -> None:
+    """The reservation rules, in the order members are told about them."""
+    if snap.in_flight >= max_jobs:
+        raise Refused(Refused.JOBS, snap)
+    if cost > snap.left:
+        raise Refused(Refused.CREDITS, snap)
+    if global_cap is not None and snap.global_used + cost > global_cap:
+        raise Refused(Refused.GLOBAL, snap)
+
+
+def _spent(snap: QuotaSnapshot, cost: int) -> QuotaSnapshot:
+    return replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1, global_used=snap.global_used + cost)
+
+
 def _snapshot(conn: Conn, member: Member, now: float, default_allowance: int) -> QuotaSnapshot:
     args = {"g": member.guild_id, "u": member.user_id, "day": utc_day(now), "roles": json.dumps(list(member.role_ids))}
     by_member, by_role, by_guild, granted, used, in_flight, global_used = conn.execute(_SNAPSHOT_SQL, args).fetchone()
@@ -184,19 +198,12 @@ class SqliteStore:
 
         def check_and_spend(conn: Conn) -> tuple[int, QuotaSnapshot]:
             snap = _snapshot(conn, member, now, default_allowance)
-            if snap.in_flight >= max_jobs:
-                raise Refused(Refused.JOBS, snap)
-            if cost > snap.left:
-                raise Refused(Refused.CREDITS, snap)
-            if global_cap is not None and snap.global_used + cost > global_cap:
-                raise Refused(Refused.GLOBAL, snap)
+            _check_fits(snap, cost, max_jobs, global_cap)
             cur = conn.execute(
                 "INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at,"
                 " inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-            after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1,
-                            global_used=snap.global_used + cost)
             assert cur.lastrowid is not None, "an INSERT always gives the new row's id"
-            return cur.lastrowid, after
+            return cur.lastrowid, _spent(snap, cost)
 
         return await self._write(check_and_spend)
 
@@ -210,12 +217,7 @@ class SqliteStore:
 
         def check_and_queue(conn: Conn) -> tuple[int, QuotaSnapshot]:
             snap = _snapshot(conn, member, now, default_allowance)
-            if snap.in_flight >= max_jobs:
-                raise Refused(Refused.JOBS, snap)
-            if cost > snap.left:
-                raise Refused(Refused.CREDITS, snap)
-            if global_cap is not None and snap.global_used + cost > global_cap:
-                raise Refused(Refused.GLOBAL, snap)
+            _check_fits(snap, cost, max_jobs, global_cap)
             (waiting,) = conn.execute("SELECT COUNT(*) FROM jobs WHERE state = ?", (_QUEUED,)).fetchone()
             if waiting >= max_queue:
                 raise Refused(Refused.QUEUE, snap)
@@ -224,10 +226,8 @@ class SqliteStore:
                 "INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at,"
                 " inputs, delivery, interaction_token, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*row, snap.in_flight))
-            after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1,
-                            global_used=snap.global_used + cost)
             assert cur.lastrowid is not None, "an INSERT always gives the new row's id"
-            return cur.lastrowid, after
+            return cur.lastrowid, _spent(snap, cost)
 
         return await self._write(check_and_queue)
 

@@ -126,16 +126,17 @@ class WebhookCourier:
     async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None:
         webhook = self._webhook(job)
         status = "no interaction token"
+        note = json.loads(job.get("delivery") or "{}").get("note")  # "Reroll of job #N"
         if webhook is not None:
             embed, file = await self._message(job, outcome)
             try:
                 if noticed:  # the notice becomes the result
                     posted = await webhook.edit_message(  # type: ignore[call-overload]
-                        "@original", content=None, embed=embed, attachments=[file] if file else [],
+                        "@original", content=note, embed=embed, attachments=[file] if file else [],
                         view=result_view(job["id"]), allowed_mentions=NO_PINGS)
                 else:  # still "thinking…": the first followup replaces it
                     kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True,
-                                              "view": result_view(job["id"])}
+                                              "view": result_view(job["id"]), "content": note}
                     if file is not None:
                         kwargs["file"] = file
                     posted = await webhook.send(**kwargs)
@@ -152,7 +153,7 @@ class WebhookCourier:
         embed, file = await self._message(job, outcome)
         channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
         try:
-            kwargs = {"content": f"<@{job['user_id']}>", "embed": embed, "allowed_mentions": NO_PINGS,
+            kwargs = {"content": f"<@{job['user_id']}> {note or ''}".rstrip(), "embed": embed, "allowed_mentions": NO_PINGS,
                       "view": result_view(job["id"])}
             if file is not None:
                 kwargs["file"] = file

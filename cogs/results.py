@@ -1,4 +1,4 @@
-"""The buttons on every result: Details and Delete (persistent, the custom_id carries the job id).
+"""The buttons on every result: Reroll, Edit, Details and Delete (persistent, the custom_id carries the job id).
 
 Each is a `DynamicItem` registered at start, so a button on a result posted before a restart is
 answered by the new process from the job's row. Errors go through `answer_error`, the funnel the
@@ -10,18 +10,21 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from typing import Any
 
 import discord
 from discord.ext import commands
 
 from bot.app import PixazoBot, answer_error
-from bot.catalog import MODELS
+from bot.catalog import MODELS, Kind, Model
 from bot.domain.records import JobRecord
 from bot.errors import UserFacingError
 from bot.replies import NO_PINGS
-from bot.reproduce import command_for
+from bot.reproduce import command_for, parse_settings, settings_line
+from bot.services.validation import prepare
 from bot.text import code_block, code_span, credits
+from cogs.generate import run_and_post
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +118,126 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:
         await interaction.response.send_message(DELETED, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
-RESULT_BUTTONS = (DetailsButton, DeleteButton)
+INPAINT_AGAIN = "Run /inpaint again with the image and mask attached: the buttons cannot re-send them yet."
+MODAL_TITLE = "Edit and run again"
+
+
+async def remembered_job(interaction: discord.Interaction, job_id: int, what: str) -> tuple[JobRecord, Model]:
+    """The job to run again, or the one sentence saying why it cannot be."""
+    job = await job_or_refuse(interaction, job_id, what)
+    if job.get("forgotten_at") is not None or not job.get("delivery"):
+        raise UserFacingError(FORGOTTEN, detail=f"{what} of forgotten job {job_id}")
+    model = MODELS[job["model"]]
+    if model.kind is Kind.INPAINT:
+        raise UserFacingError(INPAINT_AGAIN, detail=f"{what} of inpaint job {job_id}")
+    return job, model
+
+
+def used_options(model: Model, job: JobRecord) -> dict[str, Any]:
+    """The job's slash options (prompt included), as the member gave them or as defaults filled in."""
+    delivery = json.loads(job.get("delivery") or "{}")
+    options = {p.option for p in model.params}
+    used = {name: value for name, value in delivery.get("shown", ()) if name in options}
+    return {**used, "prompt": delivery.get("prompt", "")}
+
+
+async def run_again(interaction: discord.Interaction, model: Model, options: dict[str, Any], note: str) -> None:
+    """Run it for whoever pressed: checked like a slash command (a refusal costs nothing), then queued."""
+    started = time.monotonic()
+    prepared = prepare(model, options)  # raises before the defer, so the answer is ephemeral
+    await interaction.response.defer(thinking=True)
+    await run_and_post(interaction.client, interaction, prepared, started, note=note)  # type: ignore[arg-type]
+
+
+class RerollButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:reroll:(?P<job>[0-9]{1,19})"):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(discord.ui.Button(label="Reroll", emoji="🎲", style=discord.ButtonStyle.primary,
+                                           custom_id=f"result:reroll:{job_id}"))
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> RerollButton:
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            job, model = await remembered_job(interaction, self.job_id, "reroll")
+            options = used_options(model, job)
+            options.pop("seed", None)  # a new random seed; a model without one simply runs again
+            await run_again(interaction, model, options, f"Reroll of job #{self.job_id}")
+        except Exception as exc:
+            await answer_error(interaction, exc, "Reroll button")
+
+
+class EditModal(discord.ui.Modal):
+    def __init__(self, job_id: int, model: Model, options: dict[str, Any], shown: list[tuple[str, Any]]) -> None:
+        super().__init__(title=MODAL_TITLE, custom_id=f"result:edit-modal:{job_id}", timeout=15 * 60)
+        self.job_id = job_id
+        self.model = model
+        prompt = model.param("prompt")
+        self.prompt = discord.ui.TextInput(label="Prompt", style=discord.TextStyle.paragraph,
+                                           default=options["prompt"],
+                                           max_length=int(prompt.max) if prompt and prompt.max else None)
+        self.add_item(self.prompt)
+        self.negative: discord.ui.TextInput | None = None
+        if model.param("negative_prompt"):
+            self.negative = discord.ui.TextInput(label="Negative prompt", style=discord.TextStyle.paragraph,
+                                                 default=options.get("negative_prompt") or "", required=False)
+            self.add_item(self.negative)
+        self.seed: discord.ui.TextInput | None = None
+        if model.param("seed"):
+            seed = options.get("seed")
+            self.seed = discord.ui.TextInput(label="Seed (empty = random)", required=False,
+                                             default="" if seed is None else str(seed))
+            self.add_item(self.seed)
+        self.other = discord.ui.TextInput(label="Other settings", required=False,
+                                          default=settings_line(model, shown))
+        self.add_item(self.other)
+
+    def options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"prompt": self.prompt.value, **parse_settings(self.model, self.other.value)}
+        if self.negative is not None and self.negative.value.strip():
+            options["negative_prompt"] = self.negative.value
+        if self.seed is not None and self.seed.value.strip():
+            options["seed"] = _seed(self.seed.value.strip())
+        return options
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await run_again(interaction, self.model, self.options(), f"Edit of job #{self.job_id}")
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+        await answer_error(interaction, error, "Edit form")
+
+
+def _seed(raw: str) -> int | str:
+    try:
+        return int(raw)
+    except ValueError:
+        return raw  # prepare names it: "`seed` must be a whole number."
+
+
+class EditButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:edit:(?P<job>[0-9]{1,19})"):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(discord.ui.Button(label="Edit", emoji="✏️", style=discord.ButtonStyle.secondary,
+                                           custom_id=f"result:edit:{job_id}"))
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> EditButton:
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            job, model = await remembered_job(interaction, self.job_id, "edit")
+            shown = [(n, v) for n, v in json.loads(job.get("delivery") or "{}").get("shown", ())]
+            await interaction.response.send_modal(EditModal(self.job_id, model, used_options(model, job), shown))
+        except Exception as exc:
+            await answer_error(interaction, exc, "Edit button")
+
+
+RESULT_BUTTONS = (RerollButton, EditButton, DetailsButton, DeleteButton)
 
 
 def result_view(job_id: int) -> discord.ui.View:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.reproduce import parse_command
 from bot.services.validation import prepare
+from bot.storage import Member
 from tests.conftest import GUILD_ID, eventually, is_ephemeral, make_settings, started_bot
 from tests.ledger import open_view, read_jobs
 
@@ -84,8 +85,11 @@ async def test_a_button_for_an_unknown_or_forgotten_job_says_so(harness):
     forgotten = await press(harness.discord, message, "Details", user_id=4001)
     assert is_ephemeral(forgotten["data"]) and "were cleared" in forgotten["data"]["content"]
     # A message whose button names a job this ledger never had (another bot's database, say).
-    message["components"][0]["components"][0]["custom_id"] = "result:details:999999"
-    harness.discord.messages[message["id"]]["components"] = message["components"]
+    held = harness.discord.messages[message["id"]]
+    for item in held["components"][0]["components"]:
+        if item["label"] == "Details":
+            item["custom_id"] = "result:details:999999"
+    message = held
     unknown = await press(harness.discord, message, "Details", user_id=4001)
     assert unknown["data"]["content"] == "That image is no longer known to the bot."
     assert "Traceback" not in harness.log_text()
@@ -99,8 +103,73 @@ async def test_every_button_works_after_a_restart(tmp_path, fake_discord, fake_p
     before = fake_discord.identify_payload
     async with started_bot(settings, fake_discord):  # a new bot process, the same database
         await eventually(lambda: fake_discord.identify_payload is not before)
+        reroll = await fake_discord.click(message, button_ids(message)["Reroll"], user_id=4002)
+        assert (await reroll.wait_followup())["content"] == f"Reroll of job #{message_job(message)}"
+        edit = await press(fake_discord, message, "Edit", user_id=4002)
+        assert edit["type"] == 9 and edit["data"]["title"] == "Edit and run again"
         details = await press(fake_discord, message, "Details", user_id=4001)
         assert details["type"] == 4 and "seed: `7`" in details["data"]["embeds"][0]["description"]
         deleted = await press(fake_discord, message, "Delete", user_id=4001)
         assert "credits stay spent" in deleted["data"]["content"]
         await eventually(lambda: message["id"] in fake_discord.deleted_messages)
+
+
+async def used(harness, user_id: int) -> int:
+    async with open_view(harness.settings) as store:
+        return (await store.snapshot(Member(GUILD_ID, user_id), default_allowance=20)).used
+
+
+async def test_reroll_runs_the_same_request_with_a_new_seed_for_the_presser_through_the_queue(harness):
+    message = await make_result(harness, seed=42, width=512)
+    click = await harness.discord.click(message, button_ids(message)["Reroll"], user_id=4002)
+    assert (await click.wait_callback())["type"] == 5, "deferred: the job waits in the queue like any other"
+    result = await click.wait_followup()
+    assert result["content"] == f"Reroll of job #{message_job(message)}" and result["embeds"]
+    assert {"Reroll", "Edit", "Details", "Delete"} <= set(button_ids(result)), "the reroll has its own buttons"
+    assert result["_payload"]["allowed_mentions"]["parse"] == []
+    first, again = (call.json for call in harness.pixazo.requests)
+    assert {**again, "seed": 42} == first and again["seed"] != 42
+    assert (await used(harness, 4001), await used(harness, 4002)) == (2, 2), "charged to whoever pressed"
+    rows = await read_jobs(harness.settings, GUILD_ID, 4002)
+    assert [r["state"] for r in rows] == ["succeeded"]
+
+
+def message_job(message: dict) -> int:
+    return int(button_ids(message)["Details"].rsplit(":", 1)[1])
+
+
+async def test_edit_opens_a_prefilled_form_refuses_bad_settings_and_runs_a_good_one(harness):
+    message = await make_result(harness, seed=42, width=1024, height=1024, negative_prompt="blurry")
+    opened = await harness.discord.click(message, button_ids(message)["Edit"], user_id=4002)
+    modal = await opened.wait_callback()
+    assert modal["type"] == 9 and modal["data"]["title"] == "Edit and run again"
+    assert harness.discord.modal_values(opened) == {
+        "Prompt": PROMPT, "Negative prompt": "blurry", "Seed (empty = random)": "42",
+        "Other settings": "width=1024 height=1024 steps=20 guidance=5"}
+
+    for bad, named in (("steps=99", "`steps` must be between"), ("width=1001", "multiple of 8"),
+                       ("foo=1", "no setting named `foo`")):
+        sent = await harness.discord.submit_modal(opened, {"Other settings": bad})
+        reply = await sent.wait_callback()
+        assert reply["type"] == 4 and is_ephemeral(reply["data"]) and named in reply["data"]["content"], bad
+        assert "\n" not in reply["data"]["content"], "one sentence"
+    assert len(harness.pixazo.requests) == 1 and await used(harness, 4002) == 0, "a refusal costs nothing"
+
+    good = await harness.discord.submit_modal(opened, {"Prompt": "a lighthouse at dawn", "Seed (empty = random)": "7",
+                                                       "Other settings": "width=768 steps=15"})
+    result = await good.wait_followup()
+    assert result["content"] == f"Edit of job #{message_job(message)}" and result["embeds"]
+    assert harness.pixazo.requests[-1].json == {"prompt": "a lighthouse at dawn", "negative_prompt": "blurry",
+                                                "width": 768, "height": 1024, "num_steps": 15,
+                                                "guidance_scale": 5, "seed": 7}
+    assert (await used(harness, 4001), await used(harness, 4002)) == (2, 2), "charged to whoever submitted"
+
+
+async def test_reroll_and_edit_of_a_forgotten_job_say_so(harness):
+    message = await make_result(harness)
+    async with open_view(harness.settings) as store:
+        await store.forget_member(4001)
+    for label in ("Reroll", "Edit"):
+        reply = await press(harness.discord, message, label, user_id=4002)
+        assert is_ephemeral(reply["data"]) and "were cleared" in reply["data"]["content"], label
+    assert len(harness.pixazo.requests) == 1

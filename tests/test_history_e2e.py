@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import asynccontextmanager
+
 import pytest
 
-from tests.conftest import GUILD_ID, is_ephemeral
-from tests.ledger import open_view, read_jobs
+from bot.storage import Member, open_store
+from tests.conftest import GUILD_ID, is_ephemeral, make_settings, started_bot
+from tests.ledger import open_view, read_jobs, until
 
 MANY = {"quota_default_daily_credits": 100, "quota_max_jobs_per_user": 20}
 
@@ -110,11 +114,35 @@ async def test_help_lists_every_command_each_cost_and_your_credits(harness):
     assert "Reroll" in fields["The buttons on a result"] and "90 days" in fields["What the bot keeps"]
 
 
-async def test_the_retention_sweep_at_start_clears_old_jobs_only(harness):
-    """HISTORY_RETENTION_DAYS is applied by the store against its clock; here the bot's own sweep runs
-    once at start, so a job backdated in the ledger is cleared by a restart-free second sweep call."""
-    await make_jobs(harness, 1)
-    async with open_view(harness.settings) as store:
-        (job,) = await read_jobs(harness.settings, GUILD_ID, 4001)
-        assert await store.forget_older_than(job["created_at"] - 1) == 0, "a new job is kept"
-        assert await store.forget_older_than(store.now() + 1) == 1
+async def test_the_retention_sweep_at_start_clears_jobs_older_than_the_setting(tmp_path, fake_discord, fake_pixazo):
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, history_retention_days=30)
+    now = time.time()
+    made = {}
+    for age in (31, 29):  # days: one past HISTORY_RETENTION_DAYS, one inside it, written with that clock
+        async with ledger_at(settings, now - age * 86_400) as store:
+            job, _ = await store.reserve(Member(GUILD_ID, 4001), channel_id=5, model="sdxl",
+                                         params={"prompt": f"{age} days"}, cost=2, default_allowance=20,
+                                         max_jobs=5, global_cap=None)
+            await store.succeed(job, "https://x/old.png")
+            made[age] = job
+    async with started_bot(settings, fake_discord):
+        await until(lambda: job_forgotten(settings, made[31]))
+        async with open_view(settings) as store:
+            kept = await store.job(made[29])
+            old = await store.job(made[31])
+    assert kept["forgotten_at"] is None and kept["result_url"] == "https://x/old.png"
+    assert (old["params"], old["result_url"], old["cost"], old["state"]) == ("{}", None, 2, "succeeded")
+
+
+@asynccontextmanager
+async def ledger_at(settings, when: float):
+    store = await open_store(settings, clock=lambda: when, recover=False)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def job_forgotten(settings, job_id: int) -> bool:
+    async with open_view(settings) as store:
+        return (await store.job(job_id))["forgotten_at"] is not None

@@ -19,12 +19,13 @@ from discord.ext import commands
 from bot.app import PixazoBot, answer_error
 from bot.catalog import MODELS, Kind, Model
 from bot.domain.records import JobRecord
-from bot.errors import UserFacingError
+from bot.errors import InvalidInput, UserFacingError
 from bot.replies import NO_PINGS
 from bot.reproduce import command_for, parse_settings, settings_line
+from bot.services.inpaint import Upload, check_pair, check_upload, ledger_inputs, prepare_inpaint
 from bot.services.validation import prepare
 from bot.text import code_block, code_span, credits
-from cogs.generate import run_and_post
+from cogs.generate import member_of, run_and_post
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,8 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:
         await interaction.response.send_message(DELETED, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
-INPAINT_AGAIN = "Run /inpaint again with the image and mask attached: the buttons cannot re-send them yet."
+INPAINT_GONE = ("Discord no longer serves the original image or mask, so nothing was spent; run /inpaint again "
+                "with them attached.")
 MODAL_TITLE = "Edit and run again"
 
 
@@ -127,10 +129,7 @@ async def remembered_job(interaction: discord.Interaction, job_id: int, what: st
     job = await job_or_refuse(interaction, job_id, what)
     if job.get("forgotten_at") is not None or not job.get("delivery"):
         raise UserFacingError(FORGOTTEN, detail=f"{what} of forgotten job {job_id}")
-    model = MODELS[job["model"]]
-    if model.kind is Kind.INPAINT:
-        raise UserFacingError(INPAINT_AGAIN, detail=f"{what} of inpaint job {job_id}")
-    return job, model
+    return job, MODELS[job["model"]]
 
 
 def used_options(model: Model, job: JobRecord) -> dict[str, Any]:
@@ -141,12 +140,49 @@ def used_options(model: Model, job: JobRecord) -> dict[str, Any]:
     return {**used, "prompt": delivery.get("prompt", "")}
 
 
-async def run_again(interaction: discord.Interaction, model: Model, options: dict[str, Any], note: str) -> None:
+async def run_again(interaction: discord.Interaction, job: JobRecord, model: Model, options: dict[str, Any],
+                    note: str) -> None:
     """Run it for whoever pressed: checked like a slash command (a refusal costs nothing), then queued."""
     started = time.monotonic()
+    bot: PixazoBot = interaction.client  # type: ignore[assignment]
     prepared = prepare(model, options)  # raises before the defer, so the answer is ephemeral
+    if model.kind is not Kind.INPAINT:
+        await interaction.response.defer(thinking=True)
+        await run_and_post(bot, interaction, prepared, started, note=note)
+        return
+    # /inpaint: the original attachments, checked again as /inpaint checks them, while Discord serves them.
+    uploads = inpaint_uploads(model, job)
     await interaction.response.defer(thinking=True)
-    await run_and_post(interaction.client, interaction, prepared, started, note=note)  # type: ignore[arg-type]
+    await bot.quotas.precheck(member_of(interaction), model.key, pending=0)
+    settings = bot.settings
+    try:
+        image, mask = [await check_upload(bot.http_session, bot.offload, upload, fmt,
+                                          max_bytes=settings.inpaint_max_file_bytes,
+                                          timeout=settings.pixazo_timeout_seconds,
+                                          work_timeout=settings.image_work_timeout_seconds)
+                       for upload, fmt in uploads]
+    except InvalidInput as exc:
+        raise UserFacingError(INPAINT_GONE, detail=f"{note}: the inputs are gone: {exc.detail}") from None
+    check_pair(image, mask)
+    prepared = prepare_inpaint(model, options, image, mask)
+    await run_and_post(bot, interaction, prepared, started, inputs=ledger_inputs(image, mask), note=note)
+
+
+def inpaint_uploads(model: Model, job: JobRecord) -> list[tuple[Upload, str]]:
+    """The job's image and mask as /inpaint saw them: their URLs from the body sent to Pixazo, their
+    names and formats from the ledger's inputs."""
+    params = json.loads(job["params"])
+    inputs = json.loads(job.get("inputs") or "{}")
+    found = []
+    for role, field in (("image", model.image_field), ("mask", model.mask_field)):
+        seen = inputs.get(role) or {}
+        url = params.get(field or "")
+        if not url or not seen.get("format"):
+            raise UserFacingError(INPAINT_GONE, detail=f"job {job['id']} has no {role} URL or format")
+        upload = Upload(role, seen.get("filename", role), url, seen.get("bytes", 0), f"image/{seen['format']}",
+                        seen.get("width"), seen.get("height"))
+        found.append((upload, seen["format"]))
+    return found
 
 
 class RerollButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:reroll:(?P<job>[0-9]{1,19})"):
@@ -165,15 +201,17 @@ class RerollButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:
             job, model = await remembered_job(interaction, self.job_id, "reroll")
             options = used_options(model, job)
             options.pop("seed", None)  # a new random seed; a model without one simply runs again
-            await run_again(interaction, model, options, f"Reroll of job #{self.job_id}")
+            await run_again(interaction, job, model, options, f"Reroll of job #{self.job_id}")
         except Exception as exc:
             await answer_error(interaction, exc, "Reroll button")
 
 
 class EditModal(discord.ui.Modal):
-    def __init__(self, job_id: int, model: Model, options: dict[str, Any], shown: list[tuple[str, Any]]) -> None:
+    def __init__(self, job: JobRecord, model: Model, options: dict[str, Any], shown: list[tuple[str, Any]]) -> None:
+        job_id = job["id"]
         super().__init__(title=MODAL_TITLE, custom_id=f"result:edit-modal:{job_id}", timeout=15 * 60)
         self.job_id = job_id
+        self.job = job
         self.model = model
         prompt = model.param("prompt")
         self.prompt = discord.ui.TextInput(label="Prompt", style=discord.TextStyle.paragraph,
@@ -204,7 +242,7 @@ class EditModal(discord.ui.Modal):
         return options
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        await run_again(interaction, self.model, self.options(), f"Edit of job #{self.job_id}")
+        await run_again(interaction, self.job, self.model, self.options(), f"Edit of job #{self.job_id}")
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
         await answer_error(interaction, error, "Edit form")
@@ -232,7 +270,7 @@ class EditButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:ed
         try:
             job, model = await remembered_job(interaction, self.job_id, "edit")
             shown = [(n, v) for n, v in json.loads(job.get("delivery") or "{}").get("shown", ())]
-            await interaction.response.send_modal(EditModal(self.job_id, model, used_options(model, job), shown))
+            await interaction.response.send_modal(EditModal(job, model, used_options(model, job), shown))
         except Exception as exc:
             await answer_error(interaction, exc, "Edit button")
 

@@ -3,6 +3,7 @@ their refusals, and a restart between the result and the press."""
 
 from __future__ import annotations
 
+from bot.catalog import MODELS
 from bot.reproduce import parse_command
 from bot.services.validation import prepare
 from bot.storage import Member
@@ -173,3 +174,25 @@ async def test_reroll_and_edit_of_a_forgotten_job_say_so(harness):
         reply = await press(harness.discord, message, label, user_id=4002)
         assert is_ephemeral(reply["data"]) and "were cleared" in reply["data"]["content"], label
     assert len(harness.pixazo.requests) == 1
+
+
+async def test_inpaint_reroll_reuses_the_attachments_while_discord_serves_them(harness):
+    from tests.test_inpaint_e2e import pair
+
+    interaction = await harness.discord.invoke("inpaint", {"prompt": PROMPT, "seed": 42}, attachments=pair(),
+                                               user_id=4001)
+    message = await interaction.wait_followup()
+    first = harness.pixazo.requests[0].json
+    click = await harness.discord.click(message, button_ids(message)["Reroll"], user_id=4002)
+    result = await click.wait_followup()
+    assert result["content"] == f"Reroll of job #{message_job(message)}" and result["embeds"]
+    again = harness.pixazo.requests[1].json
+    assert {**again, "seed": 42} == first and again["seed"] != 42, "the same image and mask, a new seed"
+
+    harness.discord.cdn_remove(first["imageUrl"])
+    gone = await harness.discord.click(message, button_ids(message)["Reroll"], user_id=4002)
+    await gone.wait_callback()
+    reply = await gone.wait_followup()
+    assert is_ephemeral(reply) and "no longer serves the original image" in reply["content"]
+    assert "/inpaint" in reply["content"] and len(harness.pixazo.requests) == 2
+    assert (await used(harness, 4002)) == MODELS["inpaint"].cost, "only the reroll that ran is charged"

@@ -36,7 +36,8 @@ class Help(commands.Cog):
         view = await self.bot.quotas.view(member_of(interaction))
         settings = self.bot.settings
         embed = discord.Embed(title="How this bot works", colour=COLOUR)
-        listed = sorted(self.bot.tree.get_commands(guild=None), key=lambda c: c.name)
+        listed = sorted((c for c in self.bot.tree.get_commands(guild=None) if not isinstance(c, app_commands.ContextMenu)),
+                        key=lambda c: c.name)
         for n, value in enumerate(chunks([f"/{c.name}: {c.description}" for c in listed])):
             embed.add_field(name="Commands" if n == 0 else "Commands (more)", value=value, inline=False)
         embed.add_field(name="Cost per image", value="\n".join(

@@ -50,8 +50,8 @@ def details_text(job: JobRecord) -> str:
     delivery = json.loads(job.get("delivery") or "{}")
     model = MODELS[job["model"]]
     shown = [(name, value) for name, value in delivery.get("shown", ())]
-    taken = (f"{job['finished_at'] - job['started_at']:.1f} s"
-             if job.get("finished_at") and job.get("started_at") else "not finished")
+    finished, begun = job.get("finished_at"), job.get("started_at")
+    taken = f"{finished - begun:.1f} s" if finished is not None and begun is not None else "not finished"
     lines = [f"**Job #{job['id']}** · {model.title} · asked by <@{job['user_id']}> <t:{int(job['created_at'])}:f>",
              f"State: {job['state']} · time taken: {taken} · cost: {credits(job['cost'])}"]
     lines += [f"{name.replace('_', ' ')}: {code_span(value, 200)}" for name, value in shown if name not in IN_COMMAND]
@@ -214,7 +214,7 @@ class EditModal(discord.ui.Modal):
         self.job = job
         self.model = model
         prompt = model.param("prompt")
-        self.prompt = discord.ui.TextInput(label="Prompt", style=discord.TextStyle.paragraph,
+        self.prompt: discord.ui.TextInput = discord.ui.TextInput(label="Prompt", style=discord.TextStyle.paragraph,
                                            default=options["prompt"],
                                            max_length=int(prompt.max) if prompt and prompt.max else None)
         self.add_item(self.prompt)
@@ -229,7 +229,7 @@ class EditModal(discord.ui.Modal):
             self.seed = discord.ui.TextInput(label="Seed (empty = random)", required=False,
                                              default="" if seed is None else str(seed))
             self.add_item(self.seed)
-        self.other = discord.ui.TextInput(label="Other settings", required=False,
+        self.other: discord.ui.TextInput = discord.ui.TextInput(label="Other settings", required=False,
                                           default=settings_line(model, shown))
         self.add_item(self.other)
 
@@ -244,7 +244,8 @@ class EditModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await run_again(interaction, self.job, self.model, self.options(), f"Edit of job #{self.job_id}")
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+    # Modal's own signature; discord.py's stubs declare BaseView's (with the item) for it.
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
         await answer_error(interaction, error, "Edit form")
 
 

@@ -445,7 +445,8 @@ class SqliteStore:
             (total,) = conn.execute(f"SELECT COUNT(*) FROM jobs WHERE {where}", args).fetchone()
             return rows, total
 
-        return await self._run(work)  # type: ignore[return-value]
+        rows, total = await self._run(work)
+        return rows, total  # type: ignore[return-value]  # rows carry exactly the record's columns
 
     async def forget_member(self, user_id: int) -> int:
         return await self._forget("user_id = ?", (user_id,))

@@ -206,47 +206,56 @@ class RerollButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:
             await answer_error(interaction, exc, "Reroll button")
 
 
+MODAL_ID = re.compile(r"^result:edit-modal:(?P<job>[0-9]{1,19})$")
+
+
 class EditModal(discord.ui.Modal):
+    """The form only: its submission is answered by `Results.on_interaction` from the job's row, so a
+    form opened before a restart still runs when submitted after it. The inputs' custom_ids name them."""
+
     def __init__(self, job: JobRecord, model: Model, options: dict[str, Any], shown: list[tuple[str, Any]]) -> None:
-        job_id = job["id"]
-        super().__init__(title=MODAL_TITLE, custom_id=f"result:edit-modal:{job_id}", timeout=15 * 60)
-        self.job_id = job_id
-        self.job = job
-        self.model = model
+        super().__init__(title=MODAL_TITLE, custom_id=f"result:edit-modal:{job['id']}", timeout=None)
         prompt = model.param("prompt")
-        self.prompt: discord.ui.TextInput = discord.ui.TextInput(label="Prompt", style=discord.TextStyle.paragraph,
+        self.add_item(discord.ui.TextInput(label="Prompt", custom_id="prompt", style=discord.TextStyle.paragraph,
                                            default=options["prompt"],
-                                           max_length=int(prompt.max) if prompt and prompt.max else None)
-        self.add_item(self.prompt)
-        self.negative: discord.ui.TextInput | None = None
+                                           max_length=int(prompt.max) if prompt and prompt.max else None))
         if model.param("negative_prompt"):
-            self.negative = discord.ui.TextInput(label="Negative prompt", style=discord.TextStyle.paragraph,
-                                                 default=options.get("negative_prompt") or "", required=False)
-            self.add_item(self.negative)
-        self.seed: discord.ui.TextInput | None = None
+            self.add_item(discord.ui.TextInput(label="Negative prompt", custom_id="negative_prompt",
+                                               style=discord.TextStyle.paragraph, required=False,
+                                               default=options.get("negative_prompt") or ""))
         if model.param("seed"):
             seed = options.get("seed")
-            self.seed = discord.ui.TextInput(label="Seed (empty = random)", required=False,
-                                             default="" if seed is None else str(seed))
-            self.add_item(self.seed)
-        self.other: discord.ui.TextInput = discord.ui.TextInput(label="Other settings", required=False,
-                                          default=settings_line(model, shown))
-        self.add_item(self.other)
+            self.add_item(discord.ui.TextInput(label="Seed (empty = random)", custom_id="seed", required=False,
+                                               default="" if seed is None else str(seed)))
+        self.add_item(discord.ui.TextInput(label="Other settings", custom_id="other", required=False,
+                                           default=settings_line(model, shown)))
+        # Finished at once, as the result view: discord.py keeps no copy in memory to answer it.
+        self.stop()
 
-    def options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"prompt": self.prompt.value, **parse_settings(self.model, self.other.value)}
-        if self.negative is not None and self.negative.value.strip():
-            options["negative_prompt"] = self.negative.value
-        if self.seed is not None and self.seed.value.strip():
-            options["seed"] = _seed(self.seed.value.strip())
-        return options
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await run_again(interaction, self.job, self.model, self.options(), f"Edit of job #{self.job_id}")
+def submitted_values(data: Any) -> dict[str, str]:
+    """custom_id -> text of a modal submission (rows of text inputs, or labels around them)."""
+    values: dict[str, str] = {}
+    for row in (data or {}).get("components") or []:
+        inner = [row["component"]] if row.get("component") else row.get("components") or []
+        for item in inner:
+            values[item.get("custom_id", "")] = item.get("value") or ""
+    return values
 
-    # Modal's own signature; discord.py's stubs declare BaseView's (with the item) for it.
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
-        await answer_error(interaction, error, "Edit form")
+
+def edited_options(model: Model, values: dict[str, str]) -> dict[str, Any]:
+    options: dict[str, Any] = {"prompt": values.get("prompt", ""), **parse_settings(model, values.get("other", ""))}
+    if model.param("negative_prompt") and values.get("negative_prompt", "").strip():
+        options["negative_prompt"] = values["negative_prompt"]
+    if model.param("seed") and values.get("seed", "").strip():
+        options["seed"] = _seed(values["seed"].strip())
+    return options
+
+
+async def submit_edit(interaction: discord.Interaction, job_id: int) -> None:
+    job, model = await remembered_job(interaction, job_id, "edit")
+    options = edited_options(model, submitted_values(interaction.data))
+    await run_again(interaction, job, model, options, f"Edit of job #{job_id}")
 
 
 def _seed(raw: str) -> int | str:
@@ -294,6 +303,19 @@ class Results(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*RESULT_BUTTONS)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: Any = interaction.data or {}
+        match = MODAL_ID.match(str(data.get("custom_id", "")))
+        if match is None:
+            return
+        try:
+            await submit_edit(interaction, int(match["job"]))
+        except Exception as exc:  # the slash commands' funnel: every error gets an answer
+            await answer_error(interaction, exc, "Edit form")
 
 
 async def setup(bot: PixazoBot) -> None:

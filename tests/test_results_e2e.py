@@ -101,11 +101,16 @@ async def test_every_button_works_after_a_restart(tmp_path, fake_discord, fake_p
     async with started_bot(settings, fake_discord):
         interaction = await fake_discord.invoke("sdxl", {"prompt": PROMPT, "seed": 7}, user_id=4001)
         message = await interaction.wait_followup()
+        opened = await fake_discord.click(message, button_ids(message)["Edit"], user_id=4002)
+        assert (await opened.wait_callback())["type"] == 9, "the form is open when the bot stops"
     before = fake_discord.identify_payload
     async with started_bot(settings, fake_discord):  # a new bot process, the same database
         await eventually(lambda: fake_discord.identify_payload is not before)
         reroll = await fake_discord.click(message, button_ids(message)["Reroll"], user_id=4002)
         assert (await reroll.wait_followup())["content"] == f"Reroll of job #{message_job(message)}"
+        submitted = await fake_discord.submit_modal(opened, {"Other settings": "steps=10"})
+        assert (await submitted.wait_followup())["content"] == f"Edit of job #{message_job(message)}"
+        assert fake_pixazo.requests[-1].json["num_steps"] == 10 and fake_pixazo.requests[-1].json["seed"] == 7
         edit = await press(fake_discord, message, "Edit", user_id=4002)
         assert edit["type"] == 9 and edit["data"]["title"] == "Edit and run again"
         details = await press(fake_discord, message, "Details", user_id=4001)

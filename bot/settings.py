@@ -89,6 +89,10 @@ class Settings(FileSettings):
     progress_interval_seconds: float = Field(5.0, ge=0.1, le=300)  # at most one edit per job this often
     progress_max_edits_per_second: float = Field(10.0, gt=0, le=50)  # bot-wide budget of notice edits
 
+    # Jobs older than this many days have their prompts, parameters, input names and result links
+    # cleared (at start, then daily); the credit arithmetic stays. 0 keeps everything.
+    history_retention_days: int = Field(90, ge=0, le=36_500)
+
     @field_validator("discord_token", "pixazo_api_key", mode="before")
     @classmethod
     def _secret(cls, value: object, info: ValidationInfo) -> object:

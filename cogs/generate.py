@@ -110,14 +110,19 @@ class Generate(commands.Cog):
 
 
 async def run_and_post(bot: PixazoBot, interaction: discord.Interaction, prepared: Prepared, started: float, *,
-                       inputs: dict[str, Any] | None = None, original: discord.Attachment | None = None) -> None:
-    """Queue the job: credits reserved now (a refusal raises, nothing spent); the queue runs and delivers it."""
+                       inputs: dict[str, Any] | None = None, original: discord.Attachment | None = None,
+                       note: str | None = None) -> None:
+    """Queue the job: credits reserved now (a refusal raises, nothing spent); the queue runs and delivers it.
+
+    `note` is shown above the result ("Reroll of job #N")."""
     member = member_of(interaction)
     delivery = delivery_info(
         application_id=interaction.application_id, prompt=prepared.prompt, shown=prepared.shown,
         role_ids=member.role_ids, requester=interaction.user.display_name,
         avatar_url=interaction.user.display_avatar.url, filesize_limit=interaction.filesize_limit,
         thumbnail_url=None if original is None else original.url)
+    if note:
+        delivery["note"] = note
     await bot.queue.submit(prepared, member, channel_id=interaction.channel_id, delivery=delivery,
                            token=interaction.token, inputs=inputs)
 

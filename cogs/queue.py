@@ -25,6 +25,7 @@ from bot.errors import UserFacingError
 from bot.imaging import fit_off_loop
 from bot.replies import NO_PINGS
 from bot.services.generation import Outcome
+from cogs.results import result_view
 
 log = logging.getLogger(__name__)
 
@@ -125,17 +126,21 @@ class WebhookCourier:
     async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None:
         webhook = self._webhook(job)
         status = "no interaction token"
+        note = json.loads(job.get("delivery") or "{}").get("note")  # "Reroll of job #N"
         if webhook is not None:
             embed, file = await self._message(job, outcome)
             try:
                 if noticed:  # the notice becomes the result
-                    await webhook.edit_message("@original", content=None, embed=embed,  # type: ignore[call-overload]
-                                               attachments=[file] if file else [], view=None, allowed_mentions=NO_PINGS)
+                    posted = await webhook.edit_message(  # type: ignore[call-overload]
+                        "@original", content=note, embed=embed, attachments=[file] if file else [],
+                        view=result_view(job["id"]), allowed_mentions=NO_PINGS)
                 else:  # still "thinking…": the first followup replaces it
-                    kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True}
+                    kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True,
+                                              "view": result_view(job["id"]), "content": note}
                     if file is not None:
                         kwargs["file"] = file
-                    await webhook.send(**kwargs)
+                    posted = await webhook.send(**kwargs)
+                await self._remember(job, posted)
                 return
             except discord.HTTPException as exc:
                 if exc.status not in TOKEN_GONE:
@@ -148,14 +153,26 @@ class WebhookCourier:
         embed, file = await self._message(job, outcome)
         channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
         try:
-            kwargs = {"content": f"<@{job['user_id']}>", "embed": embed, "allowed_mentions": NO_PINGS}
+            kwargs = {"content": f"<@{job['user_id']}> {note or ''}".rstrip(), "embed": embed, "allowed_mentions": NO_PINGS,
+                      "view": result_view(job["id"])}
             if file is not None:
                 kwargs["file"] = file
-            await channel.send(**kwargs)
+            posted = await channel.send(**kwargs)
         except discord.HTTPException as exc:
             raise UserFacingError("Discord would not take the finished image, so no credits were spent.",
                                   detail=f"interaction token gone and channel {job['channel_id']} refused the result:"
                                          f" HTTP {exc.status}: {exc.text}") from None
+        await self._remember(job, posted)
+
+    async def _remember(self, job: JobRecord, posted: discord.Message | discord.WebhookMessage | None) -> None:
+        """Keep where the result went, for /history's link. The image is delivered either way: a
+        store that will not take this now costs only the link, so it is logged, not raised."""
+        if posted is None:
+            return
+        try:
+            await self.bot.store.set_result_message(job["id"], posted.channel.id, posted.id)
+        except Exception as exc:
+            log.warning("job %d: could not record result message %s: %s", job["id"], posted.id, exc)
 
     async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None:
         """A private word where the token still works (the public "thinking…" or notice removed first);

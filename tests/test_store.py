@@ -295,3 +295,56 @@ async def test_settling_moves_a_job_only_along_the_state_machine(store, source, 
     expected = target if target in TRANSITIONS[source] else source
     assert (await store.job(job))["state"] == expected
     assert await left(store) == (20 if expected in REFUNDED_STATES else 18)
+
+
+# -- buttons, /history, /forget (issue 10 part 6) ------------------------------------------------
+
+
+async def test_the_result_message_is_kept_with_the_job(store):
+    job = await reserve(store)
+    await store.succeed(job, "https://x/y.png")
+    await store.set_result_message(job, 55, 66)
+    row = await store.job(job)
+    assert (row["result_channel_id"], row["result_message_id"]) == (55, 66)
+
+
+async def test_history_pages_newest_first_and_filters_by_model(store):
+    jobs = [await reserve(store, model="sdxl" if i % 3 else "sd3") for i in range(12)]
+    await reserve(store, Member(GUILD + 1, 1, ()))  # another server: not in this one's history
+    page, total = await store.history(GUILD, 1, offset=0, limit=5)
+    assert total == 12 and [r["id"] for r in page] == jobs[::-1][:5]
+    page, _ = await store.history(GUILD, 1, offset=10, limit=5)
+    assert [r["id"] for r in page] == jobs[::-1][10:]
+    page, total = await store.history(GUILD, 1, model="sd3", limit=5)
+    assert total == 4 and {r["model"] for r in page} == {"sd3"}
+
+
+async def test_forget_clears_what_was_asked_for_and_keeps_the_credit_arithmetic(store):
+    before = await left(store)
+    done = await reserve(store, cost=2)
+    await store.succeed(done, "https://x/y.png")
+    other_server = await reserve(store, Member(GUILD + 1, 1, ()), cost=1)
+    await store.fail(other_server, "boom")
+    still_open = await reserve(store, cost=1)
+    bob = await reserve(store, Member(GUILD, 2, ()))
+    await store.succeed(bob, "https://x/b.png")
+    assert await store.forget_member(1) == 2, "finished jobs in every server; the open one still runs"
+    row = await store.job(done)
+    assert row["params"] == "{}" and row["result_url"] is None and row["inputs"] is None
+    assert row["delivery"] is None and row["forgotten_at"] is not None
+    assert (row["cost"], row["state"]) == (2, "succeeded")
+    assert (await store.job(still_open))["params"] != "{}"
+    assert (await store.job(bob))["result_url"] == "https://x/b.png", "another member's jobs stay"
+    assert await left(store) == before - 3
+    assert await store.forget_member(1) == 0, "a second /forget finds nothing new"
+
+
+async def test_retention_forgets_only_jobs_older_than_the_cutoff(store, clock):
+    old = await reserve(store)
+    await store.succeed(old, "https://x/old.png")
+    clock.set(datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
+    new = await reserve(store)
+    await store.succeed(new, "https://x/new.png")
+    assert await store.forget_older_than(datetime(2026, 11, 29, tzinfo=UTC).timestamp()) == 1
+    assert (await store.job(old))["forgotten_at"] is not None
+    assert (await store.job(new))["result_url"] == "https://x/new.png"

@@ -30,6 +30,9 @@ class JobRecord(TypedDict, total=False):
     attempts: int  # Pixazo calls started for it
     rank: int  # the member's open jobs when it was queued: the fair order's first key
     cancelled_by: int | None
+    result_channel_id: int | None  # where the result was posted (buttons, /history)
+    result_message_id: int | None
+    forgotten_at: float | None  # /forget or HISTORY_RETENTION_DAYS cleared what was asked for
 
 
 class AdminAction(TypedDict):

@@ -113,3 +113,24 @@ class Store(Protocol):
     async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[JobRecord]: ...
 
     async def job(self, job_id: int) -> JobRecord | None: ...
+
+    # Buttons, /history and /forget. Forgetting clears what a member asked for (prompt, parameters,
+    # input names, result URL, delivery details) of finished jobs; cost, day and state stay, so the
+    # credit arithmetic and the audit are unchanged. Open jobs are left until they end: they still run.
+
+    async def set_result_message(self, job_id: int, channel_id: int, message_id: int) -> None:
+        """Where the job's result was posted: the buttons and /history find it again by this."""
+        ...
+
+    async def history(self, guild_id: int, user_id: int, *, model: str | None = None, offset: int = 0,
+                      limit: int = 5) -> tuple[list[JobRecord], int]:
+        """One page of the member's jobs in the server, newest first, and how many there are in all."""
+        ...
+
+    async def forget_member(self, user_id: int) -> int:
+        """Forget the member's finished jobs in every server; returns how many were cleared."""
+        ...
+
+    async def forget_older_than(self, created_before: float) -> int:
+        """Forget every finished job created before `created_before`; returns how many were cleared."""
+        ...

@@ -28,6 +28,8 @@ from bot.storage.postgres.url import DatabaseUrl
 log = logging.getLogger(__name__)
 
 _OPEN = [str(s) for s in OPEN_STATES]
+# What forgetting clears; params is NOT NULL (the body sent to Pixazo), so it becomes an empty object.
+_FORGET_SETS = "params = '{}', inputs = NULL, result_url = NULL, delivery = NULL, interaction_token = NULL"
 _REFUNDED = ", ".join(f"'{s}'" for s in REFUNDED_STATES)
 _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
@@ -392,3 +394,30 @@ class PostgresStore:
         async with self._conn() as conn:
             row = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
         return None if row is None else dict(row)  # type: ignore[return-value]
+
+    async def set_result_message(self, job_id: int, channel_id: int, message_id: int) -> None:
+        async with self._conn() as conn:
+            await conn.execute("UPDATE jobs SET result_channel_id = $2, result_message_id = $3 WHERE id = $1",
+                               job_id, channel_id, message_id)
+
+    async def history(self, guild_id: int, user_id: int, *, model: str | None = None, offset: int = 0,
+                      limit: int = 5) -> tuple[list[JobRecord], int]:
+        where = "guild_id = $1 AND user_id = $2 AND ($3::text IS NULL OR model = $3)"
+        async with self._conn() as conn:
+            rows = await conn.fetch(f"SELECT * FROM jobs WHERE {where} ORDER BY id DESC LIMIT $4 OFFSET $5",
+                                    guild_id, user_id, model, limit, offset)
+            total = await conn.fetchval(f"SELECT COUNT(*) FROM jobs WHERE {where}", guild_id, user_id, model)
+        return [dict(r) for r in rows], total  # type: ignore[misc]
+
+    async def forget_member(self, user_id: int) -> int:
+        return await self._forget("user_id = $3", user_id)
+
+    async def forget_older_than(self, created_before: float) -> int:
+        return await self._forget("created_at < $3", created_before)
+
+    async def _forget(self, where: str, value: Any) -> int:
+        sql = (f"UPDATE jobs SET {_FORGET_SETS}, forgotten_at = $1 WHERE {where} AND forgotten_at IS NULL"
+               " AND state <> ALL($2::text[])")
+        async with self._write() as conn:
+            status = await conn.execute(sql, self.now(), _OPEN, value)
+        return int(status.split()[-1])

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _OPEN_SQL = ", ".join(f"'{state.value}'" for state in OPEN_STATES)
+# What forgetting clears; params is NOT NULL (the body sent to Pixazo), so it becomes an empty object.
+_FORGET_SETS = "params = '{}', inputs = NULL, result_url = NULL, delivery = NULL, interaction_token = NULL"
 _REFUNDED_SQL = ", ".join(f"'{state.value}'" for state in REFUNDED_STATES)
 _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
@@ -426,6 +428,37 @@ class SqliteStore:
     async def job(self, job_id: int) -> JobRecord | None:
         rows = await self._run(_rows, "SELECT * FROM jobs WHERE id = ?", (job_id,))
         return rows[0] if rows else None  # type: ignore[return-value]
+
+    async def set_result_message(self, job_id: int, channel_id: int, message_id: int) -> None:
+        await self._run(lambda conn: conn.execute(
+            "UPDATE jobs SET result_channel_id = ?, result_message_id = ? WHERE id = ?",
+            (channel_id, message_id, job_id)))
+
+    async def history(self, guild_id: int, user_id: int, *, model: str | None = None, offset: int = 0,
+                      limit: int = 5) -> tuple[list[JobRecord], int]:
+        where = "guild_id = ? AND user_id = ?" + (" AND model = ?" if model else "")
+        args: tuple[Any, ...] = (guild_id, user_id, model) if model else (guild_id, user_id)
+
+        def work(conn: Conn) -> tuple[list[dict[str, Any]], int]:
+            rows = _rows(conn, f"SELECT * FROM jobs WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                         (*args, limit, offset))
+            (total,) = conn.execute(f"SELECT COUNT(*) FROM jobs WHERE {where}", args).fetchone()
+            return rows, total
+
+        rows, total = await self._run(work)
+        return rows, total  # type: ignore[return-value]  # rows carry exactly the record's columns
+
+    async def forget_member(self, user_id: int) -> int:
+        return await self._forget("user_id = ?", (user_id,))
+
+    async def forget_older_than(self, created_before: float) -> int:
+        return await self._forget("created_at < ?", (created_before,))
+
+    async def _forget(self, where: str, args: tuple[Any, ...]) -> int:
+        now = self.now()
+        sql = (f"UPDATE jobs SET {_FORGET_SETS}, forgotten_at = ? WHERE {where} AND forgotten_at IS NULL"
+               f" AND state NOT IN ({_OPEN_SQL})")
+        return await self._write(lambda conn: conn.execute(sql, (now, *args)).rowcount)
 
 
 _AUDIT_SQL = """

@@ -1,0 +1,64 @@
+"""/help: derived from the synced commands, the catalog's costs and the settings, never hand-kept."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import PixazoBot
+from bot.embeds import COLOUR
+from bot.replies import NO_PINGS
+from bot.text import credits
+from cogs.generate import member_of
+
+FIELD_MAX = 1024
+
+
+def chunks(lines: list[str], limit: int = FIELD_MAX) -> list[str]:
+    """Lines joined into as few field values as fit Discord's limit."""
+    out: list[str] = []
+    for line in lines:
+        if out and len(out[-1]) + 1 + len(line) <= limit:
+            out[-1] += "\n" + line
+        else:
+            out.append(line[:limit])
+    return out
+
+
+class Help(commands.Cog):
+    def __init__(self, bot: PixazoBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="help", description="What each command does, what it costs, and your credits")
+    @app_commands.guild_only()
+    async def help(self, interaction: discord.Interaction) -> None:
+        view = await self.bot.quotas.view(member_of(interaction))
+        settings = self.bot.settings
+        embed = discord.Embed(title="How this bot works", colour=COLOUR)
+        listed = sorted((c for c in self.bot.tree.get_commands(guild=None) if not isinstance(c, app_commands.ContextMenu)),
+                        key=lambda c: c.name)
+        for n, value in enumerate(chunks([f"/{c.name}: {c.description}" for c in listed])):
+            embed.add_field(name="Commands" if n == 0 else "Commands (more)", value=value, inline=False)
+        embed.add_field(name="Cost per image", value="\n".join(
+            f"/{key}: {credits(cost)}" for key, cost in view.costs.items()), inline=False)
+        snap = view.snapshot
+        embed.add_field(name="Your credits", value=f"{snap.left} left today of {snap.allowance}", inline=False)
+        embed.add_field(name="The queue", value=(
+            f"{settings.pixazo_max_concurrency} images are made at a time; the rest wait their turn, one of each "
+            f"member before a second of anyone's. You may have {view.max_jobs} waiting or running. A job that "
+            f"waits over {int(settings.queue_max_wait_seconds // 60)} minutes is dropped, and a failed or "
+            "cancelled one costs nothing."), inline=False)
+        embed.add_field(name="The buttons on a result", value=(
+            "Reroll: the same again with a new seed, for you. Edit: change the prompt or settings and run it. "
+            "Details: every setting and the command that makes it again. Delete: removes the message (yours, or "
+            "anyone's with Manage Messages). Reroll and Edit cost you the model's price."), inline=False)
+        retention = settings.history_retention_days
+        embed.add_field(name="What the bot keeps", value=(
+            "Your prompts and settings, for /history and the buttons"
+            + (f", for {retention} days" if retention else "") + ". /forget clears them now."), inline=False)
+        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+async def setup(bot: PixazoBot) -> None:
+    await bot.add_cog(Help(bot))

@@ -7,10 +7,12 @@ recompute every total from the rows.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from bot.domain import JobState, Member, QuotaSnapshot
+from bot.domain.jobs import sources_of
 from bot.domain.records import AdminAction, JobRecord
 
 INTERRUPTED = "interrupted"  # the error recorded on a job a shutdown or crash left open
@@ -134,3 +136,17 @@ class Store(Protocol):
     async def forget_older_than(self, created_before: float) -> int:
         """Forget every finished job created before `created_before`; returns how many were cleared."""
         ...
+
+
+_log = logging.getLogger("bot.storage")
+
+
+def settled_as(job_id: int, target: JobState, found: str | None) -> JobState | None:
+    """What a settle returns on every backend: the state the job is in after the guarded UPDATE.
+
+    A job that was not where the state machine allows `target` from is left as it was and logged,
+    except for RUNNING, only a progress mark that a job already settled is meant to skip."""
+    if found != target.value and target is not JobState.RUNNING:
+        _log.warning("job %d was %s, not %s; left as it was instead of marking it %s", job_id, found,
+                     "/".join(s.value for s in sources_of(target)), target.value)
+    return None if found is None else JobState(found)

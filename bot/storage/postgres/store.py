@@ -21,7 +21,7 @@ import asyncpg
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
 from bot.domain.jobs import REFUNDED_STATES, sources_of
 from bot.domain.records import AdminAction, JobRecord
-from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, StoreUnavailable
+from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, StoreUnavailable, settled_as
 from bot.storage.postgres.migrations import apply_migrations
 from bot.storage.postgres.url import DatabaseUrl
 
@@ -295,11 +295,7 @@ class PostgresStore:
                " WHERE id = $2 AND NOT EXISTS (SELECT FROM moved)")
         async with self._conn() as conn:
             now = await conn.fetchval(sql, state.value, job_id, from_states, *values)
-        if now != state.value and state is not JobState.RUNNING:
-            # RUNNING is only a progress mark: a job already settled is meant to stay as it is.
-            log.warning("job %d was %s, not %s; left as it was instead of marking it %s", job_id, now,
-                        "/".join(from_states), state.value)
-        return None if now is None else JobState(now)
+        return settled_as(job_id, state, now)
 
     async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> int:
         """Settle what the last run left open: `delivered` jobs succeed, every other open job fails.

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
 from bot.domain.jobs import REFUNDED_STATES, sources_of
 from bot.domain.records import AdminAction, JobRecord
-from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS
+from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, settled_as
 from bot.storage.sqlite.migrations import apply_migrations
 from bot.storage.sqlite.thread import DatabaseThread
 
@@ -325,11 +325,7 @@ class SqliteStore:
             return row and row[0]
 
         now = await self._run(work)
-        if now != state.value and state is not JobState.RUNNING:
-            # RUNNING is only a progress mark: a job already settled is meant to stay as it is.
-            log.warning("job %d was %s, not %s; left as it was instead of marking it %s", job_id, now,
-                        "/".join(from_states), state.value)
-        return None if now is None else JobState(now)
+        return settled_as(job_id, state, now)
 
     async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> int:
         """Settle what the last run left open: `delivered` jobs succeed, every other open job fails.

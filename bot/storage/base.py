@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.domain import JobState, Member, QuotaSnapshot
 from bot.domain.jobs import sources_of
@@ -139,6 +139,7 @@ class Store(Protocol):
 
 
 _log = logging.getLogger("bot.storage")
+S = TypeVar("S", bound="Store")
 
 
 def settled_as(job_id: int, target: JobState, found: str | None) -> JobState | None:
@@ -150,3 +151,16 @@ def settled_as(job_id: int, target: JobState, found: str | None) -> JobState | N
         _log.warning("job %d was %s, not %s; left as it was instead of marking it %s", job_id, found,
                      "/".join(s.value for s in sources_of(target)), target.value)
     return None if found is None else JobState(found)
+
+
+async def recovered(store: S, delivered: Mapping[int, str | None] | None, *, recover: bool) -> S:
+    """A just-opened store, with what the last run left open settled (see `recover_interrupted`);
+    closed again if that fails, so a failed start leaves no connection behind."""
+    try:
+        released = await store.recover_interrupted(delivered or {}) if recover else 0
+    except BaseException:
+        await store.close()
+        raise
+    if released:
+        _log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded", released)
+    return store

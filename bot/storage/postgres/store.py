@@ -21,7 +21,7 @@ import asyncpg
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
 from bot.domain.jobs import REFUNDED_STATES, sources_of
 from bot.domain.records import AdminAction, JobRecord
-from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, StoreUnavailable, settled_as
+from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, StoreUnavailable, recovered, settled_as
 from bot.storage.postgres.migrations import apply_migrations
 from bot.storage.postgres.url import DatabaseUrl
 
@@ -133,14 +133,7 @@ class PostgresStore:
         finally:
             await conn.close()
         store = cls(pool, clock, busy_timeout)
-        try:
-            released = await store.recover_interrupted(delivered or {}) if recover else 0
-        except BaseException:
-            await store.close()
-            raise
-        if released:
-            log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded", released)
-        return store
+        return await recovered(store, delivered, recover=recover)
 
     async def close(self) -> None:
         await self._pool.close()

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
 from bot.domain.jobs import REFUNDED_STATES, sources_of
 from bot.domain.records import AdminAction, JobRecord
-from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, settled_as
+from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, recovered, settled_as
 from bot.storage.sqlite.migrations import apply_migrations
 from bot.storage.sqlite.thread import DatabaseThread
 
@@ -152,14 +152,7 @@ class SqliteStore:
                 raise StoreBusy(f"{path}: {exc}") from None
             raise
         store = cls(conn, thread, clock)
-        try:
-            released = await store.recover_interrupted(delivered or {}) if recover else 0
-        except BaseException:
-            await store.close()
-            raise
-        if released:
-            log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded", released)
-        return store
+        return await recovered(store, delivered, recover=recover)
 
     async def close(self) -> None:
         if self._conn is None:

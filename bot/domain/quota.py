@@ -22,6 +22,8 @@ class QuotaSnapshot:
     in_flight: int
     global_used: int
     renews_at: datetime
+    guild_used: int = 0  # the whole server's credits spent today (what /quotas budget caps)
+    guild_budget: int | None = None  # the server's daily ceiling; None: no ceiling
 
     @property
     def left(self) -> int:
@@ -35,6 +37,7 @@ class Refused(Exception):
     JOBS = "jobs"
     GLOBAL = "global"
     QUEUE = "queue"  # QUEUE_MAX_LENGTH jobs are already waiting bot-wide
+    BUDGET = "budget"  # the server's own daily ceiling (/quotas budget) would be passed
 
     def __init__(self, reason: str, snapshot: QuotaSnapshot) -> None:
         super().__init__(reason)

@@ -41,3 +41,13 @@ class AdminAction(TypedDict):
     target_id: int | None
     detail: str  # JSON
     at: float
+
+
+class GuildRule(TypedDict):
+    """One row of a server's configuration (/config): a list entry or a setting, see bot/moderation."""
+
+    kind: str  # a RuleKind value
+    value: str  # the channel, role or member id as text, a model key, a term, a pattern, a setting's name
+    detail: str | None  # JSON: a block's reason, a setting's value
+    actor_id: int
+    at: float

@@ -13,7 +13,8 @@ from typing import Any, Protocol, TypeVar
 
 from bot.domain import JobState, Member, QuotaSnapshot
 from bot.domain.jobs import sources_of
-from bot.domain.records import AdminAction, JobRecord
+from bot.domain.records import AdminAction, GuildRule, JobRecord
+from bot.domain.rules import RuleKind
 
 INTERRUPTED = "interrupted"  # the error recorded on a job a shutdown or crash left open
 MAX_ATTEMPTS = 2  # a job whose Pixazo call a crash cut short runs once more, then fails
@@ -111,6 +112,32 @@ class Store(Protocol):
     async def record_view(self, guild_id: int, actor_id: int, target_id: int) -> None: ...
 
     async def admin_actions(self, guild_id: int, limit: int = 50) -> list[AdminAction]: ...
+
+
+    # A server's configuration (/config, /quotas budget). Every change is one transaction that also
+    # records an admin action; the budget is read by `reserve`/`enqueue` in their own transaction.
+
+    async def guild_rules(self, guild_id: int) -> list[GuildRule]:
+        """Every configuration row of the server, in one query (the moderation cache's one load)."""
+        ...
+
+    async def put_rule(self, guild_id: int, kind: RuleKind, value: str, detail: str | None, *, actor_id: int,
+                       limit: int | None = None) -> bool:
+        """Add the entry, or replace its detail; False when it was already exactly so (nothing recorded).
+        RuleLimit when `limit` entries of `kind` exist and this one is new."""
+        ...
+
+    async def remove_rule(self, guild_id: int, kind: RuleKind, value: str, *, actor_id: int) -> bool:
+        """False when there was no such entry (nothing recorded)."""
+        ...
+
+    async def clear_rules(self, guild_id: int, kind: RuleKind, *, actor_id: int) -> int:
+        """Remove every entry of `kind`; returns how many there were."""
+        ...
+
+    async def set_budget(self, guild_id: int, credits: int | None, *, actor_id: int) -> None:
+        """The server's daily ceiling across all its members (None: no ceiling)."""
+        ...
 
     async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[JobRecord]: ...
 

@@ -1,0 +1,24 @@
+"""What a server's configuration (/config) is made of: each entry is one row of the `guild_rules` table."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RuleKind(StrEnum):
+    CHANNEL = "channel"  # value: a channel id; the bot may be used there (none at all: everywhere)
+    ROLE = "role"  # value: a role id allowed to generate (none at all: everyone)
+    BLOCKED = "blocked"  # value: a member id; detail: {"reason": text shown to them}
+    MODEL_OFF = "model_off"  # value: a catalog model key turned off in this server
+    WORD = "word"  # value: a blocked word or phrase, as the admin typed it
+    PATTERN = "pattern"  # value: a blocked regular expression (RE2 syntax)
+    SETTING = "setting"  # value: a setting's name; detail: its JSON value (absent: the default)
+
+
+class RuleLimit(Exception):
+    """A server already has `limit` entries of `kind`; nothing was added."""
+
+    def __init__(self, kind: RuleKind, limit: int) -> None:
+        super().__init__(f"{kind.value}: at most {limit}")
+        self.kind = kind
+        self.limit = limit

@@ -29,11 +29,21 @@ def _actor(interaction: discord.Interaction) -> int:
     return interaction.user.id
 
 
-def _guild(interaction: discord.Interaction) -> int:
+def guild_of(interaction: discord.Interaction) -> int:
     # The tree's guard refuses these commands outside a server before they run; this keeps the type honest.
     if interaction.guild_id is None:
         raise app_commands.NoPrivateMessage(GUILD_ONLY)
     return interaction.guild_id
+
+
+async def admin_check(interaction: discord.Interaction) -> bool:
+    """The admin commands' own check: default_permissions only hides them, and a server may show them
+    to anyone, so Manage Server is checked again. Then deferred (ephemeral) before touching the
+    database, which may be busy settling jobs."""
+    if not interaction.permissions.manage_guild:
+        raise app_commands.MissingPermissions(["manage_guild"])
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    return True
 
 
 @app_commands.guild_only()
@@ -44,12 +54,7 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
         super().__init__()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        # default_permissions only hides the group; a server may show it to anyone, so check again.
-        if not interaction.permissions.manage_guild:
-            raise app_commands.MissingPermissions(["manage_guild"])
-        # Deferred before touching the database, which may be busy settling jobs.
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        return True
+        return await admin_check(interaction)
 
     async def _done(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
@@ -58,7 +63,7 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
                    *, applied: str, removed: str) -> None:
         if credits_per_day is not None:
             credits_per_day = whole_number("credits_per_day", credits_per_day, CREDITS_PER_DAY)
-        await self.bot.store.set_allowance(_guild(interaction), scope, target_id, credits_per_day,
+        await self.bot.store.set_allowance(guild_of(interaction), scope, target_id, credits_per_day,
                                            actor_id=_actor(interaction))
         await self._done(interaction, removed if credits_per_day is None else applied)
 
@@ -95,13 +100,13 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
     @app_commands.describe(member="The member", extra_credits="Extra credits, usable until 00:00 UTC")
     async def grant(self, interaction: discord.Interaction, member: discord.Member, extra_credits: Extra) -> None:
         extra_credits = whole_number("extra_credits", extra_credits, EXTRA_CREDITS)
-        await self.bot.store.grant(_guild(interaction), member.id, extra_credits, actor_id=_actor(interaction))
+        await self.bot.store.grant(guild_of(interaction), member.id, extra_credits, actor_id=_actor(interaction))
         await self._done(interaction, f"Gave {member.mention} {credits(extra_credits)} extra for today.")
 
     @app_commands.command(name="reset", description="Forget a member's usage today, giving back their daily credits")
     @app_commands.describe(member="The member")
     async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
-        await self.bot.store.reset_usage(_guild(interaction), member.id, actor_id=_actor(interaction))
+        await self.bot.store.reset_usage(guild_of(interaction), member.id, actor_id=_actor(interaction))
         await self._done(interaction, f"Reset {member.mention}'s usage for today.")
 
     @app_commands.command(name="usage", description="A member's credits today and their recent jobs")
@@ -109,8 +114,8 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
     async def usage(self, interaction: discord.Interaction, member: discord.Member) -> None:
         store = self.bot.store
         view = await self.bot.quotas.view(member_of(interaction, member))
-        jobs = await store.recent_jobs(_guild(interaction), member.id)
-        await store.record_view(_guild(interaction), _actor(interaction), member.id)
+        jobs = await store.recent_jobs(guild_of(interaction), member.id)
+        await store.record_view(guild_of(interaction), _actor(interaction), member.id)
         snap = view.snapshot
         embed = discord.Embed(title=f"Usage of {plain(member.display_name, TITLE_MAX - 9)}", colour=COLOUR)
         embed.add_field(name="Left today", value=str(snap.left))

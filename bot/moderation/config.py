@@ -28,7 +28,11 @@ class Setting:
 NSFW_FILTER = Setting("nsfw_filter", True, bool)  # explicit terms refused outside age-restricted channels
 SPOILER = Setting("spoiler", True, bool)  # results in age-restricted channels posted as spoilers
 NEGATIVE_PROMPT = Setting("negative_prompt", "", str)  # added to every request on models that take one
-SETTINGS = {s.name: s for s in (NSFW_FILTER, SPOILER, NEGATIVE_PROMPT)}
+REVIEW_CHANNEL = Setting("review_channel", None, int)  # where moderators review (part 8); None: nowhere
+AUDIT_CHANNEL = Setting("audit_channel", None, int)  # where the audit log is posted (part 8); None: nowhere
+REPORTS_HIDE_AFTER = Setting("reports_hide_after", 1, int)  # reports that hide a result; 0: reporting off
+SETTINGS = {s.name: s for s in (NSFW_FILTER, SPOILER, NEGATIVE_PROMPT, REVIEW_CHANNEL, AUDIT_CHANNEL,
+                                REPORTS_HIDE_AFTER)}
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class GuildConfig:
     roles: frozenset[int] = frozenset()  # empty: everyone
     blocked: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))  # member id -> reason
     models_off: frozenset[str] = frozenset()
+    approval: frozenset[int] = frozenset()  # channels whose results wait for a moderator (part 8)
     words: tuple[str, ...] = ()  # in the order they were added
     patterns: tuple[str, ...] = ()
     values: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # SETTING rows, decoded
@@ -71,6 +76,7 @@ class GuildConfig:
             roles=frozenset(int(r["value"]) for r in by_kind[RuleKind.ROLE]),
             blocked=MappingProxyType(blocked),
             models_off=frozenset(r["value"] for r in by_kind[RuleKind.MODEL_OFF]),
+            approval=frozenset(int(r["value"]) for r in by_kind[RuleKind.APPROVAL]),
             words=words,
             patterns=patterns,
             values=MappingProxyType(values),

@@ -372,6 +372,11 @@ class PostgresStore:
                                     " WHERE guild_id = $1 ORDER BY id DESC LIMIT $2", guild_id, limit)
         return [dict(r) for r in rows]  # type: ignore[misc]
 
+    async def record_action(self, guild_id: int, actor_id: int, action: str, target_id: int | None,
+                            detail: dict[str, Any]) -> None:
+        async with self._conn() as conn:
+            await conn.execute(_RECORD, guild_id, actor_id, action, target_id, json.dumps(detail), self.now())
+
     async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[JobRecord]:
         async with self._conn() as conn:
             rows = await conn.fetch("SELECT id, model, cost, state, created_at, finished_at, error, result_url"

@@ -408,6 +408,11 @@ class SqliteStore:
                                       " WHERE guild_id = ? ORDER BY id DESC LIMIT ?", (guild_id, limit))
         return rows  # type: ignore[return-value]  # rows carry exactly the record's columns
 
+    async def record_action(self, guild_id: int, actor_id: int, action: str, target_id: int | None,
+                            detail: dict[str, Any]) -> None:
+        now = self.now()
+        await self._write(lambda conn: _record(conn, now, guild_id, actor_id, action, target_id, detail))
+
     async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[JobRecord]:
         rows = await self._run(_rows, "SELECT id, model, cost, state, created_at, finished_at, error, result_url"
                                       " FROM jobs WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?",

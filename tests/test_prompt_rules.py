@@ -22,7 +22,7 @@ from bot.moderation import (
     check_word,
 )
 from bot.moderation.builtin import builtin_terms
-from bot.moderation.normalize import normalize, words
+from bot.moderation.normalize import _WORD, normalize, spans, split, words
 from bot.moderation.words import WordList
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,11 +72,21 @@ def test_a_joiner_between_letter_and_accent_does_not_block_composition() -> None
     ("nude_art", ["nude", "art"]),  # the underscore separates
     ("big-cat", ["big", "cat"]),
     ("बच्चा खेल", ["बच्चा", "खेल"]),  # combining vowel signs and virama stay inside the word
+    ("𑀓𑀸 x", ["𑀓𑀸", "x"]),  # an astral (Brahmi) letter and its vowel sign
+    ("a fox 🦊 in snow", ["a", "fox", "in", "snow"]),
     ("", []),
     ("!!! ...", []),
 ])
 def test_words(text: str, expected: list[str]) -> None:
     assert words(text) == expected
+
+
+def test_the_ascii_shortcut_splits_like_the_general_rule() -> None:
+    rng = random.Random(3)
+    for _ in range(200):
+        text = normalize("".join(rng.choice("aZ09_- '.,!\t") for _ in range(rng.randint(0, 40))))
+        assert split(text) == _WORD.findall(text), text
+        assert [text[a:b] for a, b in spans(text)] == split(text)
 
 
 # --- blocked words -------------------------------------------------------------------------------
@@ -134,29 +144,32 @@ def test_overlapping_phrases_fall_back_to_the_shorter_one() -> None:
     assert wl.find(words("a b x c d")) is None
 
 
-def _naive(terms: list[str], prompt: list[str]) -> set[str]:
-    found = set()
+def _naive(terms: list[str], prompt: list[str]) -> dict[str, int]:
+    """Each term found in the prompt, with where its first occurrence ends."""
+    ends: dict[str, int] = {}
     for term in terms:
         key = words(term)
         for i in range(len(prompt) - len(key) + 1):
             if prompt[i:i + len(key)] == key:
-                found.add(term)
-    return found
+                ends.setdefault(term, i + len(key) - 1)
+                break
+    return ends
 
 
 def test_word_list_agrees_with_a_naive_search() -> None:
     rng = random.Random(7)
     vocabulary = ["a", "b", "c", "d"]
-    for _ in range(300):
-        terms = [" ".join(rng.choices(vocabulary, k=rng.randint(1, 4))) for _ in range(rng.randint(1, 6))]
+    for _ in range(2000):
+        terms = [" ".join(rng.choices(vocabulary, k=rng.randint(1, 4))) for _ in range(rng.randint(1, 4))]
         prompt = rng.choices(vocabulary + ["x"], k=rng.randint(0, 12))
-        expected = _naive(terms, prompt)
+        ends = _naive(terms, prompt)
         hit = WordList(terms).find(prompt)
-        if not expected:
+        if not ends:
             assert hit is None, (terms, prompt)
-        else:
-            assert hit is not None and hit.term in expected, (terms, prompt)
-            assert prompt[hit.first:hit.last + 1] == words(hit.term)
+            continue
+        # The automaton reports the match that ends first in the prompt.
+        assert hit is not None and hit.last == min(ends.values()), (terms, prompt, hit)
+        assert hit.term in ends and prompt[hit.first:hit.last + 1] == words(hit.term), (terms, prompt, hit)
 
 
 def test_many_phrases_with_one_start_against_a_long_near_miss_stays_fast() -> None:
@@ -232,6 +245,19 @@ def test_patterns_match_case_insensitively_against_the_normalized_prompt() -> No
     assert everything_off(rules, "a fbar foobaa") is None
 
 
+def test_patterns_quote_non_ascii_matches_whole() -> None:
+    hit = everything_off(server(patterns=["сн.г", "zzz"]), "Кот в СНЕГУ")
+    assert hit is not None and (hit.term, hit.matched) == ("сн.г", "снег")
+
+
+@pytest.mark.parametrize("patterns", [["zzz", "b{2}", "a+"], ["b{2}", "a{1,}"], ["zzz", r"x\{2\}", "b{2}"]])
+def test_counted_repetitions_searched_on_their_own_are_found_in_configured_order(patterns: list[str]) -> None:
+    rules = server(patterns=patterns)
+    hit = everything_off(rules, "a bb")
+    assert hit is not None and hit.term == next(p for p in patterns if p.startswith(("a", "b")))
+    assert everything_off(rules, "b c") is None
+
+
 def test_the_first_configured_pattern_that_matches_is_named() -> None:
     rules = server(patterns=["zzz", "b+", "a+"])
     hit = everything_off(rules, "aaa bbb")
@@ -240,8 +266,9 @@ def test_the_first_configured_pattern_that_matches_is_named() -> None:
 
 def test_an_open_literal_quote_does_not_swallow_the_other_patterns() -> None:
     rules = server(patterns=[r"\Qa+b", "zzz"])
+    assert rules.patterns._combined is not None  # still one search for both, its quote closed
     hit = everything_off(rules, "x a+b y")
-    assert hit is not None and hit.term == r"\Qa+b"
+    assert hit is not None and (hit.term, hit.matched) == (r"\Qa+b", "a+b")
     hit = everything_off(rules, "zzz")
     assert hit is not None and hit.term == "zzz"
     assert everything_off(rules, "aab") is None

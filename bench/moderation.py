@@ -138,6 +138,20 @@ def run(label: str, patterns: list[str], checks: int, seed: int) -> float:
     return p99
 
 
+def lone_hostile(checks: int) -> None:
+    """The issue's own case: `(a+)+$` alone, against 1,500 `a`s then `!`."""
+    rules = PromptRules.build([], [r"(a+)+$"])
+    prompt = "a" * PROMPT_CHARS + "!"
+    times = []
+    for _ in range(checks):
+        t0 = time.perf_counter()
+        assert rules.check(prompt, age_restricted=False, mild_filter=True) is None
+        times.append((time.perf_counter() - t0) * 1e6)
+    times.sort()
+    print(f"\n== `(a+)+$` alone against {PROMPT_CHARS} `a`s then `!`: {checks} checks, "
+          f"p50 {statistics.median(times):.0f} µs, p99 {percentile(times, 0.99):.0f} µs, max {times[-1]:.0f} µs")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checks", type=int, default=5000, help="prompt checks per configuration (default 5,000)")
@@ -145,6 +159,7 @@ def main() -> None:
     parser.add_argument("--config", choices=("issue", "counting", "both"), default="both",
                         help="issue: the issue's hostile patterns; counting: also DFA-hostile counted repetitions")
     args = parser.parse_args()
+    lone_hostile(args.checks)
     if args.config in ("issue", "both"):
         run("the issue's hostile patterns", configured_patterns(counting=False), args.checks, args.seed)
     if args.config in ("counting", "both"):

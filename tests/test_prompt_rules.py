@@ -7,6 +7,7 @@ import logging
 import random
 import time
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,8 @@ TERMS = builtin_terms()
 NO_RULES = PromptRules.build([], [])
 
 
-def server(words_: list[str] = (), patterns: list[str] = ()) -> PromptRules:  # type: ignore[assignment]
-    return PromptRules.build(words_, patterns)
+def server(blocked_words: Sequence[str] = (), patterns: Sequence[str] = ()) -> PromptRules:
+    return PromptRules.build(blocked_words, patterns)
 
 
 def everything_off(rules: PromptRules, prompt: str):

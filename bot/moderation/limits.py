@@ -1,4 +1,4 @@
-"""How much a server may configure, and how much memory a pattern may take: the issue's numbers."""
+"""How much a server may configure (the issue's numbers), and how much a pattern may cost."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ MAX_WORD_CHARS = 100
 
 # RE2 refuses to compile a pattern whose program would not fit, and bounds each compiled pattern's
 # lazily built DFA to this much; a search that outgrows it falls back to RE2's NFA, slower but still
-# linear and never wrong. 1 MiB is 16 times what the largest 200-character pattern we tried needed.
+# linear and never wrong. A server's 50 patterns then hold at most about 50 MiB plus the alternation's
+# 8 MiB; `\pL{100}` (9 characters, a Unicode class repeated) does not fit and is refused.
 PATTERN_MAX_MEM = 1 << 20
 # All of a server's patterns, searched at once as one alternation (see patterns.py).
 COMBINED_MAX_MEM = 8 << 20
-# RE2 is linear in the prompt, times the size of the pattern's compiled program when its DFA gives up
-# (bounded repetitions like `.{300}x` blow the DFA up): 2,000 instructions keeps that worst case near a
-# millisecond on a 1,500-character prompt (`(.{100}){9}x` is 7,205 and took 37 ms; `\pL+` is 1,203).
+# When its DFA gives up, RE2's work per byte grows with the pattern's compiled program: `(.{100}){9}x`
+# (7,205 instructions) took 37 ms on a 1,500-character prompt, `.{100}x` (805) 0.25 ms; `\pL+` is 1,203.
+# This bounds that factor only; a small counting pattern can still cost ~1 ms (see PatternList).
 MAX_PATTERN_PROGRAM = 2000

@@ -10,7 +10,7 @@ MAX_WORD_CHARS = 100
 # RE2 refuses to compile a pattern whose program would not fit, and bounds each compiled pattern's
 # lazily built DFA to this much; a search that outgrows it falls back to RE2's NFA, slower but still
 # linear and never wrong. A server's 50 patterns then hold at most about 50 MiB plus the alternation's
-# 8 MiB; `\pL{100}` (9 characters, a Unicode class repeated) does not fit and is refused.
+# 8 MiB; `\pL{100}` (8 characters, a Unicode class repeated) does not fit and is refused.
 PATTERN_MAX_MEM = 1 << 20
 # All of a server's patterns, searched at once as one alternation (see patterns.py).
 COMBINED_MAX_MEM = 8 << 20

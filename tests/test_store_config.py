@@ -336,3 +336,26 @@ async def test_a_row_written_already_failed_or_cancelled_counts_nowhere(backend,
                            f" (1, {GUILD}, 'sdxl', '{{}}', 4, '{DAY}', 'failed', {NOON})")
     snap = await store.snapshot(Member(GUILD, 1), default_allowance=20)
     assert (snap.used, snap.guild_used, snap.global_used) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_budget_set_while_a_reservation_is_under_way_waits_for_it(backend, store):
+    # SQLite's write lock already orders the two; on PostgreSQL a reservation that found no budget
+    # row had nothing to lock, so set_budget must wait for it or the next one would not see its cost.
+    other = await asyncpg.connect(backend.location)
+    try:
+        tx = other.transaction()
+        await tx.start()  # another process, mid-reservation: 4 credits spent, not yet committed
+        await other.fetchrow("SELECT * FROM reserve_job($1, $2, '{}', $3, $4, 20, 100, NULL, 4, 5, 'sdxl', '{}',"
+                             " 'reserved', $5, NULL)", GUILD, 1, DAY, ["reserved", "queued", "running"], NOON)
+        setting = asyncio.create_task(store.set_budget(GUILD, 5, actor_id=MOD))
+        await asyncio.sleep(0.3)
+        assert not setting.done(), "the budget was set under a reservation that never saw it"
+        await tx.commit()
+        await setting
+    finally:
+        await other.close()
+    with pytest.raises(Refused) as refused:
+        await reserve(store, Member(GUILD, 2), cost=4)
+    assert refused.value.reason == Refused.BUDGET
+    assert (refused.value.snapshot.guild_used, refused.value.snapshot.guild_budget) == (4, 5)

@@ -461,6 +461,9 @@ class PostgresStore:
     async def set_budget(self, guild_id: int, credits: int | None, *, actor_id: int) -> None:
         now = self.now()
         async with self._write() as conn:
+            # Waits for the server's reservations under way, and holds new ones back until COMMIT
+            # (reserve_job takes this lock shared): none is checked against a budget half-set.
+            await conn.execute("SELECT pg_advisory_xact_lock(28794, hashtext($1::bigint::text))", guild_id)
             # One statement each, holding the row's lock: a concurrent equal change finds it already so.
             if credits is None:
                 changed = await conn.fetchval("DELETE FROM guild_budgets WHERE guild_id = $1 RETURNING 1", guild_id)

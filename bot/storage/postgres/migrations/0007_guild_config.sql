@@ -88,8 +88,8 @@ BEGIN
 END $$;
 
 -- As in 0004, with the server's budget checked first (the issue's gate order: server budget, then the
--- member's quota) and under the budget row's lock, taken after the member's and before the cap's:
--- always that order, so two reservations never wait for each other's locks. refused is NULL,
+-- member's quota) and under the budget row's lock. Locks are always taken in one order (the member's,
+-- the server's, its budget row, the cap's), so two reservations never wait for each other's locks. refused is NULL,
 -- 'budget', 'jobs', 'credits' or 'global'.
 CREATE FUNCTION reserve_job(p_guild BIGINT, p_user BIGINT, p_roles BIGINT[], p_day TEXT, p_open TEXT[],
     p_default_allowance BIGINT, p_max_jobs BIGINT, p_global_cap BIGINT, p_cost INTEGER, p_channel BIGINT,
@@ -102,6 +102,9 @@ DECLARE
     allowance BIGINT;
 BEGIN
     PERFORM pg_advisory_xact_lock(p_user);
+    -- Shared, so reservations never wait for each other on it; set_budget takes it exclusively, so a
+    -- budget appears between reservations, never under one that found no budget row to lock.
+    PERFORM pg_advisory_xact_lock_shared(28794, hashtext(p_guild::text));
     PERFORM FROM guild_budgets WHERE guild_id = p_guild FOR UPDATE;
     IF p_global_cap IS NOT NULL THEN
         PERFORM pg_advisory_xact_lock(28792, 2);  -- 0x7078: beside MIGRATION_LOCK's (0x7078, 1)

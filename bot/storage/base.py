@@ -7,6 +7,7 @@ recompute every total from the rows.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
@@ -172,6 +173,15 @@ class Store(Protocol):
 
 _log = logging.getLogger("bot.storage")
 S = TypeVar("S", bound="Store")
+
+# Kinds whose value is a Discord id: their admin action names it as its target, like an allowance's.
+_ID_KINDS = frozenset({RuleKind.CHANNEL, RuleKind.ROLE, RuleKind.BLOCKED})
+
+
+def config_action(kind: RuleKind, verb: str, value: str | None, detail: dict[str, Any]) -> tuple[str, int | None, str]:
+    """The admin action a configuration change records on every backend: (action, target_id, detail JSON)."""
+    target = int(value) if kind in _ID_KINDS and value is not None and value.isdigit() else None
+    return f"config.{kind.value}.{verb}", target, json.dumps(detail)
 
 
 def settled_as(job_id: int, target: JobState, found: str | None) -> JobState | None:

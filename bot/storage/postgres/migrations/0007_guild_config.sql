@@ -60,6 +60,11 @@ BEGIN
         WHERE guild_id = OLD.guild_id AND user_id = OLD.user_id AND day = OLD.day AND OLD.id <= last_job_id;
     RETURN NULL;
 END $$;
+-- Made again as 0005 wrote it, so this migration holds both triggers in force, as SQLite's 0007 does.
+DROP TRIGGER jobs_release ON jobs;
+CREATE TRIGGER jobs_release AFTER UPDATE OF state ON jobs
+    FOR EACH ROW WHEN (OLD.state NOT IN ('failed', 'cancelled') AND NEW.state IN ('failed', 'cancelled'))
+    EXECUTE FUNCTION jobs_release();
 
 -- Both functions gain the server's total and budget; their OUT columns change, so they are made anew.
 DROP FUNCTION reserve_job(BIGINT, BIGINT, BIGINT[], TEXT, TEXT[], BIGINT, BIGINT, BIGINT, INTEGER, BIGINT, TEXT,

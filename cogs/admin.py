@@ -112,10 +112,11 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
     async def usage(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
         store = self.bot.store
         if member is None:
-            summary = await server_usage(store, _guild(interaction))
+            timeout = self.bot.settings.image_work_timeout_seconds
+            summary = await server_usage(store, _guild(interaction), offload=self.bot.offload, timeout=timeout)
             guild_name = interaction.guild.name if interaction.guild else None
             embed, chart = await server_usage_message(summary, guild_name=guild_name, offload=self.bot.offload,
-                                                      timeout=self.bot.settings.image_work_timeout_seconds)
+                                                      timeout=timeout)
             await store.record_view(_guild(interaction), _actor(interaction), None)
             await interaction.followup.send(embed=embed, file=chart or discord.utils.MISSING, ephemeral=True,
                                             allowed_mentions=NO_PINGS)

@@ -10,6 +10,8 @@ from datetime import date, timedelta
 from bot.catalog import MODELS
 from bot.domain import utc_day
 from bot.domain.records import UsageRow
+from bot.errors import UserFacingError
+from bot.offload import Offload, OffloadTimeout
 from bot.storage import Store
 
 DAYS = 30  # the chart's days, today included; the view's longest total
@@ -46,10 +48,22 @@ def first_day(today: date) -> str:
     return (today - timedelta(days=DAYS - 1)).isoformat()
 
 
-async def server_usage(store: Store, guild_id: int) -> UsageSummary:
-    """The server's last DAYS UTC days by the store's clock, in one query."""
+class UsageTooSlow(UserFacingError):
+    """Adding up the rows ran past IMAGE_WORK_TIMEOUT_SECONDS (a very busy server, a loaded machine)."""
+
+    log_level = "WARNING"
+
+
+async def server_usage(store: Store, guild_id: int, *, offload: Offload, timeout: float) -> UsageSummary:
+    """The server's last DAYS UTC days by the store's clock, in one query. A busy server has a row
+    per member, model and day, so adding them up runs on the offload pool, not the event loop."""
     today = date.fromisoformat(utc_day(store.now()))
-    return summarize(await store.guild_usage(guild_id, first_day(today)), today)
+    rows = await store.guild_usage(guild_id, first_day(today))
+    try:
+        return await offload.run(summarize, rows, today, timeout=timeout)
+    except OffloadTimeout as exc:
+        raise UsageTooSlow("Adding up this server's usage took too long; try again in a minute.",
+                           detail=f"server usage of guild {guild_id}, {len(rows)} rows: {exc}") from None
 
 
 def summarize(rows: list[UsageRow], today: date) -> UsageSummary:

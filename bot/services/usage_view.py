@@ -69,30 +69,36 @@ async def server_usage(store: Store, guild_id: int, *, offload: Offload, timeout
 def summarize(rows: list[UsageRow], today: date) -> UsageSummary:
     days = tuple((today - timedelta(days=back)).isoformat() for back in range(DAYS - 1, -1, -1))
     index = {day: i for i, day in enumerate(days)}
-    week_start = days[-WEEK]
-    total_today = total_week = total_month = Spend()
-    by_model: dict[str, Spend] = defaultdict(Spend)
-    by_member: dict[int, Spend] = defaultdict(Spend)
-    daily: dict[str, list[int]] = {}
+    # Plain ints while adding: a busy server has a row per member, model and day (1000 members, 5
+    # models, 30 days: 150k rows, about 40 ms; with a Spend per row it was 20 times that).
+    daily: dict[str, list[int]] = {}  # model -> credits per day
+    daily_jobs: dict[str, list[int]] = {}
+    by_member: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for row in rows:
-        if row["day"] not in index:  # the store was asked for these days only; a clock step is no reason to fail
+        i = index.get(row["day"])
+        if i is None:  # the store was asked for these days only; a clock step is no reason to fail
             continue
-        spend = Spend(row["credits"], row["jobs"])
-        total_month += spend
-        if row["day"] >= week_start:
-            total_week += spend
-        if row["day"] == days[-1]:
-            total_today += spend
-        by_model[row["model"]] += spend
-        by_member[row["user_id"]] += spend
-        daily.setdefault(row["model"], [0] * DAYS)[index[row["day"]]] += row["credits"]
+        model = row["model"]
+        if model not in daily:
+            daily[model], daily_jobs[model] = [0] * DAYS, [0] * DAYS
+        daily[model][i] += row["credits"]
+        daily_jobs[model][i] += row["jobs"]
+        member = by_member[row["user_id"]]
+        member[0] += row["credits"]
+        member[1] += row["jobs"]
+
+    def over(first: int) -> Spend:
+        return Spend(sum(sum(c[first:]) for c in daily.values()), sum(sum(j[first:]) for j in daily_jobs.values()))
+
     # Ties broken by catalog order, then key (models the catalog no longer has), then member id: the
     # same data always reads the same.
+    by_model = {model: Spend(sum(daily[model]), sum(daily_jobs[model])) for model in daily}
     models = sorted(by_model.items(), key=lambda item: (-item[1].credits, _catalog_rank(item[0]), item[0]))
-    members = sorted(by_member.items(), key=lambda item: (-item[1].credits, -item[1].jobs, item[0]))
+    members = sorted(((user, Spend(c, j)) for user, (c, j) in by_member.items()),
+                     key=lambda item: (-item[1].credits, -item[1].jobs, item[0]))
     ordered_daily = {model: tuple(daily[model]) for model in sorted(daily, key=lambda m: (_catalog_rank(m), m))}
-    return UsageSummary(days, total_today, total_week, total_month, tuple(models), tuple(members[:TOP_MEMBERS]),
-                        ordered_daily)
+    return UsageSummary(days, over(DAYS - 1), over(DAYS - WEEK), over(0), tuple(models),
+                        tuple(members[:TOP_MEMBERS]), ordered_daily)
 
 
 def _catalog_rank(model: str) -> int:

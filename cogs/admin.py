@@ -16,9 +16,12 @@ from bot.embeds import COLOUR, TITLE_MAX
 from bot.errors import InvalidInput
 from bot.guard import GUILD_ONLY
 from bot.replies import NO_PINGS
+from bot.services.usage_view import DAYS as USAGE_DAYS
+from bot.services.usage_view import server_usage
 from bot.services.validation import CREDITS_PER_DAY, EXTRA_CREDITS, SERVER_CREDITS_PER_DAY, whole_number
 from bot.text import code_span, credits, plain, relative_time
 from cogs.generate import member_of
+from cogs.server_usage import server_usage_message
 
 # Discord's client enforces these ranges; a raw client does not, so each command checks again.
 Credits = app_commands.Range[int, CREDITS_PER_DAY.low, CREDITS_PER_DAY.high]
@@ -124,10 +127,20 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
                     f"{snap.guild_used} used today, it renews {relative_time(snap.renews_at)}.")
         await self._done(interaction, text)
 
-    @app_commands.command(name="usage", description="A member's credits today and their recent jobs")
-    @app_commands.describe(member="The member")
-    async def usage(self, interaction: discord.Interaction, member: discord.Member) -> None:
+    @app_commands.command(name="usage", description="A member's credits and recent jobs, or without one the server's")
+    @app_commands.describe(member=f"The member (leave empty: the whole server, last {USAGE_DAYS} days, with a chart)")
+    async def usage(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
         store = self.bot.store
+        if member is None:
+            timeout = self.bot.settings.image_work_timeout_seconds
+            summary = await server_usage(store, guild_of(interaction), offload=self.bot.offload, timeout=timeout)
+            guild_name = interaction.guild.name if interaction.guild else None
+            embed, chart = await server_usage_message(summary, guild_name=guild_name, offload=self.bot.offload,
+                                                      timeout=timeout)
+            await store.record_view(guild_of(interaction), _actor(interaction), None)
+            await interaction.followup.send(embed=embed, file=chart or discord.utils.MISSING, ephemeral=True,
+                                            allowed_mentions=NO_PINGS)
+            return
         view = await self.bot.quotas.view(member_of(interaction, member))
         jobs = await store.recent_jobs(guild_of(interaction), member.id)
         await store.record_view(guild_of(interaction), _actor(interaction), member.id)

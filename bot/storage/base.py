@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from bot.domain import JobState, Member, QuotaSnapshot
 from bot.domain.jobs import sources_of
-from bot.domain.records import AdminAction, GuildRule, JobRecord
+from bot.domain.records import AdminAction, GuildRule, JobRecord, UsageRow
 from bot.domain.rules import RuleKind
 
 INTERRUPTED = "interrupted"  # the error recorded on a job a shutdown or crash left open
@@ -110,7 +110,9 @@ class Store(Protocol):
 
     async def reset_usage(self, guild_id: int, user_id: int, *, actor_id: int) -> None: ...
 
-    async def record_view(self, guild_id: int, actor_id: int, target_id: int) -> None: ...
+    async def record_view(self, guild_id: int, actor_id: int, target_id: int | None) -> None:
+        """An admin looked at a member's usage, or with `target_id` None at the whole server's."""
+        ...
 
     async def admin_actions(self, guild_id: int, limit: int = 50) -> list[AdminAction]: ...
 
@@ -146,6 +148,13 @@ class Store(Protocol):
         ...
 
     async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[JobRecord]: ...
+
+    async def guild_usage(self, guild_id: int, since_day: str) -> list[UsageRow]:
+        """The server's spend per day, model and member from the UTC day `since_day` (YYYY-MM-DD) on,
+        in one query, ordered by day, model, member. Refunded jobs do not count; open ones hold their
+        credits and do; forgotten ones keep their cost and day and still count. Resets are ignored:
+        they forgive a member's allowance, the credits were still spent."""
+        ...
 
     async def job(self, job_id: int) -> JobRecord | None: ...
 

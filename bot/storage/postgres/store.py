@@ -20,7 +20,7 @@ import asyncpg
 
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
 from bot.domain.jobs import REFUNDED_STATES, sources_of
-from bot.domain.records import AdminAction, GuildRule, JobRecord
+from bot.domain.records import AdminAction, GuildRule, JobRecord, UsageRow
 from bot.domain.rules import RuleKind, RuleLimit
 from bot.storage.base import (
     EXPIRED,
@@ -75,6 +75,12 @@ SELECT 'server', s.guild_id || '/' || s.day, s.credits, 0
   FROM usage_guild AS s LEFT JOIN ledger_guild AS l USING (guild_id, day)
   WHERE l.credits IS NULL AND s.credits != 0
 """
+
+# Days are ISO dates, so text order is date order and `day >= $2` is a range on the index.
+# SUM over INTEGER is BIGINT and COUNT is BIGINT: both come back as Python ints.
+_USAGE_SQL = ("SELECT day, model, user_id, SUM(cost) AS credits, COUNT(*) AS jobs FROM jobs"
+              f" WHERE guild_id = $1 AND day >= $2 AND state NOT IN ({_REFUNDED})"
+              " GROUP BY day, model, user_id ORDER BY day, model, user_id")
 
 _BUSY = (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError,
          asyncpg.TooManyConnectionsError)
@@ -394,7 +400,7 @@ class PostgresStore:
                 guild_id, user_id, utc_day(now), now)
             await conn.execute(_RECORD, guild_id, actor_id, "reset", user_id, "{}", now)
 
-    async def record_view(self, guild_id: int, actor_id: int, target_id: int) -> None:
+    async def record_view(self, guild_id: int, actor_id: int, target_id: int | None) -> None:
         async with self._conn() as conn:
             await conn.execute(_RECORD, guild_id, actor_id, "view", target_id, "{}", self.now())
 
@@ -486,6 +492,11 @@ class PostgresStore:
             rows = await conn.fetch("SELECT id, model, cost, state, created_at, finished_at, error, result_url"
                                     " FROM jobs WHERE guild_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3",
                                     guild_id, user_id, limit)
+        return [dict(r) for r in rows]  # type: ignore[misc]
+
+    async def guild_usage(self, guild_id: int, since_day: str) -> list[UsageRow]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(_USAGE_SQL, guild_id, since_day)
         return [dict(r) for r in rows]  # type: ignore[misc]
 
     async def job(self, job_id: int) -> JobRecord | None:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
 from bot.domain.jobs import REFUNDED_STATES, sources_of
-from bot.domain.records import AdminAction, GuildRule, JobRecord
+from bot.domain.records import AdminAction, GuildRule, JobRecord, UsageRow
 from bot.domain.rules import RuleKind, RuleLimit
 from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, config_action, recovered, settled_as
 from bot.storage.sqlite.migrations import apply_migrations
@@ -417,7 +417,7 @@ class SqliteStore:
 
         await self._write(work)
 
-    async def record_view(self, guild_id: int, actor_id: int, target_id: int) -> None:
+    async def record_view(self, guild_id: int, actor_id: int, target_id: int | None) -> None:
         now = self.now()
         await self._run(lambda conn: _record(conn, now, guild_id, actor_id, "view", target_id, {}))
 
@@ -510,6 +510,10 @@ class SqliteStore:
                                (guild_id, user_id, limit))
         return rows  # type: ignore[return-value]
 
+    async def guild_usage(self, guild_id: int, since_day: str) -> list[UsageRow]:
+        rows = await self._run(_rows, _USAGE_SQL, (guild_id, since_day))
+        return rows  # type: ignore[return-value]  # rows carry exactly the record's columns
+
     async def job(self, job_id: int) -> JobRecord | None:
         rows = await self._run(_rows, "SELECT * FROM jobs WHERE id = ?", (job_id,))
         return rows[0] if rows else None  # type: ignore[return-value]
@@ -545,6 +549,11 @@ class SqliteStore:
                f" AND state NOT IN ({_OPEN_SQL})")
         return await self._write(lambda conn: conn.execute(sql, (now, *args)).rowcount)
 
+
+# Days are ISO dates, so text order is date order and `day >= ?` is a range on the index.
+_USAGE_SQL = ("SELECT day, model, user_id, SUM(cost) AS credits, COUNT(*) AS jobs FROM jobs"
+              f" WHERE guild_id = ? AND day >= ? AND state NOT IN ({_REFUNDED_SQL})"
+              " GROUP BY day, model, user_id ORDER BY day, model, user_id")
 
 _AUDIT_SQL = """
 WITH ledger AS (

@@ -9,8 +9,10 @@ mixed-script text, and ordinary prompts. Ordinary and near-miss prompts pass; th
 to be refused or to almost match. Each prompt is checked in an ordinary channel with the mild
 filter on (every rule runs) and, separately, in an age-restricted one.
 
-Two configurations: the issue's hostile patterns, and the same plus three counted repetitions
-(`[ab]*a[ab]{15}z`, `a.{20}b!`, `.{150}zq`) that are hostile to RE2 itself (see PatternList).
+Configurations: the issue's hostile patterns; the same plus three counted repetitions
+(`[ab]*a[ab]{15}z`, `a.{20}b!`, `.{150}zq`) that are hostile to RE2 itself (see PatternList), as
+the engine would run them; and the same as `/config patterns add` admits them (it times each new
+pattern, and the server's together, on long probes and refuses the slow ones: patterns.check_new_pattern).
 For each it prints the build (compile) time, then p50, p99 and max in microseconds of one check,
 overall and per prompt kind. Target: p99 <= 1 ms.
 
@@ -35,6 +37,7 @@ if __package__ in (None, ""):  # `python bench/moderation.py`: make the reposito
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.moderation import PromptRules  # noqa: E402
+from bot.moderation.patterns import BadPattern, check_new_pattern  # noqa: E402
 
 TARGET_P99_US = 1000
 PROMPT_CHARS = 1500
@@ -64,11 +67,24 @@ ISSUE_HOSTILE = [
 COUNTING_HOSTILE = [r"[ab]*a[ab]{15}z", r"a.{20}b!", r".{150}zq"]
 
 
-def configured_patterns(counting: bool) -> list[str]:
+def configured_patterns(counting: bool, *, admitted: bool = False) -> list[str]:
+    """50 patterns; `admitted`: only those `/config patterns add` accepts, added one after another."""
     hostile = ISSUE_HOSTILE + (COUNTING_HOSTILE if counting else [])
-    plain = [f"forbid{i}[0-9]+x" for i in range(25)] + [f"(?i)evil\\s*thing{i}" for i in range(25)]
-    patterns = (hostile + plain)[:50]
-    assert all(len(p) <= 200 for p in patterns), [len(p) for p in patterns]
+    plain = [f"forbid{i}[0-9]+x" for i in range(30)] + [f"(?i)evil\\s*thing{i}" for i in range(30)]
+    candidates = hostile + plain
+    assert all(len(p) <= 200 for p in candidates), [len(p) for p in candidates]
+    if not admitted:
+        return candidates[:50]
+    patterns: list[str] = []
+    for pattern in candidates:
+        if len(patterns) == 50:
+            break
+        try:
+            check_new_pattern(pattern, patterns)
+        except BadPattern as e:
+            print(f"/config patterns add refuses {pattern!r}: {e}")
+            continue
+        patterns.append(pattern)
     return patterns
 
 
@@ -163,7 +179,11 @@ def main() -> None:
     if args.config in ("issue", "both"):
         run("the issue's hostile patterns", configured_patterns(counting=False), args.checks, args.seed)
     if args.config in ("counting", "both"):
-        run("plus counted repetitions", configured_patterns(counting=True), args.checks, args.seed)
+        # What the engine does with patterns /config would refuse (they can still be in an old database) ...
+        run("plus counted repetitions, unchecked", configured_patterns(counting=True), args.checks, args.seed)
+        # ... and what a server can actually configure.
+        run("plus counted repetitions, as /config admits them", configured_patterns(counting=True, admitted=True),
+            args.checks, args.seed)
 
 
 if __name__ == "__main__":

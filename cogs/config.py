@@ -21,7 +21,7 @@ from bot.embeds import COLOUR
 from bot.errors import InvalidInput
 from bot.moderation.config import NEGATIVE_PROMPT, NSFW_FILTER, SPOILER, GuildConfig
 from bot.moderation.limits import MAX_BLOCKED, MAX_CHANNELS, MAX_PATTERNS, MAX_ROLES, MAX_WORDS, REASON_MAX
-from bot.moderation.patterns import BadPattern, check_pattern
+from bot.moderation.patterns import BadPattern, check_new_pattern
 from bot.moderation.words import check_word
 from bot.replies import NO_PINGS
 from bot.services.validation import clean_text
@@ -274,8 +274,11 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
     @patterns.command(name="add", description="Block prompts matching a regular expression (RE2 syntax)")
     @app_commands.describe(pattern="A regular expression, matched against the prompt in lower case")
     async def patterns_add(self, interaction: discord.Interaction, pattern: str) -> None:
+        others = (await self._config(interaction)).patterns
         try:
-            check_pattern(pattern)
+            # Timed on long probes: off the event loop, where it cannot hold up other members.
+            await self.bot.offload.run(check_new_pattern, pattern, others,
+                                       timeout=self.bot.settings.image_work_timeout_seconds)
         except BadPattern as exc:
             raise InvalidInput(f"That pattern cannot be used: {exc}.", detail=f"pattern {pattern!r}: {exc}") from None
         added = await self._put(interaction, RuleKind.PATTERN, pattern, limit=MAX_PATTERNS, what="blocked patterns")

@@ -125,6 +125,8 @@ async def test_patterns_are_checked_at_configuration_and_hostile_ones_answer_at_
     assert is_ephemeral(said) and "cannot be used" in said["content"] and "missing )" in said["content"]
     said = await config(harness, "patterns add", {"pattern": "a" * 201})
     assert "200" in said["content"]
+    said = await config(harness, "patterns add", {"pattern": "a.{20}b!"})
+    assert "too slow to check" in said["content"], "linear is not enough: RE2 searches this one slowly"
     said = await config(harness, "patterns add", {"pattern": "(a+)+$"})
     assert "Blocked" in said["content"]
     await config(harness, "patterns add", {"pattern": r"dragon\w*"})

@@ -24,6 +24,7 @@ from bot.moderation import (
 )
 from bot.moderation.builtin import builtin_terms
 from bot.moderation.normalize import _WORD, normalize, spans, split, words
+from bot.moderation.patterns import check_new_pattern
 from bot.moderation.words import WordList
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -423,3 +424,36 @@ def test_moderation_imports_neither_discord_nor_the_store() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
                 assert not name.startswith(("discord", "bot.storage", "bot.services", "cogs")), (path.name, name)
+
+
+# -- /config patterns add: timed on long probes -----------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern", [r"[ab]*a[ab]{15}z", r"a.{20}b!"])
+def test_a_new_pattern_re2_can_only_search_slowly_is_refused(pattern):
+    # Linear, but about 0.5 and 1 ms a search on 1,500 characters: the DFA outgrows its memory.
+    check_pattern(pattern)  # a stored one still loads: refusing is for new patterns only
+    with pytest.raises(BadPattern, match="too slow to check"):
+        check_new_pattern(pattern)
+
+
+def test_the_issues_hostile_patterns_are_admitted_together():
+    admitted: list[str] = []
+    for pattern in (r"(a+)+$", r"(x+x+)+y", r"(.*a){20}$", r"(a|aa)+$", r"dragon\w*", r"\bfoo\b"):
+        check_new_pattern(pattern, admitted)
+        admitted.append(pattern)
+
+
+def test_patterns_quick_alone_are_refused_once_together_they_are_slow():
+    # Each searched on its own (a counted repetition) at about 0.15 ms; sixteen together near 1 ms.
+    family = [rf"[ab]*{x}[ab]{{10}}{end}" for x in "ab" for end in "zyxwvuts"]
+    admitted: list[str] = []
+    refusals = []
+    for pattern in family:
+        try:
+            check_new_pattern(pattern, admitted)
+            admitted.append(pattern)
+        except BadPattern as e:
+            refusals.append(str(e))
+    assert refusals, "sixteen slow-ish patterns are never all admitted"
+    assert len(admitted) < len(family)

@@ -24,3 +24,10 @@ COMBINED_MAX_MEM = 8 << 20
 # (7,205 instructions) took 37 ms on a 1,500-character prompt, `.{100}x` (805) 0.25 ms; `\pL+` is 1,203.
 # This bounds that factor only; a small counting pattern can still cost ~1 ms (see PatternList).
 MAX_PATTERN_PROGRAM = 2000
+# A new pattern's slowest search of a 1,500-character probe (see patterns.check_new_pattern). Ordinary
+# and the hostile patterns take 10-40 µs; a DFA blow-up takes about 1.5 ms. Fifty patterns
+# searched at once stay inside the 1 ms check; those searched alone (counted repetitions) each cost
+# up to this much, so only a few of them fit.
+PROBE_MAX_SECONDS = 0.0002
+# ... and all of a server's patterns searched on one such probe: well inside the 1 ms prompt check.
+ALL_PROBE_MAX_SECONDS = 0.0005

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import re2
 
-from bot.moderation.limits import COMBINED_MAX_MEM, MAX_PATTERN_CHARS, MAX_PATTERN_PROGRAM, PATTERN_MAX_MEM
+from bot.catalog import PROMPT_MAX_LENGTH
+from bot.moderation.limits import (
+    ALL_PROBE_MAX_SECONDS,
+    COMBINED_MAX_MEM,
+    MAX_PATTERN_CHARS,
+    MAX_PATTERN_PROGRAM,
+    PATTERN_MAX_MEM,
+    PROBE_MAX_SECONDS,
+)
 from bot.text import code_span
 
 log = logging.getLogger(__name__)
@@ -70,6 +80,58 @@ def check_pattern(text: str) -> Compiled:
     if compiled.search("") is not None:
         raise BadPattern("it can match empty text, so it would block prompts that contain nothing it names")
     return compiled
+
+
+def check_new_pattern(text: str, others: Sequence[str] = ()) -> Compiled:
+    """`check_pattern`, and a pattern RE2 can only search slowly refused too (for /config patterns add,
+    never for stored rows: a loaded machine must not make a stored rule vanish).
+
+    Linear time is not fast enough: a counted repetition whose DFA outgrows its memory (`a.{20}b!`,
+    166 steps once compiled) falls back to RE2's NFA, about 1.5 ms on a long prompt. So the pattern is
+    timed on prompts of the longest length made of its own characters, where such blow-ups happen."""
+    compiled = check_pattern(text)
+    probes = _probes(text)
+    slowest = max(_fastest_search(compiled.search, kind) for kind in probes)
+    if slowest > PROBE_MAX_SECONDS:
+        raise BadPattern(f"it is too slow to check ({slowest * 1000:.1f} ms on a long prompt; the limit is "
+                         f"{PROBE_MAX_SECONDS * 1000:.2f} ms); try a shorter repetition count or fewer `.`")
+    # Each pattern alone may be quick and the server's together not: those searched one by one add up.
+    usable = []
+    for other in others:
+        try:
+            usable.append((other, check_pattern(other)))
+        except BadPattern:
+            continue  # a stored row the rules skip anyway
+    together = PatternList([*usable, (text, compiled)])
+    slowest = max(_fastest_search(lambda probe: together.find(probe.decode()), kind) for kind in probes)
+    if slowest > ALL_PROBE_MAX_SECONDS:
+        raise BadPattern(f"with this server's other patterns it would be too slow to check ({slowest * 1000:.1f} ms "
+                         f"on a long prompt; the limit is {ALL_PROBE_MAX_SECONDS * 1000:.1f} ms); remove a pattern "
+                         "with a repetition count first")
+    return compiled
+
+
+def _probes(text: str) -> list[list[bytes]]:
+    """Kinds of long prompt made of the pattern's own characters, three fresh texts of each: RE2 keeps
+    the DFA states a search built, so the same text searched again would look fast."""
+    letters = sorted({c for c in text.lower() if c.isalnum()} | {"a", "b"})
+    rng = random.Random(text)  # the same probes for the same pattern, every time
+
+    def drawn(alphabet: list[str]) -> bytes:
+        return "".join(rng.choice(alphabet) for _ in range(PROMPT_MAX_LENGTH)).encode()
+
+    return [[drawn(letters) for _ in range(3)], [drawn([*letters, " ", "!"]) for _ in range(3)],
+            [drawn(["a", "b"]) for _ in range(3)]]
+
+
+def _fastest_search(search: Callable[[bytes], object], probes: list[bytes]) -> float:
+    """The best of the texts, so another process's burst on a shared core does not refuse a good pattern."""
+    best = float("inf")
+    for probe in probes:
+        began = time.perf_counter()
+        search(probe)
+        best = min(best, time.perf_counter() - began)
+    return best
 
 
 def _grouped(text: str) -> str:

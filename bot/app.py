@@ -15,6 +15,7 @@ from bot.offload import Offload
 from bot.redact import Redactor
 from bot.replies import NO_PINGS, delivered, reply_privately
 from bot.services.generation import GenerationService
+from bot.services.moderation import Moderation
 from bot.services.queue import QueueRunner
 from bot.services.quotas import Quotas
 from bot.settings import Settings
@@ -24,7 +25,7 @@ from bot.sync import sync_if_changed
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.generate", "cogs.inpaint", "cogs.quota", "cogs.admin", "cogs.queue", "cogs.results",
-              "cogs.history", "cogs.help")
+              "cogs.history", "cogs.help", "cogs.config")
 UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
               "no credits were spent.")
 BUSY = "The bot is busy right now; nothing was changed. Please try again in a moment."
@@ -107,6 +108,7 @@ class PixazoBot(commands.Bot):
         self.redactor = redactor  # outside text and exceptions, scrubbed of this process's secrets
         self._force_sync = force_sync
         self.queue = queue or QueueRunner(settings, store, generation, quotas)
+        self.moderation = Moderation(store)  # /config and the gates every generation passes
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:

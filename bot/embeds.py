@@ -35,8 +35,12 @@ def file_stem(outcome: Outcome) -> str:
 
 
 def result_message(outcome: Outcome, *, requester: discord.abc.User, upload: Upload | None,
-                   original: discord.Attachment | None = None) -> tuple[discord.Embed, discord.File | None]:
-    """`upload` is the result already made to fit the upload limit (`imaging.fit_off_loop`), or None: link it."""
+                   original: discord.Attachment | None = None, spoiler: bool = False,
+                   ) -> tuple[discord.Embed, discord.File | None]:
+    """`upload` is the result already made to fit the upload limit (`imaging.fit_off_loop`), or None: link it.
+
+    `spoiler`: Discord cannot blur an embed's image, so the file is posted beside the embed, marked as a
+    spoiler, and a link is given only behind spoiler bars."""
     prepared = outcome.prepared
     embed = discord.Embed(
         title=truncate(prepared.model.title, TITLE_MAX),
@@ -60,10 +64,14 @@ def result_message(outcome: Outcome, *, requester: discord.abc.User, upload: Upl
         embed.set_thumbnail(url=original.url)
 
     if upload is not None:
-        embed.set_image(url=f"attachment://{upload.filename}")
-        file = discord.File(io.BytesIO(upload.data), filename=upload.filename)
+        file = discord.File(io.BytesIO(upload.data), filename=upload.filename, spoiler=spoiler)
+        if not spoiler:
+            embed.set_image(url=f"attachment://{upload.filename}")
     elif outcome.image.url:
-        embed.set_image(url=outcome.image.url)
+        if spoiler:
+            embed.add_field(name="Image", value=f"||{truncate(outcome.image.url, FIELD_VALUE_MAX - 4)}||", inline=False)
+        else:
+            embed.set_image(url=outcome.image.url)
         file = None
     else:
         raise TooLargeToPost(f"{len(outcome.image.data)} bytes did not fit the upload limit, and no URL")

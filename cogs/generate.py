@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import discord
@@ -15,8 +16,10 @@ from bot.app import PixazoBot
 from bot.catalog import TEXT_MODELS, Model, Param
 from bot.errors import UserFacingError
 from bot.guard import GUILD_ONLY
+from bot.moderation.config import NEGATIVE_PROMPT, SPOILER, GuildConfig
+from bot.moderation.gates import Asker
 from bot.services.queue import delivery_info
-from bot.services.validation import Prepared, prepare
+from bot.services.validation import Prepared, prepare, with_negative
 from bot.storage import Member
 
 DESCRIPTION_MAX = 100
@@ -48,6 +51,43 @@ def member_of(interaction: discord.Interaction, user: discord.abc.User | None = 
     user = user or interaction.user
     roles = tuple(r.id for r in getattr(user, "roles", ()) if r.id != interaction.guild_id)
     return Member(guild_id=interaction.guild_id, user_id=user.id, role_ids=roles)
+
+
+def asker_of(interaction: discord.Interaction) -> Asker:
+    """Who is asking and where, as the moderation gates see it."""
+    channel = interaction.channel
+    parent = getattr(channel, "parent", None) if isinstance(channel, discord.Thread) else None
+    parent_id = getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else None
+    category_id = getattr(parent if parent is not None else channel, "category_id", None)
+    # A thread is age-restricted when its channel is; discord.py's Thread.is_nsfw asks the parent.
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    return Asker(user_id=interaction.user.id, role_ids=member_of(interaction).role_ids,
+                 channel_id=interaction.channel_id, parent_id=parent_id, category_id=category_id,
+                 age_restricted=bool(is_nsfw()) if callable(is_nsfw) else False)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A request every moderation gate let through, and what the server's settings add to it."""
+
+    config: GuildConfig
+    asker: Asker
+
+    @property
+    def spoiler(self) -> bool:
+        return self.asker.age_restricted and bool(self.config.get(SPOILER))
+
+    def shape(self, prepared: Prepared) -> Prepared:
+        return with_negative(prepared, self.config.get(NEGATIVE_PROMPT))
+
+
+async def admit(bot: PixazoBot, interaction: discord.Interaction, prepared: Prepared) -> Admission:
+    """The moderation gates, for slash commands and buttons alike (raises the first refusal)."""
+    member_of(interaction)  # refuses outside a server before any lookup
+    assert interaction.guild_id is not None
+    asker = asker_of(interaction)
+    config = await bot.moderation.admit(interaction.guild_id, asker, prepared.model.key, prepared.prompt)
+    return Admission(config, asker)
 
 
 def make_command(name: str, description: str, params: tuple[Param, ...],
@@ -104,17 +144,19 @@ class Generate(commands.Cog):
 
     async def generate(self, interaction: discord.Interaction, model: Model, options: dict[str, Any]) -> None:
         started = time.monotonic()
-        prepared = prepare(model, options)  # raises before anything is deferred, so the answer is ephemeral
+        # Both raise before anything is deferred, so the answer is ephemeral.
+        prepared = prepare(model, options)
+        admission = await admit(self.bot, interaction, prepared)
         await interaction.response.defer(thinking=True)
-        await run_and_post(self.bot, interaction, prepared, started)
+        await run_and_post(self.bot, interaction, prepared, started, admission)
 
 
-async def run_and_post(bot: PixazoBot, interaction: discord.Interaction, prepared: Prepared, started: float, *,
-                       inputs: dict[str, Any] | None = None, original: discord.Attachment | None = None,
-                       note: str | None = None) -> None:
+async def run_and_post(bot: PixazoBot, interaction: discord.Interaction, prepared: Prepared, started: float,
+                       admission: Admission, *, inputs: dict[str, Any] | None = None,
+                       original: discord.Attachment | None = None, note: str | None = None) -> None:
     """Queue the job: credits reserved now (a refusal raises, nothing spent); the queue runs and delivers it.
 
-    `note` is shown above the result ("Reroll of job #N")."""
+    `admission` is what the moderation gates let through; `note` is shown above the result ("Reroll of job #N")."""
     member = member_of(interaction)
     delivery = delivery_info(
         application_id=interaction.application_id, prompt=prepared.prompt, shown=prepared.shown,
@@ -123,6 +165,10 @@ async def run_and_post(bot: PixazoBot, interaction: discord.Interaction, prepare
         thumbnail_url=None if original is None else original.url)
     if note:
         delivery["note"] = note
+    if admission.spoiler:
+        delivery["spoiler"] = True
+    # The server's negative prompt goes to Pixazo, not into what the member typed: a Reroll adds it once.
+    prepared = admission.shape(prepared)
     await bot.queue.submit(prepared, member, channel_id=interaction.channel_id, delivery=delivery,
                            token=interaction.token, inputs=inputs)
 

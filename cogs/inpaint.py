@@ -14,7 +14,7 @@ from bot.app import PixazoBot
 from bot.catalog import INPAINT
 from bot.services.inpaint import Upload, check_pair, check_upload, ledger_inputs, precheck, prepare_inpaint
 from bot.services.validation import prepare
-from cogs.generate import make_command, member_of, run_and_post
+from cogs.generate import admit, make_command, member_of, run_and_post
 
 IMAGE_HELP = "The picture to change: PNG, JPEG or WebP"
 MASK_HELP = "Same size as the image: white is repainted, black is kept"
@@ -46,7 +46,7 @@ class Inpaint(commands.Cog):
         settings = self.bot.settings
         uploads = (_upload("image", image), _upload("mask", mask))
         # Everything knowable without a download is refused at once, privately and for free.
-        prepare(INPAINT, options)
+        admission = await admit(self.bot, interaction, prepare(INPAINT, options))
         declared = [precheck(upload, max_bytes=settings.inpaint_max_file_bytes) for upload in uploads]
         await interaction.response.defer(thinking=True)
         user = interaction.user.id
@@ -66,7 +66,7 @@ class Inpaint(commands.Cog):
                 del self._checking[user]
         check_pair(image_checked, mask_checked)
         prepared = prepare_inpaint(INPAINT, options, image_checked, mask_checked)
-        await run_and_post(self.bot, interaction, prepared, started,
+        await run_and_post(self.bot, interaction, prepared, started, admission,
                            inputs=ledger_inputs(image_checked, mask_checked), original=image)
 
 

@@ -118,7 +118,8 @@ class WebhookCourier:
         thumbnail = delivery.get("thumbnail_url")
         original = SimpleNamespace(url=thumbnail) if thumbnail else None
         try:
-            return result_message(outcome, requester=requester, upload=upload, original=original)  # type: ignore[arg-type]
+            return result_message(outcome, requester=requester, upload=upload, original=original,  # type: ignore[arg-type]
+                                  spoiler=bool(delivery.get("spoiler")))
         except TooLargeToPost as exc:
             raise UserFacingError("The image came back too large to post here, and Pixazo gave no link to it.",
                                   detail=f"result too large: {exc}") from None

@@ -25,7 +25,7 @@ from bot.reproduce import command_for, parse_settings, settings_line
 from bot.services.inpaint import Upload, check_pair, check_upload, ledger_inputs, prepare_inpaint
 from bot.services.validation import prepare
 from bot.text import code_block, code_span, credits
-from cogs.generate import member_of, run_and_post
+from cogs.generate import admit, member_of, run_and_post
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +145,12 @@ async def run_again(interaction: discord.Interaction, job: JobRecord, model: Mod
     """Run it for whoever pressed: checked like a slash command (a refusal costs nothing), then queued."""
     started = time.monotonic()
     bot: PixazoBot = interaction.client  # type: ignore[assignment]
-    prepared = prepare(model, options)  # raises before the defer, so the answer is ephemeral
+    # Checked for whoever pressed, in this channel, before the defer, so a refusal is ephemeral.
+    prepared = prepare(model, options)
+    admission = await admit(bot, interaction, prepared)
     if model.kind is not Kind.INPAINT:
         await interaction.response.defer(thinking=True)
-        await run_and_post(bot, interaction, prepared, started, note=note)
+        await run_and_post(bot, interaction, prepared, started, admission, note=note)
         return
     # /inpaint: the original attachments, checked again as /inpaint checks them, while Discord serves them.
     uploads = inpaint_uploads(model, job)
@@ -165,7 +167,7 @@ async def run_again(interaction: discord.Interaction, job: JobRecord, model: Mod
         raise UserFacingError(INPAINT_GONE, detail=f"{note}: the inputs are gone: {exc.detail}") from None
     check_pair(image, mask)
     prepared = prepare_inpaint(model, options, image, mask)
-    await run_and_post(bot, interaction, prepared, started, inputs=ledger_inputs(image, mask), note=note)
+    await run_and_post(bot, interaction, prepared, started, admission, inputs=ledger_inputs(image, mask), note=note)
 
 
 def inpaint_uploads(model: Model, job: JobRecord) -> list[tuple[Upload, str]]:

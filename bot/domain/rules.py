@@ -12,6 +12,7 @@ class RuleKind(StrEnum):
     MODEL_OFF = "model_off"  # value: a catalog model key turned off in this server
     WORD = "word"  # value: a blocked word or phrase, as the admin typed it
     PATTERN = "pattern"  # value: a blocked regular expression (RE2 syntax)
+    APPROVAL = "approval"  # value: a channel id where results wait for a moderator's approval (part 8)
     SETTING = "setting"  # value: a setting's name; detail: its JSON value (absent: the default)
 
 

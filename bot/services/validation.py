@@ -10,7 +10,7 @@ import math
 import random
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.catalog import PROMPT_MAX_LENGTH, SEED_MAX, Model, Param
@@ -37,6 +37,8 @@ class Bounds:
 # Admin values: big enough for any real server, small enough that a typo is not a billion credits.
 CREDITS_PER_DAY = Bounds(0, 100_000)
 EXTRA_CREDITS = Bounds(1, 100_000)
+# A whole server's day (/quotas budget): room for many members at the largest allowance.
+SERVER_CREDITS_PER_DAY = Bounds(0, 10_000_000)
 
 
 @dataclass(frozen=True)
@@ -159,3 +161,18 @@ def _fmt(value: float | None) -> str:
     if value is None:
         return "any"
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def with_negative(prepared: Prepared, extra: str) -> Prepared:
+    """`prepared` with a server's negative prompt added to what goes to Pixazo, on models that take one.
+
+    The member's own negative prompt comes first and is kept whole; the server's is cut to fit the field."""
+    param = next((p for p in prepared.model.params if p.option == "negative_prompt"), None)
+    extra = clean_text(extra)
+    if param is None or not extra:
+        return prepared
+    own = prepared.payload.get(param.field) or ""
+    joined = f"{own}, {extra}" if own else extra
+    if param.max is not None:
+        joined = joined[:int(param.max)].rstrip(", ")
+    return replace(prepared, payload={**prepared.payload, param.field: joined})

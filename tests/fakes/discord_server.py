@@ -1345,6 +1345,26 @@ class FakeDiscord:
             await self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild_id), "role": role})
         return role
 
+    async def add_channel(
+        self, guild_id: int, channel_id: int | None = None, *, name: str = "channel", nsfw: bool = False,
+        parent_id: int | None = None,
+    ) -> int:
+        """Create a text channel, or a public thread when `parent_id` is given (a thread is
+        age-restricted when its channel is, as on Discord). Dispatched if the bot is connected."""
+        channel_id = channel_id or self._ids.next()
+        channel = self._text_channel(channel_id, guild_id)
+        channel.update(name=name, nsfw=nsfw)
+        if parent_id is not None:
+            parent = self._channels[parent_id]
+            channel.update(type=11, parent_id=str(parent_id), nsfw=parent["nsfw"], owner_id=str(self.owner_id),
+                           thread_metadata={"archived": False, "auto_archive_duration": 1440,
+                                            "archive_timestamp": _now_iso(), "locked": False},
+                           message_count=0, member_count=1)
+        self._channels[channel_id] = channel
+        if self._conn is not None:
+            await self.dispatch("THREAD_CREATE" if parent_id is not None else "CHANNEL_CREATE", channel)
+        return channel_id
+
     # ------------------------------------------------------------------ injecting interactions
 
     def _actor(

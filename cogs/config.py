@@ -1,0 +1,348 @@
+"""/config …: a server's admins decide where the bot may be used, by whom, with which models, and what
+may be asked. Every change is stored, recorded as an admin action, and seen by the next command.
+
+Hidden from members without Manage Server by default, and checked again at run time, since a server
+can override who sees a command.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import PixazoBot
+from bot.catalog import MODELS, PROMPT_MAX_LENGTH
+from bot.domain.rules import RuleKind, RuleLimit
+from bot.embeds import COLOUR
+from bot.errors import InvalidInput
+from bot.moderation.config import NEGATIVE_PROMPT, NSFW_FILTER, SPOILER, GuildConfig
+from bot.moderation.limits import MAX_BLOCKED, MAX_CHANNELS, MAX_PATTERNS, MAX_ROLES, MAX_WORDS, REASON_MAX
+from bot.moderation.patterns import BadPattern, check_new_pattern
+from bot.moderation.words import check_word
+from bot.replies import NO_PINGS
+from bot.services.validation import clean_text
+from bot.text import code_block, code_span, credits, plain
+from cogs.admin import admin_check, guild_of
+from cogs.generate import member_of
+
+MODEL_CHOICES = [app_commands.Choice(name=f"/{key}", value=key) for key in MODELS]  # from the catalog
+OnOff = Literal["on", "off"]
+Channel = app_commands.AppCommandChannel | app_commands.AppCommandThread
+FIELD_MAX = 1024
+PAGE_MAX = 4000  # an embed description holds 4096; longer lists go in a text file
+
+
+def _everywhere(config: GuildConfig) -> str:
+    if not config.channels:
+        return "every channel"
+    return ", ".join(f"<#{c}>" for c in sorted(config.channels))
+
+
+def _everyone(config: GuildConfig) -> str:
+    if not config.roles:
+        return "everyone"
+    return "members with " + ", ".join(f"<@&{r}>" for r in sorted(config.roles))
+
+
+def _blocked(config: GuildConfig) -> str:
+    if not config.blocked:
+        return "nobody"
+    return "\n".join(f"<@{user}>: {plain(reason, 200) or '(no reason)'}" for user, reason in sorted(config.blocked.items()))
+
+
+def _models(config: GuildConfig) -> str:
+    on = [f"/{key}" for key in MODELS if key not in config.models_off]
+    off = [f"/{key}" for key in MODELS if key in config.models_off]
+    return f"On: {', '.join(on) or 'none'}" + (f"\nOff: {', '.join(off)}" if off else "")
+
+
+def _terms(items: tuple[str, ...]) -> str:
+    return ", ".join(code_span(t, 120) for t in items) if items else "none"
+
+
+def _onoff(value: object) -> str:
+    return "on" if value else "off"
+
+
+def _fit(text: str, limit: int = FIELD_MAX) -> str:
+    return text if len(text) <= limit else text[:limit - 14].rsplit("\n", 1)[0].rsplit(",", 1)[0] + " … (more)"
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class ConfigAdmin(commands.GroupCog, group_name="config",
+                  group_description="Where the bot may be used, by whom, with which models, and what may be asked"):
+    channels = app_commands.Group(name="channels", description="The channels where the bot may be used")
+    roles = app_commands.Group(name="roles", description="The roles allowed to generate")
+    members = app_commands.Group(name="members", description="Members who may not generate")
+    models = app_commands.Group(name="models", description="The models offered in this server")
+    words = app_commands.Group(name="words", description="Blocked words and phrases in prompts")
+    patterns = app_commands.Group(name="patterns", description="Blocked regular expressions in prompts")
+
+    def __init__(self, bot: PixazoBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await admin_check(interaction)
+
+    async def _config(self, interaction: discord.Interaction) -> GuildConfig:
+        return await self.bot.moderation.config(guild_of(interaction))
+
+    async def _done(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.followup.send(text[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
+
+    async def _put(self, interaction: discord.Interaction, kind: RuleKind, value: str, detail: object = None, *,
+                   limit: int, what: str) -> bool:
+        try:
+            return await self.bot.moderation.put(guild_of(interaction), kind, value, detail,
+                                                 actor_id=interaction.user.id, limit=limit)
+        except RuleLimit:
+            raise InvalidInput(f"This server already has {limit} {what}, the most it can have; remove one first.",
+                               detail=f"{kind.value} limit {limit} reached") from None
+
+    async def _remove(self, interaction: discord.Interaction, kind: RuleKind, value: str) -> bool:
+        return await self.bot.moderation.remove(guild_of(interaction), kind, value, actor_id=interaction.user.id)
+
+    async def _clear(self, interaction: discord.Interaction, kind: RuleKind) -> int:
+        return await self.bot.moderation.clear(guild_of(interaction), kind, actor_id=interaction.user.id)
+
+    # -- the whole page ------------------------------------------------------------------------
+
+    @app_commands.command(name="show", description="This server's whole bot configuration")
+    async def show(self, interaction: discord.Interaction) -> None:
+        config = await self._config(interaction)
+        snap = (await self.bot.quotas.view(member_of(interaction))).snapshot
+        embed = discord.Embed(title="Bot configuration for this server", colour=COLOUR)
+        embed.add_field(name="Channels", value=_fit(_everywhere(config)), inline=False)
+        embed.add_field(name="Who may generate", value=_fit(_everyone(config)), inline=False)
+        embed.add_field(name="Blocked members", value=_fit(_blocked(config)), inline=False)
+        embed.add_field(name="Models", value=_fit(_models(config)), inline=False)
+        embed.add_field(name=f"Blocked words ({len(config.words)})", value=_fit(_terms(config.words)), inline=False)
+        embed.add_field(name=f"Blocked patterns ({len(config.patterns)})", value=_fit(_terms(config.patterns)),
+                        inline=False)
+        embed.add_field(name="Explicit terms", value=(
+            f"filter {_onoff(config.get(NSFW_FILTER))} outside age-restricted channels; results in age-restricted "
+            f"channels as spoilers: {_onoff(config.get(SPOILER))}. Sexual content involving minors is always refused."),
+            inline=False)
+        negative = config.get(NEGATIVE_PROMPT)
+        embed.add_field(name="Added negative prompt", value=code_block(negative, FIELD_MAX) if negative else "none",
+                        inline=False)
+        budget = snap.guild_budget
+        embed.add_field(name="Server budget", value="none" if budget is None else
+                        f"{credits(budget)} a day, {credits(snap.guild_used)} used today", inline=False)
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    # -- channels --------------------------------------------------------------------------------
+
+    async def _channels_now(self, interaction: discord.Interaction, said: str) -> None:
+        config = await self._config(interaction)
+        await self._done(interaction, f"{said} The bot can now be used in {_everywhere(config)}.")
+
+    @channels.command(name="allow", description="Let the bot be used in a channel (or a whole category)")
+    @app_commands.describe(channel="The channel, thread or category")
+    async def channels_allow(self, interaction: discord.Interaction, channel: Channel) -> None:
+        added = await self._put(interaction, RuleKind.CHANNEL, str(channel.id), limit=MAX_CHANNELS,
+                                what="allowed channels")
+        await self._channels_now(interaction, f"Allowed {channel.mention}." if added else
+                                 f"{channel.mention} was already allowed.")
+
+    @channels.command(name="remove", description="Take a channel off the allowed list")
+    @app_commands.describe(channel="The channel, thread or category")
+    async def channels_remove(self, interaction: discord.Interaction, channel: Channel) -> None:
+        removed = await self._remove(interaction, RuleKind.CHANNEL, str(channel.id))
+        await self._channels_now(interaction, f"Removed {channel.mention}." if removed else
+                                 f"{channel.mention} was not on the list.")
+
+    @channels.command(name="clear", description="Let the bot be used in every channel again")
+    async def channels_clear(self, interaction: discord.Interaction) -> None:
+        cleared = await self._clear(interaction, RuleKind.CHANNEL)
+        await self._channels_now(interaction, f"Cleared {cleared} channel(s).")
+
+    # -- roles ---------------------------------------------------------------------------------
+
+    async def _roles_now(self, interaction: discord.Interaction, said: str) -> None:
+        config = await self._config(interaction)
+        await self._done(interaction, f"{said} Images can now be made by {_everyone(config)}.")
+
+    @roles.command(name="allow", description="Let members with a role generate (once any role is listed, only they can)")
+    @app_commands.describe(role="The role")
+    async def roles_allow(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        if role.id == interaction.guild_id:
+            raise InvalidInput("@everyone is the whole server: use `/config roles clear` to let everyone generate.")
+        added = await self._put(interaction, RuleKind.ROLE, str(role.id), limit=MAX_ROLES, what="allowed roles")
+        await self._roles_now(interaction, f"Allowed {role.mention}." if added else f"{role.mention} was already allowed.")
+
+    @roles.command(name="remove", description="Take a role off the allowed list")
+    @app_commands.describe(role="The role")
+    async def roles_remove(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        removed = await self._remove(interaction, RuleKind.ROLE, str(role.id))
+        await self._roles_now(interaction, f"Removed {role.mention}." if removed else f"{role.mention} was not on the list.")
+
+    @roles.command(name="clear", description="Let everyone generate again")
+    async def roles_clear(self, interaction: discord.Interaction) -> None:
+        cleared = await self._clear(interaction, RuleKind.ROLE)
+        await self._roles_now(interaction, f"Cleared {cleared} role(s).")
+
+    # -- members -------------------------------------------------------------------------------
+
+    @members.command(name="block", description="Stop a member from generating, with a reason shown to them")
+    @app_commands.describe(member="The member", reason="Shown to them when they try")
+    async def members_block(self, interaction: discord.Interaction, member: discord.Member,
+                            reason: app_commands.Range[str, 1, REASON_MAX]) -> None:
+        text = clean_text(reason)
+        if not text:
+            raise InvalidInput("The reason is empty; say why, it is shown to the member.")
+        if len(text) > REASON_MAX:
+            raise InvalidInput(f"The reason is {len(text)} characters long; the most is {REASON_MAX}.")
+        changed = await self._put(interaction, RuleKind.BLOCKED, str(member.id), {"reason": text}, limit=MAX_BLOCKED,
+                                  what="blocked members")
+        said = "Blocked" if changed else "Already blocked:"
+        await self._done(interaction, f"{said} {member.mention} from generating here. They will read: "
+                                      f"\"You are blocked from generating here: {plain(text, 2 * REASON_MAX)}\"")
+
+    @members.command(name="unblock", description="Let a blocked member generate again")
+    @app_commands.describe(member="The member")
+    async def members_unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        removed = await self._remove(interaction, RuleKind.BLOCKED, str(member.id))
+        await self._done(interaction, f"Unblocked {member.mention}." if removed else f"{member.mention} was not blocked.")
+
+    # -- models --------------------------------------------------------------------------------
+
+    async def _models_now(self, interaction: discord.Interaction, said: str) -> None:
+        config = await self._config(interaction)
+        await self._done(interaction, f"{said}\n{_models(config)}")
+
+    @models.command(name="disable", description="Turn a model off in this server")
+    @app_commands.describe(model="The model's command")
+    @app_commands.choices(model=MODEL_CHOICES)
+    async def models_disable(self, interaction: discord.Interaction, model: str) -> None:
+        key = _model(model)
+        added = await self._put(interaction, RuleKind.MODEL_OFF, key, limit=len(MODELS), what="models turned off")
+        await self._models_now(interaction, f"Turned /{key} off." if added else f"/{key} was already off.")
+
+    @models.command(name="enable", description="Turn a model back on in this server")
+    @app_commands.describe(model="The model's command")
+    @app_commands.choices(model=MODEL_CHOICES)
+    async def models_enable(self, interaction: discord.Interaction, model: str) -> None:
+        key = _model(model)
+        removed = await self._remove(interaction, RuleKind.MODEL_OFF, key)
+        await self._models_now(interaction, f"Turned /{key} on." if removed else f"/{key} was already on.")
+
+    # -- words ---------------------------------------------------------------------------------
+
+    @words.command(name="add", description="Block a word or phrase in prompts (whole words, any case)")
+    @app_commands.describe(term="A word, or a phrase of whole words")
+    async def words_add(self, interaction: discord.Interaction, term: str) -> None:
+        word = _word(term)
+        added = await self._put(interaction, RuleKind.WORD, word, limit=MAX_WORDS, what="blocked words")
+        config = await self._config(interaction)
+        said = f"Blocked {code_span(word, 120)}." if added else f"{code_span(word, 120)} was already blocked."
+        await self._done(interaction, f"{said} This server blocks {len(config.words)} word(s) and phrase(s).")
+
+    @words.command(name="remove", description="Unblock a word or phrase")
+    @app_commands.describe(term="The word or phrase, as listed")
+    async def words_remove(self, interaction: discord.Interaction, term: str) -> None:
+        word = _word(term)
+        removed = await self._remove(interaction, RuleKind.WORD, word)
+        config = await self._config(interaction)
+        said = f"Unblocked {code_span(word, 120)}." if removed else f"{code_span(word, 120)} was not blocked."
+        await self._done(interaction, f"{said} This server blocks {len(config.words)} word(s) and phrase(s).")
+
+    @words.command(name="list", description="Every blocked word and phrase")
+    async def words_list(self, interaction: discord.Interaction) -> None:
+        config = await self._config(interaction)
+        if not config.words:
+            await self._done(interaction, "This server blocks no words. Add one with `/config words add`.")
+            return
+        text = _terms(config.words)
+        if len(text) <= PAGE_MAX:
+            embed = discord.Embed(title=f"Blocked words and phrases ({len(config.words)})", description=text,
+                                  colour=COLOUR)
+            await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        listing = discord.File(io.BytesIO("\n".join(config.words).encode()), filename="blocked-words.txt")
+        await interaction.followup.send(f"This server blocks {len(config.words)} words and phrases; the list is "
+                                        "attached.", file=listing, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    # -- patterns ------------------------------------------------------------------------------
+
+    @patterns.command(name="add", description="Block prompts matching a regular expression (RE2 syntax)")
+    @app_commands.describe(pattern="A regular expression, matched against the prompt in lower case")
+    async def patterns_add(self, interaction: discord.Interaction, pattern: str) -> None:
+        others = (await self._config(interaction)).patterns
+        try:
+            # Timed on long probes: off the event loop, where it cannot hold up other members.
+            await self.bot.offload.run(check_new_pattern, pattern, others,
+                                       timeout=self.bot.settings.image_work_timeout_seconds)
+        except BadPattern as exc:
+            raise InvalidInput(f"That pattern cannot be used: {exc}.", detail=f"pattern {pattern!r}: {exc}") from None
+        added = await self._put(interaction, RuleKind.PATTERN, pattern, limit=MAX_PATTERNS, what="blocked patterns")
+        config = await self._config(interaction)
+        said = f"Blocked {code_span(pattern, 220)}." if added else f"{code_span(pattern, 220)} was already blocked."
+        await self._done(interaction, f"{said} This server has {len(config.patterns)} of {MAX_PATTERNS} patterns.")
+
+    @patterns.command(name="remove", description="Unblock a regular expression")
+    @app_commands.describe(pattern="The pattern, exactly as listed in /config show")
+    async def patterns_remove(self, interaction: discord.Interaction, pattern: str) -> None:
+        removed = await self._remove(interaction, RuleKind.PATTERN, pattern)
+        config = await self._config(interaction)
+        said = f"Unblocked {code_span(pattern, 220)}." if removed else f"{code_span(pattern, 220)} was not blocked."
+        await self._done(interaction, f"{said} This server has {len(config.patterns)} of {MAX_PATTERNS} patterns.")
+
+    # -- settings ------------------------------------------------------------------------------
+
+    @app_commands.command(name="nsfw", description="The explicit-terms filter outside age-restricted channels, "
+                                                   "and spoilers inside them")
+    @app_commands.describe(filter="on: explicit terms are refused outside age-restricted channels",
+                           spoiler="on: results in age-restricted channels are posted as spoilers")
+    async def nsfw(self, interaction: discord.Interaction, filter: OnOff | None = None,  # noqa: A002
+                   spoiler: OnOff | None = None) -> None:
+        guild = guild_of(interaction)
+        for setting, given in ((NSFW_FILTER, filter), (SPOILER, spoiler)):
+            if given is not None:
+                await self.bot.moderation.set(guild, setting, _on(setting.name, given), actor_id=interaction.user.id)
+        config = await self._config(interaction)
+        await self._done(interaction, (
+            f"Explicit terms outside age-restricted channels: {'refused' if config.get(NSFW_FILTER) else 'allowed'} "
+            f"(filter {_onoff(config.get(NSFW_FILTER))}). Results in age-restricted channels as spoilers: "
+            f"{_onoff(config.get(SPOILER))}. Sexual content involving minors is always refused, everywhere."))
+
+    @app_commands.command(name="defaults", description="A negative prompt added to every request (empty: none)")
+    @app_commands.describe(negative_prompt="Added to what members keep out, on the models that take one")
+    async def defaults(self, interaction: discord.Interaction,
+                       negative_prompt: app_commands.Range[str, 0, PROMPT_MAX_LENGTH] | None = None) -> None:
+        text = clean_text(negative_prompt or "")
+        if len(text) > PROMPT_MAX_LENGTH:
+            raise InvalidInput(f"`negative_prompt` is {len(text)} characters long; the most is {PROMPT_MAX_LENGTH}.")
+        await self.bot.moderation.set(guild_of(interaction), NEGATIVE_PROMPT, text, actor_id=interaction.user.id)
+        takers = ", ".join(f"/{m.key}" for m in MODELS.values() if any(p.option == "negative_prompt" for p in m.params))
+        await self._done(interaction, f"Every request on {takers} now also keeps out: {code_block(text, 1600)}" if text
+                         else "No negative prompt is added to requests now.")
+
+
+def _model(given: str) -> str:
+    if given not in MODELS:  # a raw client is not held to the choices
+        raise InvalidInput(f"`model` must be one of {', '.join(MODELS)}.")
+    return given
+
+
+def _on(option: str, given: str) -> bool:
+    if given not in ("on", "off"):
+        raise InvalidInput(f"`{option}` must be on or off.")
+    return given == "on"
+
+
+def _word(term: str) -> str:
+    try:
+        return check_word(term)
+    except ValueError as exc:
+        raise InvalidInput(f"That cannot be blocked: {exc}.", detail=f"word {term!r}: {exc}") from None
+
+
+async def setup(bot: PixazoBot) -> None:
+    await bot.add_cog(ConfigAdmin(bot))

@@ -78,8 +78,9 @@ async def test_two_moderators_deciding_at_once_make_exactly_one_decision(store, 
 
 async def test_one_report_per_member_and_a_decision_settles_every_open_report(store, backend):
     job = await finished_job(store)
+    assert not await store.reported_by(job, 21)
     first, pending = await store.open_review(GUILD, job, ReviewKind.REPORT, 21, channel_id=5, reason="gross")
-    assert pending == 1
+    assert pending == 1 and await store.reported_by(job, 21) and not await store.reported_by(job, 22)
     with pytest.raises(AlreadyReviewed):
         await store.open_review(GUILD, job, ReviewKind.REPORT, 21, channel_id=5)
     second, pending = await store.open_review(GUILD, job, ReviewKind.REPORT, 22, channel_id=5)
@@ -102,6 +103,7 @@ async def test_one_report_per_member_and_a_decision_settles_every_open_report(st
     rows = [await store.review(i) for i in (first, second)]
     assert {(r["status"], r["decided_by"]) for r in rows if r} == {(winner.review["status"], winner.review["decided_by"])}
 
+    assert await store.reported_by(job, 21), "a decided report still counts as the member's one report"
     # A report after the decision is a new one, and counts from one again.
     _, pending = await store.open_review(GUILD, job, ReviewKind.REPORT, 23, channel_id=5)
     assert pending == 1

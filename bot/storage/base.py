@@ -198,6 +198,10 @@ class Store(Protocol):
         """The job's pending reviews of `kind`, oldest first."""
         ...
 
+    async def reported_by(self, job_id: int, user_id: int) -> bool:
+        """Whether the member ever reported this result (decided or not)."""
+        ...
+
     async def decide_review(self, review_id: int, status: ReviewState, *, decided_by: int,
                             reason: str | None = None) -> Decision | None:
         """Decide a pending review (None: no such review). A report's decision settles every pending

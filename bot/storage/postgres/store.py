@@ -462,6 +462,12 @@ class PostgresStore:
                                     job_id, kind.value, ReviewState.PENDING.value)
         return [dict(r) for r in rows]  # type: ignore[misc]
 
+    async def reported_by(self, job_id: int, user_id: int) -> bool:
+        async with self._conn() as conn:
+            found = await conn.fetchval("SELECT EXISTS (SELECT FROM reviews WHERE job_id = $1 AND kind = $2"
+                                        " AND user_id = $3)", job_id, ReviewKind.REPORT.value, user_id)
+        return bool(found)
+
     async def decide_review(self, review_id: int, status: ReviewState, *, decided_by: int,
                             reason: str | None = None) -> Decision | None:
         pending = ReviewState.PENDING.value

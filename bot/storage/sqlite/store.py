@@ -500,6 +500,11 @@ class SqliteStore:
                                (job_id, kind.value, ReviewState.PENDING.value))
         return rows  # type: ignore[return-value]
 
+    async def reported_by(self, job_id: int, user_id: int) -> bool:
+        rows = await self._run(_rows, "SELECT id FROM reviews WHERE job_id = ? AND kind = ? AND user_id = ?",
+                               (job_id, ReviewKind.REPORT.value, user_id))
+        return bool(rows)
+
     async def decide_review(self, review_id: int, status: ReviewState, *, decided_by: int,
                             reason: str | None = None) -> Decision | None:
         now = self.now()

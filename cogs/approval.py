@@ -122,7 +122,7 @@ class ApproveButton(discord.ui.DynamicItem[discord.ui.Button], template=r"review
 
 async def approve(interaction: discord.Interaction, review_id: int) -> None:
     bot: PixazoBot = interaction.client  # type: ignore[assignment]
-    await review_to_decide(interaction, review_id)
+    token = (await review_to_decide(interaction, review_id))["interaction_token"]
     await interaction.response.defer(ephemeral=True, thinking=True)
     moderator = interaction.user.id
     decision = await bot.store.decide_review(review_id, ReviewState.APPROVED, decided_by=moderator)
@@ -130,7 +130,8 @@ async def approve(interaction: discord.Interaction, review_id: int) -> None:
         said = already(decision.review) if decision else "This review is no longer known to the bot."
         await interaction.followup.send(said, ephemeral=True, allowed_mentions=NO_PINGS)
         return
-    review = decision.review
+    # The decision cleared the request's token from the ledger; this answer is its last use.
+    review: ReviewRecord = {**decision.review, "interaction_token": token}
     posted = await _post_approved(bot, review, moderator)
     where = f"<#{review['channel_id']}>"
     if posted is None:
@@ -204,7 +205,7 @@ class RejectModal(discord.ui.Modal):
 
 async def reject(interaction: discord.Interaction, review_id: int) -> None:
     bot: PixazoBot = interaction.client  # type: ignore[assignment]
-    await review_to_decide(interaction, review_id)
+    token = (await review_to_decide(interaction, review_id))["interaction_token"]
     reason = clean_text(submitted_values(interaction.data).get("reason", ""))[:REASON_MAX] or None
     await interaction.response.defer(ephemeral=True, thinking=True)
     moderator = interaction.user.id
@@ -213,7 +214,7 @@ async def reject(interaction: discord.Interaction, review_id: int) -> None:
         said = already(decision.review) if decision else "This review is no longer known to the bot."
         await interaction.followup.send(said, ephemeral=True, allowed_mentions=NO_PINGS)
         return
-    review = decision.review
+    review: ReviewRecord = {**decision.review, "interaction_token": token}
     why = plain(reason, REASON_MAX) if reason else "no reason was given"
     await mark_decided(bot, review, f"Rejected by <@{moderator}>: {why}", decided_view(review_id))
     told = await tell_member(bot, review, f"A moderator did not approve your image for <#{review['channel_id']}>: "

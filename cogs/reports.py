@@ -161,7 +161,7 @@ async def decide_report(interaction: discord.Interaction, review_id: int, status
     for review in group:
         await mark_decided(bot, review, f"{verb} by <@{moderator}>.", decided_view(review["id"]))
     await interaction.followup.send(said, ephemeral=True, allowed_mentions=NO_PINGS)
-    reasons = [r["reason"] for r in group if r.get("reason")]
+    reasons = [r["reason"] or "" for r in group if r.get("reason")]
     await record(bot, decision.review, moderator, ACTIONS[status], job["user_id"], reason="; ".join(reasons) or None,
                  reports=[r["id"] for r in group])
 

@@ -33,7 +33,8 @@ REASON_MAX = 300
 def already(review: ReviewRecord) -> str:
     """The loser of a race, or a late press, is told who decided and when."""
     state = ReviewState(review["status"])
-    when = f" <t:{int(review['decided_at'])}:R>" if review.get("decided_at") else ""
+    decided_at = review.get("decided_at")
+    when = f" <t:{int(decided_at)}:R>" if decided_at is not None else ""
     return f"{DONE.get(state, 'Decided')} already by <@{review['decided_by']}>{when}."
 
 

@@ -10,7 +10,15 @@ import logging
 
 import pytest
 
-from tests.conftest import GUILD_ID, assert_clean_logs, embed_fields, eventually, is_ephemeral, make_settings, started_bot
+from tests.conftest import (
+    GUILD_ID,
+    assert_clean_logs,
+    embed_fields,
+    eventually,
+    is_ephemeral,
+    make_settings,
+    started_bot,
+)
 from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
 from tests.ledger import open_view, read_jobs, until
 from tests.test_results_e2e import button_ids

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
+from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
 from tests.ledger import until
 from tests.test_approval_e2e import MOD, actions, config, no_pings_anywhere, one_post, posts
 from tests.test_results_e2e import button_ids
@@ -146,3 +146,24 @@ async def test_reporting_off_or_no_review_channel_is_said_on_the_press(harness):
     assert is_ephemeral(said) and said["content"] == "Reporting results is turned off in this server."
     assert posts(harness.discord, review) == [] and await actions(harness.settings, "report") == []
     assert harness.discord.messages[result["id"]]["attachments"]
+
+
+async def test_a_hidden_result_is_kept_after_a_restart(tmp_path, fake_discord, fake_pixazo, ledger_settings):
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **ledger_settings)
+    async with started_bot(settings, fake_discord):
+        review = await fake_discord.add_channel(GUILD_ID, name="review")
+        await config(fake_discord, "review-channel", {"channel": review})
+        interaction = await fake_discord.invoke("sdxl", {"prompt": PROMPT}, user_id=AUTHOR)
+        result = await interaction.wait_followup()
+        opened = await fake_discord.click(result, button_ids(result)["Report"], user_id=REPORTER)
+        assert (await opened.wait_callback())["type"] == 9, "the form is open when the bot stops"
+    before = fake_discord.identify_payload
+    async with started_bot(settings, fake_discord):  # a new process, the same ledger
+        await eventually(lambda: fake_discord.identify_payload is not before)
+        submitted = await fake_discord.submit_modal(opened, {REASON_LABEL: "after the restart"})
+        assert (await submitted.wait_followup())["content"].endswith("It is hidden until then.")
+        assert fake_discord.messages[result["id"]]["attachments"] == []
+        post = await one_post(fake_discord, review)
+        kept = await fake_discord.click(post, button_ids(post)["Keep"], user_id=9100, permissions=MOD)
+        assert (await kept.wait_followup())["content"] == "Kept; the image is shown again."
+        assert fake_discord.messages[result["id"]]["attachments"]

@@ -272,3 +272,15 @@ async def test_approval_without_a_review_channel_is_refused_for_free(harness):
     shown = await config(harness.discord, "show")
     review = embed_fields(shown)["Review"]
     assert f"Approval: <#{art}>" in review and "Review channel: none set" in review
+
+
+async def test_a_review_channel_that_refuses_the_post_costs_nothing(harness):
+    art, review = await moderated(harness.discord)
+    harness.discord.refuse_channel_posts.add(review)
+    interaction = await harness.invoke("sdxl", {"prompt": PROMPT}, user_id=ALICE, channel_id=art)
+    assert (await interaction.wait_callback())["data"]["flags"] & 64
+    said = await interaction.wait_followup()
+    assert is_ephemeral(said) and "could not post your image in the review channel" in said["content"]
+    (job,) = await read_jobs(harness.settings, GUILD_ID, ALICE)
+    assert job["state"] == "failed", "nothing was posted anywhere, so nothing is spent"
+    assert posts(harness.discord, art) == [] and posts(harness.discord, review) == []

@@ -135,9 +135,10 @@ async def approve(interaction: discord.Interaction, review_id: int) -> None:
     posted = await _post_approved(bot, review, moderator)
     where = f"<#{review['channel_id']}>"
     if posted is None:
-        await mark_decided(bot, review, f"Approved by <@{moderator}>, but the bot could not post it in {where}.",
-                           decided_view(review_id))
-        await interaction.followup.send(f"Discord would not let the bot post in {where}; the image stays here.",
+        # Nothing was posted: the review waits again, so the image is not lost behind a dead decision.
+        await bot.store.reopen_review(review_id, decided_by=moderator, token=token)
+        await interaction.followup.send(f"Discord would not let the bot post in {where}, so the image is still "
+                                        "waiting here; try again once the bot can post there.",
                                         ephemeral=True, allowed_mentions=NO_PINGS)
         return
     await mark_decided(bot, review, f"Approved by <@{moderator}>; posted in {where}: {posted.jump_url}",

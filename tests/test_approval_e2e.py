@@ -200,6 +200,22 @@ async def test_two_moderators_racing_one_wins_and_the_other_is_told_who(harness)
     assert len(await actions(harness.settings, "approve")) == 1
 
 
+async def test_an_approved_image_the_channel_refuses_waits_again(harness):
+    art, review = await moderated(harness.discord)
+    await request(harness.discord, art)
+    post = await one_post(harness.discord, review)
+    harness.discord.refuse_channel_posts.add(art)
+    pressed, _ = await press(harness.discord, post, "Approve", user_id=9100, permissions=MOD)
+    said = await pressed.wait_followup()
+    assert said["content"].startswith(f"Discord would not let the bot post in <#{art}>, so the image is still waiting")
+    assert harness.discord.messages[post["id"]]["content"].startswith("Waiting for approval"), "still to decide"
+    assert await actions(harness.settings, "approve") == []
+    harness.discord.refuse_channel_posts.discard(art)
+    pressed, _ = await press(harness.discord, post, "Approve", user_id=9200, permissions=MOD)
+    assert (await pressed.wait_followup())["content"] == f"Approved; posted in <#{art}>."
+    assert (await one_post(harness.discord, art))["content"] == f"<@{ALICE}>'s image, approved by <@9200>."
+
+
 async def test_a_member_without_manage_messages_cannot_decide(harness):
     art, review = await moderated(harness.discord)
     await request(harness.discord, art)

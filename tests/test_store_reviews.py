@@ -55,6 +55,16 @@ async def test_an_approval_keeps_what_the_decision_needs_and_is_decided_once(sto
     with pytest.raises(ValueError):
         await store.decide_review(review_id, ReviewState.KEPT, decided_by=8)  # no decision for an approval
 
+    # A decision Discord would not carry out is undone by its own moderator only, token and all.
+    assert not await store.reopen_review(review_id, decided_by=8, token=TOKEN)
+    assert await store.reopen_review(review_id, decided_by=9, token=TOKEN)
+    row = await store.review(review_id)
+    assert row is not None
+    assert (row["status"], row["decided_by"], row["decided_at"], row["interaction_token"]) == ("pending", None, None, TOKEN)
+    assert not await store.reopen_review(review_id, decided_by=9, token=TOKEN), "only a decided row reopens"
+    again = await store.decide_review(review_id, ReviewState.APPROVED, decided_by=8)
+    assert again is not None and again.won
+
 
 async def test_two_moderators_deciding_at_once_make_exactly_one_decision(store, backend):
     other = await backend.open()  # a second process on the same ledger

@@ -208,6 +208,11 @@ class Store(Protocol):
         """The job's pending reviews of `kind`, oldest first."""
         ...
 
+    async def reopen_review(self, review_id: int, *, decided_by: int, token: str | None) -> bool:
+        """Undo `decided_by`'s decision whose effect Discord refused (the approved image could not be
+        posted): pending again, with the request's token back. False when the row was not so decided."""
+        ...
+
     async def reported_by(self, job_id: int, user_id: int) -> bool:
         """Whether the member ever reported this result (decided or not)."""
         ...

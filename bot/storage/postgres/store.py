@@ -577,6 +577,14 @@ class PostgresStore:
                                     job_id, kind.value, ReviewState.PENDING.value)
         return [dict(r) for r in rows]  # type: ignore[misc]
 
+    async def reopen_review(self, review_id: int, *, decided_by: int, token: str | None) -> bool:
+        async with self._conn() as conn:
+            status = await conn.execute(
+                "UPDATE reviews SET status = $1, decided_by = NULL, decided_at = NULL, interaction_token = $2"
+                " WHERE id = $3 AND decided_by = $4 AND status <> $1",
+                ReviewState.PENDING.value, token, review_id, decided_by)
+        return status.split()[-1] == "1"
+
     async def reported_by(self, job_id: int, user_id: int) -> bool:
         async with self._conn() as conn:
             found = await conn.fetchval("SELECT EXISTS (SELECT FROM reviews WHERE job_id = $1 AND kind = $2"

@@ -595,6 +595,12 @@ class SqliteStore:
                                (job_id, kind.value, ReviewState.PENDING.value))
         return rows  # type: ignore[return-value]
 
+    async def reopen_review(self, review_id: int, *, decided_by: int, token: str | None) -> bool:
+        return await self._write(lambda conn: conn.execute(
+            "UPDATE reviews SET status = ?, decided_by = NULL, decided_at = NULL, interaction_token = ?"
+            " WHERE id = ? AND decided_by = ? AND status != ?",
+            (ReviewState.PENDING.value, token, review_id, decided_by, ReviewState.PENDING.value)).rowcount == 1)
+
     async def reported_by(self, job_id: int, user_id: int) -> bool:
         rows = await self._run(_rows, "SELECT id FROM reviews WHERE job_id = ? AND kind = ? AND user_id = ?",
                                (job_id, ReviewKind.REPORT.value, user_id))

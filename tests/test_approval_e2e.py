@@ -300,3 +300,21 @@ async def test_a_review_channel_that_refuses_the_post_costs_nothing(harness):
     (job,) = await read_jobs(harness.settings, GUILD_ID, ALICE)
     assert job["state"] == "failed", "nothing was posted anywhere, so nothing is spent"
     assert posts(harness.discord, art) == [] and posts(harness.discord, review) == []
+
+
+async def test_reroll_of_an_approved_image_waits_for_a_moderator_too(harness):
+    art, review = await moderated(harness.discord)
+    await request(harness.discord, art)
+    post = await one_post(harness.discord, review)
+    pressed, _ = await press(harness.discord, post, "Approve", user_id=9100, permissions=MOD)
+    await pressed.wait_followup()
+    result = await one_post(harness.discord, art)
+    reroll = await harness.discord.click(result, button_ids(result)["Reroll"], user_id=4002)
+    callback = await reroll.wait_callback()
+    assert callback["type"] == 5 and callback["data"]["flags"] & 64, "a Reroll here is private too"
+    waiting = await reroll.wait_followup()
+    assert is_ephemeral(waiting) and WAITING in waiting["content"]
+    await harness.discord.wait_for(lambda: len(posts(harness.discord, review)) == 2)
+    second = posts(harness.discord, review)[-1]
+    assert "<@4002>" in second["content"] and set(button_ids(second)) == {"Approve", "Reject"}
+    assert len(posts(harness.discord, art)) == 1, "nothing new in the channel until approved"

@@ -25,7 +25,7 @@ from bot.sync import sync_if_changed
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.generate", "cogs.inpaint", "cogs.quota", "cogs.admin", "cogs.queue", "cogs.results",
-              "cogs.history", "cogs.help", "cogs.config")
+              "cogs.history", "cogs.help", "cogs.config", "cogs.approval", "cogs.reports")
 UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
               "no credits were spent.")
 BUSY = "The bot is busy right now; nothing was changed. Please try again in a moment."

@@ -19,7 +19,14 @@ from bot.catalog import MODELS, PROMPT_MAX_LENGTH
 from bot.domain.rules import RuleKind, RuleLimit
 from bot.embeds import COLOUR
 from bot.errors import InvalidInput
-from bot.moderation.config import NEGATIVE_PROMPT, NSFW_FILTER, SPOILER, GuildConfig
+from bot.moderation.config import (
+    NEGATIVE_PROMPT,
+    NSFW_FILTER,
+    REPORTS_HIDE_AFTER,
+    REVIEW_CHANNEL,
+    SPOILER,
+    GuildConfig,
+)
 from bot.moderation.limits import MAX_BLOCKED, MAX_CHANNELS, MAX_PATTERNS, MAX_ROLES, MAX_WORDS, REASON_MAX
 from bot.moderation.patterns import BadPattern, check_new_pattern
 from bot.moderation.words import check_word
@@ -34,6 +41,7 @@ OnOff = Literal["on", "off"]
 Channel = app_commands.AppCommandChannel | app_commands.AppCommandThread
 FIELD_MAX = 1024
 PAGE_MAX = 4000  # an embed description holds 4096; longer lists go in a text file
+HIDE_AFTER_MAX = 100  # /config reports hide_after (part 8): past a hundred reports, hiding means nothing
 
 
 def _everywhere(config: GuildConfig) -> str:
@@ -132,6 +140,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         negative = config.get(NEGATIVE_PROMPT)
         embed.add_field(name="Added negative prompt", value=code_block(negative, FIELD_MAX) if negative else "none",
                         inline=False)
+        embed.add_field(name="Review", value=_fit(_review(config)), inline=False)  # part 8
         budget = snap.guild_budget
         embed.add_field(name="Server budget", value="none" if budget is None else
                         f"{credits(budget)} a day, {credits(snap.guild_used)} used today", inline=False)
@@ -323,6 +332,59 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         takers = ", ".join(f"/{m.key}" for m in MODELS.values() if any(p.option == "negative_prompt" for p in m.params))
         await self._done(interaction, f"Every request on {takers} now also keeps out: {code_block(text, 1600)}" if text
                          else "No negative prompt is added to requests now.")
+
+    # -- review: approval mode and reports (part 8) ----------------------------------------------
+
+    async def _review_now(self, interaction: discord.Interaction, said: str) -> None:
+        config = await self._config(interaction)
+        await self._done(interaction, f"{said}\n{_review(config)}")
+
+    @app_commands.command(name="review-channel", description="Where moderators approve images and look at reports")
+    @app_commands.describe(channel="The channel (empty: none; approval channels then refuse, reporting stops)")
+    async def review_channel(self, interaction: discord.Interaction,
+                             channel: app_commands.AppCommandChannel | None = None) -> None:
+        await self.bot.moderation.set(guild_of(interaction), REVIEW_CHANNEL, None if channel is None else channel.id,
+                                      actor_id=interaction.user.id)
+        await self._review_now(interaction, "No review channel now." if channel is None else
+                               f"Moderators now review in {channel.mention}.")
+
+    @app_commands.command(name="approval", description="Results in a channel wait for a moderator's approval")
+    @app_commands.describe(channel="The channel", state="on: nothing is posted there until a moderator approves it")
+    async def approval(self, interaction: discord.Interaction, channel: Channel, state: OnOff) -> None:
+        if _on("state", state):
+            added = await self._put(interaction, RuleKind.APPROVAL, str(channel.id), limit=MAX_CHANNELS,
+                                    what="approval channels")
+            said = f"Approval is now on in {channel.mention}." if added else f"Approval was already on in {channel.mention}."
+        else:
+            removed = await self._remove(interaction, RuleKind.APPROVAL, str(channel.id))
+            said = f"Approval is now off in {channel.mention}." if removed else f"Approval was not on in {channel.mention}."
+        await self._review_now(interaction, said)
+
+    @app_commands.command(name="reports", description="How many reports hide a result until a moderator decides")
+    @app_commands.describe(hide_after=f"Reports that hide a result (0: members cannot report; default "
+                                      f"{REPORTS_HIDE_AFTER.default})")
+    async def reports(self, interaction: discord.Interaction,
+                      hide_after: app_commands.Range[int, 0, HIDE_AFTER_MAX]) -> None:
+        if isinstance(hide_after, bool) or not isinstance(hide_after, int) or not 0 <= hide_after <= HIDE_AFTER_MAX:
+            raise InvalidInput(f"`hide_after` must be a whole number from 0 to {HIDE_AFTER_MAX}.")
+        await self.bot.moderation.set(guild_of(interaction), REPORTS_HIDE_AFTER, hide_after,
+                                      actor_id=interaction.user.id)
+        await self._review_now(interaction, "Reporting is now off." if hide_after == 0 else
+                               f"A result is now hidden after {hide_after} report(s).")
+
+
+def _review(config: GuildConfig) -> str:
+    channel = config.get(REVIEW_CHANNEL)
+    where = f"<#{channel}>" if channel is not None else "none set"
+    approval = ", ".join(f"<#{c}>" for c in sorted(config.approval)) or "no channel"
+    hide = int(config.get(REPORTS_HIDE_AFTER))
+    reports = "off" if hide <= 0 else f"on, a result is hidden after {hide} report(s)"
+    lines = [f"Review channel: {where}", f"Approval: {approval}", f"Reports: {reports}"]
+    if channel is None and config.approval:
+        lines.append("Generating in the approval channels is refused until a review channel is set.")
+    if channel is None and hide > 0:
+        lines.append("Members cannot report results until a review channel is set.")
+    return "\n".join(lines)
 
 
 def _model(given: str) -> str:

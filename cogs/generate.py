@@ -18,6 +18,7 @@ from bot.errors import UserFacingError
 from bot.guard import GUILD_ONLY
 from bot.moderation.config import NEGATIVE_PROMPT, SPOILER, GuildConfig
 from bot.moderation.gates import Asker
+from bot.moderation.review import review_target
 from bot.services.queue import delivery_info
 from bot.services.validation import Prepared, prepare, with_negative
 from bot.storage import Member
@@ -72,6 +73,12 @@ class Admission:
 
     config: GuildConfig
     asker: Asker
+    review: int | None = None  # approval mode (part 8): the review channel the result waits in
+
+    @property
+    def private(self) -> bool:
+        """In approval mode even "thinking…" is the member's alone: nothing shows until approved."""
+        return self.review is not None
 
     @property
     def spoiler(self) -> bool:
@@ -87,7 +94,7 @@ async def admit(bot: PixazoBot, interaction: discord.Interaction, prepared: Prep
     assert interaction.guild_id is not None
     asker = asker_of(interaction)
     config = await bot.moderation.admit(interaction.guild_id, asker, prepared.model.key, prepared.prompt)
-    return Admission(config, asker)
+    return Admission(config, asker, review_target(config, asker))
 
 
 def make_command(name: str, description: str, params: tuple[Param, ...],
@@ -147,7 +154,7 @@ class Generate(commands.Cog):
         # Both raise before anything is deferred, so the answer is ephemeral.
         prepared = prepare(model, options)
         admission = await admit(self.bot, interaction, prepared)
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(thinking=True, ephemeral=admission.private)
         await run_and_post(self.bot, interaction, prepared, started, admission)
 
 
@@ -167,6 +174,8 @@ async def run_and_post(bot: PixazoBot, interaction: discord.Interaction, prepare
         delivery["note"] = note
     if admission.spoiler:
         delivery["spoiler"] = True
+    if admission.review is not None:
+        delivery["review"] = admission.review
     # The server's negative prompt goes to Pixazo, not into what the member typed: a Reroll adds it once.
     prepared = admission.shape(prepared)
     await bot.queue.submit(prepared, member, channel_id=interaction.channel_id, delivery=delivery,

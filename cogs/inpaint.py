@@ -48,7 +48,7 @@ class Inpaint(commands.Cog):
         # Everything knowable without a download is refused at once, privately and for free.
         admission = await admit(self.bot, interaction, prepare(INPAINT, options))
         declared = [precheck(upload, max_bytes=settings.inpaint_max_file_bytes) for upload in uploads]
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(thinking=True, ephemeral=admission.private)
         user = interaction.user.id
         self._checking[user] += 1  # before the precheck awaits, so commands fired together see each other
         try:

@@ -25,6 +25,7 @@ from bot.errors import UserFacingError
 from bot.imaging import fit_off_loop
 from bot.replies import NO_PINGS
 from bot.services.generation import Outcome
+from cogs.approval import hold_for_review
 from cogs.results import result_view
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,9 @@ class WebhookCourier:
                                   detail=f"result too large: {exc}") from None
 
     async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None:
+        if json.loads(job.get("delivery") or "{}").get("review"):  # approval mode: a moderator decides first
+            await hold_for_review(self.bot, job, *await self._message(job, outcome))
+            return
         webhook = self._webhook(job)
         status = "no interaction token"
         note = json.loads(job.get("delivery") or "{}").get("note")  # "Reroll of job #N"

@@ -26,6 +26,7 @@ from bot.services.inpaint import Upload, check_pair, check_upload, ledger_inputs
 from bot.services.validation import prepare
 from bot.text import code_block, code_span, credits
 from cogs.generate import admit, member_of, run_and_post
+from cogs.report_button import ReportButton
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +150,12 @@ async def run_again(interaction: discord.Interaction, job: JobRecord, model: Mod
     prepared = prepare(model, options)
     admission = await admit(bot, interaction, prepared)
     if model.kind is not Kind.INPAINT:
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(thinking=True, ephemeral=admission.private)
         await run_and_post(bot, interaction, prepared, started, admission, note=note)
         return
     # /inpaint: the original attachments, checked again as /inpaint checks them, while Discord serves them.
     uploads = inpaint_uploads(model, job)
-    await interaction.response.defer(thinking=True)
+    await interaction.response.defer(thinking=True, ephemeral=admission.private)
     await bot.quotas.precheck(member_of(interaction), model.key, pending=0)
     settings = bot.settings
     try:
@@ -287,7 +288,7 @@ class EditButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:ed
             await answer_error(interaction, exc, "Edit button")
 
 
-RESULT_BUTTONS = (RerollButton, EditButton, DetailsButton, DeleteButton)
+RESULT_BUTTONS = (RerollButton, EditButton, DetailsButton, DeleteButton, ReportButton)  # Report: part 8
 
 
 def result_view(job_id: int) -> discord.ui.View:

@@ -18,7 +18,10 @@ def test_the_interface_is_the_ledger_the_services_know():
                               "admin_actions", "recent_jobs", "job", "enqueue", "claim", "requeue", "cancel",
                               "queue_positions", "median_seconds", "expire_waiting", "set_result_message",
                               "history", "forget_member", "forget_older_than", "guild_rules", "put_rule",
-                              "remove_rule", "clear_rules", "set_budget", "record_action", "guild_usage"])
+                              "remove_rule", "clear_rules", "set_budget", "record_action", "guild_usage",
+                              # part 8: approval mode and reports
+                              "open_review", "set_review_message", "set_review_detail", "drop_review", "review",
+                              "open_reviews", "reported_by", "decide_review", "reopen_review"])
 
 
 @pytest.mark.parametrize("backend", [SqliteStore, PostgresStore])

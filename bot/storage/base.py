@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 from bot.domain import JobState, Member, QuotaSnapshot
 from bot.domain.jobs import sources_of
 from bot.domain.records import AdminAction, GuildRule, JobRecord, UsageRow
+from bot.domain.reviews import Decision, ReviewKind, ReviewRecord, ReviewState
 from bot.domain.rules import RuleKind
 
 INTERRUPTED = "interrupted"  # the error recorded on a job a shutdown or crash left open
@@ -177,6 +178,50 @@ class Store(Protocol):
 
     async def forget_older_than(self, created_before: float) -> int:
         """Forget every finished job created before `created_before`; returns how many were cleared."""
+        ...
+
+    # Approval mode and reports (part 8): the `reviews` rows that the review channel's buttons decide.
+    # The first decision wins: a conditional UPDATE of a pending row, so two moderators pressing at
+    # once, in one process or two, get one winner and one "already decided".
+
+    async def open_review(self, guild_id: int, job_id: int, kind: ReviewKind, user_id: int, *,
+                          channel_id: int | None, reason: str | None = None, application_id: int | None = None,
+                          token: str | None = None, token_expires_at: float | None = None,
+                          detail: str | None = None) -> tuple[int, int]:
+        """A pending review; returns its id and how many pending reviews of `kind` the job has now.
+        AlreadyReviewed when the member already reported the result (or the job already awaits approval)."""
+        ...
+
+    async def set_review_message(self, review_id: int, channel_id: int, message_id: int) -> None:
+        """Where the review was posted: its buttons' message."""
+        ...
+
+    async def set_review_detail(self, review_id: int, detail: str | None) -> None: ...
+
+    async def drop_review(self, review_id: int) -> None:
+        """Forget a pending review whose post never reached the review channel."""
+        ...
+
+    async def review(self, review_id: int) -> ReviewRecord | None: ...
+
+    async def open_reviews(self, job_id: int, kind: ReviewKind) -> list[ReviewRecord]:
+        """The job's pending reviews of `kind`, oldest first."""
+        ...
+
+    async def reopen_review(self, review_id: int, *, decided_by: int, token: str | None) -> bool:
+        """Undo `decided_by`'s decision whose effect Discord refused (the approved image could not be
+        posted): pending again, with the request's token back. False when the row was not so decided."""
+        ...
+
+    async def reported_by(self, job_id: int, user_id: int) -> bool:
+        """Whether the member ever reported this result (decided or not)."""
+        ...
+
+    async def decide_review(self, review_id: int, status: ReviewState, *, decided_by: int,
+                            reason: str | None = None) -> Decision | None:
+        """Decide a pending review (None: no such review). A report's decision settles every pending
+        report of the same result with it. The request's token is cleared from every row decided.
+        ValueError when `status` is not a decision for the review's kind."""
         ...
 
 

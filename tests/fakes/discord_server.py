@@ -350,6 +350,8 @@ class FakeDiscord:
         self.login_status: int | None = None
         # Channel ids whose POST /channels/{id}/messages gets 403 Missing Permissions.
         self.refuse_channel_posts: set[int] = set()
+        # User ids who take no DMs from the bot: a post in their DM channel gets 403 50007.
+        self.refuse_dms: set[int] = set()
         # (loop time, message id) of every edit of an interaction's message, for rate checks.
         self.edit_times: list[tuple[float, str]] = []
 
@@ -794,6 +796,12 @@ class FakeDiscord:
         channel_id = self._dm_channels.setdefault(user_id, self._ids.next())
         return _json(self._dm_channel(channel_id, user_id))
 
+    def dm_messages(self, user_id: int) -> list[dict]:
+        """What the bot sent the user by DM, oldest first."""
+        channel_id = self._dm_channels.get(user_id)
+        return sorted((m for m in self.messages.values() if channel_id is not None
+                       and m["channel_id"] == str(channel_id)), key=lambda m: int(m["id"]))
+
     def _dm_channel(self, channel_id: int, user_id: int) -> dict:
         return {
             "id": str(channel_id),
@@ -1040,6 +1048,8 @@ class FakeDiscord:
             raise _ApiError(405, 0, "405: Method Not Allowed")
         if channel_id in self.refuse_channel_posts:
             raise _ApiError(403, 50013, "Missing Permissions")
+        if any(self._dm_channels.get(user) == channel_id for user in self.refuse_dms):
+            raise _ApiError(403, 50007, "Cannot send messages to this user")
         rec: RecordedRequest = request[_REC]
         return _json(self._new_message(rec.json or {}, rec, channel_id, DEFAULT_UPLOAD_LIMIT))
 

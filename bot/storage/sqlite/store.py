@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
 from bot.domain.jobs import REFUNDED_STATES, sources_of
 from bot.domain.records import AdminAction, GuildRule, JobRecord, UsageRow
+from bot.domain.reviews import DECISIONS, AlreadyReviewed, Decision, ReviewKind, ReviewRecord, ReviewState
 from bot.domain.rules import RuleKind, RuleLimit
 from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, config_action, recovered, settled_as
 from bot.storage.sqlite.migrations import apply_migrations
@@ -548,6 +549,91 @@ class SqliteStore:
         sql = (f"UPDATE jobs SET {_FORGET_SETS}, forgotten_at = ? WHERE {where} AND forgotten_at IS NULL"
                f" AND state NOT IN ({_OPEN_SQL})")
         return await self._write(lambda conn: conn.execute(sql, (now, *args)).rowcount)
+
+    # -- approval mode and reports (part 8) ------------------------------------------------------
+
+    async def open_review(self, guild_id: int, job_id: int, kind: ReviewKind, user_id: int, *,
+                          channel_id: int | None, reason: str | None = None, application_id: int | None = None,
+                          token: str | None = None, token_expires_at: float | None = None,
+                          detail: str | None = None) -> tuple[int, int]:
+        now = self.now()
+
+        def work(conn: Conn) -> tuple[int, int]:
+            try:
+                cur = conn.execute(
+                    "INSERT INTO reviews (guild_id, job_id, kind, user_id, channel_id, reason, application_id,"
+                    " interaction_token, token_expires_at, detail, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (guild_id, job_id, kind.value, user_id, channel_id, reason, application_id, token,
+                     token_expires_at, detail, now))
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyReviewed(f"job {job_id}: {kind.value} by {user_id} exists ({exc})") from None
+            (pending,) = conn.execute("SELECT COUNT(*) FROM reviews WHERE job_id = ? AND kind = ? AND status = ?",
+                                      (job_id, kind.value, ReviewState.PENDING.value)).fetchone()
+            return int(cur.lastrowid or 0), pending
+
+        return await self._write(work)
+
+    async def set_review_message(self, review_id: int, channel_id: int, message_id: int) -> None:
+        await self._write(lambda conn: conn.execute(
+            "UPDATE reviews SET review_channel_id = ?, review_message_id = ? WHERE id = ?",
+            (channel_id, message_id, review_id)))
+
+    async def set_review_detail(self, review_id: int, detail: str | None) -> None:
+        await self._write(lambda conn: conn.execute("UPDATE reviews SET detail = ? WHERE id = ?", (detail, review_id)))
+
+    async def drop_review(self, review_id: int) -> None:
+        await self._write(lambda conn: conn.execute("DELETE FROM reviews WHERE id = ? AND status = ?",
+                                                    (review_id, ReviewState.PENDING.value)))
+
+    async def review(self, review_id: int) -> ReviewRecord | None:
+        rows = await self._run(_rows, "SELECT * FROM reviews WHERE id = ?", (review_id,))
+        return rows[0] if rows else None  # type: ignore[return-value]  # rows carry the record's columns
+
+    async def open_reviews(self, job_id: int, kind: ReviewKind) -> list[ReviewRecord]:
+        rows = await self._run(_rows, "SELECT * FROM reviews WHERE job_id = ? AND kind = ? AND status = ? ORDER BY id",
+                               (job_id, kind.value, ReviewState.PENDING.value))
+        return rows  # type: ignore[return-value]
+
+    async def reopen_review(self, review_id: int, *, decided_by: int, token: str | None) -> bool:
+        return await self._write(lambda conn: conn.execute(
+            "UPDATE reviews SET status = ?, decided_by = NULL, decided_at = NULL, interaction_token = ?"
+            " WHERE id = ? AND decided_by = ? AND status != ?",
+            (ReviewState.PENDING.value, token, review_id, decided_by, ReviewState.PENDING.value)).rowcount == 1)
+
+    async def reported_by(self, job_id: int, user_id: int) -> bool:
+        rows = await self._run(_rows, "SELECT id FROM reviews WHERE job_id = ? AND kind = ? AND user_id = ?",
+                               (job_id, ReviewKind.REPORT.value, user_id))
+        return bool(rows)
+
+    async def decide_review(self, review_id: int, status: ReviewState, *, decided_by: int,
+                            reason: str | None = None) -> Decision | None:
+        now = self.now()
+        pending = ReviewState.PENDING.value
+
+        def work(conn: Conn) -> Decision | None:
+            # BEGIN IMMEDIATE holds the write lock from the first read: no other decision interleaves.
+            found = _rows(conn, "SELECT * FROM reviews WHERE id = ?", (review_id,))
+            if not found:
+                return None
+            row = found[0]
+            if status not in DECISIONS[ReviewKind(row["kind"])]:
+                raise ValueError(f"{status} is no decision for a {row['kind']} review")
+            sets = "status = ?, decided_by = ?, decided_at = ?, interaction_token = NULL"
+            won = conn.execute(f"UPDATE reviews SET {sets}, reason = COALESCE(?, reason) WHERE id = ? AND status = ?",
+                               (status.value, decided_by, now, reason, review_id, pending)).rowcount == 1
+            also: list[dict[str, Any]] = []
+            if won and row["kind"] == ReviewKind.REPORT.value:
+                ids = [r for (r,) in conn.execute("SELECT id FROM reviews WHERE job_id = ? AND kind = ? AND status = ?",
+                                                  (row["job_id"], row["kind"], pending))]
+                conn.execute(f"UPDATE reviews SET {sets} WHERE job_id = ? AND kind = ? AND status = ?",
+                             (status.value, decided_by, now, row["job_id"], row["kind"], pending))
+                also = _rows(conn, "SELECT * FROM reviews WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                             (json.dumps(ids),))
+            (now_row,) = _rows(conn, "SELECT * FROM reviews WHERE id = ?", (review_id,))
+            return Decision(won, now_row, also)  # type: ignore[arg-type]  # rows carry the record's columns
+
+        return await self._write(work)
 
 
 # Days are ISO dates, so text order is date order and `day >= ?` is a range on the index.

@@ -89,6 +89,10 @@ class Settings(FileSettings):
     progress_interval_seconds: float = Field(5.0, ge=0.1, le=300)  # at most one edit per job this often
     progress_max_edits_per_second: float = Field(10.0, gt=0, le=50)  # bot-wide budget of notice edits
 
+    # Several processes, one bot (issue 13 part 9). A running job is leased to its process for this
+    # long, renewed every third of it; a dead process's jobs are taken over once their leases expire.
+    job_lease_seconds: float = Field(30.0, ge=3, le=600)
+
     # Jobs older than this many days have their prompts, parameters, input names and result links
     # cleared (at start, then daily); the credit arithmetic stays. 0 keeps everything.
     history_retention_days: int = Field(90, ge=0, le=36_500)

@@ -15,6 +15,7 @@ from bot.domain import JobState, Member, QuotaSnapshot
 from bot.domain.jobs import sources_of
 from bot.domain.records import AdminAction, GuildRule, JobRecord
 from bot.domain.rules import RuleKind
+from bot.storage.lease import DEFAULT_LEASE_SECONDS
 
 INTERRUPTED = "interrupted"  # the error recorded on a job a shutdown or crash left open
 MAX_ATTEMPTS = 2  # a job whose Pixazo call a crash cut short runs once more, then fails
@@ -55,14 +56,21 @@ class Store(Protocol):
         Refused(QUEUE) when `max_queue` jobs are already waiting. `token` is a credential."""
         ...
 
-    async def claim(self) -> JobRecord | None:
-        """Move the next queued job, by fair rank then id, to running (one more attempt) and return it.
+    async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,
+                    max_running: int | None = None) -> JobRecord | None:
+        """Move the next job, by fair rank then id, to running (one more attempt) with `owner`'s lease
+        (default: the store's) for `lease_seconds`, and return it. The next job is a queued one, or a
+        running one whose lease expired (its process is presumed dead: an interrupted attempt; one past
+        its last attempt is failed, refunded). None when there is none, or when `max_running` jobs hold
+        a live lease already (PIXAZO_MAX_CONCURRENCY, across every process sharing the database).
 
-        One statement: two processes sharing a database never take the same job."""
+        One transaction under one lock: two processes never take the same job or the same last slot."""
         ...
 
     async def requeue(self, job_id: int) -> JobState | None:
-        """A running job back to the queue, its attempt not counted (a shutdown's grace ran out)."""
+        """A running job back to the queue, its attempt not counted (a shutdown's grace ran out).
+
+        Like every settle below, only while no other process holds the job's lease."""
         ...
 
     async def cancel(self, job_id: int, actor_id: int) -> tuple[JobState | None, JobState | None]:
@@ -95,7 +103,9 @@ class Store(Protocol):
         """Settle what the last run left open, in one transaction: `delivered` jobs (id -> result URL)
         succeed; queued jobs stay queued; a queued job's Pixazo call cut short goes back to the queue
         once (a second time it fails); every other open job fails (its credits come back).
-        Returns how many failed."""
+        Only jobs this store's owner held or that have no lease: another live process's jobs are its
+        own, and an expired lease is taken over by `claim` (an SQLite store opened `exclusive`, under
+        the DATA_DIR lock, takes every running job as its own). Returns how many failed."""
         ...
 
     async def audit(self) -> list[str]:
@@ -167,6 +177,15 @@ class Store(Protocol):
 
     async def forget_older_than(self, created_before: float) -> int:
         """Forget every finished job created before `created_before`; returns how many were cleared."""
+        ...
+
+    # Job leases (part 9): several processes share one queue.
+
+    owner: str  # this process's lease owner id (bot/storage/lease.py); every settle is guarded on it
+
+    async def renew(self, owner: str, job_ids: list[int], lease_seconds: float) -> set[int]:
+        """Extend `owner`'s leases on those of `job_ids` it still holds; returns them (a missing id:
+        the lease expired and another process took the job over)."""
         ...
 
 

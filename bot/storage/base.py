@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 from bot.domain import JobState, Member, QuotaSnapshot
@@ -186,6 +187,12 @@ class Store(Protocol):
     async def renew(self, owner: str, job_ids: list[int], lease_seconds: float) -> set[int]:
         """Extend `owner`'s leases on those of `job_ids` it still holds; returns them (a missing id:
         the lease expired and another process took the job over)."""
+        ...
+
+    def singleton(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """`async with store.singleton(name) as mine`: True in at most one process sharing the database
+        at a time (PostgreSQL: a session advisory lock, not waited for; SQLite: always, the DATA_DIR
+        lock already means one process). Command sync at start runs inside it."""
         ...
 
 

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -39,6 +40,7 @@ _RUNNING = JobState.RUNNING.value
 # claim that follows it are then one step, so two processes can never both take the last free slot of
 # PIXAZO_MAX_CONCURRENCY. Two int4 keys beside MIGRATION_LOCK's (0x7078, 1) and the cap's (0x7078, 2).
 CLAIM_LOCK = (0x7078, 3)
+SINGLETON_LOCK = 0x7079  # the first int4 key of `singleton(name)`'s locks; the second is the name's CRC
 # One statement after the lock. A running job whose lease ran out after its last allowed attempt is
 # failed (refunded, part 5's rule); the next job by fair rank then id is a queued one or a running one
 # whose holder's lease ran out (its process is presumed dead) with an attempt left; it is taken only
@@ -470,3 +472,16 @@ class PostgresStore:
                                     " AND lease_owner = $4 RETURNING id", self.now() + lease_seconds, job_ids,
                                     _RUNNING, owner)
         return {r[0] for r in rows}
+
+    @asynccontextmanager
+    async def singleton(self, name: str) -> AsyncIterator[bool]:
+        # A session lock, on a connection kept out of the pool while the block runs; try, never wait:
+        # whoever has it is doing the work for everyone.
+        key = (SINGLETON_LOCK, zlib.crc32(name.encode()) & 0x7FFFFFFF)
+        async with self._conn() as conn:
+            mine = await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", *key)
+            try:
+                yield mine
+            finally:
+                if mine:
+                    await conn.execute("SELECT pg_advisory_unlock($1, $2)", *key)

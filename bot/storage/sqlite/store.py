@@ -11,7 +11,8 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -511,6 +512,10 @@ class SqliteStore:
             f"UPDATE jobs SET lease_until = ? WHERE id IN ({marks}) AND state = ? AND lease_owner = ? RETURNING id",
             (until, *job_ids, _RUNNING, owner)).fetchall())
         return {r[0] for r in rows}
+
+    @asynccontextmanager
+    async def singleton(self, name: str) -> AsyncIterator[bool]:
+        yield True  # the DATA_DIR lock (bot/instance_lock.py): no other process uses this ledger
 
 
 _AUDIT_SQL = """

@@ -375,6 +375,9 @@ class FakeDiscord:
         self.shard_count: int | None = None  # from the IDENTIFYs
         self.shard_conns: dict[int, _GatewayConnection] = {}  # shard id -> its live connection
         self.identifies: list[dict] = []  # every IDENTIFY, in order
+        # Every connection that identified for a shard, oldest first. Discord lets a second session
+        # identify for a shard while the first still runs (a handover); the latest gets the events.
+        self.shard_sessions: dict[int, list[_GatewayConnection]] = {}
         self._sessions: dict[str, int] = {}  # session id -> shard id
         self._connections: set[web.WebSocketResponse] = set()
         self._session_id: str | None = None
@@ -442,6 +445,13 @@ class FakeDiscord:
             if loop.time() > deadline:
                 raise AssertionError(f"shards {shard_ids} did not all connect; connected: {sorted(self.shard_conns)}")
             await asyncio.sleep(0.02)
+
+    def route_shard(self, shard_id: int, session: int) -> None:
+        """Send the shard's events to its `session`-th connection (0: the first that identified)."""
+        conn = self.shard_sessions[shard_id][session]
+        if conn.ws.closed:
+            raise AssertionError(f"session {session} of shard {shard_id} is closed")
+        self.shard_conns[shard_id] = conn
 
     def _conn_for(self, guild_id: object) -> _GatewayConnection | None:
         """The connection a guild's events go out on: its shard's (None: that shard is not connected)."""
@@ -1329,6 +1339,7 @@ class FakeDiscord:
         self._seq = 0
         self._conn = conn
         self.shard_conns[shard_id] = conn
+        self.shard_sessions.setdefault(shard_id, []).append(conn)
         ready: dict[str, Any] = {
             "v": 10,
             "user": self._bot_user(),

@@ -123,7 +123,6 @@ async def _serve(settings: Settings, *, force_sync: bool) -> None:
         journal = SettleJournal(settings.settle_journal_path, journal_offload)
         # Delivered jobs the last run could not record are applied first, then the rest are released.
         owner = new_owner()  # this process's name on the job leases it takes
-        log.info("starting as lease owner %s", owner)
         store = await open_store(settings, delivered=journal.read(), owner=owner)
         journal.clear()
         quotas = Quotas(settings, store)

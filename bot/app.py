@@ -143,5 +143,6 @@ class PixazoBot(commands.AutoShardedBot):
         await super().close()
 
     async def on_ready(self) -> None:
-        log.info("connected as %s (id %s) to %d server(s)", self.user, self.user.id if self.user else "?",
-                 len(self.guilds))
+        log.info("connected as %s (id %s) to %d server(s); shard(s) %s of %s; job lease owner %s", self.user,
+                 self.user.id if self.user else "?", len(self.guilds), ",".join(map(str, sorted(self.shards))),
+                 self.shard_count, self.store.owner)

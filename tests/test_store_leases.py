@@ -158,3 +158,17 @@ async def test_the_cluster_bound_holds_under_concurrent_claims_from_two_processe
     while (job := await a.claim("a", LEASE, max_running=3)) is not None:
         await a.succeed(job["id"], None)
     assert {(await a.job(j))["state"] for j in jobs} == {"succeeded"}
+
+
+async def test_one_process_at_a_time_holds_a_singleton(backend, stores):
+    a, b = stores
+    async with a.singleton("command-sync") as first:
+        assert first is True
+        async with b.singleton("command-sync") as second:
+            # PostgreSQL: another process syncing means this one does not; SQLite: DATA_DIR's lock
+            # already keeps a second process out, so there is never another to defer to.
+            assert second is (backend.name == "sqlite")
+        async with b.singleton("another-name") as other:
+            assert other is True, "names are separate locks"
+    async with b.singleton("command-sync") as later:
+        assert later is True, "released when the block ends"

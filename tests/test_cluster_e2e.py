@@ -185,6 +185,43 @@ async def test_a_config_change_in_one_process_applies_in_the_other_on_its_next_c
     assert "Traceback" not in a.log() + b.log()
 
 
+async def test_a_button_on_a_result_another_process_made_is_answered_by_the_servers_own(
+        tmp_path, cluster_discord, fake_pixazo, postgres_url):
+    # b (shard 1) runs one job at a time, a up to four: b's server's second job is claimed by a.
+    fake_pixazo.latency = 3.0
+    env = cluster_env(cluster_discord, fake_pixazo, postgres_url, SHARD_COUNT="2")
+    a = Bot(tmp_path, "a", {**env, "SHARD_IDS": "0", "PIXAZO_MAX_CONCURRENCY": "4"})
+    b = Bot(tmp_path, "b", {**env, "SHARD_IDS": "1", "PIXAZO_MAX_CONCURRENCY": "1"})
+    store = await ledger(postgres_url)
+    try:
+        await a.start()
+        await b.start()
+        await cluster_discord.wait_shards(0, 1, timeout=30)
+        await cluster_discord.wait_synced(timeout=15)
+        first = await cluster_discord.invoke("sdxl", {"prompt": "first", "seed": 1}, user_id=4001,
+                                             guild_id=SHARD1_GUILD)
+        await eventually(lambda: len(fake_pixazo.requests) == 1, timeout=10)
+        second = await cluster_discord.invoke("sdxl", {"prompt": "second", "seed": 7}, user_id=4002,
+                                              guild_id=SHARD1_GUILD)
+        for interaction in (first, second):
+            await eventually(lambda i=interaction: bool(results(i)), timeout=20)
+        made = await store.job(2)
+        assert f":{a.pid}:" in made["lease_owner"], "a made the result of b's server"
+        (message,) = results(second)
+        details_id = next(item["custom_id"] for row in message["components"] for item in row["components"]
+                          if item.get("label") == "Details")
+        pressed = await cluster_discord.click(cluster_discord.messages[message["id"]], details_id, user_id=4999)
+        callback = await pressed.wait_callback()  # reached b: the only process on the server's shard
+        assert callback["type"] == 4 and is_ephemeral(callback["data"]), callback
+        assert "seed: `7`" in callback["data"]["embeds"][0]["description"]
+    finally:
+        await store.close()
+        for bot in (a, b):
+            if bot.proc is not None:
+                await bot.stop()
+    assert "Traceback" not in a.log() + b.log()
+
+
 async def test_kill_9_one_process_and_the_other_finishes_every_job_once(tmp_path, cluster_discord, fake_pixazo,
                                                                        postgres_url):
     lease, latency, jobs = 3.0, 2.0, 10

@@ -152,6 +152,29 @@ async def test_two_processes_serve_their_shards_under_one_bound_and_one_syncer(t
         await store.close()
 
 
+async def test_500_commands_of_one_member_on_both_shards_at_once_spend_exactly_the_allowance(
+        tmp_path, cluster_discord, fake_pixazo, postgres_url):
+    allowance, commands = 20, 500
+    async with cluster(tmp_path, cluster_discord, fake_pixazo, postgres_url, {"a": "0", "b": "1"},
+                       PIXAZO_MAX_CONCURRENCY="8", QUOTA_DEFAULT_DAILY_CREDITS=str(allowance),
+                       QUOTA_MAX_JOBS_PER_USER="1000", QUEUE_MAX_LENGTH="1000"):
+        sent = await asyncio.gather(*(cluster_discord.invoke("sdxl-lightning", {"prompt": f"cat {n}"}, user_id=4001,
+                                                             guild_id=(GUILD_ID, SHARD1_GUILD)[n % 2])
+                                      for n in range(commands)))
+        await eventually(lambda: sum(bool(results(i)) for i in sent) == 2 * allowance, timeout=60)
+        for interaction in sent:
+            await interaction.wait_callback()
+        await asyncio.sleep(0.5)  # any result beyond the allowance would have landed by now
+        assert sum(bool(results(i)) for i in sent) == 2 * allowance
+    store = await ledger(postgres_url)
+    try:
+        for guild in (GUILD_ID, SHARD1_GUILD):
+            assert (await store.snapshot(Member(guild, 4001), default_allowance=allowance)).used == allowance
+        assert await store.audit() == []
+    finally:
+        await store.close()
+
+
 async def test_a_config_change_in_one_process_applies_in_the_other_on_its_next_command(
         tmp_path, cluster_discord, fake_pixazo, postgres_url):
     # Both processes on shard 0 (a handover: Discord lets a second session identify for a running

@@ -152,6 +152,37 @@ async def test_two_processes_serve_their_shards_under_one_bound_and_one_syncer(t
         await store.close()
 
 
+async def test_the_fair_order_holds_across_processes(tmp_path, cluster_discord, fake_pixazo, postgres_url):
+    async with cluster(tmp_path, cluster_discord, fake_pixazo, postgres_url, {"a": "0", "b": "1"},
+                       PIXAZO_MAX_CONCURRENCY="1", QUOTA_MAX_JOBS_PER_USER="3"):
+        fake_pixazo.latency = 3.0  # Z holds the one slot until all nine wait
+        z = await cluster_discord.invoke("sdxl-lightning", {"prompt": "Z"}, user_id=4026)
+        await eventually(lambda: len(fake_pixazo.requests) == 1, timeout=10)
+        fake_pixazo.latency = 0.05
+        waiting = []
+        store = await ledger(postgres_url)
+        try:
+            # A and C in a's server, B in b's: each process queues some of every round. Each job is in
+            # the ledger before the next command: the order of submission is the order of the ids.
+            for user, name, guild in ((4001, "A", GUILD_ID), (4002, "B", SHARD1_GUILD), (4003, "C", GUILD_ID)):
+                for n in (1, 2, 3):
+                    waiting.append(await cluster_discord.invoke("sdxl-lightning", {"prompt": f"{name}{n}"},
+                                                                user_id=user, guild_id=guild))
+                    queued = len(waiting) + 1
+
+                    async def in_ledger(queued: int = queued) -> bool:
+                        return await store.job(queued) is not None
+
+                    await until(in_ledger, timeout=10)
+        finally:
+            await store.close()
+        assert len(fake_pixazo.requests) == 1, "all nine queued while Z ran"
+        for interaction in (z, *waiting):
+            await eventually(lambda i=interaction: bool(results(i)), timeout=20)
+    seen = [call.json["prompt"] for call in fake_pixazo.requests if isinstance(call.json, dict)]
+    assert seen == ["Z", "A1", "B1", "C1", "A2", "B2", "C2", "A3", "B3", "C3"]
+
+
 async def test_500_commands_of_one_member_on_both_shards_at_once_spend_exactly_the_allowance(
         tmp_path, cluster_discord, fake_pixazo, postgres_url):
     allowance, commands = 20, 500

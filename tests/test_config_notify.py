@@ -95,3 +95,27 @@ async def test_the_poll_catches_a_change_whose_notification_was_lost(database):
         assert heard.changes == [GUILD]
     finally:
         await listener.close()
+
+
+async def test_every_config_method_of_the_store_notifies(database):
+    from bot.domain.rules import RuleKind
+
+    url, _ = database
+    heard = Heard()
+    listener = ConfigListener(url, heard, poll_seconds=60)
+    await listener.start()
+    store = await PostgresStore.open(url)
+    try:
+        assert await store.put_rule(GUILD, RuleKind.WORD, "dragon", None, actor_id=1)
+        await heard.until(GUILD)
+        assert await store.put_rule(GUILD + 1, RuleKind.WORD, "wyvern", None, actor_id=1)
+        await heard.until(GUILD + 1)
+        heard.changes.clear()
+        assert await store.remove_rule(GUILD, RuleKind.WORD, "dragon", actor_id=1)
+        await heard.until(GUILD)
+        heard.changes.clear()
+        assert await store.clear_rules(GUILD + 1, RuleKind.WORD, actor_id=1) == 1
+        await heard.until(GUILD + 1)
+    finally:
+        await store.close()
+        await listener.close()

@@ -284,9 +284,9 @@ class SqliteStore:
                                        (_RUNNING, now)).fetchone()
                 if live >= max_running:
                     return []
-            cur = conn.execute("UPDATE jobs SET state = :running, started_at = :now, attempts = attempts + 1,"
+            cur = conn.execute("UPDATE jobs SET state = :is_running, started_at = :now, attempts = attempts + 1,"
                                f" lease_owner = :owner, lease_until = :until WHERE id = ({_NEXT_SQL}) RETURNING *",
-                               {**args, "running": _RUNNING})
+                               {**args, "is_running": _RUNNING})
             names = [c[0] for c in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
@@ -295,9 +295,9 @@ class SqliteStore:
 
     async def requeue(self, job_id: int) -> JobState | None:
         def work(conn: Conn) -> str | None:
-            conn.execute("UPDATE jobs SET state = :queued, started_at = NULL, attempts = MAX(0, attempts - 1),"
-                         f" lease_owner = NULL, lease_until = NULL WHERE id = :id AND state = :running AND {_HELD}",
-                         {"queued": _QUEUED, "id": job_id, "running": _RUNNING, "owner": self.owner})
+            conn.execute("UPDATE jobs SET state = :is_queued, started_at = NULL, attempts = MAX(0, attempts - 1),"
+                         f" lease_owner = NULL, lease_until = NULL WHERE id = :id AND state = :is_running AND {_HELD}",
+                         {"is_queued": _QUEUED, "id": job_id, "is_running": _RUNNING, "owner": self.owner})
             row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return row and row[0]
 
@@ -396,13 +396,13 @@ class SqliteStore:
                 f" WHERE id = ? AND state IN ({_OPEN_SQL})",
                 (JobState.SUCCEEDED.value, now, url, job_id)).rowcount for job_id, url in delivered.items())
             # A queued job's call cut short runs once more; queued jobs simply stay queued.
-            conn.execute("UPDATE jobs SET state = :queued, started_at = NULL, lease_owner = NULL, lease_until = NULL"
-                         f" WHERE state = :running AND delivery IS NOT NULL AND attempts < :max{mine}",
-                         {"queued": _QUEUED, "running": _RUNNING, "max": MAX_ATTEMPTS, **owner})
-            failed = conn.execute("UPDATE jobs SET state = :failed, error = :error, finished_at = :now,"
-                                  f" interaction_token = NULL WHERE state IN ({_OPEN_SQL}) AND state != :queued{mine}",
-                                  {"failed": JobState.FAILED.value, "error": INTERRUPTED, "now": now,
-                                   "queued": _QUEUED, **owner}).rowcount
+            conn.execute("UPDATE jobs SET state = :is_queued, started_at = NULL, lease_owner = NULL, lease_until = NULL"
+                         f" WHERE state = :is_running AND delivery IS NOT NULL AND attempts < :max{mine}",
+                         {"is_queued": _QUEUED, "is_running": _RUNNING, "max": MAX_ATTEMPTS, **owner})
+            failed = conn.execute("UPDATE jobs SET state = :is_failed, error = :error, finished_at = :now,"
+                                  f" interaction_token = NULL WHERE state IN ({_OPEN_SQL}) AND state != :is_queued{mine}",
+                                  {"is_failed": JobState.FAILED.value, "error": INTERRUPTED, "now": now,
+                                   "is_queued": _QUEUED, **owner}).rowcount
             return succeeded, failed
 
         succeeded, failed = await self._write(work)

@@ -334,6 +334,53 @@ async def test_kill_9_one_process_and_the_other_finishes_every_job_once(tmp_path
     assert "taken over" in b.log() or "runs again (attempt 2)" in b.log()
 
 
+async def test_a_call_longer_than_the_lease_keeps_its_lease_by_renewing(tmp_path, cluster_discord, fake_pixazo,
+                                                                         postgres_url):
+    fake_pixazo.latency = 7.0  # more than twice JOB_LEASE_SECONDS: only renewing keeps the job
+    async with cluster(tmp_path, cluster_discord, fake_pixazo, postgres_url, {"a": "0", "b": "1"},
+                       JOB_LEASE_SECONDS="3"):
+        interaction = await cluster_discord.invoke("sdxl", {"prompt": "slow"}, user_id=4001)
+        await eventually(lambda: bool(results(interaction)), timeout=20)
+        await asyncio.sleep(1.5)  # the other process had every chance to take it over by now
+    assert len(fake_pixazo.requests) == 1, "one call: never taken over"
+    assert len(results(interaction)) == 1
+    store = await ledger(postgres_url)
+    try:
+        row = await store.job(1)
+        assert (row["state"], row["attempts"]) == ("succeeded", 1)
+    finally:
+        await store.close()
+
+
+async def test_a_stalled_process_loses_its_job_and_its_late_result_is_not_delivered(tmp_path, cluster_discord,
+                                                                                    fake_pixazo, postgres_url):
+    fake_pixazo.latency = 4.0
+    async with cluster(tmp_path, cluster_discord, fake_pixazo, postgres_url, {"a": "0", "b": "1"},
+                       JOB_LEASE_SECONDS="3") as bots:
+        a, b = bots["a"], bots["b"]
+        interaction = await cluster_discord.invoke("sdxl", {"prompt": "stalled"}, user_id=4001)  # a's server
+        await eventually(lambda: len(fake_pixazo.requests) == 1, timeout=10)
+        a.proc.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]  # a hangs: no renewals, no progress
+        try:
+            await eventually(lambda: len(fake_pixazo.requests) == 2, timeout=15)  # b took it over
+        finally:
+            a.proc.send_signal(signal.SIGCONT)  # type: ignore[union-attr]  # a wakes, its own call answered
+        await eventually(lambda: bool(results(interaction)), timeout=15)
+        await asyncio.sleep(2.0)  # a's result, were it delivered, would have landed by now
+        assert len(results(interaction)) == 1, "delivered once, by b"
+        store = await ledger(postgres_url)
+        try:
+            row = await store.job(1)
+            assert (row["state"], row["attempts"]) == ("succeeded", 2)
+            assert f":{b.pid}:" in row["lease_owner"]
+            assert (await store.snapshot(Member(GUILD_ID, 4001), default_allowance=20)).used == 2
+            assert await store.audit() == []
+        finally:
+            await store.close()
+        await asyncio.sleep(0.5)
+        assert "another process took it over" in a.log(), a.log()[-2000:]
+
+
 async def test_a_second_process_on_one_sqlite_ledger_is_refused_with_one_line(tmp_path, fake_discord, fake_pixazo):
     first = Bot(tmp_path, "data", cluster_env(fake_discord, fake_pixazo, None))
     await first.start()

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
@@ -19,6 +20,7 @@ import yarl
 
 from bot import health, logs, memory
 from bot.app import PixazoBot
+from bot.instance_lock import InstanceLock
 from bot.offload import Offload
 from bot.pixazo import PixazoClient, RetryPolicy
 from bot.preflight import StartupError, check_data_dir, open_store
@@ -27,7 +29,11 @@ from bot.services.generation import GenerationService
 from bot.services.quotas import Quotas
 from bot.settings import Settings, SettingsError, load_file_settings, load_settings
 from bot.storage import SchemaTooNew, StoreBusy, StoreUnavailable
+from bot.storage.lease import new_owner
 from bot.storage.settle_journal import SettleJournal
+
+if TYPE_CHECKING:
+    from bot.storage.postgres.notify import ConfigListener
 
 log = logging.getLogger("bot")
 
@@ -64,7 +70,35 @@ def gateway_state(bot: discord.Client) -> str:
         return "closed"
     if not bot.is_ready():
         return "starting"
+    if isinstance(bot, discord.AutoShardedClient):  # every shard this process runs must be up
+        shards = bot.shards.values()
+        return health.CONNECTED if shards and not any(s.is_closed() for s in shards) else "reconnecting"
     return health.CONNECTED if bot.ws is not None and bot.ws.open else "reconnecting"
+
+
+async def listen_for_config(settings: Settings, bot: PixazoBot) -> ConfigListener | None:
+    """PostgreSQL: a /config change made by any process empties that server's cache entry here too."""
+    if settings.database_url is None:
+        return None  # SQLite: one process, and Moderation already empties the cache on each change
+    import asyncpg
+
+    from bot.storage.postgres.notify import ConfigListener
+
+    def changed(guild_id: int | None) -> None:
+        if guild_id is None:
+            bot.moderation.cache.invalidate_all()
+        else:
+            bot.moderation.cache.invalidate(guild_id)
+
+    listener = ConfigListener(settings.database_url.get_secret_value(), changed,
+                              poll_seconds=settings.config_poll_seconds)
+    try:
+        await listener.start()
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StoreUnavailable(f"could not listen for configuration changes on the DATABASE_URL database: "
+                               f"{type(exc).__name__}") from None
+    return listener
+
 
 
 async def serve(settings: Settings, *, force_sync: bool = False) -> None:
@@ -72,6 +106,15 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
     point_discord_at(settings)
     # Before any connection: a DATA_DIR problem must not be reported as a network one.
     await asyncio.to_thread(check_data_dir, settings.data_dir)
+    # One process per DATA_DIR (so one per SQLite ledger), held until this process ends.
+    instance = InstanceLock.take(settings.data_dir, sqlite=settings.database_url is None)
+    try:
+        await _serve(settings, force_sync=force_sync)
+    finally:
+        instance.release()
+
+
+async def _serve(settings: Settings, *, force_sync: bool) -> None:
     # limit=0: concurrency is bounded by PIXAZO_MAX_CONCURRENCY and Discord's own limits, not the pool.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         redactor = Redactor(settings.secrets)
@@ -79,18 +122,23 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
         journal_offload = Offload(1, name="settle-journal")  # its own thread: never queued behind image work
         journal = SettleJournal(settings.settle_journal_path, journal_offload)
         # Delivered jobs the last run could not record are applied first, then the rest are released.
-        store = await open_store(settings, delivered=journal.read())
+        owner = new_owner()  # this process's name on the job leases it takes
+        store = await open_store(settings, delivered=journal.read(), owner=owner)
         journal.clear()
         quotas = Quotas(settings, store)
         pixazo = pixazo_client(settings, session, offload=offload, redactor=redactor)
         generation = GenerationService(settings, store, pixazo, quotas, journal=journal, redactor=redactor)
+        listener: ConfigListener | None = None
         try:
             bot = PixazoBot(settings, store=store, generation=generation, quotas=quotas,
                             http_session=session, offload=offload, redactor=redactor, force_sync=force_sync)
+            listener = await listen_for_config(settings, bot)
             async with bot, health.heartbeat(settings.heartbeat_path, settings.heartbeat_interval_seconds,
                                              lambda: gateway_state(bot)):
                 await bot.start(settings.discord_token.get_secret_value())
         finally:
+            if listener is not None:
+                await listener.close()
             await generation.shutdown()
             await pixazo.close()
             await store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -85,12 +86,13 @@ discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
 
-class PixazoBot(commands.Bot):
+class PixazoBot(commands.AutoShardedBot):
     def __init__(self, settings: Settings, *, store: Store, generation: GenerationService, quotas: Quotas,
                  http_session, offload: Offload, redactor: Redactor, force_sync: bool = False,
                  queue: QueueRunner | None = None) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        shards: dict[str, Any] = {} if settings.shard_ids is None else {"shard_ids": list(settings.shard_ids)}
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -98,6 +100,10 @@ class PixazoBot(commands.Bot):
             tree_cls=FunnelTree,
             allowed_mentions=NO_PINGS,
             guild_ready_timeout=settings.discord_guild_ready_timeout,
+            # Part 9: SHARD_COUNT unset is discord.py's automatic sharding (Discord's recommendation);
+            # SHARD_IDS splits the shards between processes sharing one PostgreSQL.
+            shard_count=settings.shard_count,
+            **shards,
         )
         self.settings = settings
         self.store = store
@@ -113,8 +119,17 @@ class PixazoBot(commands.Bot):
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
             await self.load_extension(name)
-        await sync_if_changed(self.tree, self.settings.data_dir / "command-sync.json",
-                              dev_guild_id=self.settings.dev_guild_id, force=self._force_sync)
+        # One syncer for the cluster: the process that runs shard 0 (every process runs it unless
+        # SHARD_IDS splits them), and only while it holds the store's lock, should two claim shard 0.
+        if 0 not in (self.settings.shard_ids or (0,)):
+            log.info("commands are synced by the process that runs shard 0; not syncing here")
+            return
+        async with self.store.singleton("command-sync") as mine:
+            if not mine:
+                log.info("another process is syncing the commands; not syncing here")
+                return
+            await sync_if_changed(self.tree, self.settings.data_dir / "command-sync.json",
+                                  dev_guild_id=self.settings.dev_guild_id, force=self._force_sync)
 
     async def close(self) -> None:
         # discord.py's close() leaves the task that waits for the servers' data before "ready" running;
@@ -128,5 +143,6 @@ class PixazoBot(commands.Bot):
         await super().close()
 
     async def on_ready(self) -> None:
-        log.info("connected as %s (id %s) to %d server(s)", self.user, self.user.id if self.user else "?",
-                 len(self.guilds))
+        log.info("connected as %s (id %s) to %d server(s); shard(s) %s of %s; job lease owner %s", self.user,
+                 self.user.id if self.user else "?", len(self.guilds), ",".join(map(str, sorted(self.shards))),
+                 self.shard_count, self.store.owner)

@@ -43,13 +43,26 @@ class OneLineReconnects(logging.Filter):
     the same."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and str(record.msg).startswith("Attempting a reconnect"):
+        text = str(record.msg)
+        if record.exc_info and text.startswith("Attempting a reconnect"):
             exc = record.exc_info[1]
-            record.msg = "lost the connection to Discord's gateway (%s: %s); reconnecting in %.2fs"
-            record.args = (type(exc).__name__, exc, *(record.args or ()))
-            record.exc_info = record.exc_text = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            # discord.client's has (delay,); discord.shard's (AutoShardedBot, part 9) (shard id, delay).
+            shard = " on shard %s" if "shard" in text else ""
+            record.msg = f"lost the connection to Discord's gateway{shard} (%s: %s); reconnecting in %.2fs"
+            args = tuple(record.args or ())
+            record.args = (*args[:-1], type(exc).__name__, exc, *args[-1:]) if shard else (type(exc).__name__, exc, *args)
+            self._one_line(record)
+        elif record.exc_info and text.startswith("Failed to connect for shard_id"):
+            exc = record.exc_info[1]
+            record.msg = "could not connect shard %s to Discord's gateway (%s: %s); retrying in 5s"
+            record.args = (*tuple(record.args or ()), type(exc).__name__, exc)
+            self._one_line(record)
         return True
+
+    @staticmethod
+    def _one_line(record: logging.LogRecord) -> None:
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
 
 
 class RedactingFormatter(logging.Formatter):
@@ -76,3 +89,4 @@ def configure(level: str, secrets: Iterable[str]) -> None:
     root.handlers[:] = [handler(sys.stderr, secrets)]
     root.setLevel(level)
     logging.getLogger("discord.client").addFilter(OneLineReconnects())
+    logging.getLogger("discord.shard").addFilter(OneLineReconnects())  # the same lines, from AutoShardedBot

@@ -39,12 +39,14 @@ def check_data_dir(path: Path) -> None:
                            "give that user write access to it") from None
 
 
-async def open_store(settings: Settings, *, delivered: Mapping[int, str | None]) -> Store:
+async def open_store(settings: Settings, *, delivered: Mapping[int, str | None], owner: str | None = None) -> Store:
     # StoreBusy passes through: a lock held by another process is worth a retry, not a fix. So do
     # StoreUnavailable and SchemaTooNew, whose messages already name DATABASE_URL or the schema.
     database = settings.database_path
     try:
-        return await open_ledger(settings, delivered=delivered)
+        # exclusive: the caller holds DATA_DIR's lock (bot/instance_lock.py), so on SQLite no other
+        # process can be running a job and recovery may take them all as this one's.
+        return await open_ledger(settings, delivered=delivered, owner=owner, exclusive=True)
     except sqlite3.OperationalError as exc:
         hint = "; is another copy of the bot using this DATA_DIR?" if "locked" in str(exc) else ""
         raise StartupError(f"database {database} could not be opened: {exc}{hint}") from None

@@ -89,6 +89,16 @@ class Settings(FileSettings):
     progress_interval_seconds: float = Field(5.0, ge=0.1, le=300)  # at most one edit per job this often
     progress_max_edits_per_second: float = Field(10.0, gt=0, le=50)  # bot-wide budget of notice edits
 
+    # Several processes, one bot (issue 13 part 9). A running job is leased to its process for this
+    # long, renewed every third of it; a dead process's jobs are taken over once their leases expire.
+    job_lease_seconds: float = Field(30.0, ge=3, le=600)
+    # Unset: discord.py's automatic sharding (as many shards as Discord recommends, all in this process).
+    shard_count: int | None = Field(None, ge=1, le=16_384)
+    # Which of SHARD_COUNT's shards this process runs, "0-3" or "4,5,6,7"; unset: all of them.
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = None
+    # How often each process compares the servers' /config versions when LISTEN/NOTIFY may have missed one.
+    config_poll_seconds: float = Field(30.0, ge=1, le=3600)
+
     # Jobs older than this many days have their prompts, parameters, input names and result links
     # cleared (at start, then daily); the credit arithmetic stays. 0 keeps everything.
     history_retention_days: int = Field(90, ge=0, le=36_500)
@@ -126,6 +136,34 @@ class Settings(FileSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("shard_count", mode="before")
+    @classmethod
+    def _blank_count(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _shard_ids(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            value = parse_shard_ids(value)
+        if value is None:
+            return None
+        if not isinstance(value, (list, tuple)):
+            raise ValueError('must be shard ids such as "0-3" or "4,5,6,7"')
+        ids = tuple(value)
+        if "shard_count" not in info.data:
+            return ids  # SHARD_COUNT itself is malformed: that is the line the operator needs
+        count = info.data["shard_count"]
+        if count is None:
+            raise ValueError("needs SHARD_COUNT: which shards are these ids out of?")
+        if not ids or any(not isinstance(i, int) or not 0 <= i < count for i in ids):
+            raise ValueError(f"every shard id must be from 0 to {count - 1} (SHARD_COUNT is {count})")
+        if len(set(ids)) != len(ids):
+            raise ValueError("lists a shard twice")
+        return ids
 
     @field_validator("log_level")
     @classmethod
@@ -194,6 +232,21 @@ class Settings(FileSettings):
         from bot.storage.postgres.url import DatabaseUrl
 
         return DatabaseUrl.parse(self.database_url.get_secret_value()).password or None
+
+
+def parse_shard_ids(text: str) -> tuple[int, ...]:
+    """ "0-3" or "4,5,6,7" (or both, "0-1,6"): the shard ids, in the order given."""
+    ids: list[int] = []
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            low, high = int(first), int(last) if dash else int(first)
+        except ValueError:
+            raise ValueError('must be shard ids such as "0-3" or "4,5,6,7"') from None
+        if high < low:
+            raise ValueError(f"the range {part.strip()} runs backwards")
+        ids.extend(range(low, high + 1))
+    return tuple(ids)
 
 
 class SettingsError(Exception):

@@ -375,7 +375,8 @@ async def test_health_reports_a_lost_gateway_then_a_dead_bot(tmp_path, fake_disc
         assert rc == 1 and line.startswith("unhealthy: the last heartbeat is ") and line.endswith(
             "s old (one is written every 0.2 s): the bot is not running or is stuck"), line
         # While it retried, each failed reconnect was one line, not discord.py's ERROR with a traceback.
-        assert "WARNING discord.client: lost the connection to Discord's gateway (ClientConnectorError: " in \
+        # discord.shard's line since the bot is an AutoShardedBot (part 9): "... on shard 0 (...".
+        assert "WARNING discord.shard: lost the connection to Discord's gateway on shard 0 (ClientConnectorError: " in \
             stderr.decode()
         assert "Traceback" not in stderr.decode() and "ERROR" not in stderr.decode()
     finally:

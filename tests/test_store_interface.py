@@ -21,7 +21,9 @@ def test_the_interface_is_the_ledger_the_services_know():
                               "remove_rule", "clear_rules", "set_budget", "record_action", "guild_usage",
                               # part 8: approval mode and reports
                               "open_review", "set_review_message", "set_review_detail", "drop_review", "review",
-                              "open_reviews", "reported_by", "decide_review", "reopen_review"])
+                              "open_reviews", "reported_by", "decide_review", "reopen_review",
+                              # part 9: job leases
+                              "renew", "singleton"])
 
 
 @pytest.mark.parametrize("backend", [SqliteStore, PostgresStore])

@@ -114,19 +114,21 @@ async def test_cancel_refunds_and_clears_the_token(store):
 
 
 async def test_a_restart_keeps_the_queue_and_reruns_a_cut_call_once(backend):
-    store = await backend.open()
+    # The same lease owner each time: what it held, its recovery may take back at once (part 9; another
+    # owner's jobs wait for their leases to expire, tests/test_store_leases.py).
+    store = await backend.open(owner="bot-1")
     first, second, third = [await enqueue(store, member(n)) for n in (1, 2, 3)]
     assert (await store.claim())["id"] == first
     await store.close()  # kill -9 with first's call in flight
 
-    store = await backend.open()
+    store = await backend.open(owner="bot-1")
     assert (await store.job(first))["state"] == JobState.QUEUED, "runs again"
     assert list((await store.queue_positions()).items()) == [(first, 1), (second, 2), (third, 3)]
     again = await store.claim()
     assert (again["id"], again["attempts"]) == (first, 2)
     await store.close()  # killed a second time mid-call
 
-    store = await backend.open()
+    store = await backend.open(owner="bot-1")
     try:
         row = await store.job(first)
         assert (row["state"], row["error"], row["interaction_token"]) == ("failed", INTERRUPTED, None)

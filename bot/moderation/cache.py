@@ -53,3 +53,8 @@ class ConfigCache:
         self._configs.pop(guild_id, None)
         self._loading.pop(guild_id, None)
         self._generation[guild_id] = self._generation.get(guild_id, 0) + 1
+
+    def invalidate_all(self) -> None:
+        """Part 9: another process's changes may have been missed (its notifications lost): reload all."""
+        for guild_id in {*self._configs, *self._loading}:
+            self.invalidate(guild_id)

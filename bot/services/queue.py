@@ -119,8 +119,13 @@ class QueueRunner:
         self._clock = clock
         self.courier: Courier | None = None  # the Discord side sets it before start()
         self._slots = settings.pixazo_max_concurrency
+        # Part 9: every claim takes a lease in this process's name, renewed while the job runs; the claim
+        # also holds the whole cluster (every process on the database) to PIXAZO_MAX_CONCURRENCY.
+        self._owner = store.owner
+        self._lease = settings.job_lease_seconds
         self._running: dict[int, asyncio.Task] = {}
         self._cancelled: set[int] = set()  # cancelled by a member while running here
+        self._lost: set[int] = set()  # its lease expired and another process took it over
         self._notices: dict[int, _Notice] = {}
         self._wake = asyncio.Event()
         self._closing = False
@@ -135,7 +140,8 @@ class QueueRunner:
         if self._tasks:
             return
         self._tasks = [asyncio.create_task(self._dispatch_loop(), name="queue-dispatch"),
-                       asyncio.create_task(self._notice_loop(), name="queue-notices")]
+                       asyncio.create_task(self._notice_loop(), name="queue-notices"),
+                       asyncio.create_task(self._renew_loop(), name="queue-leases")]
 
     async def shutdown(self) -> None:
         """Start no more jobs; give running calls SHUTDOWN_GRACE_SECONDS to finish and be delivered,
@@ -224,9 +230,13 @@ class QueueRunner:
 
     async def _fill_slots(self) -> None:
         while not self._closing and len(self._running) < self._slots:
-            job = await self._store.claim()
+            job = await self._store.claim(self._owner, self._lease, max_running=self._slots)
             if job is None:
                 return
+            if job["attempts"] > 1:
+                log.warning("job %d /%s for user %s runs again (attempt %d): its last run was cut short, by a "
+                            "restart or a process whose lease expired", job["id"], job["model"], job["user_id"],
+                            job["attempts"])
             task = asyncio.create_task(self._run(job), name=f"job-{job['id']}")
             self._running[job["id"]] = task
 
@@ -242,7 +252,7 @@ class QueueRunner:
             member = member_of_job(job)
 
             async def deliver(outcome: Outcome) -> None:
-                if job_id in self._cancelled or await self._is_cancelled(job_id):
+                if job_id in self._cancelled or job_id in self._lost or await self._is_cancelled(job_id):
                     raise Discarded()
                 self._notices.pop(job_id, None)  # no progress edit may land after the result
                 await courier.deliver(job, outcome, noticed=notice.text is not None)
@@ -250,13 +260,17 @@ class QueueRunner:
             await self._generation.execute(job_id, prepared, member, deliver=deliver, cost=job["cost"],
                                            started=notice.started, requeue=lambda: job_id not in self._cancelled)
         except Discarded:
-            log.info("job %d was cancelled while it ran; its result was discarded", job_id)
+            if job_id in self._lost:
+                log.warning("job %d: another process took it over (this one's lease expired); this result was "
+                            "discarded, the other process delivers its own", job_id)
+            else:
+                log.info("job %d was cancelled while it ran; its result was discarded", job_id)
         except UserFacingError as exc:
             log.log(logging.getLevelName(exc.log_level), "job %d /%s for user %s failed: %s", job_id, job["model"],
                     job["user_id"], exc.detail)
             await courier.tell(job, exc.user_message, noticed=noticed or notice.text is not None)
         except asyncio.CancelledError:
-            if job_id not in self._cancelled:
+            if job_id not in self._cancelled and job_id not in self._lost:
                 raise
         except Exception:
             log.exception("job %d failed unexpectedly; its credits are refunded", job_id)
@@ -265,13 +279,41 @@ class QueueRunner:
         finally:
             self._running.pop(job_id, None)
             self._cancelled.discard(job_id)
+            self._lost.discard(job_id)
             self._notices.pop(job_id, None)
             self.kick()
 
     async def _is_cancelled(self, job_id: int) -> bool:
-        # Another process's Cancel (or this one's, racing the result): the ledger decides.
+        # Another process's Cancel (or this one's, racing the result): the ledger decides. So it does
+        # when this process stalled past its lease and another took the job over: that one delivers.
         row = await self._store.job(job_id)
+        if row is not None and row.get("lease_owner") not in (None, self._owner):
+            self._lost.add(job_id)
+            return True
         return row is not None and row["state"] == JobState.CANCELLED
+
+    async def _renew_loop(self) -> None:
+        """Every third of the lease, push this process's leases forward; a job whose lease another
+        process took over meanwhile (this one stalled, or lost the database) is stopped here, neither
+        delivered nor settled: its new holder does both."""
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            ids = [job_id for job_id, task in self._running.items() if not task.done()]
+            try:
+                held = await self._store.renew(self._owner, ids, self._lease)
+            except StoreBusy as exc:
+                log.warning("queue: could not renew %d lease(s), the database is busy: %s", len(ids), exc)
+                continue
+            except Exception:
+                log.exception("queue: renewing %d lease(s) failed; trying again", len(ids))
+                continue
+            for job_id in ids:
+                task = self._running.get(job_id)
+                if job_id in held or task is None or task.done():
+                    continue
+                log.warning("job %d: its lease expired and another process took it over; stopping it here", job_id)
+                self._lost.add(job_id)
+                task.cancel()
 
     async def _expire(self) -> None:
         expired = await self._store.expire_waiting(self._store.now() - self._settings.queue_max_wait_seconds)

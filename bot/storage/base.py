@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 from bot.domain import JobState, Member, QuotaSnapshot
@@ -17,6 +18,7 @@ from bot.domain.jobs import sources_of
 from bot.domain.records import AdminAction, GuildRule, JobRecord, UsageRow
 from bot.domain.reviews import Decision, ReviewKind, ReviewRecord, ReviewState
 from bot.domain.rules import RuleKind
+from bot.storage.lease import DEFAULT_LEASE_SECONDS
 
 INTERRUPTED = "interrupted"  # the error recorded on a job a shutdown or crash left open
 MAX_ATTEMPTS = 2  # a job whose Pixazo call a crash cut short runs once more, then fails
@@ -57,14 +59,21 @@ class Store(Protocol):
         Refused(QUEUE) when `max_queue` jobs are already waiting. `token` is a credential."""
         ...
 
-    async def claim(self) -> JobRecord | None:
-        """Move the next queued job, by fair rank then id, to running (one more attempt) and return it.
+    async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,
+                    max_running: int | None = None) -> JobRecord | None:
+        """Move the next job, by fair rank then id, to running (one more attempt) with `owner`'s lease
+        (default: the store's) for `lease_seconds`, and return it. The next job is a queued one, or a
+        running one whose lease expired (its process is presumed dead: an interrupted attempt; one past
+        its last attempt is failed, refunded). None when there is none, or when `max_running` jobs hold
+        a live lease already (PIXAZO_MAX_CONCURRENCY, across every process sharing the database).
 
-        One statement: two processes sharing a database never take the same job."""
+        One transaction under one lock: two processes never take the same job or the same last slot."""
         ...
 
     async def requeue(self, job_id: int) -> JobState | None:
-        """A running job back to the queue, its attempt not counted (a shutdown's grace ran out)."""
+        """A running job back to the queue, its attempt not counted (a shutdown's grace ran out).
+
+        Like every settle below, only while no other process holds the job's lease."""
         ...
 
     async def cancel(self, job_id: int, actor_id: int) -> tuple[JobState | None, JobState | None]:
@@ -97,7 +106,9 @@ class Store(Protocol):
         """Settle what the last run left open, in one transaction: `delivered` jobs (id -> result URL)
         succeed; queued jobs stay queued; a queued job's Pixazo call cut short goes back to the queue
         once (a second time it fails); every other open job fails (its credits come back).
-        Returns how many failed."""
+        Only jobs this store's owner held or that have no lease: another live process's jobs are its
+        own, and an expired lease is taken over by `claim` (an SQLite store opened `exclusive`, under
+        the DATA_DIR lock, takes every running job as its own). Returns how many failed."""
         ...
 
     async def audit(self) -> list[str]:
@@ -222,6 +233,20 @@ class Store(Protocol):
         """Decide a pending review (None: no such review). A report's decision settles every pending
         report of the same result with it. The request's token is cleared from every row decided.
         ValueError when `status` is not a decision for the review's kind."""
+
+    # Job leases (part 9): several processes share one queue.
+
+    owner: str  # this process's lease owner id (bot/storage/lease.py); every settle is guarded on it
+
+    async def renew(self, owner: str, job_ids: list[int], lease_seconds: float) -> set[int]:
+        """Extend `owner`'s leases on those of `job_ids` it still holds; returns them (a missing id:
+        the lease expired and another process took the job over)."""
+        ...
+
+    def singleton(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """`async with store.singleton(name) as mine`: True in at most one process sharing the database
+        at a time (PostgreSQL: a session advisory lock, not waited for; SQLite: always, the DATA_DIR
+        lock already means one process). Command sync at start runs inside it."""
         ...
 
 

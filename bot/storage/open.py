@@ -10,22 +10,26 @@ from bot.storage.base import Store
 
 
 async def open_store(settings: Settings, *, clock: Callable[[], float] = time.time, recover: bool = True,
-                     delivered: Mapping[int, str | None] | None = None) -> Store:
+                     delivered: Mapping[int, str | None] | None = None, owner: str | None = None,
+                     exclusive: bool = False) -> Store:
     """SQLite at DATA_DIR/bot.sqlite3 when DATABASE_URL is unset, else PostgreSQL through a pool.
 
     Raises StoreUnavailable (one line naming DATABASE_URL, never its password) when the URL is
     malformed or the server cannot be reached, and SchemaTooNew for a database a newer bot migrated.
     `delivered` (job id -> result URL, from the settle journal) are recorded as succeeded before the
     other open jobs are released; `recover=False` leaves open jobs alone: for a second view of a
-    ledger a running bot owns.
+    ledger a running bot owns. `owner` is the lease owner id of this process (default: a new one);
+    `exclusive` (the caller holds DATA_DIR's lock, bot/instance_lock.py) lets SQLite's recovery take
+    every running job as its own; PostgreSQL's never does, other processes may be running them.
     """
     busy_timeout = settings.database_busy_timeout_seconds
     if settings.database_url is None:
         from bot.storage.sqlite.store import SqliteStore
 
         return await SqliteStore.open(settings.database_path, clock=clock, recover=recover, delivered=delivered,
-                                      busy_timeout=busy_timeout)
+                                      busy_timeout=busy_timeout, owner=owner, exclusive=exclusive)
     from bot.storage.postgres.store import PostgresStore  # asyncpg is loaded only by installs that use it
 
     return await PostgresStore.open(settings.database_url.get_secret_value(), pool_size=settings.database_pool_size,
-                                    clock=clock, recover=recover, delivered=delivered, busy_timeout=busy_timeout)
+                                    clock=clock, recover=recover, delivered=delivered, busy_timeout=busy_timeout,
+                                    owner=owner)

@@ -369,7 +369,18 @@ class FakeDiscord:
         self._cdn: dict[str, tuple[str, str | None, bytes]] = {}  # attachment id -> (filename, type, bytes)
         self._cdn_fetches_left: dict[str, int] = {}  # attachment id -> fetches before it expires
         self._by_token: dict[str, FakeInteraction] = {}
-        self._conn: _GatewayConnection | None = None
+        self._conn: _GatewayConnection | None = None  # the latest session's: the one, unsharded
+        # Sharding (part 9), as Discord does it: each IDENTIFY names [shard_id, shard_count] and its
+        # session gets only the guilds with (guild_id >> 22) % shard_count == shard_id; a guild's
+        # events and interactions go out on its shard's connection, wherever that process runs.
+        self.recommended_shards = 1  # what GET /gateway/bot answers: discord.py's automatic sharding
+        self.shard_count: int | None = None  # from the IDENTIFYs
+        self.shard_conns: dict[int, _GatewayConnection] = {}  # shard id -> its live connection
+        self.identifies: list[dict] = []  # every IDENTIFY, in order
+        # Every connection that identified for a shard, oldest first. Discord lets a second session
+        # identify for a shard while the first still runs (a handover); the latest gets the events.
+        self.shard_sessions: dict[int, list[_GatewayConnection]] = {}
+        self._sessions: dict[str, int] = {}  # session id -> shard id
         self._connections: set[web.WebSocketResponse] = set()
         self._session_id: str | None = None
         self._seq = 0
@@ -420,6 +431,35 @@ class FakeDiscord:
 
     async def wait_identified(self, timeout: float = 5) -> None:
         await self._wait_event(self._identified, timeout, "the bot to IDENTIFY on the gateway")
+
+    @staticmethod
+    def shard_of(guild_id: int, shard_count: int) -> int:
+        return (guild_id >> 22) % shard_count
+
+    def guilds_of_shard(self, shard_id: int, shard_count: int) -> list[int]:
+        return [g for g in self.guild_ids if self.shard_of(g, shard_count) == shard_id]
+
+    async def wait_shards(self, *shard_ids: int, timeout: float = 15) -> None:
+        """Until each of these shards has identified and its connection is open."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not all(i in self.shard_conns and not self.shard_conns[i].ws.closed for i in shard_ids):
+            if loop.time() > deadline:
+                raise AssertionError(f"shards {shard_ids} did not all connect; connected: {sorted(self.shard_conns)}")
+            await asyncio.sleep(0.02)
+
+    def route_shard(self, shard_id: int, session: int) -> None:
+        """Send the shard's events to its `session`-th connection (0: the first that identified)."""
+        conn = self.shard_sessions[shard_id][session]
+        if conn.ws.closed:
+            raise AssertionError(f"session {session} of shard {shard_id} is closed")
+        self.shard_conns[shard_id] = conn
+
+    def _conn_for(self, guild_id: object) -> _GatewayConnection | None:
+        """The connection a guild's events go out on: its shard's (None: that shard is not connected)."""
+        if guild_id is not None and self.shard_conns:
+            return self.shard_conns.get(self.shard_of(int(str(guild_id)), self.shard_count or 1))
+        return self._conn
 
     async def wait_synced(self, timeout: float = 5) -> None:
         await self._wait_event(self._synced_event, timeout, "a command sync (PUT .../commands)")
@@ -770,7 +810,7 @@ class FakeDiscord:
 
     async def _get_gateway_bot(self, request: web.Request) -> web.Response:
         limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+        return _json({"url": self.gateway_url, "shards": self.recommended_shards, "session_start_limit": limit})
 
     async def _get_me(self, request: web.Request) -> web.Response:
         if self.login_status is not None:
@@ -1263,6 +1303,9 @@ class FakeDiscord:
             self._connections.discard(ws)
             if self._conn is conn:
                 self._conn = None
+            for shard_id, shard_conn in list(self.shard_conns.items()):
+                if shard_conn is conn:
+                    del self.shard_conns[shard_id]
         return ws
 
     async def _on_gateway_message(self, conn: _GatewayConnection, msg: dict) -> None:
@@ -1294,16 +1337,26 @@ class FakeDiscord:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
         self.identify_payload = d
+        self.identifies.append(d)
+        shard_id, shard_count = d.get("shard") or (0, 1)
+        if self.shard_count is not None and shard_count != self.shard_count and self.shard_conns:
+            await conn.ws.close(code=4010, message=b"Invalid shard.")  # one count for every session
+            return
+        self.shard_count = shard_count
+        guilds = self.guilds_of_shard(shard_id, shard_count)
         self._session_id = secrets.token_hex(16)
+        self._sessions[self._session_id] = shard_id
         self._seq = 0
         self._conn = conn
+        self.shard_conns[shard_id] = conn
+        self.shard_sessions.setdefault(shard_id, []).append(conn)
         ready: dict[str, Any] = {
             "v": 10,
             "user": self._bot_user(),
             "session_id": self._session_id,
             "resume_gateway_url": self.gateway_url,
             "session_type": "normal",
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guild_ids],
+            "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
             "application": {"id": str(self.app_id), "flags": APPLICATION_FLAGS},
             "private_channels": [],
             "relationships": [],
@@ -1316,15 +1369,16 @@ class FakeDiscord:
         if d.get("shard") is not None:
             ready["shard"] = d["shard"]
         await self._send_dispatch(conn, "READY", ready)
-        for guild_id in self.guild_ids:
+        for guild_id in guilds:
             await self._send_dispatch(conn, "GUILD_CREATE", self._guild_create(guild_id))
         self._identified.set()
 
     async def _on_resume(self, conn: _GatewayConnection, d: dict) -> None:
-        if d.get("token") != self.token or d.get("session_id") != self._session_id:
+        if d.get("token") != self.token or d.get("session_id") not in self._sessions:
             await conn.send({"op": 9, "d": False, "s": None, "t": None})  # invalid session, not resumable
             return
         self._conn = conn
+        self.shard_conns[self._sessions[d["session_id"]]] = conn
         self.resume_count += 1
         await self._send_dispatch(conn, "RESUMED", {"_trace": ["fake-discord"]})
         await self._notify_changed()
@@ -1334,10 +1388,12 @@ class FakeDiscord:
         await conn.send({"op": 0, "t": event, "s": self._seq, "d": data})
 
     async def dispatch(self, event: str, data: dict) -> None:
-        """Send any gateway event to the connected bot."""
-        if self._conn is None or self._conn.ws.closed:
-            raise AssertionError("the bot is not connected to the fake gateway (did it identify?)")
-        await self._send_dispatch(self._conn, event, data)
+        """Send any gateway event to the connected bot: a guild's on its shard's connection."""
+        conn = self._conn_for(data.get("guild_id"))
+        if conn is None or conn.ws.closed:
+            raise AssertionError("the bot is not connected to the fake gateway (did it identify?), or not "
+                                 f"on the shard of guild {data.get('guild_id')}")
+        await self._send_dispatch(conn, event, data)
 
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT: discord.py drops the socket and RESUMEs at resume_gateway_url."""
@@ -1351,7 +1407,7 @@ class FakeDiscord:
         """Create a guild role (GUILD_ROLE_CREATE if the bot is connected)."""
         role = self._role(guild_id, role_id, name or f"role-{role_id}", permissions)
         self._roles[guild_id][role_id] = role
-        if self._conn is not None:
+        if self._conn_for(guild_id) is not None:
             await self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild_id), "role": role})
         return role
 
@@ -1371,7 +1427,7 @@ class FakeDiscord:
                                             "archive_timestamp": _now_iso(), "locked": False},
                            message_count=0, member_count=1)
         self._channels[channel_id] = channel
-        if self._conn is not None:
+        if self._conn_for(guild_id) is not None:
             await self.dispatch("THREAD_CREATE" if parent_id is not None else "CHANNEL_CREATE", channel)
         return channel_id
 
@@ -1451,9 +1507,10 @@ class FakeDiscord:
     async def _inject(
         self, actor: _Actor, kind: int, data: dict, label: str, message: dict | None = None
     ) -> FakeInteraction:
-        if self._conn is None:
+        if self._conn_for(actor.guild_id) is None:
             raise AssertionError(
-                "the bot is not connected to the fake gateway (await fake.wait_identified())"
+                "the bot is not connected to the fake gateway (await fake.wait_identified()), or not on "
+                f"the shard of guild {actor.guild_id}"
             )
         await self._ensure_roles(actor.guild_id, actor.roles)
         payload = self._interaction_payload(actor, kind, data, message)

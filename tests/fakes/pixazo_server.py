@@ -413,6 +413,9 @@ class FakePixazo:
         self.default = Behaviour.OK
         self.default_retry_after: float | None = None  # Retry-After when the default is RATE_LIMITED
         self.latency = 0.0
+        # API calls being answered now, and the most at once: the bot's concurrency bound, seen from here.
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.oversize_bytes = 30 * 1024 * 1024
         self.oversize_content_length = True  # False: chunked, so a client must count as it reads
         self.stream_raw_bytes = True  # stream endpoints answer the image itself (else JSON)
@@ -500,7 +503,12 @@ class FakePixazo:
             at=asyncio.get_running_loop().time(),
         )
         self.requests.append(call)
-        response = await self._answer(request, call)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            response = await self._answer(request, call)
+        finally:
+            self.in_flight -= 1
         call.status = response.status if response is not None else None
         if response is None:  # hung until close: answer something so aiohttp is content
             return web.Response(status=503)

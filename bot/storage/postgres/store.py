@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -32,6 +33,7 @@ from bot.storage.base import (
     recovered,
     settled_as,
 )
+from bot.storage.lease import DEFAULT_LEASE_SECONDS, new_owner
 from bot.storage.postgres.migrations import apply_migrations
 from bot.storage.postgres.url import DatabaseUrl
 
@@ -43,6 +45,35 @@ _FORGET_SETS = "params = '{}', inputs = NULL, result_url = NULL, delivery = NULL
 _REFUNDED = ", ".join(f"'{s}'" for s in REFUNDED_STATES)
 _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
+
+# Every claim, from every process, takes this transaction lock first: the count of live leases and the
+# claim that follows it are then one step, so two processes can never both take the last free slot of
+# PIXAZO_MAX_CONCURRENCY. Two int4 keys beside MIGRATION_LOCK's (0x7078, 1) and the cap's (0x7078, 2).
+CLAIM_LOCK = (0x7078, 3)
+SINGLETON_LOCK = 0x7079  # the first int4 key of `singleton(name)`'s locks; the second is the name's CRC
+# One statement after the lock. A running job whose lease ran out after its last allowed attempt is
+# failed (refunded, part 5's rule); the next job by fair rank then id is a queued one or a running one
+# whose holder's lease ran out (its process is presumed dead) with an attempt left; it is taken only
+# while fewer than $6 (NULL: no bound) jobs hold a live lease. The data-modifying CTE and the main
+# UPDATE never touch the same row: `next` excludes what `worn` fails.
+_CLAIM_SQL = f"""
+WITH worn AS (
+  UPDATE jobs SET state = '{JobState.FAILED.value}', error = $5, finished_at = $1, interaction_token = NULL
+   WHERE state = '{_RUNNING}' AND lease_until < $1 AND attempts >= {MAX_ATTEMPTS} RETURNING id
+), next AS (
+  SELECT id FROM (
+    (SELECT id, rank FROM jobs WHERE state = '{_QUEUED}' ORDER BY rank, id LIMIT 1)
+    UNION ALL
+    (SELECT id, rank FROM jobs WHERE state = '{_RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL
+       AND attempts < {MAX_ATTEMPTS} ORDER BY rank, id LIMIT 1)
+  ) AS candidates ORDER BY rank, id LIMIT 1
+)
+UPDATE jobs SET state = '{_RUNNING}', started_at = $1, attempts = attempts + 1, lease_owner = $2, lease_until = $3
+ WHERE id = (SELECT id FROM next)
+   AND ($4::bigint IS NULL
+        OR (SELECT COUNT(*) FROM jobs WHERE state = '{_RUNNING}' AND lease_until >= $1) < $4::bigint)
+ RETURNING *, (SELECT COUNT(*) FROM worn) AS worn_out
+"""
 
 _SNAPSHOT_SQL = "SELECT * FROM quota_snapshot($1, $2, $3, $4, $5)"  # migration 0004
 _RESERVE_SQL = "SELECT * FROM reserve_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
@@ -136,15 +167,17 @@ class PostgresStore:
     the in-flight cap counts the member's jobs across every server.
     """
 
-    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], float], busy_timeout: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], float], busy_timeout: float, *,
+                 owner: str | None = None) -> None:
         self._pool = pool
         self._clock = clock
         self._busy_timeout = busy_timeout
+        self.owner = owner or new_owner()  # this process's id on the leases it takes (bot/storage/lease.py)
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 10, clock: Callable[[], float] = time.time,
                    busy_timeout: float = 5.0, delivered: Mapping[int, str | None] | None = None,
-                   recover: bool = True, connect_timeout: float = 10.0) -> PostgresStore:
+                   recover: bool = True, connect_timeout: float = 10.0, owner: str | None = None) -> PostgresStore:
         """Connect, migrate, open a pool and recover (as SqliteStore.open); StoreUnavailable (one line,
         no password) when the server cannot be reached or the ledger cannot be set up."""
         where = DatabaseUrl.parse(url)  # StoreUnavailable when malformed
@@ -173,7 +206,7 @@ class PostgresStore:
                                    f"{where.scrub(f'{type(exc).__name__}: {exc}')}") from None
         finally:
             await conn.close()
-        store = cls(pool, clock, busy_timeout)
+        store = cls(pool, clock, busy_timeout, owner=owner)
         return await recovered(store, delivered, recover=recover)
 
     async def close(self) -> None:
@@ -256,19 +289,25 @@ class PostgresStore:
                                row["job_id"], json.dumps(delivery), token, snap.in_flight)
         return row["job_id"], _spent(snap, cost)
 
-    async def claim(self) -> JobRecord | None:
-        # SKIP LOCKED: a job another process is claiming this instant is passed over, never taken twice.
-        async with self._conn() as conn:
-            row = await conn.fetchrow(
-                "UPDATE jobs SET state = $1, started_at = $2, attempts = attempts + 1 WHERE id = ("
-                "  SELECT id FROM jobs WHERE state = $3 ORDER BY rank, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
-                " RETURNING *", _RUNNING, self.now(), _QUEUED)
-        return None if row is None else dict(row)  # type: ignore[return-value]
+    async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,
+                    max_running: int | None = None) -> JobRecord | None:
+        now = self.now()
+        async with self._write() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CLAIM_LOCK)
+            row = await conn.fetchrow(_CLAIM_SQL, now, owner or self.owner, now + lease_seconds, max_running,
+                                      INTERRUPTED)
+        if row is None:
+            return None
+        job = dict(row)
+        if job.pop("worn_out"):
+            log.warning("failed job(s) whose process died during their last allowed attempt; refunded")
+        return job  # type: ignore[return-value]
 
     async def requeue(self, job_id: int) -> JobState | None:
         async with self._conn() as conn:
-            await conn.execute("UPDATE jobs SET state = $1, started_at = NULL, attempts = GREATEST(0, attempts - 1)"
-                               " WHERE id = $2 AND state = $3", _QUEUED, job_id, _RUNNING)
+            await conn.execute("UPDATE jobs SET state = $1, started_at = NULL, attempts = GREATEST(0, attempts - 1),"
+                               " lease_owner = NULL, lease_until = NULL WHERE id = $2 AND state = $3"
+                               " AND (lease_owner IS NULL OR lease_owner = $4)", _QUEUED, job_id, _RUNNING, self.owner)
             now = await conn.fetchval("SELECT state FROM jobs WHERE id = $1", job_id)
         return None if now is None else JobState(now)
 
@@ -321,12 +360,14 @@ class PostgresStore:
     async def _settle(self, job_id: int, state: JobState, sets: str, *values: Any) -> JobState | None:
         """Move the job to `state` if the state machine allows it; return the state it is in afterwards."""
         from_states = [s.value for s in sources_of(state)]
+        held = f"${4 + len(values)}"  # the lease guard: a process that lost the job leaves it to the new holder
         # One statement either way: the UPDATE when the guard lets it through, else the row as it is.
         sql = (f"WITH moved AS (UPDATE jobs SET state = $1, {sets} WHERE id = $2 AND state = ANY($3::text[])"
+               f" AND (lease_owner IS NULL OR lease_owner = {held})"
                " RETURNING state) SELECT state FROM moved UNION ALL SELECT state FROM jobs"
                " WHERE id = $2 AND NOT EXISTS (SELECT FROM moved)")
         async with self._conn() as conn:
-            now = await conn.fetchval(sql, state.value, job_id, from_states, *values)
+            now = await conn.fetchval(sql, state.value, job_id, from_states, *values, self.owner)
         return settled_as(job_id, state, now)
 
     async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> int:
@@ -342,13 +383,17 @@ class PostgresStore:
                     "UPDATE jobs SET state = $1, finished_at = $2, result_url = COALESCE($3, result_url)"
                     " WHERE id = $4 AND state = ANY($5::text[])", JobState.SUCCEEDED.value, now, url, job_id, _OPEN)
                 succeeded += int(status.split()[-1])
-            # A queued job's call cut short runs once more; queued jobs simply stay queued. Other
-            # processes sharing the database may be running jobs: PART 9 must scope this to its own.
-            await conn.execute("UPDATE jobs SET state = $1, started_at = NULL WHERE state = $2"
-                               " AND delivery IS NOT NULL AND attempts < $3", _QUEUED, _RUNNING, MAX_ATTEMPTS)
+            # A queued job's call cut short runs once more; queued jobs simply stay queued. Only what this
+            # process held (or a row without a lease: older versions, in-process jobs): a job another live
+            # process holds is its own, and one whose lease expired is taken over by the next claim.
+            await conn.execute("UPDATE jobs SET state = $1, started_at = NULL, lease_owner = NULL, lease_until = NULL"
+                               " WHERE state = $2 AND delivery IS NOT NULL AND attempts < $3"
+                               " AND (lease_owner IS NULL OR lease_owner = $4)", _QUEUED, _RUNNING, MAX_ATTEMPTS,
+                               self.owner)
             status = await conn.execute("UPDATE jobs SET state = $1, error = $2, finished_at = $3,"
-                                        " interaction_token = NULL WHERE state = ANY($4::text[]) AND state != $5",
-                                        JobState.FAILED.value, INTERRUPTED, now, _OPEN, _QUEUED)
+                                        " interaction_token = NULL WHERE state = ANY($4::text[]) AND state != $5"
+                                        " AND (lease_owner IS NULL OR lease_owner = $6)",
+                                        JobState.FAILED.value, INTERRUPTED, now, _OPEN, _QUEUED, self.owner)
         if succeeded:
             log.warning("recorded %d job(s) delivered before the last shutdown as succeeded", succeeded)
         return int(status.split()[-1])
@@ -616,3 +661,28 @@ class PostgresStore:
             now_row = await conn.fetchrow("SELECT * FROM reviews WHERE id = $1", review_id)
         return Decision(won is not None, dict(now_row),  # type: ignore[arg-type]
                         sorted((dict(r) for r in also), key=lambda r: r["id"]))  # type: ignore[misc]
+
+    # -- leases (part 9) -------------------------------------------------------------------------
+
+    async def renew(self, owner: str, job_ids: list[int], lease_seconds: float) -> set[int]:
+        """Push the leases `owner` still holds on `job_ids` forward; returns those it still holds."""
+        if not job_ids:
+            return set()
+        async with self._conn() as conn:
+            rows = await conn.fetch("UPDATE jobs SET lease_until = $1 WHERE id = ANY($2::bigint[]) AND state = $3"
+                                    " AND lease_owner = $4 RETURNING id", self.now() + lease_seconds, job_ids,
+                                    _RUNNING, owner)
+        return {r[0] for r in rows}
+
+    @asynccontextmanager
+    async def singleton(self, name: str) -> AsyncIterator[bool]:
+        # A session lock, on a connection kept out of the pool while the block runs; try, never wait:
+        # whoever has it is doing the work for everyone.
+        key = (SINGLETON_LOCK, zlib.crc32(name.encode()) & 0x7FFFFFFF)
+        async with self._conn() as conn:
+            mine = await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", *key)
+            try:
+                yield mine
+            finally:
+                if mine:
+                    await conn.execute("SELECT pg_advisory_unlock($1, $2)", *key)

@@ -11,7 +11,8 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from bot.domain.records import AdminAction, GuildRule, JobRecord, UsageRow
 from bot.domain.reviews import DECISIONS, AlreadyReviewed, Decision, ReviewKind, ReviewRecord, ReviewState
 from bot.domain.rules import RuleKind, RuleLimit
 from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, config_action, recovered, settled_as
+from bot.storage.lease import DEFAULT_LEASE_SECONDS, new_owner
 from bot.storage.sqlite.migrations import apply_migrations
 from bot.storage.sqlite.thread import DatabaseThread
 
@@ -34,6 +36,23 @@ _FORGET_SETS = "params = '{}', inputs = NULL, result_url = NULL, delivery = NULL
 _REFUNDED_SQL = ", ".join(f"'{state.value}'" for state in REFUNDED_STATES)
 _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
+
+# The next job a claim takes, by fair rank then id: a queued one, or a running one whose holder's lease
+# ran out (its process is presumed dead) and that may run once more. Two one-row scans of their own
+# indexes, then the earlier of the two.
+_NEXT_SQL = f"""
+SELECT id FROM (
+  SELECT * FROM (SELECT id, rank FROM jobs WHERE state = '{_QUEUED}' ORDER BY rank, id LIMIT 1)
+  UNION ALL
+  SELECT * FROM (SELECT id, rank FROM jobs WHERE state = '{_RUNNING}' AND lease_until < :now
+                   AND delivery IS NOT NULL AND attempts < {MAX_ATTEMPTS} ORDER BY rank, id LIMIT 1)
+) ORDER BY rank, id LIMIT 1"""
+# A running job whose lease ran out after its last allowed attempt: failed, refunded (part 5's rule).
+_WORN_OUT_SQL = (f"UPDATE jobs SET state = '{JobState.FAILED.value}', error = :error, finished_at = :now,"
+                 f" interaction_token = NULL WHERE state = '{_RUNNING}' AND lease_until < :now"
+                 f" AND attempts >= {MAX_ATTEMPTS}")
+# Settles by a process are guarded on its lease: one that lost the job must not undo the new holder's work.
+_HELD = "(lease_owner IS NULL OR lease_owner = :owner)"
 
 
 _SNAPSHOT_SQL = """
@@ -150,14 +169,20 @@ class SqliteStore:
     read and the write. Other processes on the same file are kept out by SQLite's write lock.
     """
 
-    def __init__(self, conn: Conn, thread: DatabaseThread, clock: Callable[[], float]) -> None:
+    def __init__(self, conn: Conn, thread: DatabaseThread, clock: Callable[[], float], *, owner: str | None = None,
+                 exclusive: bool = False) -> None:
         self._conn: Conn | None = conn
         self._thread = thread
         self._clock = clock
+        self.owner = owner or new_owner()  # this process's id on the leases it takes (bot/storage/lease.py)
+        # The bot holds DATA_DIR's lock (bot/instance_lock.py): no other process can be running jobs, so
+        # recovery may take every running job as this process's own, without waiting for leases to expire.
+        self._exclusive = exclusive
 
     @classmethod
     async def open(cls, path: Path, *, clock: Callable[[], float] = time.time, busy_timeout: float = 5.0,
-                   delivered: Mapping[int, str | None] | None = None, recover: bool = True) -> SqliteStore:
+                   delivered: Mapping[int, str | None] | None = None, recover: bool = True,
+                   owner: str | None = None, exclusive: bool = False) -> SqliteStore:
         """Open, migrate and recover. `delivered` (job id -> result URL) are jobs the member received
         whose success the last run could not record: they count as succeeded, never refunded.
         `recover=False` leaves open jobs alone: a second view of a ledger a running bot owns."""
@@ -170,7 +195,7 @@ class SqliteStore:
             if _is_busy(exc):
                 raise StoreBusy(f"{path}: {exc}") from None
             raise
-        store = cls(conn, thread, clock)
+        store = cls(conn, thread, clock, owner=owner, exclusive=exclusive)
         return await recovered(store, delivered, recover=recover)
 
     async def close(self) -> None:
@@ -245,21 +270,35 @@ class SqliteStore:
 
         return await self._write(check_and_queue)
 
-    async def claim(self) -> JobRecord | None:
+    async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,
+                    max_running: int | None = None) -> JobRecord | None:
         now = self.now()
+        args = {"now": now, "owner": owner or self.owner, "until": now + lease_seconds, "error": INTERRUPTED}
 
         def work(conn: Conn) -> list[dict[str, Any]]:
-            return _rows(conn, "UPDATE jobs SET state = ?, started_at = ?, attempts = attempts + 1"
-                               " WHERE id = (SELECT id FROM jobs WHERE state = ? ORDER BY rank, id LIMIT 1)"
-                               " RETURNING *", (_RUNNING, now, _QUEUED))
+            worn = conn.execute(_WORN_OUT_SQL, args).rowcount
+            if worn:
+                log.warning("failed %d job(s) whose process died during their last allowed attempt; refunded", worn)
+            if max_running is not None:
+                # Inside BEGIN IMMEDIATE: no other claim can count between this and the UPDATE.
+                (live,) = conn.execute("SELECT COUNT(*) FROM jobs WHERE state = ? AND lease_until >= ?",
+                                       (_RUNNING, now)).fetchone()
+                if live >= max_running:
+                    return []
+            cur = conn.execute("UPDATE jobs SET state = :is_running, started_at = :now, attempts = attempts + 1,"
+                               f" lease_owner = :owner, lease_until = :until WHERE id = ({_NEXT_SQL}) RETURNING *",
+                               {**args, "is_running": _RUNNING})
+            names = [c[0] for c in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
         rows = await self._write(work)
         return rows[0] if rows else None  # type: ignore[return-value]
 
     async def requeue(self, job_id: int) -> JobState | None:
         def work(conn: Conn) -> str | None:
-            conn.execute("UPDATE jobs SET state = ?, started_at = NULL, attempts = MAX(0, attempts - 1)"
-                         " WHERE id = ? AND state = ?", (_QUEUED, job_id, _RUNNING))
+            conn.execute("UPDATE jobs SET state = :is_queued, started_at = NULL, attempts = MAX(0, attempts - 1),"
+                         f" lease_owner = NULL, lease_until = NULL WHERE id = :id AND state = :is_running AND {_HELD}",
+                         {"is_queued": _QUEUED, "id": job_id, "is_running": _RUNNING, "owner": self.owner})
             row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return row and row[0]
 
@@ -327,8 +366,9 @@ class SqliteStore:
         from_states = sources_of(state)
         sets = ", ".join(f"{name} = :{name}" for name in columns)
         marks = ", ".join(f":from{i}" for i in range(len(from_states)))
-        sql = f"UPDATE jobs SET state = :state, {sets} WHERE id = :id AND state IN ({marks})"
-        args = {"state": state.value, "id": job_id, **columns, **{f"from{i}": s.value for i, s in enumerate(from_states)}}
+        sql = f"UPDATE jobs SET state = :state, {sets} WHERE id = :id AND state IN ({marks}) AND {_HELD}"
+        args = {"state": state.value, "id": job_id, "owner": self.owner, **columns,
+                **{f"from{i}": s.value for i, s in enumerate(from_states)}}
 
         def work(conn: Conn) -> str | None:
             if conn.execute(sql, args).rowcount == 1:
@@ -346,6 +386,10 @@ class SqliteStore:
         many were released (failed)."""
         now = self.now()
         delivered = dict(delivered or {})
+        # Only what this process held (or a row without a lease: older versions, in-process jobs); a job
+        # another live process holds is its own, and one whose lease expired is taken over by the claim.
+        mine = "" if self._exclusive else f" AND {_HELD}"
+        owner = {"owner": self.owner}
 
         def work(conn: Conn) -> tuple[int, int]:
             succeeded = sum(conn.execute(
@@ -353,11 +397,13 @@ class SqliteStore:
                 f" WHERE id = ? AND state IN ({_OPEN_SQL})",
                 (JobState.SUCCEEDED.value, now, url, job_id)).rowcount for job_id, url in delivered.items())
             # A queued job's call cut short runs once more; queued jobs simply stay queued.
-            conn.execute("UPDATE jobs SET state = ?, started_at = NULL WHERE state = ? AND delivery IS NOT NULL"
-                         " AND attempts < ?", (_QUEUED, _RUNNING, MAX_ATTEMPTS))
-            failed = conn.execute(f"UPDATE jobs SET state = ?, error = ?, finished_at = ?, interaction_token = NULL"
-                                  f" WHERE state IN ({_OPEN_SQL}) AND state != ?",
-                                  (JobState.FAILED.value, INTERRUPTED, now, _QUEUED)).rowcount
+            conn.execute("UPDATE jobs SET state = :is_queued, started_at = NULL, lease_owner = NULL, lease_until = NULL"
+                         f" WHERE state = :is_running AND delivery IS NOT NULL AND attempts < :max{mine}",
+                         {"is_queued": _QUEUED, "is_running": _RUNNING, "max": MAX_ATTEMPTS, **owner})
+            failed = conn.execute("UPDATE jobs SET state = :is_failed, error = :error, finished_at = :now,"
+                                  f" interaction_token = NULL WHERE state IN ({_OPEN_SQL}) AND state != :is_queued{mine}",
+                                  {"is_failed": JobState.FAILED.value, "error": INTERRUPTED, "now": now,
+                                   "is_queued": _QUEUED, **owner}).rowcount
             return succeeded, failed
 
         succeeded, failed = await self._write(work)
@@ -634,6 +680,23 @@ class SqliteStore:
             return Decision(won, now_row, also)  # type: ignore[arg-type]  # rows carry the record's columns
 
         return await self._write(work)
+
+    # -- leases (part 9) -------------------------------------------------------------------------
+
+    async def renew(self, owner: str, job_ids: list[int], lease_seconds: float) -> set[int]:
+        """Push the leases `owner` still holds on `job_ids` forward; returns those it still holds."""
+        if not job_ids:
+            return set()
+        until = self.now() + lease_seconds
+        marks = ", ".join("?" for _ in job_ids)
+        rows = await self._write(lambda conn: conn.execute(
+            f"UPDATE jobs SET lease_until = ? WHERE id IN ({marks}) AND state = ? AND lease_owner = ? RETURNING id",
+            (until, *job_ids, _RUNNING, owner)).fetchall())
+        return {r[0] for r in rows}
+
+    @asynccontextmanager
+    async def singleton(self, name: str) -> AsyncIterator[bool]:
+        yield True  # the DATA_DIR lock (bot/instance_lock.py): no other process uses this ledger
 
 
 # Days are ISO dates, so text order is date order and `day >= ?` is a range on the index.

@@ -19,8 +19,10 @@ from typing import Any
 import asyncpg
 
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
+from bot.domain.appeals import AppealStatus
+from bot.domain.audit import AuditAction
 from bot.domain.jobs import REFUNDED_STATES, sources_of
-from bot.domain.records import AdminAction, JobRecord
+from bot.domain.records import AdminAction, AppealRecord, AuditRow, JobRecord
 from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, StoreUnavailable, recovered, settled_as
 from bot.storage.postgres.migrations import apply_migrations
 from bot.storage.postgres.url import DatabaseUrl
@@ -33,6 +35,7 @@ _FORGET_SETS = "params = '{}', inputs = NULL, result_url = NULL, delivery = NULL
 _REFUNDED = ", ".join(f"'{s}'" for s in REFUNDED_STATES)
 _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
+_AUDIT_COLUMNS = "id, guild_id, actor_id, action, target_id, detail, at"
 
 _SNAPSHOT_SQL = "SELECT * FROM quota_snapshot($1, $2, $3, $4, $5)"  # migration 0004
 _RESERVE_SQL = "SELECT * FROM reserve_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
@@ -415,3 +418,107 @@ class PostgresStore:
         async with self._write() as conn:
             status = await conn.execute(sql, self.now(), _OPEN, value)
         return int(status.split()[-1])
+
+    # -- part 8: appeals and the audit feed ------------------------------------------------------
+
+    async def create_appeal(self, guild_id: int, channel_id: int, user_id: int, *, model: str,
+                            request: dict[str, Any], rule: dict[str, Any], expires_at: float) -> int:
+        async with self._conn() as conn:
+            return await conn.fetchval(
+                "INSERT INTO appeals (guild_id, channel_id, user_id, model, request, rule, status, created_at,"
+                " expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                guild_id, channel_id, user_id, model, json.dumps(request), json.dumps(rule),
+                AppealStatus.OFFERED.value, self.now(), expires_at)
+
+    async def appeal(self, appeal_id: int) -> AppealRecord | None:
+        async with self._conn() as conn:
+            row = await conn.fetchrow("SELECT * FROM appeals WHERE id = $1", appeal_id)
+        return None if row is None else dict(row)  # type: ignore[return-value]
+
+    async def ask_appeal(self, appeal_id: int, user_id: int) -> bool:
+        now = self.now()
+        async with self._conn() as conn:
+            status = await conn.execute(
+                "UPDATE appeals SET status = $1, asked_at = $2 WHERE id = $3 AND user_id = $4 AND status = $5"
+                " AND expires_at > $2", AppealStatus.PENDING.value, now, appeal_id, user_id, AppealStatus.OFFERED.value)
+        return status.split()[-1] == "1"
+
+    async def reopen_appeal(self, appeal_id: int) -> None:
+        async with self._conn() as conn:
+            await conn.execute("UPDATE appeals SET status = $1, asked_at = NULL WHERE id = $2 AND status = $3",
+                               AppealStatus.OFFERED.value, appeal_id, AppealStatus.PENDING.value)
+
+    async def appeal_posted(self, appeal_id: int, channel_id: int, message_id: int, *, actor_id: int) -> None:
+        now = self.now()
+        async with self._write() as conn:
+            row = await conn.fetchrow("UPDATE appeals SET review_channel_id = $2, review_message_id = $3 WHERE id = $1"
+                                      " RETURNING guild_id, channel_id, model, rule", appeal_id, channel_id, message_id)
+            if row is not None:
+                detail = {"appeal": appeal_id, "channel_id": row["channel_id"], "model": row["model"],
+                          "rule": json.loads(row["rule"])}
+                await conn.execute(_RECORD, row["guild_id"], actor_id, AuditAction.APPEAL.value, actor_id,
+                                   json.dumps(detail), now)
+
+    async def decide_appeal(self, appeal_id: int, allowed: bool, *, actor_id: int, reason: str | None) -> bool:
+        now = self.now()
+        status = AppealStatus.ALLOWED if allowed else AppealStatus.DENIED
+        async with self._write() as conn:
+            # The row lock of this UPDATE makes a second decider wait, then find it no longer pending.
+            row = await conn.fetchrow("UPDATE appeals SET status = $1, decided_by = $2, decided_at = $3, reason = $4"
+                                      " WHERE id = $5 AND status = $6 RETURNING guild_id, user_id",
+                                      status.value, actor_id, now, reason, appeal_id, AppealStatus.PENDING.value)
+            if row is None:
+                return False
+            action = AuditAction.ALLOW if allowed else AuditAction.DENY
+            await conn.execute(_RECORD, row["guild_id"], actor_id, action.value, row["user_id"],
+                               json.dumps({"appeal": appeal_id, "reason": reason}), now)
+        return True
+
+    async def set_appeal_job(self, appeal_id: int, job_id: int) -> None:
+        async with self._conn() as conn:
+            await conn.execute("UPDATE appeals SET job_id = $2 WHERE id = $1", appeal_id, job_id)
+
+    async def unposted_guilds(self) -> list[int]:
+        async with self._conn() as conn:
+            rows = await conn.fetch("SELECT DISTINCT guild_id FROM admin_actions WHERE posted_at IS NULL")
+        return [r[0] for r in rows]
+
+    async def claim_audit(self, guild_id: int, *, limit: int, lease_seconds: float) -> list[AuditRow]:
+        now = self.now()
+        async with self._write() as conn:
+            # SKIP LOCKED: a second poster takes the rows after these instead of waiting for them.
+            rows = await conn.fetch(
+                "UPDATE admin_actions SET claimed_until = $1 WHERE id IN ("
+                " SELECT id FROM admin_actions WHERE guild_id = $2 AND posted_at IS NULL"
+                " AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)"
+                f" RETURNING {_AUDIT_COLUMNS}", now + lease_seconds, guild_id, now, limit)
+        return sorted((dict(r) for r in rows), key=lambda r: r["id"])  # type: ignore[return-value,misc]
+
+    async def mark_audit_posted(self, ids: list[int]) -> None:
+        async with self._conn() as conn:
+            await conn.execute("UPDATE admin_actions SET posted_at = $1, claimed_until = NULL WHERE id = ANY($2::bigint[])",
+                               self.now(), ids)
+
+    async def release_audit(self, ids: list[int]) -> None:
+        async with self._conn() as conn:
+            await conn.execute("UPDATE admin_actions SET claimed_until = NULL WHERE id = ANY($1::bigint[])"
+                               " AND posted_at IS NULL", ids)
+
+    async def skip_audit(self, guild_id: int) -> int:
+        now = self.now()
+        async with self._conn() as conn:
+            status = await conn.execute("UPDATE admin_actions SET posted_at = $1 WHERE guild_id = $2 AND posted_at IS NULL"
+                                        " AND (claimed_until IS NULL OR claimed_until < $1)", now, guild_id)
+        return int(status.split()[-1])
+
+    async def audit_log(self, guild_id: int, *, member: int | None = None, action: str | None = None,
+                        since: float | None = None, offset: int = 0, limit: int = 10) -> tuple[list[AuditRow], int]:
+        where = ("guild_id = $1 AND ($2::bigint IS NULL OR actor_id = $2 OR target_id = $2)"
+                 " AND ($3::text IS NULL OR action = $3 OR starts_with(action, $3 || '.'))"
+                 " AND ($4::double precision IS NULL OR at >= $4)")
+        args = (guild_id, member, action, since)
+        async with self._conn() as conn:
+            rows = await conn.fetch(f"SELECT {_AUDIT_COLUMNS} FROM admin_actions WHERE {where}"
+                                    " ORDER BY id DESC LIMIT $5 OFFSET $6", *args, limit, offset)
+            total = await conn.fetchval(f"SELECT COUNT(*) FROM admin_actions WHERE {where}", *args)
+        return [dict(r) for r in rows], total  # type: ignore[misc]

@@ -1,0 +1,3 @@
+-- PLACEHOLDER on h/audit8 only, so that 0010 runs on this branch alone (versions must run 1..N).
+-- h/usage8's 0008_usage_view.sql replaces this file when the branches are merged: take theirs.
+SELECT 1;

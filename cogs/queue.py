@@ -25,6 +25,7 @@ from bot.errors import UserFacingError
 from bot.imaging import fit_off_loop
 from bot.replies import NO_PINGS
 from bot.services.generation import Outcome
+from cogs.audit import record_generation
 from cogs.results import result_view
 
 log = logging.getLogger(__name__)
@@ -166,8 +167,10 @@ class WebhookCourier:
         await self._remember(job, posted)
 
     async def _remember(self, job: JobRecord, posted: discord.Message | discord.WebhookMessage | None) -> None:
-        """Keep where the result went, for /history's link. The image is delivered either way: a
-        store that will not take this now costs only the link, so it is logged, not raised."""
+        """Keep where the result went, for /history's link, and the audit log's row (part 8). The image
+        is delivered either way: a store that will not take these now costs only the link and the row,
+        so they are logged, not raised."""
+        await record_generation(self.bot.store, job, json.loads(job.get("delivery") or "{}").get("prompt", ""), posted)
         if posted is None:
             return
         try:

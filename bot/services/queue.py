@@ -168,10 +168,11 @@ class QueueRunner:
         self._wake.set()
 
     async def submit(self, prepared: Prepared, member: Member, *, channel_id: int | None, delivery: dict[str, Any],
-                     token: str, inputs: dict[str, Any] | None = None) -> int:
+                     token: str | None, inputs: dict[str, Any] | None = None) -> int:
         """Reserve the credits and queue the job; raises the member's refusal (nothing spent) if it won't fit.
 
-        `token` is the interaction's: a credential kept only in the job's row, until the job ends."""
+        `token` is the interaction's: a credential kept only in the job's row, until the job ends; None
+        (a moderator's Allow once) delivers the result as a channel post naming the member."""
         settings = self._settings
         try:
             job_id, _ = await self._store.enqueue(

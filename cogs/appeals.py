@@ -22,7 +22,6 @@ import re
 from typing import Any
 
 import discord
-from bot.moderation.prompt_rules import PromptRules, Rule
 from discord.ext import commands
 
 from bot.app import PixazoBot, answer_error
@@ -33,6 +32,7 @@ from bot.embeds import COLOUR
 from bot.errors import UserFacingError
 from bot.moderation.config import NEGATIVE_PROMPT, REVIEW_CHANNEL, SPOILER, GuildConfig
 from bot.moderation.gates import Asker, Refusal, check
+from bot.moderation.prompt_rules import PromptRules, Rule
 from bot.replies import NO_PINGS
 from bot.services.queue import delivery_info
 from bot.services.validation import Prepared, with_negative
@@ -298,8 +298,9 @@ class DenyForm(discord.ui.Modal):
 async def submit_denial(interaction: discord.Interaction, appeal_id: int) -> None:
     _moderator_only(interaction, appeal_id)
     bot, appeal = await _appeal(interaction, appeal_id)
+    data: Any = interaction.data or {}
     values = {item.get("custom_id"): item.get("value") or ""
-              for row in (interaction.data or {}).get("components") or []  # type: ignore[union-attr]
+              for row in data.get("components") or []
               for item in ([row["component"]] if row.get("component") else row.get("components") or [])}
     reason = " ".join(str(values.get("reason", "")).split())[:REASON_MAX] or "no reason was given"
     if not await bot.store.decide_appeal(appeal_id, False, actor_id=interaction.user.id, reason=reason):
@@ -312,9 +313,9 @@ async def submit_denial(interaction: discord.Interaction, appeal_id: int) -> Non
     where = f" in {plain(guild.name, 100)}" if guild is not None else ""
     await tell_requester(bot, appeal, f"A moderator{where} did not allow your prompt (appeal #{appeal_id}): "
                                       f"{code_span(reason, 320)}")
-    if appeal.get("review_channel_id") and appeal.get("review_message_id"):
-        message = bot.get_partial_messageable(appeal["review_channel_id"]).get_partial_message(
-            appeal["review_message_id"])
+    review_channel, review_message = appeal["review_channel_id"], appeal["review_message_id"]
+    if review_channel and review_message:
+        message = bot.get_partial_messageable(review_channel).get_partial_message(review_message)
         try:
             await message.edit(content=f"Denied by <@{interaction.user.id}>: {code_span(reason, 320)}", view=None,
                                allowed_mentions=NO_PINGS)

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 PER_MESSAGE = 10  # Discord's most embeds in one message
 LEASE_SECONDS = 60.0  # well inside the few minutes Discord remembers a nonce for
 REFUSED_PAUSE_SECONDS = 60.0  # a channel that refused a post is tried again after this
+STOP_WAIT_SECONDS = 5.0
 EMBED_MAX = 550  # 10 of them stay under Discord's 6,000 characters for all embeds of a message
 
 
@@ -58,6 +59,7 @@ class AuditPoster:
         self._posted: dict[int, float] = {}  # channel id -> when this process last posted there
         self._paused: dict[int, float] = {}  # guild id -> until when its channel is left alone
         self._task: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
 
     @property
     def interval(self) -> float:
@@ -65,18 +67,29 @@ class AuditPoster:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = asyncio.Event()
             self._task = asyncio.create_task(self._run(), name="audit-poster")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        """Stop after the post under way, if any, so that its rows are marked (else they would wait for
+        their lease at the next start); a post that hangs is cut off after STOP_WAIT_SECONDS."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        _, late = await asyncio.wait({self._task}, timeout=STOP_WAIT_SECONDS)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
 
     async def _run(self) -> None:
         tick = min(1.0, self.interval)
-        while True:
-            await asyncio.sleep(tick)
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), tick)
+                return
+            except TimeoutError:
+                pass
             try:
                 await self.tick()
             except StoreBusy as exc:

@@ -5,6 +5,7 @@ DM; the built-in rules offer nothing; every other gate still applies to an allow
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -84,6 +85,13 @@ async def appeal_to_review(harness) -> tuple[int, dict]:
     return review, post
 
 
+async def dms(harness, user_id: int) -> list[dict]:
+    """What the bot sent the member by DM, once it has."""
+    fake = harness.discord
+    await fake.wait_for(lambda: user_id in fake._dm_channels and fake.channel_messages(fake._dm_channels[user_id]))
+    return fake.channel_messages(fake._dm_channels[user_id])
+
+
 async def spent(harness) -> list[tuple[str, int]]:
     return [(j["state"], j["cost"]) for j in await read_jobs(harness.settings, GUILD_ID, ALICE)]
 
@@ -95,44 +103,53 @@ async def test_allow_once_runs_it_for_the_requester_once_and_posts_it_in_their_c
     assert callback["data"]["content"] == "Only members who can manage messages in this channel can decide appeals."
     assert await spent(harness) == [], "a non-moderator's press decides nothing"
 
-    callback, _ = await press(harness, post, "Allow once", user_id=MOD, permissions=MODERATOR)
-    assert callback["type"] == 7 and callback["data"]["content"].startswith(f"Allowed once by <@{MOD}>.")
-    assert callback["data"]["allowed_mentions"]["parse"] == []
+    # Two moderators press at once: both clicks carry the message with its buttons.
+    clicks = await asyncio.gather(*(harness.discord.click(harness.discord.messages[post["id"]],
+                                                          button_ids(post)["Allow once"], user_id=mod,
+                                                          permissions=MODERATOR) for mod in (MOD, MOD2)))
+    answers = [await c.wait_callback() for c in clicks]
+    won = [a for a in answers if a["type"] == 7]
+    (lost,) = [a for a in answers if a["type"] == 4]
+    assert len(won) == 1 and won[0]["data"]["content"].startswith("Allowed once by <@")
+    assert won[0]["data"]["allowed_mentions"]["parse"] == []
+    assert is_ephemeral(lost["data"]) and "already decided" in lost["data"]["content"], "the second is told"
+    winner = int(won[0]["data"]["content"].split("<@")[1].split(">")[0])
     await harness.discord.wait_for(lambda: any(m["embeds"] for m in harness.discord.channel_messages(CHANNEL_ID)
                                                if not is_ephemeral(m)))
     (result,) = [m for m in harness.discord.channel_messages(CHANNEL_ID) if m["embeds"] and not is_ephemeral(m)]
-    assert result["content"].startswith(f"<@{ALICE}> Allowed once by <@{MOD}>")
+    assert result["content"].startswith(f"<@{ALICE}> Allowed once by <@{winner}>")
     assert {"Reroll", "Edit", "Details", "Delete"} <= set(button_ids(result)), "the usual result buttons"
     (call,) = harness.pixazo.requests
     assert call.json["prompt"] == "a red castle on a hill", "exactly what was refused, run once"
     posted = [r for r in harness.discord.requests if r.method == "POST" and r.path.endswith(f"/channels/{CHANNEL_ID}/messages")]
     assert posted and all(r.json["allowed_mentions"]["parse"] == [] for r in posted), "named, never pinged"
-
-    again, _ = await press(harness, post, "Allow once", user_id=MOD2, permissions=MODERATOR, validate=False)
-    assert is_ephemeral(again["data"]) and "already decided" in again["data"]["content"]
+    await asyncio.sleep(0.3)  # nothing more is made
+    assert len(harness.pixazo.requests) == 1
     assert await spent(harness) == [("succeeded", 2)], "the requester's credits, spent once"
     async with open_view(harness.settings) as store:
         rows, _ = await store.audit_log(GUILD_ID)
     actions = [(r["action"], r["actor_id"]) for r in rows]
-    assert actions[:3] == [("generation", ALICE), ("allow", MOD), ("appeal", ALICE)], actions
+    assert actions[:3] == [("generation", ALICE), ("allow", winner), ("appeal", ALICE)], actions
 
 
 async def test_deny_asks_for_a_reason_and_tells_the_requester_by_dm(harness):
     review, post = await appeal_to_review(harness)
     callback, opened = await press(harness, post, "Deny", user_id=MOD, permissions=MODERATOR)
     assert callback["type"] == 9, "a form for the reason"
+    _, also_opened = await press(harness, post, "Deny", user_id=MOD2, permissions=MODERATOR)
     submitted = await harness.discord.submit_modal(opened, {"Reason (sent to the member)": "no castles here, ever"},
                                                    permissions=MODERATOR)
     answer = await submitted.wait_callback()
     assert is_ephemeral(answer["data"]) and "no castles here, ever" in answer["data"]["content"]
-    dm = harness.discord._dm_channels[ALICE]
-    await harness.discord.wait_for(lambda: harness.discord.channel_messages(dm))
-    (told,) = harness.discord.channel_messages(dm)
+    (told,) = await dms(harness, ALICE)
     assert "did not allow your prompt" in told["content"] and "no castles here, ever" in told["content"]
     await harness.discord.wait_for(lambda: harness.discord.messages[post["id"]]["content"].startswith("Denied by"))
     assert harness.discord.messages[post["id"]]["components"] == [], "decided: no more buttons"
-    again, _ = await press(harness, post, "Allow once", user_id=MOD2, permissions=MODERATOR, validate=False)
-    assert "already decided" in again["data"]["content"] and f"<@{MOD}>" in again["data"]["content"]
+    late = await harness.discord.submit_modal(also_opened, {"Reason (sent to the member)": "me too"},
+                                              permissions=MODERATOR)
+    again = await late.wait_callback()
+    assert is_ephemeral(again["data"]) and "already decided" in again["data"]["content"]
+    assert f"<@{MOD}>" in again["data"]["content"], "the second moderator is told who decided"
     assert await spent(harness) == [] and harness.pixazo.requests == []
 
 
@@ -169,9 +186,8 @@ async def test_allow_once_skips_only_the_rule_that_refused_and_every_other_gate_
     post = await review_post(harness, review)
     callback, _ = await press(harness, post, "Allow once", user_id=MOD, permissions=MODERATOR)
     assert "could not be made" in callback["data"]["content"] and "`dragon`" in callback["data"]["content"]
-    dm = harness.discord._dm_channels[ALICE]
-    await harness.discord.wait_for(lambda: harness.discord.channel_messages(dm))
-    assert "`dragon`" in harness.discord.channel_messages(dm)[0]["content"], "the requester is told"
+    (told,) = await dms(harness, ALICE)
+    assert "`dragon`" in told["content"], "the requester is told"
     assert harness.pixazo.requests == [] and await spent(harness) == []
 
 

@@ -124,10 +124,10 @@ async def test_many_rows_at_once_are_batched_ten_a_message_one_message_per_inter
     assert sum("credits: `" in c for c in credits) == 24
     no_pings(fake_discord, audit)
 
-    await seed(settings, 0, 3)  # recorded while the bot is down
-    async with open_view(settings) as store:  # ... and one row a poster claimed before it died
+    async with open_view(settings) as store:  # one row a poster claimed before it died
         await store.record_action(GUILD_ID, MOD, "delete", BOB, {"job": 1})
         (held,) = await store.claim_audit(GUILD_ID, limit=10, lease_seconds=2.0)
+    await seed(settings, 0, 3)  # ... and three recorded while the bot was down
     async with started_bot(settings, fake_discord):
         await fake_discord.wait_for(lambda: len(embeds(fake_discord, audit)) >= 28, timeout=10)
         await asyncio.sleep(1.5)
@@ -169,13 +169,14 @@ async def unmark(settings, ids: list[int]) -> None:
         import sqlite3
         db = sqlite3.connect(settings.data_dir / "bot.sqlite3")
         with db:
-            db.executemany("UPDATE admin_actions SET posted_at = NULL WHERE id = ?", [(i,) for i in ids])
+            db.executemany("UPDATE admin_actions SET posted_at = NULL, claimed_until = NULL WHERE id = ?", [(i,) for i in ids])
         db.close()
         return
     import asyncpg
     conn = await asyncpg.connect(settings.database_url.get_secret_value())
     try:
-        await conn.execute("UPDATE admin_actions SET posted_at = NULL WHERE id = ANY($1::bigint[])", ids)
+        await conn.execute("UPDATE admin_actions SET posted_at = NULL, claimed_until = NULL"
+                           " WHERE id = ANY($1::bigint[])", ids)
     finally:
         await conn.close()
 

@@ -29,7 +29,7 @@ class AuditAction(StrEnum):
     VIEW = "view"  # an admin looked at a member's usage
 
     @property
-    def title(self) -> str:
+    def heading(self) -> str:
         return _TITLES[self]
 
 

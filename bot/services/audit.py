@@ -54,7 +54,7 @@ def generation_detail(job: JobRecord, prompt: str, channel_id: int | None, messa
 
 def title(row: AuditRow) -> str:
     known = family(row["action"])
-    return known.title if known is not None else row["action"]
+    return known.heading if known is not None else row["action"]
 
 
 def lines(row: AuditRow) -> list[str]:

@@ -492,7 +492,8 @@ class PostgresStore:
                 " SELECT id FROM admin_actions WHERE guild_id = $2 AND posted_at IS NULL"
                 " AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)"
                 f" RETURNING {_AUDIT_COLUMNS}", now + lease_seconds, guild_id, now, limit)
-        return sorted((dict(r) for r in rows), key=lambda r: r["id"])  # type: ignore[return-value,misc]
+        ordered: list[Any] = sorted((dict(r) for r in rows), key=lambda r: r["id"])
+        return ordered
 
     async def mark_audit_posted(self, ids: list[int]) -> None:
         async with self._conn() as conn:

@@ -535,7 +535,8 @@ class SqliteStore:
                                f" RETURNING {_AUDIT_COLUMNS}", (now + lease_seconds, guild_id, now, limit))
 
         rows = await self._write(work)
-        return sorted(rows, key=lambda r: r["id"])  # type: ignore[return-value]  # RETURNING has no order
+        ordered: list[Any] = sorted(rows, key=lambda r: r["id"])  # RETURNING has no order
+        return ordered
 
     async def mark_audit_posted(self, ids: list[int]) -> None:
         now = self.now()

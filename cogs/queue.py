@@ -170,13 +170,12 @@ class WebhookCourier:
         """Keep where the result went, for /history's link, and the audit log's row (part 8). The image
         is delivered either way: a store that will not take these now costs only the link and the row,
         so they are logged, not raised."""
+        if posted is not None:
+            try:
+                await self.bot.store.set_result_message(job["id"], posted.channel.id, posted.id)
+            except Exception as exc:
+                log.warning("job %d: could not record result message %s: %s", job["id"], posted.id, exc)
         await record_generation(self.bot.store, job, json.loads(job.get("delivery") or "{}").get("prompt", ""), posted)
-        if posted is None:
-            return
-        try:
-            await self.bot.store.set_result_message(job["id"], posted.channel.id, posted.id)
-        except Exception as exc:
-            log.warning("job %d: could not record result message %s: %s", job["id"], posted.id, exc)
 
     async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None:
         """A private word where the token still works (the public "thinking…" or notice removed first);

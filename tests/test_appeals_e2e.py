@@ -197,3 +197,26 @@ async def test_a_member_blocked_after_asking_is_still_blocked_when_allowed(harne
     callback, _ = await press(harness, post, "Allow once", user_id=MOD, permissions=MODERATOR)
     assert "You are blocked from generating here: spam" in callback["data"]["content"]
     assert harness.pixazo.requests == [] and await spent(harness) == []
+
+
+async def test_an_appeal_survives_a_restart_between_asking_and_deciding(tmp_path, fake_discord, fake_pixazo,
+                                                                     ledger_settings):
+    from tests.conftest import Harness, make_settings, started_bot
+
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **ledger_settings)
+    async with started_bot(settings, fake_discord) as task:
+        harness = Harness(fake_discord, fake_pixazo, settings, task)
+        review = await with_review_channel(harness)
+        await config(harness, "words add", {"term": "castle"})
+        refused, _ = await refusal(harness, "a red castle")
+        await press(harness, refused, ASK, user_id=ALICE)
+        post = await review_post(harness, review)
+    before = fake_discord.identify_payload
+    async with started_bot(settings, fake_discord) as task:  # a new process, the same ledger
+        harness = Harness(fake_discord, fake_pixazo, settings, task)
+        await eventually(lambda: fake_discord.identify_payload is not before)
+        callback, _ = await press(harness, post, "Allow once", user_id=MOD, permissions=MODERATOR)
+        assert callback["type"] == 7 and callback["data"]["content"].startswith(f"Allowed once by <@{MOD}>")
+        await fake_discord.wait_for(lambda: any(m["embeds"] for m in fake_discord.channel_messages(CHANNEL_ID)
+                                                if not is_ephemeral(m)))
+        assert await spent(harness) == [("succeeded", 2)]

@@ -177,3 +177,14 @@ async def test_many_posters_claiming_at_once_never_take_the_same_row(backend, cl
     finally:
         for p in posters:
             await p.close()
+
+
+@pytest.mark.parametrize("name", ["sqlite", "postgres"])
+def test_the_appeal_status_check_lists_exactly_the_enums_statuses(name):
+    import re
+    from pathlib import Path
+
+    sql = (Path(__file__).resolve().parent.parent / "bot" / "storage" / name / "migrations"
+           / "0010_appeals_audit.sql").read_text()
+    (listed,) = re.findall(r"CHECK \(status IN \(([^)]*)\)\)", sql)
+    assert set(re.findall(r"'([^']*)'", listed)) == {s.value for s in AppealStatus}

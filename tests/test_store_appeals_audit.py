@@ -13,7 +13,7 @@ from bot.domain.appeals import AppealStatus
 from bot.domain.audit import AuditAction
 
 GUILD, OTHER = 10, 11
-ALICE, MOD, MOD2 = 1, 50, 51
+ALICE, BOB, MOD, MOD2 = 1, 2, 50, 51
 
 
 class Clock:
@@ -38,7 +38,8 @@ async def store(backend, clock):
 
 async def new_appeal(store, clock, *, user: int = ALICE, window: float = 900) -> int:
     return await store.create_appeal(GUILD, 300, user, model="sdxl", request={"prompt": "a red castle"},
-                                     rule={"rule": "word", "term": "castle"}, expires_at=clock.now + window)
+                                     rule={"rule": "word", "term": "castle", "matched": "castle"},
+                                     expires_at=clock.now + window)
 
 
 async def test_an_appeal_goes_offered_pending_decided_and_records_each_step(store, clock):
@@ -188,3 +189,26 @@ def test_the_appeal_status_check_lists_exactly_the_enums_statuses(name):
            / "0010_appeals_audit.sql").read_text()
     (listed,) = re.findall(r"CHECK \(status IN \(([^)]*)\)\)", sql)
     assert set(re.findall(r"'([^']*)'", listed)) == {s.value for s in AppealStatus}
+
+
+async def test_forgetting_a_member_clears_what_they_asked_for_from_audit_rows_and_finished_appeals(store, clock):
+    await store.record_action(GUILD, ALICE, AuditAction.GENERATION.value, None,
+                              {"job": 1, "model": "sdxl", "cost": 2, "prompt": "a red castle", "link": "https://x"})
+    await store.record_action(GUILD, BOB, AuditAction.GENERATION.value, None, {"job": 2, "prompt": "a blue fox"})
+    decided = await new_appeal(store, clock)
+    await store.ask_appeal(decided, ALICE)
+    await store.appeal_posted(decided, 400, 401, actor_id=ALICE)
+    await store.decide_appeal(decided, False, actor_id=MOD, reason="no")
+    waiting = await new_appeal(store, clock)
+    await store.ask_appeal(waiting, ALICE)
+    await store.forget_member(ALICE)
+    rows = {(r["actor_id"], r["action"]): json.loads(r["detail"]) for r in (await store.audit_log(GUILD))[0]}
+    assert rows[(ALICE, "generation")] == {"job": 1, "model": "sdxl", "cost": 2, "link": "https://x"}
+    assert rows[(BOB, "generation")]["prompt"] == "a blue fox", "only the member's own"
+    assert rows[(ALICE, "appeal")]["rule"] == {"rule": "word", "term": "castle"}, "the server's word stays"
+    assert json.loads((await store.appeal(decided))["request"]) == {}
+    assert json.loads((await store.appeal(waiting))["request"]) == {"prompt": "a red castle"}, "still waiting"
+    clock.now += 10 * 86_400
+    await store.forget_older_than(clock.now)
+    assert json.loads((await store.appeal(waiting))["request"]) == {"prompt": "a red castle"}, "a moderator may still run it"
+    assert "prompt" not in json.loads((await store.audit_log(GUILD, member=BOB))[0][0]["detail"]), "retention too"

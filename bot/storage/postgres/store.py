@@ -407,19 +407,34 @@ class PostgresStore:
         return [dict(r) for r in rows], total  # type: ignore[misc]
 
     async def forget_member(self, user_id: int) -> int:
-        return await self._forget("user_id = $3", user_id)
+        return await self._forget("user_id = $3", user_id, "actor_id = $1", "user_id = $1")
 
     async def forget_older_than(self, created_before: float) -> int:
-        return await self._forget("created_at < $3", created_before)
+        return await self._forget("created_at < $3", created_before, "at < $1", "created_at < $1")
 
-    async def _forget(self, where: str, value: Any) -> int:
+    async def _forget(self, where: str, value: Any, audit_where: str, appeal_where: str) -> int:
         sql = (f"UPDATE jobs SET {_FORGET_SETS}, forgotten_at = $1 WHERE {where} AND forgotten_at IS NULL"
                " AND state <> ALL($2::text[])")
+        now = self.now()
         async with self._write() as conn:
-            status = await conn.execute(sql, self.now(), _OPEN, value)
+            status = await conn.execute(sql, now, _OPEN, value)
+            await self._forget_asked(conn, now, audit_where, appeal_where, value)
         return int(status.split()[-1])
 
     # -- part 8: appeals and the audit feed ------------------------------------------------------
+
+    @staticmethod
+    async def _forget_asked(conn: asyncpg.Connection, now: float, audit_where: str, appeal_where: str,
+                            value: Any) -> None:
+        """What a member asked for also lives in audit rows (a generation's prompt, the text an appealed
+        rule matched) and in appeals no longer waiting; /forget and retention clear it with the jobs."""
+        await conn.execute(f"UPDATE admin_actions SET detail = ((detail::jsonb - 'prompt') #- '{{rule,matched}}')::text"
+                           f" WHERE {audit_where} AND action = ANY($2::text[])",
+                           value, [AuditAction.GENERATION.value, AuditAction.APPEAL.value])
+        await conn.execute(f"UPDATE appeals SET request = '{{}}', rule = (rule::jsonb - 'matched')::text"
+                           f" WHERE {appeal_where} AND (status = ANY($2::text[]) OR (status = $3 AND expires_at < $4))",
+                           value, [AppealStatus.ALLOWED.value, AppealStatus.DENIED.value], AppealStatus.OFFERED.value,
+                           now)
 
     async def create_appeal(self, guild_id: int, channel_id: int, user_id: int, *, model: str,
                             request: dict[str, Any], rule: dict[str, Any], expires_at: float) -> int:

@@ -446,18 +446,35 @@ class SqliteStore:
         return rows, total  # type: ignore[return-value]  # rows carry exactly the record's columns
 
     async def forget_member(self, user_id: int) -> int:
-        return await self._forget("user_id = ?", (user_id,))
+        return await self._forget("user_id = ?", (user_id,), "actor_id = ?", "user_id = ?")
 
     async def forget_older_than(self, created_before: float) -> int:
-        return await self._forget("created_at < ?", (created_before,))
+        return await self._forget("created_at < ?", (created_before,), "at < ?", "created_at < ?")
 
-    async def _forget(self, where: str, args: tuple[Any, ...]) -> int:
+    async def _forget(self, where: str, args: tuple[Any, ...], audit_where: str, appeal_where: str) -> int:
         now = self.now()
         sql = (f"UPDATE jobs SET {_FORGET_SETS}, forgotten_at = ? WHERE {where} AND forgotten_at IS NULL"
                f" AND state NOT IN ({_OPEN_SQL})")
-        return await self._write(lambda conn: conn.execute(sql, (now, *args)).rowcount)
+
+        def work(conn: Conn) -> int:
+            cleared = conn.execute(sql, (now, *args)).rowcount
+            self._forget_asked(conn, now, audit_where, appeal_where, args)
+            return cleared
+
+        return await self._write(work)
 
     # -- part 8: appeals and the audit feed ------------------------------------------------------
+
+    @staticmethod
+    def _forget_asked(conn: Conn, now: float, audit_where: str, appeal_where: str, args: tuple[Any, ...]) -> None:
+        """What a member asked for also lives in audit rows (a generation's prompt, the text an appealed
+        rule matched) and in appeals no longer waiting; /forget and retention clear it with the jobs."""
+        conn.execute(f"UPDATE admin_actions SET detail = json_remove(detail, '$.prompt', '$.rule.matched')"
+                     f" WHERE {audit_where} AND action IN (?, ?)",
+                     (*args, AuditAction.GENERATION.value, AuditAction.APPEAL.value))
+        conn.execute(f"UPDATE appeals SET request = '{{}}', rule = json_remove(rule, '$.matched') WHERE {appeal_where}"
+                     " AND (status IN (?, ?) OR (status = ? AND expires_at < ?))",
+                     (*args, AppealStatus.ALLOWED.value, AppealStatus.DENIED.value, AppealStatus.OFFERED.value, now))
 
     async def create_appeal(self, guild_id: int, channel_id: int, user_id: int, *, model: str,
                             request: dict[str, Any], rule: dict[str, Any], expires_at: float) -> int:

@@ -16,8 +16,8 @@ nothing is refused:
 `--before COMMIT` also runs the SQLite bench of COMMIT (checked out with `git worktree` into a temp
 directory) right after this one, so today's SQLite figure and the previous code's sit side by side.
 
-Scenarios, each run without a global cap and with a (huge) global cap, which adds the whole-day
-SUM query to every reservation:
+Scenarios, each run without a global cap, with a (huge) global cap, which adds the whole-day
+SUM query to every reservation, and with a (huge) server budget (`/quotas budget`):
 
 * 1 user: one coroutine settling jobs one after another;
 * N users (default 50): N coroutines, one per user, each settling its share of the jobs concurrently.
@@ -54,7 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 if __package__ in (None, ""):  # `python bench/ledger.py`: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    # In place of bench/ itself, whose queue.py would otherwise shadow the standard library's `queue`.
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bot.storage import Member, SqliteStore, Store  # noqa: E402
 
@@ -64,6 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 Opener = Callable[[str], Awaitable[Store]]  # scenario name -> a fresh, empty ledger
 GUILD_ID = 2000
 HUGE = 10**12
+BUDGET = 2 * 10**9  # the budget column is a 32-bit integer; nothing is refused at this size
 PARAMS = {"prompt": "a red fox in snow", "negative_prompt": "blurry", "width": 1024, "height": 1024,
           "num_steps": 20, "guidance_scale": 5, "seed": 42}
 CALLS = ("reserve", "mark_running", "succeed")
@@ -111,10 +113,12 @@ async def user_loop(store: Store, member: Member, jobs: int, global_cap: int | N
 
 
 async def run_scenario(open_ledger: Opener, name: str, jobs: int, users: int, global_cap: int | None,
-                       target: int = TARGET_JOBS_PER_SECOND) -> Result:
+                       target: int = TARGET_JOBS_PER_SECOND, budget: int | None = None) -> Result:
     store = await open_ledger(name)
     tally = Tally()
     try:
+        if budget is not None:
+            await store.set_budget(GUILD_ID, budget, actor_id=1)
         per_user = [jobs // users + (1 if i < jobs % users else 0) for i in range(users)]
         start = time.perf_counter()
         await asyncio.gather(*(user_loop(store, Member(GUILD_ID, 10_000 + i), n, global_cap, tally)
@@ -132,12 +136,16 @@ def last_quarter_rate(finished: list[float], start: float) -> float:
     return quarter / (finished[-1] - begin)
 
 
-def scenarios(users: int) -> list[tuple[str, int, int | None]]:
+def scenarios(users: int) -> list[tuple[str, int, int | None, int | None]]:
+    """(name, users, global cap, server budget): every user is a member of the one server GUILD_ID."""
     return [
-        ("1 user, no global cap", 1, None),
-        (f"{users} users, no global cap", users, None),
-        ("1 user, global cap set", 1, HUGE),
-        (f"{users} users, global cap set", users, HUGE),
+        ("1 user, no global cap", 1, None, None),
+        (f"{users} users, no global cap", users, None, None),
+        ("1 user, global cap set", 1, HUGE, None),
+        (f"{users} users, global cap set", users, HUGE, None),
+        # /quotas budget: that server's reservations take turns over its daily total (issue 11 part 7).
+        ("1 user, server budget set", 1, None, BUDGET),
+        (f"{users} users, server budget set", users, None, BUDGET),
     ]
 
 
@@ -195,9 +203,9 @@ def run_backend(label: str, open_ledger: Opener, args: argparse.Namespace, *, po
     lifecycle = "reserve + mark_running + succeed" if WITH_RUNNING else "reserve + succeed"
     print(f"\n{label}: {args.jobs} settled jobs ({lifecycle}) per scenario, a fresh ledger each")
     results = []
-    for name, users, cap in scenarios(args.users):
+    for name, users, cap, budget in scenarios(args.users):
         target = PG_TARGET_ONE_USER if postgres and users == 1 else TARGET_JOBS_PER_SECOND
-        results.append(asyncio.run(run_scenario(open_ledger, name, args.jobs, users, cap, target)))
+        results.append(asyncio.run(run_scenario(open_ledger, name, args.jobs, users, cap, target, budget)))
         report(results[-1])
     if args.profile:
         profile_scenario(open_ledger, args.jobs, args.users, HUGE)

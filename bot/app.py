@@ -12,11 +12,11 @@ from discord.ext import commands
 from bot import guard
 from bot.domain import StoreBusy
 from bot.errors import UserFacingError
-from bot.moderation.service import Moderation
 from bot.offload import Offload
 from bot.redact import Redactor
 from bot.replies import NO_PINGS, delivered, reply_privately
 from bot.services.generation import GenerationService
+from bot.services.moderation import Moderation
 from bot.services.queue import QueueRunner
 from bot.services.quotas import Quotas
 from bot.settings import Settings

@@ -16,13 +16,17 @@ from bot.embeds import COLOUR, TITLE_MAX
 from bot.errors import InvalidInput
 from bot.guard import GUILD_ONLY
 from bot.replies import NO_PINGS
-from bot.services.validation import CREDITS_PER_DAY, EXTRA_CREDITS, whole_number
+from bot.services.usage_view import DAYS as USAGE_DAYS
+from bot.services.usage_view import server_usage
+from bot.services.validation import CREDITS_PER_DAY, EXTRA_CREDITS, SERVER_CREDITS_PER_DAY, whole_number
 from bot.text import code_span, credits, plain, relative_time
 from cogs.generate import member_of
+from cogs.server_usage import server_usage_message
 
 # Discord's client enforces these ranges; a raw client does not, so each command checks again.
 Credits = app_commands.Range[int, CREDITS_PER_DAY.low, CREDITS_PER_DAY.high]
 Extra = app_commands.Range[int, EXTRA_CREDITS.low, EXTRA_CREDITS.high]
+ServerCredits = app_commands.Range[int, SERVER_CREDITS_PER_DAY.low, SERVER_CREDITS_PER_DAY.high]
 
 
 def _actor(interaction: discord.Interaction) -> int:
@@ -109,10 +113,34 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
         await self.bot.store.reset_usage(guild_of(interaction), member.id, actor_id=_actor(interaction))
         await self._done(interaction, f"Reset {member.mention}'s usage for today.")
 
-    @app_commands.command(name="usage", description="A member's credits today and their recent jobs")
-    @app_commands.describe(member="The member")
-    async def usage(self, interaction: discord.Interaction, member: discord.Member) -> None:
+    @app_commands.command(name="budget", description="A daily credit ceiling for the whole server (empty: none)")
+    @app_commands.describe(credits_per_day="Credits all members together may spend per day (renews 00:00 UTC)")
+    async def budget(self, interaction: discord.Interaction, credits_per_day: ServerCredits | None = None) -> None:
+        if credits_per_day is not None:
+            credits_per_day = whole_number("credits_per_day", credits_per_day, SERVER_CREDITS_PER_DAY)
+        await self.bot.store.set_budget(guild_of(interaction), credits_per_day, actor_id=_actor(interaction))
+        snap = (await self.bot.quotas.view(member_of(interaction))).snapshot
+        if snap.guild_budget is None:
+            text = "This server has no daily budget now; only each member's own allowance limits them."
+        else:
+            text = (f"This server's members may now spend {credits(snap.guild_budget)} a day in all; "
+                    f"{snap.guild_used} used today, it renews {relative_time(snap.renews_at)}.")
+        await self._done(interaction, text)
+
+    @app_commands.command(name="usage", description="A member's credits and recent jobs, or without one the server's")
+    @app_commands.describe(member=f"The member (leave empty: the whole server, last {USAGE_DAYS} days, with a chart)")
+    async def usage(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
         store = self.bot.store
+        if member is None:
+            timeout = self.bot.settings.image_work_timeout_seconds
+            summary = await server_usage(store, guild_of(interaction), offload=self.bot.offload, timeout=timeout)
+            guild_name = interaction.guild.name if interaction.guild else None
+            embed, chart = await server_usage_message(summary, guild_name=guild_name, offload=self.bot.offload,
+                                                      timeout=timeout)
+            await store.record_view(guild_of(interaction), _actor(interaction), None)
+            await interaction.followup.send(embed=embed, file=chart or discord.utils.MISSING, ephemeral=True,
+                                            allowed_mentions=NO_PINGS)
+            return
         view = await self.bot.quotas.view(member_of(interaction, member))
         jobs = await store.recent_jobs(guild_of(interaction), member.id)
         await store.record_view(guild_of(interaction), _actor(interaction), member.id)
@@ -123,6 +151,8 @@ class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set 
         embed.add_field(name="Allowance", value=f"{snap.allowance} ({snap.source}) + {snap.granted} granted")
         embed.add_field(name="Running now", value=str(snap.in_flight))
         embed.add_field(name="Renews", value=relative_time(snap.renews_at))
+        if snap.guild_budget is not None:
+            embed.add_field(name="Server budget", value=f"{snap.guild_used} of {snap.guild_budget} used today")
         lines = [_job_line(job) for job in jobs] or ["No jobs yet."]
         embed.add_field(name="Recent jobs", value="\n".join(lines)[:1024], inline=False)
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)

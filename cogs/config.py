@@ -21,7 +21,7 @@ from bot.domain.rules import RuleKind, RuleLimit
 from bot.embeds import COLOUR
 from bot.errors import InvalidInput
 from bot.moderation.config import AUDIT_CHANNEL, NEGATIVE_PROMPT, NSFW_FILTER, SPOILER, GuildConfig
-from bot.moderation.limits import (MAX_BLOCKED, MAX_CHANNELS, MAX_PATTERNS, MAX_ROLES, MAX_WORDS, REASON_MAX)
+from bot.moderation.limits import MAX_BLOCKED, MAX_CHANNELS, MAX_PATTERNS, MAX_ROLES, MAX_WORDS, REASON_MAX
 from bot.moderation.patterns import BadPattern, check_pattern
 from bot.moderation.words import check_word
 from bot.replies import NO_PINGS
@@ -33,7 +33,7 @@ from bot.text import code_block, code_span, credits, plain
 from cogs.admin import admin_check, guild_of
 from cogs.generate import member_of
 
-ModelKey = Literal[tuple(MODELS)]  # type: ignore[valid-type]  # the catalog's models as the option's choices
+MODEL_CHOICES = [app_commands.Choice(name=f"/{key}", value=key) for key in MODELS]  # from the catalog
 OnOff = Literal["on", "off"]
 Channel = app_commands.AppCommandChannel | app_commands.AppCommandThread
 FIELD_MAX = 1024
@@ -230,14 +230,16 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
 
     @models.command(name="disable", description="Turn a model off in this server")
     @app_commands.describe(model="The model's command")
-    async def models_disable(self, interaction: discord.Interaction, model: ModelKey) -> None:
+    @app_commands.choices(model=MODEL_CHOICES)
+    async def models_disable(self, interaction: discord.Interaction, model: str) -> None:
         key = _model(model)
         added = await self._put(interaction, RuleKind.MODEL_OFF, key, limit=len(MODELS), what="models turned off")
         await self._models_now(interaction, f"Turned /{key} off." if added else f"/{key} was already off.")
 
     @models.command(name="enable", description="Turn a model back on in this server")
     @app_commands.describe(model="The model's command")
-    async def models_enable(self, interaction: discord.Interaction, model: ModelKey) -> None:
+    @app_commands.choices(model=MODEL_CHOICES)
+    async def models_enable(self, interaction: discord.Interaction, model: str) -> None:
         key = _model(model)
         removed = await self._remove(interaction, RuleKind.MODEL_OFF, key)
         await self._models_now(interaction, f"Turned /{key} on." if removed else f"/{key} was already on.")

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bot.storage import Member
-from tests.conftest import GUILD_ID, embed_fields, is_ephemeral, make_settings, started_bot
+from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
 from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
 from tests.ledger import open_view, read_jobs
 from tests.test_results_e2e import button_ids
@@ -109,7 +109,7 @@ async def test_words_match_whole_words_and_phrases_after_normalizing_but_not_the
     await config(harness, "words add", {"term": "nude"})
     assert (await ask(harness, "a class photo of a bass player"))["embeds"], "class does not match ass"
     assert "`ass`" in await refused(harness, "a wild ASS in the desert")
-    assert "`big cat`" in await refused(harness, "a big   cat, sleeping").lower()
+    assert "`big cat`" in (await refused(harness, "a big   cat, sleeping")).lower()
     assert (await ask(harness, "a bigcat and a big catalog"))["embeds"], "a phrase is whole words in sequence"
     assert "`nude`" in await refused(harness, "a \uff2e\u200b\uff35\uff24\uff25 statue")  # full-width, zero-width joiner
     assert "`nude`" in await refused(harness, "a NuDe statue")
@@ -128,8 +128,8 @@ async def test_patterns_are_checked_at_configuration_and_hostile_ones_answer_at_
     said = await config(harness, "patterns add", {"pattern": "(a+)+$"})
     assert "Blocked" in said["content"]
     await config(harness, "patterns add", {"pattern": r"dragon\w*"})
-    assert "`dragon\\w*`" in await refused(harness, "two DRAGONS over a lake") or "dragon" in await refused(
-        harness, "two dragons over a lake")
+    said = await refused(harness, "two DRAGONS over a lake")
+    assert "`dragon\\w*`" in said and "`dragons`" in said, "the pattern and what it matched"
     hostile = "a" * 1500
     began = time.monotonic()
     assert "`(a+)+$`" in await refused(harness, hostile)
@@ -239,7 +239,9 @@ async def test_a_restart_keeps_every_setting_and_a_change_applies_to_the_next_co
         await admin("members block", {"member": 4002, "reason": "spam"})
         await admin("nsfw", {"filter": "off"})
         await admin("defaults", {"negative_prompt": "blurry"})
-    async with started_bot(settings, fake_discord):
+    before = fake_discord.identify_payload
+    async with started_bot(settings, fake_discord):  # a new bot process, the same database
+        await eventually(lambda: fake_discord.identify_payload is not before)
         assert "`castle`" in (await run("a castle"))["content"]
         assert "spam" in (await run("a fox", user_id=4002))["content"]
         assert (await run("a nude statue"))["embeds"], "the filter stays off"

@@ -23,7 +23,8 @@ def test_the_interface_is_the_ledger_the_services_know():
                               "recover_interrupted", "audit", "set_allowance", "grant", "reset_usage", "record_view",
                               "admin_actions", "recent_jobs", "job", "enqueue", "claim", "requeue", "cancel",
                               "queue_positions", "median_seconds", "expire_waiting", "set_result_message",
-                              "history", "forget_member", "forget_older_than"])
+                              "history", "forget_member", "forget_older_than", "guild_rules", "put_rule",
+                              "remove_rule", "clear_rules", "set_budget", "record_action", "guild_usage"])
 
 
 @pytest.mark.parametrize("backend", [SqliteStore, PostgresStore])

@@ -35,6 +35,16 @@ class JobRecord(TypedDict, total=False):
     forgotten_at: float | None  # /forget or HISTORY_RETENTION_DAYS cleared what was asked for
 
 
+class UsageRow(TypedDict):
+    """Credits spent in one server on one UTC day with one model by one member (`Store.guild_usage`)."""
+
+    day: str  # YYYY-MM-DD, the day the credits count against
+    model: str  # a catalog key, or a model the catalog no longer has
+    user_id: int
+    credits: int  # cost of the jobs that were not refunded (failed or cancelled)
+    jobs: int
+
+
 class AdminAction(TypedDict):
     actor_id: int
     action: str

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.errors import UserFacingError
-from bot.moderation.config import GuildConfig, NSFW_FILTER
+from bot.moderation.config import NSFW_FILTER, GuildConfig
 from bot.moderation.prompt_rules import Violation
 from bot.text import plain
 

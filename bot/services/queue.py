@@ -206,7 +206,10 @@ class QueueRunner:
         await self._resume_notices()
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                # Not asyncio.wait_for: on 3.11 it drops a cancellation that lands as the wait ends (a
+                # kick during shutdown), and this loop would then outlive shutdown's cancel.
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -49,7 +49,9 @@ class Quotas:
         snap = refused.snapshot
         cost = self.cost_of(model_key)
         renews = relative_time(snap.renews_at)
-        if refused.reason == Refused.JOBS:
+        if refused.reason == Refused.BUDGET:
+            message = budget_refusal(snap, model_key, cost)
+        elif refused.reason == Refused.JOBS:
             message = (f"You already have {snap.in_flight} image(s) being made; the limit is "
                        f"{self._settings.quota_max_jobs_per_user} at a time. Try again when one is done.")
         elif refused.reason == Refused.QUEUE:
@@ -66,6 +68,8 @@ class Quotas:
 
 def refused_reason(snap: QuotaSnapshot, cost: int, *, max_jobs: int, global_cap: int | None) -> str | None:
     """Why a reservation of `cost` would be refused, in the order `Store.reserve` checks; None if it fits."""
+    if snap.guild_budget is not None and snap.guild_used + cost > snap.guild_budget:
+        return Refused.BUDGET
     if snap.in_flight >= max_jobs:
         return Refused.JOBS
     if cost > snap.left:
@@ -73,3 +77,15 @@ def refused_reason(snap: QuotaSnapshot, cost: int, *, max_jobs: int, global_cap:
     if global_cap is not None and snap.global_used + cost > global_cap:
         return Refused.GLOBAL
     return None
+
+
+def budget_refusal(snap: QuotaSnapshot, model_key: str, cost: int) -> str:
+    """The server's ceiling (/quotas budget) would be passed: say how much of it is left, if any."""
+    budget = snap.guild_budget or 0
+    left = max(0, budget - snap.guild_used)
+    renews = relative_time(snap.renews_at)
+    if left == 0:
+        return (f"This server has used its daily budget of {credits(budget)}; it renews {renews}. "
+                "No credits were taken from you.")
+    return (f"/{model_key} needs {credits(cost)} and this server has {left} left of its daily budget of "
+            f"{credits(budget)}; it renews {renews}. No credits were taken from you.")

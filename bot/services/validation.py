@@ -37,6 +37,8 @@ class Bounds:
 # Admin values: big enough for any real server, small enough that a typo is not a billion credits.
 CREDITS_PER_DAY = Bounds(0, 100_000)
 EXTRA_CREDITS = Bounds(1, 100_000)
+# A whole server's day (/quotas budget): room for many members at the largest allowance.
+SERVER_CREDITS_PER_DAY = Bounds(0, 10_000_000)
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,14 @@ recompute every total from the rows.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
 from bot.domain import JobState, Member, QuotaSnapshot
 from bot.domain.jobs import sources_of
-from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, JobRecord
+from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, JobRecord, UsageRow
 from bot.domain.rules import RuleKind
 
 INTERRUPTED = "interrupted"  # the error recorded on a job a shutdown or crash left open
@@ -109,7 +110,9 @@ class Store(Protocol):
 
     async def reset_usage(self, guild_id: int, user_id: int, *, actor_id: int) -> None: ...
 
-    async def record_view(self, guild_id: int, actor_id: int, target_id: int) -> None: ...
+    async def record_view(self, guild_id: int, actor_id: int, target_id: int | None) -> None:
+        """An admin looked at a member's usage, or with `target_id` None at the whole server's."""
+        ...
 
     async def admin_actions(self, guild_id: int, limit: int = 50) -> list[AdminAction]: ...
 
@@ -145,6 +148,13 @@ class Store(Protocol):
         ...
 
     async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[JobRecord]: ...
+
+    async def guild_usage(self, guild_id: int, since_day: str) -> list[UsageRow]:
+        """The server's spend per day, model and member from the UTC day `since_day` (YYYY-MM-DD) on,
+        in one query, ordered by day, model, member. Refunded jobs do not count; open ones hold their
+        credits and do; forgotten ones keep their cost and day and still count. Resets are ignored:
+        they forgive a member's allowance, the credits were still spent."""
+        ...
 
     async def job(self, job_id: int) -> JobRecord | None: ...
 
@@ -227,6 +237,15 @@ class Store(Protocol):
 
 _log = logging.getLogger("bot.storage")
 S = TypeVar("S", bound="Store")
+
+# Kinds whose value is a Discord id: their admin action names it as its target, like an allowance's.
+_ID_KINDS = frozenset({RuleKind.CHANNEL, RuleKind.ROLE, RuleKind.BLOCKED})
+
+
+def config_action(kind: RuleKind, verb: str, value: str | None, detail: dict[str, Any]) -> tuple[str, int | None, str]:
+    """The admin action a configuration change records on every backend: (action, target_id, detail JSON)."""
+    target = int(value) if kind in _ID_KINDS and value is not None and value.isdigit() else None
+    return f"config.{kind.value}.{verb}", target, json.dumps(detail)
 
 
 def settled_as(job_id: int, target: JobState, found: str | None) -> JobState | None:

@@ -22,8 +22,17 @@ from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, St
 from bot.domain.appeals import AppealStatus
 from bot.domain.audit import AuditAction
 from bot.domain.jobs import REFUNDED_STATES, sources_of
-from bot.domain.records import AdminAction, AppealRecord, AuditRow, JobRecord
-from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, StoreUnavailable, recovered, settled_as
+from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, JobRecord, UsageRow
+from bot.domain.rules import RuleKind, RuleLimit
+from bot.storage.base import (
+    EXPIRED,
+    INTERRUPTED,
+    MAX_ATTEMPTS,
+    StoreUnavailable,
+    config_action,
+    recovered,
+    settled_as,
+)
 from bot.storage.postgres.migrations import apply_migrations
 from bot.storage.postgres.url import DatabaseUrl
 
@@ -39,16 +48,19 @@ _AUDIT_COLUMNS = "id, guild_id, actor_id, action, target_id, detail, at"
 
 _SNAPSHOT_SQL = "SELECT * FROM quota_snapshot($1, $2, $3, $4, $5)"  # migration 0004
 _RESERVE_SQL = "SELECT * FROM reserve_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-_REASONS = {Refused.JOBS: Refused.JOBS, Refused.CREDITS: Refused.CREDITS, Refused.GLOBAL: Refused.GLOBAL}
+_REASONS = {Refused.JOBS: Refused.JOBS, Refused.CREDITS: Refused.CREDITS, Refused.GLOBAL: Refused.GLOBAL,
+            Refused.BUDGET: Refused.BUDGET}
 
 _RECORD = "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6)"
 
-# Every member total the triggers keep, against the sum of the rows. There is no whole-day total row
+# Every member and server total the triggers keep, against the sum of the rows. There is no whole-day total row
 # on PostgreSQL (see migration 0004): the day's global use is always summed from these.
 _AUDIT_SQL = f"""
 WITH ledger AS (
   SELECT guild_id, user_id, day, SUM(CASE WHEN state NOT IN ({_REFUNDED}) THEN cost ELSE 0 END) AS credits
   FROM jobs GROUP BY guild_id, user_id, day
+), ledger_guild AS (
+  SELECT guild_id, day, SUM(credits) AS credits FROM ledger GROUP BY guild_id, day
 )
 SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
   FROM ledger AS l LEFT JOIN usage AS u USING (guild_id, user_id, day)
@@ -57,7 +69,21 @@ UNION ALL
 SELECT 'member', u.guild_id || '/' || u.user_id || '/' || u.day, u.credits, 0
   FROM usage AS u LEFT JOIN ledger AS l USING (guild_id, user_id, day)
   WHERE l.credits IS NULL AND u.credits != 0
+UNION ALL
+SELECT 'server', l.guild_id || '/' || l.day, COALESCE(s.credits, 0), l.credits
+  FROM ledger_guild AS l LEFT JOIN usage_guild AS s USING (guild_id, day)
+  WHERE COALESCE(s.credits, 0) != l.credits
+UNION ALL
+SELECT 'server', s.guild_id || '/' || s.day, s.credits, 0
+  FROM usage_guild AS s LEFT JOIN ledger_guild AS l USING (guild_id, day)
+  WHERE l.credits IS NULL AND s.credits != 0
 """
+
+# Days are ISO dates, so text order is date order and `day >= $2` is a range on the index.
+# SUM over INTEGER is BIGINT and COUNT is BIGINT: both come back as Python ints.
+_USAGE_SQL = ("SELECT day, model, user_id, SUM(cost) AS credits, COUNT(*) AS jobs FROM jobs"
+              f" WHERE guild_id = $1 AND day >= $2 AND state NOT IN ({_REFUNDED})"
+              " GROUP BY day, model, user_id ORDER BY day, model, user_id")
 
 _BUSY = (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError,
          asyncpg.TooManyConnectionsError)
@@ -71,7 +97,20 @@ def _quota(row: asyncpg.Record, now: float, default_allowance: int) -> QuotaSnap
         if value is not None
     )
     return QuotaSnapshot(allowance, source, row["granted"], row["used"], row["in_flight"], row["global_used"],
-                         next_renewal(now))
+                         next_renewal(now), row["guild_used"], row["guild_budget"])
+
+
+def _spent(snap: QuotaSnapshot, cost: int) -> QuotaSnapshot:
+    return replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1, global_used=snap.global_used + cost,
+                   guild_used=snap.guild_used + cost)
+
+
+async def _lock_config(conn: asyncpg.Connection, guild_id: int, kind: RuleKind) -> None:
+    # Held to the end of the transaction: changes to one server's entries of one kind, from any process,
+    # take turns, so the limit's count and "already exactly so" are read with nothing else half-done.
+    # Two int4 keys, a class beside MIGRATION_LOCK's; a hash collision only makes two servers wait.
+    await conn.execute("SELECT pg_advisory_xact_lock(28793, hashtext($1::bigint::text || '/' || $2))",
+                       guild_id, kind.value)
 
 
 async def _lock_member(conn: asyncpg.Connection, user_id: int) -> None:
@@ -90,7 +129,8 @@ class PostgresStore:
 
     Concurrency: a reservation takes a transaction-level advisory lock on the member (and, when a
     global cap is set, one on the cap) before it reads what the member has left, and holds it until
-    COMMIT. Reservations for the same member therefore queue instead of interleaving, from any number
+    COMMIT; in a server with a budget it also locks the server's budget row, between the two, so that
+    server's reservations take turns over its daily total. Reservations for the same member therefore queue instead of interleaving, from any number
     of pools or processes; other members run in parallel. Chosen over SERIALIZABLE with retry because
     one member's concurrent commands are exactly the case that conflicts: under SERIALIZABLE they
     would abort and retry each other in a loop, where a lock lets each wait its turn once. A lock, not
@@ -189,8 +229,7 @@ class PostgresStore:
         snap = _quota(row, now, default_allowance)
         if row["refused"] is not None:
             raise Refused(_REASONS[row["refused"]], snap)
-        after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1, global_used=snap.global_used + cost)
-        return row["job_id"], after
+        return row["job_id"], _spent(snap, cost)
 
     async def enqueue(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
                       cost: int, default_allowance: int, max_jobs: int, global_cap: int | None, max_queue: int,
@@ -217,8 +256,7 @@ class PostgresStore:
             # rank: the member's open jobs, all ahead of this one (in_flight counts exactly those).
             await conn.execute("UPDATE jobs SET delivery = $2, interaction_token = $3, rank = $4 WHERE id = $1",
                                row["job_id"], json.dumps(delivery), token, snap.in_flight)
-        after = replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1, global_used=snap.global_used + cost)
-        return row["job_id"], after
+        return row["job_id"], _spent(snap, cost)
 
     async def claim(self) -> JobRecord | None:
         # SKIP LOCKED: a job another process is claiming this instant is passed over, never taken twice.
@@ -365,7 +403,7 @@ class PostgresStore:
                 guild_id, user_id, utc_day(now), now)
             await conn.execute(_RECORD, guild_id, actor_id, "reset", user_id, "{}", now)
 
-    async def record_view(self, guild_id: int, actor_id: int, target_id: int) -> None:
+    async def record_view(self, guild_id: int, actor_id: int, target_id: int | None) -> None:
         async with self._conn() as conn:
             await conn.execute(_RECORD, guild_id, actor_id, "view", target_id, "{}", self.now())
 
@@ -380,11 +418,88 @@ class PostgresStore:
         async with self._conn() as conn:
             await conn.execute(_RECORD, guild_id, actor_id, action, target_id, json.dumps(detail), self.now())
 
+    # -- a server's configuration ---------------------------------------------------------------
+
+    async def guild_rules(self, guild_id: int) -> list[GuildRule]:
+        async with self._conn() as conn:
+            rows = await conn.fetch("SELECT kind, value, detail, actor_id, at FROM guild_rules WHERE guild_id = $1"
+                                    " ORDER BY kind, value", guild_id)
+        return [dict(r) for r in rows]  # type: ignore[misc]
+
+    async def put_rule(self, guild_id: int, kind: RuleKind, value: str, detail: str | None, *, actor_id: int,
+                       limit: int | None = None) -> bool:
+        now = self.now()
+        async with self._write() as conn:
+            await _lock_config(conn, guild_id, kind)
+            row = await conn.fetchrow("SELECT detail FROM guild_rules WHERE guild_id = $1 AND kind = $2 AND value = $3",
+                                      guild_id, kind.value, value)
+            if row is not None and row["detail"] == detail:
+                return False
+            if row is None and limit is not None:
+                count = await conn.fetchval("SELECT COUNT(*) FROM guild_rules WHERE guild_id = $1 AND kind = $2",
+                                            guild_id, kind.value)
+                if count >= limit:
+                    raise RuleLimit(kind, limit)
+            await conn.execute("INSERT INTO guild_rules (guild_id, kind, value, detail, actor_id, at)"
+                               " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (guild_id, kind, value) DO UPDATE"
+                               " SET detail = excluded.detail, actor_id = excluded.actor_id, at = excluded.at",
+                               guild_id, kind.value, value, detail, actor_id, now)
+            await conn.execute(_RECORD, guild_id, actor_id,
+                               *config_action(kind, "add", value, {"value": value, "detail": detail}), now)
+        return True
+
+    async def remove_rule(self, guild_id: int, kind: RuleKind, value: str, *, actor_id: int) -> bool:
+        now = self.now()
+        async with self._write() as conn:
+            await _lock_config(conn, guild_id, kind)
+            row = await conn.fetchrow("DELETE FROM guild_rules WHERE guild_id = $1 AND kind = $2 AND value = $3"
+                                      " RETURNING detail", guild_id, kind.value, value)
+            if row is None:
+                return False
+            await conn.execute(_RECORD, guild_id, actor_id,
+                               *config_action(kind, "remove", value, {"value": value, "detail": row["detail"]}), now)
+        return True
+
+    async def clear_rules(self, guild_id: int, kind: RuleKind, *, actor_id: int) -> int:
+        now = self.now()
+        async with self._write() as conn:
+            await _lock_config(conn, guild_id, kind)
+            rows = await conn.fetch("DELETE FROM guild_rules WHERE guild_id = $1 AND kind = $2 RETURNING value",
+                                    guild_id, kind.value)
+            values = sorted(r["value"] for r in rows)
+            if values:
+                await conn.execute(_RECORD, guild_id, actor_id,
+                                   *config_action(kind, "clear", None, {"values": values}), now)
+        return len(values)
+
+    async def set_budget(self, guild_id: int, credits: int | None, *, actor_id: int) -> None:
+        now = self.now()
+        async with self._write() as conn:
+            # Waits for the server's reservations under way, and holds new ones back until COMMIT
+            # (reserve_job takes this lock shared): none is checked against a budget half-set.
+            await conn.execute("SELECT pg_advisory_xact_lock(28794, hashtext($1::bigint::text))", guild_id)
+            # One statement each, holding the row's lock: a concurrent equal change finds it already so.
+            if credits is None:
+                changed = await conn.fetchval("DELETE FROM guild_budgets WHERE guild_id = $1 RETURNING 1", guild_id)
+            else:
+                changed = await conn.fetchval(
+                    "INSERT INTO guild_budgets (guild_id, daily_credits) VALUES ($1, $2) ON CONFLICT (guild_id)"
+                    " DO UPDATE SET daily_credits = excluded.daily_credits"
+                    " WHERE guild_budgets.daily_credits <> excluded.daily_credits RETURNING 1", guild_id, credits)
+            if changed is not None:
+                await conn.execute(_RECORD, guild_id, actor_id, "budget", None,
+                                   json.dumps({"daily_credits": credits}), now)
+
     async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[JobRecord]:
         async with self._conn() as conn:
             rows = await conn.fetch("SELECT id, model, cost, state, created_at, finished_at, error, result_url"
                                     " FROM jobs WHERE guild_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3",
                                     guild_id, user_id, limit)
+        return [dict(r) for r in rows]  # type: ignore[misc]
+
+    async def guild_usage(self, guild_id: int, since_day: str) -> list[UsageRow]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(_USAGE_SQL, guild_id, since_day)
         return [dict(r) for r in rows]  # type: ignore[misc]
 
     async def job(self, job_id: int) -> JobRecord | None:

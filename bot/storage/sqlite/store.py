@@ -20,8 +20,9 @@ from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, St
 from bot.domain.appeals import AppealStatus
 from bot.domain.audit import AuditAction
 from bot.domain.jobs import REFUNDED_STATES, sources_of
-from bot.domain.records import AdminAction, AppealRecord, AuditRow, JobRecord
-from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, recovered, settled_as
+from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, JobRecord, UsageRow
+from bot.domain.rules import RuleKind, RuleLimit
+from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, config_action, recovered, settled_as
 from bot.storage.sqlite.migrations import apply_migrations
 from bot.storage.sqlite.thread import DatabaseThread
 
@@ -47,7 +48,9 @@ SELECT
   COALESCE((SELECT credits FROM usage WHERE guild_id = :g AND user_id = :u AND day = :day), 0)
     - COALESCE((SELECT forgiven FROM usage_resets WHERE guild_id = :g AND user_id = :u AND day = :day), 0),
   (SELECT COUNT(*) FROM jobs WHERE user_id = :u AND state IN (""" + _OPEN_SQL + """)),
-  COALESCE((SELECT credits FROM usage_global WHERE day = :day), 0)
+  COALESCE((SELECT credits FROM usage_global WHERE day = :day), 0),
+  COALESCE((SELECT credits FROM usage_guild WHERE guild_id = :g AND day = :day), 0),
+  (SELECT daily_credits FROM guild_budgets WHERE guild_id = :g)
 """
 
 Conn = sqlite3.Connection
@@ -73,7 +76,9 @@ def _in_transaction(conn: Conn, work: Callable[[Conn], T]) -> T:
 
 
 def _check_fits(snap: QuotaSnapshot, cost: int, max_jobs: int, global_cap: int | None) -> None:
-    """The reservation rules, in the order members are told about them."""
+    """The reservation rules, in the order members are told about them (the server's before the member's)."""
+    if snap.guild_budget is not None and snap.guild_used + cost > snap.guild_budget:
+        raise Refused(Refused.BUDGET, snap)
     if snap.in_flight >= max_jobs:
         raise Refused(Refused.JOBS, snap)
     if cost > snap.left:
@@ -83,27 +88,40 @@ def _check_fits(snap: QuotaSnapshot, cost: int, max_jobs: int, global_cap: int |
 
 
 def _spent(snap: QuotaSnapshot, cost: int) -> QuotaSnapshot:
-    return replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1, global_used=snap.global_used + cost)
+    return replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1, global_used=snap.global_used + cost,
+                   guild_used=snap.guild_used + cost)
 
 
 def _snapshot(conn: Conn, member: Member, now: float, default_allowance: int) -> QuotaSnapshot:
     args = {"g": member.guild_id, "u": member.user_id, "day": utc_day(now), "roles": json.dumps(list(member.role_ids))}
-    by_member, by_role, by_guild, granted, used, in_flight, global_used = conn.execute(_SNAPSHOT_SQL, args).fetchone()
+    (by_member, by_role, by_guild, granted, used, in_flight, global_used, guild_used,
+     guild_budget) = conn.execute(_SNAPSHOT_SQL, args).fetchone()
     allowance, source = next(
         (value, name)
         for value, name in ((by_member, "member"), (by_role, "role"), (by_guild, "server default"),
                             (default_allowance, "bot default"))
         if value is not None
     )
-    return QuotaSnapshot(allowance, source, granted, used, in_flight, global_used, next_renewal(now))
+    return QuotaSnapshot(allowance, source, granted, used, in_flight, global_used, next_renewal(now), guild_used,
+                         guild_budget)
 
 
 def _record(conn: Conn, now: float, guild_id: int, actor_id: int, action: str, target_id: int | None,
             detail: dict[str, Any]) -> None:
+    _record_json(conn, now, guild_id, actor_id, action, target_id, json.dumps(detail))
+
+
+def _record_json(conn: Conn, now: float, guild_id: int, actor_id: int, action: str, target_id: int | None,
+                 detail: str) -> None:
     conn.execute(
         "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
-        (guild_id, actor_id, action, target_id, json.dumps(detail), now),
+        (guild_id, actor_id, action, target_id, detail, now),
     )
+
+
+def _record_config(conn: Conn, now: float, guild_id: int, actor_id: int, kind: RuleKind, verb: str,
+                   value: str | None, detail: dict[str, Any]) -> None:
+    _record_json(conn, now, guild_id, actor_id, *config_action(kind, verb, value, detail))
 
 
 def _rows(conn: Conn, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
@@ -402,7 +420,7 @@ class SqliteStore:
 
         await self._write(work)
 
-    async def record_view(self, guild_id: int, actor_id: int, target_id: int) -> None:
+    async def record_view(self, guild_id: int, actor_id: int, target_id: int | None) -> None:
         now = self.now()
         await self._run(lambda conn: _record(conn, now, guild_id, actor_id, "view", target_id, {}))
 
@@ -416,11 +434,88 @@ class SqliteStore:
         now = self.now()
         await self._write(lambda conn: _record(conn, now, guild_id, actor_id, action, target_id, detail))
 
+    # -- a server's configuration ---------------------------------------------------------------
+    # BEGIN IMMEDIATE takes SQLite's write lock first, so each read-then-write below (the limit's count,
+    # "already exactly so") sees every other change, from this process or another, as done or not begun.
+
+    async def guild_rules(self, guild_id: int) -> list[GuildRule]:
+        rows = await self._run(_rows, "SELECT kind, value, detail, actor_id, at FROM guild_rules WHERE guild_id = ?"
+                                      " ORDER BY kind, value", (guild_id,))
+        return rows  # type: ignore[return-value]  # rows carry exactly the record's columns
+
+    async def put_rule(self, guild_id: int, kind: RuleKind, value: str, detail: str | None, *, actor_id: int,
+                       limit: int | None = None) -> bool:
+        now = self.now()
+        key = (guild_id, kind.value, value)
+
+        def work(conn: Conn) -> bool:
+            row = conn.execute("SELECT detail FROM guild_rules WHERE guild_id = ? AND kind = ? AND value = ?",
+                               key).fetchone()
+            if row is not None and row[0] == detail:
+                return False
+            if row is None and limit is not None:
+                (count,) = conn.execute("SELECT COUNT(*) FROM guild_rules WHERE guild_id = ? AND kind = ?",
+                                        key[:2]).fetchone()
+                if count >= limit:
+                    raise RuleLimit(kind, limit)
+            conn.execute("INSERT INTO guild_rules (guild_id, kind, value, detail, actor_id, at) VALUES (?, ?, ?, ?, ?, ?)"
+                         " ON CONFLICT (guild_id, kind, value) DO UPDATE SET detail = excluded.detail,"
+                         " actor_id = excluded.actor_id, at = excluded.at", (*key, detail, actor_id, now))
+            _record_config(conn, now, guild_id, actor_id, kind, "add", value, {"value": value, "detail": detail})
+            return True
+
+        return await self._write(work)
+
+    async def remove_rule(self, guild_id: int, kind: RuleKind, value: str, *, actor_id: int) -> bool:
+        now = self.now()
+
+        def work(conn: Conn) -> bool:
+            row = conn.execute("DELETE FROM guild_rules WHERE guild_id = ? AND kind = ? AND value = ? RETURNING detail",
+                               (guild_id, kind.value, value)).fetchone()
+            if row is None:
+                return False
+            _record_config(conn, now, guild_id, actor_id, kind, "remove", value, {"value": value, "detail": row[0]})
+            return True
+
+        return await self._write(work)
+
+    async def clear_rules(self, guild_id: int, kind: RuleKind, *, actor_id: int) -> int:
+        now = self.now()
+
+        def work(conn: Conn) -> int:
+            values = sorted(v for (v,) in conn.execute(
+                "DELETE FROM guild_rules WHERE guild_id = ? AND kind = ? RETURNING value", (guild_id, kind.value)))
+            if values:
+                _record_config(conn, now, guild_id, actor_id, kind, "clear", None, {"values": values})
+            return len(values)
+
+        return await self._write(work)
+
+    async def set_budget(self, guild_id: int, credits: int | None, *, actor_id: int) -> None:
+        now = self.now()
+
+        def work(conn: Conn) -> None:
+            if credits is None:
+                changed = conn.execute("DELETE FROM guild_budgets WHERE guild_id = ? RETURNING 1", (guild_id,))
+            else:
+                changed = conn.execute(
+                    "INSERT INTO guild_budgets (guild_id, daily_credits) VALUES (?, ?) ON CONFLICT (guild_id)"
+                    " DO UPDATE SET daily_credits = excluded.daily_credits"
+                    " WHERE daily_credits != excluded.daily_credits RETURNING 1", (guild_id, credits))
+            if changed.fetchone() is not None:
+                _record(conn, now, guild_id, actor_id, "budget", None, {"daily_credits": credits})
+
+        await self._write(work)
+
     async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[JobRecord]:
         rows = await self._run(_rows, "SELECT id, model, cost, state, created_at, finished_at, error, result_url"
                                       " FROM jobs WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
                                (guild_id, user_id, limit))
         return rows  # type: ignore[return-value]
+
+    async def guild_usage(self, guild_id: int, since_day: str) -> list[UsageRow]:
+        rows = await self._run(_rows, _USAGE_SQL, (guild_id, since_day))
+        return rows  # type: ignore[return-value]  # rows carry exactly the record's columns
 
     async def job(self, job_id: int) -> JobRecord | None:
         rows = await self._run(_rows, "SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -595,12 +690,20 @@ class SqliteStore:
         return rows, total  # type: ignore[return-value]  # rows carry exactly the record's columns
 
 
+# Days are ISO dates, so text order is date order and `day >= ?` is a range on the index.
+_USAGE_SQL = ("SELECT day, model, user_id, SUM(cost) AS credits, COUNT(*) AS jobs FROM jobs"
+              f" WHERE guild_id = ? AND day >= ? AND state NOT IN ({_REFUNDED_SQL})"
+              " GROUP BY day, model, user_id ORDER BY day, model, user_id")
+
 _AUDIT_SQL = """
 WITH ledger AS (
   SELECT guild_id, user_id, day, SUM(CASE WHEN state NOT IN (""" + _REFUNDED_SQL + """) THEN cost ELSE 0 END) AS credits
   FROM jobs GROUP BY guild_id, user_id, day
 ), ledger_global AS (
   SELECT day, SUM(CASE WHEN state NOT IN (""" + _REFUNDED_SQL + """) THEN cost ELSE 0 END) AS credits FROM jobs GROUP BY day
+), ledger_guild AS (
+  SELECT guild_id, day, SUM(CASE WHEN state NOT IN (""" + _REFUNDED_SQL + """) THEN cost ELSE 0 END) AS credits
+  FROM jobs GROUP BY guild_id, day
 )
 SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
   FROM ledger AS l LEFT JOIN usage AS u USING (guild_id, user_id, day)
@@ -609,4 +712,12 @@ UNION ALL
 SELECT 'global', l.day, COALESCE(g.credits, 0), l.credits
   FROM ledger_global AS l LEFT JOIN usage_global AS g USING (day)
   WHERE COALESCE(g.credits, 0) != l.credits
+UNION ALL
+SELECT 'server', l.guild_id || '/' || l.day, COALESCE(s.credits, 0), l.credits
+  FROM ledger_guild AS l LEFT JOIN usage_guild AS s USING (guild_id, day)
+  WHERE COALESCE(s.credits, 0) != l.credits
+UNION ALL
+SELECT 'server', s.guild_id || '/' || s.day, s.credits, 0
+  FROM usage_guild AS s LEFT JOIN ledger_guild AS l USING (guild_id, day)
+  WHERE l.credits IS NULL AND s.credits != 0
 """

@@ -11,7 +11,9 @@ import asyncpg
 from bot.storage.migrate import SchemaTooNew, read_migrations
 
 # Two int4 keys: PostgreSQL keeps these apart from the single-bigint keys the store locks members with.
-# (0x7078, 2) is reserve_job's lock on the global cap (migration 0004).
+# (0x7078, 2) is reserve_job's lock on the global cap (migration 0004); (0x7079, hash of server and kind)
+# the lock a change to a server's configuration takes (PostgresStore.put_rule and the others); (0x707a, hash
+# of the server) the server's budget lock, shared by its reservations and exclusive in set_budget (0007).
 MIGRATION_LOCK = (0x7078, 1)
 
 

@@ -1,0 +1,170 @@
+"""Prompt-check latency: one `PromptRules.check` with 200 blocked words/phrases and 50 patterns.
+
+The configuration mixes plain words, phrases that share their first words, and hostile patterns
+(`(a+)+$`, `(x+x+)+y`, `(.*a){20}`, long alternations, bounded repetitions that blow up a DFA).
+Prompts are adversarial, each 1,500 characters: long runs of `a` (with and without the `!` that
+defeats `(a+)+$`), near-misses of every configured word, zero-width characters between every letter,
+full-width text, one 1,500-character word, random `a`/`b` text (new DFA states on every prompt),
+mixed-script text, and ordinary prompts. Ordinary and near-miss prompts pass; the others are built
+to be refused or to almost match. Each prompt is checked in an ordinary channel with the mild
+filter on (every rule runs) and, separately, in an age-restricted one.
+
+Two configurations: the issue's hostile patterns, and the same plus three counted repetitions
+(`[ab]*a[ab]{15}z`, `a.{20}b!`, `.{150}zq`) that are hostile to RE2 itself (see PatternList).
+For each it prints the build (compile) time, then p50, p99 and max in microseconds of one check,
+overall and per prompt kind. Target: p99 <= 1 ms.
+
+Run from the repository root:
+
+    python -m bench.moderation              # 5,000 checks per configuration
+    python bench/moderation.py --checks 20000 --config issue --seed 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import string
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python bench/moderation.py`: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.moderation import PromptRules  # noqa: E402
+
+TARGET_P99_US = 1000
+PROMPT_CHARS = 1500
+ZW = "\u200b"
+
+
+def configured_words(rng: random.Random) -> list[str]:
+    def word() -> str:  # letters only: a digit would be a word of its own (see bot/moderation/normalize.py)
+        return "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 10)))
+
+    words = [word() for _ in range(120)]
+    words += [f"dark phrase {word()}" for _ in range(40)]  # 40 phrases sharing their first two words
+    words += [" ".join(word() for _ in range(rng.randint(2, 6))) for _ in range(40)]
+    return words
+
+
+# The issue's hostile patterns (catastrophic for a backtracking engine, harmless to RE2) and long
+# alternations.
+ISSUE_HOSTILE = [
+    r"(a+)+$", r"(x+x+)+y", r"(.*a){20}$", r"(a|aa)+$", r"(a|a?)+b$", r"(.*.*.*.*.*)*!z",
+    r"(\pL|\pN)+qq$",
+    "|".join(f"alt{i}" for i in range(35)),  # long alternations (199 and 178 characters)
+    "(" + "|".join(f"a{'b' * (i % 7)}c" for i in range(30)) + ")+x",
+]
+# Hostile to RE2 itself: counting multiplies DFA states (2^15 for the first), so on random a/b text
+# RE2 falls back to its NFA, linear but with a large constant.
+COUNTING_HOSTILE = [r"[ab]*a[ab]{15}z", r"a.{20}b!", r".{150}zq"]
+
+
+def configured_patterns(counting: bool) -> list[str]:
+    hostile = ISSUE_HOSTILE + (COUNTING_HOSTILE if counting else [])
+    plain = [f"forbid{i}[0-9]+x" for i in range(25)] + [f"(?i)evil\\s*thing{i}" for i in range(25)]
+    patterns = (hostile + plain)[:50]
+    assert all(len(p) <= 200 for p in patterns), [len(p) for p in patterns]
+    return patterns
+
+
+def prompts(rng: random.Random, words: list[str]) -> dict[str, list[str]]:
+    def cap(text: str) -> str:
+        # Ends in "." so that the `...$` patterns do not refuse ordinary text by its last letter.
+        return (text * (PROMPT_CHARS // max(1, len(text)) + 1))[:PROMPT_CHARS - 1] + "."
+
+    near = [w[:-1] + ("x" if w[-1] != "x" else "y") for w in words]  # every word, its last letter off
+    kinds: dict[str, list[str]] = {
+        "a-run": ["a" * PROMPT_CHARS, "a" * (PROMPT_CHARS - 1) + "!"],
+        "near-miss": [cap(" ".join(rng.sample(near, len(near)))) for _ in range(8)],
+        "zero-width": [cap(ZW.join("a portrait of a dark phrase near blockword in the rain ")) for _ in range(1)]
+        + [ZW.join(cap("dark phrase qqq "))[:PROMPT_CHARS]],
+        "full-width": [cap("ａ ｐｏｒｔｒａｉｔ ｏｆ ａ ｆｏｘ ｉｎ ｓｎｏｗ "), cap("ＡＢＡＢＡＢ")],
+        "one-word": ["".join(rng.choice("abcdefghij") for _ in range(PROMPT_CHARS)), "z" * PROMPT_CHARS],
+        # Random a/b text: new DFA states at every character for the counting patterns. Ending in a
+        # letter, the `...$` patterns match (a refusal, after every pattern was tried); ending in ".",
+        # nothing matches and every pattern reads all of it.
+        "random-ab": ["".join(rng.choice("ab") for _ in range(PROMPT_CHARS)) for _ in range(25)],
+        "random-ab.": ["".join(rng.choice("ab") for _ in range(PROMPT_CHARS - 1)) + "." for _ in range(25)],
+        "mixed-script": [cap("кот в снегу, 雪の中の狐, बच्चा खेल रहा है, ")],
+        "ordinary": [cap("a red fox in snow, highly detailed, 4k, trending on artstation, "),
+                     cap("portrait of an old sailor, oil painting, dramatic light, ")],
+    }
+    return kinds
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def run(label: str, patterns: list[str], checks: int, seed: int) -> float:
+    rng = random.Random(seed)
+    words = configured_words(rng)
+    start = time.perf_counter()
+    rules = PromptRules.build(words, patterns)
+    build_ms = (time.perf_counter() - start) * 1000
+    assert len(rules.words) == 200 and len(rules.patterns) == 50, (len(rules.words), len(rules.patterns))
+
+    kinds = prompts(rng, words)
+    cases = [(kind, p) for kind, ps in kinds.items() for p in ps]
+    timings: dict[str, list[float]] = defaultdict(list)
+    refused: dict[str, int] = defaultdict(int)
+    for i in range(checks):
+        kind, prompt = cases[i % len(cases)]
+        if kind.startswith("random-ab"):  # a new prompt every time: no DFA state is reused for free
+            prompt = "".join(rng.choice("ab") for _ in range(PROMPT_CHARS - 1)) + prompt[-1]
+        age_restricted = i % 2 == 1
+        t0 = time.perf_counter()
+        result = rules.check(prompt, age_restricted=age_restricted, mild_filter=True)
+        timings[kind].append((time.perf_counter() - t0) * 1e6)
+        refused[kind] += result is not None
+
+    every = sorted(t for ts in timings.values() for t in ts)
+    print(f"\n== {label}: {len(rules.words)} words/phrases, {len(rules.patterns)} patterns; "
+          f"build {build_ms:.1f} ms; {checks} checks of {PROMPT_CHARS}-character prompts")
+    print(f"{'kind':14} {'checks':>7} {'refused':>8} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>8}")
+    for kind, ts in timings.items():
+        s = sorted(ts)
+        print(f"{kind:14} {len(s):7} {refused[kind]:8} {statistics.median(s):8.0f} "
+              f"{percentile(s, 0.99):8.0f} {s[-1]:8.0f}")
+    p99 = percentile(every, 0.99)
+    print(f"{'all':14} {len(every):7} {sum(refused.values()):8} {statistics.median(every):8.0f} "
+          f"{p99:8.0f} {every[-1]:8.0f}")
+    print(f"target p99 <= {TARGET_P99_US} µs: {'met' if p99 <= TARGET_P99_US else 'NOT met'}")
+    return p99
+
+
+def lone_hostile(checks: int) -> None:
+    """The issue's own case: `(a+)+$` alone, against 1,500 `a`s then `!`."""
+    rules = PromptRules.build([], [r"(a+)+$"])
+    prompt = "a" * PROMPT_CHARS + "!"
+    times = []
+    for _ in range(checks):
+        t0 = time.perf_counter()
+        assert rules.check(prompt, age_restricted=False, mild_filter=True) is None
+        times.append((time.perf_counter() - t0) * 1e6)
+    times.sort()
+    print(f"\n== `(a+)+$` alone against {PROMPT_CHARS} `a`s then `!`: {checks} checks, "
+          f"p50 {statistics.median(times):.0f} µs, p99 {percentile(times, 0.99):.0f} µs, max {times[-1]:.0f} µs")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checks", type=int, default=5000, help="prompt checks per configuration (default 5,000)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--config", choices=("issue", "counting", "both"), default="both",
+                        help="issue: the issue's hostile patterns; counting: also DFA-hostile counted repetitions")
+    args = parser.parse_args()
+    lone_hostile(args.checks)
+    if args.config in ("issue", "both"):
+        run("the issue's hostile patterns", configured_patterns(counting=False), args.checks, args.seed)
+    if args.config in ("counting", "both"):
+        run("plus counted repetitions", configured_patterns(counting=True), args.checks, args.seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,425 @@
+"""The prompt-rule engine (bot/moderation): pure functions, no fakes needed."""
+
+from __future__ import annotations
+
+import ast
+import logging
+import random
+import time
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from bot.moderation import (
+    MAX_PATTERN_CHARS,
+    MAX_WORD_CHARS,
+    BadPattern,
+    BadWord,
+    PromptRules,
+    Rule,
+    check_pattern,
+    check_word,
+)
+from bot.moderation.builtin import builtin_terms
+from bot.moderation.normalize import _WORD, normalize, spans, split, words
+from bot.moderation.words import WordList
+
+ROOT = Path(__file__).resolve().parent.parent
+TERMS = builtin_terms()
+NO_RULES = PromptRules.build([], [])
+
+
+def server(blocked_words: Sequence[str] = (), patterns: Sequence[str] = ()) -> PromptRules:
+    return PromptRules.build(blocked_words, patterns)
+
+
+def everything_off(rules: PromptRules, prompt: str):
+    """An age-restricted channel in a server that turned the mild filter off."""
+    return rules.check(prompt, age_restricted=True, mild_filter=False)
+
+
+def sfw(rules: PromptRules, prompt: str):
+    """An ordinary channel with the mild filter on (the default)."""
+    return rules.check(prompt, age_restricted=False, mild_filter=True)
+
+
+# --- normalization -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Ｎ\u200bＵＤＥ", "nude"),  # full-width letters with a zero-width space between
+    ("NUDE", "nude"),
+    ("n\u200cu\u200dd\u2060e\ufeff", "nude"),  # zero-width non-joiner, joiner, word joiner, BOM
+    ("n\u00adu\u034fd\u180ee", "nude"),  # soft hyphen, combining grapheme joiner, Mongolian vowel separator
+    ("\u202enude\u202c \u2066x\u2069 \u200eq\u200f \u061cz", "nude x q z"),  # bidi controls
+    ("n\ufe0fude", "nude"),  # a variation selector
+    ("Straße", "strasse"),  # case folding, not lower()
+    ("ﬁne", "fine"),  # NFKC: compatibility ligature
+])
+def test_normalize(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+def test_a_joiner_between_letter_and_accent_does_not_block_composition() -> None:
+    assert normalize("cafe\u200b\u0301") == normalize("café")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a BIG   cat!", ["a", "big", "cat"]),
+    ("child's toy", ["child", "s", "toy"]),  # apostrophes separate words
+    ("don’t", ["don", "t"]),
+    ("1girl, sd3, 12yo", ["1", "girl", "sd", "3", "12", "yo"]),  # digit runs are words of their own
+    ("nude_art", ["nude", "art"]),  # the underscore separates
+    ("big-cat", ["big", "cat"]),
+    ("बच्चा खेल", ["बच्चा", "खेल"]),  # combining vowel signs and virama stay inside the word
+    ("𑀓𑀸 x", ["𑀓𑀸", "x"]),  # an astral (Brahmi) letter and its vowel sign
+    ("a fox 🦊 in snow", ["a", "fox", "in", "snow"]),
+    ("", []),
+    ("!!! ...", []),
+])
+def test_words(text: str, expected: list[str]) -> None:
+    assert words(text) == expected
+
+
+def test_the_ascii_shortcut_splits_like_the_general_rule() -> None:
+    rng = random.Random(3)
+    for _ in range(200):
+        text = normalize("".join(rng.choice("aZ09_- '.,!\t") for _ in range(rng.randint(0, 40))))
+        assert split(text) == _WORD.findall(text), text
+        assert [text[a:b] for a, b in spans(text)] == split(text)
+
+
+# --- blocked words -------------------------------------------------------------------------------
+
+def test_whole_words_only() -> None:
+    rules = server(["ass"])
+    assert sfw(rules, "class photo") is None
+    assert sfw(rules, "a passing glass") is None
+    hit = sfw(rules, "kick ass")
+    assert hit is not None and hit.rule is Rule.SERVER_WORD and hit.term == "ass" and hit.matched == "ass"
+
+
+@pytest.mark.parametrize(("prompt", "refused"), [
+    ("a BIG   cat!", True),
+    ("big cat", True),
+    ("Big-Cat", True),
+    ("bigcat", False),
+    ("big catalog", False),
+    ("a big, fluffy cat", False),
+    ("cat big", False),
+])
+def test_phrase_as_whole_words_in_sequence(prompt: str, refused: bool) -> None:
+    hit = sfw(server(["big cat"]), prompt)
+    assert (hit is not None) is refused
+    if hit is not None:
+        assert hit.term == "big cat"
+
+
+def test_the_prompts_own_text_is_quoted_and_the_configured_term_returned() -> None:
+    hit = sfw(server(["Big Cat"]), "a BIG   cat!")
+    assert hit is not None
+    assert (hit.term, hit.matched) == ("Big Cat", "big   cat")
+    assert hit.sentence == "Your prompt uses `Big Cat`, which this server has blocked."
+    assert hit.appealable
+
+
+@pytest.mark.parametrize("prompt", ["ＮＵＤＥ beach", "N\u200bU\u200dD\u2060E beach", "NuDe beach", "nu\u00adde beach"])
+def test_words_match_after_normalizing_the_prompt(prompt: str) -> None:
+    hit = everything_off(server(["nude"]), prompt)
+    assert hit is not None and hit.rule is Rule.SERVER_WORD and hit.term == "nude"
+
+
+def test_words_match_after_normalizing_the_term() -> None:
+    hit = everything_off(server(["ＢＩＧ\u200b  Cat"]), "big cat")
+    assert hit is not None and hit.term == "ＢＩＧ\u200b  Cat"
+
+
+def test_overlapping_phrases_fall_back_to_the_shorter_one() -> None:
+    # Aho-Corasick's failure links: "a b" is read while looking for "a b c", then "b d" must be found.
+    wl = WordList(["a b c", "b d", "cat food"])
+    hit = wl.find(words("x a b d"))
+    assert hit is not None and (hit.term, hit.first, hit.last) == ("b d", 2, 3)
+    hit = wl.find(words("a b a b c"))
+    assert hit is not None and (hit.term, hit.first, hit.last) == ("a b c", 2, 4)
+    assert wl.find(words("a b x c d")) is None
+
+
+def _naive(terms: list[str], prompt: list[str]) -> dict[str, int]:
+    """Each term found in the prompt, with where its first occurrence ends."""
+    ends: dict[str, int] = {}
+    for term in terms:
+        key = words(term)
+        for i in range(len(prompt) - len(key) + 1):
+            if prompt[i:i + len(key)] == key:
+                ends.setdefault(term, i + len(key) - 1)
+                break
+    return ends
+
+
+def test_word_list_agrees_with_a_naive_search() -> None:
+    rng = random.Random(7)
+    vocabulary = ["a", "b", "c", "d"]
+    for _ in range(2000):
+        terms = [" ".join(rng.choices(vocabulary, k=rng.randint(1, 4))) for _ in range(rng.randint(1, 4))]
+        prompt = rng.choices(vocabulary + ["x"], k=rng.randint(0, 12))
+        ends = _naive(terms, prompt)
+        hit = WordList(terms).find(prompt)
+        if not ends:
+            assert hit is None, (terms, prompt)
+            continue
+        # The automaton reports the match that ends first in the prompt.
+        assert hit is not None and hit.last == min(ends.values()), (terms, prompt, hit)
+        assert hit.term in ends and prompt[hit.first:hit.last + 1] == words(hit.term), (terms, prompt, hit)
+
+
+def test_many_phrases_with_one_start_against_a_long_near_miss_stays_fast() -> None:
+    # Terms x prompt would be 500 x 750 phrase comparisons here; the automaton reads each word once.
+    terms = [" ".join(["w"] * 40 + [f"end{i}"]) for i in range(500)]
+    rules = server(terms)
+    prompt = " ".join(["w"] * 749)
+    start = time.perf_counter()
+    assert sfw(rules, prompt) is None
+    assert time.perf_counter() - start < 0.05
+
+
+@pytest.mark.parametrize(("term", "reason"), [
+    ("", "it is empty"),
+    ("   ", "it is empty"),
+    ("x" * (MAX_WORD_CHARS + 1), f"it is {MAX_WORD_CHARS + 1} characters long, and the limit is {MAX_WORD_CHARS}"),
+    ("!!!", "it has no letters or digits, and only whole words are matched"),
+    ("🙂", "it has no letters or digits, and only whole words are matched"),
+])
+def test_check_word_refuses(term: str, reason: str) -> None:
+    with pytest.raises(BadWord) as caught:
+        check_word(term)
+    assert caught.value.reason == reason
+
+
+def test_check_word_gives_one_key_for_spellings_of_one_phrase() -> None:
+    assert check_word("  Big   CAT ") == check_word("big cat") == "big cat"
+    assert check_word("x" * MAX_WORD_CHARS) == "x" * MAX_WORD_CHARS
+
+
+# --- blocked patterns ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("pattern", "reason"), [
+    ("(a", "missing ) in `(a`"),
+    ("a**", "bad repetition operator in `**`"),
+    ("[z-a]", "invalid character class range in `z-a`"),
+    ("a{1001}", "invalid repetition size in `{1001}`"),
+    ("(?<!x)y", "invalid perl operator in `(?<!`"),  # lookbehind: RE2 has no backtracking features
+    (r"\pL{200}", "it is too large for the pattern engine's memory limit"),
+    ("", "it is empty"),
+    ("a*", "it can match empty text, so it would block prompts that contain nothing it names"),
+])
+def test_invalid_patterns_are_refused_with_the_engines_reason(pattern: str, reason: str, capfd) -> None:
+    with pytest.raises(BadPattern) as caught:
+        check_pattern(pattern)
+    assert caught.value.reason == reason
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")  # log_errors off: RE2 prints nothing of its own
+
+
+def test_over_long_patterns_are_refused() -> None:
+    check_pattern("a" * MAX_PATTERN_CHARS)
+    with pytest.raises(BadPattern) as caught:
+        check_pattern("a" * (MAX_PATTERN_CHARS + 1))
+    assert caught.value.reason == f"it is {MAX_PATTERN_CHARS + 1} characters long, and the limit is {MAX_PATTERN_CHARS}"
+
+
+def test_patterns_too_complex_for_a_quick_check_are_refused() -> None:
+    with pytest.raises(BadPattern) as caught:
+        check_pattern("(.{100}){9}x")
+    assert "too complex" in caught.value.reason
+    check_pattern(r"\pL+z")  # Unicode classes are large but well inside the limit
+
+
+def test_patterns_match_case_insensitively_against_the_normalized_prompt() -> None:
+    rules = server(patterns=["NUDE", r"fo+ba[rz]"])
+    hit = everything_off(rules, "Ｎ\u200bＵＤＥ")
+    assert hit is not None and (hit.rule, hit.term, hit.matched) == (Rule.SERVER_PATTERN, "NUDE", "nude")
+    hit = everything_off(rules, "a FOOOBAZ here")
+    assert hit is not None and (hit.term, hit.matched) == (r"fo+ba[rz]", "fooobaz")
+    assert hit.sentence == "Your prompt matches the pattern `fo+ba[rz]` (at `fooobaz`), which this server has blocked."
+    assert hit.appealable
+    assert everything_off(rules, "a fbar foobaa") is None
+
+
+def test_patterns_quote_non_ascii_matches_whole() -> None:
+    hit = everything_off(server(patterns=["сн.г", "zzz"]), "Кот в СНЕГУ")
+    assert hit is not None and (hit.term, hit.matched) == ("сн.г", "снег")
+
+
+@pytest.mark.parametrize("patterns", [["zzz", "b{2}", "a+"], ["b{2}", "a{1,}"], ["zzz", r"x\{2\}", "b{2}"]])
+def test_counted_repetitions_searched_on_their_own_are_found_in_configured_order(patterns: list[str]) -> None:
+    rules = server(patterns=patterns)
+    hit = everything_off(rules, "a bb")
+    assert hit is not None and hit.term == next(p for p in patterns if p.startswith(("a", "b")))
+    assert everything_off(rules, "b c") is None
+
+
+def test_the_first_configured_pattern_that_matches_is_named() -> None:
+    rules = server(patterns=["zzz", "b+", "a+"])
+    hit = everything_off(rules, "aaa bbb")
+    assert hit is not None and (hit.term, hit.matched) == ("b+", "bbb")
+
+
+def test_an_open_literal_quote_does_not_swallow_the_other_patterns() -> None:
+    rules = server(patterns=[r"\Qa+b", "zzz"])
+    assert rules.patterns._combined is not None  # still one search for both, its quote closed
+    hit = everything_off(rules, "x a+b y")
+    assert hit is not None and (hit.term, hit.matched) == (r"\Qa+b", "a+b")
+    hit = everything_off(rules, "zzz")
+    assert hit is not None and hit.term == "zzz"
+    assert everything_off(rules, "aab") is None
+
+
+@pytest.mark.parametrize("pattern", [r"(a+)+$", r"(x+x+)+y", r"(.*a){20}$!", r"(a|aa)+$", r"(a|a?)+b"])
+def test_hostile_patterns_are_answered_at_once(pattern: str) -> None:
+    rules = server(patterns=[pattern])
+    prompt = "a" * 1500 + "!"
+    rules.check(prompt, age_restricted=False, mild_filter=True)  # the first search builds RE2's DFA
+    start = time.perf_counter()
+    result = rules.check(prompt, age_restricted=False, mild_filter=True)
+    elapsed = time.perf_counter() - start
+    assert result is None or result.rule is Rule.SERVER_PATTERN
+    assert elapsed < 0.05, f"{pattern}: {elapsed * 1000:.1f} ms"  # bench/moderation.py measures the real figure
+
+
+def test_a_a_plus_dollar_against_1500_as_then_a_bang_cold() -> None:
+    start = time.perf_counter()
+    rules = server(patterns=[r"(a+)+$"])
+    assert sfw(rules, "a" * 1500 + "!") is None
+    assert sfw(rules, "a" * 1500) is not None
+    assert time.perf_counter() - start < 0.05
+
+
+def test_stored_rows_that_no_longer_pass_are_skipped_and_logged(caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.moderation"):
+        rules = PromptRules.build(["ok", "!!!", "x" * 200], ["(a", "b+c", "a" * 300])
+    assert rules.words.terms == ["ok"]
+    assert rules.patterns.texts == ["b+c"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("missing ) in `(a`" in m for m in messages)
+    assert any("300 characters long" in m for m in messages)
+    assert any("no letters or digits" in m for m in messages)
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in caplog.records)
+    assert everything_off(rules, "abbc") is not None
+
+
+# --- the built-in rules --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("term", TERMS.minors)
+def test_each_minor_term_with_a_sexual_term_is_refused_everywhere(term: str) -> None:
+    hit = everything_off(NO_RULES, f"a {term.upper()} nude, high detail")
+    assert hit is not None and hit.rule is Rule.MINOR_SAFETY
+    assert (hit.term, hit.paired_term) == (term, "nude")
+    assert not hit.appealable
+
+
+@pytest.mark.parametrize("term", TERMS.minors)
+def test_each_minor_term_alone_passes(term: str) -> None:
+    assert sfw(NO_RULES, f"a {term} playing in a park") is None
+
+
+@pytest.mark.parametrize("term", TERMS.sexual)
+def test_each_sexual_term_with_a_minor_term_is_refused(term: str) -> None:
+    hit = everything_off(NO_RULES, f"{term} photo of a child")
+    assert hit is not None and hit.rule is Rule.MINOR_SAFETY
+    assert (hit.term, hit.paired_term) == ("child", term)
+
+
+@pytest.mark.parametrize("term", TERMS.sexual)
+def test_each_sexual_term_without_a_minor_passes_in_an_age_restricted_channel(term: str) -> None:
+    assert everything_off(NO_RULES, f"{term} photo of a woman") is None
+
+
+@pytest.mark.parametrize("term", TERMS.explicit)
+def test_each_explicit_term_is_kept_out_of_ordinary_channels_only(term: str) -> None:
+    hit = sfw(NO_RULES, f"a {term} statue")
+    assert hit is not None and hit.rule is Rule.MILD_FILTER and hit.term == term
+    assert hit.sentence == f"Explicit terms like `{term}` can only be used in age-restricted channels."
+    assert not hit.appealable
+    assert NO_RULES.check(f"a {term} statue", age_restricted=True, mild_filter=True) is None
+    assert NO_RULES.check(f"a {term} statue", age_restricted=False, mild_filter=False) is None
+
+
+def test_the_terms_file_is_normalized_and_has_no_duplicates() -> None:
+    for name in ("minors", "sexual", "explicit"):
+        terms = getattr(TERMS, name)
+        assert terms, name
+        assert len(set(terms)) == len(terms), name
+        for term in terms:
+            assert " ".join(words(term)) == term, (name, term)
+
+
+@pytest.mark.parametrize("prompt", [
+    "a child playing in a park",
+    "class photo",
+    "kids at a birthday party, balloons",
+    "a teenager skateboarding",
+    "sexy woman in a red dress",  # adult, and "sexy" is not explicit
+    "Essex countryside, Sussex coast",
+    "a sextant on a ship's deck",
+    "analysis of a pussycat's behaviour",
+    "nudibranch on coral",
+    "Moby Dick, a cocktail at sunset",
+    "a baby elephant",
+])
+def test_ordinary_prompts_pass_with_the_filter_on(prompt: str) -> None:
+    assert sfw(NO_RULES, prompt) is None
+
+
+@pytest.mark.parametrize(("prompt", "minor", "sexual"), [
+    ("nude child", "child", "nude"),
+    ("NAKED   KIDS on a beach", "kids", "naked"),
+    ("ｃｈｉｌｄ\u200b ｎ\u200dｕｄｅ", "child", "nude"),
+    ("12yo, lewd", "12 yo", "lewd"),
+    ("a 15-year-old in lingerie", "15 year old", "lingerie"),
+    ("schoolgirl uniform, sexy", "schoolgirl", "sexy"),
+    ("a teen-aged girl, topless", "teen", "topless"),
+    ("child's body, nsfw", "child", "nsfw"),
+    ("loli hentai", "loli", "hentai"),
+    ("little girl, r-18", "little girl", "r 18"),
+])
+def test_minor_safety_refuses_in_an_age_restricted_channel_with_every_filter_off(prompt: str, minor: str, sexual: str) -> None:
+    hit = everything_off(NO_RULES, prompt)
+    assert hit is not None and hit.rule is Rule.MINOR_SAFETY
+    assert (hit.term, hit.paired_term) == (minor, sexual)
+    assert hit.sentence == f"This bot never makes sexual images involving minors (`{minor}` with `{sexual}`)."
+
+
+def test_a_15_year_old_is_not_a_5_year_old_and_a_30_year_old_passes() -> None:
+    hit = everything_off(NO_RULES, "a 15 year old, nude")
+    assert hit is not None and hit.term == "15 year old"
+    assert everything_off(NO_RULES, "a 30 year old, nude") is None
+
+
+# --- the order of the rules ----------------------------------------------------------------------
+
+def test_rules_apply_in_order_minor_safety_words_patterns_mild_filter() -> None:
+    rules = server(["nude", "dragon"], ["drag.n", "beach"])
+    assert sfw(rules, "nude child").rule is Rule.MINOR_SAFETY  # type: ignore[union-attr]
+    assert sfw(rules, "nude dragon").rule is Rule.SERVER_WORD  # type: ignore[union-attr]
+    assert sfw(rules, "naked dragon").rule is Rule.SERVER_WORD  # type: ignore[union-attr]
+    assert sfw(rules, "naked on a beach").rule is Rule.SERVER_PATTERN  # type: ignore[union-attr]
+    assert sfw(rules, "naked statue").rule is Rule.MILD_FILTER  # type: ignore[union-attr]
+    assert everything_off(rules, "naked statue") is None
+
+
+# --- packaging and layering ----------------------------------------------------------------------
+
+def test_the_terms_file_ships_with_the_package() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "*.toml" in pyproject["tool"]["setuptools"]["package-data"]["bot.moderation"]
+    assert (ROOT / "bot" / "moderation" / "builtin_terms.toml").is_file()
+
+
+def test_moderation_imports_neither_discord_nor_the_store() -> None:
+    for path in (ROOT / "bot" / "moderation").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert not name.startswith(("discord", "bot.storage", "bot.services", "cogs")), (path.name, name)

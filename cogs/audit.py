@@ -21,12 +21,11 @@ from discord.ext import commands
 
 from bot.app import PixazoBot
 from bot.domain import StoreBusy
-from bot.domain.audit import AuditAction
-from bot.domain.records import AuditRow, JobRecord
+from bot.domain.records import AuditRow
 from bot.embeds import COLOUR
 from bot.moderation.config import AUDIT_CHANNEL
 from bot.replies import NO_PINGS
-from bot.services.audit import generation_detail, lines, title
+from bot.services.audit import lines, title
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
@@ -130,19 +129,6 @@ class AuditPoster:
             return
         self._posted[channel_id] = self._clock()
         await store.mark_audit_posted(ids)
-
-
-async def record_generation(store: Store, job: JobRecord, prompt: str,
-                            posted: discord.Message | discord.WebhookMessage | None) -> None:
-    """The audit row of a delivered image. The member has it either way: a store that will not take
-    the row costs the record, so it is logged, not raised."""
-    channel_id = posted.channel.id if posted is not None else job.get("channel_id")
-    detail = generation_detail(job, prompt, channel_id, posted.id if posted is not None else None)
-    try:
-        await store.record_action(job["guild_id"], job["user_id"], AuditAction.GENERATION.value, None, detail)
-    except Exception as exc:
-        log.warning("job %d: could not record its generation in the audit log: %s: %s", job["id"],
-                    type(exc).__name__, exc)
 
 
 class AuditFeed(commands.Cog):

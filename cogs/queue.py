@@ -25,7 +25,6 @@ from bot.errors import UserFacingError
 from bot.imaging import fit_off_loop
 from bot.replies import NO_PINGS
 from bot.services.generation import Outcome
-from cogs.audit import record_generation
 from cogs.results import result_view
 
 log = logging.getLogger(__name__)
@@ -167,15 +166,14 @@ class WebhookCourier:
         await self._remember(job, posted)
 
     async def _remember(self, job: JobRecord, posted: discord.Message | discord.WebhookMessage | None) -> None:
-        """Keep where the result went, for /history's link, and the audit log's row (part 8). The image
-        is delivered either way: a store that will not take these now costs only the link and the row,
-        so they are logged, not raised."""
-        if posted is not None:
-            try:
-                await self.bot.store.set_result_message(job["id"], posted.channel.id, posted.id)
-            except Exception as exc:
-                log.warning("job %d: could not record result message %s: %s", job["id"], posted.id, exc)
-        await record_generation(self.bot.store, job, json.loads(job.get("delivery") or "{}").get("prompt", ""), posted)
+        """Keep where the result went, for /history's link. The image is delivered either way: a
+        store that will not take this now costs only the link, so it is logged, not raised."""
+        if posted is None:
+            return
+        try:
+            await self.bot.store.set_result_message(job["id"], posted.channel.id, posted.id)
+        except Exception as exc:
+            log.warning("job %d: could not record result message %s: %s", job["id"], posted.id, exc)
 
     async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None:
         """A private word where the token still works (the public "thinking…" or notice removed first);

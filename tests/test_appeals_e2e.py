@@ -13,7 +13,7 @@ import pytest
 from bot.domain.rules import RuleKind
 from tests.conftest import CHANNEL_ID, GUILD_ID, eventually, is_ephemeral
 from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
-from tests.ledger import open_view, read_jobs
+from tests.ledger import open_view, read_jobs, until
 from tests.test_results_e2e import button_ids
 
 MANAGE_GUILD, MANAGE_MESSAGES = 1 << 5, 1 << 13
@@ -92,6 +92,10 @@ async def dms(harness, user_id: int) -> list[dict]:
     return fake.channel_messages(fake._dm_channels[user_id])
 
 
+async def has_generation(store) -> bool:
+    return (await store.audit_log(GUILD_ID, action="generation"))[1] > 0
+
+
 async def spent(harness) -> list[tuple[str, int]]:
     return [(j["state"], j["cost"]) for j in await read_jobs(harness.settings, GUILD_ID, ALICE)]
 
@@ -127,6 +131,7 @@ async def test_allow_once_runs_it_for_the_requester_once_and_posts_it_in_their_c
     assert len(harness.pixazo.requests) == 1
     assert await spent(harness) == [("succeeded", 2)], "the requester's credits, spent once"
     async with open_view(harness.settings) as store:
+        await until(lambda: has_generation(store))  # written once the job's success is in the ledger
         rows, _ = await store.audit_log(GUILD_ID)
     actions = [(r["action"], r["actor_id"]) for r in rows]
     assert actions[:3] == [("generation", ALICE), ("allow", winner), ("appeal", ALICE)], actions

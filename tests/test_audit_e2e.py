@@ -13,7 +13,7 @@ import pytest
 from bot.domain.rules import RuleKind
 from tests.conftest import GUILD_ID, is_ephemeral, make_settings, started_bot
 from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
-from tests.ledger import open_view
+from tests.ledger import open_view, until
 from tests.test_results_e2e import button_ids
 
 MANAGE_GUILD, MANAGE_MESSAGES = 1 << 5, 1 << 13
@@ -90,11 +90,16 @@ async def test_each_action_is_a_row_and_a_compact_embed_in_the_audit_channel(har
 
 async def test_a_result_deleted_by_its_own_requester_is_not_a_moderation_decision(harness):
     _, result = await harness.answer("sdxl", {"prompt": "a lighthouse"}, user_id=ALICE)
-    deleted = await harness.discord.click(result, button_ids(result)["Delete"], user_id=ALICE)
-    await deleted.wait_callback()
     async with open_view(harness.settings) as store:
+        await until(lambda: generations(store))  # written once the job's success is in the ledger
+        deleted = await harness.discord.click(result, button_ids(result)["Delete"], user_id=ALICE)
+        assert "credits stay spent" in (await deleted.wait_callback())["data"]["content"]
         rows, _ = await store.audit_log(GUILD_ID)
     assert [r["action"] for r in rows] == ["generation"]
+
+
+async def generations(store) -> bool:
+    return (await store.audit_log(GUILD_ID, action="generation"))[1] > 0
 
 
 async def seed(settings, audit: int, rows: int) -> None:
@@ -221,11 +226,11 @@ async def test_rows_from_before_there_was_an_audit_channel_are_kept_but_never_po
     fake = harness.discord
     await harness.answer("sdxl", {"prompt": "a lighthouse"}, user_id=ALICE)
     async with open_view(harness.settings) as store:
-        for _ in range(100):  # the poster looked, found no audit channel, and marked the row done
-            if await store.unposted_guilds() == []:
+        for _ in range(100):  # the row is written, the poster looked, found no audit channel, marked it done
+            if (await store.audit_log(GUILD_ID))[1] == 1 and await store.unposted_guilds() == []:
                 break
             await asyncio.sleep(0.05)
-        assert await store.unposted_guilds() == []
+        assert (await store.audit_log(GUILD_ID))[1] == 1 and await store.unposted_guilds() == []
     audit = await fake.add_channel(GUILD_ID, name="audit")
     await config(harness, "audit-channel", {"channel": audit})
     await fake.wait_for(lambda: embeds(fake, audit), timeout=10)

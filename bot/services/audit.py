@@ -8,14 +8,19 @@ never ping).
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.domain import JobState
 from bot.domain.audit import AuditAction, family
 from bot.domain.records import AuditRow, JobRecord
 from bot.errors import InvalidInput
+from bot.storage import Store
 from bot.text import code_span, credits
+
+log = logging.getLogger(__name__)
 
 PROMPT_SHOWN = 200  # of a generation's prompt, in the audit channel and the database row
 VALUE_SHOWN = 120
@@ -50,6 +55,22 @@ def generation_detail(job: JobRecord, prompt: str, channel_id: int | None, messa
     if channel_id is not None and message_id is not None:
         detail["link"] = message_link(job["guild_id"], channel_id, message_id)
     return detail
+
+
+async def record_generation(store: Store, job_id: int) -> None:
+    """The audit row of a delivered image, written once the job's success is in the ledger (so the
+    settle never waits for it), with where the result was posted. The member has the image either
+    way: a store that will not take the row costs the record, so it is logged, not raised."""
+    try:
+        job = await store.job(job_id)
+        if job is None or job["state"] != JobState.SUCCEEDED:
+            return
+        prompt = json.loads(job.get("delivery") or "{}").get("prompt", "")  # empty once forgotten
+        detail = generation_detail(job, prompt, job.get("result_channel_id"), job.get("result_message_id"))
+        await store.record_action(job["guild_id"], job["user_id"], AuditAction.GENERATION.value, None, detail)
+    except Exception as exc:
+        log.warning("job %d: could not record its generation in the audit log: %s: %s", job_id, type(exc).__name__,
+                    exc)
 
 
 def title(row: AuditRow) -> str:

@@ -26,6 +26,7 @@ from bot.catalog import MODELS
 from bot.domain import JobState, Member, Refused, StoreBusy
 from bot.domain.records import JobRecord
 from bot.errors import UserFacingError
+from bot.services.audit import record_generation
 from bot.services.generation import BUSY, Busy, GenerationService, Outcome
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
@@ -250,6 +251,7 @@ class QueueRunner:
 
             await self._generation.execute(job_id, prepared, member, deliver=deliver, cost=job["cost"],
                                            started=notice.started, requeue=lambda: job_id not in self._cancelled)
+            await record_generation(self._store, job_id)
         except Discarded:
             log.info("job %d was cancelled while it ran; its result was discarded", job_id)
         except UserFacingError as exc:

@@ -129,8 +129,8 @@ async def test_audit_rows_are_claimed_once_posted_once_and_taken_again_after_a_d
         await second.close()
 
 
-async def test_rows_recorded_before_the_migration_are_history_not_news(backend, clock, tmp_path):
-    # A fresh ledger has none; rows written now are unposted, and stay so across a reopen (a restart).
+async def test_unposted_rows_stay_unposted_across_a_reopen(backend, clock):
+    # Rows written now are unposted, and stay so across a reopen (a restart).
     store = await backend.open(clock=clock)
     await record(store, 3)
     await store.close()
@@ -212,3 +212,23 @@ async def test_forgetting_a_member_clears_what_they_asked_for_from_audit_rows_an
     await store.forget_older_than(clock.now)
     assert json.loads((await store.appeal(waiting))["request"]) == {"prompt": "a red castle"}, "a moderator may still run it"
     assert "prompt" not in json.loads((await store.audit_log(GUILD, member=BOB))[0][0]["detail"]), "retention too"
+
+
+async def test_rows_recorded_before_migration_0010_are_history_not_news(tmp_path):
+    import sqlite3
+
+    from bot.storage import SqliteStore
+    from bot.storage.sqlite.migrations import apply_migrations
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    apply_migrations(db, upto=9)
+    db.execute("INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at)"
+               " VALUES (?, ?, 'grant', ?, '{}', 1)", (GUILD, MOD, ALICE))
+    db.close()
+    store = await SqliteStore.open(path)
+    try:
+        assert await store.unposted_guilds() == [], "an audit channel set later gets no backlog"
+        assert (await store.audit_log(GUILD))[1] == 1, "kept for /config audit"
+    finally:
+        await store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -26,7 +27,8 @@ from bot.sync import sync_if_changed
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.generate", "cogs.inpaint", "cogs.quota", "cogs.admin", "cogs.queue", "cogs.results",
-              "cogs.history", "cogs.help", "cogs.config", "cogs.approval", "cogs.reports")
+              "cogs.history", "cogs.help", "cogs.config", "cogs.approval", "cogs.reports",
+              "cogs.appeals", "cogs.audit")
 UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
               "no credits were spent.")
 BUSY = "The bot is busy right now; nothing was changed. Please try again in a moment."
@@ -62,7 +64,7 @@ async def answer_error(interaction: discord.Interaction, cause: BaseException, w
                 getattr(cause, "detail", cause), exc_info=None if known else cause)
     elif isinstance(cause, UserFacingError):
         log.log(logging.getLevelName(cause.log_level), "%s by user %s: %s", where, interaction.user.id, cause.detail)
-        await reply_privately(interaction, cause.user_message)
+        await reply_privately(interaction, cause.user_message, view=await refusal_view(interaction, cause))
     elif isinstance(cause, StoreBusy):
         log.warning("%s by user %s refused, the database is busy: %s", where, interaction.user.id, cause)
         await reply_privately(interaction, BUSY)
@@ -79,6 +81,22 @@ async def answer_error(interaction: discord.Interaction, cause: BaseException, w
     else:
         log.error("%s by user %s failed unexpectedly", where, interaction.user.id, exc_info=cause)
         await reply_privately(interaction, UNEXPECTED)
+
+
+# Part 8's appeals: a refusal may come with a button (Ask a moderator, for the server's own prompt rules).
+# cogs/appeals.py sets `bot.refusal_view`; without it, or when it has nothing to offer, a refusal is text.
+RefusalView = Callable[[discord.Interaction, UserFacingError], Awaitable[discord.ui.View | None]]
+
+
+async def refusal_view(interaction: discord.Interaction, cause: UserFacingError) -> discord.ui.View | None:
+    hook: RefusalView | None = getattr(interaction.client, "refusal_view", None)
+    if hook is None:
+        return None
+    try:
+        return await hook(interaction, cause)
+    except Exception as exc:  # the refusal itself must still be told
+        log.warning("could not offer an appeal to user %s: %s: %s", interaction.user.id, type(exc).__name__, exc)
+        return None
 
 
 # The bot never joins voice; don't warn operators about voice libraries it will never need.
@@ -115,6 +133,8 @@ class PixazoBot(commands.AutoShardedBot):
         self._force_sync = force_sync
         self.queue = queue or QueueRunner(settings, store, generation, quotas)
         self.moderation = Moderation(store)  # /config and the gates every generation passes
+        self.refusal_view: RefusalView | None = None  # part 8's appeals (cogs/appeals.py)
+        self.closing_hooks: list[Callable[[], Awaitable[None]]] = []  # background loops the cogs started
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
@@ -137,6 +157,8 @@ class PixazoBot(commands.AutoShardedBot):
         # client and logs a traceback. Cancel it first (a private attribute: there is no public hook).
         # Running jobs get their grace and are delivered while the HTTP client is still open.
         await self.queue.shutdown()
+        for stop in self.closing_hooks:
+            await stop()
         ready_task = getattr(self._connection, "_ready_task", None)
         if ready_task is not None and not ready_task.done():
             ready_task.cancel()

@@ -103,6 +103,11 @@ class Settings(FileSettings):
     # cleared (at start, then daily); the credit arithmetic stays. 0 keeps everything.
     history_retention_days: int = Field(90, ge=0, le=36_500)
 
+    # Part 8: how long a refusal's Ask a moderator button works, and how often the audit channel of
+    # one server gets a message (each holds up to 10 rows; Discord allows 5 messages per 5 s a channel).
+    appeal_window_seconds: float = Field(900.0, ge=60, le=86_400)
+    audit_post_interval_seconds: float = Field(5.0, ge=1, le=3600)
+
     @field_validator("discord_token", "pixazo_api_key", mode="before")
     @classmethod
     def _secret(cls, value: object, info: ValidationInfo) -> object:

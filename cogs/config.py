@@ -16,10 +16,12 @@ from discord.ext import commands
 
 from bot.app import PixazoBot
 from bot.catalog import MODELS, PROMPT_MAX_LENGTH
+from bot.domain.audit import AuditAction
 from bot.domain.rules import RuleKind, RuleLimit
 from bot.embeds import COLOUR
 from bot.errors import InvalidInput
 from bot.moderation.config import (
+    AUDIT_CHANNEL,
     NEGATIVE_PROMPT,
     NSFW_FILTER,
     REPORTS_HIDE_AFTER,
@@ -31,6 +33,9 @@ from bot.moderation.limits import MAX_BLOCKED, MAX_CHANNELS, MAX_PATTERNS, MAX_R
 from bot.moderation.patterns import BadPattern, check_new_pattern
 from bot.moderation.words import check_word
 from bot.replies import NO_PINGS
+from bot.services.audit import lines as audit_lines
+from bot.services.audit import parse_since
+from bot.services.audit import title as audit_title
 from bot.services.validation import clean_text
 from bot.text import code_block, code_span, credits, plain
 from cogs.admin import admin_check, guild_of
@@ -42,6 +47,10 @@ Channel = app_commands.AppCommandChannel | app_commands.AppCommandThread
 FIELD_MAX = 1024
 PAGE_MAX = 4000  # an embed description holds 4096; longer lists go in a text file
 HIDE_AFTER_MAX = 100  # /config reports hide_after (part 8): past a hundred reports, hiding means nothing
+AUDIT_ACTIONS = tuple(a.value for a in AuditAction)
+AuditChoice = Literal[AUDIT_ACTIONS]  # type: ignore[valid-type]  # /config audit's `action` choices
+AUDIT_PAGE = 10
+AUDIT_PAGES_MAX = 1000
 
 
 def _everywhere(config: GuildConfig) -> str:
@@ -144,6 +153,9 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         budget = snap.guild_budget
         embed.add_field(name="Server budget", value="none" if budget is None else
                         f"{credits(budget)} a day, {credits(snap.guild_used)} used today", inline=False)
+        audit_to = config.get(AUDIT_CHANNEL)
+        embed.add_field(name="Audit log", value=f"posted in <#{audit_to}>" if audit_to else "kept, not posted "
+                        "(`/config audit-channel`)", inline=False)
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 
     # -- channels --------------------------------------------------------------------------------
@@ -372,6 +384,42 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         await self._review_now(interaction, "Reporting is now off." if hide_after == 0 else
                                f"A result is now hidden after {hide_after} report(s).")
 
+    # -- part 8: the audit log (audit channel, /config audit) ---------------------------------------
+
+    @app_commands.command(name="audit-channel", description="Where the audit log is posted (leave empty: nowhere)")
+    @app_commands.describe(channel="The channel that gets a compact note of every generation, decision and change")
+    async def audit_channel(self, interaction: discord.Interaction, channel: Channel | None = None) -> None:
+        value = None if channel is None else channel.id
+        await self.bot.moderation.set(guild_of(interaction), AUDIT_CHANNEL, value, actor_id=interaction.user.id)
+        await self._done(interaction, f"The audit log now goes to {channel.mention}: every generation, moderation "
+                                      "decision and configuration or quota change, as it happens." if channel else
+                         "The audit log is no longer posted anywhere; it is still kept (see `/config audit`).")
+
+    @app_commands.command(name="audit", description="Recent audit log rows, newest first")
+    @app_commands.describe(member="Rows by or about this member", action="Only this kind of action",
+                           since="How far back: 2h, 3d, 45m, 1w, or a date like 2026-11-30 (UTC)",
+                           page="Which page (10 rows a page)")
+    async def audit(self, interaction: discord.Interaction, member: discord.User | None = None,
+                    action: AuditChoice | None = None, since: app_commands.Range[str, 1, 40] | None = None,
+                    page: app_commands.Range[int, 1, AUDIT_PAGES_MAX] | None = None) -> None:
+        if action is not None and action not in AUDIT_ACTIONS:  # a raw client is not held to the choices
+            raise InvalidInput(f"`action` must be one of {', '.join(AUDIT_ACTIONS)}.")
+        page = page or 1
+        if not 1 <= page <= AUDIT_PAGES_MAX:
+            raise InvalidInput(f"`page` must be between 1 and {AUDIT_PAGES_MAX}.")
+        start = None if since is None else parse_since(since, self.bot.store.now())
+        rows, total = await self.bot.store.audit_log(guild_of(interaction), member=None if member is None else member.id,
+                                                     action=action, since=start, offset=(page - 1) * AUDIT_PAGE,
+                                                     limit=AUDIT_PAGE)
+        pages = max(1, -(-total // AUDIT_PAGE))
+        if not rows:
+            said = "No audit log rows match." if total == 0 else f"There are only {pages} page(s)."
+            await self._done(interaction, said)
+            return
+        text = "\n".join(f"<t:{int(r['at'])}:f> **{audit_title(r)}** " + " · ".join(audit_lines(r)) for r in rows)
+        embed = discord.Embed(title="Audit log", description=_fit(text, PAGE_MAX), colour=COLOUR)
+        embed.set_footer(text=f"Page {page} of {pages} · {total} row(s)")
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 
 def _review(config: GuildConfig) -> str:
     channel = config.get(REVIEW_CHANNEL)

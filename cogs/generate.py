@@ -17,13 +17,14 @@ from bot.catalog import TEXT_MODELS, Model, Param
 from bot.errors import UserFacingError
 from bot.guard import GUILD_ONLY
 from bot.moderation.config import NEGATIVE_PROMPT, SPOILER, GuildConfig
-from bot.moderation.gates import Asker
+from bot.moderation.gates import Asker, Refusal
 from bot.moderation.review import review_target
 from bot.services.queue import delivery_info
 from bot.services.validation import Prepared, prepare, with_negative
 from bot.storage import Member
 
 DESCRIPTION_MAX = 100
+REFUSED_REQUEST = "refused_request"  # Interaction.extras key: (Prepared, Asker) the gates refused
 
 
 def option_annotation(param: Param) -> Any:
@@ -93,7 +94,12 @@ async def admit(bot: PixazoBot, interaction: discord.Interaction, prepared: Prep
     member_of(interaction)  # refuses outside a server before any lookup
     assert interaction.guild_id is not None
     asker = asker_of(interaction)
-    config = await bot.moderation.admit(interaction.guild_id, asker, prepared.model.key, prepared.prompt)
+    try:
+        config = await bot.moderation.admit(interaction.guild_id, asker, prepared.model.key, prepared.prompt)
+    except Refusal:
+        # Part 8's appeals store exactly this request, should the member ask a moderator about it.
+        interaction.extras[REFUSED_REQUEST] = (prepared, asker)
+        raise
     return Admission(config, asker, review_target(config, asker))
 
 

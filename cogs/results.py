@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot.app import PixazoBot, answer_error
 from bot.catalog import MODELS, Kind, Model
+from bot.domain.audit import AuditAction
 from bot.domain.records import JobRecord
 from bot.errors import InvalidInput, UserFacingError
 from bot.replies import NO_PINGS
@@ -37,6 +38,19 @@ DELETED = "Deleted. The credits stay spent: the image was made."
 DESCRIPTION_MAX = 4096
 # Shown in full in the command; listed again they could push Details past Discord's limit.
 IN_COMMAND = ("prompt", "negative_prompt")
+
+
+async def record_delete(interaction: discord.Interaction, job: JobRecord) -> None:
+    """The audit row of a result deleted by someone other than its requester; the message is gone
+    either way, so a store that will not take the row is logged, not raised."""
+    bot: PixazoBot = interaction.client  # type: ignore[assignment]
+    detail = {"job": job["id"], "model": job["model"], "channel_id": interaction.channel_id}
+    try:
+        await bot.store.record_action(job["guild_id"], interaction.user.id, AuditAction.DELETE.value, job["user_id"],
+                                      detail)
+    except Exception as exc:
+        log.warning("job %d: could not record its deletion by %s: %s: %s", job["id"], interaction.user.id,
+                    type(exc).__name__, exc)
 
 
 async def job_or_refuse(interaction: discord.Interaction, job_id: int, what: str) -> JobRecord:
@@ -117,6 +131,8 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:
             raise UserFacingError("Discord would not let the bot delete that message.",
                                   detail=f"delete of job {self.job_id}: HTTP {exc.status}: {exc.text}") from None
         log.info("result of job %d deleted by user %s", self.job_id, interaction.user.id)
+        if interaction.user.id != job["user_id"]:  # part 8: a moderator's delete is an audited decision
+            await record_delete(interaction, job)
         await interaction.response.send_message(DELETED, ephemeral=True, allowed_mentions=NO_PINGS)
 
 

@@ -74,7 +74,9 @@ async def test_members_with_credits_left_are_refused_once_the_servers_budget_is_
     assert await budget(harness, {}) == ("This server has no daily budget now; only each member's own allowance "
                                          "limits them.")
     assert (await generate(harness, DAN))["embeds"]
-    assert [a["action"] for a in reversed(await ledger.admin_actions(GUILD_ID))] == ["budget", "view", "budget"]
+    # Part 8's audit log also has a row for each image delivered; these are the admin's.
+    assert [a["action"] for a in reversed(await ledger.admin_actions(GUILD_ID))
+            if a["action"] != "generation"] == ["budget", "view", "budget"]
     assert await ledger.audit() == []
 
 

@@ -12,8 +12,14 @@ from bot.storage.postgres.store import PostgresStore
 METHODS = sorted(name for name in vars(Store) if not name.startswith("_") and callable(getattr(Store, name)))
 
 
+# Part 8: appeals and the audit feed (one block at the end of the Protocol).
+APPEALS_AND_AUDIT = ["create_appeal", "appeal", "ask_appeal", "reopen_appeal", "appeal_posted", "decide_appeal",
+                     "set_appeal_job", "unposted_guilds", "claim_audit", "mark_audit_posted", "release_audit",
+                     "skip_audit", "audit_log"]
+
+
 def test_the_interface_is_the_ledger_the_services_know():
-    assert METHODS == sorted(["close", "now", "snapshot", "reserve", "mark_running", "succeed", "fail",
+    assert METHODS == sorted(APPEALS_AND_AUDIT + ["close", "now", "snapshot", "reserve", "mark_running", "succeed", "fail",
                               "recover_interrupted", "audit", "set_allowance", "grant", "reset_usage", "record_view",
                               "admin_actions", "recent_jobs", "job", "enqueue", "claim", "requeue", "cancel",
                               "queue_positions", "median_seconds", "expire_waiting", "set_result_message",

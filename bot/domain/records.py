@@ -61,3 +61,37 @@ class GuildRule(TypedDict):
     detail: str | None  # JSON: a block's reason, a setting's value
     actor_id: int
     at: float
+
+
+class AuditRow(TypedDict):
+    """One `admin_actions` row as the audit channel and /config audit see it (part 8)."""
+
+    id: int
+    guild_id: int
+    actor_id: int
+    action: str  # see bot/audit/actions.py
+    target_id: int | None
+    detail: str  # JSON
+    at: float
+
+
+class AppealRecord(TypedDict):
+    """One `appeals` row (part 8): a prompt refused by the server's own words or patterns."""
+
+    id: int
+    guild_id: int
+    channel_id: int
+    user_id: int
+    model: str
+    request: str  # JSON: the request as prepared, enough to queue it without the interaction
+    rule: str  # JSON: {"rule": "word"|"pattern", "term": ..., "matched": ...}
+    status: str  # an AppealStatus value
+    created_at: float
+    expires_at: float
+    asked_at: float | None
+    review_channel_id: int | None
+    review_message_id: int | None
+    decided_by: int | None
+    decided_at: float | None
+    reason: str | None
+    job_id: int | None

@@ -26,6 +26,7 @@ from bot.catalog import MODELS
 from bot.domain import JobState, Member, Refused, StoreBusy
 from bot.domain.records import JobRecord
 from bot.errors import UserFacingError
+from bot.services.audit import record_generation
 from bot.services.generation import BUSY, Busy, GenerationService, Outcome
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
@@ -174,10 +175,11 @@ class QueueRunner:
         self._wake.set()
 
     async def submit(self, prepared: Prepared, member: Member, *, channel_id: int | None, delivery: dict[str, Any],
-                     token: str, inputs: dict[str, Any] | None = None) -> int:
+                     token: str | None, inputs: dict[str, Any] | None = None) -> int:
         """Reserve the credits and queue the job; raises the member's refusal (nothing spent) if it won't fit.
 
-        `token` is the interaction's: a credential kept only in the job's row, until the job ends."""
+        `token` is the interaction's: a credential kept only in the job's row, until the job ends; None
+        (a moderator's Allow once) delivers the result as a channel post naming the member."""
         settings = self._settings
         try:
             job_id, _ = await self._store.enqueue(
@@ -259,6 +261,7 @@ class QueueRunner:
 
             await self._generation.execute(job_id, prepared, member, deliver=deliver, cost=job["cost"],
                                            started=notice.started, requeue=lambda: job_id not in self._cancelled)
+            await record_generation(self._store, job_id)
         except Discarded:
             if job_id in self._lost:
                 log.warning("job %d: another process took it over (this one's lease expired); this result was "

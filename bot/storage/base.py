@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 from bot.domain import JobState, Member, QuotaSnapshot
 from bot.domain.jobs import sources_of
-from bot.domain.records import AdminAction, GuildRule, JobRecord, UsageRow
+from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, JobRecord, UsageRow
 from bot.domain.reviews import Decision, ReviewKind, ReviewRecord, ReviewState
 from bot.domain.rules import RuleKind
 from bot.storage.lease import DEFAULT_LEASE_SECONDS
@@ -247,6 +247,60 @@ class Store(Protocol):
         """`async with store.singleton(name) as mine`: True in at most one process sharing the database
         at a time (PostgreSQL: a session advisory lock, not waited for; SQLite: always, the DATA_DIR
         lock already means one process). Command sync at start runs inside it."""
+
+    # Part 8: appeals and the audit feed. An appeal moves only forward (AppealStatus), each move one
+    # conditional UPDATE, so of two moderators deciding at once exactly one wins; the move that puts
+    # it in front of moderators and each decision record an admin action in the same transaction.
+    # Audit rows are posted once: claimed for a lease (several processes never take the same row),
+    # then marked posted; a claim whose poster died is taken again once its lease has passed.
+
+    async def create_appeal(self, guild_id: int, channel_id: int, user_id: int, *, model: str,
+                            request: dict[str, Any], rule: dict[str, Any], expires_at: float) -> int:
+        """Store a refused request with the rule that refused it (status offered); returns its id."""
+        ...
+
+    async def appeal(self, appeal_id: int) -> AppealRecord | None: ...
+
+    async def ask_appeal(self, appeal_id: int, user_id: int) -> bool:
+        """offered -> pending, if it is `user_id`'s and has not expired; False otherwise (nothing changed)."""
+        ...
+
+    async def reopen_appeal(self, appeal_id: int) -> None:
+        """pending -> offered, when the review channel would not take it (the member may press again)."""
+        ...
+
+    async def appeal_posted(self, appeal_id: int, channel_id: int, message_id: int, *, actor_id: int) -> None:
+        """Where the appeal was posted for review; records the `appeal` action."""
+        ...
+
+    async def decide_appeal(self, appeal_id: int, allowed: bool, *, actor_id: int, reason: str | None) -> bool:
+        """pending -> allowed/denied and the `allow`/`deny` action; False when it was already decided."""
+        ...
+
+    async def set_appeal_job(self, appeal_id: int, job_id: int) -> None: ...
+
+    async def unposted_guilds(self) -> list[int]:
+        """The servers with audit rows not yet posted (or skipped)."""
+        ...
+
+    async def claim_audit(self, guild_id: int, *, limit: int, lease_seconds: float) -> list[AuditRow]:
+        """Up to `limit` of the server's oldest unposted rows nobody holds, now held for `lease_seconds`."""
+        ...
+
+    async def mark_audit_posted(self, ids: list[int]) -> None: ...
+
+    async def release_audit(self, ids: list[int]) -> None:
+        """Let go of claimed rows without posting them (the channel refused): taken again later."""
+        ...
+
+    async def skip_audit(self, guild_id: int) -> int:
+        """Mark the server's unclaimed unposted rows as done without posting (it has no audit channel)."""
+        ...
+
+    async def audit_log(self, guild_id: int, *, member: int | None = None, action: str | None = None,
+                        since: float | None = None, offset: int = 0, limit: int = 10) -> tuple[list[AuditRow], int]:
+        """One page of the server's rows, newest first, and how many match in all. `member` matches the
+        actor or the target; `action` the action itself or its family (`config` matches `config.word.add`)."""
         ...
 
 

@@ -354,6 +354,9 @@ class FakeDiscord:
         self.refuse_dms: set[int] = set()
         # (loop time, message id) of every edit of an interaction's message, for rate checks.
         self.edit_times: list[tuple[float, str]] = []
+        # (channel id, nonce) -> message id: a post with `enforce_nonce` and a nonce seen before in that
+        # channel gets the message already made, as Discord answers within its few minutes.
+        self._nonces: dict[tuple[int, str], str] = {}
 
         self._ids = _Snowflakes()
         self._bot_role_id = self._ids.next()
@@ -1091,7 +1094,21 @@ class FakeDiscord:
         if any(self._dm_channels.get(user) == channel_id for user in self.refuse_dms):
             raise _ApiError(403, 50007, "Cannot send messages to this user")
         rec: RecordedRequest = request[_REC]
-        return _json(self._new_message(rec.json or {}, rec, channel_id, DEFAULT_UPLOAD_LIMIT))
+        payload = rec.json or {}
+        nonce = payload.get("nonce")
+        if nonce is not None and payload.get("enforce_nonce"):
+            seen = self._nonces.get((channel_id, str(nonce)))
+            if seen is not None and seen in self.messages:
+                return _json(self.messages[seen])
+        message = self._new_message(payload, rec, channel_id, DEFAULT_UPLOAD_LIMIT)
+        if nonce is not None and payload.get("enforce_nonce"):
+            self._nonces[(channel_id, str(nonce))] = message["id"]
+        return _json(message)
+
+    def channel_messages(self, channel_id: int) -> list[dict]:
+        """The messages in a channel (ephemeral ones included), oldest first."""
+        return sorted((m for m in self.messages.values() if m["channel_id"] == str(channel_id)),
+                      key=lambda m: int(m["id"]))
 
     async def _channel_message(self, request: web.Request) -> web.Response:
         channel_id = self._channel_or_404(request)

@@ -20,8 +20,10 @@ from typing import Any
 import asyncpg
 
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
+from bot.domain.appeals import AppealStatus
+from bot.domain.audit import AuditAction
 from bot.domain.jobs import REFUNDED_STATES, sources_of
-from bot.domain.records import AdminAction, GuildRule, JobRecord, UsageRow
+from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, JobRecord, UsageRow
 from bot.domain.reviews import DECISIONS, AlreadyReviewed, Decision, ReviewKind, ReviewRecord, ReviewState
 from bot.domain.rules import RuleKind, RuleLimit
 from bot.storage.base import (
@@ -45,6 +47,7 @@ _FORGET_SETS = "params = '{}', inputs = NULL, result_url = NULL, delivery = NULL
 _REFUNDED = ", ".join(f"'{s}'" for s in REFUNDED_STATES)
 _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
+_AUDIT_COLUMNS = "id, guild_id, actor_id, action, target_id, detail, at"
 
 # Every claim, from every process, takes this transaction lock first: the count of live leases and the
 # claim that follows it are then one step, so two processes can never both take the last free slot of
@@ -565,16 +568,18 @@ class PostgresStore:
         return [dict(r) for r in rows], total  # type: ignore[misc]
 
     async def forget_member(self, user_id: int) -> int:
-        return await self._forget("user_id = $3", user_id)
+        return await self._forget("user_id = $3", user_id, "actor_id = $1", "user_id = $1")
 
     async def forget_older_than(self, created_before: float) -> int:
-        return await self._forget("created_at < $3", created_before)
+        return await self._forget("created_at < $3", created_before, "at < $1", "created_at < $1")
 
-    async def _forget(self, where: str, value: Any) -> int:
+    async def _forget(self, where: str, value: Any, audit_where: str, appeal_where: str) -> int:
         sql = (f"UPDATE jobs SET {_FORGET_SETS}, forgotten_at = $1 WHERE {where} AND forgotten_at IS NULL"
                " AND state <> ALL($2::text[])")
+        now = self.now()
         async with self._write() as conn:
-            status = await conn.execute(sql, self.now(), _OPEN, value)
+            status = await conn.execute(sql, now, _OPEN, value)
+            await self._forget_asked(conn, now, audit_where, appeal_where, value)
         return int(status.split()[-1])
 
     # -- approval mode and reports (part 8) ------------------------------------------------------
@@ -686,3 +691,121 @@ class PostgresStore:
             finally:
                 if mine:
                     await conn.execute("SELECT pg_advisory_unlock($1, $2)", *key)
+
+    # -- part 8: appeals and the audit feed ------------------------------------------------------
+
+    @staticmethod
+    async def _forget_asked(conn: asyncpg.Connection, now: float, audit_where: str, appeal_where: str,
+                            value: Any) -> None:
+        """What a member asked for also lives in audit rows (a generation's prompt, the text an appealed
+        rule matched) and in appeals no longer waiting; /forget and retention clear it with the jobs."""
+        await conn.execute(f"UPDATE admin_actions SET detail = ((detail::jsonb - 'prompt') #- '{{rule,matched}}')::text"
+                           f" WHERE {audit_where} AND action = ANY($2::text[])",
+                           value, [AuditAction.GENERATION.value, AuditAction.APPEAL.value])
+        await conn.execute(f"UPDATE appeals SET request = '{{}}', rule = (rule::jsonb - 'matched')::text"
+                           f" WHERE {appeal_where} AND (status = ANY($2::text[]) OR (status = $3 AND expires_at < $4))",
+                           value, [AppealStatus.ALLOWED.value, AppealStatus.DENIED.value], AppealStatus.OFFERED.value,
+                           now)
+
+    async def create_appeal(self, guild_id: int, channel_id: int, user_id: int, *, model: str,
+                            request: dict[str, Any], rule: dict[str, Any], expires_at: float) -> int:
+        async with self._conn() as conn:
+            return await conn.fetchval(
+                "INSERT INTO appeals (guild_id, channel_id, user_id, model, request, rule, status, created_at,"
+                " expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                guild_id, channel_id, user_id, model, json.dumps(request), json.dumps(rule),
+                AppealStatus.OFFERED.value, self.now(), expires_at)
+
+    async def appeal(self, appeal_id: int) -> AppealRecord | None:
+        async with self._conn() as conn:
+            row = await conn.fetchrow("SELECT * FROM appeals WHERE id = $1", appeal_id)
+        return None if row is None else dict(row)  # type: ignore[return-value]
+
+    async def ask_appeal(self, appeal_id: int, user_id: int) -> bool:
+        now = self.now()
+        async with self._conn() as conn:
+            status = await conn.execute(
+                "UPDATE appeals SET status = $1, asked_at = $2 WHERE id = $3 AND user_id = $4 AND status = $5"
+                " AND expires_at > $2", AppealStatus.PENDING.value, now, appeal_id, user_id, AppealStatus.OFFERED.value)
+        return status.split()[-1] == "1"
+
+    async def reopen_appeal(self, appeal_id: int) -> None:
+        async with self._conn() as conn:
+            await conn.execute("UPDATE appeals SET status = $1, asked_at = NULL WHERE id = $2 AND status = $3",
+                               AppealStatus.OFFERED.value, appeal_id, AppealStatus.PENDING.value)
+
+    async def appeal_posted(self, appeal_id: int, channel_id: int, message_id: int, *, actor_id: int) -> None:
+        now = self.now()
+        async with self._write() as conn:
+            row = await conn.fetchrow("UPDATE appeals SET review_channel_id = $2, review_message_id = $3 WHERE id = $1"
+                                      " RETURNING guild_id, channel_id, model, rule", appeal_id, channel_id, message_id)
+            if row is not None:
+                detail = {"appeal": appeal_id, "channel_id": row["channel_id"], "model": row["model"],
+                          "rule": json.loads(row["rule"])}
+                await conn.execute(_RECORD, row["guild_id"], actor_id, AuditAction.APPEAL.value, actor_id,
+                                   json.dumps(detail), now)
+
+    async def decide_appeal(self, appeal_id: int, allowed: bool, *, actor_id: int, reason: str | None) -> bool:
+        now = self.now()
+        status = AppealStatus.ALLOWED if allowed else AppealStatus.DENIED
+        async with self._write() as conn:
+            # The row lock of this UPDATE makes a second decider wait, then find it no longer pending.
+            row = await conn.fetchrow("UPDATE appeals SET status = $1, decided_by = $2, decided_at = $3, reason = $4"
+                                      " WHERE id = $5 AND status = $6 RETURNING guild_id, user_id",
+                                      status.value, actor_id, now, reason, appeal_id, AppealStatus.PENDING.value)
+            if row is None:
+                return False
+            action = AuditAction.ALLOW if allowed else AuditAction.DENY
+            await conn.execute(_RECORD, row["guild_id"], actor_id, action.value, row["user_id"],
+                               json.dumps({"appeal": appeal_id, "reason": reason}), now)
+        return True
+
+    async def set_appeal_job(self, appeal_id: int, job_id: int) -> None:
+        async with self._conn() as conn:
+            await conn.execute("UPDATE appeals SET job_id = $2 WHERE id = $1", appeal_id, job_id)
+
+    async def unposted_guilds(self) -> list[int]:
+        async with self._conn() as conn:
+            rows = await conn.fetch("SELECT DISTINCT guild_id FROM admin_actions WHERE posted_at IS NULL")
+        return [r[0] for r in rows]
+
+    async def claim_audit(self, guild_id: int, *, limit: int, lease_seconds: float) -> list[AuditRow]:
+        now = self.now()
+        async with self._write() as conn:
+            # SKIP LOCKED: a second poster takes the rows after these instead of waiting for them.
+            rows = await conn.fetch(
+                "UPDATE admin_actions SET claimed_until = $1 WHERE id IN ("
+                " SELECT id FROM admin_actions WHERE guild_id = $2 AND posted_at IS NULL"
+                " AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)"
+                f" RETURNING {_AUDIT_COLUMNS}", now + lease_seconds, guild_id, now, limit)
+        ordered: list[Any] = sorted((dict(r) for r in rows), key=lambda r: r["id"])
+        return ordered
+
+    async def mark_audit_posted(self, ids: list[int]) -> None:
+        async with self._conn() as conn:
+            await conn.execute("UPDATE admin_actions SET posted_at = $1, claimed_until = NULL WHERE id = ANY($2::bigint[])",
+                               self.now(), ids)
+
+    async def release_audit(self, ids: list[int]) -> None:
+        async with self._conn() as conn:
+            await conn.execute("UPDATE admin_actions SET claimed_until = NULL WHERE id = ANY($1::bigint[])"
+                               " AND posted_at IS NULL", ids)
+
+    async def skip_audit(self, guild_id: int) -> int:
+        now = self.now()
+        async with self._conn() as conn:
+            status = await conn.execute("UPDATE admin_actions SET posted_at = $1 WHERE guild_id = $2 AND posted_at IS NULL"
+                                        " AND (claimed_until IS NULL OR claimed_until < $1)", now, guild_id)
+        return int(status.split()[-1])
+
+    async def audit_log(self, guild_id: int, *, member: int | None = None, action: str | None = None,
+                        since: float | None = None, offset: int = 0, limit: int = 10) -> tuple[list[AuditRow], int]:
+        where = ("guild_id = $1 AND ($2::bigint IS NULL OR actor_id = $2 OR target_id = $2)"
+                 " AND ($3::text IS NULL OR action = $3 OR starts_with(action, $3 || '.'))"
+                 " AND ($4::double precision IS NULL OR at >= $4)")
+        args = (guild_id, member, action, since)
+        async with self._conn() as conn:
+            rows = await conn.fetch(f"SELECT {_AUDIT_COLUMNS} FROM admin_actions WHERE {where}"
+                                    " ORDER BY id DESC LIMIT $5 OFFSET $6", *args, limit, offset)
+            total = await conn.fetchval(f"SELECT COUNT(*) FROM admin_actions WHERE {where}", *args)
+        return [dict(r) for r in rows], total  # type: ignore[misc]

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
+from bot.domain.appeals import AppealStatus
+from bot.domain.audit import AuditAction
 from bot.domain.jobs import REFUNDED_STATES, sources_of
-from bot.domain.records import AdminAction, GuildRule, JobRecord, UsageRow
+from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, JobRecord, UsageRow
 from bot.domain.reviews import DECISIONS, AlreadyReviewed, Decision, ReviewKind, ReviewRecord, ReviewState
 from bot.domain.rules import RuleKind, RuleLimit
 from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, config_action, recovered, settled_as
@@ -36,6 +38,7 @@ _FORGET_SETS = "params = '{}', inputs = NULL, result_url = NULL, delivery = NULL
 _REFUNDED_SQL = ", ".join(f"'{state.value}'" for state in REFUNDED_STATES)
 _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
+_AUDIT_COLUMNS = "id, guild_id, actor_id, action, target_id, detail, at"
 
 # The next job a claim takes, by fair rank then id: a queued one, or a running one whose holder's lease
 # ran out (its process is presumed dead) and that may run once more. Two one-row scans of their own
@@ -585,16 +588,153 @@ class SqliteStore:
         return rows, total  # type: ignore[return-value]  # rows carry exactly the record's columns
 
     async def forget_member(self, user_id: int) -> int:
-        return await self._forget("user_id = ?", (user_id,))
+        return await self._forget("user_id = ?", (user_id,), "actor_id = ?", "user_id = ?")
 
     async def forget_older_than(self, created_before: float) -> int:
-        return await self._forget("created_at < ?", (created_before,))
+        return await self._forget("created_at < ?", (created_before,), "at < ?", "created_at < ?")
 
-    async def _forget(self, where: str, args: tuple[Any, ...]) -> int:
+    async def _forget(self, where: str, args: tuple[Any, ...], audit_where: str, appeal_where: str) -> int:
         now = self.now()
         sql = (f"UPDATE jobs SET {_FORGET_SETS}, forgotten_at = ? WHERE {where} AND forgotten_at IS NULL"
                f" AND state NOT IN ({_OPEN_SQL})")
-        return await self._write(lambda conn: conn.execute(sql, (now, *args)).rowcount)
+
+        def work(conn: Conn) -> int:
+            cleared = conn.execute(sql, (now, *args)).rowcount
+            self._forget_asked(conn, now, audit_where, appeal_where, args)
+            return cleared
+
+        return await self._write(work)
+
+    # -- part 8: appeals and the audit feed ------------------------------------------------------
+
+    @staticmethod
+    def _forget_asked(conn: Conn, now: float, audit_where: str, appeal_where: str, args: tuple[Any, ...]) -> None:
+        """What a member asked for also lives in audit rows (a generation's prompt, the text an appealed
+        rule matched) and in appeals no longer waiting; /forget and retention clear it with the jobs."""
+        conn.execute(f"UPDATE admin_actions SET detail = json_remove(detail, '$.prompt', '$.rule.matched')"
+                     f" WHERE {audit_where} AND action IN (?, ?)",
+                     (*args, AuditAction.GENERATION.value, AuditAction.APPEAL.value))
+        conn.execute(f"UPDATE appeals SET request = '{{}}', rule = json_remove(rule, '$.matched') WHERE {appeal_where}"
+                     " AND (status IN (?, ?) OR (status = ? AND expires_at < ?))",
+                     (*args, AppealStatus.ALLOWED.value, AppealStatus.DENIED.value, AppealStatus.OFFERED.value, now))
+
+    async def create_appeal(self, guild_id: int, channel_id: int, user_id: int, *, model: str,
+                            request: dict[str, Any], rule: dict[str, Any], expires_at: float) -> int:
+        row = (guild_id, channel_id, user_id, model, json.dumps(request), json.dumps(rule),
+               AppealStatus.OFFERED.value, self.now(), expires_at)
+
+        def work(conn: Conn) -> int:
+            cur = conn.execute("INSERT INTO appeals (guild_id, channel_id, user_id, model, request, rule, status,"
+                               " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            assert cur.lastrowid is not None, "an INSERT always gives the new row's id"
+            return cur.lastrowid
+
+        return await self._write(work)
+
+    async def appeal(self, appeal_id: int) -> AppealRecord | None:
+        rows = await self._run(_rows, "SELECT * FROM appeals WHERE id = ?", (appeal_id,))
+        return rows[0] if rows else None  # type: ignore[return-value]
+
+    async def ask_appeal(self, appeal_id: int, user_id: int) -> bool:
+        now = self.now()
+        return await self._write(lambda conn: conn.execute(
+            "UPDATE appeals SET status = ?, asked_at = ? WHERE id = ? AND user_id = ? AND status = ? AND expires_at > ?",
+            (AppealStatus.PENDING.value, now, appeal_id, user_id, AppealStatus.OFFERED.value, now)).rowcount == 1)
+
+    async def reopen_appeal(self, appeal_id: int) -> None:
+        await self._write(lambda conn: conn.execute(
+            "UPDATE appeals SET status = ?, asked_at = NULL WHERE id = ? AND status = ?",
+            (AppealStatus.OFFERED.value, appeal_id, AppealStatus.PENDING.value)))
+
+    async def appeal_posted(self, appeal_id: int, channel_id: int, message_id: int, *, actor_id: int) -> None:
+        now = self.now()
+
+        def work(conn: Conn) -> None:
+            row = conn.execute("UPDATE appeals SET review_channel_id = ?, review_message_id = ? WHERE id = ?"
+                               " RETURNING guild_id, channel_id, model, rule",
+                               (channel_id, message_id, appeal_id)).fetchone()
+            if row is not None:
+                guild_id, asked_in, model, rule = row
+                _record(conn, now, guild_id, actor_id, AuditAction.APPEAL.value, actor_id,
+                        {"appeal": appeal_id, "channel_id": asked_in, "model": model, "rule": json.loads(rule)})
+
+        await self._write(work)
+
+    async def decide_appeal(self, appeal_id: int, allowed: bool, *, actor_id: int, reason: str | None) -> bool:
+        now = self.now()
+        status = AppealStatus.ALLOWED if allowed else AppealStatus.DENIED
+
+        def work(conn: Conn) -> bool:
+            row = conn.execute("UPDATE appeals SET status = ?, decided_by = ?, decided_at = ?, reason = ?"
+                               " WHERE id = ? AND status = ? RETURNING guild_id, user_id",
+                               (status.value, actor_id, now, reason, appeal_id, AppealStatus.PENDING.value)).fetchone()
+            if row is None:
+                return False
+            action = AuditAction.ALLOW if allowed else AuditAction.DENY
+            _record(conn, now, row[0], actor_id, action.value, row[1], {"appeal": appeal_id, "reason": reason})
+            return True
+
+        return await self._write(work)
+
+    async def set_appeal_job(self, appeal_id: int, job_id: int) -> None:
+        await self._write(lambda conn: conn.execute("UPDATE appeals SET job_id = ? WHERE id = ?", (job_id, appeal_id)))
+
+    async def unposted_guilds(self) -> list[int]:
+        rows = await self._run(lambda conn: conn.execute(
+            "SELECT DISTINCT guild_id FROM admin_actions WHERE posted_at IS NULL").fetchall())
+        return [r[0] for r in rows]
+
+    async def claim_audit(self, guild_id: int, *, limit: int, lease_seconds: float) -> list[AuditRow]:
+        now = self.now()
+
+        def work(conn: Conn) -> list[dict[str, Any]]:
+            return _rows(conn, "UPDATE admin_actions SET claimed_until = ? WHERE id IN ("
+                               " SELECT id FROM admin_actions WHERE guild_id = ? AND posted_at IS NULL"
+                               " AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT ?)"
+                               f" RETURNING {_AUDIT_COLUMNS}", (now + lease_seconds, guild_id, now, limit))
+
+        rows = await self._write(work)
+        ordered: list[Any] = sorted(rows, key=lambda r: r["id"])  # RETURNING has no order
+        return ordered
+
+    async def mark_audit_posted(self, ids: list[int]) -> None:
+        now = self.now()
+        await self._write(lambda conn: conn.executemany(
+            "UPDATE admin_actions SET posted_at = ?, claimed_until = NULL WHERE id = ?", [(now, i) for i in ids]))
+
+    async def release_audit(self, ids: list[int]) -> None:
+        await self._write(lambda conn: conn.executemany(
+            "UPDATE admin_actions SET claimed_until = NULL WHERE id = ? AND posted_at IS NULL", [(i,) for i in ids]))
+
+    async def skip_audit(self, guild_id: int) -> int:
+        now = self.now()
+        return await self._write(lambda conn: conn.execute(
+            "UPDATE admin_actions SET posted_at = ? WHERE guild_id = ? AND posted_at IS NULL"
+            " AND (claimed_until IS NULL OR claimed_until < ?)", (now, guild_id, now)).rowcount)
+
+    async def audit_log(self, guild_id: int, *, member: int | None = None, action: str | None = None,
+                        since: float | None = None, offset: int = 0, limit: int = 10) -> tuple[list[AuditRow], int]:
+        where = ["guild_id = ?"]
+        args: list[Any] = [guild_id]
+        if member is not None:
+            where.append("(actor_id = ? OR target_id = ?)")
+            args += [member, member]
+        if action is not None:
+            where.append("(action = ? OR substr(action, 1, ?) = ?)")
+            args += [action, len(action) + 1, action + "."]
+        if since is not None:
+            where.append("at >= ?")
+            args.append(since)
+        condition = " AND ".join(where)
+
+        def work(conn: Conn) -> tuple[list[dict[str, Any]], int]:
+            rows = _rows(conn, f"SELECT {_AUDIT_COLUMNS} FROM admin_actions WHERE {condition}"
+                               " ORDER BY id DESC LIMIT ? OFFSET ?", (*args, limit, offset))
+            (total,) = conn.execute(f"SELECT COUNT(*) FROM admin_actions WHERE {condition}", args).fetchone()
+            return rows, total
+
+        rows, total = await self._run(work)
+        return rows, total  # type: ignore[return-value]  # rows carry exactly the record's columns
 
     # -- approval mode and reports (part 8) ------------------------------------------------------
 

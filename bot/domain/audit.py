@@ -1,0 +1,54 @@
+"""The actions an `admin_actions` row can record: the one list the audit channel, /config audit's
+`action` choices and the code that records them share.
+
+Some are families: `config.word.add`, `allowance.role` are recorded with a suffix, and filtering by
+the family (`config`, `allowance`) matches them all.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditAction(StrEnum):
+    GENERATION = "generation"  # an image delivered: who, where, model, prompt, cost, link
+    APPEAL = "appeal"  # a member asked a moderator about a refused prompt
+    ALLOW = "allow"  # a moderator allowed an appealed prompt once
+    DENY = "deny"  # ... or denied it, with a reason
+    DELETE = "delete"  # a result deleted by someone other than its requester
+    APPROVE = "approve"  # approval mode: a result approved (part 8, review)
+    REJECT = "reject"
+    REPORT = "report"  # a member reported a result
+    KEEP = "keep"  # a moderator kept a reported result
+    REMOVE = "remove"  # ... or removed it
+    CONFIG = "config"  # family: config.<kind>.<add|remove|clear> (/config)
+    ALLOWANCE = "allowance"  # family: allowance.<default|role|member> (/quotas)
+    GRANT = "grant"
+    RESET = "reset"
+    BUDGET = "budget"
+    VIEW = "view"  # an admin looked at a member's usage
+
+    @property
+    def heading(self) -> str:
+        return _TITLES[self]
+
+
+_TITLES = {
+    AuditAction.GENERATION: "Image generated", AuditAction.APPEAL: "Appeal sent to moderators",
+    AuditAction.ALLOW: "Appeal allowed once", AuditAction.DENY: "Appeal denied",
+    AuditAction.DELETE: "Result deleted by a moderator", AuditAction.APPROVE: "Result approved",
+    AuditAction.REJECT: "Result rejected", AuditAction.REPORT: "Result reported",
+    AuditAction.KEEP: "Reported result kept", AuditAction.REMOVE: "Reported result removed",
+    AuditAction.CONFIG: "Configuration changed", AuditAction.ALLOWANCE: "Allowance changed",
+    AuditAction.GRANT: "Credits granted", AuditAction.RESET: "Usage reset", AuditAction.BUDGET: "Server budget changed",
+    AuditAction.VIEW: "Usage looked at",
+}
+
+
+def family(action: str) -> AuditAction | None:
+    """The AuditAction a recorded action belongs to (`config.word.add` -> CONFIG); None if unknown."""
+    head = action.split(".", 1)[0]
+    try:
+        return AuditAction(head)
+    except ValueError:
+        return None

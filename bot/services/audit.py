@@ -1,0 +1,119 @@
+"""The audit log's wording and /config audit's `since`, Discord-free: a row of `admin_actions` as a few
+short lines (the audit channel's embeds and /config audit both show these), and what a generation records.
+
+Every value a member or admin typed is quoted in a code span; mentions are markup only (the senders
+never ping).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.domain import JobState
+from bot.domain.audit import AuditAction, family
+from bot.domain.records import AuditRow, JobRecord
+from bot.errors import InvalidInput
+from bot.storage import Store
+from bot.text import code_span, credits
+
+log = logging.getLogger(__name__)
+
+PROMPT_SHOWN = 200  # of a generation's prompt, in the audit channel and the database row
+VALUE_SHOWN = 120
+SINCE_HELP = "`since` must be a time like `2h`, `3d`, `45m`, `1w` or a date like `2026-11-30` (UTC)."
+_AGO = re.compile(r"^(\d{1,6})\s*([mhdw])$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_UNIT = {"m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
+
+
+def parse_since(text: str, now: float) -> float:
+    """The moment `since` names: so long ago (`2h`), or a UTC day's start (`2026-11-30`)."""
+    given = text.strip().lower()
+    ago = _AGO.match(given)
+    if ago:
+        return now - int(ago[1]) * _UNIT[ago[2]]
+    if _DATE.match(given):
+        try:
+            return datetime.strptime(given, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            pass  # 2026-02-31: shaped like a date, not one
+    raise InvalidInput(SINCE_HELP, detail=f"since {text[:40]!r} is not a time")
+
+
+def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def generation_detail(job: JobRecord, prompt: str, channel_id: int | None, message_id: int | None) -> dict[str, Any]:
+    """What the audit row of a delivered image keeps: who (the row's actor), where, model, prompt, cost, link."""
+    detail: dict[str, Any] = {"job": job["id"], "model": job["model"], "cost": job["cost"],
+                              "prompt": prompt[:PROMPT_SHOWN], "channel_id": channel_id or job.get("channel_id")}
+    if channel_id is not None and message_id is not None:
+        detail["link"] = message_link(job["guild_id"], channel_id, message_id)
+    return detail
+
+
+async def record_generation(store: Store, job_id: int) -> None:
+    """The audit row of a delivered image, written once the job's success is in the ledger (so the
+    settle never waits for it), with where the result was posted. The member has the image either
+    way: a store that will not take the row costs the record, so it is logged, not raised."""
+    try:
+        job = await store.job(job_id)
+        if job is None or job["state"] != JobState.SUCCEEDED:
+            return
+        prompt = json.loads(job.get("delivery") or "{}").get("prompt", "")  # empty once forgotten
+        detail = generation_detail(job, prompt, job.get("result_channel_id"), job.get("result_message_id"))
+        await store.record_action(job["guild_id"], job["user_id"], AuditAction.GENERATION.value, None, detail)
+    except Exception as exc:
+        log.warning("job %d: could not record its generation in the audit log: %s: %s", job_id, type(exc).__name__,
+                    exc)
+
+
+def title(row: AuditRow) -> str:
+    known = family(row["action"])
+    return known.heading if known is not None else row["action"]
+
+
+def lines(row: AuditRow) -> list[str]:
+    """The row in a few short lines: who, whom, and the detail that matters for its action."""
+    detail = _detail(row)
+    who = f"by <@{row['actor_id']}>"
+    if row["target_id"] is not None and row["target_id"] != row["actor_id"] and family(row["action"]) not in (
+            AuditAction.CONFIG,):
+        who += f" · member <@{row['target_id']}>"
+    out = [who]
+    kind = family(row["action"])
+    if kind is AuditAction.GENERATION:
+        where = f" in <#{detail['channel_id']}>" if detail.get("channel_id") else ""
+        link = f" · [result]({detail['link']})" if detail.get("link") else ""
+        out.append(f"/{detail.get('model')} · {credits(int(detail.get('cost') or 0))}{where}{link}")
+        if detail.get("prompt"):
+            out.append(code_span(detail["prompt"], PROMPT_SHOWN))
+        return out
+    if kind is AuditAction.CONFIG:
+        out.append(code_span(row["action"].removeprefix("config."), 60) + (
+            f" {code_span(detail['value'], VALUE_SHOWN)}" if detail.get("value") is not None else ""))
+        return out
+    if kind is AuditAction.APPEAL and isinstance(detail.get("rule"), dict):
+        rule = detail["rule"]
+        where = f" in <#{detail['channel_id']}>" if detail.get("channel_id") else ""
+        out.append(f"appeal #{detail.get('appeal')} · /{detail.get('model')}{where} · refused by "
+                   f"{str(rule.get('rule', '')).replace('server_', '')} {code_span(rule.get('term', ''), VALUE_SHOWN)}")
+        return out
+    shown = [f"{key.replace('_', ' ')}: {code_span(value, VALUE_SHOWN)}" for key, value in detail.items()
+             if value is not None and not isinstance(value, (dict, list))]
+    if shown:
+        out.append(" · ".join(shown))
+    return out
+
+
+def _detail(row: AuditRow) -> dict[str, Any]:
+    try:
+        value = json.loads(row["detail"] or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

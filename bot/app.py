@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -97,6 +98,24 @@ async def refusal_view(interaction: discord.Interaction, cause: UserFacingError)
     except Exception as exc:  # the refusal itself must still be told
         log.warning("could not offer an appeal to user %s: %s: %s", interaction.user.id, type(exc).__name__, exc)
         return None
+
+
+async def answer_form(interaction: discord.Interaction, pattern: re.Pattern[str],
+                      handler: Callable[[discord.Interaction, re.Match[str]], Awaitable[None]], where: str) -> None:
+    """Answer a submitted form (modal) whose custom_id matches `pattern`, through the funnel.
+
+    Forms are answered from a listener, not a live View: the custom_id carries what the form is about,
+    so a form opened before a restart is answered by the new process from the database."""
+    if interaction.type is not discord.InteractionType.modal_submit:
+        return
+    data: Any = interaction.data or {}
+    match = pattern.match(str(data.get("custom_id", "")))
+    if match is None:
+        return
+    try:
+        await handler(interaction, match)
+    except Exception as exc:  # the slash commands' funnel: every error gets an answer
+        await answer_error(interaction, exc, where)
 
 
 # The bot never joins voice; don't warn operators about voice libraries it will never need.

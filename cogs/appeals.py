@@ -24,7 +24,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.app import PixazoBot, answer_error
+from bot.app import PixazoBot, answer_error, answer_form
 from bot.catalog import MODELS, Kind
 from bot.domain.appeals import AppealStatus
 from bot.domain.records import AppealRecord
@@ -333,16 +333,7 @@ class Appeals(commands.Cog):
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        if interaction.type is not discord.InteractionType.modal_submit:
-            return
-        data: Any = interaction.data or {}
-        match = MODAL_ID.match(str(data.get("custom_id", "")))
-        if match is None:
-            return
-        try:
-            await submit_denial(interaction, int(match["appeal"]))
-        except Exception as exc:
-            await answer_error(interaction, exc, "Deny form")
+        await answer_form(interaction, MODAL_ID, lambda i, m: submit_denial(i, int(m["appeal"])), "Deny form")
 
 
 async def setup(bot: PixazoBot) -> None:

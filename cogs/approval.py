@@ -16,7 +16,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.app import PixazoBot, answer_error
+from bot.app import PixazoBot, answer_error, answer_form
 from bot.domain.records import JobRecord
 from bot.domain.reviews import ACTIONS, AlreadyReviewed, ReviewKind, ReviewRecord, ReviewState
 from bot.errors import UserFacingError
@@ -235,16 +235,7 @@ class Approval(commands.Cog):
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        if interaction.type is not discord.InteractionType.modal_submit:
-            return
-        data: Any = interaction.data or {}
-        match = REJECT_MODAL.match(str(data.get("custom_id", "")))
-        if match is None:
-            return
-        try:
-            await reject(interaction, int(match["review"]))
-        except Exception as exc:  # the slash commands' funnel: every error gets an answer
-            await answer_error(interaction, exc, "Reject form")
+        await answer_form(interaction, REJECT_MODAL, lambda i, m: reject(i, int(m["review"])), "Reject form")
 
 
 async def setup(bot: PixazoBot) -> None:

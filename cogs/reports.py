@@ -15,7 +15,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.app import PixazoBot, answer_error
+from bot.app import PixazoBot, answer_error, answer_form
 from bot.domain.records import JobRecord
 from bot.domain.reviews import ACTIONS, REPORT_ACTION, AlreadyReviewed, ReviewKind, ReviewRecord, ReviewState
 from bot.embeds import COLOUR, PROMPT_SHOWN_MAX
@@ -251,16 +251,7 @@ class Reports(commands.Cog):
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        if interaction.type is not discord.InteractionType.modal_submit:
-            return
-        data: Any = interaction.data or {}
-        match = REPORT_MODAL.match(str(data.get("custom_id", "")))
-        if match is None:
-            return
-        try:
-            await submit_report(interaction, int(match["job"]))
-        except Exception as exc:  # the slash commands' funnel: every error gets an answer
-            await answer_error(interaction, exc, "Report form")
+        await answer_form(interaction, REPORT_MODAL, lambda i, m: submit_report(i, int(m["job"])), "Report form")
 
 
 async def setup(bot: PixazoBot) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.app import PixazoBot, answer_error
+from bot.app import PixazoBot, answer_error, answer_form
 from bot.catalog import MODELS, Kind, Model
 from bot.domain.audit import AuditAction
 from bot.domain.records import JobRecord
@@ -325,16 +325,7 @@ class Results(commands.Cog):
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        if interaction.type is not discord.InteractionType.modal_submit:
-            return
-        data: Any = interaction.data or {}
-        match = MODAL_ID.match(str(data.get("custom_id", "")))
-        if match is None:
-            return
-        try:
-            await submit_edit(interaction, int(match["job"]))
-        except Exception as exc:  # the slash commands' funnel: every error gets an answer
-            await answer_error(interaction, exc, "Edit form")
+        await answer_form(interaction, MODAL_ID, lambda i, m: submit_edit(i, int(m["job"])), "Edit form")
 
 
 async def setup(bot: PixazoBot) -> None:

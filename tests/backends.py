@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,19 @@ import pytest
 from bot.storage import SqliteStore, Store
 
 BACKENDS = ("sqlite", "postgres")
+
+
+class Clock:
+    """A store's clock that a test moves by hand: `clock.now += 60` or `clock.set(datetime(...))`."""
+
+    def __init__(self, when: datetime | float) -> None:
+        self.set(when)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def set(self, when: datetime | float) -> None:
+        self.now = when.timestamp() if isinstance(when, datetime) else float(when)
 
 
 @dataclass

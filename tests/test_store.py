@@ -11,20 +11,10 @@ from bot.catalog import MODELS
 from bot.domain import JobState, StoreBusy
 from bot.domain.jobs import REFUNDED_STATES, TRANSITIONS
 from bot.storage import Member, Refused, Store
+from tests.backends import Clock
 
 GUILD = 10
 ALICE = Member(GUILD, 1, (100,))
-
-
-class Clock:
-    def __init__(self, when: datetime) -> None:
-        self.now = when.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def set(self, when: datetime) -> None:
-        self.now = when.timestamp()
 
 
 @pytest.fixture

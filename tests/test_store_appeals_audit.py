@@ -11,22 +11,15 @@ import pytest
 
 from bot.domain.appeals import AppealStatus
 from bot.domain.audit import AuditAction
+from tests.backends import Clock
 
 GUILD, OTHER = 10, 11
 ALICE, BOB, MOD, MOD2 = 1, 2, 50, 51
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_800_000_000.0)
 
 
 @pytest.fixture

@@ -10,22 +10,15 @@ import pytest
 from bot.domain import JobState
 from bot.storage import Member, Store
 from bot.storage.base import INTERRUPTED
+from tests.backends import Clock
 from tests.test_store_queue import enqueue, member
 
 LEASE = 30.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_000_000.0)
 
 
 @pytest.fixture

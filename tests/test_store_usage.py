@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.storage import Member, Store
-from tests.test_store import Clock, reserve
+from tests.backends import Clock
+from tests.test_store import reserve
 
 GUILD = 10
 ALICE = Member(GUILD, 1, ())

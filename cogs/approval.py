@@ -23,7 +23,7 @@ from bot.errors import UserFacingError
 from bot.replies import NO_PINGS
 from bot.services.validation import clean_text
 from bot.text import plain
-from cogs.results import result_view, submitted_values
+from cogs.results import remember_result, result_view, submitted_values
 from cogs.reviews import (
     REASON_MAX,
     TOKEN_LIFETIME_SECONDS,
@@ -167,10 +167,7 @@ async def _post_approved(bot: PixazoBot, review: ReviewRecord, moderator: int) -
         log.warning("review %d: approved, but channel %s refused the result: HTTP %s %s", review["id"],
                     review["channel_id"], exc.status, exc.text)
         return None
-    try:
-        await bot.store.set_result_message(review["job_id"], posted.channel.id, posted.id)
-    except Exception as exc:  # only /history's link and the buttons' lookups are lost
-        log.warning("job %d: could not record result message %s: %s", review["job_id"], posted.id, exc)
+    await remember_result(bot, review["job_id"], posted)
     return posted
 
 

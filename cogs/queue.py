@@ -26,7 +26,7 @@ from bot.imaging import fit_off_loop
 from bot.replies import NO_PINGS
 from bot.services.generation import Outcome
 from cogs.approval import hold_for_review
-from cogs.results import result_view
+from cogs.results import remember_result, result_view
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class WebhookCourier:
                     if file is not None:
                         kwargs["file"] = file
                     posted = await webhook.send(**kwargs)
-                await self._remember(job, posted)
+                await remember_result(self.bot, job["id"], posted)
                 return
             except discord.HTTPException as exc:
                 if exc.status not in TOKEN_GONE:
@@ -167,17 +167,7 @@ class WebhookCourier:
             raise UserFacingError("Discord would not take the finished image, so no credits were spent.",
                                   detail=f"interaction token gone and channel {job['channel_id']} refused the result:"
                                          f" HTTP {exc.status}: {exc.text}") from None
-        await self._remember(job, posted)
-
-    async def _remember(self, job: JobRecord, posted: discord.Message | discord.WebhookMessage | None) -> None:
-        """Keep where the result went, for /history's link. The image is delivered either way: a
-        store that will not take this now costs only the link, so it is logged, not raised."""
-        if posted is None:
-            return
-        try:
-            await self.bot.store.set_result_message(job["id"], posted.channel.id, posted.id)
-        except Exception as exc:
-            log.warning("job %d: could not record result message %s: %s", job["id"], posted.id, exc)
+        await remember_result(self.bot, job["id"], posted)
 
     async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None:
         """A private word where the token still works (the public "thinking…" or notice removed first);

@@ -316,6 +316,18 @@ def result_view(job_id: int) -> discord.ui.View:
     return view
 
 
+async def remember_result(bot: PixazoBot, job_id: int,
+                          posted: discord.Message | discord.WebhookMessage | None) -> None:
+    """Keep where a result was posted, for /history's link and the buttons' lookups. The image is
+    delivered either way: a store that will not take this now costs only the link, so it is logged."""
+    if posted is None:
+        return
+    try:
+        await bot.store.set_result_message(job_id, posted.channel.id, posted.id)
+    except Exception as exc:
+        log.warning("job %d: could not record result message %s: %s", job_id, posted.id, exc)
+
+
 class Results(commands.Cog):
     def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import (
     GUILD_ID,
+    _Collect,
     assert_clean_logs,
     embed_fields,
     eventually,
@@ -157,17 +158,6 @@ async def test_approval_round_trip_survives_a_restart_between_request_and_decisi
         logging.getLogger().removeHandler(handler)
     assert_clean_logs(records, secrets=(settings.discord_token.get_secret_value(),
                                         settings.pixazo_api_key.get_secret_value()))
-
-
-class _Collect(logging.Handler):
-    def __init__(self, sink: list[logging.LogRecord]) -> None:
-        super().__init__(logging.DEBUG)
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        self.sink.append(record)
 
 
 async def test_an_expired_token_still_gets_the_result_posted_and_the_member_named(harness):

@@ -251,3 +251,13 @@ async def test_a_restart_keeps_every_setting_and_a_change_applies_to_the_next_co
     async with open_view(settings) as store:
         snap = await store.snapshot(Member(GUILD_ID, ALICE), default_allowance=20)
     assert snap.used == 4  # two images of 2 credits: refusals cost nothing
+
+
+@pytest.mark.parametrize("bot_settings", [{"image_work_timeout_seconds": 0.001}])
+async def test_a_pattern_check_that_cannot_finish_in_time_adds_nothing_and_says_so(harness):
+    # The probe takes a few milliseconds; past IMAGE_WORK_TIMEOUT_SECONDS the bot cannot vouch for it.
+    said = await config(harness, "patterns add", {"pattern": "dragon"})
+    assert is_ephemeral(said) and said["content"].startswith("The bot is too busy to check that pattern")
+    async with open_view(harness.settings) as store:
+        assert await store.guild_rules(GUILD_ID) == []
+    assert "the check did not finish in time" in harness.log_text()

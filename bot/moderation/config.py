@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.domain.records import GuildRule
 from bot.domain.rules import RuleKind
-from bot.moderation.prompt_rules import PromptRules
+from bot.moderation.prompt_rules import NO_RULES, PromptRules
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class GuildConfig:
     words: tuple[str, ...] = ()  # in the order they were added
     patterns: tuple[str, ...] = ()
     values: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # SETTING rows, decoded
-    rules: PromptRules = field(default_factory=lambda: PromptRules.build((), ()))
+    rules: PromptRules = NO_RULES
 
     def get(self, setting: Setting) -> Any:
         return self.values.get(setting.name, setting.default)

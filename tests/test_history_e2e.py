@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from bot.storage import Member, open_store
-from tests.conftest import GUILD_ID, is_ephemeral, make_settings, started_bot
+from tests.conftest import GUILD_ID, eventually, is_ephemeral, make_settings, started_bot
 from tests.ledger import open_view, read_jobs, until
 
 MANY = {"quota_default_daily_credits": 100, "quota_max_jobs_per_user": 20}
@@ -149,3 +149,36 @@ async def ledger_at(settings, when: float):
 async def job_forgotten(settings, job_id: int) -> bool:
     async with open_view(settings) as store:
         return (await store.job(job_id))["forgotten_at"] is not None
+
+
+@pytest.mark.parametrize("bot_settings", [MANY])
+async def test_history_pages_and_forget_answer_after_a_restart(tmp_path, fake_discord, fake_pixazo, bot_settings):
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **bot_settings)
+    async with started_bot(settings, fake_discord):
+        for i in range(7):
+            interaction = await fake_discord.invoke("sdxl-lightning", {"prompt": f"picture {i}"}, user_id=4001)
+            assert (await interaction.wait_followup())["embeds"]
+        history = await fake_discord.invoke("history", user_id=4001)
+        await history.wait_callback()
+        page = history.original
+        forget = await fake_discord.invoke("forget", user_id=4001)
+        await forget.wait_callback()
+        question = forget.original
+    before = fake_discord.identify_payload
+    async with started_bot(settings, fake_discord):  # a new bot process: nothing of the old one in memory
+        await eventually(lambda: fake_discord.identify_payload is not before)
+        turned = await fake_discord.click(page, buttons(page)["Next"]["custom_id"], user_id=4001)
+        assert (await turned.wait_callback())["type"] == 7
+        page = fake_discord.messages[page["id"]]
+        assert "Page 2 of 2" in page["embeds"][0]["footer"]["text"] and "picture 1" in page["embeds"][0]["description"]
+        assert buttons(page)["Next"].get("disabled") and not buttons(page)["Previous"].get("disabled")
+        back = await fake_discord.click(page, buttons(page)["Previous"]["custom_id"], user_id=4001)
+        await back.wait_callback()
+        assert "Page 1 of 2" in fake_discord.messages[page["id"]]["embeds"][0]["footer"]["text"]
+        stranger = await fake_discord.click(question, buttons(question)["Confirm"]["custom_id"], user_id=4999)
+        assert (await stranger.wait_callback())["data"]["content"] == "Only the member who opened this can use these buttons."
+        confirm = await fake_discord.click(question, buttons(question)["Confirm"]["custom_id"], user_id=4001)
+        assert (await confirm.wait_callback())["type"] == 7
+        assert fake_discord.messages[question["id"]]["content"].startswith("Cleared the details of 7 images.")
+        assert not fake_discord.messages[question["id"]]["components"], "the question's buttons are gone"
+    assert all(job["forgotten_at"] is not None for job in await read_jobs(settings, GUILD_ID, 4001))

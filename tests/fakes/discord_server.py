@@ -1717,6 +1717,44 @@ class FakeDiscord:
         return await self._inject(actor, 3, data, f"click {custom_id}", message=current)
 
 
+    def bot_message(self, channel_id: int, custom_ids: Sequence[str]) -> dict:
+        """A message of the bot's in `channel_id` carrying one button per custom_id, to `click`.
+
+        For presses a hostile client makes up: the interaction is JSON from outside, so the custom_id
+        (and the message it claims to come from) can be anything, whatever the bot really posted."""
+        message = self._message_shell(str(self._ids.next()), channel_id, 0, interaction=None)
+        buttons = [{"type": 2, "style": 2, "label": custom_id[:80], "custom_id": custom_id} for custom_id in custom_ids]
+        message["components"] = [{"type": 1, "components": buttons[i:i + 5]} for i in range(0, len(buttons), 5)]
+        self.messages[message["id"]] = message
+        return message
+
+    async def submit_form(
+        self,
+        custom_id: str,
+        values: dict[str, str],
+        *,
+        user_id: int = 4000,
+        username: str = "alice",
+        guild_id: int | None = _FIRST_GUILD,
+        channel_id: int | None = None,
+        permissions: int = DEFAULT_MEMBER_PERMISSIONS,
+    ) -> FakeInteraction:
+        """Submit a form (modal) the bot never opened for this member: any custom_id, and `values`
+        (text input custom_id -> text), as a hostile client can."""
+        actor = self._actor(
+            user_id=user_id,
+            username=username,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            roles=(),
+            permissions=permissions,
+            locale="en-US",
+            attachment_size_limit=DEFAULT_UPLOAD_LIMIT,
+        )
+        rows = [{"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
+                for key, value in values.items()]
+        return await self._inject(actor, 5, {"custom_id": custom_id, "components": rows}, f"modal {custom_id}")
+
     async def submit_modal(
         self,
         opened_by: FakeInteraction,

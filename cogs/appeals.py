@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 ASK_LABEL = "Ask a moderator"
 NOT_YOURS = "Only the member whose prompt was refused can send it to the moderators."
 TOO_OLD = "This refusal is too old to send to the moderators; run the command again."
+CLEARED = "You cleared this request with /forget, so there is nothing to send; run the command again."
 NO_REVIEW = "This server has no review channel any more, so there is no moderator to ask."
 ALREADY_SENT = "You already sent this to the moderators."
 DECIDED = "A moderator already decided this one."
@@ -150,6 +151,8 @@ class AskButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"appeal:as
                                   detail=f"appeal {self.appeal_id} is {status}")
         if appeal["expires_at"] <= bot.store.now():
             raise UserFacingError(TOO_OLD, detail=f"appeal {self.appeal_id} expired")
+        if not json.loads(appeal["request"]):
+            raise UserFacingError(CLEARED, detail=f"appeal {self.appeal_id} was cleared by /forget")
         config = await bot.moderation.config(appeal["guild_id"])
         review = config.get(REVIEW_CHANNEL)
         if review is None:

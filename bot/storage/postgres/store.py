@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 _OPEN = [str(s) for s in OPEN_STATES]
 # What forgetting clears; params is NOT NULL (the body sent to Pixazo), so it becomes an empty object.
 _FORGET_SETS = "params = '{}', inputs = NULL, result_url = NULL, delivery = NULL, interaction_token = NULL"
+# A review of a forgotten job: a decided one needs its saved result embed no more; a pending one keeps only
+# what shows the image again (title, image, footer), not the prompt, settings or requester.
+_FORGET_REVIEW = ("detail = CASE WHEN status = 'pending' THEN (detail::jsonb #- '{embed,description}'"
+                  " #- '{embed,fields}' #- '{embed,author}' #- '{embed,thumbnail}')::text END")
 _REFUNDED = ", ".join(f"'{s}'" for s in REFUNDED_STATES)
 _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
@@ -568,18 +572,20 @@ class PostgresStore:
         return [dict(r) for r in rows], total  # type: ignore[misc]
 
     async def forget_member(self, user_id: int) -> int:
-        return await self._forget("user_id = $3", user_id, "actor_id = $1", "user_id = $1")
+        return await self._forget("user_id = $1", user_id, "actor_id = $1", "user_id = $1")
 
     async def forget_older_than(self, created_before: float) -> int:
-        return await self._forget("created_at < $3", created_before, "at < $1", "created_at < $1")
+        return await self._forget("created_at < $1", created_before, "at < $1", "created_at < $1")
 
     async def _forget(self, where: str, value: Any, audit_where: str, appeal_where: str) -> int:
-        sql = (f"UPDATE jobs SET {_FORGET_SETS}, forgotten_at = $1 WHERE {where} AND forgotten_at IS NULL"
-               " AND state <> ALL($2::text[])")
+        sql = (f"UPDATE jobs SET {_FORGET_SETS}, forgotten_at = $2 WHERE {where} AND forgotten_at IS NULL"
+               " AND state <> ALL($3::text[])")
         now = self.now()
         async with self._write() as conn:
-            status = await conn.execute(sql, now, _OPEN, value)
-            await self._forget_asked(conn, now, audit_where, appeal_where, value)
+            status = await conn.execute(sql, value, now, _OPEN)
+            await conn.execute(f"UPDATE reviews SET {_FORGET_REVIEW} WHERE detail IS NOT NULL AND job_id IN"
+                               f" (SELECT id FROM jobs WHERE {where} AND forgotten_at IS NOT NULL)", value)
+            await self._forget_asked(conn, audit_where, appeal_where, value)
         return int(status.split()[-1])
 
     # -- approval mode and reports (part 8) ------------------------------------------------------
@@ -695,17 +701,15 @@ class PostgresStore:
     # -- part 8: appeals and the audit feed ------------------------------------------------------
 
     @staticmethod
-    async def _forget_asked(conn: asyncpg.Connection, now: float, audit_where: str, appeal_where: str,
-                            value: Any) -> None:
+    async def _forget_asked(conn: asyncpg.Connection, audit_where: str, appeal_where: str, value: Any) -> None:
         """What a member asked for also lives in audit rows (a generation's prompt, the text an appealed
-        rule matched) and in appeals no longer waiting; /forget and retention clear it with the jobs."""
+        rule matched) and in appeals not waiting for a moderator; /forget and retention clear it with the jobs."""
         await conn.execute(f"UPDATE admin_actions SET detail = ((detail::jsonb - 'prompt') #- '{{rule,matched}}')::text"
                            f" WHERE {audit_where} AND action = ANY($2::text[])",
                            value, [AuditAction.GENERATION.value, AuditAction.APPEAL.value])
         await conn.execute(f"UPDATE appeals SET request = '{{}}', rule = (rule::jsonb - 'matched')::text"
-                           f" WHERE {appeal_where} AND (status = ANY($2::text[]) OR (status = $3 AND expires_at < $4))",
-                           value, [AppealStatus.ALLOWED.value, AppealStatus.DENIED.value], AppealStatus.OFFERED.value,
-                           now)
+                           f" WHERE {appeal_where} AND status = ANY($2::text[])",
+                           value, [AppealStatus.ALLOWED.value, AppealStatus.DENIED.value, AppealStatus.OFFERED.value])
 
     async def create_appeal(self, guild_id: int, channel_id: int, user_id: int, *, model: str,
                             request: dict[str, Any], rule: dict[str, Any], expires_at: float) -> int:

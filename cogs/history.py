@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from typing import Any
@@ -15,7 +14,7 @@ from discord.ext import commands
 from bot import presses
 from bot.app import PixazoBot, answer_error
 from bot.catalog import MODELS
-from bot.domain.records import JobRecord
+from bot.domain.records import JobRecord, prompt_of
 from bot.embeds import COLOUR
 from bot.replies import NO_PINGS
 from bot.text import code_span, credits
@@ -33,8 +32,7 @@ NOT_YOURS = "Only the member who opened this can use these buttons."
 
 
 def history_line(job: JobRecord) -> str:
-    delivery = json.loads(job.get("delivery") or "{}")
-    prompt = FORGOTTEN if job.get("forgotten_at") is not None else code_span(delivery.get("prompt", ""), PROMPT_SHOWN)
+    prompt = FORGOTTEN if job.get("forgotten_at") is not None else code_span(prompt_of(job), PROMPT_SHOWN)
     line = (f"**#{job['id']}** /{job['model']} · {job['state']} · <t:{int(job['created_at'])}:R> · "
             f"{credits(job['cost'])}\n{prompt}")
     if job.get("result_message_id") and job.get("result_channel_id"):

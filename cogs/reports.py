@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from bot import presses
 from bot.app import PixazoBot, answer_error, answer_form
-from bot.domain.records import JobRecord
+from bot.domain.records import JobRecord, prompt_of
 from bot.domain.reviews import ACTIONS, REPORT_ACTION, AlreadyReviewed, ReviewKind, ReviewRecord, ReviewState
 from bot.embeds import COLOUR, PROMPT_SHOWN_MAX
 from bot.errors import UserFacingError
@@ -94,9 +94,8 @@ async def _result_message(bot: PixazoBot, job: JobRecord) -> discord.Message | N
 async def _post_report(bot: PixazoBot, channel_id: int, review: ReviewRecord, job: JobRecord, result: discord.Message,
                        reason: str | None, pending: int, hidden: bool) -> discord.Message:
     """The report in the review channel, with a copy of the image (what Keep puts back)."""
-    delivery = json.loads(job.get("delivery") or "{}")
     embed = discord.Embed(title=f"Report of job #{job['id']}", colour=COLOUR,
-                          description=code_block(delivery.get("prompt") or "(forgotten)", PROMPT_SHOWN_MAX))
+                          description=code_block(prompt_of(job) or "(forgotten)", PROMPT_SHOWN_MAX))
     embed.add_field(name="Reported by", value=f"<@{review['user_id']}>")
     embed.add_field(name="Made by", value=f"<@{job['user_id']}>")
     embed.add_field(name="Where", value=result.jump_url)

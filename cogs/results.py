@@ -20,7 +20,7 @@ from bot import presses
 from bot.app import PixazoBot, answer_error, answer_form
 from bot.catalog import MODELS, Kind, Model
 from bot.domain.audit import AuditAction
-from bot.domain.records import JobRecord
+from bot.domain.records import JobRecord, prompt_of
 from bot.errors import InvalidInput, UserFacingError
 from bot.replies import NO_PINGS
 from bot.reproduce import command_for, parse_settings, settings_line
@@ -66,7 +66,7 @@ def details_text(job: JobRecord) -> str:
         lines.append("Made from an attached image and mask: the command needs them attached again.")
     lines.append("Make it again:")
     head = "\n".join(lines)
-    return head + "\n" + code_block(command_for(model, delivery.get("prompt", ""), shown),
+    return head + "\n" + code_block(command_for(model, prompt_of(job), shown),
                                     DESCRIPTION_MAX - len(head) - 1)
 
 
@@ -135,7 +135,7 @@ MODAL_TITLE = "Edit and run again"
 async def remembered_job(interaction: discord.Interaction, job_id: int, what: str) -> tuple[JobRecord, Model]:
     """The job to run again, or the one sentence saying why it cannot be."""
     job: JobRecord = await presses.pressed(interaction, presses.JOB, job_id, what=what)
-    if job.get("forgotten_at") is not None or not job.get("delivery"):
+    if job.get("forgotten_at") is not None or not prompt_of(job):
         raise UserFacingError(FORGOTTEN, detail=f"{what} of forgotten job {job_id}")
     return job, MODELS[job["model"]]
 
@@ -145,7 +145,7 @@ def used_options(model: Model, job: JobRecord) -> dict[str, Any]:
     delivery = json.loads(job.get("delivery") or "{}")
     options = {p.option for p in model.params}
     used = {name: value for name, value in delivery.get("shown", ()) if name in options}
-    return {**used, "prompt": delivery.get("prompt", "")}
+    return {**used, "prompt": prompt_of(job)}
 
 
 async def run_again(interaction: discord.Interaction, job: JobRecord, model: Model, options: dict[str, Any],

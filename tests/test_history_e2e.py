@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from contextlib import asynccontextmanager
 
+import asyncpg
 import pytest
 
+from bot.domain import utc_day
 from bot.storage import Member, open_store
+from bot.storage.postgres import migrations as pg_migrations
+from bot.storage.sqlite import migrations as sqlite_migrations
 from tests.conftest import GUILD_ID, eventually, is_ephemeral, make_settings, started_bot
 from tests.ledger import open_view, read_jobs, until
 
@@ -182,3 +187,38 @@ async def test_history_pages_and_forget_answer_after_a_restart(tmp_path, fake_di
         assert fake_discord.messages[question["id"]]["content"].startswith("Cleared the details of 7 images.")
         assert not fake_discord.messages[question["id"]]["components"], "the question's buttons are gone"
     assert all(job["forgotten_at"] is not None for job in await read_jobs(settings, GUILD_ID, 4001))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+async def test_history_shows_the_prompts_of_jobs_from_a_ledger_before_the_queue(tmp_path, fake_discord, fake_pixazo,
+                                                                                backend):
+    """A ledger written at schema version 4 (before the queue kept `delivery`), migrated at start."""
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **backend.settings)
+    rows = [(4001, "sdxl", '{"prompt": "an old lighthouse", "seed": 5}', "succeeded"),
+            (4001, "sd3", '{"prompt": "an old harbour", "negativePrompt": "fog"}', "failed")]
+    now = time.time()  # recent: the retention sweep at start must not clear them first
+    insert = ("INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at)"
+              f" VALUES ({{}}, {{}}, 5, {{}}, {{}}, 2, '{utc_day(now)}', {{}}, {now - 3600})")
+    if backend.name == "sqlite":
+        settings.database_path.parent.mkdir(parents=True)
+        db = sqlite3.connect(settings.database_path, isolation_level=None)
+        sqlite_migrations.apply_migrations(db, upto=4)
+        for user, model, params, state in rows:
+            db.execute(insert.format("?", "?", "?", "?", "?"), (user, GUILD_ID, model, params, state))
+        db.close()
+    else:
+        conn = await asyncpg.connect(backend.location)
+        await pg_migrations.apply_migrations(conn, upto=4)
+        for user, model, params, state in rows:
+            await conn.execute(insert.format("$1", "$2", "$3", "$4", "$5"), user, GUILD_ID, model, params, state)
+        await conn.close()
+    async with started_bot(settings, fake_discord):
+        interaction, reply = await fake_discord_answer(fake_discord, "history", user_id=4001)
+    text = reply["embeds"][0]["description"]
+    assert "an old lighthouse" in text and "an old harbour" in text, text
+    assert "(cleared)" not in text
+
+
+async def fake_discord_answer(fake, name: str, **kwargs):
+    interaction = await fake.invoke(name, {}, **kwargs)
+    return interaction, (await interaction.wait_callback())["data"]

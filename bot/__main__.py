@@ -28,7 +28,7 @@ from bot.redact import Redactor
 from bot.services.generation import GenerationService
 from bot.services.quotas import Quotas
 from bot.settings import Settings, SettingsError, load_file_settings, load_settings
-from bot.storage import SchemaTooNew, StoreBusy, StoreUnavailable
+from bot.storage import SchemaTooNew, StoreBusy, StoreMisconfigured, StoreUnavailable
 from bot.storage.lease import new_owner
 from bot.storage.settle_journal import SettleJournal
 
@@ -186,7 +186,8 @@ def check_health() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit 0 after a clean stop; 2 when the operator must change something first (a setting, the
-    token, DATA_DIR); 1 when trying again later may work (Discord unreachable or failing)."""
+    token, DATA_DIR, the database's password, user, name or host); 1 when trying again later may work
+    (Discord or the database server unreachable or failing)."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="Pixazo image generation for Discord.")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--sync", action="store_true", help="sync slash commands with Discord even if unchanged")
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("the database %s is locked by another process (is a second bot using DATA_DIR?): %s",
                   settings.database_path, exc)
         return 1
-    except (StartupError, SchemaTooNew) as exc:
+    except (StartupError, SchemaTooNew, StoreMisconfigured) as exc:
         log.error("%s", exc)
         return 2
     except StoreUnavailable as exc:  # DATABASE_URL's server: unreachable now, perhaps not in a minute

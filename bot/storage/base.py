@@ -32,6 +32,12 @@ class StoreUnavailable(Exception):
     """
 
 
+class StoreMisconfigured(StoreUnavailable):
+    """The database server answered, and refused what DATABASE_URL says: a wrong password, an unknown
+    user or database, a host name that does not exist, a user without the rights the ledger needs.
+    Trying again cannot help until the operator changes it (the bot exits 2, not 1)."""
+
+
 class Store(Protocol):
     """One ledger. Every write is one transaction; a reservation's check-and-spend cannot interleave
     with another reservation's, from this process or another one sharing the database.

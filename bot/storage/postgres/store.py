@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -30,6 +31,7 @@ from bot.storage.base import (
     EXPIRED,
     INTERRUPTED,
     MAX_ATTEMPTS,
+    StoreMisconfigured,
     StoreUnavailable,
     config_action,
     recovered,
@@ -121,6 +123,30 @@ _USAGE_SQL = ("SELECT day, model, user_id, SUM(cost) AS credits, COUNT(*) AS job
               f" WHERE guild_id = $1 AND day >= $2 AND state NOT IN ({_REFUNDED})"
               " GROUP BY day, model, user_id ORDER BY day, model, user_id")
 
+# What the operator must change before a start can succeed, and what to tell them; anything else (refused,
+# unreachable, starting up, too many connections) may pass on its own and is worth a restart.
+_FIX_FIRST: tuple[tuple[type[BaseException], str], ...] = (
+    (asyncpg.InvalidPasswordError, "the password is wrong"),
+    (asyncpg.InvalidAuthorizationSpecificationError, "the server does not let this user in (no such role, or "
+                                                     "pg_hba.conf has no entry for it)"),
+    (asyncpg.InvalidCatalogNameError, "there is no database of that name; create it or correct the name"),
+    (asyncpg.InsufficientPrivilegeError, "the user lacks a right the ledger needs (creating its tables, say)"),
+    (asyncpg.ClientConfigurationError, "asyncpg cannot use these connection settings"),
+)
+
+
+def _refused(where: DatabaseUrl, what: str, exc: BaseException) -> StoreUnavailable:
+    """One line for a failed connect or set-up: StoreMisconfigured when the operator must fix DATABASE_URL
+    or the server's set-up, StoreUnavailable when trying again later may work. Never the password."""
+    said = where.scrub(f"{type(exc).__name__}: {exc}")
+    for kind, hint in _FIX_FIRST:
+        if isinstance(exc, kind):
+            return StoreMisconfigured(f"{what} ({where}): {hint}: {said}")
+    if isinstance(exc, socket.gaierror) and exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
+        return StoreMisconfigured(f"{what} ({where}): the host name {where.host!r} is not known; correct it: {said}")
+    return StoreUnavailable(f"{what} ({where}): {said}")
+
+
 _BUSY = (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError,
          asyncpg.TooManyConnectionsError)
 
@@ -186,13 +212,13 @@ class PostgresStore:
                    busy_timeout: float = 5.0, delivered: Mapping[int, str | None] | None = None,
                    recover: bool = True, connect_timeout: float = 10.0, owner: str | None = None) -> PostgresStore:
         """Connect, migrate, open a pool and recover (as SqliteStore.open); StoreUnavailable (one line,
-        no password) when the server cannot be reached or the ledger cannot be set up."""
+        no password) when the server cannot be reached or the ledger cannot be set up, StoreMisconfigured
+        when that is DATABASE_URL's fault or the server's set-up (see _FIX_FIRST)."""
         where = DatabaseUrl.parse(url)  # StoreUnavailable when malformed
         try:
             conn = await asyncpg.connect(url, timeout=connect_timeout)
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreUnavailable(f"could not connect to the PostgreSQL server in DATABASE_URL ({where}): "
-                                   f"{where.scrub(f'{type(exc).__name__}: {exc}')}") from None
+            raise _refused(where, "could not connect to the PostgreSQL server in DATABASE_URL", exc) from None
         try:
             await apply_migrations(conn)
             pool = await asyncpg.create_pool(
@@ -209,8 +235,7 @@ class PostgresStore:
                 })
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # Say, a user that may not create tables: the migration's own message says which.
-            raise StoreUnavailable(f"could not set up the ledger in the DATABASE_URL database ({where}): "
-                                   f"{where.scrub(f'{type(exc).__name__}: {exc}')}") from None
+            raise _refused(where, "could not set up the ledger in the DATABASE_URL database", exc) from None
         finally:
             await conn.close()
         store = cls(pool, clock, busy_timeout, owner=owner)

@@ -125,8 +125,7 @@ discord.VoiceClient.warn_dave = False
 
 class PixazoBot(commands.AutoShardedBot):
     def __init__(self, settings: Settings, *, store: Store, generation: GenerationService, quotas: Quotas,
-                 http_session, offload: Offload, redactor: Redactor, force_sync: bool = False,
-                 queue: QueueRunner | None = None) -> None:
+                 http_session, offload: Offload, redactor: Redactor, queue: QueueRunner | None = None) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         shards: dict[str, Any] = {} if settings.shard_ids is None else {"shard_ids": list(settings.shard_ids)}
@@ -149,7 +148,6 @@ class PixazoBot(commands.AutoShardedBot):
         self.http_session = http_session
         self.offload = offload  # image decoding and re-encoding, off the event loop
         self.redactor = redactor  # outside text and exceptions, scrubbed of this process's secrets
-        self._force_sync = force_sync
         self.queue = queue or QueueRunner(settings, store, generation, quotas)
         self.moderation = Moderation(store)  # /config and the gates every generation passes
         self.refusal_view: RefusalView | None = None  # part 8's appeals (cogs/appeals.py)
@@ -168,7 +166,7 @@ class PixazoBot(commands.AutoShardedBot):
                 log.info("another process is syncing the commands; not syncing here")
                 return
             await sync_if_changed(self.tree, self.settings.data_dir / "command-sync.json",
-                                  dev_guild_id=self.settings.dev_guild_id, force=self._force_sync)
+                                  dev_guild_id=self.settings.dev_guild_id, force=False)
 
     async def close(self) -> None:
         # discord.py's close() leaves the task that waits for the servers' data before "ready" running;

@@ -3,11 +3,13 @@ the password never shown; a good one runs the bot on PostgreSQL."""
 
 from __future__ import annotations
 
+import logging
 import socket
 
+import asyncpg
 import pytest
 
-from tests.conftest import PIXAZO_KEY, TOKEN
+from tests.conftest import PIXAZO_KEY, TOKEN, _Collect, make_settings, started_bot
 from tests.test_startup import BASE_ENV, run_bot
 
 PASSWORD = "hunter2-db-password"
@@ -81,6 +83,32 @@ def test_a_password_with_an_unencoded_at_sign_exits_2_and_says_to_percent_encode
     line = one_line_exit(tmp_path, f"postgresql://bot:{PASSWORD}@x@127.0.0.1:5432/ledger", 2)
     assert line.startswith("bot: setting DATABASE_URL is invalid") and "%40" in line, line
     assert "Name or service not known" not in line
+
+
+async def test_the_log_names_the_ledger_at_start_without_its_password(tmp_path, fake_discord, fake_pixazo,
+                                                                      postgres_server, password_role):
+    user, password = password_role
+    name = await postgres_server.create_database()
+    conn = await asyncpg.connect(postgres_server.url())
+    await conn.execute(f'ALTER DATABASE "{name}" OWNER TO {user}')
+    await conn.close()
+    records: list[logging.LogRecord] = []
+    handler = _Collect(records)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    old_level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        url = f"postgresql://{user}:{password}@127.0.0.1:{postgres_server.port}/{name}"
+        async with started_bot(make_settings(tmp_path, fake_discord, fake_pixazo, database_url=url), fake_discord):
+            pass
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        await postgres_server.drop_database(name)
+    said = [(r.levelno, r.getMessage()) for r in records if r.getMessage().startswith("ledger: ")]
+    assert said == [(logging.INFO, f"ledger: PostgreSQL at {user}@127.0.0.1:{postgres_server.port}/{name}")]
+    assert not any(password in f"{r.getMessage()} {r.exc_text or ''}" for r in records)
 
 
 def test_a_host_name_that_does_not_exist_exits_2(tmp_path):

@@ -16,7 +16,7 @@ from bot.domain import StoreBusy
 from bot.errors import UserFacingError
 from bot.offload import Offload
 from bot.redact import Redactor
-from bot.replies import NO_PINGS, delivered, reply_privately
+from bot.replies import NO_PINGS, delivered, discord_fault, reply_privately, tell_discord_fault
 from bot.services.generation import GenerationService
 from bot.services.moderation import Moderation
 from bot.services.queue import QueueRunner
@@ -39,6 +39,16 @@ class FunnelTree(app_commands.CommandTree):
     """Every command error ends here, and every one gets an answer."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        unsuggestible = guard.autocomplete_problem(interaction)
+        if unsuggestible is not None:
+            # Made up, or from an older schema: an empty list of suggestions, not a traceback.
+            log.warning("autocomplete request by user %s refused: %s (guild %s)", interaction.user.id, unsuggestible,
+                        interaction.guild_id)
+            try:
+                await interaction.response.autocomplete([])
+            except discord.HTTPException as exc:
+                log.info("could not answer that autocomplete request: HTTP %s %s", exc.status, exc.text)
+            return False
         refusal = guard.problem(interaction)
         if refusal is None:
             return True
@@ -75,6 +85,10 @@ async def answer_error(interaction: discord.Interaction, cause: BaseException, w
     elif isinstance(cause, app_commands.TransformerError):
         log.info("%s by user %s: option could not be read: %s", where, interaction.user.id, cause)
         await reply_privately(interaction, guard.unreadable(interaction, cause))
+    elif isinstance(cause, discord.HTTPException) and discord_fault(cause):
+        # Discord's trouble or refusal (a 5xx after discord.py's retries, 10062 Unknown interaction, a
+        # missing permission): one line with the cause, and a sentence to the member if any reaches them.
+        await tell_discord_fault(interaction, cause, where)
     elif isinstance(cause, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
         # Discord's client is showing a command (or options) this bot no longer has.
         log.warning("%s by user %s does not match the synced commands: %s", where, interaction.user.id, cause)

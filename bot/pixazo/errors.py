@@ -88,9 +88,15 @@ class PixazoServerError(PixazoError):
 class PixazoTimeout(PixazoError):
     retryable = True
 
-    def __init__(self, seconds: float, *, detail: str) -> None:
-        super().__init__(f"Pixazo did not answer within {seconds:g} seconds, so the request was dropped.",
-                         detail=detail)
+    def __init__(self, seconds: float, *, detail: str, tries: int = 1) -> None:
+        """`seconds`: the member's whole wait, every try and the pauses between them included."""
+        shown = f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"
+        if tries > 1:
+            said = f"Pixazo did not answer in {shown} seconds ({tries} tries), so the request was dropped."
+        else:
+            said = f"Pixazo did not answer within {shown} seconds, so the request was dropped."
+        super().__init__(said, detail=detail)
+        self.seconds = seconds
 
 
 class PixazoUnavailable(PixazoError):

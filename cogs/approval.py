@@ -23,7 +23,7 @@ from bot.domain.reviews import ACTIONS, AlreadyReviewed, ReviewKind, ReviewRecor
 from bot.errors import UserFacingError
 from bot.replies import NO_PINGS
 from bot.services.validation import clean_text
-from bot.text import plain
+from bot.text import end_sentence, plain
 from cogs.results import remember_result, result_view, submitted_values
 from cogs.reviews import (
     REASON_MAX,
@@ -216,8 +216,9 @@ async def reject(interaction: discord.Interaction, review_id: int) -> None:
     review: ReviewRecord = {**decision.review, "interaction_token": token}
     why = plain(reason, REASON_MAX) if reason else "no reason was given"
     await mark_decided(bot, review, f"Rejected by <@{moderator}>: {why}", decided_view(review_id))
-    told = await tell_member(bot, review, f"A moderator did not approve your image for <#{review['channel_id']}>: "
-                                          f"{why}. Its credits stay spent, since the image was made.")
+    told = await tell_member(bot, review, end_sentence(f"A moderator did not approve your image for "
+                                                       f"<#{review['channel_id']}>: {why}")
+                             + " Its credits stay spent, since the image was made.")
     said = {"followup": "they were told privately", "dm": "they were told by DM",
             "not told": "they could not be told (no DMs)"}[told]
     await interaction.followup.send(f"Rejected; {said}.", ephemeral=True, allowed_mentions=NO_PINGS)

@@ -211,6 +211,14 @@ async def test_pixazo_failure_is_explained_and_refunded(harness, behaviour, said
     await assert_refunded(harness)
 
 
+async def test_a_quoted_reason_that_ends_a_sentence_gets_no_second_full_stop(harness):
+    harness.pixazo.default = Behaviour.BAD_REQUEST
+    harness.pixazo.bad_request_message = "The prompt was blocked by the safety filter."
+    _, message = await harness.answer("sdxl", {"prompt": PROMPT})
+    assert message["content"] == ("Pixazo refused this request: `The prompt was blocked by the safety filter.` "
+                                  "No credits were spent.")
+
+
 @pytest.mark.parametrize("bot_settings", [{"pixazo_retry_base_delay_seconds": 0.2, "pixazo_timeout_seconds": 0.5}])
 async def test_a_timeout_after_retries_states_the_members_whole_wait(harness):
     harness.pixazo.default = Behaviour.HANG

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from bot.errors import UserFacingError
+from bot.text import end_sentence
 
 # What Pixazo says is shown to the member, but only this much of it: a reason is a sentence, and the
 # whole refusal must stay far below Discord's 2000-character message limit.
@@ -39,7 +40,7 @@ class PixazoRejected(PixazoError):
     """400: Pixazo refused the request as given."""
 
     def __init__(self, reason: str | None, *, detail: str) -> None:
-        said = f": {literal(reason)}." if reason else "."
+        said = end_sentence(f": {literal(reason)}") if reason else "."
         super().__init__(f"Pixazo refused this request{said}", detail=detail)
 
 

@@ -115,11 +115,19 @@ async def test_help_lists_every_command_each_cost_and_your_credits(harness):
     fields = {f["name"]: f["value"] for f in reply["embeds"][0]["fields"]}
     synced = {c["name"] for c in harness.discord.synced[GUILD_ID]} if GUILD_ID in harness.discord.synced else {
         c["name"] for c in harness.discord.synced[None]}
-    for name in synced:
+    admin = {"config", "quotas"}
+    for name in synced - admin:
         assert f"/{name}:" in fields["Commands"]
+    names = [f["name"] for f in reply["embeds"][0]["fields"]]
+    assert names.index("Commands") < names.index("For server admins (Manage Server)"), "members' commands first"
+    assert {line.split(":")[0] for line in fields["For server admins (Manage Server)"].splitlines()} == {
+        f"/{name}" for name in admin}
+    assert "/config" not in fields["Commands"] and "/quotas" not in fields["Commands"]
     assert "/sdxl: 2 credits" in fields["Cost per image"] and "/sdxl-lightning: 1 credit" in fields["Cost per image"]
     assert fields["Your credits"] == "19 left today of 20"
-    assert "Reroll" in fields["The buttons on a result"] and "90 days" in fields["What the bot keeps"]
+    assert all(button in fields["The buttons on a result"] for button in ("Reroll", "Edit", "Details", "Delete",
+                                                                           "Report"))
+    assert "90 days" in fields["What the bot keeps"]
 
 
 async def test_the_retention_sweep_at_start_clears_jobs_older_than_the_setting(tmp_path, fake_discord, fake_pixazo):

@@ -49,6 +49,12 @@ class Busy(UserFacingError):
     log_level = "WARNING"
 
 
+class Down(Busy):
+    """DOWN: the store has logged the outage once; each refused command is only worth an INFO line."""
+
+    log_level = "INFO"
+
+
 class Unsettled(Exception):
     """The job failed here, but the ledger does not have it refunded: `state` is what it has (None: the
     refund is left to the next start). Another process holds the job, a member cancelled it, or the

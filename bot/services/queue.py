@@ -27,7 +27,7 @@ from bot.domain import JobState, Member, Refused, StoreBusy, StoreDown, WriteInD
 from bot.domain.records import JobRecord
 from bot.errors import UserFacingError
 from bot.services.audit import record_generation
-from bot.services.generation import BUSY, DOWN, IN_DOUBT, Busy, GenerationService, Outcome, Unsettled
+from bot.services.generation import BUSY, DOWN, IN_DOUBT, Busy, Down, GenerationService, Outcome, Unsettled
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
 from bot.settings import Settings
@@ -199,7 +199,7 @@ class QueueRunner:
             # If it landed, the job is queued with its token and is delivered like any other.
             raise Busy(IN_DOUBT, detail=f"the reservation may or may not have landed: {exc}") from None
         except StoreDown as exc:
-            raise Busy(DOWN, detail=f"reservation refused, the ledger can't be written: {exc}") from None
+            raise Down(DOWN, detail=f"reservation refused, the ledger can't be written: {exc}") from None
         except StoreBusy as exc:
             raise Busy(BUSY, detail=f"reservation refused, the database is busy: {exc}") from None
         # The job is queued and its credits held from here on: nothing below may fail the command, or the

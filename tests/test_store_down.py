@@ -1,5 +1,6 @@
 """A ledger that can't be written right now, on both backends: a full disk under SQLite (a real tmpfs,
-filled), a PostgreSQL server stopped at once (`pg_ctl stop -m immediate`). Writes are refused as
+filled), its files made immutable (the kernel refuses the writes: SQLite's "disk I/O error"), a
+PostgreSQL server stopped at once (`pg_ctl stop -m immediate`). Writes are refused as
 StoreDown with nothing written, the store logs the outage once and its end once, and everything works
 again after. And on PostgreSQL, a connection lost with a write in flight: WriteInDoubt, never "nothing
 happened", and a settle tried again reads back what landed.
@@ -10,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -33,8 +36,34 @@ class Faulty:
     mend: Callable[[], Awaitable[None]]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def faulty(request) -> AsyncIterator[Faulty]:
+def _chattr(flag: str, *paths: Path) -> None:
+    done = subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot make files immutable here (needs root and ext4 or alike): {done.stderr.strip()}")
+
+
+@pytest.fixture(params=["sqlite", "sqlite-immutable", "postgres"])
+async def faulty(request, tmp_path) -> AsyncIterator[Faulty]:
+    if request.param == "sqlite-immutable":
+        # The kernel refuses every write to the ledger's files (chattr +i binds root too): SQLite
+        # answers "disk I/O error", as it does for a file system gone read-only under it.
+        path = tmp_path / "ledger.sqlite3"
+        store = await SqliteStore.open(path, busy_timeout=0.2)
+        files = [path, path.with_name(path.name + "-wal")]
+
+        async def freeze() -> None:
+            await asyncio.to_thread(_chattr, "+i", *files)
+
+        async def thaw() -> None:
+            await asyncio.to_thread(_chattr, "-i", *files)
+
+        try:
+            yield Faulty(store, freeze, thaw)
+        finally:
+            await asyncio.to_thread(subprocess.run, ["chattr", "-i", *map(str, files)], capture_output=True,
+                                    check=False)
+            await store.close()
+        return
     if request.param == "sqlite":
         disk = request.getfixturevalue("small_disk")
         store: Store = await SqliteStore.open(disk / "ledger.sqlite3", busy_timeout=0.2)

@@ -112,12 +112,12 @@ async def serve(settings: Settings) -> None:
     # One process per DATA_DIR (so one per SQLite ledger), held until this process ends.
     instance = InstanceLock.take(settings.data_dir, sqlite=settings.database_url is None)
     try:
-        await _serve(settings)
+        await _serve(settings, instance_id=instance.instance_id())
     finally:
         instance.release()
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, *, instance_id: str) -> None:
     # limit=0: concurrency is bounded by PIXAZO_MAX_CONCURRENCY and Discord's own limits, not the pool.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         redactor = Redactor(settings.secrets)
@@ -125,7 +125,9 @@ async def _serve(settings: Settings) -> None:
         journal_offload = Offload(1, name="settle-journal")  # its own thread: never queued behind image work
         journal = SettleJournal(settings.settle_journal_path, journal_offload)
         # Delivered jobs the last run could not record are applied first, then the rest are released.
-        owner = new_owner()  # this process's name on the job leases it takes
+        # This process's name on the job leases it takes; the instance id lets it take over at once the
+        # jobs its predecessor on this DATA_DIR left running (bot/storage/lease.py).
+        owner = new_owner(instance_id)
         store = await open_store(settings, delivered=journal.read(), owner=owner)
         journal.clear()
         quotas = Quotas(settings, store)

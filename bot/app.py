@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import guard
-from bot.domain import StoreBusy
+from bot.domain import StoreBusy, StoreDown, WriteInDoubt
 from bot.errors import UserFacingError
 from bot.offload import Offload
 from bot.redact import Redactor
@@ -33,6 +33,9 @@ EXTENSIONS = ("cogs.generate", "cogs.inpaint", "cogs.quota", "cogs.admin", "cogs
 UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
               "no credits were spent.")
 BUSY = "The bot is busy right now; nothing was changed. Please try again in a moment."
+DOWN = "The bot can't record anything right now; nothing was spent or changed. Please try again in a few minutes."
+IN_DOUBT = ("The bot lost its connection to its records while saving this, so it may or may not have been saved. "
+            "Please check before trying again.")
 
 
 class FunnelTree(app_commands.CommandTree):
@@ -76,6 +79,13 @@ async def answer_error(interaction: discord.Interaction, cause: BaseException, w
     elif isinstance(cause, UserFacingError):
         log.log(logging.getLevelName(cause.log_level), "%s by user %s: %s", where, interaction.user.id, cause.detail)
         await reply_privately(interaction, cause.user_message, view=await refusal_view(interaction, cause))
+    elif isinstance(cause, WriteInDoubt):
+        log.warning("%s by user %s: the database connection was lost during a write: %s", where, interaction.user.id,
+                    cause)
+        await reply_privately(interaction, IN_DOUBT)
+    elif isinstance(cause, StoreDown):  # the store logged the outage once; this names the member refused
+        log.info("%s by user %s refused, the ledger can't be written: %s", where, interaction.user.id, cause)
+        await reply_privately(interaction, DOWN)
     elif isinstance(cause, StoreBusy):
         log.warning("%s by user %s refused, the database is busy: %s", where, interaction.user.id, cause)
         await reply_privately(interaction, BUSY)

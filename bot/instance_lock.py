@@ -5,17 +5,24 @@ start takes every running job as its own (no other process can hold one), and tw
 each release the other's jobs. On PostgreSQL several processes share the ledger, but each needs its
 own DATA_DIR: the settle journal, the heartbeat and the command-sync record are per process.
 The kernel drops the lock when the process dies, even by kill -9, so a crash never leaves it stale.
+
+Because one process at a time owns a DATA_DIR, the DATA_DIR names the bot instance: DATA_DIR/instance-id
+keeps a random id, made at the first start, that every job lease of its processes starts with
+(bot/storage/lease.py). A process that starts there is its predecessor's successor and takes over
+that one's running jobs at once; another instance's wait for their leases to expire.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 from pathlib import Path
 
 from bot.preflight import StartupError
 
 LOCK_NAME = "bot.lock"
+INSTANCE_NAME = "instance-id"
 
 
 class InstanceLock:
@@ -44,6 +51,24 @@ class InstanceLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return cls(fd, path)
+
+    def instance_id(self) -> str:
+        """DATA_DIR's instance id (letters and digits), made and kept on the first call ever."""
+        path = self.path.parent / INSTANCE_NAME
+        try:
+            kept = path.read_text(encoding="ascii").strip()
+        except (FileNotFoundError, UnicodeDecodeError):
+            kept = ""
+        if kept.isalnum() and len(kept) <= 32:
+            return kept
+        made = secrets.token_hex(6)
+        temporary = path.with_name(f".{INSTANCE_NAME}.tmp")
+        with temporary.open("w", encoding="ascii") as f:
+            f.write(made + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)  # whole or not at all, under the lock
+        return made
 
     def release(self) -> None:
         if self._fd is not None:

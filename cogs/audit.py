@@ -20,7 +20,7 @@ import discord
 from discord.ext import commands
 
 from bot.app import PixazoBot
-from bot.domain import StoreBusy
+from bot.domain import StoreBusy, StoreDown
 from bot.domain.records import AuditRow
 from bot.embeds import COLOUR
 from bot.moderation.config import AUDIT_CHANNEL
@@ -91,6 +91,8 @@ class AuditPoster:
                 pass
             try:
                 await self.tick()
+            except StoreDown:
+                pass  # the store has logged the outage once; the rows wait in the ledger
             except StoreBusy as exc:
                 log.warning("audit log: the database is busy (%s); trying again", exc)
             except Exception:

@@ -168,15 +168,37 @@ class WebhookCourier:
 
     async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None:
         """A private word where the token still works (the public "thinking…" or notice removed first);
-        else a short message in the channel, naming the member without a ping."""
+        else a short message in the channel, naming the member without a ping. A notice Discord would
+        not remove does not keep the member from being told: the word goes out all the same, and the
+        notice is made to say it too (it would otherwise stay "Generating…")."""
         webhook = self._webhook(job)
         if webhook is not None:
+            kept: discord.HTTPException | None = None  # why @original could not be removed
             try:
                 try:
                     await webhook.delete_message("@original")  # type: ignore[arg-type]
                 except discord.NotFound:
                     pass
-                await webhook.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+                except discord.HTTPException as exc:
+                    if exc.status in TOKEN_GONE:
+                        raise
+                    kept = exc
+                    log.info("job %d: could not remove its notice (HTTP %s); telling user %s all the same",
+                             job["id"], exc.status, job["user_id"])
+                try:
+                    await webhook.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+                except discord.HTTPException:
+                    if kept is None:
+                        raise
+                    await self._replace_notice(webhook, text)  # the notice is the one place left to say it
+                    return
+                if kept is not None:
+                    # A public "thinking…" was replaced by that followup (Discord's rule for the first
+                    # one); a notice ("Generating…") was not, and would go on saying so: it says this too.
+                    try:
+                        await self._replace_notice(webhook, text)
+                    except discord.HTTPException as exc:
+                        log.info("job %d: its notice still could not be replaced (HTTP %s)", job["id"], exc.status)
                 return
             except discord.HTTPException as exc:
                 if exc.status not in TOKEN_GONE:
@@ -189,6 +211,12 @@ class WebhookCourier:
         except discord.HTTPException as exc:
             log.warning("job %d: could not tell user %s %r in the channel either: HTTP %s", job["id"], job["user_id"],
                         text, exc.status)
+
+
+    @staticmethod
+    async def _replace_notice(webhook: discord.Webhook, text: str) -> None:
+        await webhook.edit_message("@original", content=text, embeds=[], attachments=[],  # type: ignore[call-overload]
+                                   view=None, allowed_mentions=NO_PINGS)
 
 
 class Queue(commands.Cog):

@@ -54,6 +54,7 @@ class PostgresServer:
     bin: Path
     root: Path
     port: int
+    fsync: bool = False
 
     @property
     def data(self) -> Path:
@@ -70,7 +71,7 @@ class PostgresServer:
     @classmethod
     def start(cls, bin_dir: Path, *, fsync: bool = False) -> PostgresServer:
         root = Path(tempfile.mkdtemp(prefix="pytest-pg-"))
-        server = cls(bin_dir, root, 0)
+        server = cls(bin_dir, root, 0, fsync)
         try:
             if os.geteuid() == 0:
                 shutil.chown(root, "nobody", "nogroup")
@@ -80,12 +81,8 @@ class PostgresServer:
             for attempt in range(5):
                 # A free port can be taken by someone else before the server binds it: try another.
                 server.port = _free_port()
-                options = f"-c listen_addresses=127.0.0.1 -p {server.port} -k {root}"
-                if not fsync:  # the tests' data dies with the server: no need to wait for the disk
-                    options += " -c fsync=off -c full_page_writes=off"
                 try:
-                    server._run(str(bin_dir / "pg_ctl"), "-D", str(server.data), "-l", str(root / "log"),
-                                "-o", options, "-w", "-t", "30", "start")
+                    server._start()
                     return server
                 except subprocess.CalledProcessError:
                     if attempt == 4:
@@ -94,6 +91,21 @@ class PostgresServer:
             shutil.rmtree(root, ignore_errors=True)
             raise
         raise AssertionError("unreachable")
+
+    def _start(self) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
+        if not self.fsync:  # the tests' data dies with the server: no need to wait for the disk
+            options += " -c fsync=off -c full_page_writes=off"
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-o", options,
+                  "-w", "-t", "30", "start")
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash would (`pg_ctl stop -m immediate`); `resume` starts it again."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start a halted server again, on the same port, with the same data."""
+        self._start()
 
     def stop(self) -> None:
         try:

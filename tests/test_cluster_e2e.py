@@ -395,3 +395,93 @@ async def test_a_second_process_on_one_sqlite_ledger_is_refused_with_one_line(tm
     assert f"another bot process (pid {first.pid}) is already using DATA_DIR" in lines[0]
     assert "SQLite ledger runs one bot process only" in lines[0] and "DATABASE_URL" in lines[0]
     assert TOKEN not in second.stderr and "Traceback" not in second.stderr
+
+
+async def test_a_restart_on_the_same_data_dir_takes_its_predecessors_jobs_at_once(tmp_path, fake_discord,
+                                                                                   fake_pixazo, postgres_url):
+    # One slot in the whole cluster, a lease far longer than the test: the killed process's running job
+    # holds that slot, and its job, until something takes them. Another instance (its own DATA_DIR) must
+    # wait for the lease; the same DATA_DIR started again is the same instance and takes them at once.
+    lease = 120.0
+    fake_pixazo.latency = 1.0
+    env = cluster_env(fake_discord, fake_pixazo, postgres_url, PIXAZO_MAX_CONCURRENCY="1",
+                      JOB_LEASE_SECONDS=str(lease))
+    a, other = Bot(tmp_path, "a", env), Bot(tmp_path, "other", env)
+    store = await ledger(postgres_url)
+    try:
+        await a.start()
+        await fake_discord.wait_identified(timeout=15)
+        await fake_discord.wait_synced(timeout=15)
+        first = await fake_discord.invoke("sdxl", {"prompt": "first"}, user_id=4001)
+        await eventually(lambda: len(fake_pixazo.requests) == 1, timeout=10)
+        second = await fake_discord.invoke("sdxl", {"prompt": "second"}, user_id=4002)
+
+        async def second_waits() -> bool:
+            row = await store.job(2)
+            return row is not None and row["state"] == "queued"
+
+        await until(second_waits, timeout=10)
+        a.proc.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+        await a.proc.wait()  # type: ignore[union-attr]
+        a.log_file.close()
+
+        identified = len(fake_discord.identifies)
+        await other.start()
+        await eventually(lambda: len(fake_discord.identifies) > identified, timeout=15)
+        await asyncio.sleep(3.0)
+        assert len(fake_pixazo.requests) == 1, "another instance waits for the dead process's lease"
+
+        restarted_at = asyncio.get_running_loop().time()
+        await a.start()
+        for interaction in (first, second):
+            await eventually(lambda i=interaction: bool(results(i)), timeout=30)
+        took = asyncio.get_running_loop().time() - restarted_at
+        assert took < 15, f"the waiting job started {took:.0f}s after the restart (the lease is {lease:.0f}s)"
+        assert [len(results(i)) for i in (first, second)] == [1, 1]
+        rows = [await store.job(n) for n in (1, 2)]
+        assert [(r["state"], r["attempts"]) for r in rows] == [("succeeded", 2), ("succeeded", 1)]
+        for user in (4001, 4002):
+            assert (await store.snapshot(Member(GUILD_ID, user), default_allowance=20)).used == 2
+        assert await store.audit() == []
+    finally:
+        await store.close()
+        for bot in (a, other):
+            if bot.proc is not None and bot.proc.returncode is None:
+                await bot.stop()
+    assert "Traceback" not in a.log() + other.log()
+
+
+async def test_a_job_whose_processes_die_twice_is_refunded_and_its_member_told(tmp_path, cluster_discord, fake_pixazo,
+                                                                                postgres_url):
+    fake_pixazo.latency = 60.0  # every call is cut short by a kill -9
+    async with cluster(tmp_path, cluster_discord, fake_pixazo, postgres_url, {"a": "0", "b": "1"},
+                       JOB_LEASE_SECONDS="3") as bots:
+        a, b = bots["a"], bots["b"]
+        interaction = await cluster_discord.invoke("sdxl", {"prompt": "owl"}, user_id=4001)  # a's server
+        await eventually(lambda: len(fake_pixazo.requests) == 1, timeout=10)
+        for dying in (a, b):  # a dies, b takes the job over once a's lease expired, then b dies too
+            dying.proc.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+            await dying.proc.wait()  # type: ignore[union-attr]
+            if dying is a:
+                await eventually(lambda: len(fake_pixazo.requests) == 2, timeout=15)
+        c = await Bot(tmp_path, "c", cluster_env(cluster_discord, fake_pixazo, postgres_url, SHARD_COUNT="2",
+                                                 SHARD_IDS="0,1", JOB_LEASE_SECONDS="3")).start()
+        try:
+            await eventually(lambda: bool(interaction.followups), timeout=20)
+            (told,) = interaction.followups
+            assert is_ephemeral(told) and told["content"] == (
+                "Your image could not be made: the bot was interrupted twice while making it. No credits were "
+                "spent; please try again."), told
+            assert interaction.original is None, "its notice is gone"
+            assert len(fake_pixazo.requests) == 2, "not run a third time"
+        finally:
+            await c.stop()
+        assert "Traceback" not in c.log()
+    store = await ledger(postgres_url)
+    try:
+        row = await store.job(1)
+        assert (row["state"], row["error"], row["attempts"]) == ("failed", "interrupted", 2)
+        assert (await store.snapshot(Member(GUILD_ID, 4001), default_allowance=20)).used == 0
+        assert await store.audit() == []
+    finally:
+        await store.close()

@@ -29,7 +29,9 @@ def test_the_interface_is_the_ledger_the_services_know():
                               "open_review", "set_review_message", "set_review_detail", "drop_review", "review",
                               "open_reviews", "reported_by", "decide_review", "reopen_review",
                               # part 9: job leases
-                              "renew", "singleton"])
+                              "renew", "singleton",
+                              # jobs left by a dead process, or by a claim whose answer was lost
+                              "fail_worn_out", "requeue_orphans"])
 
 
 @pytest.mark.parametrize("backend", [SqliteStore, PostgresStore])

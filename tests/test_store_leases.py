@@ -10,8 +10,9 @@ import pytest
 from bot.domain import JobState
 from bot.storage import Member, Store
 from bot.storage.base import INTERRUPTED
+from bot.storage.lease import new_owner
 from tests.backends import Clock
-from tests.test_store_queue import enqueue, member
+from tests.test_store_queue import TOKEN, enqueue, member
 
 LEASE = 30.0
 
@@ -68,10 +69,14 @@ async def test_a_job_whose_holder_dies_twice_fails_refunded(stores, clock):
     clock.now += LEASE + 1
     assert (await b.claim("b", LEASE))["attempts"] == 2
     clock.now += LEASE + 1  # b died too
-    assert await a.claim("a", LEASE) is None
+    assert await a.claim("a", LEASE) is None, "no attempt left"
+    assert await b.fail_worn_out() == [], "never its own: b may still be settling it"
+    (worn,) = await a.fail_worn_out()
+    assert (worn["id"], worn["interaction_token"]) == (job, TOKEN), "handed back as it was, to tell the member"
     row = await a.job(job)
     assert (row["state"], row["error"], row["interaction_token"]) == ("failed", INTERRUPTED, None)
     assert await used(a, member(1)) == 0
+    assert await a.fail_worn_out() == [], "once"
 
 
 async def test_renewing_keeps_the_lease_and_only_its_holder_can_renew(stores, clock):
@@ -125,13 +130,13 @@ async def test_recovery_at_start_leaves_another_processs_live_lease_alone(backen
         await late.close()
 
 
-async def test_the_cluster_bound_holds_under_concurrent_claims_from_two_processes(stores, clock):
+async def test_the_cluster_bound_holds_under_concurrent_claims_from_two_processes(backend, stores, clock):
     a, b = stores
     jobs = [await enqueue(a, member(n)) for n in range(12)]
 
-    async def race() -> list[dict]:
+    async def race(*claimers: Store) -> list[dict]:
         # Twenty claims at once, ten from each process, for whatever slots are free.
-        tries = [s.claim(s.owner, LEASE, max_running=3) for s in (a, b) for _ in range(10)]
+        tries = [s.claim(s.owner, LEASE, max_running=3) for s in claimers or (a, b) for _ in range(20 // len(claimers or (a, b)))]
         return [job for job in await asyncio.gather(*tries) if job is not None]
 
     running = await race()
@@ -143,14 +148,48 @@ async def test_the_cluster_bound_holds_under_concurrent_claims_from_two_processe
         running = running[2:] + await race()
         assert len(running) == 3, f"round {rounds}: never more than the bound, and every freed slot refilled"
     clock.now += LEASE + 1  # every holder died: an expired lease frees its slot for the takeover
-    taken = await race()
-    assert len(taken) == 3 and all(j["attempts"] == 2 for j in taken)
-    assert sorted(j["id"] for j in taken) == sorted(j["id"] for j in running), "the takeovers come first (rank, id)"
-    for job in taken:
-        await (a if job["lease_owner"] == "a" else b).succeed(job["id"], None)
-    while (job := await a.claim("a", LEASE, max_running=3)) is not None:
-        await a.succeed(job["id"], None)
+    c = await backend.open(clock=clock, owner="c")  # by another process (a holder never takes its own back)
+    try:
+        taken = await race(c)
+        assert len(taken) == 3 and all(j["attempts"] == 2 for j in taken)
+        assert sorted(j["id"] for j in taken) == sorted(j["id"] for j in running), "the takeovers come first (rank, id)"
+        for job in taken:
+            await c.succeed(job["id"], None)
+        while (job := await c.claim("c", LEASE, max_running=3)) is not None:
+            await c.succeed(job["id"], None)
+    finally:
+        await c.close()
     assert {(await a.job(j))["state"] for j in jobs} == {"succeeded"}
+
+
+async def test_a_holder_never_takes_back_its_own_expired_lease(stores, clock):
+    # Its renewals could not land (the ledger was down) while its job ran or waited for its settle: the
+    # job is still its own. Taking it again would run a delivered job a second time.
+    a, b = stores
+    job = await enqueue(a, member(1))
+    await a.claim("a", LEASE)
+    clock.now += LEASE + 1
+    assert await a.claim("a", LEASE) is None, "its own job, still running here"
+    assert await a.renew("a", [job], LEASE) == {job}, "an expired lease nobody took is still renewed"
+    assert await a.succeed(job, None) is JobState.SUCCEEDED
+    assert await b.claim("b", LEASE) is None
+    row = await a.job(job)
+    assert (row["state"], row["attempts"], row["lease_owner"]) == ("succeeded", 1, "a")
+
+
+async def test_a_claim_whose_answer_was_lost_is_put_back(stores):
+    a, _ = stores
+    running, lost = await enqueue(a, member(1)), await enqueue(a, member(2))
+    await a.claim("a", LEASE)
+    await a.claim("a", LEASE)  # the connection broke before this answer came back: a does not know it holds it
+    assert await a.requeue_orphans([running]) == [lost]
+    row = await a.job(lost)
+    assert (row["state"], row["attempts"], row["lease_owner"]) == ("queued", 0, None), "the attempt is not counted"
+    assert (await a.job(running))["state"] == "running"
+    assert await a.requeue_orphans([running]) == []
+    assert (await a.claim("a", LEASE))["id"] == lost
+    for job in (running, lost):
+        await a.succeed(job, None)
 
 
 async def test_one_process_at_a_time_holds_a_singleton(backend, stores):
@@ -165,3 +204,57 @@ async def test_one_process_at_a_time_holds_a_singleton(backend, stores):
             assert other is True, "names are separate locks"
     async with b.singleton("command-sync") as later:
         assert later is True, "released when the block ends"
+
+
+async def test_a_restart_of_the_same_instance_takes_its_predecessors_leases_at_once(backend, clock):
+    # One process at a time owns a DATA_DIR, whose instance id starts every lease owner id of its
+    # processes: a process starting with the same instance id is its predecessor's successor.
+    before = await backend.open(clock=clock, owner=new_owner("inst1"))
+    neighbour = await backend.open(clock=clock, owner=new_owner("inst2"))
+    try:
+        cut = await enqueue(before, member(1))
+        await before.claim(before.owner, LEASE)
+        theirs = await enqueue(neighbour, member(2))
+        await neighbour.claim(neighbour.owner, LEASE)
+        await before.close()  # killed mid-call: nothing renews, nothing settles
+
+        other = await backend.open(clock=clock, owner=new_owner("inst3"))  # another instance: it must wait
+        try:
+            assert (await other.job(cut))["state"] == "running"
+            assert await other.claim(other.owner, LEASE) is None
+        finally:
+            await other.close()
+
+        after = await backend.open(clock=clock, owner=new_owner("inst1"))
+        try:
+            row = await after.job(cut)
+            assert (row["state"], row["lease_owner"], row["attempts"]) == ("queued", None, 1), "taken back at once"
+            assert (await after.job(theirs))["lease_owner"] == neighbour.owner, "another instance's lease is its own"
+            assert after.interrupted == []
+            again = await after.claim(after.owner, LEASE)
+            assert (again["id"], again["attempts"]) == (cut, 2)
+            await after.succeed(cut, None)
+        finally:
+            await after.close()
+        await neighbour.succeed(theirs, None)
+    finally:
+        await neighbour.close()
+
+
+async def test_recovery_hands_back_the_jobs_it_failed_with_their_tokens(backend, clock):
+    first = await backend.open(clock=clock, owner=new_owner("inst1"))
+    job = await enqueue(first, member(1))
+    await first.claim(first.owner, LEASE)
+    await first.close()  # killed mid-call
+    second = await backend.open(clock=clock, owner=new_owner("inst1"))
+    assert second.interrupted == []
+    assert (await second.claim(second.owner, LEASE))["attempts"] == 2
+    await second.close()  # killed again mid-call
+    third = await backend.open(clock=clock, owner=new_owner("inst1"))
+    try:
+        assert [(j["id"], j["interaction_token"], j["attempts"]) for j in third.interrupted] == [(job, TOKEN, 2)]
+        row = await third.job(job)
+        assert (row["state"], row["error"], row["interaction_token"]) == ("failed", INTERRUPTED, None)
+        assert await used(third, member(1)) == 0
+    finally:
+        await third.close()

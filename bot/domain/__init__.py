@@ -1,7 +1,8 @@
 """Plain types the services and every store backend share: no Discord, no SQL."""
 
-from bot.domain.errors import StoreBusy
+from bot.domain.errors import StoreBusy, StoreDown, WriteInDoubt
 from bot.domain.jobs import OPEN_STATES, JobState
 from bot.domain.quota import Member, QuotaSnapshot, Refused, next_renewal, utc_day
 
-__all__ = ["OPEN_STATES", "JobState", "Member", "QuotaSnapshot", "Refused", "StoreBusy", "next_renewal", "utc_day"]
+__all__ = ["OPEN_STATES", "JobState", "Member", "QuotaSnapshot", "Refused", "StoreBusy", "StoreDown", "WriteInDoubt",
+           "next_renewal", "utc_day"]

@@ -8,3 +8,20 @@ class StoreBusy(Exception):
 
     Nothing was written: a reservation refused with this spent nothing, and a settle may be retried.
     """
+
+
+class StoreDown(StoreBusy):
+    """The ledger can't be written right now: its disk is full, read-only or failing (SQLite), or the
+    database server can't be reached or is shutting down (PostgreSQL).
+
+    Like StoreBusy, nothing was written and every settle may simply be tried again; unlike it, it may
+    last minutes, so members are told the bot can't record anything, not that it is busy.
+    """
+
+
+class WriteInDoubt(StoreDown):
+    """The connection to the database was lost while a write was in flight: it may have landed or not.
+
+    Never say "nothing was spent" on this: read back what the ledger holds once it answers again. A
+    settle may be retried as it is (a repeat is a no-op, and it returns the job's state).
+    """

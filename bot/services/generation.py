@@ -3,9 +3,10 @@
 No Discord here. The caller hands in `deliver`, which posts the result wherever it belongs; the job
 only counts as succeeded once delivery worked, so a result the member never saw costs nothing.
 
-Settling (running, succeeded, failed) is retried while the database is busy, until it lands; only
-shutdown ends the retries, and then the next start finishes the job: a delivered one (recorded in the
-settle journal first) as succeeded, any other as failed and refunded.
+Settling (running, succeeded, failed) is retried while the database is busy or can't be written (a
+full disk, a server that is down), until it lands; only shutdown ends the retries, and then the next
+start finishes the job: a delivered one (recorded in the settle journal first) as succeeded, any other
+as failed and refunded. A failure says "no credits were spent" only once the ledger has it refunded.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from bot.domain import JobState, StoreDown
 from bot.errors import UserFacingError
 from bot.pixazo import GeneratedImage, PixazoClient
 from bot.pixazo.errors import PixazoTimeout
@@ -28,6 +30,7 @@ from bot.storage import Member, QuotaSnapshot, Store, StoreBusy
 from bot.storage.settle_journal import SettleJournal
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Between tries of a settle the database refused as busy (each try already waited
 # DATABASE_BUSY_TIMEOUT_SECONDS for the lock): short at first, so the job lands soon after the lock
@@ -35,12 +38,32 @@ log = logging.getLogger(__name__)
 SETTLE_RETRY_FIRST_DELAY = 0.05
 SETTLE_RETRY_MAX_DELAY = 1.0
 BUSY = "The bot is busy right now; nothing was spent. Please try again in a moment."
+DOWN = "The bot can't record anything right now; nothing was spent. Please try again in a few minutes."
+IN_DOUBT = ("The bot lost its connection to its records while queueing this image. If it was queued, your image "
+            "will follow here; if not, nothing was spent.")
 
 
 class Busy(UserFacingError):
-    """The ledger could not take the reservation in time; nothing was spent."""
+    """The ledger could not take the reservation (BUSY, DOWN), or may have (IN_DOUBT)."""
 
     log_level = "WARNING"
+
+
+class Down(Busy):
+    """DOWN: the store has logged the outage once; each refused command is only worth an INFO line."""
+
+    log_level = "INFO"
+
+
+class Unsettled(Exception):
+    """The job failed here, but the ledger does not have it refunded: `state` is what it has (None: the
+    refund is left to the next start). Another process holds the job, a member cancelled it, or the
+    database never took the refund before shutdown: whatever the member is told must not be "no
+    credits were spent". The failure itself is this exception's __cause__."""
+
+    def __init__(self, job_id: int, state: JobState | None) -> None:
+        super().__init__(f"job {job_id} is {state or 'still open'} in the ledger, not failed")
+        self.state = state
 
 
 @dataclass(frozen=True)
@@ -82,11 +105,17 @@ class GenerationService:
         job goes back to the head of the queue instead of being refunded. Returns None then."""
         try:
             image = await self._generate(prepared, started, on_start=_nothing)
-            quota = await self._store.snapshot(member, default_allowance=self._settings.quota_default_daily_credits)
+            # Only what the result's embed shows; a ledger that can't answer now is waited for (the
+            # image is in hand), like a settle, rather than failing a job that Pixazo made.
+            landed, quota = await self._until_landed(job_id, "read the member's credits", lambda: self._store.snapshot(
+                member, default_allowance=self._settings.quota_default_daily_credits))
+            if not landed or quota is None:
+                raise asyncio.CancelledError()  # shutdown: put back, made again at the next start
             outcome = Outcome(job_id, prepared, image, time.monotonic() - started, cost, quota)
             await deliver(outcome)
         except UserFacingError as exc:
-            await self._settle_failed(job_id, exc.detail)
+            if (state := await self._settle_failed(job_id, exc.detail)) is not JobState.FAILED:
+                raise Unsettled(job_id, state) from exc
             raise
         except asyncio.CancelledError:
             if requeue():
@@ -94,6 +123,10 @@ class GenerationService:
                     self._until_landed(job_id, "requeue", lambda: self._store.requeue(job_id))))
             else:
                 await self._settle_failed(job_id, "cancelled while running")
+            raise
+        except Exception as exc:
+            if (state := await self._settle_failed(job_id, exc)) is not JobState.FAILED:
+                raise Unsettled(job_id, state) from exc
             raise
         except BaseException as exc:
             await self._settle_failed(job_id, exc)
@@ -129,7 +162,7 @@ class GenerationService:
         """
         try:
             journalled = None if self._journal is None else self._track(self._journal.delivered(job_id, url))
-            landed = await self._until_landed(job_id, "succeed", lambda: self._store.succeed(job_id, url))
+            landed, _ = await self._until_landed(job_id, "succeed", lambda: self._store.succeed(job_id, url))
             if journalled is not None and self._journal is not None:
                 await journalled
                 if landed:
@@ -138,11 +171,17 @@ class GenerationService:
             log.error("job %d was delivered but its success could not be recorded; the next start records "
                       "it from the settle journal", job_id, exc_info=True)
 
-    async def _settle_failed(self, job_id: int, error: object) -> bool:
-        """Refund until it lands; shielded, so cancelling the job's task does not stop it."""
+    async def refund(self, job_id: int, error: object) -> JobState | None:
+        """Fail a job this process holds that could not even start (see _settle_failed)."""
+        return await self._settle_failed(job_id, error)
+
+    async def _settle_failed(self, job_id: int, error: object) -> JobState | None:
+        """Refund until it lands; shielded, so cancelling the job's task does not stop it. Returns the
+        state the ledger has the job in afterwards (FAILED: refunded), None when left to the next start."""
         text = self._error_text(error)
-        return await asyncio.shield(self._track(
+        _, state = await asyncio.shield(self._track(
             self._until_landed(job_id, "fail", lambda: self._store.fail(job_id, text))))
+        return state
 
     def _track(self, coro: Awaitable[Any]) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -150,19 +189,27 @@ class GenerationService:
         task.add_done_callback(self._settling.discard)
         return task
 
-    async def _until_landed(self, job_id: int, what: str, call: Callable[[], Awaitable[Any]]) -> bool:
+    async def _until_landed(self, job_id: int, what: str, call: Callable[[], Awaitable[T]]) -> tuple[bool, T | None]:
+        """call() until the ledger takes it: (True, its answer), or (False, None) at shutdown.
+
+        Busy, down or in doubt alike: every call made here is safe to repeat (a settle that landed
+        is a no-op the second time and answers the job's state: read back, not guessed)."""
         delay = SETTLE_RETRY_FIRST_DELAY
         since: float | None = None
         while True:
             try:
-                await call()
+                result = await call()
             except StoreBusy as exc:
+                down = isinstance(exc, StoreDown)
                 if self._closing.is_set():
-                    log.warning("job %d: database still busy at shutdown; '%s' is left to the next start", job_id, what)
-                    return False
+                    log.warning("job %d: the database is still %s at shutdown; '%s' is left to the next start", job_id,
+                                "down" if down else "busy", what)
+                    return False, None
                 if since is None:
                     since = time.monotonic()
-                    log.warning("job %d: database busy (%s); retrying '%s' until it lands", job_id, exc, what)
+                    # Down: the store has said so once for everyone; this only names the job.
+                    log.log(logging.INFO if down else logging.WARNING, "job %d: database %s (%s); retrying '%s' "
+                            "until it lands", job_id, "down" if down else "busy", exc, what)
                 try:  # wake early on shutdown, for one last try
                     await asyncio.wait_for(self._closing.wait(), delay)
                 except TimeoutError:
@@ -170,8 +217,9 @@ class GenerationService:
                 delay = min(delay * 2, SETTLE_RETRY_MAX_DELAY)
                 continue
             if since is not None:
-                log.info("job %d: '%s' landed after %.1fs of a busy database", job_id, what, time.monotonic() - since)
-            return True
+                log.info("job %d: '%s' landed after %.1fs of a busy or down database", job_id, what,
+                         time.monotonic() - since)
+            return True, result
 
     def _error_text(self, error: object) -> str:
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.catalog import MODELS
-from bot.domain import JobState, Member, Refused, StoreBusy
+from bot.domain import JobState, Member, Refused, StoreBusy, StoreDown, WriteInDoubt
 from bot.domain.records import JobRecord
 from bot.errors import UserFacingError
 from bot.services.audit import record_generation
-from bot.services.generation import BUSY, Busy, GenerationService, Outcome
+from bot.services.generation import BUSY, DOWN, IN_DOUBT, Busy, Down, GenerationService, Outcome, Unsettled
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
 from bot.settings import Settings
@@ -43,6 +43,11 @@ REQUEUE_WAIT_SECONDS = 1.5  # after the grace: SHUTDOWN_GRACE_SECONDS (8) + this
 # Waiting past QUEUE_MAX_WAIT_SECONDS is looked for this often (a write, so not on every wake-up).
 EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)
 EDIT_TIMEOUT_SECONDS = 5.0  # a notice edit Discord is slow to take is given up; the next tick tries again
+UNEXPECTED = "Something unexpected went wrong on the bot's side; no credits were spent."
+NOT_RECORDED = "The bot couldn't record your image, so it was not posted and no credits were spent. Please try again."
+WAITED_TOO_LONG = "Your image waited in the queue too long and was not made; no credits were spent. Please try again."
+INTERRUPTED_TWICE = ("Your image could not be made: the bot was interrupted twice while making it. No credits were "
+                     "spent; please try again.")
 
 
 class Discarded(Exception):
@@ -134,6 +139,7 @@ class QueueRunner:
         self._budget = EditBudget(settings.progress_max_edits_per_second, clock)
         self._medians: dict[str, tuple[float, float | None]] = {}
         self._swept = -math.inf
+        self._orphans = False  # a claim's answer was lost: it may hold a job it does not run (requeue_orphans)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -189,9 +195,19 @@ class QueueRunner:
                 max_queue=settings.queue_max_length, delivery=delivery, token=token, inputs=inputs)
         except Refused as refused:
             raise self._quotas.refusal(refused, prepared.model.key) from None
+        except WriteInDoubt as exc:
+            # If it landed, the job is queued with its token and is delivered like any other.
+            raise Busy(IN_DOUBT, detail=f"the reservation may or may not have landed: {exc}") from None
+        except StoreDown as exc:
+            raise Down(DOWN, detail=f"reservation refused, the ledger can't be written: {exc}") from None
         except StoreBusy as exc:
             raise Busy(BUSY, detail=f"reservation refused, the database is busy: {exc}") from None
-        row = await self._store.job(job_id)
+        # The job is queued and its credits held from here on: nothing below may fail the command, or the
+        # member would be told "nothing was spent" of a job that runs all the same.
+        try:
+            row = await self._store.job(job_id)
+        except StoreBusy:
+            row = None  # no waiting notice for it then; the job itself runs and is delivered as usual
         if row is not None:
             self._notices[job_id] = _Notice(row, self._clock())
         self.kick()
@@ -211,6 +227,7 @@ class QueueRunner:
 
     async def _dispatch_loop(self) -> None:
         await self._resume_notices()
+        await self._tell_interrupted()
         while True:
             try:
                 # Not asyncio.wait_for: on 3.11 it drops a cancellation that lands as the wait ends (a
@@ -224,11 +241,24 @@ class QueueRunner:
                 if self._clock() - self._swept >= EXPIRY_SWEEP_SECONDS:
                     self._swept = self._clock()
                     await self._expire()
+                if self._orphans:
+                    await self._requeue_orphans()
                 await self._fill_slots()
+            except WriteInDoubt:
+                self._orphans = True  # the claim may have landed: look before the next one
+            except StoreDown:
+                pass  # the store has logged the outage once; the next poll tries again
             except StoreBusy as exc:
                 log.warning("queue: the database is busy (%s); trying again in %.0fs", exc, POLL_SECONDS)
             except Exception:
                 log.exception("queue: could not take the next job; trying again in %.0fs", POLL_SECONDS)
+
+    async def _requeue_orphans(self) -> None:
+        back = await self._store.requeue_orphans(list(self._running))
+        self._orphans = False
+        if back:
+            log.warning("queue: job(s) %s were claimed by this process as its connection to the database broke; "
+                        "they go back to the head of the queue", ", ".join(map(str, back)))
 
     async def _fill_slots(self) -> None:
         while not self._closing and len(self._running) < self._slots:
@@ -250,8 +280,13 @@ class QueueRunner:
         courier = self._courier()
         noticed = notice.text is not None
         try:
-            prepared = prepared_of(job)
-            member = member_of_job(job)
+            try:
+                prepared = prepared_of(job)
+                member = member_of_job(job)
+            except Exception as exc:  # a row this version cannot run (say, a model no longer in the catalog)
+                if (state := await self._generation.refund(job_id, exc)) is not JobState.FAILED:
+                    raise Unsettled(job_id, state) from exc
+                raise
 
             async def deliver(outcome: Outcome) -> None:
                 if job_id in self._cancelled or job_id in self._lost or await self._is_cancelled(job_id):
@@ -263,22 +298,32 @@ class QueueRunner:
                                            started=notice.started, requeue=lambda: job_id not in self._cancelled)
             await record_generation(self._store, job_id)
         except Discarded:
-            if job_id in self._lost:
-                log.warning("job %d: another process took it over (this one's lease expired); this result was "
-                            "discarded, the other process delivers its own", job_id)
+            self._discarded(job_id)
+        except Unsettled as exc:
+            # The member is told nothing about credits the ledger does not show as refunded.
+            if isinstance(exc.__cause__, Discarded) or exc.state is JobState.CANCELLED:
+                self._discarded(job_id)
+            elif exc.state is None:
+                log.warning("job %d /%s for user %s failed (%s); its refund is left to the next start, which "
+                            "tells the member", job_id, job["model"], job["user_id"], _cause(exc))
             else:
-                log.info("job %d was cancelled while it ran; its result was discarded", job_id)
-        except UserFacingError as exc:
+                log.warning("job %d /%s for user %s failed here (%s), but the ledger has it %s (another process "
+                            "holds it); its member is told by that one", job_id, job["model"], job["user_id"],
+                            _cause(exc), exc.state)
+        except UserFacingError as exc:  # the ledger has it failed: refunded
             log.log(logging.getLevelName(exc.log_level), "job %d /%s for user %s failed: %s", job_id, job["model"],
                     job["user_id"], exc.detail)
             await courier.tell(job, exc.user_message, noticed=noticed or notice.text is not None)
         except asyncio.CancelledError:
             if job_id not in self._cancelled and job_id not in self._lost:
                 raise
-        except Exception:
+        except StoreBusy as exc:  # the ledger has it failed: refunded (delivery needed a write it would not take)
+            log.warning("job %d failed: the database would not take a write its delivery needed (%s); its credits "
+                        "are refunded", job_id, exc)
+            await courier.tell(job, NOT_RECORDED, noticed=noticed or notice.text is not None)
+        except Exception:  # the ledger has it failed: refunded
             log.exception("job %d failed unexpectedly; its credits are refunded", job_id)
-            await courier.tell(job, "Something unexpected went wrong on the bot's side; no credits were spent.",
-                               noticed=noticed or notice.text is not None)
+            await courier.tell(job, UNEXPECTED, noticed=noticed or notice.text is not None)
         finally:
             self._running.pop(job_id, None)
             self._cancelled.discard(job_id)
@@ -286,46 +331,98 @@ class QueueRunner:
             self._notices.pop(job_id, None)
             self.kick()
 
+    def _discarded(self, job_id: int) -> None:
+        if job_id in self._lost:
+            log.warning("job %d: another process took it over (this one's lease expired); this result was "
+                        "discarded, the other process delivers its own", job_id)
+        else:
+            log.info("job %d was cancelled while it ran; its result was discarded", job_id)
+
     async def _is_cancelled(self, job_id: int) -> bool:
         # Another process's Cancel (or this one's, racing the result): the ledger decides. So it does
         # when this process stalled past its lease and another took the job over: that one delivers.
-        row = await self._store.job(job_id)
+        # A ledger that can't answer now is waited for, as a settle is (shutdown cancels the wait).
+        delay = 0.05
+        while True:
+            try:
+                row = await self._store.job(job_id)
+                break
+            except StoreBusy:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
         if row is not None and row.get("lease_owner") not in (None, self._owner):
             self._lost.add(job_id)
             return True
         return row is not None and row["state"] == JobState.CANCELLED
 
     async def _renew_loop(self) -> None:
-        """Every third of the lease, push this process's leases forward; a job whose lease another
-        process took over meanwhile (this one stalled, or lost the database) is stopped here, neither
-        delivered nor settled: its new holder does both."""
+        """Every third of the lease, push this process's leases forward (a job waiting for its settle
+        to land included: it stays this process's). A job still running whose lease another process
+        took over meanwhile (this one stalled) is stopped here, neither delivered nor settled: its new
+        holder does both. Only a job still running is judged by its lease: once its settle landed, the
+        work after it (delivering, telling the member) always finishes."""
         while True:
             await asyncio.sleep(self._lease / 3)
             ids = [job_id for job_id, task in self._running.items() if not task.done()]
             try:
                 held = await self._store.renew(self._owner, ids, self._lease)
+                for job_id in ids:
+                    if job_id not in held:
+                        await self._judge(job_id)
+            except StoreDown:
+                continue  # the store has logged the outage once; nobody else can claim them meanwhile either
             except StoreBusy as exc:
                 log.warning("queue: could not renew %d lease(s), the database is busy: %s", len(ids), exc)
                 continue
             except Exception:
                 log.exception("queue: renewing %d lease(s) failed; trying again", len(ids))
                 continue
-            for job_id in ids:
-                task = self._running.get(job_id)
-                if job_id in held or task is None or task.done():
-                    continue
-                log.warning("job %d: its lease expired and another process took it over; stopping it here", job_id)
-                self._lost.add(job_id)
-                task.cancel()
+
+    async def _judge(self, job_id: int) -> None:
+        """A job of this process's whose lease did not renew: the ledger says why."""
+        task = self._running.get(job_id)
+        if task is None or task.done():
+            return
+        row = await self._store.job(job_id)
+        if row is None:
+            return
+        state = JobState(row["state"])
+        if state is JobState.RUNNING and row.get("lease_owner") not in (None, self._owner):
+            log.warning("job %d: its lease expired and another process took it over; stopping it here", job_id)
+            self._lost.add(job_id)
+            task.cancel()
+        elif state is JobState.CANCELLED:
+            log.info("job %d was cancelled in another process; stopping it here", job_id)
+            self._cancelled.add(job_id)
+            task.cancel()
+        # Else it is settled here (succeeded, failed, back in the queue): what follows the settle finishes.
 
     async def _expire(self) -> None:
         expired = await self._store.expire_waiting(self._store.now() - self._settings.queue_max_wait_seconds)
         for job in expired:
             log.warning("job %d /%s for user %s waited longer than QUEUE_MAX_WAIT_SECONDS (%.0fs); refunded",
                         job["id"], job["model"], job["user_id"], self._settings.queue_max_wait_seconds)
-            notice = self._notices.pop(job["id"], None)
-            await self._courier().tell(job, "Your image waited in the queue too long and was not made; no credits "
-                                            "were spent. Please try again.", noticed=notice is not None and notice.text is not None)
+            await self._tell_failed(job, WAITED_TOO_LONG)
+        for job in await self._store.fail_worn_out():
+            log.warning("job %d /%s for user %s was interrupted twice (its process died during its last allowed "
+                        "attempt); refunded", job["id"], job["model"], job["user_id"])
+            await self._tell_failed(job, INTERRUPTED_TWICE)
+
+    async def _tell_interrupted(self) -> None:
+        """The jobs recovery failed at start (interrupted twice, or never queued): their members hear it,
+        and their "Generating…" notices are replaced."""
+        interrupted, self._store.interrupted = self._store.interrupted, []
+        for job in interrupted:
+            if job.get("delivery"):  # a queued job: it has a message to replace and a member to tell
+                await self._tell_failed(job, INTERRUPTED_TWICE)
+
+    async def _tell_failed(self, job: JobRecord, text: str) -> None:
+        notice = self._notices.pop(job["id"], None)
+        try:
+            await self._courier().tell(job, text, noticed=notice is not None and notice.text is not None)
+        except Exception as exc:  # one member's message must not stop the queue (the courier logs its own)
+            log.warning("job %d: could not tell user %s that it failed: %s: %s", job["id"], job["user_id"],
+                        type(exc).__name__, exc)
 
     def _courier(self) -> Courier:
         assert self.courier is not None, "the bot sets the courier before the queue starts"
@@ -413,6 +510,11 @@ class QueueRunner:
     @property
     def running(self) -> int:
         return len(self._running)
+
+
+def _cause(exc: BaseException) -> str:
+    cause = exc.__cause__
+    return "unknown" if cause is None else getattr(cause, "detail", None) or f"{type(cause).__name__}: {cause}"
 
 
 def delivery_info(*, application_id: int, prompt: str, shown: tuple[tuple[str, Any], ...], role_ids: tuple[int, ...],

@@ -19,6 +19,7 @@ from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, J
 from bot.domain.reviews import Decision, ReviewKind, ReviewRecord, ReviewState
 from bot.domain.rules import RuleKind
 from bot.storage.lease import DEFAULT_LEASE_SECONDS
+from bot.storage.outage import Outage
 
 INTERRUPTED = "interrupted"  # the error recorded on a job a shutdown or crash left open
 MAX_ATTEMPTS = 2  # a job whose Pixazo call a crash cut short runs once more, then fails
@@ -41,6 +42,11 @@ class StoreMisconfigured(StoreUnavailable):
 class Store(Protocol):
     """One ledger. Every write is one transaction; a reservation's check-and-spend cannot interleave
     with another reservation's, from this process or another one sharing the database.
+
+    Every method raises StoreBusy (the database would not take it in time), StoreDown (the ledger
+    can't be written or reached right now: a full or read-only disk, an I/O error, a server that is
+    down; nothing written) or WriteInDoubt (a write whose connection was lost in flight: it may have
+    landed) for conditions that pass; bot/domain/errors.py.
 
     Opening is each backend's own classmethod, `SqliteStore.open(path, ...)` and
     `PostgresStore.open(url, ...)`; `bot.storage.open_store(settings)` picks one by DATABASE_URL."""
@@ -69,11 +75,24 @@ class Store(Protocol):
                     max_running: int | None = None) -> JobRecord | None:
         """Move the next job, by fair rank then id, to running (one more attempt) with `owner`'s lease
         (default: the store's) for `lease_seconds`, and return it. The next job is a queued one, or a
-        running one whose lease expired (its process is presumed dead: an interrupted attempt; one past
-        its last attempt is failed, refunded). None when there is none, or when `max_running` jobs hold
-        a live lease already (PIXAZO_MAX_CONCURRENCY, across every process sharing the database).
+        running one whose lease expired (its process is presumed dead: an interrupted attempt), with an
+        attempt left, and never one `owner` itself holds (it is still its own: bot/storage/lease.py).
+        None when there is none, or when `max_running` jobs hold a live lease already
+        (PIXAZO_MAX_CONCURRENCY, across every process sharing the database).
 
         One transaction under one lock: two processes never take the same job or the same last slot."""
+        ...
+
+    async def fail_worn_out(self) -> list[JobRecord]:
+        """Fail (refund) every running job whose lease expired during its last allowed attempt (its
+        process died twice on it), except this store owner's own; returns them as they were (with
+        their tokens: their members are told)."""
+        ...
+
+    async def requeue_orphans(self, running: list[int]) -> list[int]:
+        """Put back at the head of the queue (the attempt not counted) every job this store's owner
+        holds that is not in `running`: a claim whose answer the connection lost may have landed.
+        Returns their ids."""
         ...
 
     async def requeue(self, job_id: int) -> JobState | None:
@@ -100,7 +119,9 @@ class Store(Protocol):
 
     # Settling moves a job only along JobState.TRANSITIONS (a repeat is a no-op) and returns the state
     # the job is in afterwards (None: no such job); StoreBusy when the database would not take it in
-    # time, with nothing changed, so it may simply be called again.
+    # time, with nothing changed, so it may simply be called again; StoreDown when the ledger can't be
+    # written right now (likewise); WriteInDoubt when the connection was lost with the write in
+    # flight: calling it again lands it or finds it landed, and says which state the job is in.
 
     async def mark_running(self, job_id: int) -> JobState | None: ...
 
@@ -108,13 +129,14 @@ class Store(Protocol):
 
     async def fail(self, job_id: int, error: str) -> JobState | None: ...
 
-    async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> int:
+    async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> list[JobRecord]:
         """Settle what the last run left open, in one transaction: `delivered` jobs (id -> result URL)
         succeed; queued jobs stay queued; a queued job's Pixazo call cut short goes back to the queue
         once (a second time it fails); every other open job fails (its credits come back).
-        Only jobs this store's owner held or that have no lease: another live process's jobs are its
-        own, and an expired lease is taken over by `claim` (an SQLite store opened `exclusive`, under
-        the DATA_DIR lock, takes every running job as its own). Returns how many failed."""
+        Only jobs this store's owner or its instance's earlier processes held (bot/storage/lease.py), or
+        that have no lease: another live process's jobs are its own, and an expired lease is taken
+        over by `claim` (an SQLite store opened `exclusive`, under the DATA_DIR lock, takes every
+        running job as its own). Returns the jobs it failed, as they were (with their tokens)."""
         ...
 
     async def audit(self) -> list[str]:
@@ -247,6 +269,8 @@ class Store(Protocol):
     # Job leases (part 9): several processes share one queue.
 
     owner: str  # this process's lease owner id (bot/storage/lease.py); every settle is guarded on it
+    interrupted: list[JobRecord]  # what recovery at open failed: the queue tells their members
+    outage: Outage  # says once when the ledger stops taking writes (StoreDown), once when it takes them again
 
     async def renew(self, owner: str, job_ids: list[int], lease_seconds: float) -> set[int]:
         """Extend `owner`'s leases on those of `job_ids` it still holds; returns them (a missing id:
@@ -342,10 +366,11 @@ async def recovered(store: S, delivered: Mapping[int, str | None] | None, *, rec
     """A just-opened store, with what the last run left open settled (see `recover_interrupted`);
     closed again if that fails, so a failed start leaves no connection behind."""
     try:
-        released = await store.recover_interrupted(delivered or {}) if recover else 0
+        released = await store.recover_interrupted(delivered or {}) if recover else []
     except BaseException:
         await store.close()
         raise
     if released:
-        _log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded", released)
+        _log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded", len(released))
+    store.interrupted = released
     return store

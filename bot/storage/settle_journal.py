@@ -64,8 +64,9 @@ class SettleJournal:
             try:
                 await self._offload.run(_append, self._path, line, timeout=self._timeout)
             except (OSError, OffloadTimeout) as exc:
-                log.warning("job %d: could not record its delivery in %s (%s); if the database stays busy until "
-                            "the bot stops, it will be refunded", job_id, self._path, exc)
+                log.warning("job %d: could not record its delivery in %s (%s); should the ledger not take its "
+                            "success before the bot stops, the next start makes it again (or, on its last attempt, "
+                            "refunds it)", job_id, self._path, exc)
                 return False
         return True
 

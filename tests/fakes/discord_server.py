@@ -28,6 +28,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import mimetypes
 import re
 import secrets
@@ -350,6 +351,8 @@ class FakeDiscord:
         self.app_permissions = BOT_PERMISSIONS
         # A status (say 503) to answer GET /users/@me with, the call discord.py logs in with: an outage.
         self.login_status: int | None = None
+        # (method, path pattern, status, until loop time): Discord failing a route for a while (`refuse`).
+        self.refusals: list[tuple[str, re.Pattern[str], int, float]] = []
         # Channel ids whose POST /channels/{id}/messages gets 403 Missing Permissions.
         self.refuse_channel_posts: set[int] = set()
         # User ids who take no DMs from the bot: a post in their DM channel gets 403 50007.
@@ -433,6 +436,11 @@ class FakeDiscord:
         finally:
             discord.http.Route.BASE = old_base
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+    def refuse(self, method: str, path: str, status: int, *, seconds: float = math.inf) -> None:
+        """Answer `method` requests whose path matches the regex `path` with `status` for `seconds`
+        (say, 500 for DELETE .../messages/@original: Discord failing one route for a while)."""
+        self.refusals.append((method, re.compile(path), status, asyncio.get_running_loop().time() + seconds))
 
     async def wait_identified(self, timeout: float = 5) -> None:
         await self._wait_event(self._identified, timeout, "the bot to IDENTIFY on the gateway")
@@ -572,6 +580,10 @@ class FakeDiscord:
                 and request.headers.get("Authorization") != f"Bot {self.token}"
             ):
                 raise _ApiError(401, 0, "401: Unauthorized")
+            now = asyncio.get_running_loop().time()
+            for method, pattern, status, until in self.refusals:
+                if request.method == method and pattern.search(request.path) and now < until:
+                    raise _ApiError(status, 0, f"{status}: {HTTPStatus(status).phrase}")
             response = await handler(request)
         except _ApiError as exc:
             response = exc.response()

@@ -121,13 +121,16 @@ class ConfigListener:
         log.warning("config listener: the connection to PostgreSQL dropped; reconnecting")
         await self._disconnect()
         delay = RECONNECT_FIRST_DELAY
+        tries = 0
         while True:
             try:
                 await self._connect()
                 break
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("config listener: could not reconnect (%s); trying again in %.1fs",
-                            type(exc).__name__, delay)
+                tries += 1  # said once per outage; the retries after it only at DEBUG
+                log.log(logging.WARNING if tries == 1 else logging.DEBUG,
+                        "config listener: could not reconnect (%s); trying again in %.1fs, and on until it can",
+                        type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_DELAY)
         self.reconnects += 1

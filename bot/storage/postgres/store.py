@@ -8,19 +8,31 @@ is a `jobs` row, the daily totals are kept by triggers in the same transaction a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
 import asyncpg
 
-from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
+from bot.domain import (
+    OPEN_STATES,
+    JobState,
+    Member,
+    QuotaSnapshot,
+    Refused,
+    StoreBusy,
+    StoreDown,
+    WriteInDoubt,
+    next_renewal,
+    utc_day,
+)
 from bot.domain.appeals import AppealStatus
 from bot.domain.audit import AuditAction
 from bot.domain.jobs import REFUNDED_STATES, sources_of
@@ -37,7 +49,8 @@ from bot.storage.base import (
     recovered,
     settled_as,
 )
-from bot.storage.lease import DEFAULT_LEASE_SECONDS, new_owner
+from bot.storage.lease import DEFAULT_LEASE_SECONDS, new_owner, same_instance_pattern
+from bot.storage.outage import Outage
 from bot.storage.postgres.migrations import apply_migrations
 from bot.storage.postgres.url import DatabaseUrl
 
@@ -60,28 +73,35 @@ _AUDIT_COLUMNS = "id, guild_id, actor_id, action, target_id, detail, at"
 # PIXAZO_MAX_CONCURRENCY. Two int4 keys beside MIGRATION_LOCK's (0x7078, 1) and the cap's (0x7078, 2).
 CLAIM_LOCK = (0x7078, 3)
 SINGLETON_LOCK = 0x7079  # the first int4 key of `singleton(name)`'s locks; the second is the name's CRC
-# One statement after the lock. A running job whose lease ran out after its last allowed attempt is
-# failed (refunded, part 5's rule); the next job by fair rank then id is a queued one or a running one
-# whose holder's lease ran out (its process is presumed dead) with an attempt left; it is taken only
-# while fewer than $6 (NULL: no bound) jobs hold a live lease. The data-modifying CTE and the main
-# UPDATE never touch the same row: `next` excludes what `worn` fails.
+# One statement after the lock. The next job by fair rank then id is a queued one or a running one whose
+# holder's lease ran out (its process is presumed dead; never the claimer's own, bot/storage/lease.py)
+# with an attempt left; it is taken only while fewer than $4 (NULL: no bound) jobs hold a live lease.
 _CLAIM_SQL = f"""
-WITH worn AS (
-  UPDATE jobs SET state = '{JobState.FAILED.value}', error = $5, finished_at = $1, interaction_token = NULL
-   WHERE state = '{_RUNNING}' AND lease_until < $1 AND attempts >= {MAX_ATTEMPTS} RETURNING id
-), next AS (
+WITH next AS (
   SELECT id FROM (
     (SELECT id, rank FROM jobs WHERE state = '{_QUEUED}' ORDER BY rank, id LIMIT 1)
     UNION ALL
     (SELECT id, rank FROM jobs WHERE state = '{_RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL
-       AND attempts < {MAX_ATTEMPTS} ORDER BY rank, id LIMIT 1)
+       AND attempts < {MAX_ATTEMPTS} AND lease_owner <> $2 ORDER BY rank, id LIMIT 1)
   ) AS candidates ORDER BY rank, id LIMIT 1
 )
 UPDATE jobs SET state = '{_RUNNING}', started_at = $1, attempts = attempts + 1, lease_owner = $2, lease_until = $3
  WHERE id = (SELECT id FROM next)
    AND ($4::bigint IS NULL
         OR (SELECT COUNT(*) FROM jobs WHERE state = '{_RUNNING}' AND lease_until >= $1) < $4::bigint)
- RETURNING *, (SELECT COUNT(*) FROM worn) AS worn_out
+ RETURNING *
+"""
+# A running job whose lease ran out during its last allowed attempt, not $2's own: failed, refunded (part
+# 5's rule). The rows come back as they were (a CTE reads the snapshot before the UPDATE), tokens included.
+_WORN_OUT_SQL = f"""
+WITH worn AS (
+  SELECT * FROM jobs WHERE state = '{_RUNNING}' AND lease_until < $1 AND attempts >= {MAX_ATTEMPTS}
+     AND lease_owner <> $2 FOR UPDATE SKIP LOCKED
+), failed AS (
+  UPDATE jobs SET state = '{JobState.FAILED.value}', error = $3, finished_at = $1, interaction_token = NULL
+   WHERE id IN (SELECT id FROM worn) RETURNING id
+)
+SELECT * FROM worn WHERE id IN (SELECT id FROM failed) ORDER BY id
 """
 
 _SNAPSHOT_SQL = "SELECT * FROM quota_snapshot($1, $2, $3, $4, $5)"  # migration 0004
@@ -149,6 +169,29 @@ def _refused(where: DatabaseUrl, what: str, exc: BaseException) -> StoreUnavaila
 
 _BUSY = (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError,
          asyncpg.TooManyConnectionsError)
+# The server can't take writes right now: it can't be reached, is starting, stopping or restarting, or
+# its disk is full or it is read-only (a standby). OSError covers a refused or reset connection.
+_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError,
+         asyncpg.CrashShutdownError, asyncpg.DiskFullError, asyncpg.ReadOnlySQLTransactionError)
+
+
+def _is_down(exc: BaseException) -> bool:
+    if isinstance(exc, _DOWN):
+        return True
+    # asyncpg's own word for a connection that was already closed under it (the server went away).
+    return isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
+
+
+def _is_lost(exc: BaseException) -> bool:
+    """The connection broke with a statement in flight: the server may have committed it. An answer
+    from the server (shutting down, disk full, read-only) means it did not."""
+    return not isinstance(exc, asyncpg.PostgresError) or isinstance(exc, asyncpg.PostgresConnectionError)
+
+
+def _why(exc: BaseException, where: DatabaseUrl | None) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return where.scrub(line) if where is not None else line
 
 
 def _quota(row: asyncpg.Record, now: float, default_allowance: int) -> QuotaSnapshot:
@@ -201,11 +244,14 @@ class PostgresStore:
     """
 
     def __init__(self, pool: asyncpg.Pool, clock: Callable[[], float], busy_timeout: float, *,
-                 owner: str | None = None) -> None:
+                 owner: str | None = None, where: DatabaseUrl | None = None) -> None:
         self._pool = pool
         self._clock = clock
         self._busy_timeout = busy_timeout
         self.owner = owner or new_owner()  # this process's id on the leases it takes (bot/storage/lease.py)
+        self._where = where
+        self.outage = Outage(f"the PostgreSQL ledger {where}" if where else "the PostgreSQL ledger")
+        self.interrupted: list[JobRecord] = []  # failed by recovery at start: their members are told (queue)
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 10, clock: Callable[[], float] = time.time,
@@ -221,16 +267,17 @@ class PostgresStore:
             raise _refused(where, "could not connect to the PostgreSQL server in DATABASE_URL", exc) from None
         try:
             await apply_migrations(conn)
+            # min_size=0: no floor of connections for asyncpg to restore, with a traceback a try, while
+            # the server is down; connections are opened as calls need them and kept while in use.
+            # Commits are durable (the server's synchronous_commit, on by default): with it off, a
+            # server that crashed or was stopped at once (`pg_ctl stop -m immediate`) loses the last
+            # fraction of a second of commits the bot was told had landed: a claim (the job then runs
+            # twice), a settle, a reservation of a job already running.
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=pool_size, timeout=connect_timeout, reset=_keep_session,
+                url, min_size=0, max_size=pool_size, timeout=connect_timeout, reset=_keep_session,
                 server_settings={
                     # A wait for a member's lock past the busy timeout becomes StoreBusy.
                     "lock_timeout": f"{int(busy_timeout * 1000)}ms",
-                    # The durability SQLite's ledger has (WAL, synchronous=NORMAL): a commit does not
-                    # wait for the disk, and a power cut may lose the last fraction of a second of
-                    # commits, never the database. What can be lost is a reservation or a settle, which
-                    # recovery turns into a refund: a member may get an image free, never pay twice.
-                    "synchronous_commit": "off",
                     "application_name": "pixazo-bot",
                 })
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -238,7 +285,7 @@ class PostgresStore:
             raise _refused(where, "could not set up the ledger in the DATABASE_URL database", exc) from None
         finally:
             await conn.close()
-        store = cls(pool, clock, busy_timeout, owner=owner)
+        store = cls(pool, clock, busy_timeout, owner=owner, where=where)
         return await recovered(store, delivered, recover=recover)
 
     async def close(self) -> None:
@@ -248,30 +295,70 @@ class PostgresStore:
         return self._clock()
 
     @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
+    async def _conn(self, *, in_doubt: bool = True) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection for one write (`in_doubt`: a connection lost while it runs may have
+        committed it: WriteInDoubt) or, with in_doubt=False, for reads or an uncommitted transaction."""
         try:
             # asyncio.timeout, not acquire(timeout=): that wraps every acquire in a task of its own.
             async with asyncio.timeout(self._busy_timeout):
                 conn = await self._pool.acquire()
         except TimeoutError:
             raise StoreBusy(f"no database connection free within {self._busy_timeout:g} s") from None
+        except Exception as exc:
+            if not _is_down(exc):
+                raise
+            # Nothing was sent: the server could not be reached, or is starting or stopping.
+            self.outage.failed(_why(exc, self._where))
+            raise StoreDown(_why(exc, self._where)) from None
         try:
             yield conn
         except _BUSY as exc:
             raise StoreBusy(f"the database is busy ({type(exc).__name__})") from None
+        except Exception as exc:
+            if not _is_down(exc):
+                raise
+            self.outage.failed(_why(exc, self._where))
+            if in_doubt and _is_lost(exc):
+                raise WriteInDoubt(_why(exc, self._where)) from None
+            raise StoreDown(_why(exc, self._where)) from None
+        else:
+            if in_doubt:
+                self.outage.wrote()
         finally:
-            await self._pool.release(conn)
+            with contextlib.suppress(Exception):  # a broken connection: the pool replaces it
+                await self._pool.release(conn)
+
+    def _read(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        return self._conn(in_doubt=False)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self._conn() as conn, conn.transaction():
-            yield conn
+        """A transaction: what fails inside it was never committed (the server rolls back a transaction
+        whose connection dies); only losing the connection during the COMMIT leaves it in doubt."""
+        async with self._conn(in_doubt=False) as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):  # a lost connection: the server rolled it back already
+                    if not conn.is_closed():
+                        await transaction.rollback()
+                raise
+            try:
+                await transaction.commit()
+            except Exception as exc:
+                if _is_down(exc) and _is_lost(exc):
+                    self.outage.failed(_why(exc, self._where))
+                    raise WriteInDoubt(_why(exc, self._where)) from None
+                raise
+        self.outage.wrote()
 
     # -- quotas -------------------------------------------------------------------------------
 
     async def snapshot(self, member: Member, *, default_allowance: int) -> QuotaSnapshot:
         now = self.now()
-        async with self._conn() as conn:
+        async with self._read() as conn:
             row = await conn.fetchrow(_SNAPSHOT_SQL, member.guild_id, member.user_id, list(member.role_ids),
                                       utc_day(now), _OPEN)
         return _quota(row, now, default_allowance)
@@ -326,14 +413,21 @@ class PostgresStore:
         now = self.now()
         async with self._write() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CLAIM_LOCK)
-            row = await conn.fetchrow(_CLAIM_SQL, now, owner or self.owner, now + lease_seconds, max_running,
-                                      INTERRUPTED)
-        if row is None:
-            return None
-        job = dict(row)
-        if job.pop("worn_out"):
-            log.warning("failed job(s) whose process died during their last allowed attempt; refunded")
-        return job  # type: ignore[return-value]
+            row = await conn.fetchrow(_CLAIM_SQL, now, owner or self.owner, now + lease_seconds, max_running)
+        return None if row is None else dict(row)  # type: ignore[return-value]
+
+    async def fail_worn_out(self) -> list[JobRecord]:
+        async with self._write() as conn:
+            rows = await conn.fetch(_WORN_OUT_SQL, self.now(), self.owner, INTERRUPTED)
+        return [dict(r) for r in rows]  # type: ignore[misc]
+
+    async def requeue_orphans(self, running: list[int]) -> list[int]:
+        async with self._conn() as conn:
+            rows = await conn.fetch("UPDATE jobs SET state = $1, started_at = NULL, attempts = GREATEST(0, attempts - 1),"
+                                    " lease_owner = NULL, lease_until = NULL WHERE state = $2 AND lease_owner = $3"
+                                    " AND NOT (id = ANY($4::bigint[])) RETURNING id", _QUEUED, _RUNNING, self.owner,
+                                    running)
+        return sorted(r[0] for r in rows)
 
     async def requeue(self, job_id: int) -> JobState | None:
         async with self._conn() as conn:
@@ -356,13 +450,13 @@ class PostgresStore:
         return JobState(before), JobState(after or before)
 
     async def queue_positions(self) -> dict[int, int]:
-        async with self._conn() as conn:
+        async with self._read() as conn:
             rows = await conn.fetch("SELECT id, ROW_NUMBER() OVER (ORDER BY rank, id) FROM jobs WHERE state = $1",
                                     _QUEUED)
         return {r[0]: r[1] for r in rows}
 
     async def median_seconds(self, model: str, recent: int = 20) -> float | None:
-        async with self._conn() as conn:
+        async with self._read() as conn:
             rows = await conn.fetch("SELECT finished_at - started_at FROM jobs WHERE model = $1 AND state = $2"
                                     " AND started_at IS NOT NULL ORDER BY id DESC LIMIT $3",
                                     model, JobState.SUCCEEDED.value, recent)
@@ -402,12 +496,17 @@ class PostgresStore:
             now = await conn.fetchval(sql, state.value, job_id, from_states, *values, self.owner)
         return settled_as(job_id, state, now)
 
-    async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> int:
+    async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> list[JobRecord]:
         """Settle what the last run left open: `delivered` jobs succeed, every other open job fails.
 
-        One transaction, so a delivered job can never be refunded by the second step. Returns how
-        many were released (failed)."""
+        One transaction, so a delivered job can never be refunded by the second step. Returns the jobs
+        it failed (refunded), as they were: their members are told (the queue, once it starts)."""
         now = self.now()
+        # Only what this process held or its predecessor on the same DATA_DIR did (or a row without a
+        # lease: older versions, in-process jobs): a job another live process holds is its own, and one
+        # whose lease expired is taken over by the next claim.
+        mine = "(lease_owner IS NULL OR lease_owner = $1 OR lease_owner LIKE $2)"
+        pattern = same_instance_pattern(self.owner)  # None without an instance id: LIKE NULL matches nothing
         async with self._write() as conn:
             succeeded = 0
             for job_id, url in (delivered or {}).items():
@@ -415,24 +514,22 @@ class PostgresStore:
                     "UPDATE jobs SET state = $1, finished_at = $2, result_url = COALESCE($3, result_url)"
                     " WHERE id = $4 AND state = ANY($5::text[])", JobState.SUCCEEDED.value, now, url, job_id, _OPEN)
                 succeeded += int(status.split()[-1])
-            # A queued job's call cut short runs once more; queued jobs simply stay queued. Only what this
-            # process held (or a row without a lease: older versions, in-process jobs): a job another live
-            # process holds is its own, and one whose lease expired is taken over by the next claim.
-            await conn.execute("UPDATE jobs SET state = $1, started_at = NULL, lease_owner = NULL, lease_until = NULL"
-                               " WHERE state = $2 AND delivery IS NOT NULL AND attempts < $3"
-                               " AND (lease_owner IS NULL OR lease_owner = $4)", _QUEUED, _RUNNING, MAX_ATTEMPTS,
-                               self.owner)
-            status = await conn.execute("UPDATE jobs SET state = $1, error = $2, finished_at = $3,"
-                                        " interaction_token = NULL WHERE state = ANY($4::text[]) AND state != $5"
-                                        " AND (lease_owner IS NULL OR lease_owner = $6)",
-                                        JobState.FAILED.value, INTERRUPTED, now, _OPEN, _QUEUED, self.owner)
+            # A queued job's call cut short runs once more; queued jobs simply stay queued.
+            await conn.execute("UPDATE jobs SET state = $3, started_at = NULL, lease_owner = NULL, lease_until = NULL"
+                               f" WHERE state = $4 AND delivery IS NOT NULL AND attempts < $5 AND {mine}",
+                               self.owner, pattern, _QUEUED, _RUNNING, MAX_ATTEMPTS)
+            failed = await conn.fetch(f"WITH left_open AS (SELECT * FROM jobs WHERE state = ANY($3::text[]) AND state <> $4"
+                                      f" AND {mine} FOR UPDATE), failed AS (UPDATE jobs SET state = $5, error = $6,"
+                                      " finished_at = $7, interaction_token = NULL WHERE id IN (SELECT id FROM left_open)"
+                                      " RETURNING id) SELECT * FROM left_open WHERE id IN (SELECT id FROM failed) ORDER BY id",
+                                      self.owner, pattern, _OPEN, _QUEUED, JobState.FAILED.value, INTERRUPTED, now)
         if succeeded:
             log.warning("recorded %d job(s) delivered before the last shutdown as succeeded", succeeded)
-        return int(status.split()[-1])
+        return [dict(r) for r in failed]  # type: ignore[misc]
 
     async def audit(self) -> list[str]:
         """Where the trigger-kept totals disagree with the job rows; empty when the ledger is whole."""
-        async with self._conn() as conn:
+        async with self._read() as conn:
             rows = await conn.fetch(_AUDIT_SQL)
         return [f"{kind} {key}: kept {kept}, ledger {actual}" for kind, key, kept, actual in rows]
 
@@ -483,7 +580,7 @@ class PostgresStore:
             await conn.execute(_RECORD, guild_id, actor_id, "view", target_id, "{}", self.now())
 
     async def admin_actions(self, guild_id: int, limit: int = 50) -> list[AdminAction]:
-        async with self._conn() as conn:
+        async with self._read() as conn:
             rows = await conn.fetch("SELECT actor_id, action, target_id, detail, at FROM admin_actions"
                                     " WHERE guild_id = $1 ORDER BY id DESC LIMIT $2", guild_id, limit)
         return [dict(r) for r in rows]  # type: ignore[misc]
@@ -496,7 +593,7 @@ class PostgresStore:
     # -- a server's configuration ---------------------------------------------------------------
 
     async def guild_rules(self, guild_id: int) -> list[GuildRule]:
-        async with self._conn() as conn:
+        async with self._read() as conn:
             rows = await conn.fetch("SELECT kind, value, detail, actor_id, at FROM guild_rules WHERE guild_id = $1"
                                     " ORDER BY kind, value", guild_id)
         return [dict(r) for r in rows]  # type: ignore[misc]
@@ -566,19 +663,19 @@ class PostgresStore:
                                    json.dumps({"daily_credits": credits}), now)
 
     async def recent_jobs(self, guild_id: int, user_id: int, limit: int = 5) -> list[JobRecord]:
-        async with self._conn() as conn:
+        async with self._read() as conn:
             rows = await conn.fetch("SELECT id, model, cost, state, created_at, finished_at, error, result_url"
                                     " FROM jobs WHERE guild_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3",
                                     guild_id, user_id, limit)
         return [dict(r) for r in rows]  # type: ignore[misc]
 
     async def guild_usage(self, guild_id: int, since_day: str) -> list[UsageRow]:
-        async with self._conn() as conn:
+        async with self._read() as conn:
             rows = await conn.fetch(_USAGE_SQL, guild_id, since_day)
         return [dict(r) for r in rows]  # type: ignore[misc]
 
     async def job(self, job_id: int) -> JobRecord | None:
-        async with self._conn() as conn:
+        async with self._read() as conn:
             row = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
         return None if row is None else dict(row)  # type: ignore[return-value]
 
@@ -590,7 +687,7 @@ class PostgresStore:
     async def history(self, guild_id: int, user_id: int, *, model: str | None = None, offset: int = 0,
                       limit: int = 5) -> tuple[list[JobRecord], int]:
         where = "guild_id = $1 AND user_id = $2 AND ($3::text IS NULL OR model = $3)"
-        async with self._conn() as conn:
+        async with self._read() as conn:
             rows = await conn.fetch(f"SELECT * FROM jobs WHERE {where} ORDER BY id DESC LIMIT $4 OFFSET $5",
                                     guild_id, user_id, model, limit, offset)
             total = await conn.fetchval(f"SELECT COUNT(*) FROM jobs WHERE {where}", guild_id, user_id, model)
@@ -648,12 +745,12 @@ class PostgresStore:
                                ReviewState.PENDING.value)
 
     async def review(self, review_id: int) -> ReviewRecord | None:
-        async with self._conn() as conn:
+        async with self._read() as conn:
             row = await conn.fetchrow("SELECT * FROM reviews WHERE id = $1", review_id)
         return None if row is None else dict(row)  # type: ignore[return-value]
 
     async def open_reviews(self, job_id: int, kind: ReviewKind) -> list[ReviewRecord]:
-        async with self._conn() as conn:
+        async with self._read() as conn:
             rows = await conn.fetch("SELECT * FROM reviews WHERE job_id = $1 AND kind = $2 AND status = $3 ORDER BY id",
                                     job_id, kind.value, ReviewState.PENDING.value)
         return [dict(r) for r in rows]  # type: ignore[misc]
@@ -667,7 +764,7 @@ class PostgresStore:
         return status.split()[-1] == "1"
 
     async def reported_by(self, job_id: int, user_id: int) -> bool:
-        async with self._conn() as conn:
+        async with self._read() as conn:
             found = await conn.fetchval("SELECT EXISTS (SELECT FROM reviews WHERE job_id = $1 AND kind = $2"
                                         " AND user_id = $3)", job_id, ReviewKind.REPORT.value, user_id)
         return bool(found)
@@ -715,7 +812,7 @@ class PostgresStore:
         # A session lock, on a connection kept out of the pool while the block runs; try, never wait:
         # whoever has it is doing the work for everyone.
         key = (SINGLETON_LOCK, zlib.crc32(name.encode()) & 0x7FFFFFFF)
-        async with self._conn() as conn:
+        async with self._read() as conn:
             mine = await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", *key)
             try:
                 yield mine
@@ -746,7 +843,7 @@ class PostgresStore:
                 AppealStatus.OFFERED.value, self.now(), expires_at)
 
     async def appeal(self, appeal_id: int) -> AppealRecord | None:
-        async with self._conn() as conn:
+        async with self._read() as conn:
             row = await conn.fetchrow("SELECT * FROM appeals WHERE id = $1", appeal_id)
         return None if row is None else dict(row)  # type: ignore[return-value]
 
@@ -794,7 +891,7 @@ class PostgresStore:
             await conn.execute("UPDATE appeals SET job_id = $2 WHERE id = $1", appeal_id, job_id)
 
     async def unposted_guilds(self) -> list[int]:
-        async with self._conn() as conn:
+        async with self._read() as conn:
             rows = await conn.fetch("SELECT DISTINCT guild_id FROM admin_actions WHERE posted_at IS NULL")
         return [r[0] for r in rows]
 
@@ -833,7 +930,7 @@ class PostgresStore:
                  " AND ($3::text IS NULL OR action = $3 OR starts_with(action, $3 || '.'))"
                  " AND ($4::double precision IS NULL OR at >= $4)")
         args = (guild_id, member, action, since)
-        async with self._conn() as conn:
+        async with self._read() as conn:
             rows = await conn.fetch(f"SELECT {_AUDIT_COLUMNS} FROM admin_actions WHERE {where}"
                                     " ORDER BY id DESC LIMIT $5 OFFSET $6", *args, limit, offset)
             total = await conn.fetchval(f"SELECT COUNT(*) FROM admin_actions WHERE {where}", *args)

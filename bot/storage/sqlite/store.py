@@ -17,7 +17,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, StoreBusy, next_renewal, utc_day
+from bot.domain import (
+    OPEN_STATES,
+    JobState,
+    Member,
+    QuotaSnapshot,
+    Refused,
+    StoreBusy,
+    StoreDown,
+    next_renewal,
+    utc_day,
+)
 from bot.domain.appeals import AppealStatus
 from bot.domain.audit import AuditAction
 from bot.domain.jobs import REFUNDED_STATES, sources_of
@@ -25,7 +35,8 @@ from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, J
 from bot.domain.reviews import DECISIONS, AlreadyReviewed, Decision, ReviewKind, ReviewRecord, ReviewState
 from bot.domain.rules import RuleKind, RuleLimit
 from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, config_action, recovered, settled_as
-from bot.storage.lease import DEFAULT_LEASE_SECONDS, new_owner
+from bot.storage.lease import DEFAULT_LEASE_SECONDS, new_owner, same_instance_pattern
+from bot.storage.outage import Outage
 from bot.storage.sqlite.migrations import apply_migrations
 from bot.storage.sqlite.thread import DatabaseThread
 
@@ -45,19 +56,19 @@ _RUNNING = JobState.RUNNING.value
 _AUDIT_COLUMNS = "id, guild_id, actor_id, action, target_id, detail, at"
 
 # The next job a claim takes, by fair rank then id: a queued one, or a running one whose holder's lease
-# ran out (its process is presumed dead) and that may run once more. Two one-row scans of their own
-# indexes, then the earlier of the two.
+# ran out (its process is presumed dead; never the claimer's own, bot/storage/lease.py) and that may run
+# once more. Two one-row scans of their own indexes, then the earlier of the two.
 _NEXT_SQL = f"""
 SELECT id FROM (
   SELECT * FROM (SELECT id, rank FROM jobs WHERE state = '{_QUEUED}' ORDER BY rank, id LIMIT 1)
   UNION ALL
   SELECT * FROM (SELECT id, rank FROM jobs WHERE state = '{_RUNNING}' AND lease_until < :now
-                   AND delivery IS NOT NULL AND attempts < {MAX_ATTEMPTS} ORDER BY rank, id LIMIT 1)
+                   AND delivery IS NOT NULL AND attempts < {MAX_ATTEMPTS} AND lease_owner != :owner
+                   ORDER BY rank, id LIMIT 1)
 ) ORDER BY rank, id LIMIT 1"""
-# A running job whose lease ran out after its last allowed attempt: failed, refunded (part 5's rule).
-_WORN_OUT_SQL = (f"UPDATE jobs SET state = '{JobState.FAILED.value}', error = :error, finished_at = :now,"
-                 f" interaction_token = NULL WHERE state = '{_RUNNING}' AND lease_until < :now"
-                 f" AND attempts >= {MAX_ATTEMPTS}")
+# A running job whose lease ran out after its last allowed attempt (never one of this process's own:
+# it may be waiting for its settle to land): failed, refunded (part 5's rule).
+_WORN_OUT = f"state = '{_RUNNING}' AND lease_until < :now AND attempts >= {MAX_ATTEMPTS} AND lease_owner != :owner"
 # Settles by a process are guarded on its lease: one that lost the job must not undo the new holder's work.
 _HELD = "(lease_owner IS NULL OR lease_owner = :owner)"
 
@@ -84,6 +95,24 @@ def _is_busy(exc: BaseException) -> bool:
     """SQLite's "database is locked" / "database is busy": another connection holds the write lock."""
     return isinstance(exc, sqlite3.OperationalError) and any(
         word in str(exc).lower() for word in ("database is locked", "database is busy", "database table is locked"))
+
+
+# The file can't be written right now: SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN (a
+# full disk, a file system remounted read-only, a failing disk). Nothing was written: SQLite rolls the
+# statement (or the transaction) back; it may work again once the operator has made room.
+_DOWN_CODES = frozenset({8, 10, 13, 14})
+
+
+def _is_down(exc: BaseException) -> bool:
+    return (isinstance(exc, sqlite3.OperationalError)
+            and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _DOWN_CODES)
+
+
+def _call(conn: Conn, work: Callable[..., T], *args: Any) -> tuple[T, bool]:
+    """work(conn, *args), and whether it wrote anything (a write that landed ends an outage)."""
+    before = conn.total_changes
+    result = work(conn, *args)
+    return result, conn.total_changes != before
 
 
 def _in_transaction(conn: Conn, work: Callable[[Conn], T]) -> T:
@@ -190,7 +219,7 @@ class SqliteStore:
     """
 
     def __init__(self, conn: Conn, thread: DatabaseThread, clock: Callable[[], float], *, owner: str | None = None,
-                 exclusive: bool = False) -> None:
+                 exclusive: bool = False, path: Path | None = None) -> None:
         self._conn: Conn | None = conn
         self._thread = thread
         self._clock = clock
@@ -198,6 +227,8 @@ class SqliteStore:
         # The bot holds DATA_DIR's lock (bot/instance_lock.py): no other process can be running jobs, so
         # recovery may take every running job as this process's own, without waiting for leases to expire.
         self._exclusive = exclusive
+        self.outage = Outage(f"the SQLite ledger {path}" if path else "the SQLite ledger")
+        self.interrupted: list[JobRecord] = []  # failed by recovery at start: their members are told (queue)
 
     @classmethod
     async def open(cls, path: Path, *, clock: Callable[[], float] = time.time, busy_timeout: float = 5.0,
@@ -215,7 +246,7 @@ class SqliteStore:
             if _is_busy(exc):
                 raise StoreBusy(f"{path}: {exc}") from None
             raise
-        store = cls(conn, thread, clock, owner=owner, exclusive=exclusive)
+        store = cls(conn, thread, clock, owner=owner, exclusive=exclusive, path=path)
         return await recovered(store, delivered, recover=recover)
 
     async def close(self) -> None:
@@ -229,11 +260,17 @@ class SqliteStore:
 
     async def _run(self, work: Callable[..., T], *args: Any) -> T:
         try:
-            return await self._thread.run(work, self._conn, *args)
+            result, wrote = await self._thread.run(_call, self._conn, work, *args)
         except sqlite3.OperationalError as exc:
             if _is_busy(exc):
                 raise StoreBusy(str(exc)) from None
+            if _is_down(exc):
+                self.outage.failed(str(exc))
+                raise StoreDown(str(exc)) from None
             raise
+        if wrote:
+            self.outage.wrote()
+        return result
 
     async def _write(self, work: Callable[[Conn], T]) -> T:
         """work(conn) between BEGIN IMMEDIATE and COMMIT, as one step on the database thread."""
@@ -293,12 +330,9 @@ class SqliteStore:
     async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,
                     max_running: int | None = None) -> JobRecord | None:
         now = self.now()
-        args = {"now": now, "owner": owner or self.owner, "until": now + lease_seconds, "error": INTERRUPTED}
+        args = {"now": now, "owner": owner or self.owner, "until": now + lease_seconds}
 
         def work(conn: Conn) -> list[dict[str, Any]]:
-            worn = conn.execute(_WORN_OUT_SQL, args).rowcount
-            if worn:
-                log.warning("failed %d job(s) whose process died during their last allowed attempt; refunded", worn)
             if max_running is not None:
                 # Inside BEGIN IMMEDIATE: no other claim can count between this and the UPDATE.
                 (live,) = conn.execute("SELECT COUNT(*) FROM jobs WHERE state = ? AND lease_until >= ?",
@@ -313,6 +347,30 @@ class SqliteStore:
 
         rows = await self._write(work)
         return rows[0] if rows else None  # type: ignore[return-value]
+
+    async def fail_worn_out(self) -> list[JobRecord]:
+        now = self.now()
+        args = {"now": now, "owner": self.owner}
+
+        def work(conn: Conn) -> list[dict[str, Any]]:
+            cur = conn.execute(f"SELECT * FROM jobs WHERE {_WORN_OUT}", args)
+            names = [c[0] for c in cur.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+            if rows:
+                conn.execute(f"UPDATE jobs SET state = '{JobState.FAILED.value}', error = :error, finished_at = :now,"
+                             f" interaction_token = NULL WHERE {_WORN_OUT}", {**args, "error": INTERRUPTED})
+            return rows
+
+        return await self._write(work)  # type: ignore[arg-type]
+
+    async def requeue_orphans(self, running: list[int]) -> list[int]:
+        def work(conn: Conn) -> list[int]:
+            return [r[0] for r in conn.execute(
+                "UPDATE jobs SET state = ?, started_at = NULL, attempts = MAX(0, attempts - 1), lease_owner = NULL,"
+                " lease_until = NULL WHERE state = ? AND lease_owner = ? AND id NOT IN (SELECT value FROM json_each(?))"
+                " RETURNING id", (_QUEUED, _RUNNING, self.owner, json.dumps(running))).fetchall()]
+
+        return sorted(await self._write(work))
 
     async def requeue(self, job_id: int) -> JobState | None:
         def work(conn: Conn) -> str | None:
@@ -399,19 +457,21 @@ class SqliteStore:
         now = await self._run(work)
         return settled_as(job_id, state, now)
 
-    async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> int:
+    async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> list[JobRecord]:
         """Settle what the last run left open: `delivered` jobs succeed, every other open job fails.
 
-        One transaction, so a delivered job can never be refunded by the second step. Returns how
-        many were released (failed)."""
+        One transaction, so a delivered job can never be refunded by the second step. Returns the jobs
+        it failed (refunded), as they were: their members are told (the queue, once it starts)."""
         now = self.now()
         delivered = dict(delivered or {})
-        # Only what this process held (or a row without a lease: older versions, in-process jobs); a job
-        # another live process holds is its own, and one whose lease expired is taken over by the claim.
-        mine = "" if self._exclusive else f" AND {_HELD}"
-        owner = {"owner": self.owner}
+        # Only what this process held or its predecessor on the same DATA_DIR did (or a row without a
+        # lease: older versions, in-process jobs); a job another live process holds is its own, and one
+        # whose lease expired is taken over by the claim. Exclusive (SQLite under DATA_DIR's lock): all.
+        pattern = same_instance_pattern(self.owner)
+        mine = "" if self._exclusive else (f" AND ({_HELD} OR lease_owner LIKE :pattern)" if pattern else f" AND {_HELD}")
+        owner = {"owner": self.owner, "pattern": pattern}
 
-        def work(conn: Conn) -> tuple[int, int]:
+        def work(conn: Conn) -> tuple[int, list[dict[str, Any]]]:
             succeeded = sum(conn.execute(
                 f"UPDATE jobs SET state = ?, finished_at = ?, result_url = COALESCE(?, result_url)"
                 f" WHERE id = ? AND state IN ({_OPEN_SQL})",
@@ -420,16 +480,19 @@ class SqliteStore:
             conn.execute("UPDATE jobs SET state = :is_queued, started_at = NULL, lease_owner = NULL, lease_until = NULL"
                          f" WHERE state = :is_running AND delivery IS NOT NULL AND attempts < :max{mine}",
                          {"is_queued": _QUEUED, "is_running": _RUNNING, "max": MAX_ATTEMPTS, **owner})
-            failed = conn.execute("UPDATE jobs SET state = :is_failed, error = :error, finished_at = :now,"
-                                  f" interaction_token = NULL WHERE state IN ({_OPEN_SQL}) AND state != :is_queued{mine}",
-                                  {"is_failed": JobState.FAILED.value, "error": INTERRUPTED, "now": now,
-                                   "is_queued": _QUEUED, **owner}).rowcount
+            where = f"state IN ({_OPEN_SQL}) AND state != :is_queued{mine}"
+            args = {"is_failed": JobState.FAILED.value, "error": INTERRUPTED, "now": now, "is_queued": _QUEUED, **owner}
+            cur = conn.execute(f"SELECT * FROM jobs WHERE {where} ORDER BY id", args)
+            names = [c[0] for c in cur.description]
+            failed = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+            conn.execute("UPDATE jobs SET state = :is_failed, error = :error, finished_at = :now,"
+                         f" interaction_token = NULL WHERE {where}", args)
             return succeeded, failed
 
         succeeded, failed = await self._write(work)
         if succeeded:
             log.warning("recorded %d job(s) delivered before the last shutdown as succeeded", succeeded)
-        return failed
+        return failed  # type: ignore[return-value]  # rows carry exactly the record's columns
 
     async def audit(self) -> list[str]:
         """Where the trigger-kept totals disagree with the job rows; empty when the ledger is whole."""

@@ -686,7 +686,11 @@ class SqliteStore:
             return cleared
 
         cleared = await self._write(work)
-        await self._run(_checkpoint)
+        try:  # the clearing is committed: a log that cannot be emptied now is emptied by a later checkpoint
+            await self._thread.run(_checkpoint, self._conn)
+        except sqlite3.Error as exc:
+            log.warning("after a forget, the write-ahead log could not be emptied (%s); the cleared text stays in "
+                        "it until the next checkpoint", exc)
         return cleared
 
     # -- part 8: appeals and the audit feed ------------------------------------------------------

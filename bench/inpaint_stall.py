@@ -10,8 +10,8 @@ read just before it is stopped: the bot alone).
 
 Scenarios:
 
-* issue    8 x /inpaint with 8192x8192 RGBA PNG image/mask pairs (~0.3 MB each), attached as Discord
-           attaches them (with the width and height Discord measured): the issue's reproduction;
+* huge     8 x /inpaint with 8192x8192 RGBA PNG image/mask pairs (~0.3 MB each), attached as Discord
+           attaches them (with the width and height Discord measured);
 * nosize   the same files, but the attachments carry no width/height: the bot must download them and
            read the size from the header;
 * atcap    8 x /inpaint with 4096x4096 RGBA pairs (the pixel cap) and all-black masks: each pair is
@@ -21,12 +21,12 @@ Scenarios:
 * result   8 x /sdxl whose result is a 6000x6000 PNG, posted with a 60 kB upload limit: each result
            is decoded, downscaled and re-encoded on the image pool.
 
-Targets (the issue's): bystanders' defer p99 <= 250 ms; bot peak RSS <= 400 MB.
+Targets: bystanders' defer p99 <= 250 ms; bot peak RSS <= 400 MB.
 
 Run from the repository root (about 30 s in all, most of it making the test images):
 
     python -m bench.inpaint_stall                      # every scenario
-    python -m bench.inpaint_stall --scenario issue --scenario atcap
+    python -m bench.inpaint_stall --scenario huge --scenario atcap
     python bench/inpaint_stall.py --workers 4
 """
 
@@ -65,7 +65,7 @@ HEAVY_USER = FIRST_USER_ID - 1
 # The smooth 6000² result is a ~0.12 MB PNG (a photo that size would pass Pixazo's 25 MiB cap only as a
 # JPEG): a limit below it forces the full decode, downscale and re-encode.
 RESULT_UPLOAD_LIMIT = 60_000
-SCENARIOS = ("issue", "nosize", "atcap", "result")
+SCENARIOS = ("huge", "nosize", "atcap", "result")
 
 
 @functools.cache

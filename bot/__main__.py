@@ -12,14 +12,16 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
 import yarl
+from discord.ext import commands
 
 from bot import health, logs, memory
-from bot.app import PixazoBot
+from bot.app import EXTENSIONS, PixazoBot
 from bot.instance_lock import InstanceLock
 from bot.offload import Offload
 from bot.pixazo import PixazoClient, RetryPolicy
@@ -28,9 +30,10 @@ from bot.redact import Redactor
 from bot.services.generation import GenerationService
 from bot.services.quotas import Quotas
 from bot.settings import Settings, SettingsError, load_file_settings, load_settings
-from bot.storage import SchemaTooNew, StoreBusy, StoreUnavailable
+from bot.storage import SchemaTooNew, StoreBusy, StoreMisconfigured, StoreUnavailable
 from bot.storage.lease import new_owner
 from bot.storage.settle_journal import SettleJournal
+from bot.sync import sync_if_changed
 
 if TYPE_CHECKING:
     from bot.storage.postgres.notify import ConfigListener
@@ -101,7 +104,7 @@ async def listen_for_config(settings: Settings, bot: PixazoBot) -> ConfigListene
 
 
 
-async def serve(settings: Settings, *, force_sync: bool = False) -> None:
+async def serve(settings: Settings) -> None:
     """Run until cancelled or until Discord closes the connection for good."""
     point_discord_at(settings)
     # Before any connection: a DATA_DIR problem must not be reported as a network one.
@@ -109,12 +112,12 @@ async def serve(settings: Settings, *, force_sync: bool = False) -> None:
     # One process per DATA_DIR (so one per SQLite ledger), held until this process ends.
     instance = InstanceLock.take(settings.data_dir, sqlite=settings.database_url is None)
     try:
-        await _serve(settings, force_sync=force_sync, instance_id=instance.instance_id())
+        await _serve(settings, instance_id=instance.instance_id())
     finally:
         instance.release()
 
 
-async def _serve(settings: Settings, *, force_sync: bool, instance_id: str) -> None:
+async def _serve(settings: Settings, *, instance_id: str) -> None:
     # limit=0: concurrency is bounded by PIXAZO_MAX_CONCURRENCY and Discord's own limits, not the pool.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         redactor = Redactor(settings.secrets)
@@ -133,7 +136,7 @@ async def _serve(settings: Settings, *, force_sync: bool, instance_id: str) -> N
         listener: ConfigListener | None = None
         try:
             bot = PixazoBot(settings, store=store, generation=generation, quotas=quotas,
-                            http_session=session, offload=offload, redactor=redactor, force_sync=force_sync)
+                            http_session=session, offload=offload, redactor=redactor)
             listener = await listen_for_config(settings, bot)
             async with bot, health.heartbeat(settings.heartbeat_path, settings.heartbeat_interval_seconds,
                                              lambda: gateway_state(bot)):
@@ -148,17 +151,34 @@ async def _serve(settings: Settings, *, force_sync: bool, instance_id: str) -> N
             journal_offload.close()
 
 
-async def run_until_signalled(settings: Settings, *, force_sync: bool) -> None:
-    """`serve`, stopped cleanly by SIGTERM (docker stop) or SIGINT, so running jobs are refunded."""
+async def run_until_signalled(work: Coroutine[Any, Any, None]) -> None:
+    """`work` (`serve`, or `sync_commands`), stopped cleanly by SIGTERM (docker stop) or SIGINT: the bot
+    starts no new job, running Pixazo calls get SHUTDOWN_GRACE_SECONDS to finish and be delivered, and
+    the jobs still running then go back to the queue for the next start."""
     task = asyncio.current_task()
     assert task is not None, "asyncio.run gives every coroutine a task"
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)
     try:
-        await serve(settings, force_sync=force_sync)
+        await work
     except asyncio.CancelledError:
         log.info("stopped by signal; shut down cleanly")
+
+
+async def sync_commands(settings: Settings) -> None:
+    """`--sync`: tell Discord the bot's commands now, then stop. Beside a running bot too: it logs in
+    over HTTP only (no gateway session), opens no ledger and takes no DATA_DIR lock; it writes only
+    DATA_DIR/command-sync.json, the record of what was synced that the next start reads."""
+    point_discord_at(settings)
+    await asyncio.to_thread(check_data_dir, settings.data_dir)
+    client = commands.Bot(command_prefix=commands.when_mentioned, help_command=None, intents=discord.Intents.none())
+    async with client:
+        await client.login(settings.discord_token.get_secret_value())
+        for name in EXTENSIONS:  # the same command definitions the bot syncs at start
+            await client.load_extension(name)
+        await sync_if_changed(client.tree, settings.data_dir / "command-sync.json", dev_guild_id=settings.dev_guild_id,
+                              force=True)
 
 
 def discord_refused(exc: discord.HTTPException) -> str:
@@ -188,10 +208,13 @@ def check_health() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit 0 after a clean stop; 2 when the operator must change something first (a setting, the
-    token, DATA_DIR); 1 when trying again later may work (Discord unreachable or failing)."""
+    token, DATA_DIR, the database's password, user, name or host); 1 when trying again later may work
+    (Discord or the database server unreachable or failing)."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="Pixazo image generation for Discord.")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--sync", action="store_true", help="sync slash commands with Discord even if unchanged")
+    mode.add_argument("--sync", action="store_true",
+                      help="sync the slash commands with Discord now, even if unchanged, and exit (the running bot "
+                           "may stay up)")
     mode.add_argument("--health", action="store_true",
                       help="exit 0 if the running bot is connected to Discord (its heartbeat in DATA_DIR), else 1")
     args = parser.parse_args(argv)
@@ -206,12 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logs.configure(settings.log_level, settings.secrets)
     try:
-        asyncio.run(run_until_signalled(settings, force_sync=args.sync))
+        asyncio.run(run_until_signalled(sync_commands(settings) if args.sync else serve(settings)))
     except StoreBusy as exc:
         log.error("the database %s is locked by another process (is a second bot using DATA_DIR?): %s",
                   settings.database_path, exc)
         return 1
-    except (StartupError, SchemaTooNew) as exc:
+    except (StartupError, SchemaTooNew, StoreMisconfigured) as exc:
         log.error("%s", exc)
         return 2
     except StoreUnavailable as exc:  # DATABASE_URL's server: unreachable now, perhaps not in a minute

@@ -16,7 +16,7 @@ from bot.domain import StoreBusy, StoreDown, WriteInDoubt
 from bot.errors import UserFacingError
 from bot.offload import Offload
 from bot.redact import Redactor
-from bot.replies import NO_PINGS, delivered, reply_privately
+from bot.replies import NO_PINGS, delivered, discord_fault, reply_privately, tell_discord_fault
 from bot.services.generation import GenerationService
 from bot.services.moderation import Moderation
 from bot.services.queue import QueueRunner
@@ -42,6 +42,16 @@ class FunnelTree(app_commands.CommandTree):
     """Every command error ends here, and every one gets an answer."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        unsuggestible = guard.autocomplete_problem(interaction)
+        if unsuggestible is not None:
+            # Made up, or from an older schema: an empty list of suggestions, not a traceback.
+            log.warning("autocomplete request by user %s refused: %s (guild %s)", interaction.user.id, unsuggestible,
+                        interaction.guild_id)
+            try:
+                await interaction.response.autocomplete([])
+            except discord.HTTPException as exc:
+                log.info("could not answer that autocomplete request: HTTP %s %s", exc.status, exc.text)
+            return False
         refusal = guard.problem(interaction)
         if refusal is None:
             return True
@@ -85,6 +95,10 @@ async def answer_error(interaction: discord.Interaction, cause: BaseException, w
     elif isinstance(cause, app_commands.TransformerError):
         log.info("%s by user %s: option could not be read: %s", where, interaction.user.id, cause)
         await reply_privately(interaction, guard.unreadable(interaction, cause))
+    elif isinstance(cause, discord.HTTPException) and discord_fault(cause):
+        # Discord's trouble or refusal (a 5xx after discord.py's retries, 10062 Unknown interaction, a
+        # missing permission): one line with the cause, and a sentence to the member if any reaches them.
+        await tell_discord_fault(interaction, cause, where)
     elif isinstance(cause, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
         # Discord's client is showing a command (or options) this bot no longer has.
         log.warning("%s by user %s does not match the synced commands: %s", where, interaction.user.id, cause)
@@ -135,8 +149,7 @@ discord.VoiceClient.warn_dave = False
 
 class PixazoBot(commands.AutoShardedBot):
     def __init__(self, settings: Settings, *, store: Store, generation: GenerationService, quotas: Quotas,
-                 http_session, offload: Offload, redactor: Redactor, force_sync: bool = False,
-                 queue: QueueRunner | None = None) -> None:
+                 http_session, offload: Offload, redactor: Redactor, queue: QueueRunner | None = None) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         shards: dict[str, Any] = {} if settings.shard_ids is None else {"shard_ids": list(settings.shard_ids)}
@@ -159,7 +172,6 @@ class PixazoBot(commands.AutoShardedBot):
         self.http_session = http_session
         self.offload = offload  # image decoding and re-encoding, off the event loop
         self.redactor = redactor  # outside text and exceptions, scrubbed of this process's secrets
-        self._force_sync = force_sync
         self.queue = queue or QueueRunner(settings, store, generation, quotas)
         self.moderation = Moderation(store)  # /config and the gates every generation passes
         self.refusal_view: RefusalView | None = None  # part 8's appeals (cogs/appeals.py)
@@ -178,7 +190,7 @@ class PixazoBot(commands.AutoShardedBot):
                 log.info("another process is syncing the commands; not syncing here")
                 return
             await sync_if_changed(self.tree, self.settings.data_dir / "command-sync.json",
-                                  dev_guild_id=self.settings.dev_guild_id, force=self._force_sync)
+                                  dev_guild_id=self.settings.dev_guild_id, force=False)
 
     async def close(self) -> None:
         # discord.py's close() leaves the task that waits for the servers' data before "ready" running;

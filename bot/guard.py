@@ -63,6 +63,30 @@ def problem(interaction: discord.Interaction) -> str | None:
     return None
 
 
+def autocomplete_problem(interaction: discord.Interaction) -> str | None:
+    """Why an autocomplete request cannot be answered with suggestions, or None if its option has them.
+
+    Discord's client asks only for options the synced schema marks as autocompleted; a request for any
+    other (a made-up one, or an older schema's) would end in discord.py's CommandSignatureMismatch,
+    which it logs with a traceback and leaves unanswered."""
+    if interaction.type is not discord.InteractionType.autocomplete:
+        return None
+    command = interaction.command
+    if not isinstance(command, app_commands.Command):
+        return "no such command"
+    data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+    focused = next((o.get("name") for o in _leaf_options(data.get("options")) if isinstance(o, dict) and o.get("focused")),
+                   None)
+    if focused is None:
+        return "no option is focused"
+    param = next((p for p in command.parameters if p.display_name == focused), None)
+    if param is None:
+        return f"/{command.qualified_name} has no option {str(focused)[:40]!r}"
+    if not param.autocomplete:
+        return f"/{command.qualified_name}'s option {param.display_name!r} offers no suggestions"
+    return None
+
+
 def _guild_only(command: app_commands.Command) -> bool:
     root = command.root_parent or command
     contexts = root.allowed_contexts

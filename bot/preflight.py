@@ -7,6 +7,7 @@ reach Discord" (an OSError caught as a network error), and a damaged database as
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import tempfile
@@ -16,6 +17,8 @@ from pathlib import Path
 from bot.settings import Settings
 from bot.storage import Store
 from bot.storage import open_store as open_ledger
+
+log = logging.getLogger(__name__)
 
 
 class StartupError(Exception):
@@ -46,12 +49,25 @@ async def open_store(settings: Settings, *, delivered: Mapping[int, str | None],
     try:
         # exclusive: the caller holds DATA_DIR's lock (bot/instance_lock.py), so on SQLite no other
         # process can be running a job and recovery may take them all as this one's.
-        return await open_ledger(settings, delivered=delivered, owner=owner, exclusive=True)
+        store = await open_ledger(settings, delivered=delivered, owner=owner, exclusive=True)
     except sqlite3.OperationalError as exc:
         hint = "; is another copy of the bot using this DATA_DIR?" if "locked" in str(exc) else ""
         raise StartupError(f"database {database} could not be opened: {exc}{hint}") from None
     except (sqlite3.Error, OSError) as exc:
         raise StartupError(f"database {database} could not be opened: {_reason(exc)}") from None
+    # Once open: a failure to open is its own one line, naming the ledger already.
+    log.info("ledger: %s", ledger_name(settings))
+    return store
+
+
+def ledger_name(settings: Settings) -> str:
+    """Which ledger the settings name, for the log: the SQLite file, or PostgreSQL's user@host:port/database
+    (never the password)."""
+    if settings.database_url is None:
+        return f"SQLite at {settings.database_path.absolute()}"
+    from bot.storage.postgres.url import DatabaseUrl
+
+    return f"PostgreSQL at {DatabaseUrl.parse(settings.database_url.get_secret_value())}"
 
 
 def _reason(exc: BaseException) -> str:

@@ -30,6 +30,13 @@ FENCE = "```"
 SPAN_TICK_STAND_IN = "ˋ"  # U+02CB looks like a backtick but cannot end a code span
 
 
+def end_sentence(text: str) -> str:
+    """`text` with a full stop, unless it already ends like a sentence: quoted text that ends one (a code
+    span "`...filter.`", an escaped "dark\\.") needs no second stop after it."""
+    last = text.rstrip().rstrip("`").rstrip()
+    return text if last.endswith((".", "!", "?", "…")) else f"{text}."
+
+
 def code_block(text: str, limit: int) -> str:
     """`text` as a code block of at most `limit` characters; it cannot close the block early."""
     body = _BACKTICK_RUN.sub("`\u200b", _INVISIBLE.sub("", text).replace("\t", " ")) or " "

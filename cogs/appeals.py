@@ -24,6 +24,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot import presses
 from bot.app import PixazoBot, answer_error, answer_form
 from bot.catalog import MODELS, Kind
 from bot.domain.appeals import AppealStatus
@@ -43,9 +44,9 @@ from cogs.generate import REFUSED_REQUEST
 log = logging.getLogger(__name__)
 
 ASK_LABEL = "Ask a moderator"
-UNKNOWN = "That request is no longer known to the bot."
 NOT_YOURS = "Only the member whose prompt was refused can send it to the moderators."
 TOO_OLD = "This refusal is too old to send to the moderators; run the command again."
+CLEARED = "You cleared this request with /forget, so there is nothing to send; run the command again."
 NO_REVIEW = "This server has no review channel any more, so there is no moderator to ask."
 ALREADY_SENT = "You already sent this to the moderators."
 DECIDED = "A moderator already decided this one."
@@ -54,7 +55,7 @@ SENT = "Sent to the moderators. You will hear back when one of them decides."
 REVIEW_REFUSED = ("Discord would not let the bot post in this server's review channel, so nothing was sent. "
                   "Please tell a moderator.")
 REASON_MAX = 300
-MODAL_ID = re.compile(r"^appeal:deny-form:(?P<appeal>[0-9]{1,19})$")
+MODAL_ID = re.compile(rf"^appeal:deny-form:(?P<appeal>{presses.ID})$")
 
 
 def _rule(violation: Any) -> dict[str, Any]:
@@ -97,11 +98,11 @@ def _view(*items: discord.ui.Item) -> discord.ui.View:
     return view
 
 
-async def _appeal(interaction: discord.Interaction, appeal_id: int) -> tuple[PixazoBot, AppealRecord]:
+async def _to_decide(interaction: discord.Interaction, appeal_id: int, what: str) -> tuple[PixazoBot, AppealRecord]:
+    """The appeal a moderator pressed on in the review channel, or the one sentence saying why not."""
     bot: PixazoBot = interaction.client  # type: ignore[assignment]
-    appeal = await bot.store.appeal(appeal_id)
-    if appeal is None or appeal["guild_id"] != interaction.guild_id:
-        raise UserFacingError(UNKNOWN, detail=f"appeal {appeal_id} unknown in guild {interaction.guild_id}")
+    appeal = await presses.pressed(interaction, presses.APPEAL_REVIEW, appeal_id, what=what,
+                                   who=presses.Who.MODERATOR, refusal=NOT_A_MODERATOR)
     return bot, appeal
 
 
@@ -123,7 +124,7 @@ def review_embed(appeal: AppealRecord) -> discord.Embed:
     return embed
 
 
-class AskButton(discord.ui.DynamicItem[discord.ui.Button], template=r"appeal:ask:(?P<appeal>[0-9]{1,19})"):
+class AskButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"appeal:ask:(?P<appeal>{presses.ID})"):
     def __init__(self, appeal_id: int) -> None:
         super().__init__(discord.ui.Button(label=ASK_LABEL, emoji="🙋", style=discord.ButtonStyle.secondary,
                                            custom_id=f"appeal:ask:{appeal_id}"))
@@ -141,15 +142,17 @@ class AskButton(discord.ui.DynamicItem[discord.ui.Button], template=r"appeal:ask
             await answer_error(interaction, exc, "Ask a moderator button")
 
     async def _ask(self, interaction: discord.Interaction) -> None:
-        bot, appeal = await _appeal(interaction, self.appeal_id)
-        if appeal["user_id"] != interaction.user.id:
-            raise UserFacingError(NOT_YOURS, detail=f"user {interaction.user.id} pressed appeal {self.appeal_id}")
+        bot: PixazoBot = interaction.client  # type: ignore[assignment]
+        appeal = await presses.pressed(interaction, presses.APPEAL, self.appeal_id, what="ask a moderator",
+                                       who=presses.Who.OWNER, refusal=NOT_YOURS)
         status = AppealStatus(appeal["status"])
         if status is not AppealStatus.OFFERED:
             raise UserFacingError(ALREADY_SENT if status is AppealStatus.PENDING else DECIDED,
                                   detail=f"appeal {self.appeal_id} is {status}")
         if appeal["expires_at"] <= bot.store.now():
             raise UserFacingError(TOO_OLD, detail=f"appeal {self.appeal_id} expired")
+        if not json.loads(appeal["request"]):
+            raise UserFacingError(CLEARED, detail=f"appeal {self.appeal_id} was cleared by /forget")
         config = await bot.moderation.config(appeal["guild_id"])
         review = config.get(REVIEW_CHANNEL)
         if review is None:
@@ -167,11 +170,6 @@ class AskButton(discord.ui.DynamicItem[discord.ui.Button], template=r"appeal:ask
         await bot.store.appeal_posted(self.appeal_id, posted.channel.id, posted.id, actor_id=interaction.user.id)
         log.info("appeal %d sent to review channel %s by user %s", self.appeal_id, review, interaction.user.id)
         await interaction.response.edit_message(content=SENT, view=None, allowed_mentions=NO_PINGS)
-
-
-def _moderator_only(interaction: discord.Interaction, appeal_id: int) -> None:
-    if not interaction.permissions.manage_messages:
-        raise UserFacingError(NOT_A_MODERATOR, detail=f"user {interaction.user.id} may not decide appeal {appeal_id}")
 
 
 def _open_only(appeal: AppealRecord) -> None:
@@ -228,7 +226,7 @@ async def tell_requester(bot: PixazoBot, appeal: AppealRecord, text: str) -> Non
                  appeal["user_id"], exc.status, exc.text, text)
 
 
-class AllowButton(discord.ui.DynamicItem[discord.ui.Button], template=r"appeal:allow:(?P<appeal>[0-9]{1,19})"):
+class AllowButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"appeal:allow:(?P<appeal>{presses.ID})"):
     def __init__(self, appeal_id: int) -> None:
         super().__init__(discord.ui.Button(label="Allow once", emoji="✅", style=discord.ButtonStyle.success,
                                            custom_id=f"appeal:allow:{appeal_id}"))
@@ -246,8 +244,7 @@ class AllowButton(discord.ui.DynamicItem[discord.ui.Button], template=r"appeal:a
             await answer_error(interaction, exc, "Allow once button")
 
     async def _allow(self, interaction: discord.Interaction) -> None:
-        _moderator_only(interaction, self.appeal_id)
-        bot, appeal = await _appeal(interaction, self.appeal_id)
+        bot, appeal = await _to_decide(interaction, self.appeal_id, "allow once")
         _open_only(appeal)
         if not await bot.store.decide_appeal(self.appeal_id, True, actor_id=interaction.user.id, reason=None):
             _open_only(await bot.store.appeal(self.appeal_id) or appeal)  # the other moderator's decision
@@ -263,7 +260,7 @@ class AllowButton(discord.ui.DynamicItem[discord.ui.Button], template=r"appeal:a
         await interaction.response.edit_message(content=said, view=None, allowed_mentions=NO_PINGS)
 
 
-class DenyButton(discord.ui.DynamicItem[discord.ui.Button], template=r"appeal:deny:(?P<appeal>[0-9]{1,19})"):
+class DenyButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"appeal:deny:(?P<appeal>{presses.ID})"):
     def __init__(self, appeal_id: int) -> None:
         super().__init__(discord.ui.Button(label="Deny", emoji="⛔", style=discord.ButtonStyle.danger,
                                            custom_id=f"appeal:deny:{appeal_id}"))
@@ -276,8 +273,7 @@ class DenyButton(discord.ui.DynamicItem[discord.ui.Button], template=r"appeal:de
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
-            _moderator_only(interaction, self.appeal_id)
-            _, appeal = await _appeal(interaction, self.appeal_id)
+            _, appeal = await _to_decide(interaction, self.appeal_id, "deny")
             _open_only(appeal)
             await interaction.response.send_modal(DenyForm(self.appeal_id))
         except Exception as exc:
@@ -296,8 +292,7 @@ class DenyForm(discord.ui.Modal):
 
 
 async def submit_denial(interaction: discord.Interaction, appeal_id: int) -> None:
-    _moderator_only(interaction, appeal_id)
-    bot, appeal = await _appeal(interaction, appeal_id)
+    bot, appeal = await _to_decide(interaction, appeal_id, "deny form")
     data: Any = interaction.data or {}
     values = {item.get("custom_id"): item.get("value") or ""
               for row in data.get("components") or []

@@ -16,13 +16,14 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot import presses
 from bot.app import PixazoBot, answer_error, answer_form
 from bot.domain.records import JobRecord
 from bot.domain.reviews import ACTIONS, AlreadyReviewed, ReviewKind, ReviewRecord, ReviewState
 from bot.errors import UserFacingError
 from bot.replies import NO_PINGS
 from bot.services.validation import clean_text
-from bot.text import plain
+from bot.text import end_sentence, plain
 from cogs.results import remember_result, result_view, submitted_values
 from cogs.reviews import (
     REASON_MAX,
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 WAITING = "Your image is ready and waiting for a moderator's approval; you will be told here, or by DM, what they decide."
 REJECT_TITLE = "Reject this image"
-REJECT_MODAL = re.compile(r"^review:reject-modal:(?P<review>[0-9]{1,19})$")
+REJECT_MODAL = re.compile(rf"^review:reject-modal:(?P<review>{presses.ID})$")
 
 
 def _webhook(bot: PixazoBot, job: JobRecord, application_id: int) -> discord.Webhook | None:
@@ -102,7 +103,7 @@ def decided_view(review_id: int) -> discord.ui.View:
     return review_buttons(ApproveButton(review_id), RejectButton(review_id), disabled=True)
 
 
-class ApproveButton(discord.ui.DynamicItem[discord.ui.Button], template=r"review:approve:(?P<review>[0-9]{1,19})"):
+class ApproveButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"review:approve:(?P<review>{presses.ID})"):
     def __init__(self, review_id: int) -> None:
         super().__init__(discord.ui.Button(label="Approve", emoji="✅", style=discord.ButtonStyle.success,
                                            custom_id=f"review:approve:{review_id}"))
@@ -171,7 +172,7 @@ async def _post_approved(bot: PixazoBot, review: ReviewRecord, moderator: int) -
     return posted
 
 
-class RejectButton(discord.ui.DynamicItem[discord.ui.Button], template=r"review:reject:(?P<review>[0-9]{1,19})"):
+class RejectButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"review:reject:(?P<review>{presses.ID})"):
     def __init__(self, review_id: int) -> None:
         super().__init__(discord.ui.Button(label="Reject", emoji="✖️", style=discord.ButtonStyle.danger,
                                            custom_id=f"review:reject:{review_id}"))
@@ -215,8 +216,9 @@ async def reject(interaction: discord.Interaction, review_id: int) -> None:
     review: ReviewRecord = {**decision.review, "interaction_token": token}
     why = plain(reason, REASON_MAX) if reason else "no reason was given"
     await mark_decided(bot, review, f"Rejected by <@{moderator}>: {why}", decided_view(review_id))
-    told = await tell_member(bot, review, f"A moderator did not approve your image for <#{review['channel_id']}>: "
-                                          f"{why}. Its credits stay spent, since the image was made.")
+    told = await tell_member(bot, review, end_sentence(f"A moderator did not approve your image for "
+                                                       f"<#{review['channel_id']}>: {why}")
+                             + " Its credits stay spent, since the image was made.")
     said = {"followup": "they were told privately", "dm": "they were told by DM",
             "not told": "they could not be told (no DMs)"}[told]
     await interaction.followup.send(f"Rejected; {said}.", ephemeral=True, allowed_mentions=NO_PINGS)

@@ -38,7 +38,7 @@ from bot.services.audit import lines as audit_lines
 from bot.services.audit import parse_since
 from bot.services.audit import title as audit_title
 from bot.services.validation import clean_text
-from bot.text import code_block, code_span, credits, plain
+from bot.text import code_block, code_span, credits, end_sentence, plain
 from cogs.admin import admin_check, guild_of
 from cogs.generate import member_of
 
@@ -263,7 +263,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         word = _word(term)
         added = await self._put(interaction, RuleKind.WORD, word, limit=MAX_WORDS, what="blocked words")
         config = await self._config(interaction)
-        said = f"Blocked {code_span(word, 120)}." if added else f"{code_span(word, 120)} was already blocked."
+        said = end_sentence(f"Blocked {code_span(word, 120)}") if added else f"{code_span(word, 120)} was already blocked."
         await self._done(interaction, f"{said} This server blocks {len(config.words)} word(s) and phrase(s).")
 
     @words.command(name="remove", description="Unblock a word or phrase")
@@ -272,7 +272,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         word = _word(term)
         removed = await self._remove(interaction, RuleKind.WORD, word)
         config = await self._config(interaction)
-        said = f"Unblocked {code_span(word, 120)}." if removed else f"{code_span(word, 120)} was not blocked."
+        said = end_sentence(f"Unblocked {code_span(word, 120)}") if removed else f"{code_span(word, 120)} was not blocked."
         await self._done(interaction, f"{said} This server blocks {len(config.words)} word(s) and phrase(s).")
 
     @words.command(name="list", description="Every blocked word and phrase")
@@ -310,7 +310,8 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
                                   detail=f"pattern {pattern!r}: the check did not finish in time") from None
         added = await self._put(interaction, RuleKind.PATTERN, pattern, limit=MAX_PATTERNS, what="blocked patterns")
         config = await self._config(interaction)
-        said = f"Blocked {code_span(pattern, 220)}." if added else f"{code_span(pattern, 220)} was already blocked."
+        said = (end_sentence(f"Blocked {code_span(pattern, 220)}") if added
+                else f"{code_span(pattern, 220)} was already blocked.")
         await self._done(interaction, f"{said} This server has {len(config.patterns)} of {MAX_PATTERNS} patterns.")
 
     @patterns.command(name="remove", description="Unblock a regular expression")
@@ -318,7 +319,8 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
     async def patterns_remove(self, interaction: discord.Interaction, pattern: str) -> None:
         removed = await self._remove(interaction, RuleKind.PATTERN, pattern)
         config = await self._config(interaction)
-        said = f"Unblocked {code_span(pattern, 220)}." if removed else f"{code_span(pattern, 220)} was not blocked."
+        said = (end_sentence(f"Unblocked {code_span(pattern, 220)}") if removed
+                else f"{code_span(pattern, 220)} was not blocked.")
         await self._done(interaction, f"{said} This server has {len(config.patterns)} of {MAX_PATTERNS} patterns.")
 
     # -- settings ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from bot.text import credits
 from cogs.generate import member_of
 
 FIELD_MAX = 1024
+ADMIN_HEADING = "For server admins (Manage Server)"
 
 
 def chunks(lines: list[str], limit: int = FIELD_MAX) -> list[str]:
@@ -38,8 +39,11 @@ class Help(commands.Cog):
         embed = discord.Embed(title="How this bot works", colour=COLOUR)
         listed = sorted((c for c in self.bot.tree.get_commands(guild=None) if not isinstance(c, app_commands.ContextMenu)),
                         key=lambda c: c.name)
-        for n, value in enumerate(chunks([f"/{c.name}: {c.description}" for c in listed])):
-            embed.add_field(name="Commands" if n == 0 else "Commands (more)", value=value, inline=False)
+        # Members' commands first; those Discord offers only to admins (default_permissions) after, marked.
+        for heading, admin in (("Commands", False), (ADMIN_HEADING, True)):
+            lines = [f"/{c.name}: {c.description}" for c in listed if (c.default_permissions is not None) is admin]
+            for n, value in enumerate(chunks(lines)):
+                embed.add_field(name=heading if n == 0 else f"{heading} (more)", value=value, inline=False)
         embed.add_field(name="Cost per image", value="\n".join(
             f"/{key}: {credits(cost)}" for key, cost in view.costs.items()), inline=False)
         snap = view.snapshot
@@ -52,7 +56,8 @@ class Help(commands.Cog):
         embed.add_field(name="The buttons on a result", value=(
             "Reroll: the same again with a new seed, for you. Edit: change the prompt or settings and run it. "
             "Details: every setting and the command that makes it again. Delete: removes the message (yours, or "
-            "anyone's with Manage Messages). Reroll and Edit cost you the model's price."), inline=False)
+            "anyone's with Manage Messages). Report: asks this server's moderators to look at it. Reroll and Edit "
+            "cost you the model's price."), inline=False)
         retention = settings.history_retention_days
         embed.add_field(name="What the bot keeps", value=(
             "Your prompts and settings, for /history and the buttons"

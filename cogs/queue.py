@@ -17,6 +17,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot import presses
 from bot.app import PixazoBot, answer_error
 from bot.domain import JobState
 from bot.domain.records import JobRecord
@@ -37,7 +38,7 @@ ALREADY = {JobState.SUCCEEDED: "This image is already finished.",
            JobState.CANCELLED: "This image was already cancelled."}
 
 
-class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"queue:cancel:(?P<job>[0-9]{1,19})"):
+class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"queue:cancel:(?P<job>{presses.ID})"):
     """Persistent: the custom_id carries the job id, so a click works after a restart."""
 
     def __init__(self, job_id: int) -> None:
@@ -59,12 +60,8 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"queue:c
 
 async def cancel_job(interaction: discord.Interaction, job_id: int) -> None:
     bot: PixazoBot = interaction.client  # type: ignore[assignment]
-    job = await bot.store.job(job_id)
-    if job is None:
-        raise UserFacingError("That image is no longer known to the bot.", detail=f"cancel of unknown job {job_id}")
-    perms = interaction.permissions
-    if interaction.user.id != job["user_id"] and not perms.manage_messages:
-        raise UserFacingError(NOT_YOURS, detail=f"user {interaction.user.id} may not cancel job {job_id}")
+    job = await presses.pressed(interaction, presses.JOB, job_id, what="cancel", who=presses.Who.OWNER_OR_MODERATOR,
+                                refusal=NOT_YOURS)
     state = JobState(job["state"])
     if state in ALREADY:
         raise UserFacingError(ALREADY[state], detail=f"job {job_id} is already {state}")

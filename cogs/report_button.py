@@ -11,6 +11,7 @@ from typing import Any
 
 import discord
 
+from bot import presses
 from bot.app import PixazoBot, answer_error
 from bot.errors import UserFacingError
 from bot.moderation.config import REPORTS_HIDE_AFTER, REVIEW_CHANNEL, GuildConfig
@@ -18,9 +19,8 @@ from bot.moderation.config import REPORTS_HIDE_AFTER, REVIEW_CHANNEL, GuildConfi
 REPORTING_OFF = "Reporting results is turned off in this server."
 NO_REVIEW_CHANNEL = "This server has no review channel set, so results cannot be reported here; ask a server admin."
 ALREADY_REPORTED = "You already reported this image; a moderator will look at it."
-NOT_KNOWN = "That image is no longer known to the bot."
 REPORT_TITLE = "Report this image"
-REPORT_MODAL = re.compile(r"^result:report-modal:(?P<job>[0-9]{1,19})$")
+REPORT_MODAL = re.compile(rf"^result:report-modal:(?P<job>{presses.ID})$")
 REPORT_REASON_MAX = 300
 
 
@@ -37,10 +37,8 @@ def reporting_channel(config: GuildConfig) -> int:
 async def may_report(interaction: discord.Interaction, job_id: int) -> int:
     """The review channel a report of the job goes to; refuses (nothing recorded) otherwise."""
     bot: PixazoBot = interaction.client  # type: ignore[assignment]
-    job = await bot.store.job(job_id)
-    if job is None or job["guild_id"] != interaction.guild_id or interaction.guild_id is None:
-        raise UserFacingError(NOT_KNOWN, detail=f"report of unknown job {job_id} in guild {interaction.guild_id}")
-    channel = reporting_channel(await bot.moderation.config(interaction.guild_id))
+    job = await presses.pressed(interaction, presses.JOB, job_id, what="report")
+    channel = reporting_channel(await bot.moderation.config(job["guild_id"]))
     if await bot.store.reported_by(job_id, interaction.user.id):
         raise UserFacingError(ALREADY_REPORTED, detail=f"user {interaction.user.id} already reported job {job_id}")
     return channel
@@ -57,7 +55,7 @@ class ReportModal(discord.ui.Modal):
         self.stop()
 
 
-class ReportButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:report:(?P<job>[0-9]{1,19})"):
+class ReportButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"result:report:(?P<job>{presses.ID})"):
     def __init__(self, job_id: int) -> None:
         super().__init__(discord.ui.Button(label="Report", emoji="🚩", style=discord.ButtonStyle.secondary,
                                            custom_id=f"result:report:{job_id}"))

@@ -15,8 +15,9 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot import presses
 from bot.app import PixazoBot, answer_error, answer_form
-from bot.domain.records import JobRecord
+from bot.domain.records import JobRecord, prompt_of
 from bot.domain.reviews import ACTIONS, REPORT_ACTION, AlreadyReviewed, ReviewKind, ReviewRecord, ReviewState
 from bot.embeds import COLOUR, PROMPT_SHOWN_MAX
 from bot.errors import UserFacingError
@@ -24,7 +25,7 @@ from bot.moderation.config import REPORTS_HIDE_AFTER
 from bot.replies import NO_PINGS
 from bot.services.validation import clean_text
 from bot.text import code_block, plain
-from cogs.report_button import ALREADY_REPORTED, NOT_KNOWN, REPORT_MODAL, REPORT_REASON_MAX, reporting_channel
+from cogs.report_button import ALREADY_REPORTED, REPORT_MODAL, REPORT_REASON_MAX, reporting_channel
 from cogs.results import result_view, submitted_values
 from cogs.reviews import (
     already,
@@ -46,10 +47,8 @@ THANKS = "Thank you; a moderator will look at it."
 
 async def submit_report(interaction: discord.Interaction, job_id: int) -> None:
     bot: PixazoBot = interaction.client  # type: ignore[assignment]
-    job = await bot.store.job(job_id)
-    if job is None or job["guild_id"] != interaction.guild_id or interaction.guild_id is None:
-        raise UserFacingError(NOT_KNOWN, detail=f"report form for unknown job {job_id}")
-    config = await bot.moderation.config(interaction.guild_id)
+    job = await presses.pressed(interaction, presses.JOB, job_id, what="report form")
+    config = await bot.moderation.config(job["guild_id"])
     review_channel = reporting_channel(config)
     reason = clean_text(submitted_values(interaction.data).get("reason", ""))[:REPORT_REASON_MAX] or None
     await interaction.response.defer(ephemeral=True, thinking=True)
@@ -95,9 +94,8 @@ async def _result_message(bot: PixazoBot, job: JobRecord) -> discord.Message | N
 async def _post_report(bot: PixazoBot, channel_id: int, review: ReviewRecord, job: JobRecord, result: discord.Message,
                        reason: str | None, pending: int, hidden: bool) -> discord.Message:
     """The report in the review channel, with a copy of the image (what Keep puts back)."""
-    delivery = json.loads(job.get("delivery") or "{}")
     embed = discord.Embed(title=f"Report of job #{job['id']}", colour=COLOUR,
-                          description=code_block(delivery.get("prompt") or "(forgotten)", PROMPT_SHOWN_MAX))
+                          description=code_block(prompt_of(job) or "(forgotten)", PROMPT_SHOWN_MAX))
     embed.add_field(name="Reported by", value=f"<@{review['user_id']}>")
     embed.add_field(name="Made by", value=f"<@{job['user_id']}>")
     embed.add_field(name="Where", value=result.jump_url)
@@ -152,7 +150,7 @@ async def decide_report(interaction: discord.Interaction, review_id: int, status
     group = [decision.review, *decision.also]
     job = await bot.store.job(decision.review["job_id"])
     if job is None:
-        raise UserFacingError(NOT_KNOWN, detail=f"review {review_id}: job {decision.review['job_id']} is gone")
+        raise UserFacingError(presses.JOB.unknown, detail=f"review {review_id}: job {decision.review['job_id']} is gone")
     if status is ReviewState.KEPT:
         said = await _keep(bot, job, group)
     else:
@@ -206,7 +204,7 @@ def decided_view(review_id: int) -> discord.ui.View:
     return review_buttons(KeepButton(review_id), RemoveButton(review_id), disabled=True)
 
 
-class KeepButton(discord.ui.DynamicItem[discord.ui.Button], template=r"review:keep:(?P<review>[0-9]{1,19})"):
+class KeepButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"review:keep:(?P<review>{presses.ID})"):
     def __init__(self, review_id: int) -> None:
         super().__init__(discord.ui.Button(label="Keep", emoji="👍", style=discord.ButtonStyle.success,
                                            custom_id=f"review:keep:{review_id}"))
@@ -224,7 +222,7 @@ class KeepButton(discord.ui.DynamicItem[discord.ui.Button], template=r"review:ke
             await answer_error(interaction, exc, "Keep button")
 
 
-class RemoveButton(discord.ui.DynamicItem[discord.ui.Button], template=r"review:remove:(?P<review>[0-9]{1,19})"):
+class RemoveButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"review:remove:(?P<review>{presses.ID})"):
     def __init__(self, review_id: int) -> None:
         super().__init__(discord.ui.Button(label="Remove", emoji="🗑️", style=discord.ButtonStyle.danger,
                                            custom_id=f"review:remove:{review_id}"))

@@ -16,10 +16,11 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot import presses
 from bot.app import PixazoBot, answer_error, answer_form
 from bot.catalog import MODELS, Kind, Model
 from bot.domain.audit import AuditAction
-from bot.domain.records import JobRecord
+from bot.domain.records import JobRecord, prompt_of
 from bot.errors import InvalidInput, UserFacingError
 from bot.replies import NO_PINGS
 from bot.reproduce import command_for, parse_settings, settings_line
@@ -31,7 +32,6 @@ from cogs.report_button import ReportButton
 
 log = logging.getLogger(__name__)
 
-UNKNOWN = "That image is no longer known to the bot."
 FORGOTTEN = "The details of that image were cleared (by /forget or after the history retention period)."
 NOT_YOURS = "Only the member who asked for this image, or someone who can manage messages here, can delete it."
 DELETED = "Deleted. The credits stay spent: the image was made."
@@ -53,14 +53,6 @@ async def record_delete(interaction: discord.Interaction, job: JobRecord) -> Non
                     type(exc).__name__, exc)
 
 
-async def job_or_refuse(interaction: discord.Interaction, job_id: int, what: str) -> JobRecord:
-    bot: PixazoBot = interaction.client  # type: ignore[assignment]
-    job = await bot.store.job(job_id)
-    if job is None or job["guild_id"] != interaction.guild_id:
-        raise UserFacingError(UNKNOWN, detail=f"{what} of unknown job {job_id} in guild {interaction.guild_id}")
-    return job
-
-
 def details_text(job: JobRecord) -> str:
     delivery = json.loads(job.get("delivery") or "{}")
     model = MODELS[job["model"]]
@@ -74,11 +66,11 @@ def details_text(job: JobRecord) -> str:
         lines.append("Made from an attached image and mask: the command needs them attached again.")
     lines.append("Make it again:")
     head = "\n".join(lines)
-    return head + "\n" + code_block(command_for(model, delivery.get("prompt", ""), shown),
+    return head + "\n" + code_block(command_for(model, prompt_of(job), shown),
                                     DESCRIPTION_MAX - len(head) - 1)
 
 
-class DetailsButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:details:(?P<job>[0-9]{1,19})"):
+class DetailsButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"result:details:(?P<job>{presses.ID})"):
     def __init__(self, job_id: int) -> None:
         super().__init__(discord.ui.Button(label="Details", emoji="ℹ️", style=discord.ButtonStyle.secondary,
                                            custom_id=f"result:details:{job_id}"))
@@ -91,7 +83,7 @@ class DetailsButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
-            job = await job_or_refuse(interaction, self.job_id, "details")
+            job = await presses.pressed(interaction, presses.JOB, self.job_id, what="details")
             if job.get("forgotten_at") is not None:
                 raise UserFacingError(FORGOTTEN, detail=f"details of forgotten job {self.job_id}")
             embed = discord.Embed(description=details_text(job))
@@ -100,7 +92,7 @@ class DetailsButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result
             await answer_error(interaction, exc, "Details button")
 
 
-class DeleteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:delete:(?P<job>[0-9]{1,19})"):
+class DeleteButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"result:delete:(?P<job>{presses.ID})"):
     def __init__(self, job_id: int) -> None:
         super().__init__(discord.ui.Button(label="Delete", emoji="🗑️", style=discord.ButtonStyle.danger,
                                            custom_id=f"result:delete:{job_id}"))
@@ -118,9 +110,8 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:
             await answer_error(interaction, exc, "Delete button")
 
     async def _delete(self, interaction: discord.Interaction) -> None:
-        job = await job_or_refuse(interaction, self.job_id, "delete")
-        if interaction.user.id != job["user_id"] and not interaction.permissions.manage_messages:
-            raise UserFacingError(NOT_YOURS, detail=f"user {interaction.user.id} may not delete job {self.job_id}")
+        job = await presses.pressed(interaction, presses.JOB, self.job_id, what="delete",
+                                    who=presses.Who.OWNER_OR_MODERATOR, refusal=NOT_YOURS)
         if interaction.message is None:
             raise UserFacingError("That message is already gone.", detail=f"delete of job {self.job_id}: no message")
         try:
@@ -143,8 +134,8 @@ MODAL_TITLE = "Edit and run again"
 
 async def remembered_job(interaction: discord.Interaction, job_id: int, what: str) -> tuple[JobRecord, Model]:
     """The job to run again, or the one sentence saying why it cannot be."""
-    job = await job_or_refuse(interaction, job_id, what)
-    if job.get("forgotten_at") is not None or not job.get("delivery"):
+    job: JobRecord = await presses.pressed(interaction, presses.JOB, job_id, what=what)
+    if job.get("forgotten_at") is not None or not prompt_of(job):
         raise UserFacingError(FORGOTTEN, detail=f"{what} of forgotten job {job_id}")
     return job, MODELS[job["model"]]
 
@@ -154,7 +145,7 @@ def used_options(model: Model, job: JobRecord) -> dict[str, Any]:
     delivery = json.loads(job.get("delivery") or "{}")
     options = {p.option for p in model.params}
     used = {name: value for name, value in delivery.get("shown", ()) if name in options}
-    return {**used, "prompt": delivery.get("prompt", "")}
+    return {**used, "prompt": prompt_of(job)}
 
 
 async def run_again(interaction: discord.Interaction, job: JobRecord, model: Model, options: dict[str, Any],
@@ -204,7 +195,7 @@ def inpaint_uploads(model: Model, job: JobRecord) -> list[tuple[Upload, str]]:
     return found
 
 
-class RerollButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:reroll:(?P<job>[0-9]{1,19})"):
+class RerollButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"result:reroll:(?P<job>{presses.ID})"):
     def __init__(self, job_id: int) -> None:
         super().__init__(discord.ui.Button(label="Reroll", emoji="🎲", style=discord.ButtonStyle.primary,
                                            custom_id=f"result:reroll:{job_id}"))
@@ -225,7 +216,7 @@ class RerollButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:
             await answer_error(interaction, exc, "Reroll button")
 
 
-MODAL_ID = re.compile(r"^result:edit-modal:(?P<job>[0-9]{1,19})$")
+MODAL_ID = re.compile(rf"^result:edit-modal:(?P<job>{presses.ID})$")
 
 
 class EditModal(discord.ui.Modal):
@@ -284,7 +275,7 @@ def _seed(raw: str) -> int | str:
         return raw  # prepare names it: "`seed` must be a whole number."
 
 
-class EditButton(discord.ui.DynamicItem[discord.ui.Button], template=r"result:edit:(?P<job>[0-9]{1,19})"):
+class EditButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"result:edit:(?P<job>{presses.ID})"):
     def __init__(self, job_id: int) -> None:
         super().__init__(discord.ui.Button(label="Edit", emoji="✏️", style=discord.ButtonStyle.secondary,
                                            custom_id=f"result:edit:{job_id}"))

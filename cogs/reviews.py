@@ -14,6 +14,7 @@ from typing import Any
 
 import discord
 
+from bot import presses
 from bot.app import PixazoBot
 from bot.domain.reviews import ReviewRecord, ReviewState
 from bot.errors import UserFacingError
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 TOKEN_GONE = (401, 404)  # 401 Invalid Webhook Token (expired), 404 Unknown Webhook
 TOKEN_LIFETIME_SECONDS = 15 * 60 - 30  # Discord's 15 minutes, less a margin for a slow press
 NOT_A_MODERATOR = "Only members who can manage messages in this channel can decide on images here."
-UNKNOWN_REVIEW = "This review is no longer known to the bot."
 DONE = {ReviewState.APPROVED: "Approved", ReviewState.REJECTED: "Rejected", ReviewState.KEPT: "Kept",
         ReviewState.REMOVED: "Removed"}
 REASON_MAX = 300
@@ -40,14 +40,9 @@ def already(review: ReviewRecord) -> str:
 
 async def review_to_decide(interaction: discord.Interaction, review_id: int) -> ReviewRecord:
     """The pending review a moderator pressed on, or the one sentence saying why not."""
-    bot: PixazoBot = interaction.client  # type: ignore[assignment]
     # The press's own permissions: Manage Messages in the channel where the review post is.
-    if not interaction.permissions.manage_messages:
-        raise UserFacingError(NOT_A_MODERATOR, detail=f"user {interaction.user.id} lacks Manage Messages for "
-                                                      f"review {review_id} in channel {interaction.channel_id}")
-    review = await bot.store.review(review_id)
-    if review is None or review["guild_id"] != interaction.guild_id:
-        raise UserFacingError(UNKNOWN_REVIEW, detail=f"review {review_id} unknown in guild {interaction.guild_id}")
+    review: ReviewRecord = await presses.pressed(interaction, presses.REVIEW, review_id, what="review decision",
+                                                 who=presses.Who.MODERATOR, refusal=NOT_A_MODERATOR)
     if review["status"] != ReviewState.PENDING:
         raise UserFacingError(already(review), detail=f"review {review_id} was already {review['status']}")
     return review

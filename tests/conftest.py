@@ -22,7 +22,7 @@ from tests.backends import backend  # noqa: F401  (fixtures: both ledger backend
 from tests.disk import small_disk  # noqa: F401  (a fixture: a real full disk)
 from tests.fakes.discord_server import FakeDiscord, FakeInteraction
 from tests.fakes.pixazo_server import FakePixazo
-from tests.postgres import postgres_server, postgres_url  # noqa: F401
+from tests.postgres import password_role, postgres_server, postgres_url  # noqa: F401
 
 TOKEN = "MTAwMA.fake-discord-token.do-not-leak-0123456789"
 PIXAZO_KEY = "pixazo-secret-key-4f1e9c"

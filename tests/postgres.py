@@ -6,6 +6,7 @@ the PostgreSQL tests are skipped, unless REQUIRE_POSTGRES=1 (set by .ci/run) mak
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import itertools
 import os
@@ -145,6 +146,29 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+PASSWORD_ROLE = "pw_user"
+
+
+@pytest.fixture(scope="session")
+def password_role(postgres_server: PostgresServer) -> tuple[str, str]:
+    """(user, password) of a role the session's server asks for a password (scram-sha-256); every other
+    connection is still trusted. For the tests of a wrong password."""
+    password = "right-password-7f3a"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(postgres_server.url())
+        try:
+            await conn.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{password}'")
+            hba = postgres_server.data / "pg_hba.conf"
+            hba.write_text(f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return PASSWORD_ROLE, password
 
 
 @pytest.fixture

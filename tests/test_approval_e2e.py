@@ -243,6 +243,18 @@ async def test_reject_asks_a_reason_and_the_member_is_told_privately(harness):
     no_pings_anywhere(harness.discord)
 
 
+async def test_a_rejection_reason_that_ends_a_sentence_is_not_stopped_twice(harness):
+    art, review = await moderated(harness.discord)
+    asked = await request(harness.discord, art)
+    post = await one_post(harness.discord, review)
+    opened, _ = await press(harness.discord, post, "Reject", user_id=9100, permissions=MOD)
+    submitted = await harness.discord.submit_modal(opened, {"Reason (shown to the member)": "Too dark!"},
+                                                   permissions=MOD)
+    await submitted.wait_followup()
+    (told,) = [f["content"] for f in asked.followups if "did not approve" in (f.get("content") or "")]
+    assert told.endswith(r": Too dark\! Its credits stay spent, since the image was made."), told
+
+
 async def test_reject_after_the_token_expired_goes_by_dm_and_a_refused_dm_is_logged(harness):
     art, review = await moderated(harness.discord)
     first = await request(harness.discord, art)

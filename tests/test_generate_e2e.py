@@ -6,6 +6,9 @@ derived from the catalog, so a wrong catalog entry fails here.
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 import pytest
 
 from tests.conftest import CHANNEL_ID, GUILD_ID, PIXAZO_KEY, TOKEN, embed_fields, is_ephemeral
@@ -184,7 +187,7 @@ FAILURES = [
     (Behaviour.RATE_LIMITED, "busy", 3),
     (Behaviour.SERVER_ERROR, "internal error", 3),
     (Behaviour.BAD_GATEWAY, "internal error", 3),
-    (Behaviour.HANG, "did not answer within", 3),
+    (Behaviour.HANG, "did not answer in", 3),
     (Behaviour.MALFORMED_JSON, "could not read", 1),
     (Behaviour.UNEXPECTED_SHAPE, "without an image", 1),
     (Behaviour.EMPTY_URL, "no image", 1),
@@ -205,6 +208,27 @@ async def test_pixazo_failure_is_explained_and_refunded(harness, behaviour, said
     assert said in message["content"], message["content"]
     assert "Traceback" not in message["content"] and "error occurred" not in message["content"]
     assert len(harness.pixazo.requests) == attempts
+    await assert_refunded(harness)
+
+
+async def test_a_quoted_reason_that_ends_a_sentence_gets_no_second_full_stop(harness):
+    harness.pixazo.default = Behaviour.BAD_REQUEST
+    harness.pixazo.bad_request_message = "The prompt was blocked by the safety filter."
+    _, message = await harness.answer("sdxl", {"prompt": PROMPT})
+    assert message["content"] == ("Pixazo refused this request: `The prompt was blocked by the safety filter.` "
+                                  "No credits were spent.")
+
+
+@pytest.mark.parametrize("bot_settings", [{"pixazo_retry_base_delay_seconds": 0.2, "pixazo_timeout_seconds": 0.5}])
+async def test_a_timeout_after_retries_states_the_members_whole_wait(harness):
+    harness.pixazo.default = Behaviour.HANG
+    started = asyncio.get_running_loop().time()
+    _, message = await harness.answer("sdxl", {"prompt": PROMPT})
+    waited = asyncio.get_running_loop().time() - started
+    said = re.fullmatch(r"Pixazo did not answer in ([0-9.]+) seconds \(3 tries\), so the request was dropped\. "
+                        r"No credits were spent\.", message["content"])
+    assert said, message["content"]
+    assert 3 * 0.5 < float(said[1]) <= waited + 0.1, "three tries of 0.5 s and the pauses between them, not one try's 0.5 s"
     await assert_refunded(harness)
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from contextlib import asynccontextmanager
 
+import asyncpg
 import pytest
 
+from bot.domain import utc_day
 from bot.storage import Member, open_store
-from tests.conftest import GUILD_ID, is_ephemeral, make_settings, started_bot
+from bot.storage.postgres import migrations as pg_migrations
+from bot.storage.sqlite import migrations as sqlite_migrations
+from tests.conftest import GUILD_ID, eventually, is_ephemeral, make_settings, started_bot
 from tests.ledger import open_view, read_jobs, until
 
 MANY = {"quota_default_daily_credits": 100, "quota_max_jobs_per_user": 20}
@@ -110,11 +115,19 @@ async def test_help_lists_every_command_each_cost_and_your_credits(harness):
     fields = {f["name"]: f["value"] for f in reply["embeds"][0]["fields"]}
     synced = {c["name"] for c in harness.discord.synced[GUILD_ID]} if GUILD_ID in harness.discord.synced else {
         c["name"] for c in harness.discord.synced[None]}
-    for name in synced:
+    admin = {"config", "quotas"}
+    for name in synced - admin:
         assert f"/{name}:" in fields["Commands"]
+    names = [f["name"] for f in reply["embeds"][0]["fields"]]
+    assert names.index("Commands") < names.index("For server admins (Manage Server)"), "members' commands first"
+    assert {line.split(":")[0] for line in fields["For server admins (Manage Server)"].splitlines()} == {
+        f"/{name}" for name in admin}
+    assert "/config" not in fields["Commands"] and "/quotas" not in fields["Commands"]
     assert "/sdxl: 2 credits" in fields["Cost per image"] and "/sdxl-lightning: 1 credit" in fields["Cost per image"]
     assert fields["Your credits"] == "19 left today of 20"
-    assert "Reroll" in fields["The buttons on a result"] and "90 days" in fields["What the bot keeps"]
+    assert all(button in fields["The buttons on a result"] for button in ("Reroll", "Edit", "Details", "Delete",
+                                                                           "Report"))
+    assert "90 days" in fields["What the bot keeps"]
 
 
 async def test_the_retention_sweep_at_start_clears_jobs_older_than_the_setting(tmp_path, fake_discord, fake_pixazo):
@@ -149,3 +162,71 @@ async def ledger_at(settings, when: float):
 async def job_forgotten(settings, job_id: int) -> bool:
     async with open_view(settings) as store:
         return (await store.job(job_id))["forgotten_at"] is not None
+
+
+@pytest.mark.parametrize("bot_settings", [MANY])
+async def test_history_pages_and_forget_answer_after_a_restart(tmp_path, fake_discord, fake_pixazo, bot_settings):
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **bot_settings)
+    async with started_bot(settings, fake_discord):
+        for i in range(7):
+            interaction = await fake_discord.invoke("sdxl-lightning", {"prompt": f"picture {i}"}, user_id=4001)
+            assert (await interaction.wait_followup())["embeds"]
+        history = await fake_discord.invoke("history", user_id=4001)
+        await history.wait_callback()
+        page = history.original
+        forget = await fake_discord.invoke("forget", user_id=4001)
+        await forget.wait_callback()
+        question = forget.original
+    before = fake_discord.identify_payload
+    async with started_bot(settings, fake_discord):  # a new bot process: nothing of the old one in memory
+        await eventually(lambda: fake_discord.identify_payload is not before)
+        turned = await fake_discord.click(page, buttons(page)["Next"]["custom_id"], user_id=4001)
+        assert (await turned.wait_callback())["type"] == 7
+        page = fake_discord.messages[page["id"]]
+        assert "Page 2 of 2" in page["embeds"][0]["footer"]["text"] and "picture 1" in page["embeds"][0]["description"]
+        assert buttons(page)["Next"].get("disabled") and not buttons(page)["Previous"].get("disabled")
+        back = await fake_discord.click(page, buttons(page)["Previous"]["custom_id"], user_id=4001)
+        await back.wait_callback()
+        assert "Page 1 of 2" in fake_discord.messages[page["id"]]["embeds"][0]["footer"]["text"]
+        stranger = await fake_discord.click(question, buttons(question)["Confirm"]["custom_id"], user_id=4999)
+        assert (await stranger.wait_callback())["data"]["content"] == "Only the member who opened this can use these buttons."
+        confirm = await fake_discord.click(question, buttons(question)["Confirm"]["custom_id"], user_id=4001)
+        assert (await confirm.wait_callback())["type"] == 7
+        assert fake_discord.messages[question["id"]]["content"].startswith("Cleared the details of 7 images.")
+        assert not fake_discord.messages[question["id"]]["components"], "the question's buttons are gone"
+    assert all(job["forgotten_at"] is not None for job in await read_jobs(settings, GUILD_ID, 4001))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+async def test_history_shows_the_prompts_of_jobs_from_a_ledger_before_the_queue(tmp_path, fake_discord, fake_pixazo,
+                                                                                backend):
+    """A ledger written at schema version 4 (before the queue kept `delivery`), migrated at start."""
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **backend.settings)
+    rows = [(4001, "sdxl", '{"prompt": "an old lighthouse", "seed": 5}', "succeeded"),
+            (4001, "sd3", '{"prompt": "an old harbour", "negativePrompt": "fog"}', "failed")]
+    now = time.time()  # recent: the retention sweep at start must not clear them first
+    insert = ("INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at)"
+              f" VALUES ({{}}, {{}}, 5, {{}}, {{}}, 2, '{utc_day(now)}', {{}}, {now - 3600})")
+    if backend.name == "sqlite":
+        settings.database_path.parent.mkdir(parents=True)
+        db = sqlite3.connect(settings.database_path, isolation_level=None)
+        sqlite_migrations.apply_migrations(db, upto=4)
+        for user, model, params, state in rows:
+            db.execute(insert.format("?", "?", "?", "?", "?"), (user, GUILD_ID, model, params, state))
+        db.close()
+    else:
+        conn = await asyncpg.connect(backend.location)
+        await pg_migrations.apply_migrations(conn, upto=4)
+        for user, model, params, state in rows:
+            await conn.execute(insert.format("$1", "$2", "$3", "$4", "$5"), user, GUILD_ID, model, params, state)
+        await conn.close()
+    async with started_bot(settings, fake_discord):
+        interaction, reply = await fake_discord_answer(fake_discord, "history", user_id=4001)
+    text = reply["embeds"][0]["description"]
+    assert "an old lighthouse" in text and "an old harbour" in text, text
+    assert "(cleared)" not in text
+
+
+async def fake_discord_answer(fake, name: str, **kwargs):
+    interaction = await fake.invoke(name, {}, **kwargs)
+    return interaction, (await interaction.wait_callback())["data"]

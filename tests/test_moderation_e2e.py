@@ -261,3 +261,10 @@ async def test_a_pattern_check_that_cannot_finish_in_time_adds_nothing_and_says_
     async with open_view(harness.settings) as store:
         assert await store.guild_rules(GUILD_ID) == []
     assert "the check did not finish in time" in harness.log_text()
+
+
+async def test_a_blocked_pattern_that_ends_with_a_full_stop_gets_no_second_one(harness):
+    said = await config(harness, "patterns add", {"pattern": "dark."})
+    assert said["content"].startswith("Blocked `dark.` ") and "`dark.`." not in said["content"], said["content"]
+    said = await config(harness, "patterns remove", {"pattern": "dark."})
+    assert said["content"].startswith("Unblocked `dark.` ") and "`dark.`." not in said["content"], said["content"]

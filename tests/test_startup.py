@@ -152,11 +152,11 @@ def identify_count(fake) -> int:
     return sum(1 for r in fake.requests if r.path.endswith("/users/@me"))
 
 
-async def run_until(settings, predicate, *, force_sync: bool = False, settle: float = 0.0) -> None:
+async def run_until(settings, predicate, *, settle: float = 0.0) -> None:
     """Start the bot, wait for `predicate`, give it `settle` seconds more, then stop it."""
     from bot.__main__ import serve
 
-    task = asyncio.create_task(serve(settings, force_sync=force_sync))
+    task = asyncio.create_task(serve(settings))
     try:
         await eventually(lambda: predicate() or task.done(), timeout=10)
         if task.done():
@@ -184,7 +184,10 @@ async def test_commands_sync_only_when_they_change(tmp_path, fake_discord, fake_
     assert fake_discord.synced[GUILD_ID] == []
 
     # --sync forces it even when nothing changed.
-    await run_until(global_settings, lambda: put_count(fake_discord) == 4, force_sync=True)
+    from bot.__main__ import sync_commands
+
+    await sync_commands(global_settings)
+    assert put_count(fake_discord) == 4
 
 
 def test_every_extension_loads_and_command_names_are_unique():
@@ -352,6 +355,34 @@ async def test_docker_run_as_documented_keeps_the_ledger_in_the_volume(tmp_path,
     assert proc.returncode == 0, stderr.decode()
     rc, line = await health(volume, workdir)
     assert rc == 1 and line.startswith("unhealthy: the bot stopped "), line
+
+
+async def test_sync_syncs_and_exits_beside_the_running_bot(tmp_path, fake_discord, fake_pixazo):
+    """The README's recipe, `python -m bot --sync` with the running bot's settings and DATA_DIR: it syncs
+    and exits 0, without a gateway session, the ledger or DATA_DIR's lock; the running bot carries on."""
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    env = {"DATA_DIR": str(volume), **BASE_ENV, "PIXAZO_BASE_URL": fake_pixazo.base_url,
+           "DISCORD_API_BASE_URL": fake_discord.api_base, "DISCORD_GATEWAY_URL": fake_discord.gateway_url,
+           "DISCORD_GUILD_READY_TIMEOUT": "0.05", "DEV_GUILD_ID": str(GUILD_ID)}
+    proc = await start_bot(env, tmp_path)
+    try:
+        await fake_discord.wait_synced(timeout=15)
+        await fake_discord.wait_identified(timeout=15)
+        puts, sessions = put_count(fake_discord), len(fake_discord.identifies)
+        result = await asyncio.to_thread(run_bot, env, "--sync", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert f"synced {len(fake_discord.synced[GUILD_ID])} command(s) to guild:{GUILD_ID}" in result.stderr
+        assert "ledger" not in result.stderr and "Traceback" not in result.stderr
+        assert put_count(fake_discord) == puts + 1, "synced although nothing changed"
+        assert len(fake_discord.identifies) == sessions, "no second gateway session: not a second bot"
+        interaction = await fake_discord.invoke("quota", {})
+        assert (await interaction.wait_callback())["type"] in (4, 5), "the running bot still answers"
+    finally:
+        proc.terminate()
+        _, stderr = await asyncio.wait_for(proc.communicate(), timeout=15)
+    assert proc.returncode == 0, stderr.decode()
+    assert f"ledger: SQLite at {volume / 'bot.sqlite3'}" in stderr.decode(), "the log names the ledger at start"
 
 
 async def test_health_reports_a_lost_gateway_then_a_dead_bot(tmp_path, fake_discord, fake_pixazo):

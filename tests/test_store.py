@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 
 from bot.catalog import MODELS
 from bot.domain import JobState, StoreBusy
 from bot.domain.jobs import REFUNDED_STATES, TRANSITIONS
+from bot.domain.reviews import ReviewKind, ReviewState
 from bot.storage import Member, Refused, Store
 from tests.backends import Clock
 
@@ -327,6 +331,55 @@ async def test_forget_clears_what_was_asked_for_and_keeps_the_credit_arithmetic(
     assert (await store.job(bob))["result_url"] == "https://x/b.png", "another member's jobs stay"
     assert await left(store) == before - 3
     assert await store.forget_member(1) == 0, "a second /forget finds nothing new"
+
+
+async def test_forget_leaves_the_prompt_in_no_row_and_on_sqlite_in_no_byte_of_the_files(store, backend):
+    secret = "zebraquasar"
+    embed = {"title": "SDXL", "description": f"```{secret}```", "author": {"name": "Requested by alice"},
+             "fields": [{"name": "Seed", "value": "5"}], "image": {"url": "attachment://sdxl-1.png"},
+             "footer": {"text": "/sdxl · job #1"}}
+    jobs = []
+    for n in range(40):  # enough rows that what an update frees is spread over several pages
+        job, _ = await store.reserve(ALICE, channel_id=5, model="sdxl", params={"prompt": f"{secret} {n} " * 20},
+                                     cost=0, default_allowance=20, max_jobs=100, global_cap=None)
+        await store.succeed(job, f"https://x/{secret}-{n}.png")
+        jobs.append(job)
+    decided, _ = await store.open_review(GUILD, jobs[0], ReviewKind.APPROVAL, 1, channel_id=5,
+                                         detail=json.dumps({"embed": embed, "note": None}))
+    await store.decide_review(decided, ReviewState.APPROVED, decided_by=9)
+    pending, _ = await store.open_review(GUILD, jobs[1], ReviewKind.REPORT, 2, channel_id=5, reason="too dark")
+    await store.set_review_detail(pending, json.dumps({"hidden": True, "embed": embed, "content": None}))
+    await store.create_appeal(GUILD, 5, 1, model="sdxl", request={"prompt": f"{secret} castle"},
+                              rule={"rule": "word", "term": "castle", "matched": "castle"}, expires_at=store.now() + 900)
+    await store.record_action(GUILD, 1, "generation", None, {"job": jobs[0], "prompt": secret})
+
+    assert await store.forget_member(1) == 40
+    assert [row for row in await _every_row(backend) if secret in row] == []
+    kept = json.loads((await store.review(pending))["detail"])["embed"]
+    assert kept == {"title": "SDXL", "image": {"url": "attachment://sdxl-1.png"}, "footer": {"text": "/sdxl · job #1"}}, \
+        "a pending report keeps what shows the image again"
+    assert (await store.review(decided))["detail"] is None
+    if backend.name == "sqlite":  # not in the free space of a page, nor in an older frame of the log
+        files = (backend.location, backend.location.with_name(backend.location.name + "-wal"))
+        assert [f.name for f in files if f.exists() and secret.encode() in f.read_bytes()] == []
+
+
+async def _every_row(backend) -> list[str]:
+    """Every row of every table, as text."""
+    if backend.name == "sqlite":
+        db = sqlite3.connect(f"file:{backend.location}?mode=ro", uri=True)
+        try:
+            tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            return [f"{t}: {row}" for t in tables for row in db.execute(f'SELECT * FROM "{t}"')]
+        finally:
+            db.close()
+    conn = await asyncpg.connect(backend.location)
+    try:
+        tables = [r[0] for r in await conn.fetch("SELECT table_name FROM information_schema.tables"
+                                                 " WHERE table_schema = 'public'")]
+        return [f"{t}: {r[0]}" for t in tables for r in await conn.fetch(f'SELECT x::text FROM "{t}" AS x')]
+    finally:
+        await conn.close()
 
 
 async def test_retention_forgets_only_jobs_older_than_the_cutoff(store, clock):

@@ -6,7 +6,10 @@ column names of both backends' `jobs` and `admin_actions` tables.
 
 from __future__ import annotations
 
+import json
 from typing import TypedDict
+
+from bot.catalog import MODELS
 
 
 class JobRecord(TypedDict, total=False):
@@ -33,6 +36,20 @@ class JobRecord(TypedDict, total=False):
     result_channel_id: int | None  # where the result was posted (buttons, /history)
     result_message_id: int | None
     forgotten_at: float | None  # /forget or HISTORY_RETENTION_DAYS cleared what was asked for
+
+
+def prompt_of(job: JobRecord) -> str:
+    """The prompt the job was asked with; "" once forgotten.
+
+    A job queued by this bot keeps it in `delivery`. A ledger from before the durable queue (schema
+    version 4 and older) has no `delivery`: its jobs' prompt is only in the body sent to Pixazo."""
+    delivery = json.loads(job.get("delivery") or "{}")
+    if "prompt" in delivery:
+        return str(delivery["prompt"])
+    model = MODELS.get(job.get("model", ""))
+    param = model.param("prompt") if model is not None else None
+    prompt = json.loads(job.get("params") or "{}").get(param.field if param is not None else "prompt", "")
+    return prompt if isinstance(prompt, str) else ""
 
 
 class UsageRow(TypedDict):

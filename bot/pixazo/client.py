@@ -78,6 +78,13 @@ class GeneratedImage:
     attempts: int
 
 
+def _waited(exc: PixazoError, started: float, tries: int) -> PixazoError:
+    """The error the member reads: a timeout says how long they waited in all, not one try's limit."""
+    if isinstance(exc, PixazoTimeout) and tries > 1:
+        return PixazoTimeout(time.monotonic() - started, tries=tries, detail=exc.detail)
+    return exc
+
+
 class PixazoClient:
     def __init__(
         self,
@@ -179,13 +186,13 @@ class PixazoClient:
                 return await call()
             except PixazoError as exc:
                 if not exc.retryable or attempt >= self._retry.attempts:
-                    raise
+                    raise _waited(exc, started, attempt) from exc.__cause__
                 delay = self._retry.delay(attempt, getattr(exc, "retry_after", None))
                 left = self._retry.total_seconds - (time.monotonic() - started)
                 if delay >= left:
                     log.warning("pixazo %s: %s; not retrying, %.1fs wait exceeds the %.1fs left",
                                 what, exc.detail, delay, left)
-                    raise
+                    raise _waited(exc, started, attempt) from exc.__cause__
                 log.warning("pixazo %s: %s; retry %d/%d in %.2fs", what, exc.detail, attempt,
                             self._retry.attempts - 1, delay)
                 await self._retry.sleep(delay)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from bot.errors import UserFacingError
+from bot.text import end_sentence
 
 # What Pixazo says is shown to the member, but only this much of it: a reason is a sentence, and the
 # whole refusal must stay far below Discord's 2000-character message limit.
@@ -39,7 +40,7 @@ class PixazoRejected(PixazoError):
     """400: Pixazo refused the request as given."""
 
     def __init__(self, reason: str | None, *, detail: str) -> None:
-        said = f": {literal(reason)}." if reason else "."
+        said = end_sentence(f": {literal(reason)}") if reason else "."
         super().__init__(f"Pixazo refused this request{said}", detail=detail)
 
 
@@ -88,9 +89,15 @@ class PixazoServerError(PixazoError):
 class PixazoTimeout(PixazoError):
     retryable = True
 
-    def __init__(self, seconds: float, *, detail: str) -> None:
-        super().__init__(f"Pixazo did not answer within {seconds:g} seconds, so the request was dropped.",
-                         detail=detail)
+    def __init__(self, seconds: float, *, detail: str, tries: int = 1) -> None:
+        """`seconds`: the member's whole wait, every try and the pauses between them included."""
+        shown = f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"
+        if tries > 1:
+            said = f"Pixazo did not answer in {shown} seconds ({tries} tries), so the request was dropped."
+        else:
+            said = f"Pixazo did not answer within {shown} seconds, so the request was dropped."
+        super().__init__(said, detail=detail)
+        self.seconds = seconds
 
 
 class PixazoUnavailable(PixazoError):

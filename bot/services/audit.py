@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.domain import JobState
 from bot.domain.audit import AuditAction, family
-from bot.domain.records import AuditRow, JobRecord
+from bot.domain.records import AuditRow, JobRecord, prompt_of
 from bot.errors import InvalidInput
 from bot.storage import Store
 from bot.text import code_span, credits
@@ -65,7 +65,7 @@ async def record_generation(store: Store, job_id: int) -> None:
         job = await store.job(job_id)
         if job is None or job["state"] != JobState.SUCCEEDED:
             return
-        prompt = json.loads(job.get("delivery") or "{}").get("prompt", "")  # empty once forgotten
+        prompt = prompt_of(job)  # empty once forgotten
         detail = generation_detail(job, prompt, job.get("result_channel_id"), job.get("result_message_id"))
         await store.record_action(job["guild_id"], job["user_id"], AuditAction.GENERATION.value, None, detail)
     except Exception as exc:

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.catalog import PROMPT_MAX_LENGTH, SEED_MAX, Model, Param
 from bot.errors import InvalidInput
-from bot.text import code_span
+from bot.text import code_span, end_sentence
 
 EMPTY_PROMPT = "The prompt is empty. Describe the image you want, for example `a red fox in snow`."
 # Letters and symbols that Unicode draws as nothing: a prompt of only these is as empty as one of spaces.
@@ -53,7 +53,7 @@ def prepare(model: Model, options: dict[str, Any], *, rng: random.Random | None 
     given = {name: value for name, value in options.items() if value is not None}
     unknown = sorted(set(given) - {p.option for p in model.params})
     if unknown:
-        raise InvalidInput(f"/{model.key} has no option named {code_span(unknown[0], 40)}.")
+        raise InvalidInput(end_sentence(f"/{model.key} has no option named {code_span(unknown[0], 40)}"))
     prompt = _prompt(model, given.get("prompt"))
     payload: dict[str, Any] = {}
     shown: list[tuple[str, Any]] = []

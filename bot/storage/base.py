@@ -33,6 +33,12 @@ class StoreUnavailable(Exception):
     """
 
 
+class StoreMisconfigured(StoreUnavailable):
+    """The database server answered, and refused what DATABASE_URL says: a wrong password, an unknown
+    user or database, a host name that does not exist, a user without the rights the ledger needs.
+    Trying again cannot help until the operator changes it (the bot exits 2, not 1)."""
+
+
 class Store(Protocol):
     """One ledger. Every write is one transaction; a reservation's check-and-spend cannot interleave
     with another reservation's, from this process or another one sharing the database.
@@ -195,6 +201,10 @@ class Store(Protocol):
     # Buttons, /history and /forget. Forgetting clears what a member asked for (prompt, parameters,
     # input names, result URL, delivery details) of finished jobs; cost, day and state stay, so the
     # credit arithmetic and the audit are unchanged. Open jobs are left until they end: they still run.
+    # Every other copy goes with them: the result embed a review keeps (a decided review's whole, a
+    # pending one's prompt, settings and requester, so a decision still shows the image), the prompt
+    # in audit rows, and appeals not waiting for a moderator. SQLite overwrites what it frees
+    # (secure_delete) and empties its write-ahead log after a forget, so the text leaves the files.
 
     async def set_result_message(self, job_id: int, channel_id: int, message_id: int) -> None:
         """Where the job's result was posted: the buttons and /history find it again by this."""

@@ -346,6 +346,8 @@ class FakeDiscord:
         self.gateway_queries: list[dict[str, str]] = []
         self.resume_count = 0
         self.callback_deadline: float | None = 3.0  # Discord's limit for the first response; None = off
+        # Faults for the next interaction callbacks, in order (see fail_callbacks).
+        self.callback_faults: list[tuple[int, int, str, bool]] = []
         self.app_permissions = BOT_PERMISSIONS
         # A status (say 503) to answer GET /users/@me with, the call discord.py logs in with: an outage.
         self.login_status: int | None = None
@@ -921,8 +923,19 @@ class FakeDiscord:
             raise _ApiError(401, 50027, "Invalid Webhook Token")
         return fi
 
+    def fail_callbacks(self, status: int, *, times: int = 1, code: int = 0, message: str = "Service Unavailable",
+                       applied: bool = False) -> None:
+        """Answer the next `times` interaction callbacks (any interaction's) with `status`: Discord having
+        trouble (5xx) or refusing (10062 Unknown interaction with status 404). `applied=True`: the callback
+        still takes effect, as when Discord acted on it and then failed to answer (a retry of it then
+        gets 400 40060 "already acknowledged")."""
+        self.callback_faults.extend([(status, code, message, applied)] * times)
+
     async def _callback(self, request: web.Request) -> web.Response:
         fi = self.interactions.get(request.match_info["interaction_id"])
+        fault = self.callback_faults.pop(0) if self.callback_faults else None
+        if fault is not None and not fault[3]:
+            raise _ApiError(fault[0], fault[1], fault[2])
         if fi is None or fi.token != request.match_info["token"] or fi.expired:
             raise _ApiError(404, 10062, "Unknown interaction")
         if fi.callbacks:
@@ -943,10 +956,14 @@ class FakeDiscord:
             raise _form_error(
                 [("type", "Interaction response type 6/7 is only valid for component interactions")]
             )
+        if (ctype == 8) != (fi.kind == 4):
+            raise _form_error([("type", "An autocomplete interaction takes response type 8, and only it does")])
         message = self._apply_callback(fi, ctype, data, rec)
         fi.callbacks.append(body)
         fi.callback_at = loop.time()
         fi._callback_event.set()
+        if fault is not None:  # acted on, then answered with an error
+            raise _ApiError(fault[0], fault[1], fault[2])
         return _json(self._callback_response(fi, ctype, message))
 
     def _apply_callback(
@@ -1576,6 +1593,7 @@ class FakeDiscord:
         locale: str = "en-US",
         raw_options: Sequence[dict] = (),
         raw_resolved: dict[str, dict] | None = None,
+        focused: str | None = None,
     ) -> FakeInteraction:
         """Inject a slash command as if `username` typed /name [subcommand] options….
 
@@ -1587,6 +1605,7 @@ class FakeDiscord:
         (`user`, `context: 1`, a DM channel, no `guild_id`/`member`), and `raw_options` are leaf
         option objects appended exactly as given (any `type`, any `value`, no resolved objects);
         `raw_resolved` adds to `data.resolved` (kind -> {id: object}), say a user with no member.
+        `focused` names an option: the interaction is then an autocomplete request (type 4) for it.
         """
         actor = self._actor(
             user_id=user_id,
@@ -1623,6 +1642,9 @@ class FakeDiscord:
             resolved.setdefault("attachments", {})[att["id"]] = att
             leaf.append({"name": opt_name, "type": 11, "value": att["id"]})
         leaf.extend(dict(raw) for raw in raw_options)
+        for option in leaf:
+            if focused is not None and option["name"] == focused:
+                option["focused"] = True
         for kind, objects in (raw_resolved or {}).items():
             resolved.setdefault(kind, {}).update(objects)
         data: dict[str, Any] = {
@@ -1635,7 +1657,7 @@ class FakeDiscord:
             data["resolved"] = resolved
         if scope is not None or (command is None and actor.guild_id is not None):
             data["guild_id"] = str(scope if scope is not None else actor.guild_id)
-        return await self._inject(actor, 2, data, label)
+        return await self._inject(actor, 2 if focused is None else 4, data, label)
 
     def _command_id(self, name: str, scope: int | None) -> str:
         return self._command_ids.get((scope, 1, name)) or str(self._ids.next())
@@ -1728,6 +1750,44 @@ class FakeDiscord:
             data["values"] = list(values or [])
         return await self._inject(actor, 3, data, f"click {custom_id}", message=current)
 
+
+    def bot_message(self, channel_id: int, custom_ids: Sequence[str]) -> dict:
+        """A message of the bot's in `channel_id` carrying one button per custom_id, to `click`.
+
+        For presses a hostile client makes up: the interaction is JSON from outside, so the custom_id
+        (and the message it claims to come from) can be anything, whatever the bot really posted."""
+        message = self._message_shell(str(self._ids.next()), channel_id, 0, interaction=None)
+        buttons = [{"type": 2, "style": 2, "label": custom_id[:80], "custom_id": custom_id} for custom_id in custom_ids]
+        message["components"] = [{"type": 1, "components": buttons[i:i + 5]} for i in range(0, len(buttons), 5)]
+        self.messages[message["id"]] = message
+        return message
+
+    async def submit_form(
+        self,
+        custom_id: str,
+        values: dict[str, str],
+        *,
+        user_id: int = 4000,
+        username: str = "alice",
+        guild_id: int | None = _FIRST_GUILD,
+        channel_id: int | None = None,
+        permissions: int = DEFAULT_MEMBER_PERMISSIONS,
+    ) -> FakeInteraction:
+        """Submit a form (modal) the bot never opened for this member: any custom_id, and `values`
+        (text input custom_id -> text), as a hostile client can."""
+        actor = self._actor(
+            user_id=user_id,
+            username=username,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            roles=(),
+            permissions=permissions,
+            locale="en-US",
+            attachment_size_limit=DEFAULT_UPLOAD_LIMIT,
+        )
+        rows = [{"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
+                for key, value in values.items()]
+        return await self._inject(actor, 5, {"custom_id": custom_id, "components": rows}, f"modal {custom_id}")
 
     async def submit_modal(
         self,

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -42,6 +43,7 @@ from bot.storage.base import (
     EXPIRED,
     INTERRUPTED,
     MAX_ATTEMPTS,
+    StoreMisconfigured,
     StoreUnavailable,
     config_action,
     recovered,
@@ -57,6 +59,10 @@ log = logging.getLogger(__name__)
 _OPEN = [str(s) for s in OPEN_STATES]
 # What forgetting clears; params is NOT NULL (the body sent to Pixazo), so it becomes an empty object.
 _FORGET_SETS = "params = '{}', inputs = NULL, result_url = NULL, delivery = NULL, interaction_token = NULL"
+# A review of a forgotten job: a decided one needs its saved result embed no more; a pending one keeps only
+# what shows the image again (title, image, footer), not the prompt, settings or requester.
+_FORGET_REVIEW = ("detail = CASE WHEN status = 'pending' THEN (detail::jsonb #- '{embed,description}'"
+                  " #- '{embed,fields}' #- '{embed,author}' #- '{embed,thumbnail}')::text END")
 _REFUNDED = ", ".join(f"'{s}'" for s in REFUNDED_STATES)
 _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
@@ -136,6 +142,30 @@ SELECT 'server', s.guild_id || '/' || s.day, s.credits, 0
 _USAGE_SQL = ("SELECT day, model, user_id, SUM(cost) AS credits, COUNT(*) AS jobs FROM jobs"
               f" WHERE guild_id = $1 AND day >= $2 AND state NOT IN ({_REFUNDED})"
               " GROUP BY day, model, user_id ORDER BY day, model, user_id")
+
+# What the operator must change before a start can succeed, and what to tell them; anything else (refused,
+# unreachable, starting up, too many connections) may pass on its own and is worth a restart.
+_FIX_FIRST: tuple[tuple[type[BaseException], str], ...] = (
+    (asyncpg.InvalidPasswordError, "the password is wrong"),
+    (asyncpg.InvalidAuthorizationSpecificationError, "the server does not let this user in (no such role, or "
+                                                     "pg_hba.conf has no entry for it)"),
+    (asyncpg.InvalidCatalogNameError, "there is no database of that name; create it or correct the name"),
+    (asyncpg.InsufficientPrivilegeError, "the user lacks a right the ledger needs (creating its tables, say)"),
+    (asyncpg.ClientConfigurationError, "asyncpg cannot use these connection settings"),
+)
+
+
+def _refused(where: DatabaseUrl, what: str, exc: BaseException) -> StoreUnavailable:
+    """One line for a failed connect or set-up: StoreMisconfigured when the operator must fix DATABASE_URL
+    or the server's set-up, StoreUnavailable when trying again later may work. Never the password."""
+    said = where.scrub(f"{type(exc).__name__}: {exc}")
+    for kind, hint in _FIX_FIRST:
+        if isinstance(exc, kind):
+            return StoreMisconfigured(f"{what} ({where}): {hint}: {said}")
+    if isinstance(exc, socket.gaierror) and exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
+        return StoreMisconfigured(f"{what} ({where}): the host name {where.host!r} is not known; correct it: {said}")
+    return StoreUnavailable(f"{what} ({where}): {said}")
+
 
 _BUSY = (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError,
          asyncpg.TooManyConnectionsError)
@@ -228,13 +258,13 @@ class PostgresStore:
                    busy_timeout: float = 5.0, delivered: Mapping[int, str | None] | None = None,
                    recover: bool = True, connect_timeout: float = 10.0, owner: str | None = None) -> PostgresStore:
         """Connect, migrate, open a pool and recover (as SqliteStore.open); StoreUnavailable (one line,
-        no password) when the server cannot be reached or the ledger cannot be set up."""
+        no password) when the server cannot be reached or the ledger cannot be set up, StoreMisconfigured
+        when that is DATABASE_URL's fault or the server's set-up (see _FIX_FIRST)."""
         where = DatabaseUrl.parse(url)  # StoreUnavailable when malformed
         try:
             conn = await asyncpg.connect(url, timeout=connect_timeout)
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreUnavailable(f"could not connect to the PostgreSQL server in DATABASE_URL ({where}): "
-                                   f"{where.scrub(f'{type(exc).__name__}: {exc}')}") from None
+            raise _refused(where, "could not connect to the PostgreSQL server in DATABASE_URL", exc) from None
         try:
             await apply_migrations(conn)
             # min_size=0: no floor of connections for asyncpg to restore, with a traceback a try, while
@@ -252,8 +282,7 @@ class PostgresStore:
                 })
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # Say, a user that may not create tables: the migration's own message says which.
-            raise StoreUnavailable(f"could not set up the ledger in the DATABASE_URL database ({where}): "
-                                   f"{where.scrub(f'{type(exc).__name__}: {exc}')}") from None
+            raise _refused(where, "could not set up the ledger in the DATABASE_URL database", exc) from None
         finally:
             await conn.close()
         store = cls(pool, clock, busy_timeout, owner=owner, where=where)
@@ -665,18 +694,20 @@ class PostgresStore:
         return [dict(r) for r in rows], total  # type: ignore[misc]
 
     async def forget_member(self, user_id: int) -> int:
-        return await self._forget("user_id = $3", user_id, "actor_id = $1", "user_id = $1")
+        return await self._forget("user_id = $1", user_id, "actor_id = $1", "user_id = $1")
 
     async def forget_older_than(self, created_before: float) -> int:
-        return await self._forget("created_at < $3", created_before, "at < $1", "created_at < $1")
+        return await self._forget("created_at < $1", created_before, "at < $1", "created_at < $1")
 
     async def _forget(self, where: str, value: Any, audit_where: str, appeal_where: str) -> int:
-        sql = (f"UPDATE jobs SET {_FORGET_SETS}, forgotten_at = $1 WHERE {where} AND forgotten_at IS NULL"
-               " AND state <> ALL($2::text[])")
+        sql = (f"UPDATE jobs SET {_FORGET_SETS}, forgotten_at = $2 WHERE {where} AND forgotten_at IS NULL"
+               " AND state <> ALL($3::text[])")
         now = self.now()
         async with self._write() as conn:
-            status = await conn.execute(sql, now, _OPEN, value)
-            await self._forget_asked(conn, now, audit_where, appeal_where, value)
+            status = await conn.execute(sql, value, now, _OPEN)
+            await conn.execute(f"UPDATE reviews SET {_FORGET_REVIEW} WHERE detail IS NOT NULL AND job_id IN"
+                               f" (SELECT id FROM jobs WHERE {where} AND forgotten_at IS NOT NULL)", value)
+            await self._forget_asked(conn, audit_where, appeal_where, value)
         return int(status.split()[-1])
 
     # -- approval mode and reports (part 8) ------------------------------------------------------
@@ -792,17 +823,15 @@ class PostgresStore:
     # -- part 8: appeals and the audit feed ------------------------------------------------------
 
     @staticmethod
-    async def _forget_asked(conn: asyncpg.Connection, now: float, audit_where: str, appeal_where: str,
-                            value: Any) -> None:
+    async def _forget_asked(conn: asyncpg.Connection, audit_where: str, appeal_where: str, value: Any) -> None:
         """What a member asked for also lives in audit rows (a generation's prompt, the text an appealed
-        rule matched) and in appeals no longer waiting; /forget and retention clear it with the jobs."""
+        rule matched) and in appeals not waiting for a moderator; /forget and retention clear it with the jobs."""
         await conn.execute(f"UPDATE admin_actions SET detail = ((detail::jsonb - 'prompt') #- '{{rule,matched}}')::text"
                            f" WHERE {audit_where} AND action = ANY($2::text[])",
                            value, [AuditAction.GENERATION.value, AuditAction.APPEAL.value])
         await conn.execute(f"UPDATE appeals SET request = '{{}}', rule = (rule::jsonb - 'matched')::text"
-                           f" WHERE {appeal_where} AND (status = ANY($2::text[]) OR (status = $3 AND expires_at < $4))",
-                           value, [AppealStatus.ALLOWED.value, AppealStatus.DENIED.value], AppealStatus.OFFERED.value,
-                           now)
+                           f" WHERE {appeal_where} AND status = ANY($2::text[])",
+                           value, [AppealStatus.ALLOWED.value, AppealStatus.DENIED.value, AppealStatus.OFFERED.value])
 
     async def create_appeal(self, guild_id: int, channel_id: int, user_id: int, *, model: str,
                             request: dict[str, Any], rule: dict[str, Any], expires_at: float) -> int:

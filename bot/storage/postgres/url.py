@@ -9,6 +9,7 @@ from bot.storage.base import StoreUnavailable
 
 SCHEMES = ("postgresql", "postgres")
 EXAMPLE = "postgresql://user:password@host:5432/database"
+ENCODE = "a password with @ : / ? or # in it must be percent-encoded (@ as %40, : as %3A, / as %2F)"
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,15 @@ class DatabaseUrl:
             parts = urlsplit(url.strip())
             port = parts.port or 5432
         except ValueError:
-            raise StoreUnavailable(f"DATABASE_URL is malformed: expected {EXAMPLE}") from None
+            raise StoreUnavailable(f"DATABASE_URL is malformed: expected {EXAMPLE}; {ENCODE}") from None
         if parts.scheme not in SCHEMES:
             raise StoreUnavailable(f"DATABASE_URL must start with postgresql:// (expected {EXAMPLE})")
+        if "@" in parts.netloc.rpartition("@")[0]:
+            # asyncpg splits at the first @, not the last: it would try the rest of the password as the host.
+            raise StoreUnavailable(f"DATABASE_URL has more than one @ before the host: {ENCODE}")
         database = unquote(parts.path.lstrip("/"))
         if not parts.hostname or not database or "/" in database:
-            raise StoreUnavailable(f"DATABASE_URL needs a host and a database name (expected {EXAMPLE})")
+            raise StoreUnavailable(f"DATABASE_URL needs a host and a database name (expected {EXAMPLE}; {ENCODE})")
         return cls(unquote(parts.username or ""), parts.hostname, port, database, unquote(parts.password or ""))
 
     def __str__(self) -> str:

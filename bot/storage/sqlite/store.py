@@ -46,6 +46,10 @@ T = TypeVar("T")
 _OPEN_SQL = ", ".join(f"'{state.value}'" for state in OPEN_STATES)
 # What forgetting clears; params is NOT NULL (the body sent to Pixazo), so it becomes an empty object.
 _FORGET_SETS = "params = '{}', inputs = NULL, result_url = NULL, delivery = NULL, interaction_token = NULL"
+# A review of a forgotten job: a decided one needs its saved result embed no more; a pending one keeps only
+# what shows the image again (title, image, footer), not the prompt, settings or requester.
+_FORGET_REVIEW = ("detail = CASE WHEN status = 'pending' THEN json_remove(detail, '$.embed.description',"
+                  " '$.embed.fields', '$.embed.author', '$.embed.thumbnail') END")
 _REFUNDED_SQL = ", ".join(f"'{state.value}'" for state in REFUNDED_STATES)
 _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
@@ -173,6 +177,17 @@ def _record_config(conn: Conn, now: float, guild_id: int, actor_id: int, kind: R
     _record_json(conn, now, guild_id, actor_id, *config_action(kind, verb, value, detail))
 
 
+def _checkpoint(conn: Conn) -> None:
+    """Copy the write-ahead log into the database and empty it: what /forget overwrote in the database
+    is otherwise still in the log's older frames. A reader holding an old snapshot makes it wait for
+    the next forget (or the last connection's close, which checkpoints too)."""
+    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if busy:
+        log.warning("after a forget, the write-ahead log could not be emptied (a reader is open); the cleared "
+                    "text stays in %s-wal until the next checkpoint", conn.execute("PRAGMA database_list")
+                    .fetchone()[2])
+
+
 def _rows(conn: Conn, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
     cur = conn.execute(sql, args)
     names = [c[0] for c in cur.description]
@@ -185,6 +200,8 @@ def _connect(path: Path, busy_timeout: float) -> Conn:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA busy_timeout = {max(1, round(busy_timeout * 1000))}")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # What a row loses (an update, /forget) is overwritten with zeros, not left in free space.
+        conn.execute("PRAGMA secure_delete = ON")
         apply_migrations(conn)
     except BaseException:
         conn.close()
@@ -663,23 +680,31 @@ class SqliteStore:
 
         def work(conn: Conn) -> int:
             cleared = conn.execute(sql, (now, *args)).rowcount
-            self._forget_asked(conn, now, audit_where, appeal_where, args)
+            conn.execute(f"UPDATE reviews SET {_FORGET_REVIEW} WHERE detail IS NOT NULL AND job_id IN"
+                         f" (SELECT id FROM jobs WHERE {where} AND forgotten_at IS NOT NULL)", args)
+            self._forget_asked(conn, audit_where, appeal_where, args)
             return cleared
 
-        return await self._write(work)
+        cleared = await self._write(work)
+        try:  # the clearing is committed: a log that cannot be emptied now is emptied by a later checkpoint
+            await self._thread.run(_checkpoint, self._conn)
+        except sqlite3.Error as exc:
+            log.warning("after a forget, the write-ahead log could not be emptied (%s); the cleared text stays in "
+                        "it until the next checkpoint", exc)
+        return cleared
 
     # -- part 8: appeals and the audit feed ------------------------------------------------------
 
     @staticmethod
-    def _forget_asked(conn: Conn, now: float, audit_where: str, appeal_where: str, args: tuple[Any, ...]) -> None:
+    def _forget_asked(conn: Conn, audit_where: str, appeal_where: str, args: tuple[Any, ...]) -> None:
         """What a member asked for also lives in audit rows (a generation's prompt, the text an appealed
-        rule matched) and in appeals no longer waiting; /forget and retention clear it with the jobs."""
+        rule matched) and in appeals not waiting for a moderator; /forget and retention clear it with the jobs."""
         conn.execute(f"UPDATE admin_actions SET detail = json_remove(detail, '$.prompt', '$.rule.matched')"
                      f" WHERE {audit_where} AND action IN (?, ?)",
                      (*args, AuditAction.GENERATION.value, AuditAction.APPEAL.value))
         conn.execute(f"UPDATE appeals SET request = '{{}}', rule = json_remove(rule, '$.matched') WHERE {appeal_where}"
-                     " AND (status IN (?, ?) OR (status = ? AND expires_at < ?))",
-                     (*args, AppealStatus.ALLOWED.value, AppealStatus.DENIED.value, AppealStatus.OFFERED.value, now))
+                     " AND status IN (?, ?, ?)",
+                     (*args, AppealStatus.ALLOWED.value, AppealStatus.DENIED.value, AppealStatus.OFFERED.value))
 
     async def create_appeal(self, guild_id: int, channel_id: int, user_id: int, *, model: str,
                             request: dict[str, Any], rule: dict[str, Any], expires_at: float) -> int:

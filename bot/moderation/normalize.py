@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import islice
 
 # Unicode's Default_Ignorable_Code_Point set (DerivedCoreProperties.txt): zero-width spaces and
 # joiners, bidi controls, the soft hyphen, the combining grapheme joiner, variation selectors, Hangul
@@ -48,9 +49,11 @@ def split(normalized: str) -> list[str]:
     return (_ASCII_WORD if normalized.isascii() else _WORD).findall(normalized)
 
 
-def spans(normalized: str) -> list[tuple[int, int]]:
-    """Where each word of `split(normalized)` is, to quote the prompt's own text around a match."""
-    return [m.span() for m in (_ASCII_WORD if normalized.isascii() else _WORD).finditer(normalized)]
+def spans(normalized: str, upto: int | None = None) -> list[tuple[int, int]]:
+    """Where each word of `split(normalized)` is (the first `upto` of them), to quote the prompt's own
+    text around a match."""
+    found = (_ASCII_WORD if normalized.isascii() else _WORD).finditer(normalized)
+    return [m.span() for m in (found if upto is None else islice(found, upto))]
 
 
 def words(text: str) -> list[str]:

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import re2
 
 from bot.moderation.limits import MAX_WORD_CHARS
-from bot.moderation.normalize import words
+from bot.moderation.normalize import normalize, split, words
+from bot.moderation.skeleton import fold
 
 
 class BadWord(ValueError):
@@ -32,6 +36,11 @@ def check_word(term: str) -> str:
     return " ".join(found)
 
 
+def folded_words(text: str) -> list[str]:
+    """The words a term is matched by: look-alike letters and accents undone, as in prompts."""
+    return split(fold(normalize(text)))
+
+
 @dataclass(frozen=True, slots=True)
 class WordHit:
     term: str  # the term as configured
@@ -50,7 +59,7 @@ class WordList:
         own: list[tuple[str, int] | None] = [None]  # the term ending exactly here, and its length in words
         self.terms: list[str] = []
         for term in terms:
-            key = words(term)
+            key = folded_words(term)
             if not key:
                 continue
             state = 0
@@ -80,8 +89,26 @@ class WordList:
                     self._hit[nxt] = self._hit[self._fail[nxt]]
                 queue.append(nxt)
 
+        self._inside: Any = None  # built on first use by `inside`
+
     def __len__(self) -> int:
         return len(self.terms)
+
+    def inside(self, run: str) -> str | None:
+        """The first one-word term (three letters or more) found anywhere in `run`, letters spelled
+        apart and joined ("anude" holds "nude"); for the built-in lists, whose terms are ASCII."""
+        if self._inside is None:
+            singles = sorted({" ".join(folded_words(t)) for t in self.terms if len(folded_words(t)) == 1
+                              and len(folded_words(t)[0]) >= 3}, key=lambda t: (-len(t), t))
+            by_key = {" ".join(folded_words(t)): t for t in reversed(self.terms)}
+            options = re2.Options()
+            options.log_errors = False
+            options.never_capture = True
+            self._inside = (re2.compile("|".join(re2.escape(t) for t in singles), options) if singles else None,
+                            by_key)
+        compiled, by_key = self._inside
+        found = None if compiled is None else compiled.search(run)
+        return None if found is None else by_key[found.group()]
 
     def find(self, prompt_words: Sequence[str]) -> WordHit | None:
         """The first term (by where it ends in the prompt) found as whole words in sequence."""

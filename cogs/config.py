@@ -160,6 +160,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
             f"filter {_onoff(config.get(NSFW_FILTER))} outside age-restricted channels; results in age-restricted "
             f"channels as spoilers: {_onoff(config.get(SPOILER))}. Sexual content involving minors is always refused."),
             inline=False)
+        embed.add_field(name="Image check", value=self._image_check(config), inline=False)
         negative = config.get(NEGATIVE_PROMPT)
         embed.add_field(name="Added negative prompt", value=code_block(negative, FIELD_MAX) if negative else "none",
                         inline=False)

@@ -11,8 +11,13 @@ filter on (every rule runs) and, separately, in an age-restricted one.
 
 Configurations: the issue's hostile patterns; the same plus three counted repetitions
 (`[ab]*a[ab]{15}z`, `a.{20}b!`, `.{150}zq`) that are hostile to RE2 itself (see PatternList), as
-the engine would run them; and the same as `/config patterns add` admits them (it times each new
-pattern, and the server's together, on long probes and refuses the slow ones: patterns.check_new_pattern).
+the engine would run them; the same as `/config patterns add` admits them; and the worst that
+`/config patterns add` admits (patterns.check_new_pattern decides from each pattern's weight, never
+from a clock): eight DFA-hostile patterns of the largest weight one may have (8), which use up the
+server's whole weight (64), and 42 weightless ones of up to 200 characters.
+
+Prompts also include writing tricks (leetspeak, letters spelled apart, look-alike letters, spelled-out
+ages), which make the rules read the prompt several ways (bot/moderation/skeleton.py).
 For each it prints the build (compile) time, then p50, p99 and max in microseconds of one check,
 overall and per prompt kind. Target: p99 <= 1 ms.
 
@@ -37,7 +42,7 @@ if __package__ in (None, ""):  # `python bench/moderation.py`: make the reposito
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.moderation import PromptRules  # noqa: E402
-from bot.moderation.patterns import BadPattern, check_new_pattern  # noqa: E402
+from bot.moderation.patterns import BadPattern, check_new_pattern, weight  # noqa: E402
 
 TARGET_P99_US = 1000
 PROMPT_CHARS = 1500
@@ -88,6 +93,23 @@ def configured_patterns(counting: bool, *, admitted: bool = False) -> list[str]:
     return patterns
 
 
+# The worst /config patterns add admits: DFA-hostile shapes at the largest weight (8) one pattern may
+# have, using the server's whole weight (64) between them, then weightless patterns up to the length limit.
+WORST_HOSTILE = [r"[ab]*a[ab]{7}z", r"a.{8}b!", r".{8}zq", r"[ab]*b[ab]{7}y", r"(?:a|b)*a(?:a|b){7}x",
+                 r"\w*x\w{7}q", r"[^z]*a[^z]{7}!", r"[ab]*a" + "[ab]" * 7 + "w"]
+WORST_LIGHT = [r"(a+)+$", r"(x+x+)+y", r"(a+b+)+c$"] + [
+    (f"forbidden phrase number {i} " * 12)[:196] + "x+y" for i in range(39)]
+
+
+def worst_admitted() -> list[str]:
+    patterns: list[str] = []
+    for pattern in WORST_HOSTILE + WORST_LIGHT:
+        check_new_pattern(pattern, patterns)  # raises if /config would refuse it: then it is not the worst admitted
+        patterns.append(pattern)
+    assert len(patterns) == 50 and sum(weight(p) for p in patterns) == 64
+    return patterns
+
+
 def prompts(rng: random.Random, words: list[str]) -> dict[str, list[str]]:
     def cap(text: str) -> str:
         # Ends in "." so that the `...$` patterns do not refuse ordinary text by its last letter.
@@ -107,6 +129,10 @@ def prompts(rng: random.Random, words: list[str]) -> dict[str, list[str]]:
         "random-ab": ["".join(rng.choice("ab") for _ in range(PROMPT_CHARS)) for _ in range(25)],
         "random-ab.": ["".join(rng.choice("ab") for _ in range(PROMPT_CHARS - 1)) + "." for _ in range(25)],
         "mixed-script": [cap("кот в снегу, 雪の中の狐, बच्चा खेल रहा है, ")],
+        # Every trick the rules undo, all through the prompt: several readings of it each time.
+        "tricks": [cap("a ch1ld in a c a s t l e, n.u.d.3 st4tue, tw\u0435lve-year-old, l1ttle g1rl, $ky, "),
+                   cap("ɴᴜᴅᴇ? no: a ᴄᴀsᴛʟᴇ at n\u0443ght, p-a-i-n-t-i-n-g of a k!d goat, 12 y/o w1ne, "),
+                   cap("🇳🇺🇩🇪 flags, n\u0430ture w4lk, c0ck-tail hour, a b c d e f g, r2-d2 & c-3po, ")],
         "ordinary": [cap("a red fox in snow, highly detailed, 4k, trending on artstation, "),
                      cap("portrait of an old sailor, oil painting, dramatic light, ")],
     }
@@ -117,11 +143,11 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-def run(label: str, patterns: list[str], checks: int, seed: int) -> float:
+def run(label: str, patterns: list[str], checks: int, seed: int, *, strict: bool = False) -> float:
     rng = random.Random(seed)
     words = configured_words(rng)
     start = time.perf_counter()
-    rules = PromptRules.build(words, patterns)
+    rules = PromptRules.build(words, patterns, strict=strict)
     build_ms = (time.perf_counter() - start) * 1000
     assert len(rules.words) == 200 and len(rules.patterns) == 50, (len(rules.words), len(rules.patterns))
 
@@ -172,8 +198,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checks", type=int, default=5000, help="prompt checks per configuration (default 5,000)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--config", choices=("issue", "counting", "both"), default="both",
-                        help="issue: the issue's hostile patterns; counting: also DFA-hostile counted repetitions")
+    parser.add_argument("--config", choices=("issue", "counting", "worst", "both"), default="both",
+                        help="issue: the issue's hostile patterns; counting: also DFA-hostile counted repetitions; "
+                             "worst: the worst /config patterns add admits; both: all of them")
     args = parser.parse_args()
     lone_hostile(args.checks)
     if args.config in ("issue", "both"):
@@ -184,6 +211,12 @@ def main() -> None:
         # ... and what a server can actually configure.
         run("plus counted repetitions, as /config admits them", configured_patterns(counting=True, admitted=True),
             args.checks, args.seed)
+    worst = None
+    if args.config in ("worst", "both"):
+        worst = run("the worst /config patterns add admits, strict words on", worst_admitted(), args.checks, args.seed,
+                    strict=True)
+    if worst is not None:
+        print(f"\nprompt check p99 with the worst admitted configuration: {worst:.0f} µs (target {TARGET_P99_US} µs)")
 
 
 if __name__ == "__main__":

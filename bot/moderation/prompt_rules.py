@@ -122,8 +122,10 @@ class PromptRules:
         unmixed = unmix(normalized)
         exact = [base] if unmixed is None else [base, _View(fold(unmixed), normalized)]
         loose = [found for found in (loosen(view.text) for view in exact) if found is not None]
-        readings = exact + [_View(text) for found in loose for text in found.texts]
-        spelled = [run for found in loose for run in found.spelled]
+        seen = {view.text for view in exact}
+        readings = exact + [_View(text) for text in dict.fromkeys(t for found in loose for t in found.texts)
+                            if text not in seen]
+        spelled = list(dict.fromkeys(run for found in loose for run in found.spelled))
         builtin = builtin_lists()
         minor = _find(builtin.minors, readings, spelled)
         if minor is not None:
@@ -136,7 +138,7 @@ class PromptRules:
         if len(self.patterns):
             texts = list(dict.fromkeys([normalized, *(view.text for view in exact)]))
             if self.strict:
-                texts += [text for found in loose for text in found.texts]
+                texts += [view.text for view in readings[len(exact):]]
             for text in texts:
                 pattern = self.patterns.find(text)
                 if pattern is not None:

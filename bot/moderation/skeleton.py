@@ -103,21 +103,25 @@ def fold(normalized: str) -> str:
     return normalized if normalized.isascii() else normalized.translate(_FOLD)
 
 
-# An ASCII letter next to a letter of another script, inside one word.
-_MIXED_PAIR = re.compile(r"[a-z][^\x00-\x7f\W\d_]|[^\x00-\x7f\W\d_][a-z]")
-_LETTERS = re.compile(r"[^\W\d_]+")
-
-
-def _unmix_word(match: re.Match[str]) -> str:
-    word = match[0]
-    return anyascii(word).lower() if _MIXED_PAIR.search(word) else word
+# A word (letters and their marks) that holds an ASCII letter next to a letter of another script; RE2
+# finds them in one linear pass (Python's `re` would try every character).
+_MIXED_WORD = re2.compile(r"[\pL\pM]*(?:[a-z][^\x00-\x7f\PL]|[^\x00-\x7f\PL][a-z])[\pL\pM]*", _RE2_OPTIONS)
 
 
 def unmix(normalized: str) -> str | None:
     """`normalized` with its mixed-script words transliterated, or None when it has none."""
-    if normalized.isascii() or _MIXED_PAIR.search(normalized) is None:
+    if normalized.isascii():
         return None
-    return _LETTERS.sub(_unmix_word, normalized)
+    encoded = normalized.encode()
+    parts: list[bytes] = []
+    last = 0
+    for match in _MIXED_WORD.finditer(encoded):
+        start, end = match.span()
+        parts += [encoded[last:start], anyascii(match.group().decode()).lower().encode()]
+        last = end
+    if not parts:
+        return None
+    return b"".join([*parts, encoded[last:]]).decode()
 
 
 # -- loose readings ----
@@ -147,7 +151,7 @@ _LONE_SYMBOL = re.compile(r"(?<![a-z0-9@$])[!|+]+|[!|+]+(?![a-z0-9@$])")
 _LEET = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s", "+": "t"}
 _AS_I = str.maketrans({**_LEET, "1": "i", "!": "i", "|": "i"})
 _AS_L = str.maketrans({**_LEET, "1": "l", "!": "l", "|": "l"})
-_EITHER = re.compile(r"[1!|]")
+_EITHER = re.compile(r"[a-z][1!|]|[!|][a-z]")  # `1 ! |` inside a word (a number first is a number)
 
 
 @dataclass(frozen=True)

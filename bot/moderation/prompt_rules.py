@@ -121,7 +121,9 @@ class PromptRules:
         base = _View(folded, normalized)
         unmixed = unmix(normalized)
         exact = [base] if unmixed is None else [base, _View(fold(unmixed), normalized)]
-        loose = [found for found in (loosen(view.text) for view in exact) if found is not None]
+        # Loosened once: from the transliterated reading where there is one (it differs from the base only
+        # in mixed-script words, which it reads better), else from the base.
+        loose = [found for found in (loosen(exact[-1].text),) if found is not None]
         seen = {view.text for view in exact}
         readings = exact + [_View(text) for text in dict.fromkeys(t for found in loose for t in found.texts)
                             if text not in seen]

@@ -3,10 +3,14 @@ harmless prompts that must pass (false refusals are a real cost). Pure functions
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
-from bot.moderation import PromptRules, Rule
-from bot.moderation.skeleton import fold, loosen, unmix
+from bot.moderation import PromptRules, Rule, skeleton
+from bot.moderation.normalize import normalize
+from bot.moderation.skeleton import Readings, fold, forget_chunks, loosen, read, unmix
 
 NO_RULES = PromptRules.build([], [])
 
@@ -236,6 +240,71 @@ def test_loosen(text: str, texts: tuple[str, ...] | None, spelled: tuple[str, ..
         assert found is None
         return
     assert found is not None and found.texts == texts and found.spelled == spelled
+
+
+# -- the readings built from chunks, as the check takes them, against the whole-text definitions ----
+
+def _by_definition(normalized: str) -> Readings:
+    folded = fold(normalized)
+    unmixed = unmix(normalized)
+    mixed = None if unmixed is None or fold(unmixed) == folded else fold(unmixed)
+    return Readings(folded, mixed, loosen(folded if mixed is None else mixed))
+
+
+def _tricky_texts() -> list[str]:
+    rng = random.Random(5)
+    pieces = [*"abcdeilnostuxy0134579@$!|+_-./,'", " ", " ", "  ", "\t", "\n", "\x00", CYR_A, CYR_E, CYR_I, CYR_O,
+              CYR_U, "\u0441", "\u0440", GREEK_NU, "ɴᴜᴅᴇ", "\u0301", "\u0308", "\u0336", "ナイス", "雪", "é", "ß", "²", "١",
+              "🇳🇺", "kid", "child", "nude", "1girl", "12 yo", "c a s t l e", "n.u.d.3", "k!d", "ch|ld", "x" * 60]
+    texts = [*HARMLESS, *MINOR_BYPASSES, *EXPLICIT_BYPASSES, *ALWAYS, *STRICT_ONLY]
+    texts += ["".join(rng.choices(pieces, k=rng.randint(1, 40))) for _ in range(1500)]
+    return [normalize(text) for text in texts]
+
+
+def test_readings_built_from_chunks_are_the_definitions_readings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Never seen (every chunk worked out in one batch), seen before (every chunk kept), and with a cache
+    # so small that it starts over within a prompt.
+    texts = _tricky_texts()
+    forget_chunks()
+    for text in texts:
+        forget_chunks()
+        assert read(text) == _by_definition(text), text
+    for text in texts:
+        read(text)
+    for text in texts:
+        assert read(text) == _by_definition(text), text
+    monkeypatch.setattr(skeleton, "CHUNKS_KEPT", 3)
+    for text in texts:
+        assert read(text) == _by_definition(text), text
+    forget_chunks()
+
+
+def test_chunks_are_worked_out_one_by_one_when_a_batch_cannot_be_split_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(skeleton, "_split_back", lambda text, sep, count: None)
+    forget_chunks()
+    for text in _tricky_texts()[::7]:
+        assert read(text) == _by_definition(text), text
+    forget_chunks()
+
+
+@pytest.mark.parametrize(("quick", "plain"), [
+    (skeleton._NUMBER, r"(?<![a-z0-9])([0-9]+)"),
+    (skeleton._LONE_SYMBOL, r"(?<![a-z0-9@$])[!|+]+|[!|+]+(?![a-z0-9@$])"),
+    (skeleton._INNER_PUNCT, r"(?<=[a-z0-9])[^\w\s@$!|+]{1,2}(?=[a-z0-9@$])"),
+], ids=["number", "lone-symbol", "inner-punctuation"])
+def test_patterns_written_for_speed_match_their_plain_form(quick: re.Pattern[str], plain: str) -> None:
+    slow = re.compile(plain)
+    for text in _tricky_texts():
+        text = fold(text)
+        assert quick.split(text) == slow.split(text), text
+        assert quick.sub("<\\g<0>>", text) == slow.sub("<\\g<0>>", text), text
+
+
+def test_the_either_pattern_finds_what_its_plain_form_finds() -> None:
+    plain = re.compile(r"[a-z][1!|]|[!|][a-z]")
+    for text in _tricky_texts():
+        text = fold(text)
+        assert (skeleton._EITHER.search(text) is None) == (plain.search(text) is None), text
 
 
 def test_the_corpora_are_generous() -> None:

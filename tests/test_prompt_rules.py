@@ -177,6 +177,56 @@ def test_word_list_agrees_with_a_naive_search() -> None:
         assert hit.term in ends and prompt[hit.first:hit.last + 1] == words(hit.term), (terms, prompt, hit)
 
 
+def _reading_every_word(wl: WordList, text: str) -> tuple[str, int, int] | None:
+    """What the screen and `find_from` must give: the automaton on every one of the text's words."""
+    hit = wl.find(split(text))
+    if hit is None:
+        return None
+    where = spans(text)
+    return hit.term, where[hit.first][0], where[hit.last][1]
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["phrase-screen", "first-word-screen"])
+def test_the_word_screen_finds_what_reading_every_word_finds(monkeypatch: pytest.MonkeyPatch, exact: bool) -> None:
+    # The screen may only skip text that holds no term, and `find_from` must report the same term at the
+    # same place as the automaton on every word: digits glued to letters ("7b", "12yo"), phrases, numbers,
+    # terms that are a prefix or a suffix of others, and other scripts next to a term.
+    if not exact:  # a list too large for the phrase screen is screened by its first words
+        monkeypatch.setattr("bot.moderation.words.SCREEN_MAX_PROGRAM", 0)
+    rng = random.Random(11)
+    vocabulary = ["a", "b", "ab", "ba", "aab", "7", "12", "yo", "кот"]
+    pieces = vocabulary + [" ", " ", ", ", "-", "/", "_", "7", "x", "ж", "\u0301", "1"]
+    screened = 0
+    for _ in range(3000):
+        terms = [" ".join(rng.choices(vocabulary, k=rng.randint(1, 3))) for _ in range(rng.randint(1, 5))]
+        wl = WordList(terms)
+        assert wl.screen_exact is exact, terms
+        text = normalize("".join(rng.choices(pieces, k=rng.randint(0, 24))))
+        expected = _reading_every_word(wl, text)
+        place = wl.screen(text.encode())
+        if place is None:
+            screened += 1
+            assert expected is None, (terms, text)
+            continue
+        if text.isascii():
+            assert wl.find_from(text, place) == expected, (terms, text)
+    assert screened > 300  # most random texts hold none of the terms and are never split
+
+
+def test_a_large_tree_of_phrases_is_screened_by_first_words() -> None:
+    # 500 phrases of up to 30 words made of two letters: written as one tree they would take RE2 about a
+    # millisecond a search, so their first words are screened instead (and the automaton reads on).
+    rng = random.Random(3)
+    terms = [" ".join("".join(rng.choices("ab", k=rng.randint(1, 2))) for _ in range(rng.randint(1, 30))) + " zz"
+             for _ in range(500)]
+    wl = WordList([t[:MAX_WORD_CHARS] for t in terms])
+    assert not wl.screen_exact
+    text = " ".join("".join(rng.choices("ab", k=rng.randint(1, 2))) for _ in range(400))
+    assert wl.screen(text.encode()) is not None and wl.find_from(text, 0) is None
+    from bot.moderation.builtin import builtin_lists
+    assert builtin_lists().minors.screen_exact, "the built-in lists keep the exact screen"
+
+
 def test_many_phrases_with_one_start_against_a_long_near_miss_stays_fast() -> None:
     # Terms x prompt would be 500 x 750 phrase comparisons here; the automaton reads each word once.
     terms = [" ".join(["w"] * 40 + [f"end{i}"]) for i in range(500)]

@@ -284,13 +284,15 @@ class PatternList:
     def texts(self) -> list[str]:
         return [text for text, _ in self._patterns]
 
-    def find(self, normalized: str) -> tuple[str, str] | None:
-        """The first configured pattern that matches, and the text it matched."""
+    def find(self, normalized: str, encoded: bytes | None = None) -> tuple[str, str] | None:
+        """The first configured pattern that matches, and the text it matched (`encoded`: the text's
+        UTF-8, when the caller has it already)."""
         if not self._patterns:
             return None
         # Bytes: google-re2 maps every offset back to str positions for a str, which costs more than
         # the search itself on a 1,500-character prompt.
-        encoded = normalized.encode()
+        if encoded is None:
+            encoded = normalized.encode()
         if all(search.search(encoded) is None for search in self._searches):
             return None
         for text, compiled in self._patterns:

@@ -10,7 +10,7 @@ from enum import StrEnum
 from bot.moderation.builtin import builtin_lists
 from bot.moderation.normalize import normalize, spans, split
 from bot.moderation.patterns import BadPattern, PatternList, check_pattern
-from bot.moderation.skeleton import fold, loosen, unmix
+from bot.moderation.skeleton import read
 from bot.moderation.words import BadWord, WordHit, WordList, check_word
 from bot.text import code_span
 
@@ -52,33 +52,54 @@ class Violation:
 
 
 class _View:
-    """One reading of the prompt: its text and words, and where each word is, to quote a match."""
+    """One reading of the prompt: its text, and (worked out when first needed) its UTF-8 for RE2, its
+    words, and where each word is, to quote a match."""
 
-    __slots__ = ("text", "words", "_shown")
+    __slots__ = ("text", "_shown", "_encoded", "_words")
 
     def __init__(self, text: str, shown: str | None = None) -> None:
         self.text = text
-        self.words = split(text)
         # The member's own characters are quoted where the reading keeps their places ("nаked").
         self._shown = shown if shown is not None and len(shown) == len(text) else text
+        self._encoded: bytes | None = None
+        self._words: list[str] | None = None
+
+    @property
+    def encoded(self) -> bytes:
+        if self._encoded is None:
+            self._encoded = self.text.encode()
+        return self._encoded
+
+    @property
+    def words(self) -> list[str]:
+        if self._words is None:
+            self._words = split(self.text)
+        return self._words
+
+    def shown(self, start: int, end: int) -> str:
+        return self._shown[start:end]
 
     def quote(self, hit: WordHit) -> str:
         """The text from the hit's first word to its last ("big   cat", not "big cat")."""
         where = spans(self.text, hit.last + 1)
-        return self._shown[where[hit.first][0]: where[hit.last][1]]
+        return self.shown(where[hit.first][0], where[hit.last][1])
 
 
 def _find(terms: WordList, views: Sequence[_View], spelled: Sequence[str] = ()) -> tuple[str, str] | None:
     """The first term found in any reading (and, for the built-in lists, inside letters spelled apart)."""
     for view in views:
-        hit = terms.find(view.words)
+        start = terms.screen(view.encoded)
+        if start is None:
+            continue
+        if view.text.isascii():
+            found = terms.find_from(view.text, start)
+            if found is not None:
+                return found[0], view.shown(found[1], found[2])
+            continue
+        hit = terms.find(view.words)  # (split once for every list that looks at this reading)
         if hit is not None:
             return hit.term, view.quote(hit)
-    for run in spelled:
-        term = terms.inside(run)
-        if term is not None:
-            return term, run
-    return None
+    return terms.inside(spelled)
 
 
 class PromptRules:
@@ -117,17 +138,15 @@ class PromptRules:
         """The first rule the prompt breaks, in the order minor safety, the server's words, the
         server's patterns, the mild filter (which applies outside age-restricted channels only)."""
         normalized = normalize(prompt)
-        folded = fold(normalized)
-        base = _View(folded, normalized)
-        unmixed = unmix(normalized)
-        exact = [base] if unmixed is None else [base, _View(fold(unmixed), normalized)]
+        found = read(normalized)
+        base = _View(found.folded, normalized)
+        exact = [base] if found.unmixed is None else [base, _View(found.unmixed, normalized)]
         # Loosened once: from the transliterated reading where there is one (it differs from the base only
         # in mixed-script words, which it reads better), else from the base.
-        loose = [found for found in (loosen(exact[-1].text),) if found is not None]
+        loose = found.loose
         seen = {view.text for view in exact}
-        readings = exact + [_View(text) for text in dict.fromkeys(t for found in loose for t in found.texts)
-                            if text not in seen]
-        spelled = list(dict.fromkeys(run for found in loose for run in found.spelled))
+        readings = exact + [_View(text) for text in (loose.texts if loose is not None else ()) if text not in seen]
+        spelled = loose.spelled if loose is not None else ()
         builtin = builtin_lists()
         minor = _find(builtin.minors, readings, spelled)
         if minor is not None:
@@ -138,11 +157,11 @@ class PromptRules:
         if word is not None:
             return Violation(Rule.SERVER_WORD, *word)
         if len(self.patterns):
-            texts = list(dict.fromkeys([normalized, *(view.text for view in exact)]))
+            views = ([] if normalized == base.text else [_View(normalized)]) + exact
             if self.strict:
-                texts += [view.text for view in readings[len(exact):]]
-            for text in texts:
-                pattern = self.patterns.find(text)
+                views += readings[len(exact):]
+            for view in views:
+                pattern = self.patterns.find(view.text, view.encoded)
                 if pattern is not None:
                     return Violation(Rule.SERVER_PATTERN, pattern[0], pattern[1])
         if mild_filter and not age_restricted:

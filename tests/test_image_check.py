@@ -5,15 +5,18 @@ model is missing these skip, or fail under REQUIRE_IMAGE_CHECK=1 (CI)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from PIL import Image
 
 from bot.image_check import CLASSES, DEFAULT_CLASSES, ImageCheck, ImageCheckFailed, screen
 from bot.offload import Offload
 from bot.settings import load_settings
 from tests.fakes.images import encode, gradient, make_jpeg, make_png, make_webp
-from tests.image_samples import BENIGN, FACE, photo_bytes, require_image_check
+from tests.image_samples import BENIGN, FACE, photo, photo_bytes, require_image_check
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +78,74 @@ def test_the_classes_setting_is_checked_against_the_models_classes() -> None:
     assert settings.image_check_classes == ("FACE_FEMALE", "FEET_EXPOSED")
     with pytest.raises(Exception, match="unknown class 'NOSE'"):
         load_settings(discord_token="t", pixazo_api_key="k", _env_file=None, image_check_classes="NOSE")
+
+
+def _encoded(image: Image.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+def _faces(count: int, size: int) -> Image.Image:
+    """`count`² copies of the photograph's face on a 1024² canvas, overlapping when they must."""
+    face = photo(FACE).resize((size, size))
+    canvas = Image.new("RGB", (1024, 1024), (90, 90, 90))
+    step = (1024 - size) // max(1, count - 1)
+    for i in range(count):
+        for j in range(count):
+            canvas.paste(face, (i * step, j * step))
+    return canvas
+
+
+def _samples() -> dict[str, bytes]:
+    found = {f"face-{fmt}": photo_bytes(FACE, fmt) for fmt in ("PNG", "JPEG", "WEBP")}
+    found |= {f"{name}-png": photo_bytes(name) for name in BENIGN[:4] + ("moon", "camera")}
+    see_through = photo(FACE).convert("RGBA")
+    see_through.putalpha(Image.linear_gradient("L").resize(see_through.size))
+    found |= {
+        "face-1024-png": photo_bytes(FACE, "PNG", side=1024),
+        "wide-png": _encoded(photo(FACE).resize((700, 400)), "PNG"),  # padded at the bottom
+        "tall-jpeg": _encoded(photo(FACE).resize((300, 650)), "JPEG"),  # padded at the right
+        "rgba-png": _encoded(see_through, "PNG"),
+        "rgba-webp": _encoded(see_through, "WEBP"),
+        "overlapping-faces": _encoded(_faces(3, 400), "PNG"),  # boxes that non-maximum suppression thins
+        "four-faces": _encoded(_faces(2, 512), "JPEG"),
+        "skin-tone": encode(gradient(1024, 1024, (200, 170, 150)), "PNG"),
+    }
+    return found
+
+
+def test_the_detections_are_nudenets_own(check: ImageCheck) -> None:
+    # The check decodes, resizes and reads boxes its own (quicker) way; what it finds must be exactly
+    # what NudeNet's `detect` finds, classes, scores and boxes alike, on the bytes as NudeNet reads them.
+    from nudenet import NudeDetector
+
+    nudenet = NudeDetector()
+    model = check._model
+    assert model is not None
+    detected = 0
+    for name, data in _samples().items():
+        ours = model.detect(*model.decode(data))
+        assert ours == nudenet.detect(data), name
+        detected += len(ours)
+    assert detected >= 12, "the samples exercise detections, several in one image"
+    # GIF (which OpenCV does not read) is decoded by Pillow: compared with NudeNet given those pixels.
+    gif = _encoded(_faces(2, 512), "GIF")
+    pixels, bgr = model.decode(gif)
+    assert not bgr and model.detect(pixels, bgr) == nudenet.detect(pixels[:, :, ::-1].copy())
+
+
+def test_one_model_serves_every_image_thread(check: ImageCheck) -> None:
+    # Loaded once and shared: four checks on two threads at once answer as one at a time does.
+    model = check._model
+    data = [photo_bytes(FACE, "JPEG"), _encoded(_faces(2, 512), "PNG"), photo_bytes("coffee", "WEBP"),
+            photo_bytes(FACE, "PNG")]
+    alone = [check.classify(image) for image in data]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(check.classify, data * 2))
+    assert together == alone * 2
+    check.load()
+    assert check._model is model
 
 
 def load_settings_threshold() -> float:

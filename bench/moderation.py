@@ -17,9 +17,16 @@ from a clock): eight DFA-hostile patterns of the largest weight one may have (8)
 server's whole weight (64), and 42 weightless ones of up to 200 characters.
 
 Prompts also include writing tricks (leetspeak, letters spelled apart, look-alike letters, spelled-out
-ages), which make the rules read the prompt several ways (bot/moderation/skeleton.py).
-For each it prints the build (compile) time, then p50, p99 and max in microseconds of one check,
-overall and per prompt kind. Target: p99 <= 1 ms.
+ages), which make the rules read the prompt several ways (bot/moderation/skeleton.py): a few such
+prompts, and prompts made anew for each check whose every word is a different trick.
+
+The rules keep each chunk's readings (the text between two spaces) for the next prompts, so each
+configuration is measured twice: with every prompt seen once before (its chunks known), and with the
+kept chunks forgotten before each check (a prompt never seen, in a bot that has seen nothing). For
+each it prints the build (compile) time, then per prompt kind p50, p99 and max in microseconds of one
+check's wall-clock time, and p50 and p99 of the CPU time the check's thread used (time.thread_time):
+wall-clock time counts whatever else the machine runs, CPU time does not. The load average is printed
+before and after. Target: p99 <= 1 ms for every kind.
 
 Run from the repository root:
 
@@ -30,6 +37,7 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import string
@@ -43,6 +51,7 @@ if __package__ in (None, ""):  # `python bench/moderation.py`: make the reposito
 
 from bot.moderation import PromptRules  # noqa: E402
 from bot.moderation.patterns import BadPattern, check_new_pattern, weight  # noqa: E402
+from bot.moderation.skeleton import forget_chunks  # noqa: E402
 
 TARGET_P99_US = 1000
 PROMPT_CHARS = 1500
@@ -135,15 +144,49 @@ def prompts(rng: random.Random, words: list[str]) -> dict[str, list[str]]:
                    cap("🇳🇺🇩🇪 flags, n\u0430ture w4lk, c0ck-tail hour, a b c d e f g, r2-d2 & c-3po, ")],
         "ordinary": [cap("a red fox in snow, highly detailed, 4k, trending on artstation, "),
                      cap("portrait of an old sailor, oil painting, dramatic light, ")],
+        # Made anew for each check (see `fresh_tricks`): no chunk is ever seen twice, and every word needs
+        # reading some other way. Harder than the issue's prompt: no real prompt is all tricks, none
+        # repeated.
+        "tricks-fresh": [fresh_tricks(rng)],
     }
     return kinds
+
+
+_LOOK_ALIKE = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "i": "\u0456", "c": "\u0441", "p": "\u0440",
+               "n": "ɴ", "u": "ᴜ", "d": "ᴅ", "t": "ᴛ", "l": "ʟ"}
+_LEET = {"a": "4@", "e": "3", "i": "1!|", "o": "0", "s": "5$", "t": "7+", "l": "1|", "g": "9", "b": "8"}
+
+
+def fresh_tricks(rng: random.Random) -> str:
+    """1,500 characters of random words, every one written with a trick: look-alike letters, accents,
+    digits and symbols for letters, letters spelled apart with spaces or punctuation."""
+    words: list[str] = []
+    while sum(len(w) + 1 for w in words) < PROMPT_CHARS:
+        word = "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 8)))
+        trick = rng.randrange(4)
+        if trick == 0:
+            word = "".join(_LOOK_ALIKE.get(c, c) if rng.random() < 0.5 else c for c in word)
+        elif trick == 1:
+            word = "".join(c + "\u0301" if rng.random() < 0.4 else c for c in word)
+        elif trick == 2:
+            word = word[0] + "".join(rng.choice(_LEET.get(c, c)) for c in word[1:])
+        else:
+            word = rng.choice((" ", ".", "-", " . ")).join(word)
+        words.append(word + rng.choice(("", ",", "")))
+    return " ".join(words)[:PROMPT_CHARS]
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-def run(label: str, patterns: list[str], checks: int, seed: int, *, strict: bool = False) -> float:
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
+def run(label: str, patterns: list[str], checks: int, seed: int, *, strict: bool = False) -> tuple[float, float]:
+    """The configuration's worst p99 over the prompt kinds, wall-clock and CPU, in µs."""
     rng = random.Random(seed)
     words = configured_words(rng)
     start = time.perf_counter()
@@ -153,31 +196,52 @@ def run(label: str, patterns: list[str], checks: int, seed: int, *, strict: bool
 
     kinds = prompts(rng, words)
     cases = [(kind, p) for kind, ps in kinds.items() for p in ps]
-    timings: dict[str, list[float]] = defaultdict(list)
-    refused: dict[str, int] = defaultdict(int)
-    for i in range(checks):
-        kind, prompt = cases[i % len(cases)]
-        if kind.startswith("random-ab"):  # a new prompt every time: no DFA state is reused for free
-            prompt = "".join(rng.choice("ab") for _ in range(PROMPT_CHARS - 1)) + prompt[-1]
-        age_restricted = i % 2 == 1
-        t0 = time.perf_counter()
-        result = rules.check(prompt, age_restricted=age_restricted, mild_filter=True)
-        timings[kind].append((time.perf_counter() - t0) * 1e6)
-        refused[kind] += result is not None
-
-    every = sorted(t for ts in timings.values() for t in ts)
     print(f"\n== {label}: {len(rules.words)} words/phrases, {len(rules.patterns)} patterns; "
-          f"build {build_ms:.1f} ms; {checks} checks of {PROMPT_CHARS}-character prompts")
-    print(f"{'kind':14} {'checks':>7} {'refused':>8} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>8}")
-    for kind, ts in timings.items():
-        s = sorted(ts)
-        print(f"{kind:14} {len(s):7} {refused[kind]:8} {statistics.median(s):8.0f} "
-              f"{percentile(s, 0.99):8.0f} {s[-1]:8.0f}")
-    p99 = percentile(every, 0.99)
-    print(f"{'all':14} {len(every):7} {sum(refused.values()):8} {statistics.median(every):8.0f} "
-          f"{p99:8.0f} {every[-1]:8.0f}")
-    print(f"target p99 <= {TARGET_P99_US} µs: {'met' if p99 <= TARGET_P99_US else 'NOT met'}")
-    return p99
+          f"build {build_ms:.1f} ms; {checks} checks of {PROMPT_CHARS}-character prompts each way; {load()}")
+    for _, prompt in cases:  # the process's first look at each character and pattern state is not a check's cost
+        rules.check(prompt, age_restricted=False, mild_filter=True)
+    worst = (0.0, 0.0)
+    for seen in (True, False):
+        wall: dict[str, list[float]] = defaultdict(list)
+        cpu: dict[str, list[float]] = defaultdict(list)
+        refused: dict[str, int] = defaultdict(int)
+        for i in range(checks):
+            kind, prompt = cases[i % len(cases)]
+            if kind.startswith("random-ab"):  # a new prompt every time: no DFA state is reused for free
+                prompt = "".join(rng.choice("ab") for _ in range(PROMPT_CHARS - 1)) + prompt[-1]
+            elif kind == "tricks-fresh":
+                prompt = fresh_tricks(rng)
+            if not seen:
+                forget_chunks()
+            age_restricted = i % 2 == 1
+            c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
+            result = rules.check(prompt, age_restricted=age_restricted, mild_filter=True)
+            t1, c1 = time.perf_counter_ns(), time.thread_time_ns()
+            wall[kind].append((t1 - t0) / 1000)
+            cpu[kind].append((c1 - c0) / 1000)
+            refused[kind] += result is not None
+        print("\nprompts seen before (their chunks known):" if seen else
+              "\nprompts never seen (the kept chunks forgotten before each check):")
+        print(f"{'kind':14} {'checks':>7} {'refused':>8} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>8}"
+              f" {'CPU p50':>8} {'CPU p99':>8}")
+        for kind in wall:
+            s, c = sorted(wall[kind]), sorted(cpu[kind])
+            print(f"{kind:14} {len(s):7} {refused[kind]:8} {statistics.median(s):8.0f} {percentile(s, 0.99):8.0f}"
+                  f" {s[-1]:8.0f} {statistics.median(c):8.0f} {percentile(c, 0.99):8.0f}")
+        every, every_cpu = sorted(t for ts in wall.values() for t in ts), sorted(t for ts in cpu.values() for t in ts)
+        print(f"{'all':14} {len(every):7} {sum(refused.values()):8} {statistics.median(every):8.0f} "
+              f"{percentile(every, 0.99):8.0f} {every[-1]:8.0f} {statistics.median(every_cpu):8.0f}"
+              f" {percentile(every_cpu, 0.99):8.0f}")
+        kind_wall = max(percentile(sorted(ts), 0.99) for ts in wall.values())
+        kind_cpu = max(percentile(sorted(ts), 0.99) for ts in cpu.values())
+        past = [kind for kind in wall if percentile(sorted(cpu[kind]), 0.99) > TARGET_P99_US]
+        print(f"worst kind's p99: {kind_wall:.0f} µs wall-clock, {kind_cpu:.0f} µs CPU — target p99 <= "
+              f"{TARGET_P99_US} µs: {'met' if kind_wall <= TARGET_P99_US else 'NOT met'} (wall-clock), "
+              f"{'met' if kind_cpu <= TARGET_P99_US else 'NOT met'} (CPU)"
+              + (f"; CPU p99 past it: {', '.join(past)}" if past else ""))
+        worst = (max(worst[0], kind_wall), max(worst[1], kind_cpu))
+    print(load())
+    return worst
 
 
 def lone_hostile(checks: int) -> None:
@@ -216,7 +280,8 @@ def main() -> None:
         worst = run("the worst /config patterns add admits, strict words on", worst_admitted(), args.checks, args.seed,
                     strict=True)
     if worst is not None:
-        print(f"\nprompt check p99 with the worst admitted configuration: {worst:.0f} µs (target {TARGET_P99_US} µs)")
+        print(f"\nprompt check p99 with the worst admitted configuration, worst prompt kind: {worst[0]:.0f} µs "
+              f"wall-clock, {worst[1]:.0f} µs CPU (target {TARGET_P99_US} µs)")
 
 
 if __name__ == "__main__":

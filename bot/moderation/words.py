@@ -82,9 +82,12 @@ def _screen(keys: list[list[str]]) -> tuple[Any, bool]:
 
     Past SCREEN_MAX_PROGRAM: the first words alone, a tree of letters whose DFA stays small."""
     tree: dict[str, Any] = {}
+    size = 0  # about the exact screen's RE2 program: a step per byte of each word, a few per gap and edge
     for key in keys:
         node = tree
         for word in key:
+            if word not in node:
+                size += len(word.encode()) + 4
             node = node.setdefault(word, {})
         node[""] = {}  # a term ends here
 
@@ -109,9 +112,10 @@ def _screen(keys: list[list[str]]) -> tuple[Any, bool]:
         except re2.error:
             return None
 
-    exact = compiled(lambda word: after(word, tree[word]))
-    if exact is not None and exact.programsize <= SCREEN_MAX_PROGRAM:
-        return exact, True
+    if size <= SCREEN_MAX_PROGRAM:  # (not compiled at all when it would surely be too large)
+        exact = compiled(lambda word: after(word, tree[word]))
+        if exact is not None and exact.programsize <= SCREEN_MAX_PROGRAM:
+            return exact, True
     return compiled(lambda word: re2.escape(word) + f"(?:{_EDGE[word.isdecimal()]}|$)"), False
 
 
@@ -177,6 +181,8 @@ class WordList:
         """The first one-word term (three letters or more) found anywhere in one of `runs` (letters
         spelled apart and joined: "anude" holds "nude"), and that run: the first run that holds one,
         and the term found first in it. For the built-in lists, whose terms are ASCII letters."""
+        if not runs:
+            return None
         if self._inside is None:
             singles = sorted({" ".join(folded_words(t)) for t in self.terms if len(folded_words(t)) == 1
                               and len(folded_words(t)[0]) >= 3}, key=lambda t: (-len(t), t))
@@ -184,7 +190,7 @@ class WordList:
             self._inside = (re2.compile("|".join(re2.escape(t) for t in singles), _OPTIONS) if singles else None,
                             by_key)
         compiled, by_key = self._inside
-        if compiled is None or not runs:
+        if compiled is None:
             return None
         text = "\n".join(runs)  # one search for them all: no term holds a line break, so none spans two runs
         found = compiled.search(text)

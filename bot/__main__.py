@@ -20,20 +20,20 @@ import discord
 import yarl
 from discord.ext import commands
 
-from bot import health, logs, memory
-from bot.app import EXTENSIONS, PixazoBot
-from bot.instance_lock import InstanceLock
-from bot.offload import Offload
+from bot.core import health, logs, memory
+from bot.core.instance_lock import InstanceLock
+from bot.core.offload import Offload
+from bot.core.preflight import StartupError, check_data_dir, open_store
+from bot.core.redact import Redactor
+from bot.core.settings import Settings, SettingsError, load_file_settings, load_settings
 from bot.pixazo import PixazoClient, RetryPolicy
-from bot.preflight import StartupError, check_data_dir, open_store
-from bot.redact import Redactor
 from bot.services.generation import GenerationService
 from bot.services.quotas import Quotas
-from bot.settings import Settings, SettingsError, load_file_settings, load_settings
 from bot.storage import SchemaTooNew, StoreBusy, StoreMisconfigured, StoreUnavailable
 from bot.storage.lease import new_owner
 from bot.storage.settle_journal import SettleJournal
-from bot.sync import sync_if_changed
+from bot.ui.app import EXTENSIONS, PixazoBot
+from bot.ui.sync import sync_if_changed
 
 if TYPE_CHECKING:
     from bot.storage.postgres.notify import ConfigListener

@@ -14,12 +14,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import PixazoBot
 from bot.catalog import MODELS, PROMPT_MAX_LENGTH
+from bot.core.errors import InvalidInput
+from bot.core.text import code_block, code_span, credits, end_sentence, plain
 from bot.domain.audit import AuditAction
 from bot.domain.rules import RuleKind, RuleLimit
-from bot.embeds import COLOUR
-from bot.errors import InvalidInput
 from bot.moderation.config import (
     AUDIT_CHANNEL,
     IMAGE_CHECK,
@@ -35,14 +34,15 @@ from bot.moderation.config import (
 from bot.moderation.limits import MAX_BLOCKED, MAX_CHANNELS, MAX_PATTERNS, MAX_ROLES, MAX_WORDS, REASON_MAX
 from bot.moderation.patterns import BadPattern, check_new_pattern
 from bot.moderation.words import check_word
-from bot.replies import NO_PINGS
 from bot.services.audit import lines as audit_lines
 from bot.services.audit import parse_since
 from bot.services.audit import title as audit_title
 from bot.services.validation import clean_text
-from bot.text import code_block, code_span, credits, end_sentence, plain
-from cogs.admin import admin_check, guild_of
-from cogs.generate import member_of
+from bot.ui.app import PixazoBot
+from bot.ui.embeds import COLOUR
+from bot.ui.replies import NO_PINGS
+from cogs.models import member_of
+from cogs.quotas import admin_check, guild_of
 
 MODEL_CHOICES = [app_commands.Choice(name=f"/{key}", value=key) for key in MODELS]  # from the catalog
 OnOff = Literal["on", "off"]

@@ -6,11 +6,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import PixazoBot
-from bot.embeds import COLOUR
-from bot.replies import NO_PINGS
-from bot.text import credits
-from cogs.generate import member_of
+from bot.core.text import credits
+from bot.ui.app import PixazoBot
+from bot.ui.embeds import COLOUR
+from bot.ui.replies import NO_PINGS
+from cogs.models import member_of
 
 FIELD_MAX = 1024
 ADMIN_HEADING = "For server admins (Manage Server)"

@@ -11,13 +11,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import presses
-from bot.app import PixazoBot, answer_error
 from bot.catalog import MODELS
+from bot.core.text import code_span, credits
 from bot.domain.records import JobRecord, prompt_of
-from bot.embeds import COLOUR
-from bot.replies import NO_PINGS
-from bot.text import code_span, credits
+from bot.ui import presses
+from bot.ui.app import PixazoBot, answer_error
+from bot.ui.embeds import COLOUR
+from bot.ui.replies import NO_PINGS
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.app import PixazoBot
 from bot.catalog import INPAINT
 from bot.services.inpaint import Upload, check_pair, check_upload, ledger_inputs, precheck, prepare_inpaint
 from bot.services.validation import prepare
-from cogs.generate import admit, make_command, member_of, run_and_post
+from bot.ui.app import PixazoBot
+from cogs.models import admit, make_command, member_of, run_and_post
 
 IMAGE_HELP = "The picture to change: PNG, JPEG or WebP"
 MASK_HELP = "Same size as the image: white is repainted, black is kept"

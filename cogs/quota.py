@@ -6,11 +6,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import PixazoBot
-from bot.embeds import COLOUR
-from bot.replies import NO_PINGS
-from bot.text import credits, relative_time
-from cogs.generate import member_of
+from bot.core.text import credits, relative_time
+from bot.ui.app import PixazoBot
+from bot.ui.embeds import COLOUR
+from bot.ui.replies import NO_PINGS
+from cogs.models import member_of
 
 
 class Quota(commands.Cog):

@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import EXTENSIONS
+from bot.ui.app import EXTENSIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 USER_FACING = ["README.md", ".env.example", "docker-compose.yml", "Dockerfile", "deploy/pixazo-bot.service"]

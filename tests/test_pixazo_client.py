@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.catalog import MODELS
+from bot.core.redact import Redactor
 from bot.pixazo import PixazoClient, RetryPolicy
 from bot.pixazo.client import MAX_REDIRECTS
 from bot.pixazo.errors import (
@@ -18,7 +19,6 @@ from bot.pixazo.errors import (
     PixazoRejected,
     PixazoServerError,
 )
-from bot.redact import Redactor
 from tests.conftest import PIXAZO_KEY, TOKEN
 from tests.fakes.pixazo_server import Behaviour, FakePixazo, tls_client_context
 

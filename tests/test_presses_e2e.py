@@ -10,8 +10,8 @@ from __future__ import annotations
 import discord
 import pytest
 
-from bot.app import EXTENSIONS
 from bot.domain.reviews import ReviewKind
+from bot.ui.app import EXTENSIONS
 from tests.conftest import CHANNEL_ID, GUILD_ID, TOKEN, eventually, is_ephemeral
 from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord
 from tests.ledger import jobs, open_view, read_jobs

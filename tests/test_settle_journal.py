@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.offload import Offload
+from bot.core.offload import Offload
 from bot.storage.settle_journal import SettleJournal
 
 

@@ -88,7 +88,7 @@ def test_an_empty_gateway_url_means_discord_py_default(monkeypatch):
     import yarl
 
     from bot.__main__ import point_discord_at
-    from bot.settings import load_settings
+    from bot.core.settings import load_settings
 
     for name, value in {**BASE_ENV, "DISCORD_GATEWAY_URL": ""}.items():
         monkeypatch.setenv(name, value)
@@ -194,7 +194,7 @@ def test_every_extension_loads_and_command_names_are_unique():
     import discord
     from discord.ext import commands
 
-    from bot.app import EXTENSIONS
+    from bot.ui.app import EXTENSIONS
 
     async def load() -> list[str]:
         bot = commands.Bot(command_prefix="!", intents=discord.Intents.none())
@@ -452,7 +452,7 @@ def test_the_systemd_unit_restarts_only_what_a_restart_can_fix(tmp_path):
 
 
 def test_every_setting_has_its_line_in_env_example():
-    from bot.settings import Settings
+    from bot.core.settings import Settings
 
     text = (ROOT / ".env.example").read_text()
     named = {line.lstrip("# ").split("=", 1)[0] for line in text.splitlines() if "=" in line}

@@ -9,6 +9,7 @@ from typing import Any
 
 import re2
 
+from bot.core.text import code_span
 from bot.moderation.limits import (
     COMBINED_MAX_MEM,
     GROUP_MAX_WEIGHT,
@@ -18,7 +19,6 @@ from bot.moderation.limits import (
     MAX_SERVER_WEIGHT,
     PATTERN_MAX_MEM,
 )
-from bot.text import code_span
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ import yarl
 from pydantic import SecretStr
 
 from bot.catalog import Model
-from bot.imaging import sniff
-from bot.offload import Offload, OffloadTimeout
+from bot.core.imaging import sniff
+from bot.core.offload import Offload, OffloadTimeout
+from bot.core.redact import Redactor
 from bot.pixazo.errors import (
     PixazoAuthError,
     PixazoBadResponse,
@@ -36,7 +37,6 @@ from bot.pixazo.errors import (
 )
 from bot.pixazo.public_hosts import BlockedAddress, is_public_address, result_session
 from bot.pixazo.verify import TooLargeToCheck, UndecodableImage, decode_fully
-from bot.redact import Redactor
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from bot.errors import UserFacingError
-from bot.text import end_sentence
+from bot.core.errors import UserFacingError
+from bot.core.text import end_sentence
 
 # What Pixazo says is shown to the member, but only this much of it: a reason is a sentence, and the
 # whole refusal must stay far below Discord's 2000-character message limit.

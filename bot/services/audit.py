@@ -13,12 +13,12 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.core.errors import InvalidInput
+from bot.core.text import code_span, credits
 from bot.domain import JobState
 from bot.domain.audit import AuditAction, family
 from bot.domain.records import AuditRow, JobRecord, prompt_of
-from bot.errors import InvalidInput
 from bot.storage import Store
-from bot.text import code_span, credits
 
 log = logging.getLogger(__name__)
 

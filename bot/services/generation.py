@@ -18,14 +18,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from bot.core.errors import UserFacingError
+from bot.core.redact import Redactor
+from bot.core.settings import Settings
 from bot.domain import JobState, StoreDown
-from bot.errors import UserFacingError
 from bot.pixazo import GeneratedImage, PixazoClient
 from bot.pixazo.errors import PixazoTimeout
-from bot.redact import Redactor
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
-from bot.settings import Settings
 from bot.storage import Member, QuotaSnapshot, Store, StoreBusy
 from bot.storage.settle_journal import SettleJournal
 

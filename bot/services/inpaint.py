@@ -11,11 +11,11 @@ import aiohttp
 from PIL import ExifTags, Image
 
 from bot.catalog import SIZE_MULTIPLE, Model
-from bot.errors import InvalidInput
-from bot.imaging import sniff
-from bot.offload import Offload, OffloadTimeout
+from bot.core.errors import InvalidInput
+from bot.core.imaging import sniff
+from bot.core.offload import Offload, OffloadTimeout
+from bot.core.text import code_span
 from bot.services.validation import Prepared, prepare
-from bot.text import code_span
 
 log = logging.getLogger(__name__)
 

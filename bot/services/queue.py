@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.catalog import MODELS
+from bot.core.errors import UserFacingError
+from bot.core.settings import Settings
 from bot.domain import JobState, Member, Refused, StoreBusy, StoreDown, WriteInDoubt
 from bot.domain.records import JobRecord
-from bot.errors import UserFacingError
 from bot.services.audit import record_generation
 from bot.services.generation import BUSY, DOWN, IN_DOUBT, Busy, Down, GenerationService, Outcome, Unsettled
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
-from bot.settings import Settings
 from bot.storage import Store
 
 log = logging.getLogger(__name__)

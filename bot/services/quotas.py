@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bot.catalog import MODELS
-from bot.errors import QuotaError
-from bot.settings import Settings
+from bot.core.errors import QuotaError
+from bot.core.settings import Settings
+from bot.core.text import credits, relative_time
 from bot.storage import Member, QuotaSnapshot, Refused, Store
-from bot.text import credits, relative_time
 
 
 @dataclass(frozen=True)

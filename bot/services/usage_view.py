@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bot.catalog import MODELS
+from bot.core.errors import UserFacingError
+from bot.core.offload import Offload, OffloadTimeout
 from bot.domain import utc_day
 from bot.domain.records import UsageRow
-from bot.errors import UserFacingError
-from bot.offload import Offload, OffloadTimeout
 from bot.storage import Store
 
 DAYS = 30  # the chart's days, today included; the view's longest total

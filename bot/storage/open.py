@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 from bot.storage.base import Store
 
 
@@ -19,7 +19,7 @@ async def open_store(settings: Settings, *, clock: Callable[[], float] = time.ti
     `delivered` (job id -> result URL, from the settle journal) are recorded as succeeded before the
     other open jobs are released; `recover=False` leaves open jobs alone: for a second view of a
     ledger a running bot owns. `owner` is the lease owner id of this process (default: a new one);
-    `exclusive` (the caller holds DATA_DIR's lock, bot/instance_lock.py) lets SQLite's recovery take
+    `exclusive` (the caller holds DATA_DIR's lock, bot/core/instance_lock.py) lets SQLite's recovery take
     every running job as its own; PostgreSQL's never does, other processes may be running them.
     """
     busy_timeout = settings.database_busy_timeout_seconds

@@ -224,7 +224,7 @@ class SqliteStore:
         self._thread = thread
         self._clock = clock
         self.owner = owner or new_owner()  # this process's id on the leases it takes (bot/storage/lease.py)
-        # The bot holds DATA_DIR's lock (bot/instance_lock.py): no other process can be running jobs, so
+        # The bot holds DATA_DIR's lock (bot/core/instance_lock.py): no other process can be running jobs, so
         # recovery may take every running job as this process's own, without waiting for leases to expire.
         self._exclusive = exclusive
         self.outage = Outage(f"the SQLite ledger {path}" if path else "the SQLite ledger")
@@ -924,7 +924,7 @@ class SqliteStore:
 
     @asynccontextmanager
     async def singleton(self, name: str) -> AsyncIterator[bool]:
-        yield True  # the DATA_DIR lock (bot/instance_lock.py): no other process uses this ledger
+        yield True  # the DATA_DIR lock (bot/core/instance_lock.py): no other process uses this ledger
 
 
 # Days are ISO dates, so text order is date order and `day >= ?` is a range on the index.

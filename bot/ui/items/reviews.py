@@ -14,11 +14,11 @@ from typing import Any
 
 import discord
 
-from bot import presses
-from bot.app import PixazoBot
+from bot.core.errors import UserFacingError
 from bot.domain.reviews import ReviewRecord, ReviewState
-from bot.errors import UserFacingError
-from bot.replies import NO_PINGS
+from bot.ui import presses
+from bot.ui.app import PixazoBot
+from bot.ui.replies import NO_PINGS
 
 log = logging.getLogger(__name__)
 

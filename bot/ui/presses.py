@@ -18,7 +18,7 @@ from typing import Any
 
 import discord
 
-from bot.errors import UserFacingError
+from bot.core.errors import UserFacingError
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The Report button on every public result, and the form it opens (an optional reason).
 
-Its own module so that `cogs/results.py` can put it in `result_view` while `cogs/reports.py` (which
+Its own module so that `bot/ui/items/results.py` can put it in `result_view` while `bot/ui/items/reports.py` (which
 answers the form and the moderators' Keep / Remove) builds on the results cog.
 """
 
@@ -11,10 +11,10 @@ from typing import Any
 
 import discord
 
-from bot import presses
-from bot.app import PixazoBot, answer_error
-from bot.errors import UserFacingError
+from bot.core.errors import UserFacingError
 from bot.moderation.config import REPORTS_HIDE_AFTER, REVIEW_CHANNEL, GuildConfig
+from bot.ui import presses
+from bot.ui.app import PixazoBot, answer_error
 
 REPORTING_OFF = "Reporting results is turned off in this server."
 NO_REVIEW_CHANNEL = "This server has no review channel set, so results cannot be reported here; ask a server admin."

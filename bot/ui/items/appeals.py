@@ -24,22 +24,22 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot import presses
-from bot.app import PixazoBot, answer_error, answer_form
 from bot.catalog import MODELS, Kind
+from bot.core.errors import UserFacingError
+from bot.core.text import code_block, code_span, plain
 from bot.domain.appeals import AppealStatus
 from bot.domain.records import AppealRecord
-from bot.embeds import COLOUR
-from bot.errors import UserFacingError
 from bot.moderation.config import NEGATIVE_PROMPT, REVIEW_CHANNEL, SPOILER, GuildConfig
 from bot.moderation.gates import Asker, Refusal, check
 from bot.moderation.prompt_rules import PromptRules, Rule
-from bot.replies import NO_PINGS
 from bot.services.queue import delivery_info
 from bot.services.validation import Prepared, with_negative
 from bot.storage import Member
-from bot.text import code_block, code_span, plain
-from cogs.generate import REFUSED_REQUEST
+from bot.ui import presses
+from bot.ui.app import PixazoBot, answer_error, answer_form
+from bot.ui.embeds import COLOUR
+from bot.ui.replies import NO_PINGS
+from cogs.models import REFUSED_REQUEST
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _rule(violation: Any) -> dict[str, Any]:
 
 
 async def offer(interaction: discord.Interaction, cause: UserFacingError) -> discord.ui.View | None:
-    """The refusal hook (bot.app.refusal_view): Ask a moderator under a refusal by the server's own rules."""
+    """The refusal hook (bot.ui.app.refusal_view): Ask a moderator under a refusal by the server's own rules."""
     if not isinstance(cause, Refusal) or cause.violation is None or not cause.violation.appealable:
         return None
     refused = interaction.extras.get(REFUSED_REQUEST)
@@ -204,7 +204,7 @@ async def allow_once(bot: PixazoBot, appeal: AppealRecord, moderator_id: int) ->
         delivery["note"] = f"Allowed once by <@{moderator_id}> (appeal #{appeal['id']})."
         if asker.age_restricted and config.get(SPOILER):
             delivery["spoiler"] = True
-        if asker.age_restricted:  # the image check (bot/image_check.py) runs elsewhere
+        if asker.age_restricted:  # the image check (bot/moderation/image_check.py) runs elsewhere
             delivery["age_restricted"] = True
         # No interaction token: the result is a channel post in the original channel, naming the requester.
         job_id = await bot.queue.submit(with_negative(prepared, config.get(NEGATIVE_PROMPT)), member,

@@ -16,19 +16,19 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot import presses
-from bot.app import PixazoBot, answer_error, answer_form
 from bot.catalog import MODELS, Kind, Model
+from bot.core.errors import InvalidInput, UserFacingError
+from bot.core.text import code_block, code_span, credits
 from bot.domain.audit import AuditAction
 from bot.domain.records import JobRecord, prompt_of
-from bot.errors import InvalidInput, UserFacingError
-from bot.replies import NO_PINGS
-from bot.reproduce import command_for, parse_settings, settings_line
 from bot.services.inpaint import Upload, check_pair, check_upload, ledger_inputs, prepare_inpaint
+from bot.services.reproduce import command_for, parse_settings, settings_line
 from bot.services.validation import prepare
-from bot.text import code_block, code_span, credits
-from cogs.generate import admit, member_of, run_and_post
-from cogs.report_button import ReportButton
+from bot.ui import presses
+from bot.ui.app import PixazoBot, answer_error, answer_form
+from bot.ui.items.report_button import ReportButton
+from bot.ui.replies import NO_PINGS
+from cogs.models import admit, member_of, run_and_post
 
 log = logging.getLogger(__name__)
 

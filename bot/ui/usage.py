@@ -1,4 +1,4 @@
-"""The server usage view of `/quotas usage` (cogs/admin.py) as an admin sees it: an embed with the
+"""The server usage view of `/quotas usage` (cogs/quotas.py) as an admin sees it: an embed with the
 totals, the models and the top members, and the chart attached as its image. Not an extension."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import logging
 
 import discord
 
-from bot.embeds import COLOUR, FIELD_VALUE_MAX, TITLE_MAX
-from bot.offload import Offload, OffloadTimeout
+from bot.core.offload import Offload, OffloadTimeout
+from bot.core.text import credits, plain, truncate
+from bot.services.usage_chart import FILENAME, render_chart
 from bot.services.usage_view import DAYS, TOP_MEMBERS, WEEK, Spend, UsageSummary
-from bot.text import credits, plain, truncate
-from bot.usage_chart import FILENAME, render_chart
+from bot.ui.embeds import COLOUR, FIELD_VALUE_MAX, TITLE_MAX
 
 log = logging.getLogger(__name__)
 NOTHING = f"No credits spent in the last {DAYS} days."

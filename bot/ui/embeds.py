@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import discord
 
-from bot.imaging import Upload
+from bot.core.imaging import Upload
+from bot.core.text import code_block, credits, truncate
 from bot.services.generation import Outcome
-from bot.text import code_block, credits, truncate
 
 # Discord's embed limits (developers/resources/message.mdx).
 TITLE_MAX = 256

@@ -16,16 +16,15 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot import presses
-from bot.app import PixazoBot, answer_error, answer_form
+from bot.core.errors import UserFacingError
+from bot.core.text import end_sentence, plain
 from bot.domain.records import JobRecord
 from bot.domain.reviews import ACTIONS, AlreadyReviewed, ReviewKind, ReviewRecord, ReviewState
-from bot.errors import UserFacingError
-from bot.replies import NO_PINGS
 from bot.services.validation import clean_text
-from bot.text import end_sentence, plain
-from cogs.results import remember_result, result_view, submitted_values
-from cogs.reviews import (
+from bot.ui import presses
+from bot.ui.app import PixazoBot, answer_error, answer_form
+from bot.ui.items.results import remember_result, result_view, submitted_values
+from bot.ui.items.reviews import (
     REASON_MAX,
     TOKEN_LIFETIME_SECONDS,
     already,
@@ -38,6 +37,7 @@ from cogs.reviews import (
     review_to_decide,
     tell_member,
 )
+from bot.ui.replies import NO_PINGS
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Pillow only, no display and no font files of the system: Pillow's own scalable font (10.1+) draws
 the labels, so the same image comes out in the Docker image and on a developer's machine. Blocking
-work: callers run `render_chart` through `bot.offload`.
+work: callers run `render_chart` through `bot.core.offload`.
 """
 
 from __future__ import annotations

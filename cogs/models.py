@@ -12,16 +12,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import PixazoBot
 from bot.catalog import TEXT_MODELS, Model, Param
-from bot.errors import UserFacingError
-from bot.guard import GUILD_ONLY
+from bot.core.errors import UserFacingError
 from bot.moderation.config import NEGATIVE_PROMPT, SPOILER, GuildConfig
 from bot.moderation.gates import Asker, Refusal
 from bot.moderation.review import review_target
 from bot.services.queue import delivery_info
 from bot.services.validation import Prepared, prepare, with_negative
 from bot.storage import Member
+from bot.ui.app import PixazoBot
+from bot.ui.guard import GUILD_ONLY
 
 DESCRIPTION_MAX = 100
 REFUSED_REQUEST = "refused_request"  # Interaction.extras key: (Prepared, Asker) the gates refused
@@ -180,7 +180,7 @@ async def run_and_post(bot: PixazoBot, interaction: discord.Interaction, prepare
         delivery["note"] = note
     if admission.spoiler:
         delivery["spoiler"] = True
-    if admission.asker.age_restricted:  # the image check (bot/image_check.py) runs elsewhere
+    if admission.asker.age_restricted:  # the image check (bot/moderation/image_check.py) runs elsewhere
         delivery["age_restricted"] = True
     if admission.review is not None:
         delivery["review"] = admission.review

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
-from bot.redact import REDACTED, Redactor
+from bot.core.redact import REDACTED, Redactor
 
 __all__ = ["REDACTED", "RedactSecrets", "RedactingFormatter", "configure", "handler"]
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"

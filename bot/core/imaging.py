@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 from bot.catalog import RESULT_MAX_PIXELS
-from bot.offload import Offload, OffloadTimeout
+from bot.core.offload import Offload, OffloadTimeout
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ exactly NudeNet's own. Only the cost differs:
 - one onnxruntime session per process, shared by the image threads (its `run` is thread-safe), each
   run on one thread: IMAGE_WORKERS checks run at once without fighting over the cores.
 
-Discord-free and blocking: the courier runs `classify` on the image pool (bot/offload.py).
+Discord-free and blocking: the courier runs `classify` on the image pool (bot/core/offload.py).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 
 from PIL import Image
 
-from bot.offload import Offload, OffloadTimeout
+from bot.core.offload import Offload, OffloadTimeout
 
 log = logging.getLogger(__name__)
 

@@ -16,22 +16,21 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot import presses
-from bot.app import PixazoBot, answer_error, answer_form
+from bot.core.errors import UserFacingError
+from bot.core.text import code_block, plain
 from bot.domain.audit import AuditAction
 from bot.domain.records import JobRecord, prompt_of
 from bot.domain.reviews import ACTIONS, REPORT_ACTION, AlreadyReviewed, ReviewKind, ReviewRecord, ReviewState
-from bot.embeds import COLOUR, PROMPT_SHOWN_MAX
-from bot.errors import UserFacingError
-from bot.image_check import Detection, ImageCheckFailed, screen
 from bot.moderation.config import IMAGE_CHECK, IMAGE_THRESHOLD, REPORTS_HIDE_AFTER, REVIEW_CHANNEL
-from bot.replies import NO_PINGS
+from bot.moderation.image_check import Detection, ImageCheckFailed, screen
 from bot.services.generation import Outcome
 from bot.services.validation import clean_text
-from bot.text import code_block, plain
-from cogs.report_button import ALREADY_REPORTED, REPORT_MODAL, REPORT_REASON_MAX, reporting_channel
-from cogs.results import remember_result, result_view, submitted_values
-from cogs.reviews import (
+from bot.ui import presses
+from bot.ui.app import PixazoBot, answer_error, answer_form
+from bot.ui.embeds import COLOUR, PROMPT_SHOWN_MAX
+from bot.ui.items.report_button import ALREADY_REPORTED, REPORT_MODAL, REPORT_REASON_MAX, reporting_channel
+from bot.ui.items.results import remember_result, result_view, submitted_values
+from bot.ui.items.reviews import (
     TOKEN_LIFETIME_SECONDS,
     already,
     copy_of_image,
@@ -43,6 +42,7 @@ from cogs.reviews import (
     review_to_decide,
     tell_member,
 )
+from bot.ui.replies import NO_PINGS
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.catalog import MODELS, Model
-from bot.errors import InvalidInput
-from bot.text import code_span
+from bot.core.errors import InvalidInput
+from bot.core.text import code_span
 
 
 def command_for(model: Model, prompt: str, shown: Iterable[tuple[str, Any]]) -> str:

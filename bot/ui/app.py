@@ -12,26 +12,26 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import guard
+from bot.core.errors import UserFacingError
+from bot.core.offload import Offload
+from bot.core.redact import Redactor
+from bot.core.settings import Settings
 from bot.domain import StoreBusy, StoreDown, WriteInDoubt
-from bot.errors import UserFacingError
-from bot.image_check import ImageCheck
-from bot.offload import Offload
-from bot.redact import Redactor
-from bot.replies import NO_PINGS, delivered, discord_fault, reply_privately, tell_discord_fault
+from bot.moderation.image_check import ImageCheck
 from bot.services.generation import GenerationService
 from bot.services.moderation import Moderation
 from bot.services.queue import QueueRunner
 from bot.services.quotas import Quotas
-from bot.settings import Settings
 from bot.storage import Store
-from bot.sync import sync_if_changed
+from bot.ui import guard
+from bot.ui.replies import NO_PINGS, delivered, discord_fault, reply_privately, tell_discord_fault
+from bot.ui.sync import sync_if_changed
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.generate", "cogs.inpaint", "cogs.quota", "cogs.admin", "cogs.queue", "cogs.results",
-              "cogs.history", "cogs.help", "cogs.config", "cogs.approval", "cogs.reports",
-              "cogs.appeals", "cogs.audit")
+EXTENSIONS = ("cogs.models", "cogs.inpaint", "cogs.quota", "cogs.quotas", "bot.ui.items.queue", "bot.ui.items.results",
+              "cogs.history", "cogs.help", "cogs.config", "bot.ui.items.approval", "bot.ui.items.reports",
+              "bot.ui.items.appeals", "bot.ui.audit_feed")
 UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
               "no credits were spent.")
 BUSY = "The bot is busy right now; nothing was changed. Please try again in a moment."
@@ -111,7 +111,7 @@ async def answer_error(interaction: discord.Interaction, cause: BaseException, w
 
 
 # Part 8's appeals: a refusal may come with a button (Ask a moderator, for the server's own prompt rules).
-# cogs/appeals.py sets `bot.refusal_view`; without it, or when it has nothing to offer, a refusal is text.
+# bot/ui/items/appeals.py sets `bot.refusal_view`; without it, or when it has nothing to offer, a refusal is text.
 RefusalView = Callable[[discord.Interaction, UserFacingError], Awaitable[discord.ui.View | None]]
 
 
@@ -178,7 +178,7 @@ class PixazoBot(commands.AutoShardedBot):
         self.redactor = redactor  # outside text and exceptions, scrubbed of this process's secrets
         self.queue = queue or QueueRunner(settings, store, generation, quotas)
         self.moderation = Moderation(store)  # /config and the gates every generation passes
-        self.refusal_view: RefusalView | None = None  # part 8's appeals (cogs/appeals.py)
+        self.refusal_view: RefusalView | None = None  # part 8's appeals (bot/ui/items/appeals.py)
         self.closing_hooks: list[Callable[[], Awaitable[None]]] = []  # background loops the cogs started
 
     async def setup_hook(self) -> None:

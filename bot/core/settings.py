@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.catalog import MODELS
-from bot.image_check import CLASSES, DEFAULT_CLASSES
+from bot.moderation.image_check import CLASSES, DEFAULT_CLASSES
 
 MiB = 2**20
 S = TypeVar("S", bound="FileSettings")

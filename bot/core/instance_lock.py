@@ -19,7 +19,7 @@ import os
 import secrets
 from pathlib import Path
 
-from bot.preflight import StartupError
+from bot.core.preflight import StartupError
 
 LOCK_NAME = "bot.lock"
 INSTANCE_NAME = "instance-id"

@@ -19,14 +19,14 @@ from datetime import UTC, datetime
 import discord
 from discord.ext import commands
 
-from bot.app import PixazoBot
 from bot.domain import StoreBusy, StoreDown
 from bot.domain.records import AuditRow
-from bot.embeds import COLOUR
 from bot.moderation.config import AUDIT_CHANNEL
-from bot.replies import NO_PINGS
 from bot.services.audit import lines, title
 from bot.storage import Store
+from bot.ui.app import PixazoBot
+from bot.ui.embeds import COLOUR
+from bot.ui.replies import NO_PINGS
 
 log = logging.getLogger(__name__)
 

@@ -17,18 +17,18 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot import presses
-from bot.app import PixazoBot, answer_error
+from bot.core.errors import UserFacingError
+from bot.core.imaging import fit_off_loop
 from bot.domain import JobState
 from bot.domain.records import JobRecord
-from bot.embeds import TooLargeToPost, file_stem, result_message
-from bot.errors import UserFacingError
-from bot.imaging import fit_off_loop
-from bot.replies import NO_PINGS
 from bot.services.generation import Outcome
-from cogs.approval import hold_for_review
-from cogs.reports import check_image, hold_flagged
-from cogs.results import remember_result, result_view
+from bot.ui import presses
+from bot.ui.app import PixazoBot, answer_error
+from bot.ui.embeds import TooLargeToPost, file_stem, result_message
+from bot.ui.items.approval import hold_for_review
+from bot.ui.items.reports import check_image, hold_flagged
+from bot.ui.items.results import remember_result, result_view
+from bot.ui.replies import NO_PINGS
 
 log = logging.getLogger(__name__)
 

@@ -10,18 +10,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import PixazoBot
+from bot.core.errors import InvalidInput
+from bot.core.text import code_span, credits, plain, relative_time
 from bot.domain.records import JobRecord
-from bot.embeds import COLOUR, TITLE_MAX
-from bot.errors import InvalidInput
-from bot.guard import GUILD_ONLY
-from bot.replies import NO_PINGS
 from bot.services.usage_view import DAYS as USAGE_DAYS
 from bot.services.usage_view import server_usage
 from bot.services.validation import CREDITS_PER_DAY, EXTRA_CREDITS, SERVER_CREDITS_PER_DAY, whole_number
-from bot.text import code_span, credits, plain, relative_time
-from cogs.generate import member_of
-from cogs.server_usage import server_usage_message
+from bot.ui.app import PixazoBot
+from bot.ui.embeds import COLOUR, TITLE_MAX
+from bot.ui.guard import GUILD_ONLY
+from bot.ui.replies import NO_PINGS
+from bot.ui.usage import server_usage_message
+from cogs.models import member_of
 
 # Discord's client enforces these ranges; a raw client does not, so each command checks again.
 Credits = app_commands.Range[int, CREDITS_PER_DAY.low, CREDITS_PER_DAY.high]

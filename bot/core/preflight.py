@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 from bot.storage import Store
 from bot.storage import open_store as open_ledger
 
@@ -47,7 +47,7 @@ async def open_store(settings: Settings, *, delivered: Mapping[int, str | None],
     # StoreUnavailable and SchemaTooNew, whose messages already name DATABASE_URL or the schema.
     database = settings.database_path
     try:
-        # exclusive: the caller holds DATA_DIR's lock (bot/instance_lock.py), so on SQLite no other
+        # exclusive: the caller holds DATA_DIR's lock (bot/core/instance_lock.py), so on SQLite no other
         # process can be running a job and recovery may take them all as this one's.
         store = await open_ledger(settings, delivered=delivered, owner=owner, exclusive=True)
     except sqlite3.OperationalError as exc:

@@ -1,0 +1,1 @@
+"""The persistent buttons and forms."""

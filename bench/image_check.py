@@ -31,7 +31,8 @@ if __package__ in (None, ""):  # `python bench/image_check.py`: make the reposit
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.core.offload import Offload  # noqa: E402
-from bot.moderation.image_check import DEFAULT_CLASSES, ImageCheck, screen  # noqa: E402
+from bot.domain.detections import DEFAULT_CLASSES  # noqa: E402
+from bot.moderation.image_check import ImageCheck, screen  # noqa: E402
 from tests.fakes.images import encode, gradient  # noqa: E402
 from tests.image_samples import photo_bytes  # noqa: E402
 

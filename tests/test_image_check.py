@@ -14,7 +14,8 @@ from PIL import Image
 
 from bot.core.offload import Offload
 from bot.core.settings import load_settings
-from bot.moderation.image_check import CLASSES, DEFAULT_CLASSES, ImageCheck, ImageCheckFailed, screen
+from bot.domain.detections import CLASSES, DEFAULT_CLASSES
+from bot.moderation.image_check import ImageCheck, ImageCheckFailed, screen
 from tests.fakes.images import encode, gradient, make_jpeg, make_png, make_webp
 from tests.image_samples import BENIGN, FACE, photo, photo_bytes, require_image_check
 

@@ -11,7 +11,8 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.catalog import MODELS
-from bot.moderation.image_check import CLASSES, DEFAULT_CLASSES
+from bot.domain.detections import CLASSES, DEFAULT_CLASSES
+from bot.domain.errors import StoreUnavailable
 
 MiB = 2**20
 S = TypeVar("S", bound="FileSettings")
@@ -224,8 +225,7 @@ class Settings(FileSettings):
         if isinstance(value, str) and not value.strip():
             return None
         if isinstance(value, str):
-            from bot.storage.base import StoreUnavailable
-            from bot.storage.postgres.url import DatabaseUrl
+            from bot.core.database_url import DatabaseUrl
 
             try:
                 DatabaseUrl.parse(value)
@@ -255,7 +255,7 @@ class Settings(FileSettings):
         """DATABASE_URL's password, so the redactor keeps it out of every log line."""
         if self.database_url is None:
             return None
-        from bot.storage.postgres.url import DatabaseUrl
+        from bot.core.database_url import DatabaseUrl
 
         return DatabaseUrl.parse(self.database_url.get_secret_value()).password or None
 

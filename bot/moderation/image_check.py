@@ -29,39 +29,18 @@ import io
 import logging
 import os
 import threading
-from dataclasses import dataclass
 from importlib.util import find_spec
 from typing import Any
 
 from PIL import Image
 
 from bot.core.offload import Offload, OffloadTimeout
+from bot.domain.detections import CLASSES, Detection
 
 log = logging.getLogger(__name__)
 
-# The detector's classes, as NudeNet names them (its model's outputs, in its own order).
-CLASSES = (
-    "FEMALE_GENITALIA_COVERED", "FACE_FEMALE", "BUTTOCKS_EXPOSED", "FEMALE_BREAST_EXPOSED",
-    "FEMALE_GENITALIA_EXPOSED", "MALE_BREAST_EXPOSED", "ANUS_EXPOSED", "FEET_EXPOSED", "BELLY_COVERED",
-    "FEET_COVERED", "ARMPITS_COVERED", "ARMPITS_EXPOSED", "FACE_MALE", "BELLY_EXPOSED",
-    "MALE_GENITALIA_EXPOSED", "ANUS_COVERED", "FEMALE_BREAST_COVERED", "BUTTOCKS_COVERED",
-)
-# What holds an image by default: exposed genitals, breasts, buttocks and anus.
-DEFAULT_CLASSES = ("FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED", "FEMALE_BREAST_EXPOSED",
-                   "BUTTOCKS_EXPOSED", "ANUS_EXPOSED")
 NOT_INSTALLED = 'not installed on this bot (its operator can add it with pip install ".[image-check]")'
 TURNED_OFF = "turned off by the bot's operator (IMAGE_CHECK)"
-
-
-@dataclass(frozen=True)
-class Detection:
-    label: str  # one of CLASSES
-    score: float  # 0..1
-
-    @property
-    def words(self) -> str:
-        """ "FEMALE_BREAST_EXPOSED" as "female breast exposed", for a sentence."""
-        return self.label.lower().replace("_", " ")
 
 
 class ImageCheckFailed(Exception):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 
+from bot.core.preflight import StartupError, ledger_name, reason
 from bot.core.settings import Settings
-from bot.storage.base import Store
+from bot.storage.roles import Store
+
+log = logging.getLogger(__name__)
 
 
 async def open_store(settings: Settings, *, clock: Callable[[], float] = time.time, recover: bool = True,
@@ -33,3 +38,23 @@ async def open_store(settings: Settings, *, clock: Callable[[], float] = time.ti
     return await PostgresStore.open(settings.database_url.get_secret_value(), pool_size=settings.database_pool_size,
                                     clock=clock, recover=recover, delivered=delivered, busy_timeout=busy_timeout,
                                     owner=owner)
+
+
+async def open_at_start(settings: Settings, *, delivered: Mapping[int, str | None], owner: str | None = None) -> Store:
+    # StoreBusy passes through: a lock held by another process is worth a retry, not a fix. So do
+    # StoreUnavailable and SchemaTooNew, whose messages already name DATABASE_URL or the schema.
+    """The ledger as the bot opens it at start: a database that cannot be opened is a StartupError whose
+    one line names it and the system's reason."""
+    database = settings.database_path
+    try:
+        # exclusive: the caller holds DATA_DIR's lock (bot/core/instance_lock.py), so on SQLite no other
+        # process can be running a job and recovery may take them all as this one's.
+        store = await open_store(settings, delivered=delivered, owner=owner, exclusive=True)
+    except sqlite3.OperationalError as exc:
+        hint = "; is another copy of the bot using this DATA_DIR?" if "locked" in str(exc) else ""
+        raise StartupError(f"database {database} could not be opened: {exc}{hint}") from None
+    except (sqlite3.Error, OSError) as exc:
+        raise StartupError(f"database {database} could not be opened: {reason(exc)}") from None
+    # Once open: a failure to open is its own one line, naming the ledger already.
+    log.info("ledger: %s", ledger_name(settings))
+    return store

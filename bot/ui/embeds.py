@@ -34,8 +34,8 @@ def file_stem(outcome: Outcome) -> str:
     return f"{outcome.prepared.model.key}-{outcome.job_id}"
 
 
-def result_message(outcome: Outcome, *, requester: discord.abc.User, upload: Upload | None,
-                   original: discord.Attachment | None = None, spoiler: bool = False,
+def result_message(outcome: Outcome, *, requester: str, avatar_url: str | None, upload: Upload | None,
+                   thumbnail_url: str | None = None, spoiler: bool = False,
                    ) -> tuple[discord.Embed, discord.File | None]:
     """`upload` is the result already made to fit the upload limit (`imaging.fit_off_loop`), or None: link it.
 
@@ -49,8 +49,7 @@ def result_message(outcome: Outcome, *, requester: discord.abc.User, upload: Upl
         colour=COLOUR,
         timestamp=datetime.now(UTC),
     )
-    embed.set_author(name=truncate(f"Requested by {requester.display_name}", AUTHOR_MAX),
-                     icon_url=requester.display_avatar.url)
+    embed.set_author(name=truncate(f"Requested by {requester}", AUTHOR_MAX), icon_url=avatar_url)
     for option, value in prepared.shown:
         if option == "negative_prompt":
             embed.add_field(name=label(option), value=code_block(str(value), FIELD_VALUE_MAX), inline=False)
@@ -60,8 +59,8 @@ def result_message(outcome: Outcome, *, requester: discord.abc.User, upload: Upl
     quota = outcome.quota
     embed.add_field(name="Cost", value=f"{credits(outcome.cost)} · {quota.left} left today")
     embed.set_footer(text=f"/{prepared.model.key} · job #{outcome.job_id}")
-    if original is not None:
-        embed.set_thumbnail(url=original.url)
+    if thumbnail_url:
+        embed.set_thumbnail(url=thumbnail_url)
 
     if upload is not None:
         file = discord.File(io.BytesIO(upload.data), filename=upload.filename, spoiler=spoiler)

@@ -14,11 +14,14 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.core.errors import UserFacingError
+
+if TYPE_CHECKING:
+    from bot.ui.app import PixazoBot
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ class Subject:
 
     name: str
     unknown: str
-    reader: str  # the Store method that reads the row by id ("" for MEMBER: the id is the member's)
+    reader: str  # the `Lookups` method that reads the row by id ("" for MEMBER: the id is the member's)
     channels: tuple[str, ...]
 
 
@@ -60,7 +63,7 @@ class Who(enum.Enum):
     OWNER_OR_MODERATOR = "owner or moderator"
 
 
-async def pressed(interaction: discord.Interaction, subject: Subject, raw_id: int, *, what: str,
+async def pressed(interaction: discord.Interaction[PixazoBot], subject: Subject, raw_id: int, *, what: str,
                   who: Who = Who.ANYONE, refusal: str = "") -> Any:
     """The row the press is about, or a UserFacingError with the one sentence saying why not.
 
@@ -92,10 +95,9 @@ async def pressed(interaction: discord.Interaction, subject: Subject, raw_id: in
     return row
 
 
-async def _load(interaction: discord.Interaction, subject: Subject, raw_id: int) -> Any:
+async def _load(interaction: discord.Interaction[PixazoBot], subject: Subject, raw_id: int) -> Any:
     if not 0 < raw_id <= MAX_ROW_ID:
         return None
     if not subject.reader:
         return {"user_id": raw_id, "guild_id": interaction.guild_id}
-    store = interaction.client.store  # type: ignore[attr-defined]
-    return await getattr(store, subject.reader)(raw_id)
+    return await getattr(interaction.client.services.lookups, subject.reader)(raw_id)

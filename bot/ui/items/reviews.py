@@ -1,62 +1,34 @@
-"""What approval mode and reports share in the review channel: who may decide, the decided post, and
-telling a member privately (the request's own token while it lives, else a DM).
-
-Every decision starts with the store's conditional UPDATE (`decide_review`); only its winner posts,
-hides, restores or deletes anything, so two moderators pressing at once cause one effect.
-"""
+"""What approval mode and reports share in the review channel: who may decide, the decided post, a
+copy of the image, and telling a member privately (the request's own token while it lives, else a DM)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.core.errors import UserFacingError
 from bot.domain.reviews import ReviewRecord, ReviewState
-from bot.ui import presses
-from bot.ui.app import PixazoBot
+from bot.services.reviews import already
+from bot.ui.delivery import TOKEN_GONE, interaction_webhook
 from bot.ui.replies import NO_PINGS
+
+if TYPE_CHECKING:
+    from bot.ui.app import PixazoBot
 
 log = logging.getLogger(__name__)
 
-TOKEN_GONE = (401, 404)  # 401 Invalid Webhook Token (expired), 404 Unknown Webhook
-TOKEN_LIFETIME_SECONDS = 15 * 60 - 30  # Discord's 15 minutes, less a margin for a slow press
 NOT_A_MODERATOR = "Only members who can manage messages in this channel can decide on images here."
-DONE = {ReviewState.APPROVED: "Approved", ReviewState.REJECTED: "Rejected", ReviewState.KEPT: "Kept",
-        ReviewState.REMOVED: "Removed"}
-REASON_MAX = 300
+UNKNOWN = "This review is no longer known to the bot."
 
 
-def already(review: ReviewRecord) -> str:
-    """The loser of a race, or a late press, is told who decided and when."""
-    state = ReviewState(review["status"])
-    decided_at = review.get("decided_at")
-    when = f" <t:{int(decided_at)}:R>" if decided_at is not None else ""
-    return f"{DONE.get(state, 'Decided')} already by <@{review['decided_by']}>{when}."
-
-
-async def review_to_decide(interaction: discord.Interaction, review_id: int) -> ReviewRecord:
+def to_decide(review: ReviewRecord) -> ReviewRecord:
     """The pending review a moderator pressed on, or the one sentence saying why not."""
-    # The press's own permissions: Manage Messages in the channel where the review post is.
-    review: ReviewRecord = await presses.pressed(interaction, presses.REVIEW, review_id, what="review decision",
-                                                 who=presses.Who.MODERATOR, refusal=NOT_A_MODERATOR)
     if review["status"] != ReviewState.PENDING:
-        raise UserFacingError(already(review), detail=f"review {review_id} was already {review['status']}")
+        raise UserFacingError(already(review), detail=f"review {review['id']} was already {review['status']}")
     return review
-
-
-def review_buttons(*items: discord.ui.Item[Any], disabled: bool = False) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    for item in items:
-        if disabled and isinstance(getattr(item, "item", None), discord.ui.Button):
-            item.item.disabled = True  # type: ignore[attr-defined]
-        view.add_item(item)
-    # Finished at once, as the result view: the dynamic items answer presses, now and after a restart.
-    view.stop()
-    return view
 
 
 async def mark_decided(bot: PixazoBot, review: ReviewRecord, text: str, view: discord.ui.View) -> None:
@@ -90,13 +62,6 @@ async def copy_of_image(bot: PixazoBot, channel_id: int | None, message_id: int 
         return None
 
 
-def detail_of(review: ReviewRecord) -> dict[str, Any]:
-    try:
-        return json.loads(review.get("detail") or "{}")
-    except ValueError:
-        return {}
-
-
 def restored_embed(saved: dict[str, Any], file: discord.File | None) -> discord.Embed:
     """A result's embed as it was saved, its image pointing at the file posted with it again."""
     embed = discord.Embed.from_dict(saved)
@@ -115,11 +80,9 @@ async def tell_member(bot: PixazoBot, review: ReviewRecord, text: str) -> str:
     else a DM. Returns how they were told ("followup", "dm", "not told")."""
     token, application_id = review.get("interaction_token"), review.get("application_id")
     expires = review.get("token_expires_at") or 0
-    if token and application_id and bot.store.now() < expires:
-        data: Any = {"id": application_id, "type": 3, "token": token}
-        webhook = discord.Webhook.from_state(data=data, state=bot._connection)
+    if token and application_id and bot.services.reviews.now() < expires:
         try:
-            await webhook.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            await interaction_webhook(bot, application_id, token).send(text, ephemeral=True, allowed_mentions=NO_PINGS)
             return "followup"
         except discord.HTTPException as exc:
             if exc.status not in TOKEN_GONE:
@@ -136,14 +99,10 @@ async def tell_member(bot: PixazoBot, review: ReviewRecord, text: str) -> str:
         return "not told"
 
 
-async def record(bot: PixazoBot, review: ReviewRecord, actor_id: int, action: str, requester_id: int,
-                 **detail: Any) -> None:
-    """The decision in the server's record (the audit log reads it). The decision already took effect, so
-    a store that will not take the row now is logged, not raised."""
-    try:
-        await bot.store.record_action(review["guild_id"], actor_id, action, requester_id,
-                                      {"job_id": review["job_id"], "review_id": review["id"],
-                                       "channel_id": review.get("channel_id"), **detail})
-    except Exception as exc:
-        log.warning("review %d: could not record %s by %s: %s: %s", review["id"], action, actor_id,
-                    type(exc).__name__, exc)
+def decided_by_other(decision: Any) -> str | None:
+    """The sentence for a press that lost the race (or found no review), None for the winner."""
+    if decision is None:
+        return UNKNOWN
+    return None if decision.won else already(decision.review)
+
+

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import ipaddress
 import json
 import logging
-import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
@@ -37,6 +35,7 @@ from bot.pixazo.errors import (
     Problem,
 )
 from bot.pixazo.public_hosts import BlockedAddress, is_public_address, result_session
+from bot.pixazo.retry import RetryPolicy, retry_after
 from bot.pixazo.verify import TooLargeToCheck, UndecodableImage, decode_fully
 
 log = logging.getLogger(__name__)
@@ -52,23 +51,6 @@ _DETAIL_MAX = 600
 # A CDN may redirect once or twice; a chain longer than this is not an image host behaving normally.
 MAX_REDIRECTS = 3
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter, bounded by attempts and by total time."""
-
-    attempts: int = 3
-    base_delay: float = 1.0
-    max_delay: float = 20.0
-    total_seconds: float = 600.0
-    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False)
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return max(0.0, retry_after)
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
 
 
 @dataclass(frozen=True)
@@ -329,7 +311,7 @@ class PixazoClient:
         if status == 404:
             return PixazoNotFound(detail=detail)
         if status == 429:
-            return PixazoBusy(detail=detail, retry_after=_retry_after(resp.headers.get("Retry-After")))
+            return PixazoBusy(detail=detail, retry_after=retry_after(resp.headers.get("Retry-After")))
         if status >= 500:
             return PixazoServerError(status, detail=detail)
         return PixazoRejected(reason or f"HTTP {status}", detail=detail)
@@ -388,17 +370,3 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
         if size > limit:
             break
     return b"".join(chunks)[: limit + 1]
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from bot.catalog import MODELS
 from bot.core.errors import UserFacingError
 from bot.core.settings import Settings
 from bot.domain import JobState, Member, Refused, StoreBusy, StoreDown, WriteInDoubt
@@ -27,6 +26,7 @@ from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.services.audit import record_generation
 from bot.services.generation import BUSY, DOWN, IN_DOUBT, Busy, Down, GenerationService, Outcome, Unsettled
+from bot.services.job_rows import member_of_job, prepared_of
 from bot.services.notices import Courier, Notice, Notices
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
@@ -47,17 +47,6 @@ INTERRUPTED_TWICE = ("Your image could not be made: the bot was interrupted twic
 
 class Discarded(Exception):
     """The job was cancelled while its Pixazo call ran: the result is not delivered."""
-
-
-def prepared_of(job: JobRecord) -> Prepared:
-    """The request again, from the row: the body sent to Pixazo and what the embed shows."""
-    delivery = job.get("delivery") or Delivery()
-    return Prepared(MODELS[job["model"]], delivery.prompt or "", job["params"], delivery.shown)
-
-
-def member_of_job(job: JobRecord) -> Member:
-    delivery = job.get("delivery") or Delivery()
-    return Member(job["guild_id"], job["user_id"], delivery.role_ids)
 
 
 class QueueStore(JobQueue, Audit, Protocol):
@@ -250,16 +239,7 @@ class QueueRunner:
         except Discarded:
             self._discarded(job_id)
         except Unsettled as exc:
-            # The member is told nothing about credits the ledger does not show as refunded.
-            if isinstance(exc.__cause__, Discarded) or exc.state is JobState.CANCELLED:
-                self._discarded(job_id)
-            elif exc.state is None:
-                log.warning("job %d /%s for user %s failed (%s); its refund is left to the next start, which "
-                            "tells the member", job_id, job["model"], job["user_id"], _cause(exc))
-            else:
-                log.warning("job %d /%s for user %s failed here (%s), but the ledger has it %s (another process "
-                            "holds it); its member is told by that one", job_id, job["model"], job["user_id"],
-                            _cause(exc), exc.state)
+            self._unsettled(job, exc)
         except UserFacingError as exc:  # the ledger has it failed: refunded
             log.log(logging.getLevelName(exc.log_level), "job %d /%s for user %s failed: %s", job_id, job["model"],
                     job["user_id"], exc.detail)
@@ -280,6 +260,20 @@ class QueueRunner:
             self._lost.discard(job_id)
             self._notices.pop(job_id, None)
             self.kick()
+
+    def _unsettled(self, job: JobRecord, exc: Unsettled) -> None:
+        """The job failed here but the ledger does not have it refunded: the member is told nothing about
+        credits the ledger does not show as refunded."""
+        job_id = job["id"]
+        if isinstance(exc.__cause__, Discarded) or exc.state is JobState.CANCELLED:
+            self._discarded(job_id)
+        elif exc.state is None:
+            log.warning("job %d /%s for user %s failed (%s); its refund is left to the next start, which "
+                        "tells the member", job_id, job["model"], job["user_id"], _cause(exc))
+        else:
+            log.warning("job %d /%s for user %s failed here (%s), but the ledger has it %s (another process "
+                        "holds it); its member is told by that one", job_id, job["model"], job["user_id"],
+                        _cause(exc), exc.state)
 
     async def _request_of(self, job: JobRecord) -> tuple[Prepared, Member]:
         try:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from bot.catalog import MODELS
 from bot.domain.delivery import Delivery
 from bot.domain.jobs import JobState
+from bot.domain.params import Params
 
 
 class JobRecord(TypedDict, total=False):
@@ -21,7 +21,7 @@ class JobRecord(TypedDict, total=False):
     guild_id: int
     channel_id: int | None
     model: str
-    params: dict[str, Any]  # the body sent to Pixazo, by the model's own field names ({} once forgotten)
+    params: Params  # the body sent to Pixazo, read through the model's catalog entry (empty once forgotten)
     cost: int
     day: str  # the UTC date (YYYY-MM-DD) whose allowance the credits count against
     state: JobState
@@ -51,9 +51,8 @@ def prompt_of(job: JobRecord) -> str:
     delivery = job.get("delivery")
     if delivery is not None and delivery.prompt is not None:
         return delivery.prompt
-    model = MODELS.get(job.get("model", ""))
-    param = model.param("prompt") if model is not None else None
-    prompt = (job.get("params") or {}).get(param.field if param is not None else "prompt", "")
+    params = job.get("params")
+    prompt = params.option("prompt", "") if params is not None else ""
     return prompt if isinstance(prompt, str) else ""
 
 

@@ -13,7 +13,7 @@ from bot.services.validation import Prepared
 def prepared_of(job: JobRecord) -> Prepared:
     """The request again, from the row: the body sent to Pixazo and what the embed shows."""
     delivery = job.get("delivery") or Delivery()
-    return Prepared(MODELS[job["model"]], delivery.prompt or "", job["params"], delivery.shown)
+    return Prepared(MODELS[job["model"]], delivery.prompt or "", dict(job["params"].body), delivery.shown)
 
 
 def member_of_job(job: JobRecord) -> Member:

@@ -83,12 +83,11 @@ def _seed(raw: str) -> int | str:
 def inpaint_uploads(model: Model, job: JobRecord) -> list[tuple[Upload, str]]:
     """The job's image and mask as /inpaint saw them: their URLs from the body sent to Pixazo, their
     names and formats from the ledger's inputs."""
-    params = job.get("params") or {}
+    params = job["params"]
     inputs = job.get("inputs") or {}
     found = []
-    for role, field in (("image", model.image_field), ("mask", model.mask_field)):
+    for role, url in (("image", params.image_url), ("mask", params.mask_url)):
         seen = inputs.get(role) or {}
-        url = params.get(field or "")
         if not url or not seen.get("format"):
             raise UserFacingError(INPAINT_GONE, detail=f"job {job['id']} has no {role} URL or format")
         upload = Upload(role, seen.get("filename", role), url, seen.get("bytes", 0), f"image/{seen['format']}",

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from bot.domain.delivery import Delivery
 from bot.domain.jobs import JobState
+from bot.domain.params import Params
 from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, JobRecord, UsageRow
 from bot.domain.reviews import ReviewRecord
 
@@ -57,7 +58,7 @@ def job_record(row: Row) -> JobRecord:
     if record.get("state") is not None:
         record["state"] = JobState(record["state"])
     if "params" in record:
-        record["params"] = _object(record["params"])
+        record["params"] = Params(str(record.get("model", "")), _object(record["params"]))
     if "inputs" in record:
         record["inputs"] = None if record["inputs"] is None else _object(record["inputs"])
     if "delivery" in record:

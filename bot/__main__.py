@@ -124,12 +124,22 @@ async def _serve(settings: Settings, *, instance_id: str) -> None:
         offload = Offload(settings.image_workers, name="image")
         journal_offload = Offload(1, name="settle-journal")  # its own thread: never queued behind image work
         journal = SettleJournal(settings.settle_journal_path, journal_offload)
-        # Delivered jobs the last run could not record are applied first, then the rest are released.
-        # This process's name on the job leases it takes; the instance id lets it take over at once the
-        # jobs its predecessor on this DATA_DIR left running (bot/storage/lease.py).
-        owner = new_owner(instance_id)
-        store = await open_store(settings, delivered=journal.read(), owner=owner)
-        journal.clear()
+        try:
+            delivered = journal.read()
+            # Its space first, while the disk has room: a disk that fills up later cannot stop a delivery
+            # from being recorded. Kept from run to run, so a full disk at start needs no new block here.
+            await journal.reserve()
+            # Delivered jobs the last run could not record are applied first, then the rest are released.
+            # This process's name on the job leases it takes; the instance id lets it take over at once the
+            # jobs its predecessor on this DATA_DIR left running (bot/storage/lease.py).
+            owner = new_owner(instance_id)
+            store = await open_store(settings, delivered=delivered, owner=owner)
+        except BaseException:
+            journal.close()
+            journal_offload.close()
+            offload.close()
+            raise
+        await journal.clear()
         quotas = Quotas(settings, store)
         pixazo = pixazo_client(settings, session, offload=offload, redactor=redactor)
         generation = GenerationService(settings, store, pixazo, quotas, journal=journal, redactor=redactor)
@@ -148,6 +158,7 @@ async def _serve(settings: Settings, *, instance_id: str) -> None:
             await pixazo.close()
             await store.close()
             offload.close()
+            journal.close()
             journal_offload.close()
 
 

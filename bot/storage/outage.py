@@ -3,6 +3,9 @@
 A full or read-only disk, an I/O error, a database server that is down: every caller meets the same
 condition at once (the commands, the queue's loops, the audit poster, each settle), so the store
 says it once, not each of them once a tick. Callers treat it as StoreDown and stay quiet.
+
+Quiet until the store is open (`arm`): a ledger that can't be written while it is opened stops the
+start, and the start's own one line says so (bot/preflight.py), not a promise about new commands.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ class Outage:
         self._ledger = ledger  # what the lines name: "the SQLite ledger data/bot.sqlite3", ...
         self._clock = clock
         self._since: float | None = None
+        self._armed = False
+
+    def arm(self) -> None:
+        """The store is open (recovery done): from now on an outage is the running bot's to report."""
+        self._armed = True
 
     @property
     def down(self) -> bool:
@@ -26,7 +34,7 @@ class Outage:
 
     def failed(self, reason: str) -> None:
         """A call met the condition; logged only when it starts."""
-        if self._since is None:
+        if self._since is None and self._armed:
             self._since = self._clock()
             log.warning("%s can't be written right now (%s): new commands are refused with nothing spent, and "
                         "finished jobs are recorded once it can; logged once until it recovers", self._ledger, reason)

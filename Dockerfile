@@ -3,7 +3,7 @@
 # These steps are the README's own: `pip install .` (here in two steps, dependencies first), then
 # `python -m bot`, with the settings from the environment (`docker run --env-file .env`).
 # No Docker engine runs where this project is built and tested, so this file has not been built
-# there; change it only together with the README's "Setup and run" section.
+# there; change it only together with the README's quick start and docs/operations.md's "Docker".
 #
 #   docker build -t pixazo-bot .
 #   docker run -d --name pixazo-bot --restart unless-stopped --env-file .env -v pixazo-data:/data pixazo-bot
@@ -17,9 +17,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # The dependencies first, read from pyproject.toml alone: this layer is rebuilt only when they
-# change, not on every change to the code.
+# change, not on every change to the code. The image check's extra is included (`.[image-check]`).
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['image-check']))" \
         > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -14,6 +15,7 @@ from discord.ext import commands
 from bot import guard
 from bot.domain import StoreBusy, StoreDown, WriteInDoubt
 from bot.errors import UserFacingError
+from bot.image_check import ImageCheck
 from bot.offload import Offload
 from bot.redact import Redactor
 from bot.replies import NO_PINGS, delivered, discord_fault, reply_privately, tell_discord_fault
@@ -182,6 +184,8 @@ class PixazoBot(commands.AutoShardedBot):
         self.quotas = quotas
         self.http_session = http_session
         self.offload = offload  # image decoding and re-encoding, off the event loop
+        self.image_check = ImageCheck(settings.image_check_classes, enabled=settings.image_check)
+        self._warming: asyncio.Task[None] | None = None  # the image check's model, opened at start
         self.redactor = redactor  # outside text and exceptions, scrubbed of this process's secrets
         self.queue = queue or QueueRunner(settings, store, generation, quotas)
         self.moderation = Moderation(store)  # /config and the gates every generation passes
@@ -191,6 +195,8 @@ class PixazoBot(commands.AutoShardedBot):
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
             await self.load_extension(name)
+        if self.image_check.available:  # the model is opened now, off the loop, not at the first result
+            self._warming = asyncio.create_task(self._warm_image_check(), name="image-check-load")
         # One syncer for the cluster: the process that runs shard 0 (every process runs it unless
         # SHARD_IDS splits them), and only while it holds the store's lock, should two claim shard 0.
         if 0 not in (self.settings.shard_ids or (0,)):
@@ -203,12 +209,20 @@ class PixazoBot(commands.AutoShardedBot):
             await sync_if_changed(self.tree, self.settings.data_dir / "command-sync.json",
                                   dev_guild_id=self.settings.dev_guild_id, force=False)
 
+    async def _warm_image_check(self) -> None:
+        try:
+            await self.offload.run(self.image_check.load, timeout=120)
+        except Exception as exc:  # the first check loads it again, within its own deadline
+            log.warning("the image check's model could not be loaded at start: %s: %s", type(exc).__name__, exc)
+
     async def close(self) -> None:
         # discord.py's close() leaves the task that waits for the servers' data before "ready" running;
         # stopped during that wait (a SIGTERM right after start), it later dispatches into a closed
         # client and logs a traceback. Cancel it first (a private attribute: there is no public hook).
         # Running jobs get their grace and are delivered while the HTTP client is still open.
         await self.queue.shutdown()
+        if self._warming is not None and not self._warming.done():
+            self._warming.cancel()
         for stop in self.closing_hooks:
             await stop()
         ready_task = getattr(self._connection, "_ready_task", None)

@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.catalog import MODELS
+from bot.image_check import CLASSES, DEFAULT_CLASSES
 
 MiB = 2**20
 S = TypeVar("S", bound="FileSettings")
@@ -77,6 +78,14 @@ class Settings(FileSettings):
     # Decoding, checking and re-encoding images runs on this many threads, never on the event loop.
     image_workers: int = Field(2, ge=1, le=16)
     image_work_timeout_seconds: float = Field(20.0, gt=0, le=300)
+    # The image check (installed with the image-check extra): outside age-restricted channels a result
+    # with one of these detector classes scoring at least the threshold (a server may set its own) is
+    # held back. The check must finish within the timeout (waiting for an image thread included);
+    # one that cannot is not posted, and its credits are refunded.
+    image_check: bool = True  # off: never run, whatever the servers say (they see it as turned off)
+    image_check_threshold: float = Field(0.6, gt=0, lt=1)
+    image_check_classes: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CLASSES
+    image_check_timeout_seconds: float = Field(10.0, gt=0, le=120)
 
     # Unset: the embedded SQLite ledger in DATA_DIR. postgresql://user:pass@host:5432/db: PostgreSQL.
     database_url: SecretStr | None = None
@@ -169,6 +178,18 @@ class Settings(FileSettings):
         if len(set(ids)) != len(ids):
             raise ValueError("lists a shard twice")
         return ids
+
+    @field_validator("image_check_classes", mode="before")
+    @classmethod
+    def _classes(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip().upper() for part in value.split(",") if part.strip())
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ValueError("must name at least one of the detector's classes, comma-separated")
+        unknown = [c for c in value if c not in CLASSES]
+        if unknown:
+            raise ValueError(f"unknown class {unknown[0]!r}; the classes are {', '.join(CLASSES)}")
+        return tuple(value)
 
     @field_validator("log_level")
     @classmethod

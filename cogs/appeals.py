@@ -204,6 +204,8 @@ async def allow_once(bot: PixazoBot, appeal: AppealRecord, moderator_id: int) ->
         delivery["note"] = f"Allowed once by <@{moderator_id}> (appeal #{appeal['id']})."
         if asker.age_restricted and config.get(SPOILER):
             delivery["spoiler"] = True
+        if asker.age_restricted:  # the image check (bot/image_check.py) runs elsewhere
+            delivery["age_restricted"] = True
         # No interaction token: the result is a channel post in the original channel, naming the requester.
         job_id = await bot.queue.submit(with_negative(prepared, config.get(NEGATIVE_PROMPT)), member,
                                         channel_id=appeal["channel_id"], delivery=delivery, token=None)

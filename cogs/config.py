@@ -19,20 +19,22 @@ from bot.catalog import MODELS, PROMPT_MAX_LENGTH
 from bot.domain.audit import AuditAction
 from bot.domain.rules import RuleKind, RuleLimit
 from bot.embeds import COLOUR
-from bot.errors import InvalidInput, UserFacingError
+from bot.errors import InvalidInput
 from bot.moderation.config import (
     AUDIT_CHANNEL,
+    IMAGE_CHECK,
+    IMAGE_THRESHOLD,
     NEGATIVE_PROMPT,
     NSFW_FILTER,
     REPORTS_HIDE_AFTER,
     REVIEW_CHANNEL,
     SPOILER,
+    WORDS_STRICT,
     GuildConfig,
 )
 from bot.moderation.limits import MAX_BLOCKED, MAX_CHANNELS, MAX_PATTERNS, MAX_ROLES, MAX_WORDS, REASON_MAX
 from bot.moderation.patterns import BadPattern, check_new_pattern
 from bot.moderation.words import check_word
-from bot.offload import OffloadTimeout
 from bot.replies import NO_PINGS
 from bot.services.audit import lines as audit_lines
 from bot.services.audit import parse_since
@@ -52,6 +54,7 @@ AUDIT_ACTIONS = tuple(a.value for a in AuditAction)
 AuditChoice = Literal[AUDIT_ACTIONS]  # type: ignore[valid-type]  # /config audit's `action` choices
 AUDIT_PAGE = 10
 AUDIT_PAGES_MAX = 1000
+THRESHOLD_MIN, THRESHOLD_MAX = 0.05, 0.95  # /config nsfw image-threshold
 
 
 def _everywhere(config: GuildConfig) -> str:
@@ -84,6 +87,14 @@ def _terms(items: tuple[str, ...]) -> str:
 
 def _onoff(value: object) -> str:
     return "on" if value else "off"
+
+
+def _strictness(config: GuildConfig) -> str:
+    if config.get(WORDS_STRICT):
+        return ("Strict: blocked words and patterns also match leetspeak and letters spelled apart (`c4stl3`, "
+                "`c a s t l e`), as well as look-alike letters and accents.")
+    return ("Look-alike letters and accents are undone (`cаstle`, `cástle`); leetspeak and letters spelled apart "
+            "are matched only in strict mode (`/config words strict`).")
 
 
 def _fit(text: str, limit: int = FIELD_MAX) -> str:
@@ -143,10 +154,12 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         embed.add_field(name=f"Blocked words ({len(config.words)})", value=_fit(_terms(config.words)), inline=False)
         embed.add_field(name=f"Blocked patterns ({len(config.patterns)})", value=_fit(_terms(config.patterns)),
                         inline=False)
+        embed.add_field(name="Matching", value=_strictness(config), inline=False)
         embed.add_field(name="Explicit terms", value=(
             f"filter {_onoff(config.get(NSFW_FILTER))} outside age-restricted channels; results in age-restricted "
             f"channels as spoilers: {_onoff(config.get(SPOILER))}. Sexual content involving minors is always refused."),
             inline=False)
+        embed.add_field(name="Image check", value=self._image_check(config), inline=False)
         negative = config.get(NEGATIVE_PROMPT)
         embed.add_field(name="Added negative prompt", value=code_block(negative, FIELD_MAX) if negative else "none",
                         inline=False)
@@ -158,6 +171,20 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         embed.add_field(name="Audit log", value=f"posted in <#{audit_to}>" if audit_to else "kept, not posted "
                         "(`/config audit-channel`)", inline=False)
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    def _image_check(self, config: GuildConfig) -> str:
+        check = self.bot.image_check
+        if not check.available:
+            return f"Unavailable: the image check is {check.problem}. Results are posted without it."
+        if not config.get(IMAGE_CHECK):
+            return "Off: results are posted without looking at them (`/config nsfw image-check:on`)."
+        own = config.get(IMAGE_THRESHOLD)
+        threshold = own if own is not None else self.bot.settings.image_check_threshold
+        where = "to the review channel" if config.get(REVIEW_CHANNEL) is not None else "nowhere (no review channel)"
+        return (f"On: outside age-restricted channels, a result the detector scores at {threshold:.0%} or more for "
+                f"{', '.join(c.lower().replace('_', ' ') for c in sorted(check.classes))} is not posted; the member "
+                f"is told privately and it goes {where}. Threshold {threshold:.2f}"
+                f"{'' if own is not None else ' (the bot default)'}.")
 
     # -- channels --------------------------------------------------------------------------------
 
@@ -275,6 +302,13 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         said = end_sentence(f"Unblocked {code_span(word, 120)}") if removed else f"{code_span(word, 120)} was not blocked."
         await self._done(interaction, f"{said} This server blocks {len(config.words)} word(s) and phrase(s).")
 
+    @words.command(name="strict", description="Also match leetspeak and letters spelled apart (c4stl3, c a s t l e)")
+    @app_commands.describe(state="on: words and patterns also match leetspeak and spaced-out letters")
+    async def words_strict(self, interaction: discord.Interaction, state: OnOff) -> None:
+        await self.bot.moderation.set(guild_of(interaction), WORDS_STRICT, _on("state", state),
+                                      actor_id=interaction.user.id)
+        await self._done(interaction, _strictness(await self._config(interaction)))
+
     @words.command(name="list", description="Every blocked word and phrase")
     async def words_list(self, interaction: discord.Interaction) -> None:
         config = await self._config(interaction)
@@ -298,16 +332,11 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
     async def patterns_add(self, interaction: discord.Interaction, pattern: str) -> None:
         others = (await self._config(interaction)).patterns
         try:
-            # Timed on long probes: off the event loop, where it cannot hold up other members.
-            await self.bot.offload.run(check_new_pattern, pattern, others,
-                                       timeout=self.bot.settings.image_work_timeout_seconds)
+            # Decided from the pattern itself (its RE2 program and weight), never timed: a few milliseconds
+            # of compiling, the same verdict however busy the bot is, so it runs here.
+            check_new_pattern(pattern, others)
         except BadPattern as exc:
             raise InvalidInput(f"That pattern cannot be used: {exc}.", detail=f"pattern {pattern!r}: {exc}") from None
-        except OffloadTimeout:
-            # The image threads are all busy (or the check ran long): nothing was added, and saying so is exact.
-            raise UserFacingError("The bot is too busy to check that pattern right now; nothing was added. "
-                                  "Please try again in a minute.",
-                                  detail=f"pattern {pattern!r}: the check did not finish in time") from None
         added = await self._put(interaction, RuleKind.PATTERN, pattern, limit=MAX_PATTERNS, what="blocked patterns")
         config = await self._config(interaction)
         said = (end_sentence(f"Blocked {code_span(pattern, 220)}") if added
@@ -325,21 +354,31 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
 
     # -- settings ------------------------------------------------------------------------------
 
-    @app_commands.command(name="nsfw", description="The explicit-terms filter outside age-restricted channels, "
-                                                   "and spoilers inside them")
+    @app_commands.command(name="nsfw", description="Explicit terms and the image check outside age-restricted "
+                                                   "channels; spoilers inside")
     @app_commands.describe(filter="on: explicit terms are refused outside age-restricted channels",
-                           spoiler="on: results in age-restricted channels are posted as spoilers")
+                           spoiler="on: results in age-restricted channels are posted as spoilers",
+                           image_check="on: results are checked before they are posted outside age-restricted channels",
+                           image_threshold="How sure the image check must be to hold a result, 0.05 to 0.95")
+    @app_commands.rename(image_check="image-check", image_threshold="image-threshold")
     async def nsfw(self, interaction: discord.Interaction, filter: OnOff | None = None,  # noqa: A002
-                   spoiler: OnOff | None = None) -> None:
+                   spoiler: OnOff | None = None, image_check: OnOff | None = None,
+                   image_threshold: app_commands.Range[float, THRESHOLD_MIN, THRESHOLD_MAX] | None = None) -> None:
         guild = guild_of(interaction)
-        for setting, given in ((NSFW_FILTER, filter), (SPOILER, spoiler)):
+        if image_threshold is not None and not THRESHOLD_MIN <= image_threshold <= THRESHOLD_MAX:
+            raise InvalidInput(f"`image-threshold` must be between {THRESHOLD_MIN} and {THRESHOLD_MAX}.")
+        for setting, given in ((NSFW_FILTER, filter), (SPOILER, spoiler), (IMAGE_CHECK, image_check)):
             if given is not None:
                 await self.bot.moderation.set(guild, setting, _on(setting.name, given), actor_id=interaction.user.id)
+        if image_threshold is not None:
+            await self.bot.moderation.set(guild, IMAGE_THRESHOLD, round(float(image_threshold), 2),
+                                          actor_id=interaction.user.id)
         config = await self._config(interaction)
         await self._done(interaction, (
             f"Explicit terms outside age-restricted channels: {'refused' if config.get(NSFW_FILTER) else 'allowed'} "
             f"(filter {_onoff(config.get(NSFW_FILTER))}). Results in age-restricted channels as spoilers: "
-            f"{_onoff(config.get(SPOILER))}. Sexual content involving minors is always refused, everywhere."))
+            f"{_onoff(config.get(SPOILER))}. Sexual content involving minors is always refused, everywhere.\n"
+            f"Image check: {self._image_check(config)}"))
 
     @app_commands.command(name="defaults", description="A negative prompt added to every request (empty: none)")
     @app_commands.describe(negative_prompt="Added to what members keep out, on the models that take one")

@@ -180,6 +180,8 @@ async def run_and_post(bot: PixazoBot, interaction: discord.Interaction, prepare
         delivery["note"] = note
     if admission.spoiler:
         delivery["spoiler"] = True
+    if admission.asker.age_restricted:  # the image check (bot/image_check.py) runs elsewhere
+        delivery["age_restricted"] = True
     if admission.review is not None:
         delivery["review"] = admission.review
     # The server's negative prompt goes to Pixazo, not into what the member typed: a Reroll adds it once.

@@ -27,6 +27,7 @@ from bot.imaging import fit_off_loop
 from bot.replies import NO_PINGS
 from bot.services.generation import Outcome
 from cogs.approval import hold_for_review
+from cogs.reports import check_image, hold_flagged
 from cogs.results import remember_result, result_view
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,11 @@ class WebhookCourier:
     async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None:
         if json.loads(job.get("delivery") or "{}").get("review"):  # approval mode: a moderator decides first
             await hold_for_review(self.bot, job, *await self._message(job, outcome))
+            return
+        finding = await check_image(self.bot, job, outcome)  # the image check, outside age-restricted channels
+        if finding is not None:
+            await hold_flagged(self.bot, job, *await self._message(job, outcome), finding,
+                               tell=lambda text: self.tell(job, text, noticed=noticed))
             return
         webhook = self._webhook(job)
         status = "no interaction token"

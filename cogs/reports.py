@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -17,17 +18,21 @@ from discord.ext import commands
 
 from bot import presses
 from bot.app import PixazoBot, answer_error, answer_form
+from bot.domain.audit import AuditAction
 from bot.domain.records import JobRecord, prompt_of
 from bot.domain.reviews import ACTIONS, REPORT_ACTION, AlreadyReviewed, ReviewKind, ReviewRecord, ReviewState
 from bot.embeds import COLOUR, PROMPT_SHOWN_MAX
 from bot.errors import UserFacingError
-from bot.moderation.config import REPORTS_HIDE_AFTER
+from bot.image_check import Detection, ImageCheckFailed, screen
+from bot.moderation.config import IMAGE_CHECK, IMAGE_THRESHOLD, REPORTS_HIDE_AFTER, REVIEW_CHANNEL
 from bot.replies import NO_PINGS
+from bot.services.generation import Outcome
 from bot.services.validation import clean_text
 from bot.text import code_block, plain
 from cogs.report_button import ALREADY_REPORTED, REPORT_MODAL, REPORT_REASON_MAX, reporting_channel
-from cogs.results import result_view, submitted_values
+from cogs.results import remember_result, result_view, submitted_values
 from cogs.reviews import (
+    TOKEN_LIFETIME_SECONDS,
     already,
     copy_of_image,
     detail_of,
@@ -36,6 +41,7 @@ from cogs.reviews import (
     restored_embed,
     review_buttons,
     review_to_decide,
+    tell_member,
 )
 
 log = logging.getLogger(__name__)
@@ -139,7 +145,7 @@ async def _hide(bot: PixazoBot, review: ReviewRecord, result: discord.Message) -
 
 async def decide_report(interaction: discord.Interaction, review_id: int, status: ReviewState) -> None:
     bot: PixazoBot = interaction.client  # type: ignore[assignment]
-    await review_to_decide(interaction, review_id)
+    token = (await review_to_decide(interaction, review_id))["interaction_token"]
     await interaction.response.defer(ephemeral=True, thinking=True)
     moderator = interaction.user.id
     decision = await bot.store.decide_review(review_id, status, decided_by=moderator)
@@ -151,6 +157,9 @@ async def decide_report(interaction: discord.Interaction, review_id: int, status
     job = await bot.store.job(decision.review["job_id"])
     if job is None:
         raise UserFacingError(presses.JOB.unknown, detail=f"review {review_id}: job {decision.review['job_id']} is gone")
+    if detail_of(decision.review).get("held"):  # held by the image check: never posted yet
+        await _decide_held(interaction, job, {**decision.review, "interaction_token": token}, status)
+        return
     if status is ReviewState.KEPT:
         said = await _keep(bot, job, group)
     else:
@@ -198,6 +207,151 @@ async def _remove(bot: PixazoBot, job: JobRecord) -> str:
         return "Removed, but Discord would not let the bot delete the message."
     log.info("job %d: result %s removed by a moderator's decision", job["id"], result.id)
     return "Removed; the message is deleted."
+
+
+# -- the image check: a result held back before it was posted --------------------------------------
+
+CHECK_FAILED = ("The bot could not check this image before posting it, so it was not posted and no credits were "
+                "spent. Please try again.")
+
+
+async def check_image(bot: PixazoBot, job: JobRecord, outcome: Outcome) -> Detection | None:
+    """What holds this result back, if anything: the image check runs for results bound for a channel
+    that is not age-restricted, where the server has it on (the default) and the bot has it installed.
+
+    A check that cannot say (timeout, unreadable image, model failure) fails closed: nothing is posted
+    unchecked where the server asked for the check, and since the member gets nothing and the fault is
+    the bot's, the job fails and its credits are refunded (the caller's UserFacingError path)."""
+    delivery = json.loads(job.get("delivery") or "{}")
+    if delivery.get("age_restricted") or delivery.get("spoiler") or not bot.image_check.available:
+        return None
+    config = await bot.moderation.config(job["guild_id"])
+    if not config.get(IMAGE_CHECK):
+        return None
+    threshold = config.get(IMAGE_THRESHOLD) or bot.settings.image_check_threshold
+    try:
+        return await screen(bot.image_check, bot.offload, outcome.image.data, threshold=threshold,
+                            timeout=bot.settings.image_check_timeout_seconds)
+    except ImageCheckFailed as exc:
+        raise UserFacingError(CHECK_FAILED, detail=f"job {job['id']}: the image check failed: {exc}") from None
+
+
+def _finding(finding: Detection) -> str:
+    return f"{finding.words}, {finding.score:.0%} sure"
+
+
+async def hold_flagged(bot: PixazoBot, job: JobRecord, embed: discord.Embed, file: discord.File | None,
+                       finding: Detection, *, tell: Callable[[str], Awaitable[None]]) -> None:
+    """A result the image check held: nothing is posted where it was asked for. It goes to the review
+    channel (when the server has one) as a report that Keep posts, and the member is told privately.
+    The job succeeds: the image was made, so its credits are spent, as for a rejected approval."""
+    config = await bot.moderation.config(job["guild_id"])
+    review_channel = config.get(REVIEW_CHANNEL)
+    review_id = None if review_channel is None else await _post_held(bot, job, int(review_channel), embed, file,
+                                                                        finding)
+    said = (f"The image check found what looks like {_finding(finding)} in your image, so it was not posted here: "
+            "this channel is not age-restricted. ")
+    said += ("The server's moderators can look at it and post it. " if review_id is not None else
+             "An age-restricted channel can show such images. ")
+    await tell(said + "Its credits stay spent, since the image was made.")
+    log.info("job %d: held by the image check (%s); review %s", job["id"], _finding(finding), review_id)
+    try:
+        await bot.store.record_action(job["guild_id"], bot.user.id if bot.user else 0, AuditAction.HELD.value,
+                                      job["user_id"], {"job_id": job["id"], "channel_id": job["channel_id"],
+                                                       "found": _finding(finding), "review_id": review_id})
+    except Exception as exc:
+        log.warning("job %d: could not record that the image check held it: %s: %s", job["id"],
+                    type(exc).__name__, exc)
+
+
+async def _post_held(bot: PixazoBot, job: JobRecord, channel_id: int, embed: discord.Embed,
+                     file: discord.File | None, finding: Detection) -> int | None:
+    """The held image in the review channel, as a spoiler, with Keep (post it) and Remove (leave it)."""
+    delivery = json.loads(job.get("delivery") or "{}")
+    saved = {"held": True, "embed": embed.to_dict(), "note": delivery.get("note")}
+    application_id = delivery.get("application_id")
+    try:
+        review_id, _ = await bot.store.open_review(
+            job["guild_id"], job["id"], ReviewKind.REPORT, job["user_id"], channel_id=job["channel_id"],
+            reason=f"image check: {_finding(finding)}", application_id=int(application_id) if application_id else None,
+            token=job.get("interaction_token"), token_expires_at=job["created_at"] + TOKEN_LIFETIME_SECONDS,
+            detail=json.dumps(saved))
+    except AlreadyReviewed:  # the same job delivered twice: the first post stands
+        log.info("job %d was already held for review; not posted again", job["id"])
+        return None
+    review = discord.Embed.from_dict(embed.to_dict())
+    review.set_image(url=None)  # the copy below is a spoiler: moderators open it when they choose
+    review.add_field(name="Made by", value=f"<@{job['user_id']}>")
+    review.add_field(name="For channel", value=f"<#{job['channel_id']}>")
+    review.add_field(name="Image check", value=_finding(finding), inline=False)
+    kwargs: dict[str, Any] = {
+        "content": f"The image check held an image by <@{job['user_id']}> for <#{job['channel_id']}>. "
+                   "Keep posts it there; Remove leaves it unposted.",
+        "embed": review, "allowed_mentions": NO_PINGS,
+        "view": review_buttons(KeepButton(review_id), RemoveButton(review_id))}
+    if file is not None:
+        file.spoiler = True
+        kwargs["file"] = file
+    try:
+        posted = await bot.get_partial_messageable(channel_id, guild_id=job["guild_id"]).send(**kwargs)
+    except discord.HTTPException as exc:
+        await bot.store.drop_review(review_id)
+        log.warning("job %d: held by the image check, but review channel %s refused it: HTTP %s %s", job["id"],
+                    channel_id, exc.status, exc.text)
+        return None
+    await bot.store.set_review_message(review_id, posted.channel.id, posted.id)
+    return review_id
+
+
+async def _decide_held(interaction: discord.Interaction, job: JobRecord, review: ReviewRecord,
+                       status: ReviewState) -> None:
+    """Keep posts the held image where it was asked for (as Approve does); Remove leaves it unposted."""
+    bot: PixazoBot = interaction.client  # type: ignore[assignment]
+    moderator = interaction.user.id
+    where = f"<#{review['channel_id']}>"
+    if status is ReviewState.KEPT:
+        posted = await _post_kept(bot, job, review, moderator)
+        if posted is None:
+            await bot.store.reopen_review(review["id"], decided_by=moderator, token=review["interaction_token"])
+            await interaction.followup.send(f"Discord would not let the bot post in {where}, so the image is still "
+                                            "waiting here; try again once the bot can post there.",
+                                            ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        await mark_decided(bot, review, f"Kept by <@{moderator}>; posted in {where}: {posted.jump_url}",
+                           decided_view(review["id"]))
+        await interaction.followup.send(f"Kept; posted in {where}.", ephemeral=True, allowed_mentions=NO_PINGS)
+        told = await tell_member(bot, review, f"A moderator looked at your image the image check held, and posted it "
+                                              f"in {where}: {posted.jump_url}")
+        await record(bot, review, moderator, ACTIONS[status], job["user_id"], message_id=posted.id, told=told)
+        return
+    await mark_decided(bot, review, f"Removed by <@{moderator}>; the image stays unposted.", decided_view(review["id"]))
+    await interaction.followup.send("Removed; the image stays unposted.", ephemeral=True, allowed_mentions=NO_PINGS)
+    told = await tell_member(bot, review, f"A moderator looked at your image the image check held, and it stays "
+                                          f"unposted in {where}.")
+    await record(bot, review, moderator, ACTIONS[status], job["user_id"], told=told)
+
+
+async def _post_kept(bot: PixazoBot, job: JobRecord, review: ReviewRecord, moderator: int) -> discord.Message | None:
+    saved = detail_of(review)
+    file = await copy_of_image(bot, review["review_channel_id"], review["review_message_id"])
+    if file is not None:
+        file.spoiler = False  # a moderator looked and chose to post it as the result it is
+    embed = restored_embed(saved.get("embed") or {}, file)
+    note = f" {saved['note']}" if saved.get("note") else ""
+    kwargs: dict[str, Any] = {"content": f"<@{job['user_id']}>'s image, posted by <@{moderator}> after the image "
+                                         f"check held it.{note}",
+                              "embed": embed, "allowed_mentions": NO_PINGS, "view": result_view(job["id"])}
+    if file is not None:
+        kwargs["file"] = file
+    channel = bot.get_partial_messageable(review["channel_id"] or 0, guild_id=review["guild_id"])
+    try:
+        posted = await channel.send(**kwargs)
+    except discord.HTTPException as exc:
+        log.warning("review %d: kept, but channel %s refused the held image: HTTP %s %s", review["id"],
+                    review["channel_id"], exc.status, exc.text)
+        return None
+    await remember_result(bot, job["id"], posted)
+    return posted
 
 
 def decided_view(review_id: int) -> discord.ui.View:

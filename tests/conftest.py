@@ -45,6 +45,9 @@ def make_settings(tmp_path: Path, discord_fake: FakeDiscord, pixazo_fake: FakePi
         "discord_guild_ready_timeout": 0.05,
         "database_url": None,  # SQLite in tmp_path, whatever the environment says; ledger_settings may differ
         "shutdown_grace_seconds": 0.5,  # a test's bot stops with calls hanging; 8 s each would be slow
+        # The image check opens a model (half a second) and classifies every result: only the tests
+        # about it (test_image_check_e2e.py) turn it on.
+        "image_check": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -126,7 +126,7 @@ async def test_patterns_are_checked_at_configuration_and_hostile_ones_answer_at_
     said = await config(harness, "patterns add", {"pattern": "a" * 201})
     assert "200" in said["content"]
     said = await config(harness, "patterns add", {"pattern": "a.{20}b!"})
-    assert "too slow to check" in said["content"], "linear is not enough: RE2 searches this one slowly"
+    assert "too complex to check quickly" in said["content"], "linear is not enough: its DFA would blow up"
     said = await config(harness, "patterns add", {"pattern": "(a+)+$"})
     assert "Blocked" in said["content"]
     await config(harness, "patterns add", {"pattern": r"dragon\w*"})
@@ -254,13 +254,12 @@ async def test_a_restart_keeps_every_setting_and_a_change_applies_to_the_next_co
 
 
 @pytest.mark.parametrize("bot_settings", [{"image_work_timeout_seconds": 0.001}])
-async def test_a_pattern_check_that_cannot_finish_in_time_adds_nothing_and_says_so(harness):
-    # The probe takes a few milliseconds; past IMAGE_WORK_TIMEOUT_SECONDS the bot cannot vouch for it.
-    said = await config(harness, "patterns add", {"pattern": "dragon"})
-    assert is_ephemeral(said) and said["content"].startswith("The bot is too busy to check that pattern")
+async def test_a_pattern_is_admitted_however_busy_the_image_threads_are(harness):
+    # Admission reads the pattern, not a clock: image threads that could answer nothing in time change nothing.
+    said = await config(harness, "patterns add", {"pattern": "lim07x+q"})
+    assert is_ephemeral(said) and said["content"].startswith("Blocked `lim07x+q`.")
     async with open_view(harness.settings) as store:
-        assert await store.guild_rules(GUILD_ID) == []
-    assert "the check did not finish in time" in harness.log_text()
+        assert [r["value"] for r in await store.guild_rules(GUILD_ID)] == ["lim07x+q"]
 
 
 async def test_a_blocked_pattern_that_ends_with_a_full_stop_gets_no_second_one(harness):
@@ -268,3 +267,35 @@ async def test_a_blocked_pattern_that_ends_with_a_full_stop_gets_no_second_one(h
     assert said["content"].startswith("Blocked `dark.` ") and "`dark.`." not in said["content"], said["content"]
     said = await config(harness, "patterns remove", {"pattern": "dark."})
     assert said["content"].startswith("Unblocked `dark.` ") and "`dark.`." not in said["content"], said["content"]
+
+
+# -- writing tricks (look-alike letters, leetspeak, spaced letters) through the real discord.py -------
+
+async def test_a_bypass_prompt_is_refused_with_the_usual_message_and_costs_nothing(harness):
+    nsfw = await harness.discord.add_channel(GUILD_ID, name="after-dark", nsfw=True)
+    await config(harness, "nsfw", {"filter": "off"})
+    said = await refused(harness, "a ch1ld, n u d e", channel_id=nsfw)
+    assert said == "This bot never makes sexual images involving minors (`child` with `nude`)."
+    said = await refused(harness, "twelve-year-old, n\u0430ked", channel_id=nsfw)  # a Cyrillic а
+    assert said == "This bot never makes sexual images involving minors (`twelve year old` with `naked`)."
+    await config(harness, "nsfw", {"filter": "on"})
+    said = await refused(harness, "a n\u0443de figure study")  # a Cyrillic у
+    assert said == "Explicit terms like `nude` can only be used in age-restricted channels."
+    assert await spent(harness) == 0
+    assert (await ask(harness, "a kid goat on a farm, Japanese text ナイス"))["embeds"], "the harmless pass"
+
+
+async def test_strict_words_catch_leetspeak_and_spaced_letters_only_when_on(harness):
+    await config(harness, "words add", {"term": "castle"})
+    said = await refused(harness, "a c\u0430stle at dawn")  # look-alikes: always
+    assert said == "Your prompt uses `castle`, which this server has blocked."
+    assert (await ask(harness, "a c4stl3 at dawn"))["embeds"], "leetspeak passes a lenient server"
+    shown = embed_fields(await config(harness, "show"))
+    assert "only in strict mode" in shown["Matching"]
+    said = await config(harness, "words strict", {"state": "on"})
+    assert said["content"].startswith("Strict: blocked words and patterns also match leetspeak")
+    assert await refused(harness, "a c4stl3 at dawn") == "Your prompt uses `castle`, which this server has blocked."
+    assert await refused(harness, "a c a s t l e at dawn") == "Your prompt uses `castle`, which this server has blocked."
+    assert embed_fields(await config(harness, "show"))["Matching"].startswith("Strict")
+    await config(harness, "words strict", {"state": "off"})
+    assert (await ask(harness, "a c a s t l e at dawn"))["embeds"]

@@ -555,10 +555,3 @@ def test_the_systemd_unit_restarts_only_what_a_restart_can_fix(tmp_path):
     # The exit status main() uses for "fix the configuration first" is the one not restarted.
     assert run_bot({}, cwd=tmp_path).returncode == int(unit["RestartPreventExitStatus"]) == 2
 
-
-def test_every_setting_has_its_line_in_env_example():
-    from bot.settings import Settings
-
-    text = (ROOT / ".env.example").read_text()
-    named = {line.lstrip("# ").split("=", 1)[0] for line in text.splitlines() if "=" in line}
-    assert {name.upper() for name in Settings.model_fields} - named == set()

@@ -21,6 +21,7 @@ class AuditAction(StrEnum):
     REPORT = "report"  # a member reported a result
     KEEP = "keep"  # a moderator kept a reported result
     REMOVE = "remove"  # ... or removed it
+    HELD = "held"  # the image check held a result back (a moderator's Keep posts it)
     CONFIG = "config"  # family: config.<kind>.<add|remove|clear> (/config)
     ALLOWANCE = "allowance"  # family: allowance.<default|role|member> (/quotas)
     GRANT = "grant"
@@ -39,6 +40,7 @@ _TITLES = {
     AuditAction.DELETE: "Result deleted by a moderator", AuditAction.APPROVE: "Result approved",
     AuditAction.REJECT: "Result rejected", AuditAction.REPORT: "Result reported",
     AuditAction.KEEP: "Reported result kept", AuditAction.REMOVE: "Reported result removed",
+    AuditAction.HELD: "Image held by the image check",
     AuditAction.CONFIG: "Configuration changed", AuditAction.ALLOWANCE: "Allowance changed",
     AuditAction.GRANT: "Credits granted", AuditAction.RESET: "Usage reset", AuditAction.BUDGET: "Server budget changed",
     AuditAction.VIEW: "Usage looked at",

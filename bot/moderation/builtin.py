@@ -29,8 +29,12 @@ class BuiltinLists:
 @cache
 def builtin_terms() -> BuiltinTerms:
     data = tomllib.loads(resources.files("bot.moderation").joinpath(TERMS_FILE).read_text("utf-8"))
+    ages = data["minor_safety"]["ages"]
+    numbers = [*ages["digits"], *ages["words"]]
+    spelled = [f"{n} {unit}" for n in numbers for unit in ages["units"]]
+    spelled += [f"{word} {n}" for word in ages["before"] for n in numbers]
     return BuiltinTerms(
-        minors=tuple(data["minor_safety"]["minors"]),
+        minors=tuple(data["minor_safety"]["minors"]) + tuple(spelled),
         sexual=tuple(data["minor_safety"]["sexual"]),
         explicit=tuple(data["mild_filter"]["explicit"]),
     )

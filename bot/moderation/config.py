@@ -31,8 +31,15 @@ NEGATIVE_PROMPT = Setting("negative_prompt", "", str)  # added to every request 
 REVIEW_CHANNEL = Setting("review_channel", None, int)  # where moderators review (part 8); None: nowhere
 AUDIT_CHANNEL = Setting("audit_channel", None, int)  # where the audit log is posted (part 8); None: nowhere
 REPORTS_HIDE_AFTER = Setting("reports_hide_after", 1, int)  # reports that hide a result; 0: reporting off
+# Blocked words and patterns also match leetspeak and letters spelled apart (`c4stl3`, `c a s t l e`);
+# look-alike letters and accents are undone either way. Off by default: false refusals cost.
+WORDS_STRICT = Setting("words_strict", False, bool)
+# The image check before a result is posted outside age-restricted channels (when installed), and the
+# score past which a detection holds the image; None: the bot's IMAGE_CHECK_THRESHOLD.
+IMAGE_CHECK = Setting("image_check", True, bool)
+IMAGE_THRESHOLD = Setting("image_check_threshold", None, float)
 SETTINGS = {s.name: s for s in (NSFW_FILTER, SPOILER, NEGATIVE_PROMPT, REVIEW_CHANNEL, AUDIT_CHANNEL,
-                                REPORTS_HIDE_AFTER)}
+                                REPORTS_HIDE_AFTER, WORDS_STRICT, IMAGE_CHECK, IMAGE_THRESHOLD)}
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ class GuildConfig:
         for row in by_kind[RuleKind.SETTING]:
             setting = SETTINGS.get(row["value"])
             value = _decoded(row)
+            if setting is not None and setting.kind is float and type(value) is int:
+                value = float(value)  # JSON keeps 1.0 as 1
             if setting is None or not isinstance(value, setting.kind):
                 log.warning("guild %d: ignoring setting %r = %r", guild_id, row["value"], value)
                 continue
@@ -80,7 +89,7 @@ class GuildConfig:
             words=words,
             patterns=patterns,
             values=MappingProxyType(values),
-            rules=PromptRules.build(words, patterns),
+            rules=PromptRules.build(words, patterns, strict=bool(values.get(WORDS_STRICT.name, WORDS_STRICT.default))),
         )
 
 

@@ -22,12 +22,13 @@ PATTERN_MAX_MEM = 1 << 20
 COMBINED_MAX_MEM = 8 << 20
 # When its DFA gives up, RE2's work per byte grows with the pattern's compiled program: `(.{100}){9}x`
 # (7,205 instructions) took 37 ms on a 1,500-character prompt, `.{100}x` (805) 0.25 ms; `\pL+` is 1,203.
-# This bounds that factor only; a small counting pattern can still cost ~1 ms (see PatternList).
 MAX_PATTERN_PROGRAM = 2000
-# A new pattern's slowest search of a 1,500-character probe (see patterns.check_new_pattern). Ordinary
-# and the issue's hostile patterns take 10-40 µs; a DFA blow-up takes about 1.5 ms. Fifty patterns
-# searched at once stay inside the 1 ms check; those searched alone (counted repetitions) each cost
-# up to this much, so only a few of them fit.
-PROBE_MAX_SECONDS = 0.0002
-# ... and all of a server's patterns searched on one such probe: well inside the 1 ms prompt check.
-ALL_PROBE_MAX_SECONDS = 0.0005
+# /config patterns add decides from the pattern itself, never from a clock (patterns.weight): a `.`,
+# class or group of alternatives counts once per repetition, a loop over one counts once. One pattern
+# may weigh this much (`[ab]*a[ab]{6}z` is 7, `a.{8}b` is 8; `a.{20}b!` is refused) ...
+MAX_PATTERN_WEIGHT = 8
+# ... a server's patterns together this much (fifty ordinary patterns weigh 0 or 1 each) ...
+MAX_SERVER_WEIGHT = 64
+# ... and patterns are searched together in groups of at most this weight, so a check makes at most
+# about 2 * MAX_SERVER_WEIGHT / GROUP_MAX_WEIGHT + 1 searches, each over a DFA of bounded size.
+GROUP_MAX_WEIGHT = 8

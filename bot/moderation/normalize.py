@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from itertools import islice
 
 # Unicode's Default_Ignorable_Code_Point set (DerivedCoreProperties.txt): zero-width spaces and
 # joiners, bidi controls, the soft hyphen, the combining grapheme joiner, variation selectors, Hangul
@@ -26,10 +28,10 @@ def _marks(low: int, high: int) -> str:
 # punctuation, the underscore ("nude_art" is "nude" "art") and apostrophes ("child's" is "child" "s",
 # so a possessive still matches its word; "don't" is "don" "t", on both sides alike).
 # `re` tests a class of BMP characters in constant time but walks astral ranges one by one, so the
-# few astral marks (Brahmi, musical symbols) are only looked up for astral characters.
-_WORD = re.compile(
-    rf"(?:[^\W\d_]|[{_marks(0x300, 0x10000)}]|(?=[\U00010000-\U0010ffff])[{_marks(0x10000, 0x20000)}])+|\d+"
-)
+# few astral marks (Brahmi, musical symbols) are only looked up for astral characters. `LETTER` is one
+# character of a word of letters.
+LETTER = rf"(?:[^\W\d_]|[{_marks(0x300, 0x10000)}]|(?=[\U00010000-\U0010ffff])[{_marks(0x10000, 0x20000)}])"
+_WORD = re.compile(rf"{LETTER}+|\d+")
 _ASCII_WORD = re.compile(r"[a-z]+|[0-9]+")  # most prompts, twice as fast; case-folded text has no A-Z
 
 
@@ -48,9 +50,16 @@ def split(normalized: str) -> list[str]:
     return (_ASCII_WORD if normalized.isascii() else _WORD).findall(normalized)
 
 
-def spans(normalized: str) -> list[tuple[int, int]]:
-    """Where each word of `split(normalized)` is, to quote the prompt's own text around a match."""
-    return [m.span() for m in (_ASCII_WORD if normalized.isascii() else _WORD).finditer(normalized)]
+def spans(normalized: str, upto: int | None = None) -> list[tuple[int, int]]:
+    """Where each word of `split(normalized)` is (the first `upto` of them), to quote the prompt's own
+    text around a match."""
+    found = (_ASCII_WORD if normalized.isascii() else _WORD).finditer(normalized)
+    return [m.span() for m in (found if upto is None else islice(found, upto))]
+
+
+def word_matches(normalized: str, start: int = 0) -> Iterator[re.Match[str]]:
+    """The words of `split(normalized)` from `start` on (a position where no word is cut), one by one."""
+    return (_ASCII_WORD if normalized.isascii() else _WORD).finditer(normalized, start)
 
 
 def words(text: str) -> list[str]:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import logging
-import random
 import re
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import re2
 
-from bot.catalog import PROMPT_MAX_LENGTH
 from bot.moderation.limits import (
-    ALL_PROBE_MAX_SECONDS,
     COMBINED_MAX_MEM,
+    GROUP_MAX_WEIGHT,
     MAX_PATTERN_CHARS,
     MAX_PATTERN_PROGRAM,
+    MAX_PATTERN_WEIGHT,
+    MAX_SERVER_WEIGHT,
     PATTERN_MAX_MEM,
-    PROBE_MAX_SECONDS,
 )
 from bot.text import code_span
 
@@ -83,55 +81,147 @@ def check_pattern(text: str) -> Compiled:
 
 
 def check_new_pattern(text: str, others: Sequence[str] = ()) -> Compiled:
-    """`check_pattern`, and a pattern RE2 can only search slowly refused too (for /config patterns add,
-    never for stored rows: a loaded machine must not make a stored rule vanish).
+    """`check_pattern`, and admission decided from the pattern itself (for /config patterns add, never for
+    stored rows): the same verdict on every machine, in every run, however loaded the machine is.
 
-    Linear time is not fast enough: a counted repetition whose DFA outgrows its memory (`a.{20}b!`,
-    166 steps once compiled) falls back to RE2's NFA, about 1.5 ms on a long prompt. So the pattern is
-    timed on prompts of the longest length made of its own characters, where such blow-ups happen."""
+    RE2 searches in linear time, but its speed depends on how many states its DFA needs: counting
+    multiplies them (`[ab]*a[ab]{15}z` needs 2^15, and then RE2 falls back to its slower NFA), and so do
+    patterns searched together when each keeps some state of its own (`ab.*ba`, `cd.*dc`, ...). So each
+    pattern is given a weight (`weight`), bounded alone and for the server's patterns together; RE2's
+    program size and memory bound the rest (`check_pattern`). bench/moderation.py runs the heaviest
+    configurations this admits against the prompt check's 1 ms goal."""
     compiled = check_pattern(text)
-    probes = _probes(text)
-    slowest = max(_fastest_search(compiled.search, kind) for kind in probes)
-    if slowest > PROBE_MAX_SECONDS:
-        raise BadPattern(f"it is too slow to check ({slowest * 1000:.1f} ms on a long prompt; the limit is "
-                         f"{PROBE_MAX_SECONDS * 1000:.2f} ms); try a shorter repetition count or fewer `.`")
-    # Each pattern alone may be quick and the server's together not: those searched one by one add up.
+    heavy = weight(text)
+    if heavy > MAX_PATTERN_WEIGHT:
+        raise BadPattern(f"it is too complex to check quickly (weight {heavy}: each `.`, class or alternative "
+                         f"counts once per repetition, and the limit is {MAX_PATTERN_WEIGHT}); try a shorter "
+                         "repetition count or fewer `.`")
     usable = []
     for other in others:
         try:
             usable.append((other, check_pattern(other)))
         except BadPattern:
             continue  # a stored row the rules skip anyway
+    total = heavy + sum(weight(other) for other, _ in usable)
+    if total > MAX_SERVER_WEIGHT:
+        raise BadPattern(f"with this server's other patterns it would be too complex to check quickly (weight "
+                         f"{total} together, and the limit is {MAX_SERVER_WEIGHT}); remove a pattern with a "
+                         "repetition count or `.*` first")
     together = PatternList([*usable, (text, compiled)])
-    slowest = max(_fastest_search(lambda probe: together.find(probe.decode()), kind) for kind in probes)
-    if slowest > ALL_PROBE_MAX_SECONDS:
-        raise BadPattern(f"with this server's other patterns it would be too slow to check ({slowest * 1000:.1f} ms "
-                         f"on a long prompt; the limit is {ALL_PROBE_MAX_SECONDS * 1000:.1f} ms); remove a pattern "
-                         "with a repetition count first")
+    if together.split:
+        raise BadPattern("with this server's other patterns it would not fit the pattern engine's memory; "
+                         "remove a long pattern first")
     return compiled
 
 
-def _probes(text: str) -> list[list[bytes]]:
-    """Kinds of long prompt made of the pattern's own characters, three fresh texts of each: RE2 keeps
-    the DFA states a search built, so the same text searched again would look fast."""
-    letters = sorted({c for c in text.lower() if c.isalnum()} | {"a", "b"})
-    rng = random.Random(text)  # the same probes for the same pattern, every time
-
-    def drawn(alphabet: list[str]) -> bytes:
-        return "".join(rng.choice(alphabet) for _ in range(PROMPT_MAX_LENGTH)).encode()
-
-    return [[drawn(letters) for _ in range(3)], [drawn([*letters, " ", "!"]) for _ in range(3)],
-            [drawn(["a", "b"]) for _ in range(3)]]
+# What a pattern costs the DFA: a position that matches more than one character (`.`, a class, `\d`,
+# `\pL`, a group of alternatives) counts 1, times its repetition count; a loop over one (`.*`, `[a-z]+`)
+# counts 1, since it can stay active through any text. Literal characters, and loops over them, are free.
+_ESCAPE_WIDE = set("dDwWsSpPC")
+_ZERO_WIDTH = set("bBAz")
+_COUNT = re.compile(r"\{(\d+)(?:(,)(\d*))?\}")
 
 
-def _fastest_search(search: Callable[[bytes], object], probes: list[bytes]) -> float:
-    """The best of the texts, so another process's burst on a shared core does not refuse a good pattern."""
-    best = float("inf")
-    for probe in probes:
-        began = time.perf_counter()
-        search(probe)
-        best = min(best, time.perf_counter() - began)
-    return best
+def weight(text: str) -> int:
+    """The pattern's weight (see above); `text` is one RE2 already compiled."""
+    pos = 0
+    n = len(text)
+
+    def alternation() -> tuple[int, bool]:
+        nonlocal pos
+        branches = [sequence()]
+        while pos < n and text[pos] == "|":
+            pos += 1
+            branches.append(sequence())
+        return sum(branches), len(branches) > 1
+
+    def sequence() -> int:
+        nonlocal pos
+        total = 0
+        while pos < n and text[pos] not in "|)":
+            cost, literal = atom()
+            total += quantified(cost, literal)
+        return total
+
+    def atom() -> tuple[int, bool]:
+        """(cost, literal): a literal atom and loops over it cost nothing."""
+        nonlocal pos
+        char = text[pos]
+        if char == "\\":
+            nxt = text[pos + 1] if pos + 1 < n else ""
+            if nxt == "Q":  # \Q...\E: a literal run
+                end = text.find("\\E", pos + 2)
+                pos = n if end < 0 else end + 2
+                return 0, True
+            if nxt in "pP" and pos + 2 < n and text[pos + 2] == "{":
+                pos = text.index("}", pos) + 1
+                return 1, False
+            if nxt == "x" and pos + 2 < n and text[pos + 2] == "{":
+                pos = text.index("}", pos) + 1
+                return 0, True
+            pos += 3 if nxt in "pP" else 4 if nxt == "x" else 2
+            if nxt in _ZERO_WIDTH:
+                return 0, True
+            return (1, False) if nxt in _ESCAPE_WIDE else (0, True)
+        if char == "[":
+            pos += 1
+            if pos < n and text[pos] == "^":
+                pos += 1
+            if pos < n and text[pos] == "]":
+                pos += 1
+            while pos < n and text[pos] != "]":
+                if text[pos] == "\\":
+                    pos += 2
+                elif text.startswith("[:", pos):
+                    pos = text.index(":]", pos) + 2
+                else:
+                    pos += 1
+            pos += 1
+            return 1, False
+        if char == "(":
+            pos += 1
+            if text.startswith("?", pos):
+                close = pos
+                while close < n and text[close] not in ":)":
+                    close += 1
+                if close < n and text[close] == ")" and not text.startswith("?P<", pos) and not text.startswith("?<", pos):
+                    pos = close + 1  # flags alone, such as (?i)
+                    return 0, True
+                pos = close + 1 if text[close] == ":" else text.index(">", pos) + 1
+            inner, alternatives = alternation()
+            pos += 1  # the closing )
+            if alternatives:
+                return max(1, inner), False
+            return inner, inner == 0
+        pos += 1
+        if char == ".":
+            return 1, False
+        return 0, True  # a literal, or ^ $
+
+    def quantified(cost: int, literal: bool) -> int:
+        nonlocal pos
+        loop = 0 if literal else max(1, cost)
+        if pos >= n:
+            return cost
+        char = text[pos]
+        if char in "*+?":
+            pos += 1
+            if pos < n and text[pos] == "?":
+                pos += 1  # lazy
+            return cost if char == "?" else loop
+        counted = _COUNT.match(text, pos)
+        if counted is None:
+            return cost
+        pos = counted.end()
+        if pos < n and text[pos] == "?":
+            pos += 1
+        low = int(counted[1])
+        if counted[2] is None:
+            return low * cost
+        return low * cost + loop if not counted[3] else int(counted[3]) * cost
+
+    total, alternatives = alternation()
+    return max(1, total) if alternatives else total
 
 
 def _grouped(text: str) -> str:
@@ -146,37 +236,46 @@ def _grouped(text: str) -> str:
     raise BadPattern("it cannot be combined with other patterns")
 
 
-# A counted repetition (`{20}`, `{2,}`, `{3,9}`) not written as a literal `\{`.
-_COUNTED = re.compile(r"(?<!\\)\{\d+(?:,\d*)?\}")
-
-
 class PatternList:
     """A server's patterns, compiled once per configuration change.
 
-    A check usually finds nothing, so the patterns are first searched at once as one alternation: one
-    linear DFA pass over the prompt instead of fifty. Only on a hit is each pattern tried in turn to
-    name the one that matched. (`re2.Set` would be as fast, but when its DFA runs out of memory it
+    A check usually finds nothing, so the patterns are searched a few at a time as one alternation:
+    one linear DFA pass over the prompt for many patterns. Only on a hit is each pattern tried in turn
+    to name the one that matched. (`re2.Set` would be as fast, but when its DFA runs out of memory it
     answers "no match", which google-re2's binding cannot tell from a real one: a filter that fails
     open. A single RE2 falls back to its NFA instead.)
 
-    Patterns with a counted repetition stay out of the alternation and are searched on their own:
-    counting multiplies a DFA's states (`[ab]*a[ab]{15}z` needs 2^15), and in a shared DFA that
-    thrashing would slow every other pattern's search too (14 ms a check instead of 40 µs in
-    bench/moderation.py). Which path a pattern takes changes only speed, never the answer.
+    Patterns are grouped in their configured order so that each group's total `weight` stays within
+    GROUP_MAX_WEIGHT: weights multiply a DFA's states when searched together (`[ab]*a[ab]{6}z` and
+    `ab.*ba` each keep state of their own), and one thrashing DFA would slow every pattern in it.
+    Which group a pattern is in changes only speed, never the answer.
     """
 
     def __init__(self, patterns: Sequence[tuple[str, Compiled]]) -> None:
         self._patterns = list(patterns)
-        tame = [(text, c) for text, c in self._patterns if not _COUNTED.search(text)]
-        self._alone = [c for text, c in self._patterns if _COUNTED.search(text)]
-        self._combined: Compiled | None = None
-        if len(tame) > 1:
+        self.split = False  # a group did not fit RE2's memory together: its patterns are searched alone
+        groups: list[list[tuple[str, Compiled]]] = []
+        loads: list[int] = []
+        for text, compiled in self._patterns:
+            heavy = weight(text)
+            spot = next((i for i, load in enumerate(loads) if load + heavy <= GROUP_MAX_WEIGHT), None)
+            if spot is None:
+                groups.append([(text, compiled)])
+                loads.append(heavy)
+            else:
+                groups[spot].append((text, compiled))
+                loads[spot] += heavy
+        self._searches: list[Compiled] = []
+        for group in groups:
+            if len(group) == 1:
+                self._searches.append(group[0][1])
+                continue
             try:
-                self._combined = _compile("|".join(_grouped(text) for text, _ in tame), COMBINED_MAX_MEM)
+                self._searches.append(_compile("|".join(_grouped(text) for text, _ in group), COMBINED_MAX_MEM))
             except BadPattern as e:
-                log.info("%d blocked patterns searched one by one: together %s", len(tame), e.reason)
-        if self._combined is None:
-            self._alone = [c for _, c in self._patterns]
+                log.info("%d blocked patterns searched one by one: together %s", len(group), e.reason)
+                self.split = True
+                self._searches.extend(c for _, c in group)
 
     def __len__(self) -> int:
         return len(self._patterns)
@@ -185,15 +284,16 @@ class PatternList:
     def texts(self) -> list[str]:
         return [text for text, _ in self._patterns]
 
-    def find(self, normalized: str) -> tuple[str, str] | None:
-        """The first configured pattern that matches, and the text it matched."""
+    def find(self, normalized: str, encoded: bytes | None = None) -> tuple[str, str] | None:
+        """The first configured pattern that matches, and the text it matched (`encoded`: the text's
+        UTF-8, when the caller has it already)."""
         if not self._patterns:
             return None
         # Bytes: google-re2 maps every offset back to str positions for a str, which costs more than
         # the search itself on a 1,500-character prompt.
-        encoded = normalized.encode()
-        if ((self._combined is None or self._combined.search(encoded) is None)
-                and all(c.search(encoded) is None for c in self._alone)):
+        if encoded is None:
+            encoded = normalized.encode()
+        if all(search.search(encoded) is None for search in self._searches):
             return None
         for text, compiled in self._patterns:
             match = compiled.search(encoded)

@@ -25,6 +25,7 @@ from bot.services.queue import QueueRunner
 from bot.services.quotas import Quotas
 from bot.settings import Settings
 from bot.storage import Store
+from bot.storage.outage import ledger_written
 from bot.sync import sync_if_changed
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,18 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("cogs.generate", "cogs.inpaint", "cogs.quota", "cogs.admin", "cogs.queue", "cogs.results",
               "cogs.history", "cogs.help", "cogs.config", "cogs.approval", "cogs.reports",
               "cogs.appeals", "cogs.audit")
+# What a command or button that failed may say about credits and changes depends on what it had written
+# to the ledger by then (bot/storage/outage.py ledger_written): nothing, and "nothing was spent" is true;
+# something (a job queued with its credits held, a setting changed), and the answer says nothing of it.
 UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
               "no credits were spent.")
+UNEXPECTED_AFTER_WRITE = "Something unexpected went wrong on the bot's side. The operator has the details in the log."
 BUSY = "The bot is busy right now; nothing was changed. Please try again in a moment."
+BUSY_AFTER_WRITE = ("The bot is busy right now and could not finish this; part of it may already be saved. "
+                    "Please check before trying again.")
 DOWN = "The bot can't record anything right now; nothing was spent or changed. Please try again in a few minutes."
+DOWN_AFTER_WRITE = ("The bot can't record anything right now and could not finish this; part of it may already be "
+                    "saved. Please check before trying again in a few minutes.")
 IN_DOUBT = ("The bot lost its connection to its records while saving this, so it may or may not have been saved. "
             "Please check before trying again.")
 
@@ -87,10 +96,10 @@ async def answer_error(interaction: discord.Interaction, cause: BaseException, w
         await reply_privately(interaction, IN_DOUBT)
     elif isinstance(cause, StoreDown):  # the store logged the outage once; this names the member refused
         log.info("%s by user %s refused, the ledger can't be written: %s", where, interaction.user.id, cause)
-        await reply_privately(interaction, DOWN)
+        await reply_privately(interaction, DOWN_AFTER_WRITE if ledger_written() else DOWN)
     elif isinstance(cause, StoreBusy):
         log.warning("%s by user %s refused, the database is busy: %s", where, interaction.user.id, cause)
-        await reply_privately(interaction, BUSY)
+        await reply_privately(interaction, BUSY_AFTER_WRITE if ledger_written() else BUSY)
     elif isinstance(cause, app_commands.CheckFailure):
         log.info("%s refused for user %s: %s", where, interaction.user.id, cause)
         await reply_privately(interaction, str(cause) or "You are not allowed to use this command here.")
@@ -106,8 +115,10 @@ async def answer_error(interaction: discord.Interaction, cause: BaseException, w
         log.warning("%s by user %s does not match the synced commands: %s", where, interaction.user.id, cause)
         await reply_privately(interaction, guard.STALE_COMMAND)
     else:
-        log.error("%s by user %s failed unexpectedly", where, interaction.user.id, exc_info=cause)
-        await reply_privately(interaction, UNEXPECTED)
+        written = ledger_written()
+        log.error("%s by user %s failed unexpectedly%s", where, interaction.user.id,
+                  " after it had written to the ledger" if written else "", exc_info=cause)
+        await reply_privately(interaction, UNEXPECTED_AFTER_WRITE if written else UNEXPECTED)
 
 
 # Part 8's appeals: a refusal may come with a button (Ask a moderator, for the server's own prompt rules).

@@ -7,6 +7,7 @@ reach Discord" (an OSError caught as a network error), and a damaged database as
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sqlite3
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bot.settings import Settings
-from bot.storage import Store
+from bot.storage import Store, StoreDown, StoreUnavailable
 from bot.storage import open_store as open_ledger
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,36 @@ def check_data_dir(path: Path) -> None:
         with tempfile.TemporaryFile(dir=path, prefix=".write-check-"):
             pass
     except OSError as exc:
+        if exc.errno in DISK_ERRNOS:
+            raise unwritable(path, f"no file can be created in it ({_reason(exc)})", code=exc.errno) from None
         raise StartupError(f"{where} is not writable by uid {_uid()}: {_reason(exc)}; "
                            "give that user write access to it") from None
+
+
+# What a full, read-only or failing disk answers; the operator must act (exit 2), whichever it is.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+FULL_BELOW_BYTES = 1024 * 1024  # less free than this under DATA_DIR, and a refused write is put down to it
+
+
+def unwritable(data_dir: Path, what: str, *, code: int | None = None) -> StartupError:
+    """DATA_DIR's file system would not take a write the start needs (`code`: the errno, when there is
+    one): one line saying which condition (read-only, full, failing), the path, what could not be
+    written, and what to do."""
+    where = f"DATA_DIR {data_dir}" + ("" if data_dir.is_absolute() else f" ({data_dir.absolute()})")
+    try:
+        fs: os.statvfs_result | None = os.statvfs(data_dir)
+    except OSError:
+        fs = None
+    if code == errno.EROFS or (fs is not None and fs.f_flag & os.ST_RDONLY):
+        return StartupError(f"{where} is on a read-only file system: {what}; mount it read-write, then start the bot "
+                            "again")
+    free = None if fs is None else fs.f_bavail * fs.f_frsize
+    no_files = fs is not None and fs.f_files > 0 and fs.f_favail == 0
+    if code in (errno.ENOSPC, errno.EDQUOT) or no_files or (free is not None and free < FULL_BELOW_BYTES):
+        left = "no file can be added" if no_files else f"{free // 1024} KiB free" if free is not None else "full"
+        return StartupError(f"{where} is full ({left}): {what}; free space on it, then start the bot again")
+    return StartupError(f"{where} can't be written: {what}; check the disk (dmesg) and its files' owner, permissions "
+                        "and attributes (ls -l, lsattr), then start the bot again")
 
 
 async def open_store(settings: Settings, *, delivered: Mapping[int, str | None], owner: str | None = None) -> Store:
@@ -50,7 +79,15 @@ async def open_store(settings: Settings, *, delivered: Mapping[int, str | None],
         # exclusive: the caller holds DATA_DIR's lock (bot/instance_lock.py), so on SQLite no other
         # process can be running a job and recovery may take them all as this one's.
         store = await open_ledger(settings, delivered=delivered, owner=owner, exclusive=True)
+    except StoreDown as exc:
+        # Nothing could be written while the ledger was opened (its recovery is a write).
+        if settings.database_url is not None:
+            raise StoreUnavailable(f"the DATABASE_URL database stopped taking writes as the bot opened it ({exc}); "
+                                   "check the database server") from None
+        raise unwritable(settings.data_dir, f"the SQLite ledger {database} can't be written ({exc})") from None
     except sqlite3.OperationalError as exc:
+        if _sqlite_down(exc):  # while opening it: a migration's write, the write-ahead log's files
+            raise unwritable(settings.data_dir, f"the SQLite ledger {database} can't be written ({exc})") from None
         hint = "; is another copy of the bot using this DATA_DIR?" if "locked" in str(exc) else ""
         raise StartupError(f"database {database} could not be opened: {exc}{hint}") from None
     except (sqlite3.Error, OSError) as exc:
@@ -68,6 +105,11 @@ def ledger_name(settings: Settings) -> str:
     from bot.storage.postgres.url import DatabaseUrl
 
     return f"PostgreSQL at {DatabaseUrl.parse(settings.database_url.get_secret_value())}"
+
+
+def _sqlite_down(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL: the file system would not take the write."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (8, 10, 13)
 
 
 def _reason(exc: BaseException) -> str:

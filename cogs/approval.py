@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot import presses
 from bot.app import PixazoBot, answer_error, answer_form
+from bot.domain import JobState, StoreBusy
 from bot.domain.records import JobRecord
 from bot.domain.reviews import ACTIONS, AlreadyReviewed, ReviewKind, ReviewRecord, ReviewState
 from bot.errors import UserFacingError
@@ -216,13 +217,24 @@ async def reject(interaction: discord.Interaction, review_id: int) -> None:
     review: ReviewRecord = {**decision.review, "interaction_token": token}
     why = plain(reason, REASON_MAX) if reason else "no reason was given"
     await mark_decided(bot, review, f"Rejected by <@{moderator}>: {why}", decided_view(review_id))
-    told = await tell_member(bot, review, end_sentence(f"A moderator did not approve your image for "
-                                                       f"<#{review['channel_id']}>: {why}")
-                             + " Its credits stay spent, since the image was made.")
+    text = end_sentence(f"A moderator did not approve your image for <#{review['channel_id']}>: {why}")
+    if await _succeeded(bot, review["job_id"]):  # about credits only what the ledger says
+        text += " Its credits stay spent, since the image was made."
+    told = await tell_member(bot, review, text)
     said = {"followup": "they were told privately", "dm": "they were told by DM",
             "not told": "they could not be told (no DMs)"}[told]
     await interaction.followup.send(f"Rejected; {said}.", ephemeral=True, allowed_mentions=NO_PINGS)
     await record(bot, review, moderator, ACTIONS[ReviewState.REJECTED], review["user_id"], reason=reason, told=told)
+
+
+async def _succeeded(bot: PixazoBot, job_id: int) -> bool:
+    """Whether the ledger has the job succeeded (its credits spent); a ledger that can't answer now
+    says nothing, and neither does the sentence."""
+    try:
+        job = await bot.store.job(job_id)
+    except StoreBusy:
+        return False
+    return job is not None and job["state"] == JobState.SUCCEEDED
 
 
 class Approval(commands.Cog):

@@ -19,6 +19,7 @@ from discord.ext import commands
 from bot import presses
 from bot.app import PixazoBot, answer_error, answer_form
 from bot.catalog import MODELS, Kind, Model
+from bot.domain import JobState
 from bot.domain.audit import AuditAction
 from bot.domain.records import JobRecord, prompt_of
 from bot.errors import InvalidInput, UserFacingError
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 
 FORGOTTEN = "The details of that image were cleared (by /forget or after the history retention period)."
 NOT_YOURS = "Only the member who asked for this image, or someone who can manage messages here, can delete it."
-DELETED = "Deleted. The credits stay spent: the image was made."
+DELETED = "Deleted."
+STAY_SPENT = "The credits stay spent: the image was made."  # only once the ledger has the job succeeded
 DESCRIPTION_MAX = 4096
 # Shown in full in the command; listed again they could push Details past Discord's limit.
 IN_COMMAND = ("prompt", "negative_prompt")
@@ -124,7 +126,9 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button], template=rf"result
         log.info("result of job %d deleted by user %s", self.job_id, interaction.user.id)
         if interaction.user.id != job["user_id"]:  # part 8: a moderator's delete is an audited decision
             await record_delete(interaction, job)
-        await interaction.response.send_message(DELETED, ephemeral=True, allowed_mentions=NO_PINGS)
+        # About credits only what the ledger says: a job whose success is not recorded yet holds them, unspent.
+        said = f"{DELETED} {STAY_SPENT}" if job["state"] == JobState.SUCCEEDED else DELETED
+        await interaction.response.send_message(said, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 INPAINT_GONE = ("Discord no longer serves the original image or mask, so nothing was spent; run /inpaint again "

@@ -132,6 +132,7 @@ class QueueRunner:
         self._running: dict[int, asyncio.Task] = {}
         self._cancelled: set[int] = set()  # cancelled by a member while running here
         self._lost: set[int] = set()  # its lease expired and another process took it over
+        self._delivered: set[int] = set()  # the member has its result; its success is being recorded
         self._notices: dict[int, _Notice] = {}
         self._wake = asyncio.Event()
         self._closing = False
@@ -164,11 +165,17 @@ class QueueRunner:
             log.info("shutting down: %d job(s) running get up to %.1fs to finish", len(running),
                      self._settings.shutdown_grace_seconds)
             _, late = await asyncio.wait(running, timeout=self._settings.shutdown_grace_seconds)
+            delivered = [job_id for job_id, task in self._running.items() if task in late and job_id in self._delivered]
             for task in late:
                 task.cancel()
-            if late:
+            if delivered:
+                # Their settles go on until the store closes (GenerationService.shutdown); what does not land
+                # by then the next start records from the settle journal: never made again.
+                log.warning("shutting down: job(s) %s were delivered and their success is not recorded yet",
+                            ", ".join(map(str, delivered)))
+            if len(late) > len(delivered):
                 log.warning("shutting down: %d job(s) did not finish in time; they go back to the head of the "
-                            "queue and their Pixazo calls are made again at the next start", len(late))
+                            "queue and their Pixazo calls are made again at the next start", len(late) - len(delivered))
                 # Putting them back is one write each; a database that will not take it in time must not
                 # keep the process from exiting: such a job stays running and the next start re-runs it.
                 _, stuck = await asyncio.wait(late, timeout=REQUEUE_WAIT_SECONDS)
@@ -293,6 +300,7 @@ class QueueRunner:
                     raise Discarded()
                 self._notices.pop(job_id, None)  # no progress edit may land after the result
                 await courier.deliver(job, outcome, noticed=notice.text is not None)
+                self._delivered.add(job_id)
 
             await self._generation.execute(job_id, prepared, member, deliver=deliver, cost=job["cost"],
                                            started=notice.started, requeue=lambda: job_id not in self._cancelled)
@@ -328,6 +336,7 @@ class QueueRunner:
             self._running.pop(job_id, None)
             self._cancelled.discard(job_id)
             self._lost.discard(job_id)
+            self._delivered.discard(job_id)
             self._notices.pop(job_id, None)
             self.kick()
 

@@ -36,8 +36,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(REPO))
 
 from tests.conftest import CHANNEL_ID, GUILD_ID, PIXAZO_KEY, TOKEN  # noqa: E402
-from tests.fakes.discord_server import FakeDiscord, FakeInteraction  # noqa: E402
-from tests.fakes.pixazo_server import FakePixazo  # noqa: E402
+from tests.fakes.discord import FakeDiscord, FakeInteraction  # noqa: E402
+from tests.fakes.pixazo import FakePixazo  # noqa: E402
 from tests.postgres import PostgresServer, find_bin  # noqa: E402
 
 SHARD1_GUILD = (1 << 22) | GUILD_ID

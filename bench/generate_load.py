@@ -67,8 +67,8 @@ from aiohttp import web, web_app  # noqa: E402
 
 from bot.__main__ import serve  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from tests.fakes.discord_server import FakeDiscord, FakeInteraction  # noqa: E402
-from tests.fakes.pixazo_server import FakePixazo  # noqa: E402
+from tests.fakes.discord import FakeDiscord, FakeInteraction  # noqa: E402
+from tests.fakes.pixazo import FakePixazo  # noqa: E402
 
 TOKEN = "MTAwMA.fake-discord-token.do-not-leak-0123456789"
 PIXAZO_KEY = "pixazo-secret-key-4f1e9c"

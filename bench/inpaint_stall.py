@@ -54,7 +54,7 @@ from bench.generate_load import (  # noqa: E402
     percentile,
     raise_fake_backlog,
 )
-from tests.fakes.discord_server import FakeDiscord, FakeInteraction  # noqa: E402
+from tests.fakes.discord import FakeDiscord, FakeInteraction  # noqa: E402
 from tests.fakes.images import encode, gradient, make_big_png  # noqa: E402
 
 DEFER_P99_TARGET = 0.250

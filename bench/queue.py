@@ -38,8 +38,8 @@ if __package__ in (None, ""):
 
 from bot.storage import Member, SqliteStore  # noqa: E402
 from tests.conftest import CHANNEL_ID, GUILD_ID, PIXAZO_KEY, TOKEN, make_settings, started_bot  # noqa: E402
-from tests.fakes.discord_server import FakeDiscord  # noqa: E402
-from tests.fakes.pixazo_server import FakePixazo  # noqa: E402
+from tests.fakes.discord import FakeDiscord  # noqa: E402
+from tests.fakes.pixazo import FakePixazo  # noqa: E402
 
 FIRST_USER = 100_000
 

@@ -20,8 +20,8 @@ from bot.__main__ import serve
 from bot.settings import Settings
 from tests.backends import backend  # noqa: F401  (fixtures: both ledger backends, a PostgreSQL server)
 from tests.disk import small_disk  # noqa: F401  (a fixture: a real full disk)
-from tests.fakes.discord_server import FakeDiscord, FakeInteraction
-from tests.fakes.pixazo_server import FakePixazo
+from tests.fakes.discord import FakeDiscord, FakeInteraction
+from tests.fakes.pixazo import FakePixazo
 from tests.postgres import password_role, postgres_server, postgres_url  # noqa: F401
 
 TOKEN = "MTAwMA.fake-discord-token.do-not-leak-0123456789"

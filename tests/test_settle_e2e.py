@@ -16,7 +16,7 @@ import pytest
 
 from bot.storage import Member, SqliteStore
 from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
-from tests.fakes.pixazo_server import Behaviour
+from tests.fakes.pixazo import Behaviour
 from tests.ledger import jobs, until
 from tests.test_quota_e2e import ADMIN
 from tests.test_startup import BASE_ENV, TOKEN, run_bot

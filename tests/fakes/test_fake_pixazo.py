@@ -18,7 +18,7 @@ from aiohttp import web
 from PIL import Image
 
 from tests.fakes import images
-from tests.fakes.pixazo_server import Behaviour, FakePixazo
+from tests.fakes.pixazo import Behaviour, FakePixazo
 
 pytestmark = pytest.mark.asyncio
 
@@ -622,7 +622,7 @@ async def test_redirect_hops_are_relative_then_absolute(fake, http):
 
 
 async def test_tls_listener_redirects_to_plain_http(http):
-    from tests.fakes.pixazo_server import tls_client_context
+    from tests.fakes.pixazo import tls_client_context
 
     async with FakePixazo(tls=True) as fake:
         fake.push(Behaviour.REDIRECT_TO_HTTP)

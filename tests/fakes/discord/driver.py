@@ -185,23 +185,24 @@ class Driver(Gateway, Messages, Application):
         `raw_resolved` adds to `data.resolved` (kind -> {id: object}), say a user with no member.
         `focused` names an option: the interaction is then an autocomplete request (type 4) for it.
         """
-        actor = self._actor(
-            user_id=user_id,
-            username=username,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            roles=roles,
-            permissions=permissions,
-            locale=locale,
-            attachment_size_limit=attachment_size_limit,
-        )
-        options = dict(options or {})
-        attachments = dict(attachments or {})
+        actor = self._actor(user_id=user_id, username=username, guild_id=guild_id, channel_id=channel_id, roles=roles,
+                            permissions=permissions, locale=locale, attachment_size_limit=attachment_size_limit)
+        label = "/" + " ".join([name, *(subcommand.split() if subcommand else [])])
+        data = self._command_data(name, subcommand, dict(options or {}), dict(attachments or {}), actor, label,
+                                  validate=validate, raw_options=raw_options, raw_resolved=raw_resolved,
+                                  focused=focused)
+        return await self._inject(actor, 2 if focused is None else 4, data, label)
+
+    def _command_data(
+        self, name: str, subcommand: str | None, options: dict, attachments: dict[str, dict], actor: Actor,
+        label: str, *, validate: bool, raw_options: Sequence[dict], raw_resolved: dict[str, dict] | None,
+        focused: str | None,
+    ) -> dict[str, Any]:
+        """The `data` of the slash command: its id, the options nested under the subcommand path with
+        their resolved objects, and the guild it was synced to (held to that schema if `validate`)."""
         clash = set(options) & set(attachments)
         if clash:
             raise AssertionError(f"options given both as values and as attachments: {sorted(clash)}")
-        label = "/" + " ".join([name, *(subcommand.split() if subcommand else [])])
-
         command, scope = find_command(self.synced, name, actor.guild_id)
         if command is None and validate:
             known = sorted({c["name"] for g in (actor.guild_id, None) for c in self.synced.get(g, [])})
@@ -209,7 +210,24 @@ class Driver(Gateway, Messages, Application):
         path, schema = subcommand_schema(command, subcommand, label, validate)
         if validate:
             validate_options(schema, options, attachments, label)
+        leaf, resolved = self._leaf_options(schema, options, attachments, actor, raw_options, raw_resolved, focused)
+        data: dict[str, Any] = {
+            "id": self._command_id(name, scope),
+            "name": name,
+            "type": 1,
+            "options": nest(path, leaf),
+        }
+        if resolved:
+            data["resolved"] = resolved
+        if scope is not None or (command is None and actor.guild_id is not None):
+            data["guild_id"] = str(scope if scope is not None else actor.guild_id)
+        return data
 
+    def _leaf_options(
+        self, schema: list[dict], options: dict, attachments: dict[str, dict], actor: Actor,
+        raw_options: Sequence[dict], raw_resolved: dict[str, dict] | None, focused: str | None,
+    ) -> tuple[list[dict], dict[str, dict]]:
+        """The invoked (sub)command's option objects and `data.resolved` (attachments put on the CDN)."""
         resolved: dict[str, dict] = {}
         leaf = [
             self._option(name_, value, schema_type(schema, name_, value), actor, resolved)
@@ -225,17 +243,7 @@ class Driver(Gateway, Messages, Application):
                 option["focused"] = True
         for kind, objects in (raw_resolved or {}).items():
             resolved.setdefault(kind, {}).update(objects)
-        data: dict[str, Any] = {
-            "id": self._command_id(name, scope),
-            "name": name,
-            "type": 1,
-            "options": nest(path, leaf),
-        }
-        if resolved:
-            data["resolved"] = resolved
-        if scope is not None or (command is None and actor.guild_id is not None):
-            data["guild_id"] = str(scope if scope is not None else actor.guild_id)
-        return await self._inject(actor, 2 if focused is None else 4, data, label)
+        return leaf, resolved
 
     def _command_id(self, name: str, scope: int | None) -> str:
         return self._command_ids.get((scope, 1, name)) or str(self._ids.next())

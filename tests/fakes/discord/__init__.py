@@ -38,6 +38,21 @@ driver.py          the test-facing API: invoke, click, bot_message, add_role, ad
 forms.py           modals: submit_modal (the one the bot opened), submit_form (any), values
 server.py          `FakeDiscord`: the route table, the recording middleware, start/close
 =================  ==========================================================================
+
+A new route is a handler in its concern's module plus one line in server.py's route table. Where
+the Discord behaviour still to model goes:
+
+* uploads fetchable with expiry, POST /attachments/refresh-urls: cdn.py
+* forms with Labels, selects and file uploads: forms.py (submitting), rules.py (the type 9 reply's
+  components), messages.py/cdn.py (`resolved.attachments` of uploads)
+* message context menus (type 3 commands, `data.target_id`, `resolved.messages`): driver.py
+  (`_command_data`) and rules.py (`find_command` by type)
+* user installs and DMs (`context`, `authorizing_integration_owners`, `user` not `member`, 403 50001
+  for a channel post where the bot is not a member): driver.py (`_interaction_payload`), channels.py
+* locales (`locale`, `guild_locale`) and localization limits on sync: driver.py, rules.py
+  (`command_schema_problems`)
+* autocomplete (type 4 with the focused option, a type 8 answer of at most 25 choices): driver.py
+  (`focused=`), interactions.py (`_callback`), rules.py
 """
 
 from .interaction import FakeInteraction

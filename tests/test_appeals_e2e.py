@@ -12,7 +12,7 @@ import pytest
 
 from bot.domain.rules import RuleKind
 from tests.conftest import CHANNEL_ID, GUILD_ID, eventually, is_ephemeral
-from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
+from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS
 from tests.ledger import open_view, read_jobs, until
 from tests.test_results_e2e import button_ids
 

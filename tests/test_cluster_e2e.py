@@ -16,7 +16,7 @@ import pytest
 from bot.domain import Member
 from bot.storage.postgres.store import PostgresStore
 from tests.conftest import CHANNEL_ID, GUILD_ID, PIXAZO_KEY, TOKEN, eventually, is_ephemeral
-from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord, FakeInteraction
+from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord, FakeInteraction
 from tests.ledger import columns, until
 from tests.test_startup import clean_env, put_count, run_bot
 

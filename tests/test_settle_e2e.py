@@ -18,7 +18,7 @@ import pytest
 from bot.storage import Member, SqliteStore
 from bot.storage.settle_journal import read_journal
 from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
-from tests.fakes.pixazo_server import Behaviour
+from tests.fakes.pixazo import Behaviour
 from tests.ledger import jobs, until
 from tests.test_quota_e2e import ADMIN
 from tests.test_results_e2e import button_ids

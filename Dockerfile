@@ -3,7 +3,7 @@
 # These steps are the README's own: `pip install .` (here in two steps, dependencies first), then
 # `python -m bot`, with the settings from the environment (`docker run --env-file .env`).
 # No Docker engine runs where this project is built and tested, so this file has not been built
-# there; change it only together with the README's "Setup and run" section.
+# there; change it only together with the README's quick start and docs/operations.md's "Docker".
 #
 #   docker build -t pixazo-bot .
 #   docker run -d --name pixazo-bot --restart unless-stopped --env-file .env -v pixazo-data:/data pixazo-bot

@@ -24,42 +24,37 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import signal
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):
     sys.path.insert(0, str(REPO))
 
-from tests.conftest import CHANNEL_ID, GUILD_ID, PIXAZO_KEY, TOKEN  # noqa: E402
-from tests.fakes.discord_server import FakeDiscord, FakeInteraction  # noqa: E402
-from tests.fakes.pixazo_server import FakePixazo  # noqa: E402
+from tests.fakes.discord import FakeDiscord, FakeInteraction  # noqa: E402
+from tests.fakes.launch import GUILD_ID, BotProcess, bot_env, running_discord, running_pixazo, stop_all  # noqa: E402
+from tests.fakes.pixazo import FakePixazo  # noqa: E402
 from tests.postgres import PostgresServer, find_bin  # noqa: E402
 
 SHARD1_GUILD = (1 << 22) | GUILD_ID
 FIRST_USER = 100_000
 
 
-def env_for(discord_fake: FakeDiscord, pixazo_fake: FakePixazo, url: str, data: Path, **extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items()
-            if not k.upper().startswith(("DISCORD_", "PIXAZO_", "QUOTA_", "DATA_DIR", "HEARTBEAT_", "SHARD_",
-                                         "DATABASE_", "JOB_"))}
-    return {**keep, "PYTHONPATH": str(REPO), "DISCORD_TOKEN": TOKEN, "PIXAZO_API_KEY": PIXAZO_KEY,
-            "PIXAZO_BASE_URL": pixazo_fake.base_url, "PIXAZO_REQUIRE_HTTPS_RESULTS": "false",
-            "PIXAZO_RESULT_ALLOW_PRIVATE_HOSTS": "true", "PIXAZO_TIMEOUT_SECONDS": "120",
-            "DISCORD_API_BASE_URL": discord_fake.api_base, "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
-            "DISCORD_GUILD_READY_TIMEOUT": "0.05", "DATABASE_URL": url, "DATA_DIR": str(data),
-            "SHARD_COUNT": "2", "LOG_LEVEL": "WARNING", "QUEUE_MAX_LENGTH": "5000",
-            "QUOTA_DEFAULT_DAILY_CREDITS": "1000", **extra}
+def env_for(discord_fake: FakeDiscord, pixazo_fake: FakePixazo, url: str, data: Path, **extra: Any) -> dict[str, str]:
+    """The tests' settings (tests/fakes/launch.py) for one process of the cluster: its own DATA_DIR,
+    the shared PostgreSQL, two shards, commands synced globally (both servers see them)."""
+    return bot_env(data.parent, discord_fake, pixazo_fake, data_dir=data, database_url=url, dev_guild_id=None,
+                   pixazo_timeout_seconds=120, shard_count=2, log_level="WARNING", queue_max_length=5000,
+                   quota_default_daily_credits=1000, image_check=True, **extra)
 
 
-async def spawn(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", cwd=log.parent, env=env,
-                                                stdout=asyncio.subprocess.DEVNULL, stderr=log.open("wb"))
+def spawn(env: dict[str, str], log: Path) -> Awaitable[BotProcess]:
+    return BotProcess(env, log.parent, log_name=log.name).start()
 
 
 def delivered(interaction: FakeInteraction) -> bool:
@@ -82,29 +77,19 @@ def p99(values: list[float]) -> float:
     return values[min(len(values) - 1, math.ceil(0.99 * len(values)) - 1)]
 
 
-async def stop(procs: list[asyncio.subprocess.Process]) -> None:
-    for proc in procs:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            await asyncio.wait_for(proc.wait(), 20)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
 async def run(server: PostgresServer, layout: str, jobs: int, members: int, concurrency: int, latency: float,
               root: Path) -> None:
-    discord_fake = FakeDiscord(token=TOKEN, guilds=[GUILD_ID, SHARD1_GUILD], channel_id=CHANNEL_ID)
-    pixazo_fake = FakePixazo(api_key=PIXAZO_KEY)
-    await discord_fake.start()
-    await pixazo_fake.start()
-    pixazo_fake.latency = latency
-    url = server.url(await server.create_database())
+    async with running_discord(GUILD_ID, SHARD1_GUILD) as discord_fake, running_pixazo() as pixazo_fake:
+        pixazo_fake.latency = latency
+        url = server.url(await server.create_database())
+        await measure(discord_fake, pixazo_fake, url, layout, jobs, members, concurrency, latency, root)
+
+
+async def measure(discord_fake: FakeDiscord, pixazo_fake: FakePixazo, url: str, layout: str, jobs: int, members: int,
+                  concurrency: int, latency: float, root: Path) -> None:
     shard_sets = {"one": ["0,1"], "two": ["0", "1"]}[layout]
-    base = {"PIXAZO_MAX_CONCURRENCY": str(concurrency), "QUOTA_MAX_JOBS_PER_USER": str(math.ceil(jobs / members))}
-    procs = [await spawn(env_for(discord_fake, pixazo_fake, url, root / f"{layout}-{n}", SHARD_IDS=ids, **base),
+    base = {"pixazo_max_concurrency": concurrency, "quota_max_jobs_per_user": math.ceil(jobs / members)}
+    procs = [await spawn(env_for(discord_fake, pixazo_fake, url, root / f"{layout}-{n}", shard_ids=ids, **base),
                          root / f"{layout}-{n}.log")
              for n, ids in enumerate(shard_sets)]
     try:
@@ -127,23 +112,23 @@ async def run(server: PostgresServer, layout: str, jobs: int, members: int, conc
               f"ideal {ideal:5.1f}s  saturation {ideal / makespan:4.2f}  peak calls {pixazo_fake.max_in_flight:3d}/{concurrency}  "
               f"defer p99 {p99(defers) * 1000:6.1f} ms", flush=True)
     finally:
-        await stop(procs)
-        await discord_fake.close()
-        await pixazo_fake.close()
+        await stop_all(procs, timeout=20)
 
 
 async def takeover(server: PostgresServer, lease: float, root: Path) -> None:
+    async with running_discord(GUILD_ID, SHARD1_GUILD) as discord_fake, running_pixazo() as pixazo_fake:
+        pixazo_fake.latency = lease * 3  # calls still running when the leases run out
+        url = server.url(await server.create_database())
+        await measure_takeover(discord_fake, pixazo_fake, url, lease, root)
+
+
+async def measure_takeover(discord_fake: FakeDiscord, pixazo_fake: FakePixazo, url: str, lease: float,
+                           root: Path) -> None:
     import asyncpg
 
-    discord_fake = FakeDiscord(token=TOKEN, guilds=[GUILD_ID, SHARD1_GUILD], channel_id=CHANNEL_ID)
-    pixazo_fake = FakePixazo(api_key=PIXAZO_KEY)
-    await discord_fake.start()
-    await pixazo_fake.start()
-    pixazo_fake.latency = lease * 3  # calls still running when the leases run out
-    url = server.url(await server.create_database())
-    base = {"PIXAZO_MAX_CONCURRENCY": "4", "JOB_LEASE_SECONDS": str(lease)}
-    a = await spawn(env_for(discord_fake, pixazo_fake, url, root / "take-a", SHARD_IDS="0", **base), root / "a.log")
-    b = await spawn(env_for(discord_fake, pixazo_fake, url, root / "take-b", SHARD_IDS="1", **base), root / "b.log")
+    base = {"pixazo_max_concurrency": 4, "job_lease_seconds": lease}
+    a = await spawn(env_for(discord_fake, pixazo_fake, url, root / "take-a", shard_ids="0", **base), root / "a.log")
+    b = await spawn(env_for(discord_fake, pixazo_fake, url, root / "take-b", shard_ids="1", **base), root / "b.log")
     conn = await asyncpg.connect(url)
     try:
         await discord_fake.wait_shards(0, 1, timeout=60)
@@ -157,8 +142,7 @@ async def takeover(server: PostgresServer, lease: float, root: Path) -> None:
                 raise SystemExit("a never held both jobs")
             await asyncio.sleep(0.02)
         held = [r[0] for r in await conn.fetch("SELECT id FROM jobs WHERE lease_owner LIKE $1", f"%:{a.pid}:%")]
-        a.send_signal(signal.SIGKILL)
-        await a.wait()
+        await a.stop(signal.SIGKILL)
         killed = time.monotonic()
         pixazo_fake.latency = 0.05
         taken: dict[int, float] = {}
@@ -173,9 +157,7 @@ async def takeover(server: PostgresServer, lease: float, root: Path) -> None:
               + ", ".join(f"job {job} {seconds:.2f}s" for job, seconds in sorted(taken.items())), flush=True)
     finally:
         await conn.close()
-        await stop([a, b])
-        await discord_fake.close()
-        await pixazo_fake.close()
+        await stop_all([a, b], timeout=20)
 
 
 async def main() -> None:

@@ -1,8 +1,9 @@
 """Load: N simultaneous /sdxl commands through the real bot, against the fake Discord and fake Pixazo.
 
 The fakes (tests/fakes) run on 127.0.0.1 in this process. The bot is the real thing: by default it
-runs in this process too, started through `bot.__main__.serve(settings)` as tests/conftest.py does;
-with --subprocess it runs as a child `python -m bot` configured through environment variables.
+runs in this process too, started through `bot.__main__.serve(settings)` as the tests start it
+(tests/fakes/launch.py); with --subprocess it runs as a child `python -m bot` configured through
+environment variables (the same settings).
 
 Per interaction, all on this process's event-loop clock:
 
@@ -65,23 +66,29 @@ if __package__ in (None, ""):  # `python bench/generate_load.py`: make the repos
 
 from aiohttp import web, web_app  # noqa: E402
 
-from bot.__main__ import serve  # noqa: E402
 from bot.core.settings import Settings  # noqa: E402
-from tests.fakes.discord_server import FakeDiscord, FakeInteraction  # noqa: E402
-from tests.fakes.pixazo_server import FakePixazo  # noqa: E402
+from tests.fakes.discord import FakeDiscord, FakeInteraction  # noqa: E402
+from tests.fakes.launch import (  # noqa: E402
+    BotProcess,
+    bot_env,
+    make_settings,
+    running_discord,
+    running_pixazo,
+    started_bot,
+)
+from tests.fakes.pixazo import FakePixazo  # noqa: E402
 
-TOKEN = "MTAwMA.fake-discord-token.do-not-leak-0123456789"
-PIXAZO_KEY = "pixazo-secret-key-4f1e9c"
-GUILD_ID = 2000
-CHANNEL_ID = 3000
 FIRST_USER_ID = 100_000
 
 DEFER_P99_TARGET = 0.150
 DONE_WITHIN_TARGET = 2.0
 RSS_TARGET_MB = 200.0
 
-# Settings shared by both modes: nothing is refused, nothing is queued behind a concurrency cap.
+# Settings shared by both modes, over the tests' (tests/fakes/launch.py): nothing is refused, nothing is
+# queued behind a concurrency cap, and the image check runs on every result, as the bot is deployed.
 LOAD_SETTINGS: dict[str, Any] = {
+    "pixazo_timeout_seconds": 60.0,
+    "image_check": True,
     "pixazo_max_concurrency": 1000,
     "quota_default_daily_credits": 1_000_000,
     "quota_max_jobs_per_user": 1000,
@@ -190,55 +197,14 @@ def percentile(values: list[float], p: float) -> float:
 # ---------------------------------------------------------------------------------------- the bot
 
 
-def make_settings(data_dir: Path, discord_fake: FakeDiscord, pixazo_fake: FakePixazo) -> Settings:
-    """What tests/conftest.py's make_settings builds, plus LOAD_SETTINGS."""
-    return Settings(
-        _env_file=None,
-        discord_token=TOKEN,
-        pixazo_api_key=PIXAZO_KEY,
-        pixazo_base_url=pixazo_fake.base_url,
-        pixazo_timeout_seconds=60.0,
-        pixazo_require_https_results=False,  # the fake serves its images over plain http
-        data_dir=data_dir,
-        dev_guild_id=GUILD_ID,
-        discord_api_base_url=discord_fake.api_base,
-        discord_gateway_url=discord_fake.gateway_url,
-        discord_guild_ready_timeout=0.05,
-        **LOAD_SETTINGS,
-    )
+def load_settings(tmp: Path, discord_fake: FakeDiscord, pixazo_fake: FakePixazo) -> Settings:
+    """The tests' settings (data in tmp/data) plus LOAD_SETTINGS."""
+    return make_settings(tmp, discord_fake, pixazo_fake, **LOAD_SETTINGS)
 
 
-def bot_environment(data_dir: Path, discord_fake: FakeDiscord, pixazo_fake: FakePixazo) -> dict[str, str]:
-    """The same settings as environment variables, for `python -m bot`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "PIXAZO_", "QUOTA_"))}
-    env.update({
-        "DISCORD_TOKEN": TOKEN,
-        "PIXAZO_API_KEY": PIXAZO_KEY,
-        "PIXAZO_BASE_URL": pixazo_fake.base_url,
-        "PIXAZO_TIMEOUT_SECONDS": "60",
-        "PIXAZO_REQUIRE_HTTPS_RESULTS": "false",
-        "PIXAZO_RESULT_ALLOW_PRIVATE_HOSTS": "true",
-        "DISCORD_API_BASE_URL": discord_fake.api_base,
-        "DISCORD_GATEWAY_URL": discord_fake.gateway_url,
-        "DISCORD_GUILD_READY_TIMEOUT": "0.05",
-        "DEV_GUILD_ID": str(GUILD_ID),
-        "DATA_DIR": str(data_dir),
-        **{key.upper(): str(value) for key, value in LOAD_SETTINGS.items()},
-    })
-    return env
-
-
-async def wait_ready(fake: FakeDiscord, stopped: Callable[[], bool], timeout: float = 20) -> None:
-    """Until the bot identified and synced its commands; fails fast if it stopped."""
-    ready = asyncio.ensure_future(asyncio.gather(fake.wait_identified(timeout), fake.wait_synced(timeout)))
-    try:
-        while not ready.done():
-            if stopped():
-                raise RuntimeError("the bot stopped before it was ready")
-            await asyncio.wait({ready}, timeout=0.05)
-        ready.result()
-    finally:
-        ready.cancel()
+def load_environment(tmp: Path, discord_fake: FakeDiscord, pixazo_fake: FakePixazo, **extra: Any) -> dict[str, str]:
+    """The same settings as environment variables, for `python -m bot`; `extra` settings win."""
+    return bot_env(tmp, discord_fake, pixazo_fake, **{**LOAD_SETTINGS, **extra})
 
 
 @dataclass
@@ -250,15 +216,8 @@ class BotProbe:
 @contextlib.asynccontextmanager
 async def bot_in_process(settings: Settings, fake: FakeDiscord) -> AsyncIterator[BotProbe]:
     """Run serve(settings) as a task; peak RSS and CPU are this whole process's."""
-    task = asyncio.create_task(serve(settings))
-    try:
-        await wait_ready(fake, task.done)
+    async with started_bot(settings, fake, timeout=20):
         yield BotProbe(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, cpu_seconds)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await asyncio.sleep(0)  # let aiohttp finish its close callbacks
 
 
 def cpu_seconds(pid: int | None = None) -> float:
@@ -283,35 +242,20 @@ async def bot_subprocess(env: dict[str, str], workdir: Path, fake: FakeDiscord,
 
     With `profile`, the child runs under cProfile and writes its stats there when it stops.
     """
-    log_path = workdir / "bot-stderr.log"
-    command = ["-m", "bot"] if profile is None else ["-m", "cProfile", "-o", str(profile), "-m", "bot"]
-    with log_path.open("wb") as log_file:
-        # cwd is a scratch directory so no .env from the checkout is read.
-        child = await asyncio.create_subprocess_exec(sys.executable, *command, cwd=workdir, env=env,
-                                                     stdout=log_file, stderr=asyncio.subprocess.STDOUT)
+    command = ("-m", "bot") if profile is None else ("-m", "cProfile", "-o", str(profile), "-m", "bot")
+    bot = await BotProcess(env, workdir, log_name="bot-stderr.log", python_args=command).start()
+    try:
         try:
-            try:
-                await wait_ready(fake, lambda: child.returncode is not None)
-            except Exception:
-                print(log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
-                raise
-            yield BotProbe(lambda: vm_hwm_mb(child.pid), lambda: cpu_seconds(child.pid))
-        finally:
-            await stop_child(child)
-    tail = log_path.read_text(errors="replace").strip()
+            await bot.wait_ready(fake)
+        except Exception:
+            print(bot.log()[-3000:], file=sys.stderr)
+            raise
+        yield BotProbe(lambda: vm_hwm_mb(bot.pid), lambda: cpu_seconds(bot.pid))
+    finally:
+        await bot.stop(signal.SIGINT, timeout=5)  # python -m bot stops cleanly on SIGINT; SIGKILL after 5 s
+    tail = bot.log().strip()
     if tail:
         print("  (bot stderr, last lines)\n    " + "\n    ".join(tail.splitlines()[-10:]))
-
-
-async def stop_child(child: asyncio.subprocess.Process) -> None:
-    """SIGINT (python -m bot stops cleanly on it), then SIGKILL after 5 s."""
-    if child.returncode is None:
-        child.send_signal(signal.SIGINT)
-    try:
-        await asyncio.wait_for(child.wait(), 5)
-    except TimeoutError:
-        child.kill()
-        await child.wait()
 
 
 # ---------------------------------------------------------------------------------------- the load
@@ -405,16 +349,10 @@ class CountWarnings(logging.Handler):
 
 @contextlib.asynccontextmanager
 async def fakes(latency: float) -> AsyncIterator[tuple[FakeDiscord, FakePixazo]]:
-    discord_fake = FakeDiscord(token=TOKEN, guilds=[GUILD_ID], channel_id=CHANNEL_ID)
-    pixazo_fake = FakePixazo(api_key=PIXAZO_KEY)
-    pixazo_fake.latency = latency
-    await discord_fake.start()
-    await pixazo_fake.start()
-    try:
+    # Closed after the bot is stopped (closing Discord first would make it reconnect).
+    async with running_discord() as discord_fake, running_pixazo() as pixazo_fake:
+        pixazo_fake.latency = latency
         yield discord_fake, pixazo_fake
-    finally:  # the bot is already stopped here: closing Discord first would make it reconnect
-        await pixazo_fake.close()
-        await discord_fake.close()
 
 
 async def run_once(n: int, latency: float, use_subprocess: bool, timeout: float,
@@ -428,10 +366,10 @@ async def run_once(n: int, latency: float, use_subprocess: bool, timeout: float,
             with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
                 data_dir = Path(tmp) / "data"
                 if use_subprocess:
-                    env = bot_environment(data_dir, discord_fake, pixazo_fake)
+                    env = load_environment(Path(tmp), discord_fake, pixazo_fake)
                     bot = bot_subprocess(env, Path(tmp), discord_fake, profile)
                 else:
-                    bot = bot_in_process(make_settings(data_dir, discord_fake, pixazo_fake), discord_fake)
+                    bot = bot_in_process(load_settings(Path(tmp), discord_fake, pixazo_fake), discord_fake)
                 async with bot as probe:
                     bot_cpu, own_cpu = probe.cpu_seconds(), cpu_seconds()
                     samples = await asyncio.wait_for(fire(discord_fake, n, timeout), timeout + 30)

@@ -48,13 +48,13 @@ if __package__ in (None, ""):  # `python bench/inpaint_stall.py`: make the repos
 
 from bench.generate_load import (  # noqa: E402
     FIRST_USER_ID,
-    bot_environment,
     bot_subprocess,
     fakes,
+    load_environment,
     percentile,
     raise_fake_backlog,
 )
-from tests.fakes.discord_server import FakeDiscord, FakeInteraction  # noqa: E402
+from tests.fakes.discord import FakeDiscord, FakeInteraction  # noqa: E402
 from tests.fakes.images import encode, gradient, make_big_png  # noqa: E402
 
 DEFER_P99_TARGET = 0.250
@@ -129,8 +129,7 @@ async def run(scenario: str, workers: int, spread: float) -> Result:
         if scenario == "result":
             pixazo_fake.result_override = (huge_result(), "png")
         with tempfile.TemporaryDirectory(prefix="bench-stall-") as tmp:
-            env = bot_environment(Path(tmp) / "data", discord_fake, pixazo_fake)
-            env.update({"IMAGE_WORKERS": str(workers), "LOG_LEVEL": "WARNING"})
+            env = load_environment(Path(tmp), discord_fake, pixazo_fake, image_workers=workers, log_level="WARNING")
             async with bot_subprocess(env, Path(tmp), discord_fake) as probe:
                 heavy = [asyncio.ensure_future(heavy_command(discord_fake, scenario, i)) for i in range(HEAVY)]
                 others = [bystander(discord_fake, i, spread * i / BYSTANDERS) for i in range(BYSTANDERS)]

@@ -1,6 +1,6 @@
 """The durable queue under load: M members x J jobs at once through the real bot and the fakes.
 
-The bot runs in this process (`bot.__main__.serve`, as tests/conftest.py starts it) against the fake
+The bot runs in this process (`bot.__main__.serve`, started as the tests start it: tests/fakes/launch.py) against the fake
 Discord and fake Pixazo on 127.0.0.1. Printed:
 
 * makespan   = last result's arrival at the fake Discord minus the first Pixazo request's arrival,
@@ -38,9 +38,7 @@ if __package__ in (None, ""):
 
 from bot.domain.delivery import Delivery  # noqa: E402
 from bot.storage import Member, SqliteStore  # noqa: E402
-from tests.conftest import CHANNEL_ID, GUILD_ID, PIXAZO_KEY, TOKEN, make_settings, started_bot  # noqa: E402
-from tests.fakes.discord_server import FakeDiscord  # noqa: E402
-from tests.fakes.pixazo_server import FakePixazo  # noqa: E402
+from tests.fakes.launch import make_settings, running_discord, running_pixazo, started_bot  # noqa: E402
 
 FIRST_USER = 100_000
 
@@ -56,13 +54,9 @@ def peak_window(times: list[float], window: float = 1.0) -> int:
 
 
 async def load(members: int, jobs: int, concurrency: int, latency: float) -> None:
-    discord_fake = FakeDiscord(token=TOKEN, guilds=[GUILD_ID], channel_id=CHANNEL_ID)
-    pixazo_fake = FakePixazo(api_key=PIXAZO_KEY)
-    await discord_fake.start()
-    await pixazo_fake.start()
-    pixazo_fake.latency = latency
     total = members * jobs
-    try:
+    async with running_discord() as discord_fake, running_pixazo() as pixazo_fake:
+        pixazo_fake.latency = latency
         with tempfile.TemporaryDirectory() as tmp:
             settings = make_settings(Path(tmp), discord_fake, pixazo_fake, pixazo_max_concurrency=concurrency,
                                      quota_max_jobs_per_user=max(jobs, 1), quota_default_daily_credits=1000,
@@ -82,9 +76,6 @@ async def load(members: int, jobs: int, concurrency: int, latency: float) -> Non
                         raise SystemExit("not every job was delivered in time")
                     await asyncio.sleep(0.05)
                 done = loop.time()
-    finally:
-        await discord_fake.close()
-        await pixazo_fake.close()
     starts = {call.json["prompt"]: call.at for call in pixazo_fake.requests if isinstance(call.json, dict)}
     first = min(starts.values())
     makespan = done - first

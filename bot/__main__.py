@@ -26,7 +26,7 @@ from discord.ext import commands
 from bot.core import health, logs, memory
 from bot.core.instance_lock import InstanceLock
 from bot.core.offload import Offload
-from bot.core.preflight import StartupError, check_data_dir
+from bot.core.preflight import DISK_ERRNOS, StartupError, check_data_dir, unwritable
 from bot.core.redact import Redactor
 from bot.core.settings import Settings, SettingsError, load_file_settings, load_settings
 from bot.pixazo import PixazoClient, RetryPolicy
@@ -38,7 +38,8 @@ from bot.services.quotas import Quotas
 from bot.storage import SchemaTooNew, StoreBusy, StoreMisconfigured, StoreUnavailable
 from bot.storage.lease import new_owner
 from bot.storage.open import open_at_start
-from bot.storage.settle_journal import SettleJournal
+from bot.storage.roles import Store
+from bot.storage.settle_journal import RESERVE_BYTES, SettleJournal
 from bot.ui.app import EXTENSIONS, PixazoBot
 from bot.ui.delivery import WebhookCourier
 from bot.ui.sync import sync_if_changed
@@ -125,6 +126,24 @@ async def serve(settings: Settings) -> None:
         instance.release()
 
 
+async def open_ledger(settings: Settings, journal: SettleJournal, instance_id: str) -> Store:
+    """The settle journal's space, then the ledger: delivered jobs the last run could not record are
+    applied first, then the rest are released."""
+    delivered = journal.read()
+    # Its space first, while the disk has room: a disk that fills up later cannot stop a delivery
+    # from being recorded. Kept from run to run, so a full disk at start needs no new block here.
+    try:
+        await journal.reserve()
+    except OSError as exc:
+        if exc.errno not in DISK_ERRNOS:
+            raise
+        raise unwritable(settings.data_dir, f"the settle journal {journal.path} could not reserve its "
+                         f"{RESERVE_BYTES // 1024} KiB ({exc.strerror})", code=exc.errno) from None
+    # This process's name on the job leases it takes; the instance id lets it take over at once the
+    # jobs its predecessor on this DATA_DIR left running (bot/storage/lease.py).
+    return await open_at_start(settings, delivered=delivered, owner=new_owner(instance_id))
+
+
 async def _serve(settings: Settings, *, instance_id: str) -> None:
     # limit=0: concurrency is bounded by PIXAZO_MAX_CONCURRENCY and Discord's own limits, not the pool.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
@@ -132,12 +151,14 @@ async def _serve(settings: Settings, *, instance_id: str) -> None:
         offload = Offload(settings.image_workers, name="image")
         journal_offload = Offload(1, name="settle-journal")  # its own thread: never queued behind image work
         journal = SettleJournal(settings.settle_journal_path, journal_offload)
-        # Delivered jobs the last run could not record are applied first, then the rest are released.
-        # This process's name on the job leases it takes; the instance id lets it take over at once the
-        # jobs its predecessor on this DATA_DIR left running (bot/storage/lease.py).
-        owner = new_owner(instance_id)
-        store = await open_at_start(settings, delivered=journal.read(), owner=owner)
-        journal.clear()
+        try:
+            store = await open_ledger(settings, journal, instance_id)
+        except BaseException:
+            journal.close()
+            journal_offload.close()
+            offload.close()
+            raise
+        await journal.clear()
         quotas = Quotas(settings, store)
         pixazo = pixazo_client(settings, session, offload=offload, redactor=redactor)
         generation = GenerationService(settings, store, pixazo, quotas, journal=journal, redactor=redactor)
@@ -160,6 +181,7 @@ async def _serve(settings: Settings, *, instance_id: str) -> None:
             await pixazo.close()
             await store.close()
             offload.close()
+            journal.close()
             journal_offload.close()
 
 
@@ -231,8 +253,8 @@ def check_health() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit 0 after a clean stop; 2 when the operator must change something first (a setting, the
-    token, DATA_DIR, the database's password, user, name or host); 1 when trying again later may work
-    (Discord or the database server unreachable or failing)."""
+    token, DATA_DIR, its disk full or read-only, the database's password, user, name or host); 1 when
+    trying again later may work (Discord or the database server unreachable or failing)."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="Pixazo image generation for Discord.")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--sync", action="store_true",
@@ -251,11 +273,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bot: {line}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.secrets)
+    return run(settings, sync=args.sync)
+
+
+def run(settings: Settings, *, sync: bool) -> int:
+    """The bot (or `--sync`) until it stops; the exit code and one line for what stopped it."""
     try:
-        asyncio.run(run_until_signalled(sync_commands(settings) if args.sync else serve(settings)))
-    except StoreBusy as exc:
+        asyncio.run(run_until_signalled(sync_commands(settings) if sync else serve(settings)))
+    except StoreBusy as exc:  # not StoreDown: bot/storage/open.py makes that a StartupError or StoreUnavailable
         log.error("the database %s is locked by another process (is a second bot using DATA_DIR?): %s",
-                  settings.database_path, exc)
+                  settings.database_path if settings.database_url is None else "at DATABASE_URL", exc)
         return 1
     except (StartupError, SchemaTooNew, StoreMisconfigured) as exc:
         log.error("%s", exc)
@@ -274,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
                   settings.discord_api_base_url, type(exc).__name__, exc)
         return 1
     except OSError as exc:  # a file, not the network: those are aiohttp's errors, caught above
+        if exc.errno in DISK_ERRNOS:  # DATA_DIR's disk: full, read-only or failing; the operator must act
+            log.error("%s", unwritable(settings.data_dir, f"{exc.filename or 'a file'} could not be written "
+                                                          f"({exc.strerror})", code=exc.errno))
+            return 2
         log.error("could not use %s: %s", exc.filename or "a file", exc.strerror or exc)
         return 1
     return 0

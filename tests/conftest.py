@@ -1,7 +1,9 @@
 """The harness: a fake Discord and a fake Pixazo on 127.0.0.1, and the real bot between them.
 
 The bot is started through `bot.__main__.serve`, the function `python -m bot` runs once settings
-are loaded, so everything from the composition root down is the real thing.
+are loaded, so everything from the composition root down is the real thing. How the fakes and the
+bot are started (and configured to find each other) lives in tests/fakes/launch.py, which the
+benchmarks in bench/ use too.
 """
 
 from __future__ import annotations
@@ -10,47 +12,27 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import discord
 import pytest
 
-from bot.__main__ import serve
 from bot.core.settings import Settings
 from tests.backends import backend  # noqa: F401  (fixtures: both ledger backends, a PostgreSQL server)
 from tests.disk import small_disk  # noqa: F401  (a fixture: a real full disk)
-from tests.fakes.discord_server import FakeDiscord, FakeInteraction
-from tests.fakes.pixazo_server import FakePixazo
+from tests.fakes.discord import FakeDiscord, FakeInteraction
+from tests.fakes.launch import (  # noqa: F401  (CHANNEL_ID, GUILD_ID, started_bot: tests import them from here)
+    CHANNEL_ID,
+    GUILD_ID,
+    PIXAZO_KEY,
+    TOKEN,
+    make_settings,
+    running_discord,
+    running_pixazo,
+    started_bot,
+)
+from tests.fakes.pixazo import FakePixazo
 from tests.postgres import password_role, postgres_server, postgres_url  # noqa: F401
-
-TOKEN = "MTAwMA.fake-discord-token.do-not-leak-0123456789"
-PIXAZO_KEY = "pixazo-secret-key-4f1e9c"
-GUILD_ID = 2000
-CHANNEL_ID = 3000
-
-
-def make_settings(tmp_path: Path, discord_fake: FakeDiscord, pixazo_fake: FakePixazo, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "discord_token": TOKEN,
-        "pixazo_api_key": PIXAZO_KEY,
-        "pixazo_base_url": pixazo_fake.base_url,
-        "pixazo_timeout_seconds": 2.0,
-        "pixazo_require_https_results": False,  # the fake serves its images over plain http on 127.0.0.1
-        "pixazo_result_allow_private_hosts": True,  # ... and 127.0.0.1 is a loopback address
-        "data_dir": tmp_path / "data",
-        "dev_guild_id": GUILD_ID,
-        "discord_api_base_url": discord_fake.api_base,
-        "discord_gateway_url": discord_fake.gateway_url,
-        "discord_guild_ready_timeout": 0.05,
-        "database_url": None,  # SQLite in tmp_path, whatever the environment says; ledger_settings may differ
-        "shutdown_grace_seconds": 0.5,  # a test's bot stops with calls hanging; 8 s each would be slow
-        # The image check opens a model (half a second) and classifies every result: only the tests
-        # about it (test_image_check_e2e.py) turn it on.
-        "image_check": False,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)
 
 
 @dataclass
@@ -89,18 +71,14 @@ class _Collect(logging.Handler):
 
 @pytest.fixture
 async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord(token=TOKEN, guilds=[GUILD_ID], channel_id=CHANNEL_ID)
-    await fake.start()
-    yield fake
-    await fake.close()
+    async with running_discord() as fake:
+        yield fake
 
 
 @pytest.fixture
 async def fake_pixazo() -> AsyncIterator[FakePixazo]:
-    fake = FakePixazo(api_key=PIXAZO_KEY)
-    await fake.start()
-    yield fake
-    await fake.close()
+    async with running_pixazo() as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -132,40 +110,6 @@ async def harness(tmp_path, fake_discord, fake_pixazo, bot_settings, ledger_sett
             root.removeHandler(handler)
             root.setLevel(old_level)
     assert_clean_logs(records, secrets=(TOKEN, PIXAZO_KEY))
-
-
-class started_bot:
-    """Run `serve(settings)` in a task until the fake saw it identify and sync; cancel it on exit."""
-
-    def __init__(self, settings: Settings, fake: FakeDiscord) -> None:
-        self.settings = settings
-        self.fake = fake
-
-    async def __aenter__(self) -> asyncio.Task:
-        self.task = asyncio.create_task(serve(self.settings))
-        ready = asyncio.ensure_future(self._ready())
-        done, _ = await asyncio.wait({self.task, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
-        if self.task in done:
-            ready.cancel()
-            self.task.result()  # surfaces the exception that stopped the bot from starting
-            raise AssertionError("the bot stopped before it was ready")
-        if ready not in done:
-            self.task.cancel()
-            raise AssertionError("the bot did not connect and sync within 10 s")
-        return self.task
-
-    async def _ready(self) -> None:
-        await self.fake.wait_identified(timeout=10)
-        await self.fake.wait_synced(timeout=10)
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
-        # discord.py's http client closes its session on close(); let aiohttp finish its callbacks.
-        await asyncio.sleep(0)
 
 
 def assert_clean_logs(records: list[logging.LogRecord], *, secrets: tuple[str, ...]) -> None:

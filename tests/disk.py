@@ -49,3 +49,15 @@ def disk_filled(where: Path) -> Iterator[None]:
     finally:
         os.close(fd)
         filler.unlink()
+
+
+@contextlib.contextmanager
+def read_only(where: Path) -> Iterator[None]:
+    """The tmpfs mounted at `where` (small_disk) remounted read-only until the block ends."""
+    done = subprocess.run(["mount", "-o", "remount,ro", str(where)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot remount {where} read-only: {done.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(where)], check=True, capture_output=True)

@@ -9,8 +9,8 @@ import pytest
 
 from bot.domain import Member
 from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
-from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
-from tests.fakes.pixazo_server import Behaviour
+from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS
+from tests.fakes.pixazo import Behaviour
 from tests.ledger import open_view
 
 ADMIN = DEFAULT_MEMBER_PERMISSIONS | (1 << 5)  # Manage Server

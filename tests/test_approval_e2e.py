@@ -19,7 +19,7 @@ from tests.conftest import (
     make_settings,
     started_bot,
 )
-from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
+from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS
 from tests.ledger import open_view, read_jobs, until
 from tests.test_results_e2e import button_ids
 

@@ -12,7 +12,7 @@ import pytest
 
 from bot.domain.rules import RuleKind
 from tests.conftest import GUILD_ID, is_ephemeral, make_settings, started_bot
-from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
+from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS
 from tests.ledger import open_view, until
 from tests.test_results_e2e import button_ids
 

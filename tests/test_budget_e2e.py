@@ -8,7 +8,7 @@ import pytest
 
 from bot.domain import Member
 from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
-from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
+from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS
 from tests.fakes.images import make_mask, make_png
 from tests.ledger import columns, jobs, open_view
 

@@ -16,7 +16,7 @@ import pytest
 from bot.domain import Member
 from bot.storage.postgres.store import PostgresStore
 from tests.conftest import CHANNEL_ID, GUILD_ID, PIXAZO_KEY, TOKEN, eventually, is_ephemeral
-from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord, FakeInteraction
+from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord, FakeInteraction
 from tests.ledger import columns, until
 from tests.test_startup import clean_env, put_count, run_bot
 
@@ -438,6 +438,12 @@ async def test_a_restart_on_the_same_data_dir_takes_its_predecessors_jobs_at_onc
         took = asyncio.get_running_loop().time() - restarted_at
         assert took < 15, f"the waiting job started {took:.0f}s after the restart (the lease is {lease:.0f}s)"
         assert [len(results(i)) for i in (first, second)] == [1, 1]
+
+        async def both_settled() -> bool:  # the success is recorded once Discord has answered the post
+            rows = [await store.job(n) for n in (1, 2)]
+            return all(r is not None and r["state"] == "succeeded" for r in rows)
+
+        await until(both_settled, timeout=10)
         rows = [await store.job(n) for n in (1, 2)]
         assert [(r["state"], r["attempts"]) for r in rows] == [("succeeded", 2), ("succeeded", 1)]
         for user in (4001, 4002):

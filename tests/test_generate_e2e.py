@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import CHANNEL_ID, GUILD_ID, PIXAZO_KEY, TOKEN, embed_fields, is_ephemeral
 from tests.fakes.images import image_size
-from tests.fakes.pixazo_server import Behaviour
+from tests.fakes.pixazo import Behaviour
 from tests.ledger import columns, jobs, open_view, read_jobs, until
 
 USER_ID = 4000  # the fake's default invoker

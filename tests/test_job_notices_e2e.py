@@ -11,8 +11,8 @@ import pytest
 
 from bot.domain import Member
 from tests.conftest import GUILD_ID, eventually, is_ephemeral
-from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.pixazo_server import Behaviour, FakePixazo
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.pixazo import Behaviour, FakePixazo
 from tests.ledger import open_view
 from tests.test_cluster_e2e import Bot, cluster_env
 

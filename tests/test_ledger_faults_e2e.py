@@ -11,12 +11,14 @@ again on the same port.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.domain import Member
-from tests.conftest import GUILD_ID, eventually, is_ephemeral
+from bot.storage.settle_journal import read_journal
+from tests.conftest import GUILD_ID, eventually, is_ephemeral, make_settings, started_bot
 from tests.disk import disk_filled
 from tests.ledger import columns, jobs, open_view, read_jobs, until
 from tests.postgres import PostgresServer, postgres_or_skip
@@ -86,6 +88,43 @@ async def test_a_full_disk_never_runs_a_delivered_job_again_and_refuses_new_ones
     assert text.count("can't be written right now") == 1, text
     assert text.count("takes writes again") == 1, text
     assert "runs again" not in text and "could not be recorded" not in text, text
+
+
+async def test_a_restart_while_the_disk_is_still_full_never_runs_a_delivered_job_again(small_disk, tmp_path,
+                                                                                      fake_discord, fake_pixazo,
+                                                                                      caplog):
+    """The ledger can't take the success and the disk has no byte left: the settle journal writes into the
+    space it reserved at start, so the next start records the job as succeeded instead of running it again."""
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, data_dir=small_disk, job_lease_seconds=LEASE,
+                             database_busy_timeout_seconds=0.2)
+    fake_pixazo.latency = 1.0
+    with contextlib.ExitStack() as full:
+        async with started_bot(settings, fake_discord):
+            interaction = await fake_discord.invoke("sdxl", {"prompt": PROMPT})
+            await eventually(lambda: len(fake_pixazo.requests) == 1)
+            full.enter_context(disk_filled(small_disk))
+            message = await interaction.wait_followup(timeout=10)
+            assert message["embeds"] and not is_ephemeral(message), "delivered all the same"
+            await asyncio.sleep(1.0)  # the success is retried meanwhile; the bot is then stopped, as on SIGTERM
+        # Stopped with the disk still full: the ledger has the job running, the journal has its delivery.
+        (row,) = await read_jobs(settings, GUILD_ID, 4000)
+        assert row["state"] == "running"
+        assert set(read_journal(settings.settle_journal_path)) == {row["id"]}, \
+            "the delivery is on disk although the disk is full"
+        assert "job(s) 1 were delivered and their success is not recorded yet" in caplog.text
+        assert "Pixazo calls are made again" not in caplog.text and "settle journal" not in caplog.text, caplog.text
+    fake_discord.identify_payload = None
+    async with started_bot(settings, fake_discord):
+        await eventually(lambda: fake_discord.identify_payload is not None, timeout=10)  # recovery has run
+        await asyncio.sleep(1.5)  # a job released by recovery would have been claimed and sent to Pixazo by now
+    assert len(fake_pixazo.requests) == 1, "the delivered job never ran again"
+    assert "recorded 1 job(s) delivered before the last shutdown as succeeded" in caplog.text
+    assert len(results(interaction)) == 1, "one post"
+    async with open_view(settings) as store:
+        (row,) = await jobs(store, GUILD_ID, 4000)
+        assert (row["state"], row["attempts"]) == ("succeeded", 1)
+        assert (await store.snapshot(Member(GUILD_ID, 4000), default_allowance=20)).used == SDXL_COST
+        assert await store.audit() == []
 
 
 # -- a database server stopped mid-job -------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from bot.storage import Member
 from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
-from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
+from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS
 from tests.ledger import open_view, read_jobs
 from tests.test_results_e2e import button_ids
 

@@ -21,7 +21,7 @@ from bot.pixazo.errors import (
 )
 from bot.services.pixazo_words import sentence
 from tests.conftest import PIXAZO_KEY, TOKEN
-from tests.fakes.pixazo_server import Behaviour, FakePixazo, tls_client_context
+from tests.fakes.pixazo import Behaviour, FakePixazo, tls_client_context
 
 BODY = {"prompt": "a fox", "num_steps": 4, "seed": 1}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import GUILD_ID, PIXAZO_KEY, TOKEN, embed_fields, is_ephemeral
-from tests.fakes.discord_server import FakeInteraction
-from tests.fakes.pixazo_server import Behaviour
+from tests.fakes.discord import FakeInteraction
+from tests.fakes.pixazo import Behaviour
 from tests.ledger import columns, read_jobs
 from tests.test_quota_e2e import admin, quota_fields
 

@@ -13,7 +13,7 @@ import pytest
 from bot.domain.reviews import ReviewKind
 from bot.ui.app import EXTENSIONS
 from tests.conftest import CHANNEL_ID, GUILD_ID, TOKEN, eventually, is_ephemeral
-from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord
+from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord
 from tests.ledger import jobs, open_view, read_jobs
 from tests.test_queue_e2e import cancel_id
 

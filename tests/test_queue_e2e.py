@@ -9,7 +9,7 @@ import pytest
 
 from bot.storage import Member
 from tests.conftest import GUILD_ID, eventually, is_ephemeral, make_settings, started_bot
-from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
+from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS
 from tests.ledger import columns, jobs, open_view, read_jobs, until
 
 MANAGE_MESSAGES = 1 << 13

@@ -8,8 +8,8 @@ import pytest
 
 from bot.storage import Member, open_store
 from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
-from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS
-from tests.fakes.pixazo_server import Behaviour
+from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS
+from tests.fakes.pixazo import Behaviour
 from tests.ledger import columns, jobs, open_view, read_jobs, until
 
 MANAGE_GUILD = 1 << 5

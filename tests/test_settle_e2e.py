@@ -11,14 +11,17 @@ import sqlite3
 import sys
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 
 from bot.storage import Member, SqliteStore
+from bot.storage.settle_journal import read_journal
 from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
-from tests.fakes.pixazo_server import Behaviour
+from tests.fakes.pixazo import Behaviour
 from tests.ledger import jobs, until
 from tests.test_quota_e2e import ADMIN
+from tests.test_results_e2e import button_ids
 from tests.test_startup import BASE_ENV, TOKEN, run_bot
 
 PROMPT = "a lighthouse in fog"
@@ -119,6 +122,30 @@ async def test_a_delivered_image_survives_a_locked_database(harness):
     assert "retrying 'succeed' until it lands" in harness.log_text()
 
 
+@pytest.mark.parametrize("bot_settings", [FAST_BUSY])
+async def test_deleting_an_image_whose_success_is_not_recorded_yet_says_nothing_of_credits(harness):
+    """The ledger holds the job's credits but has not spent them yet: Delete says only that it deleted."""
+    db = harness.settings.database_path
+    harness.pixazo.latency = 0.5
+    interaction = await harness.invoke("sdxl", {"prompt": PROMPT})
+    await until(states_become(db, ["running"]))
+    async with write_lock_held(db):
+        message = await interaction.wait_followup()
+        clicked = await harness.discord.click(harness.discord.messages[message["id"]],
+                                              button_ids(message)["Delete"], user_id=4000)
+        answer = await clicked.wait_callback()
+        assert is_ephemeral(answer["data"]) and answer["data"]["content"] == "Deleted.", answer["data"]
+        assert message["id"] in harness.discord.deleted_messages
+        assert await states(db) == ["running"]
+    await until(states_become(db, ["succeeded"]), timeout=3)
+    # Once the ledger has it spent, the same press says so.
+    done = await harness.answer("sdxl", {"prompt": PROMPT})
+    clicked = await harness.discord.click(harness.discord.messages[done[1]["id"]], button_ids(done[1])["Delete"],
+                                          user_id=4000)
+    answer = await clicked.wait_callback()
+    assert answer["data"]["content"] == "Deleted. The credits stay spent: the image was made."
+
+
 async def test_a_shutdown_while_locked_keeps_a_delivered_job_succeeded(tmp_path, fake_discord, fake_pixazo):
     settings = make_settings(tmp_path, fake_discord, fake_pixazo, **FAST_BUSY)
     db = settings.database_path
@@ -133,7 +160,7 @@ async def test_a_shutdown_while_locked_keeps_a_delivered_job_succeeded(tmp_path,
             await asyncio.sleep(2 * BUSY_TIMEOUT)
         # The bot has stopped (as on SIGTERM) and the lock is still held: nothing could be written.
         assert await states(db) == ["running"]
-        assert '"job": 1' in settings.settle_journal_path.read_text(), "the delivery must be on disk"
+        assert read_journal(settings.settle_journal_path) == {1: ANY}, "the delivery must be on disk"
     fake_discord.identify_payload = None
     async with started_bot(settings, fake_discord):
         # Identifying comes after the store is open, so recovery has run by then.
@@ -142,7 +169,7 @@ async def test_a_shutdown_while_locked_keeps_a_delivered_job_succeeded(tmp_path,
     snap = await snapshot(db)
     assert (snap.used, snap.in_flight) == (SDXL_COST, 0)
     assert await audit(db) == []
-    assert settings.settle_journal_path.read_text() == "", "applied, then emptied"
+    assert read_journal(settings.settle_journal_path) == {}, "applied, then emptied"
     assert message["id"] not in fake_discord.deleted_messages and len(interaction.followups) == 1
     assert "credits" not in everything_said(interaction)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.instance_lock import InstanceLock
+from bot.core.offload import Offload
+from bot.storage import Member, SqliteStore
+from bot.storage.settle_journal import SettleJournal
 from tests.conftest import GUILD_ID, PIXAZO_KEY, TOKEN, embed_fields, eventually, make_settings
+from tests.disk import disk_filled, read_only
+from tests.test_store_queue import enqueue
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -286,6 +293,104 @@ def test_a_database_that_cannot_be_opened_is_one_line(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+_CRASH = """
+import asyncio, os, sys
+from pathlib import Path
+from bot.storage import Member, SqliteStore
+from tests.test_store_queue import enqueue
+
+async def main():
+    store = await SqliteStore.open(Path(sys.argv[1]))
+    await enqueue(store, Member(int(sys.argv[2]), 4000))
+    assert await store.claim("a-crashed-bot", 30.0, max_running=2) is not None
+    os._exit(0)  # as kill -9 would: the write-ahead log and its index stay behind
+
+asyncio.run(main())
+"""
+
+
+async def _a_ledger_with_a_running_job(data: Path, *, crashed: bool = False) -> None:
+    """DATA_DIR as a bot leaves it, stopped or `crashed`: the ledger with a job its run left running (the
+    next start's recovery must write), the lock file, the instance id and the settle journal's space."""
+    if crashed:
+        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", _CRASH, str(data / "bot.sqlite3"),
+                                                        str(GUILD_ID)], env=clean_env(), cwd=ROOT,
+                                       capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        assert (data / "bot.sqlite3-wal").exists()
+    else:
+        store = await SqliteStore.open(data / "bot.sqlite3")
+        await enqueue(store, Member(GUILD_ID, 4000))
+        assert await store.claim("a-stopped-bot", 30.0, max_running=2) is not None
+        await store.close()
+    lock = InstanceLock.take(data, sqlite=True)
+    lock.instance_id()
+    lock.release()
+    offload = Offload(1, name="test-journal")
+    journal = SettleJournal(data / "settle-journal.jsonl", offload)
+    await journal.reserve()
+    journal.close()
+    offload.close()
+
+
+@pytest.mark.parametrize("crashed", [False, True], ids=["stopped", "crashed"])
+async def test_a_full_disk_at_start_names_data_dir_and_exits_2_and_loses_nothing(small_disk, tmp_path, crashed):
+    await _a_ledger_with_a_running_job(small_disk, crashed=crashed)
+    env = {**UNREACHABLE, "DATA_DIR": str(small_disk)}
+    with disk_filled(small_disk):
+        result = await asyncio.to_thread(run_bot, env, cwd=tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr  # the operator must make room: no restart loop
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert re.search(rf" ERROR +bot: DATA_DIR {re.escape(str(small_disk))} is full \(0 KiB free\): the SQLite "
+                     rf"ledger {re.escape(str(small_disk / 'bot.sqlite3'))} can't be written \([^)]+\); free space "
+                     "on it, then start the bot again$", lines[0]), lines[0]
+    assert "locked" not in result.stderr and "can't be written right now" not in result.stderr
+    # With room again the start gets past the ledger (here to a Discord that can't be reached), and the job
+    # the last run left is still there for it: nothing was lost by the failed start.
+    store = await SqliteStore.open(small_disk / "bot.sqlite3", recover=False)
+    try:
+        assert [j["state"] for j in await store.recent_jobs(GUILD_ID, 4000, limit=5)] == ["running"]
+    finally:
+        await store.close()
+    result = await asyncio.to_thread(run_bot, env, cwd=tmp_path)
+    assert result.returncode == 1 and "could not reach Discord" in result.stderr, result.stderr
+
+
+async def test_a_full_disk_before_the_settle_journal_could_reserve_its_space_is_one_line(small_disk, tmp_path):
+    env = {**UNREACHABLE, "DATA_DIR": str(small_disk)}
+    with disk_filled(small_disk):  # a first start: not even the instance id can be kept
+        result = await asyncio.to_thread(run_bot, env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().endswith(
+        f"DATA_DIR {small_disk} is full (0 KiB free): {small_disk / 'instance-id'} could not be written (No space "
+        "left on device); free space on it, then start the bot again"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    lock = InstanceLock.take(small_disk, sqlite=True)
+    lock.instance_id()
+    lock.release()
+    with disk_filled(small_disk):  # then the journal's space, before the ledger is touched
+        result = await asyncio.to_thread(run_bot, env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().endswith(
+        f"DATA_DIR {small_disk} is full (0 KiB free): the settle journal {small_disk / 'settle-journal.jsonl'} "
+        "could not reserve its 64 KiB (No space left on device); free space on it, then start the bot again"), \
+        result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_a_read_only_data_dir_at_start_says_so_and_exits_2(small_disk, tmp_path):
+    await _a_ledger_with_a_running_job(small_disk)
+    with read_only(small_disk):
+        result = await asyncio.to_thread(run_bot, {**UNREACHABLE, "DATA_DIR": str(small_disk)}, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().endswith(
+        f"DATA_DIR {small_disk} is on a read-only file system: no file can be created in it (Read-only file "
+        "system); mount it read-write, then start the bot again"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "uid" not in result.stderr
+
+
 async def test_discord_failing_at_login_is_one_line(tmp_path, fake_discord, fake_pixazo):
     fake_discord.login_status = 503  # 500/502/504 would be retried by discord.py for 25 s first
     env = {**BASE_ENV, "PIXAZO_BASE_URL": fake_pixazo.base_url, "DISCORD_API_BASE_URL": fake_discord.api_base,
@@ -450,10 +555,3 @@ def test_the_systemd_unit_restarts_only_what_a_restart_can_fix(tmp_path):
     # The exit status main() uses for "fix the configuration first" is the one not restarted.
     assert run_bot({}, cwd=tmp_path).returncode == int(unit["RestartPreventExitStatus"]) == 2
 
-
-def test_every_setting_has_its_line_in_env_example():
-    from bot.core.settings import Settings
-
-    text = (ROOT / ".env.example").read_text()
-    named = {line.lstrip("# ").split("=", 1)[0] for line in text.splitlines() if "=" in line}
-    assert {name.upper() for name in Settings.model_fields} - named == set()

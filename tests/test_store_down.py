@@ -20,6 +20,7 @@ import pytest
 
 from bot.domain import JobState, StoreDown, WriteInDoubt
 from bot.storage import SqliteStore, Store
+from bot.storage.outage import ledger_written
 from bot.storage.postgres.store import PostgresStore
 from tests.disk import disk_filled
 from tests.postgres import PostgresServer, postgres_or_skip
@@ -221,3 +222,26 @@ async def test_a_transaction_cut_before_its_commit_wrote_nothing_and_says_so(cut
         await enqueue(cut, member(1), cost=3)
     assert not isinstance(refused.value, WriteInDoubt)
     assert await direct.recent_jobs(10, 1) == []
+
+
+async def test_a_task_knows_whether_it_wrote_to_the_ledger_itself(backend):
+    """What a failed command may say ("nothing was spent or changed") rests on this: its own writes count,
+    a read does not, and neither do the writes of the task that started it (a new task copies its
+    parent's context: the start's recovery must not count as every later command's write)."""
+    store = await backend.open()
+    try:
+        await enqueue(store, member(1))
+        assert ledger_written(), "this task wrote"
+
+        async def command(write: bool) -> tuple[bool, bool, bool]:
+            inherited = ledger_written()
+            await store.snapshot(member(2), default_allowance=5)
+            after_read = ledger_written()
+            if write:
+                await enqueue(store, member(2))
+            return inherited, after_read, ledger_written()
+
+        assert await asyncio.create_task(command(write=False)) == (False, False, False)
+        assert await asyncio.create_task(command(write=True)) == (False, False, True)
+    finally:
+        await store.close()

@@ -11,7 +11,7 @@ from PIL import Image
 from bot.services.usage_chart import CHART_SIZE, FILENAME, PALETTE, PLOT, bar_x, colour_of
 from bot.storage import Member, open_store
 from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
-from tests.fakes.pixazo_server import Behaviour
+from tests.fakes.pixazo import Behaviour
 from tests.ledger import columns, jobs, open_view, until
 from tests.test_quota_e2e import ADMIN, BOB, PROMPT
 

@@ -47,9 +47,15 @@ class InstanceLock:
         except OSError:
             os.close(fd)
             raise
-        # Who holds it, for the message a second process prints; the lock itself is the flock.
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        # Who holds it, for the message a second process prints; the lock itself is the flock. Written
+        # over the last holder's pid, then cut to length: no new block, so a full disk does not refuse it
+        # (nor does it stop the start: the pid is only a courtesy).
+        pid = f"{os.getpid()}\n".encode()
+        try:
+            os.pwrite(fd, pid, 0)
+            os.ftruncate(fd, len(pid))
+        except OSError:
+            pass
         return cls(fd, path)
 
     def instance_id(self) -> str:
@@ -63,11 +69,14 @@ class InstanceLock:
             return kept
         made = secrets.token_hex(6)
         temporary = path.with_name(f".{INSTANCE_NAME}.tmp")
-        with temporary.open("w", encoding="ascii") as f:
-            f.write(made + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)  # whole or not at all, under the lock
+        try:
+            with temporary.open("w", encoding="ascii") as f:
+                f.write(made + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, path)  # whole or not at all, under the lock
+        except OSError as exc:  # a full or read-only disk: the start's one line names the file
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         return made
 
     def release(self) -> None:

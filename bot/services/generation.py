@@ -154,6 +154,8 @@ class GenerationService:
             await asyncio.gather(*tasks, return_exceptions=True)
         if self._settling:
             await asyncio.gather(*self._settling, return_exceptions=True)
+        if self._journal is not None:
+            await self._journal.flush()  # a delivery the disk would not take before, once more
 
     async def _settle_delivered(self, job_id: int, url: str | None) -> None:
         """Record the success, journalling the delivery meanwhile; never raises (the member has the image).

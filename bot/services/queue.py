@@ -5,9 +5,8 @@ job whenever one of its slots is free, so several processes sharing one PostgreS
 Everything a job needs to run and be delivered is in its row, so a restart loses nothing: waiting
 jobs stay queued, and a call a crash cut short runs once more (the store's recovery).
 
-The `Courier` (the Discord side) edits the members' messages: the waiting notice, the result, the
-failure. Notices are rate-limited per job (PROGRESS_INTERVAL_SECONDS) and bot-wide
-(PROGRESS_MAX_EDITS_PER_SECOND, jobs nearest the front first).
+The `Courier` (the Discord side) edits the members' messages: the result, the failure, and the
+waiting notices (bot/services/notices.py).
 """
 
 from __future__ import annotations
@@ -70,6 +69,7 @@ class QueueRunner:
         self._running: dict[int, asyncio.Task] = {}
         self._cancelled: set[int] = set()  # cancelled by a member while running here
         self._lost: set[int] = set()  # its lease expired and another process took it over
+        self._delivered: set[int] = set()  # the member has its result; its success is being recorded
         self.notices = Notices(settings, store, self._courier, slots=self._slots, clock=clock)
         self._notices = self.notices.board  # job id -> its notice, shared with the notices' loop
         self._wake = asyncio.Event()
@@ -101,11 +101,16 @@ class QueueRunner:
             log.info("shutting down: %d job(s) running get up to %.1fs to finish", len(running),
                      self._settings.shutdown_grace_seconds)
             _, late = await asyncio.wait(running, timeout=self._settings.shutdown_grace_seconds)
+            delivered = [job_id for job_id, task in self._running.items() if task in late and job_id in self._delivered]
             for task in late:
                 task.cancel()
-            if late:
+            if delivered:
+                # Their settles go on until the store closes; the next start records what did not land (journal).
+                log.warning("shutting down: job(s) %s were delivered and their success is not recorded yet",
+                            ", ".join(map(str, delivered)))
+            if len(late) > len(delivered):
                 log.warning("shutting down: %d job(s) did not finish in time; they go back to the head of the "
-                            "queue and their Pixazo calls are made again at the next start", len(late))
+                            "queue and their Pixazo calls are made again at the next start", len(late) - len(delivered))
                 # Putting them back is one write each; a database that will not take it in time must not
                 # keep the process from exiting: such a job stays running and the next start re-runs it.
                 _, stuck = await asyncio.wait(late, timeout=REQUEUE_WAIT_SECONDS)
@@ -232,6 +237,7 @@ class QueueRunner:
                     raise Discarded()
                 self._notices.pop(job_id, None)  # no progress edit may land after the result
                 await courier.deliver(job, outcome, noticed=notice.text is not None)
+                self._delivered.add(job_id)
 
             await self._generation.execute(job_id, prepared, member, deliver=deliver, cost=job["cost"],
                                            started=notice.started, requeue=lambda: job_id not in self._cancelled)
@@ -258,6 +264,7 @@ class QueueRunner:
             self._running.pop(job_id, None)
             self._cancelled.discard(job_id)
             self._lost.discard(job_id)
+            self._delivered.discard(job_id)
             self._notices.pop(job_id, None)
             self.kick()
 

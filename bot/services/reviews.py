@@ -13,6 +13,7 @@ import logging
 from typing import Any, Protocol
 
 from bot.core.errors import UserFacingError
+from bot.domain import JobState, StoreBusy
 from bot.domain.audit import AuditAction
 from bot.domain.detections import Detection
 from bot.domain.records import JobRecord
@@ -71,6 +72,15 @@ class ReviewDesk:
 
     async def job(self, job_id: int) -> JobRecord | None:
         return await self._store.job(job_id)
+
+    async def succeeded(self, job_id: int) -> bool:
+        """Whether the ledger has the job succeeded (its credits spent); a ledger that can't answer now
+        says nothing, and neither does the sentence."""
+        try:
+            job = await self._store.job(job_id)
+        except StoreBusy:
+            return False
+        return job is not None and job["state"] == JobState.SUCCEEDED
 
     async def review(self, review_id: int) -> ReviewRecord | None:
         return await self._store.review(review_id)

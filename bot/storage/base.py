@@ -57,4 +57,5 @@ async def recovered(store: S, delivered: Mapping[int, str | None] | None, *, rec
     if released:
         _log.warning("released %d job(s) interrupted by the last shutdown; their credits are refunded", len(released))
     store.interrupted = released
+    store.outage.arm()
     return store

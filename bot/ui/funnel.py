@@ -11,6 +11,7 @@ from discord import app_commands
 
 from bot.core.errors import UserFacingError
 from bot.domain import StoreBusy, StoreDown, WriteInDoubt
+from bot.services.writes import wrote_to_ledger
 from bot.ui import guard
 from bot.ui.replies import delivered, discord_fault, reply_privately, tell_discord_fault
 
@@ -19,10 +20,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# What a command or button that failed may say about credits and changes depends on what it had written
+# to the ledger by then (bot/services/writes.py): nothing, and "nothing was spent" is true; something
+# (a job queued with its credits held, a setting changed), and the answer says nothing of it.
 UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
               "no credits were spent.")
+UNEXPECTED_AFTER_WRITE = "Something unexpected went wrong on the bot's side. The operator has the details in the log."
 BUSY = "The bot is busy right now; nothing was changed. Please try again in a moment."
+BUSY_AFTER_WRITE = ("The bot is busy right now and could not finish this; part of it may already be saved. "
+                    "Please check before trying again.")
 DOWN = "The bot can't record anything right now; nothing was spent or changed. Please try again in a few minutes."
+DOWN_AFTER_WRITE = ("The bot can't record anything right now and could not finish this; part of it may already be "
+                    "saved. Please check before trying again in a few minutes.")
 IN_DOUBT = ("The bot lost its connection to its records while saving this, so it may or may not have been saved. "
             "Please check before trying again.")
 
@@ -74,10 +83,10 @@ async def answer_error(interaction: discord.Interaction[PixazoBot], cause: BaseE
         await reply_privately(interaction, IN_DOUBT)
     elif isinstance(cause, StoreDown):  # the store logged the outage once; this names the member refused
         log.info("%s by user %s refused, the ledger can't be written: %s", where, interaction.user.id, cause)
-        await reply_privately(interaction, DOWN)
+        await reply_privately(interaction, DOWN_AFTER_WRITE if wrote_to_ledger() else DOWN)
     elif isinstance(cause, StoreBusy):
         log.warning("%s by user %s refused, the database is busy: %s", where, interaction.user.id, cause)
-        await reply_privately(interaction, BUSY)
+        await reply_privately(interaction, BUSY_AFTER_WRITE if wrote_to_ledger() else BUSY)
     elif isinstance(cause, app_commands.CheckFailure):
         log.info("%s refused for user %s: %s", where, interaction.user.id, cause)
         await reply_privately(interaction, str(cause) or "You are not allowed to use this command here.")
@@ -93,8 +102,10 @@ async def answer_error(interaction: discord.Interaction[PixazoBot], cause: BaseE
         log.warning("%s by user %s does not match the synced commands: %s", where, interaction.user.id, cause)
         await reply_privately(interaction, guard.STALE_COMMAND)
     else:
-        log.error("%s by user %s failed unexpectedly", where, interaction.user.id, exc_info=cause)
-        await reply_privately(interaction, UNEXPECTED)
+        written = wrote_to_ledger()
+        log.error("%s by user %s failed unexpectedly%s", where, interaction.user.id,
+                  " after it had written to the ledger" if written else "", exc_info=cause)
+        await reply_privately(interaction, UNEXPECTED_AFTER_WRITE if written else UNEXPECTED)
 
 
 async def refusal_view(interaction: discord.Interaction[PixazoBot], cause: UserFacingError) -> discord.ui.View | None:

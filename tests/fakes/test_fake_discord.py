@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 from PIL import Image
 
-from tests.fakes.discord_server import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord
+from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord
 
 pytestmark = pytest.mark.asyncio
 

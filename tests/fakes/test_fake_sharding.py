@@ -15,7 +15,7 @@ import discord
 import pytest
 from discord.ext import commands
 
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord import FakeDiscord
 
 pytestmark = pytest.mark.asyncio
 

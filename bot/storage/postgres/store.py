@@ -328,9 +328,10 @@ class PostgresStore:
         except Exception as exc:
             if not _is_down(exc):
                 raise
-            self.outage.failed(_why(exc, self._where))
             if in_doubt and _is_lost(exc):
+                self.outage.in_doubt(_why(exc, self._where))
                 raise WriteInDoubt(_why(exc, self._where)) from None
+            self.outage.failed(_why(exc, self._where))
             raise StoreDown(_why(exc, self._where)) from None
         else:
             if in_doubt:
@@ -360,7 +361,7 @@ class PostgresStore:
                 await transaction.commit()
             except Exception as exc:
                 if _is_down(exc) and _is_lost(exc):
-                    self.outage.failed(_why(exc, self._where))
+                    self.outage.in_doubt(_why(exc, self._where))
                     raise WriteInDoubt(_why(exc, self._where)) from None
                 raise
         self.outage.wrote()

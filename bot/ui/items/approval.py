@@ -173,9 +173,10 @@ class RejectForm(Form):
         review = {**decision.review, "interaction_token": token}
         why = plain(reason, REASON_MAX) if reason else "no reason was given"
         await mark_decided(bot, review, f"Rejected by <@{moderator}>: {why}", decided_view(review["id"]))
-        told = await tell_member(bot, review, end_sentence(f"A moderator did not approve your image for "
-                                                           f"<#{review['channel_id']}>: {why}")
-                                 + " Its credits stay spent, since the image was made.")
+        text = end_sentence(f"A moderator did not approve your image for <#{review['channel_id']}>: {why}")
+        if await bot.services.reviews.succeeded(review["job_id"]):  # about credits only what the ledger says
+            text += " Its credits stay spent, since the image was made."
+        told = await tell_member(bot, review, text)
         said = {"followup": "they were told privately", "dm": "they were told by DM",
                 "not told": "they could not be told (no DMs)"}[told]
         await interaction.followup.send(f"Rejected; {said}.", ephemeral=True, allowed_mentions=NO_PINGS)

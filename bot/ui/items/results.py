@@ -12,6 +12,7 @@ import discord
 
 from bot.catalog import Kind, Model
 from bot.core.errors import UserFacingError
+from bot.domain import JobState
 from bot.domain.records import JobRecord
 from bot.services import results
 from bot.services.inpaint import ledger_inputs, prepare_inpaint
@@ -25,7 +26,8 @@ from bot.ui.requests import admit, member_of, submit
 log = logging.getLogger(__name__)
 
 NOT_YOURS = "Only the member who asked for this image, or someone who can manage messages here, can delete it."
-DELETED = "Deleted. The credits stay spent: the image was made."
+DELETED = "Deleted."
+STAY_SPENT = "The credits stay spent: the image was made."  # only once the ledger has the job succeeded
 GONE = "That message is already gone."
 
 
@@ -65,7 +67,9 @@ class DeleteButton(Press, template=rf"result:delete:(?P<job>{presses.ID})"):
         log.info("result of job %d deleted by user %s", self.row_id, interaction.user.id)
         if interaction.user.id != job["user_id"]:  # a moderator's delete is an audited decision
             await interaction.client.services.results.record_delete(job, interaction.user.id, interaction.channel_id)
-        await interaction.response.send_message(DELETED, ephemeral=True, allowed_mentions=NO_PINGS)
+        # About credits only what the ledger says: a job whose success is not recorded yet holds them, unspent.
+        said = f"{DELETED} {STAY_SPENT}" if job["state"] == JobState.SUCCEEDED else DELETED
+        await interaction.response.send_message(said, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 async def run_again(interaction: Interaction, job: JobRecord, model: Model, options: dict[str, Any],

@@ -42,6 +42,11 @@ def _object(text: Any) -> dict[str, Any]:
 def delivery_of(text: Any) -> Delivery | None:
     if text is None:
         return None
+    if isinstance(text, str | bytes):
+        try:
+            return Delivery.model_validate_json(text)  # the common case, in one pass
+        except ValidationError:
+            pass  # not JSON, or not an object: read leniently below
     try:
         return Delivery.model_validate(_object(text))
     except ValidationError as exc:

@@ -132,7 +132,7 @@ def _upload_problems(at: str, component: dict) -> list[Problem]:
 
 def _count_problems(at: str, component: dict, most: int) -> list[Problem]:
     """min_values 0-`most` (at least 1 when required, the default), max_values 1-`most`, min <= max."""
-    low, high = component.get("min_values", 1), component.get("max_values", 1)
+    low, high = _counts(component)
     problems: list[Problem] = []
     if not 0 <= low <= most:
         problems.append((f"{at}.min_values", f"Must be between 0 and {most}.", "NUMBER_TYPE_MIN"))
@@ -144,6 +144,12 @@ def _count_problems(at: str, component: dict, most: int) -> list[Problem]:
         problems.append((f"{at}.min_values", "min_values must be at least 1 when the component is required",
                          "NUMBER_TYPE_MIN"))
     return problems
+
+
+def _counts(component: dict) -> tuple[int, int]:
+    """(min_values, max_values); each defaults to 1 when left out or null (discord.py sends nulls)."""
+    low, high = component.get("min_values"), component.get("max_values")
+    return 1 if low is None else low, 1 if high is None else high
 
 
 def _text(at: str, value: Any, low: int, high: int) -> list[Problem]:
@@ -232,7 +238,7 @@ def choice_problem(label: str, component: dict, value: Any) -> str | None:
         if value == "" or not low <= len(value) <= high:
             return f"{label}: {len(value)} characters, the input takes {max(low, 1 if required else 0)}-{high}"
         return None
-    count, low, high = len(value), component.get("min_values", 1), component.get("max_values", 1)
+    count, (low, high) = len(value), _counts(component)
     if count == 0 and not required:
         return None
     if not low <= count <= high:

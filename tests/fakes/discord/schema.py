@@ -226,12 +226,14 @@ def command_size(command: dict) -> int:
     """Characters counted toward the 8,000: names, descriptions and choice values of the command, its options
     and their choices; of a localized field only its longest form (the default included) counts."""
     def longest(item: dict, field: str) -> int:
-        forms = [str(item.get(field) or "")] + [str(v) for v in (item.get(f"{field}_localizations") or {}).values()]
+        localized = item.get(f"{field}_localizations")
+        forms = [str(item.get(field) or "")] + [str(v) for v in (localized if isinstance(localized, dict) else {}).values()]
         return max(len(f) for f in forms)
 
     total = longest(command, "name") + longest(command, "description")
     for option in command.get("options") or []:
         total += command_size(option)
     for choice in command.get("choices") or []:
-        total += longest(choice, "name") + len(str(choice.get("value", "")))
+        if isinstance(choice, dict):
+            total += longest(choice, "name") + len(str(choice.get("value", "")))
     return total

@@ -153,6 +153,10 @@ class Driver(Places, Messages):
             resolved.setdefault("attachments", {})[att["id"]] = att
             leaf.append({"name": opt_name, "type": 11, "value": att["id"]})
         leaf.extend(dict(raw) for raw in raw_options)
+        if focused is not None and focused not in [o["name"] for o in leaf]:
+            if schema_type(schema, focused, "") != 3:  # Discord's client sends only a number it can read
+                raise AssertionError(f"autocomplete of number option {focused!r}: give the number typed so far")
+            leaf.append({"name": focused, "type": 3, "value": ""})  # nothing typed yet
         for option in leaf:
             if focused is not None and option["name"] == focused:
                 option["focused"] = True

@@ -68,6 +68,7 @@ class Driver(Places, Messages):
         raw_options: Sequence[dict] = (),
         raw_resolved: dict[str, dict] | None = None,
         focused: str | None = None,
+        require_autocomplete: bool = False,
         **where: Any,
     ) -> FakeInteraction:
         """Inject a slash command as if `username` typed /name [subcommand] options….
@@ -79,7 +80,8 @@ class Driver(Places, Messages):
         whatever `options` hold (a missing required option, NaN, a string for a number), and `raw_options`
         are leaf option objects appended exactly as given (any `type`, any `value`, no resolved objects);
         `raw_resolved` adds to `data.resolved` (kind -> {id: object}), say a user with no member.
-        `focused` names an option: the interaction is then an autocomplete request (type 4) for it.
+        `focused` names an option: the interaction is then an autocomplete request (type 4) for it (held to
+        an option synced with autocomplete: true only with `require_autocomplete`, as `autocomplete` does).
         `locale`: the member's language. `where` (see places.py `_actor`): dm=True (or guild_id=None) for
         the bot's DM, context=2 for a DM between users, user_install=True for the member's own install of
         the app (needed in a DM between users and in a server the bot is not in), guild_locale=.
@@ -90,14 +92,15 @@ class Driver(Places, Messages):
         label = "/" + " ".join([name, *(subcommand.split() if subcommand else [])])
         data, owners = self._command_data(name, subcommand, dict(options or {}), dict(attachments or {}), actor,
                                           label, validate=validate, raw_options=raw_options,
-                                          raw_resolved=raw_resolved, focused=focused)
+                                          raw_resolved=raw_resolved, focused=focused,
+                                          require_autocomplete=require_autocomplete)
         return await self._inject(actor, 2 if focused is None else 4, data, label, owners=owners)
 
     async def autocomplete(self, name: str, options: dict | None, focused: str, *, timeout: float = 5,
                            **kwargs: Any) -> list[dict]:
         """Type into option `focused` of /name (the other `options` as filled so far) and return the choices
         the bot answered with (callback type 8), held to Discord's rules for them. Takes `invoke`'s keywords."""
-        fi = await self.invoke(name, options, focused=focused, **kwargs)
+        fi = await self.invoke(name, options, focused=focused, require_autocomplete=True, **kwargs)
         callback = await fi.wait_callback(timeout)
         return list((callback.get("data") or {}).get("choices") or [])
 
@@ -118,7 +121,7 @@ class Driver(Places, Messages):
     def _command_data(
         self, name: str, subcommand: str | None, options: dict, attachments: dict[str, dict], actor: Actor,
         label: str, *, validate: bool, raw_options: Sequence[dict], raw_resolved: dict[str, dict] | None,
-        focused: str | None,
+        focused: str | None, require_autocomplete: bool = False,
     ) -> tuple[dict[str, Any], dict[str, str]]:
         """The `data` of the slash command: its id, the options nested under the subcommand path with
         their resolved objects, and the guild it was synced to (held to that schema if `validate`)."""
@@ -128,7 +131,7 @@ class Driver(Places, Messages):
         command, scope, owners = self._command(name, actor, label, validate)
         path, schema = subcommand_schema(command, subcommand, label, validate)
         if validate:
-            validate_options(schema, options, attachments, label, focused)
+            validate_options(schema, options, attachments, label, focused, require_autocomplete)
         leaf, resolved = self._leaf_options(schema, options, attachments, actor, raw_options, raw_resolved, focused)
         data: dict[str, Any] = {"id": self._command_id(name, scope), "name": name, "type": 1,
                                 "options": nest(path, leaf)}

@@ -123,15 +123,16 @@ def schema_type(schema: list[dict], name: str, value: Any) -> int:
 
 
 def validate_options(schema: list[dict], options: dict, attachments: dict, label: str,
-                     focused: str | None = None) -> None:
+                     focused: str | None = None, require_autocomplete: bool = False) -> None:
     """Hold an invocation to the schema as Discord's client does. While autocompleting (`focused`), the
     options are what the member typed so far: required ones may be missing, and the focused one is only
-    of its type (a partial string, but never a partial number)."""
+    of its type (a partial string, but never a partial number); with `require_autocomplete` the focused
+    option must be synced with autocomplete: true, as the client asks only for those."""
     by_name = {o["name"]: o for o in schema}
     for name in [*options, *attachments]:
         if name not in by_name:
             raise AssertionError(f"{label}: unknown option {name!r} (options: {sorted(by_name)})")
-    if focused is not None and not by_name.get(focused, {}).get("autocomplete"):
+    if focused is not None and require_autocomplete and not by_name.get(focused, {}).get("autocomplete"):
         raise AssertionError(f"{label}: option {focused!r} does not autocomplete (no autocomplete: true)")
     for option in schema:
         name = option["name"]

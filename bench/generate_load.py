@@ -66,7 +66,7 @@ if __package__ in (None, ""):  # `python bench/generate_load.py`: make the repos
 
 from aiohttp import web, web_app  # noqa: E402
 
-from bot.settings import Settings  # noqa: E402
+from bot.core.settings import Settings  # noqa: E402
 from tests.fakes.discord import FakeDiscord, FakeInteraction  # noqa: E402
 from tests.fakes.launch import (  # noqa: E402
     BotProcess,

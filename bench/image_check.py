@@ -1,5 +1,5 @@
-"""The image check's latency: one 1024×1024 result classified by NudeNet's detector (bot/image_check.py),
-as the courier runs it — on the image pool (bot/offload.py), decoding included — one result at a time
+"""The image check's latency: one 1024×1024 result classified by NudeNet's detector (bot/moderation/image_check.py),
+as the courier runs it — on the image pool (bot/core/offload.py), decoding included — one result at a time
 and two at once (IMAGE_WORKERS=2 on a two-core machine). Images: scikit-image's photographs scaled to
 1024² (a face, a cup of coffee, a rocket, a cat) as PNG, JPEG and WebP (Pixazo's default format), and
 the fake Pixazo's painted PNG. Target: p99 <= 150 ms for one result. Needs the image-check extra and
@@ -30,8 +30,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/image_check.py`: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.image_check import DEFAULT_CLASSES, ImageCheck, screen  # noqa: E402
-from bot.offload import Offload  # noqa: E402
+from bot.core.offload import Offload  # noqa: E402
+from bot.domain.detections import DEFAULT_CLASSES  # noqa: E402
+from bot.moderation.image_check import ImageCheck, screen  # noqa: E402
 from tests.fakes.images import encode, gradient  # noqa: E402
 from tests.image_samples import photo_bytes  # noqa: E402
 

@@ -51,7 +51,7 @@ if __package__ in (None, ""):  # `python bench/moderation.py`: make the reposito
 
 from bot.moderation import PromptRules  # noqa: E402
 from bot.moderation.patterns import BadPattern, check_new_pattern, weight  # noqa: E402
-from bot.moderation.skeleton import forget_chunks  # noqa: E402
+from bot.moderation.readings import forget_chunks  # noqa: E402
 
 TARGET_P99_US = 1000
 PROMPT_CHARS = 1500

@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):
     sys.path.insert(0, str(REPO))
 
+from bot.domain.delivery import Delivery  # noqa: E402
 from bot.storage import Member, SqliteStore  # noqa: E402
 from tests.fakes.launch import make_settings, running_discord, running_pixazo, started_bot  # noqa: E402
 
@@ -105,7 +106,7 @@ async def store_costs(sizes: list[int]) -> None:
                 for n in range(size):
                     await store.enqueue(Member(1, n // 3), channel_id=1, model="sdxl", params={}, cost=0,
                                         default_allowance=10, max_jobs=10, global_cap=None, max_queue=10**9,
-                                        delivery={}, token=None)
+                                        delivery=Delivery(), token=None)
                 t = time.perf_counter()
                 positions = await store.queue_positions()
                 rank_ms = (time.perf_counter() - t) * 1000

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.offload import Offload
+from bot.core.offload import Offload
 from bot.storage.settle_journal import SettleJournal
 
 

@@ -1,4 +1,4 @@
-"""What drawing the usage view's chart costs: bot.usage_chart.render_chart, empty and full.
+"""What drawing the usage view's chart costs: bot.services.usage_chart.render_chart, empty and full.
 
     python bench/usage_chart.py
 
@@ -21,8 +21,8 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bot.catalog import MODELS  # noqa: E402
 from bot.domain.records import UsageRow  # noqa: E402
+from bot.services.usage_chart import render_chart  # noqa: E402
 from bot.services.usage_view import DAYS, summarize  # noqa: E402
-from bot.usage_chart import render_chart  # noqa: E402
 
 TODAY = date(2026, 11, 23)
 

@@ -1,6 +1,9 @@
 """The composition root: `python -m bot [--sync | --health]`.
 
-Builds the settings, one aiohttp session, the store and the Pixazo client, and hands them to the bot.
+Builds the settings, one aiohttp session, the store, the Pixazo client and the services, and hands the
+services (never the store) to the bot; starts the queue once the bot has logged in, and stops
+everything in order: the queue (its running jobs delivered), the bot, then the settles, Pixazo's
+client and the store.
 Nothing else opens a session or a database connection of its own, except the Pixazo client's session
 for result images, whose resolver refuses private addresses (bot/pixazo/public_hosts.py).
 """
@@ -20,20 +23,26 @@ import discord
 import yarl
 from discord.ext import commands
 
-from bot import health, logs, memory
-from bot.app import EXTENSIONS, PixazoBot
-from bot.instance_lock import InstanceLock
-from bot.offload import Offload
+from bot.core import health, logs, memory
+from bot.core.instance_lock import InstanceLock
+from bot.core.offload import Offload
+from bot.core.preflight import DISK_ERRNOS, StartupError, check_data_dir, unwritable
+from bot.core.redact import Redactor
+from bot.core.settings import Settings, SettingsError, load_file_settings, load_settings
 from bot.pixazo import PixazoClient, RetryPolicy
-from bot.preflight import DISK_ERRNOS, StartupError, check_data_dir, open_store, unwritable
-from bot.redact import Redactor
+from bot.services.container import build_services
 from bot.services.generation import GenerationService
+from bot.services.moderation import Moderation
+from bot.services.queue import QueueRunner
 from bot.services.quotas import Quotas
-from bot.settings import Settings, SettingsError, load_file_settings, load_settings
 from bot.storage import SchemaTooNew, StoreBusy, StoreMisconfigured, StoreUnavailable
 from bot.storage.lease import new_owner
+from bot.storage.open import open_at_start
+from bot.storage.roles import Store
 from bot.storage.settle_journal import RESERVE_BYTES, SettleJournal
-from bot.sync import sync_if_changed
+from bot.ui.app import EXTENSIONS, PixazoBot
+from bot.ui.delivery import WebhookCourier
+from bot.ui.sync import sync_if_changed
 
 if TYPE_CHECKING:
     from bot.storage.postgres.notify import ConfigListener
@@ -79,7 +88,7 @@ def gateway_state(bot: discord.Client) -> str:
     return health.CONNECTED if bot.ws is not None and bot.ws.open else "reconnecting"
 
 
-async def listen_for_config(settings: Settings, bot: PixazoBot) -> ConfigListener | None:
+async def listen_for_config(settings: Settings, moderation: Moderation) -> ConfigListener | None:
     """PostgreSQL: a /config change made by any process empties that server's cache entry here too."""
     if settings.database_url is None:
         return None  # SQLite: one process, and Moderation already empties the cache on each change
@@ -89,9 +98,9 @@ async def listen_for_config(settings: Settings, bot: PixazoBot) -> ConfigListene
 
     def changed(guild_id: int | None) -> None:
         if guild_id is None:
-            bot.moderation.cache.invalidate_all()
+            moderation.cache.invalidate_all()
         else:
-            bot.moderation.cache.invalidate(guild_id)
+            moderation.cache.invalidate(guild_id)
 
     listener = ConfigListener(settings.database_url.get_secret_value(), changed,
                               poll_seconds=settings.config_poll_seconds)
@@ -117,6 +126,24 @@ async def serve(settings: Settings) -> None:
         instance.release()
 
 
+async def open_ledger(settings: Settings, journal: SettleJournal, instance_id: str) -> Store:
+    """The settle journal's space, then the ledger: delivered jobs the last run could not record are
+    applied first, then the rest are released."""
+    delivered = journal.read()
+    # Its space first, while the disk has room: a disk that fills up later cannot stop a delivery
+    # from being recorded. Kept from run to run, so a full disk at start needs no new block here.
+    try:
+        await journal.reserve()
+    except OSError as exc:
+        if exc.errno not in DISK_ERRNOS:
+            raise
+        raise unwritable(settings.data_dir, f"the settle journal {journal.path} could not reserve its "
+                         f"{RESERVE_BYTES // 1024} KiB ({exc.strerror})", code=exc.errno) from None
+    # This process's name on the job leases it takes; the instance id lets it take over at once the
+    # jobs its predecessor on this DATA_DIR left running (bot/storage/lease.py).
+    return await open_at_start(settings, delivered=delivered, owner=new_owner(instance_id))
+
+
 async def _serve(settings: Settings, *, instance_id: str) -> None:
     # limit=0: concurrency is bounded by PIXAZO_MAX_CONCURRENCY and Discord's own limits, not the pool.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
@@ -125,21 +152,7 @@ async def _serve(settings: Settings, *, instance_id: str) -> None:
         journal_offload = Offload(1, name="settle-journal")  # its own thread: never queued behind image work
         journal = SettleJournal(settings.settle_journal_path, journal_offload)
         try:
-            delivered = journal.read()
-            # Its space first, while the disk has room: a disk that fills up later cannot stop a delivery
-            # from being recorded. Kept from run to run, so a full disk at start needs no new block here.
-            try:
-                await journal.reserve()
-            except OSError as exc:
-                if exc.errno not in DISK_ERRNOS:
-                    raise
-                raise unwritable(settings.data_dir, f"the settle journal {journal.path} could not reserve its "
-                                 f"{RESERVE_BYTES // 1024} KiB ({exc.strerror})", code=exc.errno) from None
-            # Delivered jobs the last run could not record are applied first, then the rest are released.
-            # This process's name on the job leases it takes; the instance id lets it take over at once the
-            # jobs its predecessor on this DATA_DIR left running (bot/storage/lease.py).
-            owner = new_owner(instance_id)
-            store = await open_store(settings, delivered=delivered, owner=owner)
+            store = await open_ledger(settings, journal, instance_id)
         except BaseException:
             journal.close()
             journal_offload.close()
@@ -149,14 +162,18 @@ async def _serve(settings: Settings, *, instance_id: str) -> None:
         quotas = Quotas(settings, store)
         pixazo = pixazo_client(settings, session, offload=offload, redactor=redactor)
         generation = GenerationService(settings, store, pixazo, quotas, journal=journal, redactor=redactor)
+        services = build_services(settings, store, generation, quotas, session=session, offload=offload)
         listener: ConfigListener | None = None
         try:
-            bot = PixazoBot(settings, store=store, generation=generation, quotas=quotas,
-                            http_session=session, offload=offload, redactor=redactor)
-            listener = await listen_for_config(settings, bot)
+            # The bot holds the services, never the store; the queue stops first whenever it closes, so
+            # running jobs are delivered while Discord's HTTP client is still open.
+            bot = PixazoBot(settings, services=services, http_session=session, offload=offload, redactor=redactor,
+                            before_close=services.queue.shutdown)
+            services.queue.courier = WebhookCourier(bot)
+            listener = await listen_for_config(settings, services.moderation)
             async with bot, health.heartbeat(settings.heartbeat_path, settings.heartbeat_interval_seconds,
                                              lambda: gateway_state(bot)):
-                await bot.start(settings.discord_token.get_secret_value())
+                await run_bot(bot, services.queue, settings.discord_token.get_secret_value())
         finally:
             if listener is not None:
                 await listener.close()
@@ -166,6 +183,17 @@ async def _serve(settings: Settings, *, instance_id: str) -> None:
             offload.close()
             journal.close()
             journal_offload.close()
+
+
+async def run_bot(bot: PixazoBot, queue: QueueRunner, token: str) -> None:
+    """Log in (the extensions load, the buttons register and the commands sync: setup_hook), start the
+    queue, which may deliver from then on, then connect to the gateway until closed."""
+    try:
+        await bot.login(token)
+        queue.start()
+        await bot.connect()
+    finally:
+        await queue.shutdown()
 
 
 async def run_until_signalled(work: Coroutine[Any, Any, None]) -> None:
@@ -245,9 +273,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bot: {line}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.secrets)
+    return run(settings, sync=args.sync)
+
+
+def run(settings: Settings, *, sync: bool) -> int:
+    """The bot (or `--sync`) until it stops; the exit code and one line for what stopped it."""
     try:
-        asyncio.run(run_until_signalled(sync_commands(settings) if args.sync else serve(settings)))
-    except StoreBusy as exc:  # not StoreDown: bot/preflight.py makes that a StartupError or StoreUnavailable
+        asyncio.run(run_until_signalled(sync_commands(settings) if sync else serve(settings)))
+    except StoreBusy as exc:  # not StoreDown: bot/storage/open.py makes that a StartupError or StoreUnavailable
         log.error("the database %s is locked by another process (is a second bot using DATA_DIR?): %s",
                   settings.database_path if settings.database_url is None else "at DATABASE_URL", exc)
         return 1

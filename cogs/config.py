@@ -8,18 +8,17 @@ can override who sees a command.
 from __future__ import annotations
 
 import io
-from typing import Literal
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import PixazoBot
 from bot.catalog import MODELS, PROMPT_MAX_LENGTH
+from bot.core.errors import InvalidInput
+from bot.core.text import code_block, code_span, end_sentence, plain
 from bot.domain.audit import AuditAction
 from bot.domain.rules import RuleKind, RuleLimit
-from bot.embeds import COLOUR
-from bot.errors import InvalidInput
 from bot.moderation.config import (
     AUDIT_CHANNEL,
     IMAGE_CHECK,
@@ -34,15 +33,16 @@ from bot.moderation.config import (
 )
 from bot.moderation.limits import MAX_BLOCKED, MAX_CHANNELS, MAX_PATTERNS, MAX_ROLES, MAX_WORDS, REASON_MAX
 from bot.moderation.patterns import BadPattern, check_new_pattern
-from bot.moderation.words import check_word
-from bot.replies import NO_PINGS
+from bot.services.audit import AUDIT_PAGE
 from bot.services.audit import lines as audit_lines
-from bot.services.audit import parse_since
 from bot.services.audit import title as audit_title
 from bot.services.validation import clean_text
-from bot.text import code_block, code_span, credits, end_sentence, plain
-from cogs.admin import admin_check, guild_of
-from cogs.generate import member_of
+from bot.ui import config_view as shown
+from bot.ui.app import PixazoBot
+from bot.ui.checks import admin_check, guild_of
+from bot.ui.embeds import COLOUR
+from bot.ui.replies import NO_PINGS
+from bot.ui.requests import member_of
 
 MODEL_CHOICES = [app_commands.Choice(name=f"/{key}", value=key) for key in MODELS]  # from the catalog
 OnOff = Literal["on", "off"]
@@ -52,53 +52,8 @@ PAGE_MAX = 4000  # an embed description holds 4096; longer lists go in a text fi
 HIDE_AFTER_MAX = 100  # /config reports hide_after (part 8): past a hundred reports, hiding means nothing
 AUDIT_ACTIONS = tuple(a.value for a in AuditAction)
 AuditChoice = Literal[AUDIT_ACTIONS]  # type: ignore[valid-type]  # /config audit's `action` choices
-AUDIT_PAGE = 10
 AUDIT_PAGES_MAX = 1000
 THRESHOLD_MIN, THRESHOLD_MAX = 0.05, 0.95  # /config nsfw image-threshold
-
-
-def _everywhere(config: GuildConfig) -> str:
-    if not config.channels:
-        return "every channel"
-    return ", ".join(f"<#{c}>" for c in sorted(config.channels))
-
-
-def _everyone(config: GuildConfig) -> str:
-    if not config.roles:
-        return "everyone"
-    return "members with " + ", ".join(f"<@&{r}>" for r in sorted(config.roles))
-
-
-def _blocked(config: GuildConfig) -> str:
-    if not config.blocked:
-        return "nobody"
-    return "\n".join(f"<@{user}>: {plain(reason, 200) or '(no reason)'}" for user, reason in sorted(config.blocked.items()))
-
-
-def _models(config: GuildConfig) -> str:
-    on = [f"/{key}" for key in MODELS if key not in config.models_off]
-    off = [f"/{key}" for key in MODELS if key in config.models_off]
-    return f"On: {', '.join(on) or 'none'}" + (f"\nOff: {', '.join(off)}" if off else "")
-
-
-def _terms(items: tuple[str, ...]) -> str:
-    return ", ".join(code_span(t, 120) for t in items) if items else "none"
-
-
-def _onoff(value: object) -> str:
-    return "on" if value else "off"
-
-
-def _strictness(config: GuildConfig) -> str:
-    if config.get(WORDS_STRICT):
-        return ("Strict: blocked words and patterns also match leetspeak and letters spelled apart (`c4stl3`, "
-                "`c a s t l e`), as well as look-alike letters and accents.")
-    return ("Look-alike letters and accents are undone (`cаstle`, `cástle`); leetspeak and letters spelled apart "
-            "are matched only in strict mode (`/config words strict`).")
-
-
-def _fit(text: str, limit: int = FIELD_MAX) -> str:
-    return text if len(text) <= limit else text[:limit - 14].rsplit("\n", 1)[0].rsplit(",", 1)[0] + " … (more)"
 
 
 @app_commands.guild_only()
@@ -116,85 +71,51 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         self.bot = bot
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         return await admin_check(interaction)
 
-    async def _config(self, interaction: discord.Interaction) -> GuildConfig:
-        return await self.bot.moderation.config(guild_of(interaction))
+    async def _config(self, interaction: discord.Interaction[PixazoBot]) -> GuildConfig:
+        return await self.bot.services.moderation.config(guild_of(interaction))
 
-    async def _done(self, interaction: discord.Interaction, text: str) -> None:
+    async def _done(self, interaction: discord.Interaction[PixazoBot], text: str) -> None:
         await interaction.followup.send(text[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
 
-    async def _put(self, interaction: discord.Interaction, kind: RuleKind, value: str, detail: object = None, *,
+    async def _put(self, interaction: discord.Interaction[PixazoBot], kind: RuleKind, value: str, detail: object = None, *,
                    limit: int, what: str) -> bool:
         try:
-            return await self.bot.moderation.put(guild_of(interaction), kind, value, detail,
+            return await self.bot.services.moderation.put(guild_of(interaction), kind, value, detail,
                                                  actor_id=interaction.user.id, limit=limit)
         except RuleLimit:
             raise InvalidInput(f"This server already has {limit} {what}, the most it can have; remove one first.",
                                detail=f"{kind.value} limit {limit} reached") from None
 
-    async def _remove(self, interaction: discord.Interaction, kind: RuleKind, value: str) -> bool:
-        return await self.bot.moderation.remove(guild_of(interaction), kind, value, actor_id=interaction.user.id)
+    async def _remove(self, interaction: discord.Interaction[PixazoBot], kind: RuleKind, value: str) -> bool:
+        return await self.bot.services.moderation.remove(guild_of(interaction), kind, value, actor_id=interaction.user.id)
 
-    async def _clear(self, interaction: discord.Interaction, kind: RuleKind) -> int:
-        return await self.bot.moderation.clear(guild_of(interaction), kind, actor_id=interaction.user.id)
-
-    # -- the whole page ------------------------------------------------------------------------
+    async def _clear(self, interaction: discord.Interaction[PixazoBot], kind: RuleKind) -> int:
+        return await self.bot.services.moderation.clear(guild_of(interaction), kind, actor_id=interaction.user.id)
 
     @app_commands.command(name="show", description="This server's whole bot configuration")
-    async def show(self, interaction: discord.Interaction) -> None:
+    async def show(self, interaction: discord.Interaction[PixazoBot]) -> None:
         config = await self._config(interaction)
-        snap = (await self.bot.quotas.view(member_of(interaction))).snapshot
-        embed = discord.Embed(title="Bot configuration for this server", colour=COLOUR)
-        embed.add_field(name="Channels", value=_fit(_everywhere(config)), inline=False)
-        embed.add_field(name="Who may generate", value=_fit(_everyone(config)), inline=False)
-        embed.add_field(name="Blocked members", value=_fit(_blocked(config)), inline=False)
-        embed.add_field(name="Models", value=_fit(_models(config)), inline=False)
-        embed.add_field(name=f"Blocked words ({len(config.words)})", value=_fit(_terms(config.words)), inline=False)
-        embed.add_field(name=f"Blocked patterns ({len(config.patterns)})", value=_fit(_terms(config.patterns)),
-                        inline=False)
-        embed.add_field(name="Matching", value=_strictness(config), inline=False)
-        embed.add_field(name="Explicit terms", value=(
-            f"filter {_onoff(config.get(NSFW_FILTER))} outside age-restricted channels; results in age-restricted "
-            f"channels as spoilers: {_onoff(config.get(SPOILER))}. Sexual content involving minors is always refused."),
-            inline=False)
-        embed.add_field(name="Image check", value=self._image_check(config), inline=False)
-        negative = config.get(NEGATIVE_PROMPT)
-        embed.add_field(name="Added negative prompt", value=code_block(negative, FIELD_MAX) if negative else "none",
-                        inline=False)
-        embed.add_field(name="Review", value=_fit(_review(config)), inline=False)  # part 8
-        budget = snap.guild_budget
-        embed.add_field(name="Server budget", value="none" if budget is None else
-                        f"{credits(budget)} a day, {credits(snap.guild_used)} used today", inline=False)
-        audit_to = config.get(AUDIT_CHANNEL)
-        embed.add_field(name="Audit log", value=f"posted in <#{audit_to}>" if audit_to else "kept, not posted "
-                        "(`/config audit-channel`)", inline=False)
+        snap = (await self.bot.services.quotas.view(member_of(interaction))).snapshot
+        embed = shown.config_embed(config, snap, self.bot.services.image_checks.detector,
+                                   self.bot.settings.image_check_threshold)
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 
     def _image_check(self, config: GuildConfig) -> str:
-        check = self.bot.image_check
-        if not check.available:
-            return f"Unavailable: the image check is {check.problem}. Results are posted without it."
-        if not config.get(IMAGE_CHECK):
-            return "Off: results are posted without looking at them (`/config nsfw image-check:on`)."
-        own = config.get(IMAGE_THRESHOLD)
-        threshold = own if own is not None else self.bot.settings.image_check_threshold
-        where = "to the review channel" if config.get(REVIEW_CHANNEL) is not None else "nowhere (no review channel)"
-        return (f"On: outside age-restricted channels, a result the detector scores at {threshold:.0%} or more for "
-                f"{', '.join(c.lower().replace('_', ' ') for c in sorted(check.classes))} is not posted; the member "
-                f"is told privately and it goes {where}. Threshold {threshold:.2f}"
-                f"{'' if own is not None else ' (the bot default)'}.")
+        return shown.image_check_text(config, self.bot.services.image_checks.detector,
+                                      self.bot.settings.image_check_threshold)
 
     # -- channels --------------------------------------------------------------------------------
 
-    async def _channels_now(self, interaction: discord.Interaction, said: str) -> None:
+    async def _channels_now(self, interaction: discord.Interaction[PixazoBot], said: str) -> None:
         config = await self._config(interaction)
-        await self._done(interaction, f"{said} The bot can now be used in {_everywhere(config)}.")
+        await self._done(interaction, f"{said} The bot can now be used in {shown.everywhere(config)}.")
 
     @channels.command(name="allow", description="Let the bot be used in a channel (or a whole category)")
     @app_commands.describe(channel="The channel, thread or category")
-    async def channels_allow(self, interaction: discord.Interaction, channel: Channel) -> None:
+    async def channels_allow(self, interaction: discord.Interaction[PixazoBot], channel: Channel) -> None:
         added = await self._put(interaction, RuleKind.CHANNEL, str(channel.id), limit=MAX_CHANNELS,
                                 what="allowed channels")
         await self._channels_now(interaction, f"Allowed {channel.mention}." if added else
@@ -202,25 +123,25 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
 
     @channels.command(name="remove", description="Take a channel off the allowed list")
     @app_commands.describe(channel="The channel, thread or category")
-    async def channels_remove(self, interaction: discord.Interaction, channel: Channel) -> None:
+    async def channels_remove(self, interaction: discord.Interaction[PixazoBot], channel: Channel) -> None:
         removed = await self._remove(interaction, RuleKind.CHANNEL, str(channel.id))
         await self._channels_now(interaction, f"Removed {channel.mention}." if removed else
                                  f"{channel.mention} was not on the list.")
 
     @channels.command(name="clear", description="Let the bot be used in every channel again")
-    async def channels_clear(self, interaction: discord.Interaction) -> None:
+    async def channels_clear(self, interaction: discord.Interaction[PixazoBot]) -> None:
         cleared = await self._clear(interaction, RuleKind.CHANNEL)
         await self._channels_now(interaction, f"Cleared {cleared} channel(s).")
 
     # -- roles ---------------------------------------------------------------------------------
 
-    async def _roles_now(self, interaction: discord.Interaction, said: str) -> None:
+    async def _roles_now(self, interaction: discord.Interaction[PixazoBot], said: str) -> None:
         config = await self._config(interaction)
-        await self._done(interaction, f"{said} Images can now be made by {_everyone(config)}.")
+        await self._done(interaction, f"{said} Images can now be made by {shown.everyone(config)}.")
 
     @roles.command(name="allow", description="Let members with a role generate (once any role is listed, only they can)")
     @app_commands.describe(role="The role")
-    async def roles_allow(self, interaction: discord.Interaction, role: discord.Role) -> None:
+    async def roles_allow(self, interaction: discord.Interaction[PixazoBot], role: discord.Role) -> None:
         if role.id == interaction.guild_id:
             raise InvalidInput("@everyone is the whole server: use `/config roles clear` to let everyone generate.")
         added = await self._put(interaction, RuleKind.ROLE, str(role.id), limit=MAX_ROLES, what="allowed roles")
@@ -228,12 +149,12 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
 
     @roles.command(name="remove", description="Take a role off the allowed list")
     @app_commands.describe(role="The role")
-    async def roles_remove(self, interaction: discord.Interaction, role: discord.Role) -> None:
+    async def roles_remove(self, interaction: discord.Interaction[PixazoBot], role: discord.Role) -> None:
         removed = await self._remove(interaction, RuleKind.ROLE, str(role.id))
         await self._roles_now(interaction, f"Removed {role.mention}." if removed else f"{role.mention} was not on the list.")
 
     @roles.command(name="clear", description="Let everyone generate again")
-    async def roles_clear(self, interaction: discord.Interaction) -> None:
+    async def roles_clear(self, interaction: discord.Interaction[PixazoBot]) -> None:
         cleared = await self._clear(interaction, RuleKind.ROLE)
         await self._roles_now(interaction, f"Cleared {cleared} role(s).")
 
@@ -241,7 +162,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
 
     @members.command(name="block", description="Stop a member from generating, with a reason shown to them")
     @app_commands.describe(member="The member", reason="Shown to them when they try")
-    async def members_block(self, interaction: discord.Interaction, member: discord.Member,
+    async def members_block(self, interaction: discord.Interaction[PixazoBot], member: discord.Member,
                             reason: app_commands.Range[str, 1, REASON_MAX]) -> None:
         text = clean_text(reason)
         if not text:
@@ -256,29 +177,29 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
 
     @members.command(name="unblock", description="Let a blocked member generate again")
     @app_commands.describe(member="The member")
-    async def members_unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
+    async def members_unblock(self, interaction: discord.Interaction[PixazoBot], member: discord.Member) -> None:
         removed = await self._remove(interaction, RuleKind.BLOCKED, str(member.id))
         await self._done(interaction, f"Unblocked {member.mention}." if removed else f"{member.mention} was not blocked.")
 
     # -- models --------------------------------------------------------------------------------
 
-    async def _models_now(self, interaction: discord.Interaction, said: str) -> None:
+    async def _models_now(self, interaction: discord.Interaction[PixazoBot], said: str) -> None:
         config = await self._config(interaction)
-        await self._done(interaction, f"{said}\n{_models(config)}")
+        await self._done(interaction, f"{said}\n{shown.models(config)}")
 
     @models.command(name="disable", description="Turn a model off in this server")
     @app_commands.describe(model="The model's command")
     @app_commands.choices(model=MODEL_CHOICES)
-    async def models_disable(self, interaction: discord.Interaction, model: str) -> None:
-        key = _model(model)
+    async def models_disable(self, interaction: discord.Interaction[PixazoBot], model: str) -> None:
+        key = shown.model(model)
         added = await self._put(interaction, RuleKind.MODEL_OFF, key, limit=len(MODELS), what="models turned off")
         await self._models_now(interaction, f"Turned /{key} off." if added else f"/{key} was already off.")
 
     @models.command(name="enable", description="Turn a model back on in this server")
     @app_commands.describe(model="The model's command")
     @app_commands.choices(model=MODEL_CHOICES)
-    async def models_enable(self, interaction: discord.Interaction, model: str) -> None:
-        key = _model(model)
+    async def models_enable(self, interaction: discord.Interaction[PixazoBot], model: str) -> None:
+        key = shown.model(model)
         removed = await self._remove(interaction, RuleKind.MODEL_OFF, key)
         await self._models_now(interaction, f"Turned /{key} on." if removed else f"/{key} was already on.")
 
@@ -286,36 +207,36 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
 
     @words.command(name="add", description="Block a word or phrase in prompts (whole words, any case)")
     @app_commands.describe(term="A word, or a phrase of whole words")
-    async def words_add(self, interaction: discord.Interaction, term: str) -> None:
-        word = _word(term)
+    async def words_add(self, interaction: discord.Interaction[PixazoBot], term: str) -> None:
+        word = shown.word(term)
         added = await self._put(interaction, RuleKind.WORD, word, limit=MAX_WORDS, what="blocked words")
         config = await self._config(interaction)
         said = end_sentence(f"Blocked {code_span(word, 120)}") if added else f"{code_span(word, 120)} was already blocked."
-        await self._done(interaction, f"{said} This server blocks {len(config.words)} word(s) and phrase(s).")
+        await self._done(interaction, f"{said} This server blocks {len(config.words)} shown.word(s) and phrase(s).")
 
     @words.command(name="remove", description="Unblock a word or phrase")
     @app_commands.describe(term="The word or phrase, as listed")
-    async def words_remove(self, interaction: discord.Interaction, term: str) -> None:
-        word = _word(term)
+    async def words_remove(self, interaction: discord.Interaction[PixazoBot], term: str) -> None:
+        word = shown.word(term)
         removed = await self._remove(interaction, RuleKind.WORD, word)
         config = await self._config(interaction)
         said = end_sentence(f"Unblocked {code_span(word, 120)}") if removed else f"{code_span(word, 120)} was not blocked."
-        await self._done(interaction, f"{said} This server blocks {len(config.words)} word(s) and phrase(s).")
+        await self._done(interaction, f"{said} This server blocks {len(config.words)} shown.word(s) and phrase(s).")
 
     @words.command(name="strict", description="Also match leetspeak and letters spelled apart (c4stl3, c a s t l e)")
     @app_commands.describe(state="on: words and patterns also match leetspeak and spaced-out letters")
-    async def words_strict(self, interaction: discord.Interaction, state: OnOff) -> None:
-        await self.bot.moderation.set(guild_of(interaction), WORDS_STRICT, _on("state", state),
+    async def words_strict(self, interaction: discord.Interaction[PixazoBot], state: OnOff) -> None:
+        await self.bot.services.moderation.set(guild_of(interaction), WORDS_STRICT, shown.on("state", state),
                                       actor_id=interaction.user.id)
-        await self._done(interaction, _strictness(await self._config(interaction)))
+        await self._done(interaction, shown.strictness(await self._config(interaction)))
 
     @words.command(name="list", description="Every blocked word and phrase")
-    async def words_list(self, interaction: discord.Interaction) -> None:
+    async def words_list(self, interaction: discord.Interaction[PixazoBot]) -> None:
         config = await self._config(interaction)
         if not config.words:
             await self._done(interaction, "This server blocks no words. Add one with `/config words add`.")
             return
-        text = _terms(config.words)
+        text = shown.terms(config.words)
         if len(text) <= PAGE_MAX:
             embed = discord.Embed(title=f"Blocked words and phrases ({len(config.words)})", description=text,
                                   colour=COLOUR)
@@ -329,7 +250,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
 
     @patterns.command(name="add", description="Block prompts matching a regular expression (RE2 syntax)")
     @app_commands.describe(pattern="A regular expression, matched against the prompt in lower case")
-    async def patterns_add(self, interaction: discord.Interaction, pattern: str) -> None:
+    async def patterns_add(self, interaction: discord.Interaction[PixazoBot], pattern: str) -> None:
         others = (await self._config(interaction)).patterns
         try:
             # Decided from the pattern itself (its RE2 program and weight), never timed: a few milliseconds
@@ -345,7 +266,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
 
     @patterns.command(name="remove", description="Unblock a regular expression")
     @app_commands.describe(pattern="The pattern, exactly as listed in /config show")
-    async def patterns_remove(self, interaction: discord.Interaction, pattern: str) -> None:
+    async def patterns_remove(self, interaction: discord.Interaction[PixazoBot], pattern: str) -> None:
         removed = await self._remove(interaction, RuleKind.PATTERN, pattern)
         config = await self._config(interaction)
         said = (end_sentence(f"Unblocked {code_span(pattern, 220)}") if removed
@@ -361,7 +282,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
                            image_check="on: results are checked before they are posted outside age-restricted channels",
                            image_threshold="How sure the image check must be to hold a result, 0.05 to 0.95")
     @app_commands.rename(image_check="image-check", image_threshold="image-threshold")
-    async def nsfw(self, interaction: discord.Interaction, filter: OnOff | None = None,  # noqa: A002
+    async def nsfw(self, interaction: discord.Interaction[PixazoBot], filter: OnOff | None = None,  # noqa: A002
                    spoiler: OnOff | None = None, image_check: OnOff | None = None,
                    image_threshold: app_commands.Range[float, THRESHOLD_MIN, THRESHOLD_MAX] | None = None) -> None:
         guild = guild_of(interaction)
@@ -369,48 +290,48 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
             raise InvalidInput(f"`image-threshold` must be between {THRESHOLD_MIN} and {THRESHOLD_MAX}.")
         for setting, given in ((NSFW_FILTER, filter), (SPOILER, spoiler), (IMAGE_CHECK, image_check)):
             if given is not None:
-                await self.bot.moderation.set(guild, setting, _on(setting.name, given), actor_id=interaction.user.id)
+                await self.bot.services.moderation.set(guild, setting, shown.on(setting.name, given), actor_id=interaction.user.id)
         if image_threshold is not None:
-            await self.bot.moderation.set(guild, IMAGE_THRESHOLD, round(float(image_threshold), 2),
+            await self.bot.services.moderation.set(guild, IMAGE_THRESHOLD, round(float(image_threshold), 2),
                                           actor_id=interaction.user.id)
         config = await self._config(interaction)
         await self._done(interaction, (
             f"Explicit terms outside age-restricted channels: {'refused' if config.get(NSFW_FILTER) else 'allowed'} "
-            f"(filter {_onoff(config.get(NSFW_FILTER))}). Results in age-restricted channels as spoilers: "
-            f"{_onoff(config.get(SPOILER))}. Sexual content involving minors is always refused, everywhere.\n"
+            f"(filter {shown.onoff(config.get(NSFW_FILTER))}). Results in age-restricted channels as spoilers: "
+            f"{shown.onoff(config.get(SPOILER))}. Sexual content involving minors is always refused, everywhere.\n"
             f"Image check: {self._image_check(config)}"))
 
     @app_commands.command(name="defaults", description="A negative prompt added to every request (empty: none)")
     @app_commands.describe(negative_prompt="Added to what members keep out, on the models that take one")
-    async def defaults(self, interaction: discord.Interaction,
+    async def defaults(self, interaction: discord.Interaction[PixazoBot],
                        negative_prompt: app_commands.Range[str, 0, PROMPT_MAX_LENGTH] | None = None) -> None:
         text = clean_text(negative_prompt or "")
         if len(text) > PROMPT_MAX_LENGTH:
             raise InvalidInput(f"`negative_prompt` is {len(text)} characters long; the most is {PROMPT_MAX_LENGTH}.")
-        await self.bot.moderation.set(guild_of(interaction), NEGATIVE_PROMPT, text, actor_id=interaction.user.id)
+        await self.bot.services.moderation.set(guild_of(interaction), NEGATIVE_PROMPT, text, actor_id=interaction.user.id)
         takers = ", ".join(f"/{m.key}" for m in MODELS.values() if any(p.option == "negative_prompt" for p in m.params))
         await self._done(interaction, f"Every request on {takers} now also keeps out: {code_block(text, 1600)}" if text
                          else "No negative prompt is added to requests now.")
 
     # -- review: approval mode and reports (part 8) ----------------------------------------------
 
-    async def _review_now(self, interaction: discord.Interaction, said: str) -> None:
+    async def _review_now(self, interaction: discord.Interaction[PixazoBot], said: str) -> None:
         config = await self._config(interaction)
-        await self._done(interaction, f"{said}\n{_review(config)}")
+        await self._done(interaction, f"{said}\n{shown.review(config)}")
 
     @app_commands.command(name="review-channel", description="Where moderators approve images and look at reports")
     @app_commands.describe(channel="The channel (empty: none; approval channels then refuse, reporting stops)")
-    async def review_channel(self, interaction: discord.Interaction,
+    async def review_channel(self, interaction: discord.Interaction[PixazoBot],
                              channel: app_commands.AppCommandChannel | None = None) -> None:
-        await self.bot.moderation.set(guild_of(interaction), REVIEW_CHANNEL, None if channel is None else channel.id,
+        await self.bot.services.moderation.set(guild_of(interaction), REVIEW_CHANNEL, None if channel is None else channel.id,
                                       actor_id=interaction.user.id)
         await self._review_now(interaction, "No review channel now." if channel is None else
                                f"Moderators now review in {channel.mention}.")
 
     @app_commands.command(name="approval", description="Results in a channel wait for a moderator's approval")
     @app_commands.describe(channel="The channel", state="on: nothing is posted there until a moderator approves it")
-    async def approval(self, interaction: discord.Interaction, channel: Channel, state: OnOff) -> None:
-        if _on("state", state):
+    async def approval(self, interaction: discord.Interaction[PixazoBot], channel: Channel, state: OnOff) -> None:
+        if shown.on("state", state):
             added = await self._put(interaction, RuleKind.APPROVAL, str(channel.id), limit=MAX_CHANNELS,
                                     what="approval channels")
             said = f"Approval is now on in {channel.mention}." if added else f"Approval was already on in {channel.mention}."
@@ -422,11 +343,11 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
     @app_commands.command(name="reports", description="How many reports hide a result until a moderator decides")
     @app_commands.describe(hide_after=f"Reports that hide a result (0: members cannot report; default "
                                       f"{REPORTS_HIDE_AFTER.default})")
-    async def reports(self, interaction: discord.Interaction,
+    async def reports(self, interaction: discord.Interaction[PixazoBot],
                       hide_after: app_commands.Range[int, 0, HIDE_AFTER_MAX]) -> None:
         if isinstance(hide_after, bool) or not isinstance(hide_after, int) or not 0 <= hide_after <= HIDE_AFTER_MAX:
             raise InvalidInput(f"`hide_after` must be a whole number from 0 to {HIDE_AFTER_MAX}.")
-        await self.bot.moderation.set(guild_of(interaction), REPORTS_HIDE_AFTER, hide_after,
+        await self.bot.services.moderation.set(guild_of(interaction), REPORTS_HIDE_AFTER, hide_after,
                                       actor_id=interaction.user.id)
         await self._review_now(interaction, "Reporting is now off." if hide_after == 0 else
                                f"A result is now hidden after {hide_after} report(s).")
@@ -435,9 +356,9 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
 
     @app_commands.command(name="audit-channel", description="Where the audit log is posted (leave empty: nowhere)")
     @app_commands.describe(channel="The channel that gets a compact note of every generation, decision and change")
-    async def audit_channel(self, interaction: discord.Interaction, channel: Channel | None = None) -> None:
+    async def audit_channel(self, interaction: discord.Interaction[PixazoBot], channel: Channel | None = None) -> None:
         value = None if channel is None else channel.id
-        await self.bot.moderation.set(guild_of(interaction), AUDIT_CHANNEL, value, actor_id=interaction.user.id)
+        await self.bot.services.moderation.set(guild_of(interaction), AUDIT_CHANNEL, value, actor_id=interaction.user.id)
         await self._done(interaction, f"The audit log now goes to {channel.mention}: every generation, moderation "
                                       "decision and configuration or quota change, as it happens." if channel else
                          "The audit log is no longer posted anywhere; it is still kept (see `/config audit`).")
@@ -446,7 +367,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
     @app_commands.describe(member="Rows by or about this member", action="Only this kind of action",
                            since="How far back: 2h, 3d, 45m, 1w, or a date like 2026-11-30 (UTC)",
                            page="Which page (10 rows a page)")
-    async def audit(self, interaction: discord.Interaction, member: discord.User | None = None,
+    async def audit(self, interaction: discord.Interaction[PixazoBot], member: discord.User | None = None,
                     action: AuditChoice | None = None, since: app_commands.Range[str, 1, 40] | None = None,
                     page: app_commands.Range[int, 1, AUDIT_PAGES_MAX] | None = None) -> None:
         if action is not None and action not in AUDIT_ACTIONS:  # a raw client is not held to the choices
@@ -454,52 +375,17 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         page = page or 1
         if not 1 <= page <= AUDIT_PAGES_MAX:
             raise InvalidInput(f"`page` must be between 1 and {AUDIT_PAGES_MAX}.")
-        start = None if since is None else parse_since(since, self.bot.store.now())
-        rows, total = await self.bot.store.audit_log(guild_of(interaction), member=None if member is None else member.id,
-                                                     action=action, since=start, offset=(page - 1) * AUDIT_PAGE,
-                                                     limit=AUDIT_PAGE)
+        rows, total = await self.bot.services.audit_log.page(
+            guild_of(interaction), member=None if member is None else member.id, action=action, since=since, page=page)
         pages = max(1, -(-total // AUDIT_PAGE))
         if not rows:
             said = "No audit log rows match." if total == 0 else f"There are only {pages} page(s)."
             await self._done(interaction, said)
             return
         text = "\n".join(f"<t:{int(r['at'])}:f> **{audit_title(r)}** " + " · ".join(audit_lines(r)) for r in rows)
-        embed = discord.Embed(title="Audit log", description=_fit(text, PAGE_MAX), colour=COLOUR)
+        embed = discord.Embed(title="Audit log", description=shown.fit(text, PAGE_MAX), colour=COLOUR)
         embed.set_footer(text=f"Page {page} of {pages} · {total} row(s)")
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
-
-def _review(config: GuildConfig) -> str:
-    channel = config.get(REVIEW_CHANNEL)
-    where = f"<#{channel}>" if channel is not None else "none set"
-    approval = ", ".join(f"<#{c}>" for c in sorted(config.approval)) or "no channel"
-    hide = int(config.get(REPORTS_HIDE_AFTER))
-    reports = "off" if hide <= 0 else f"on, a result is hidden after {hide} report(s)"
-    lines = [f"Review channel: {where}", f"Approval: {approval}", f"Reports: {reports}"]
-    if channel is None and config.approval:
-        lines.append("Generating in the approval channels is refused until a review channel is set.")
-    if channel is None and hide > 0:
-        lines.append("Members cannot report results until a review channel is set.")
-    return "\n".join(lines)
-
-
-def _model(given: str) -> str:
-    if given not in MODELS:  # a raw client is not held to the choices
-        raise InvalidInput(f"`model` must be one of {', '.join(MODELS)}.")
-    return given
-
-
-def _on(option: str, given: str) -> bool:
-    if given not in ("on", "off"):
-        raise InvalidInput(f"`{option}` must be on or off.")
-    return given == "on"
-
-
-def _word(term: str) -> str:
-    try:
-        return check_word(term)
-    except ValueError as exc:
-        raise InvalidInput(f"That cannot be blocked: {exc}.", detail=f"word {term!r}: {exc}") from None
-
 
 async def setup(bot: PixazoBot) -> None:
     await bot.add_cog(ConfigAdmin(bot))

@@ -6,11 +6,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import PixazoBot
-from bot.embeds import COLOUR
-from bot.replies import NO_PINGS
-from bot.text import credits
-from cogs.generate import member_of
+from bot.core.text import credits
+from bot.ui.app import PixazoBot
+from bot.ui.embeds import COLOUR
+from bot.ui.replies import NO_PINGS
+from bot.ui.requests import member_of
 
 FIELD_MAX = 1024
 ADMIN_HEADING = "For server admins (Manage Server)"
@@ -33,8 +33,8 @@ class Help(commands.Cog):
 
     @app_commands.command(name="help", description="What each command does, what it costs, and your credits")
     @app_commands.guild_only()
-    async def help(self, interaction: discord.Interaction) -> None:
-        view = await self.bot.quotas.view(member_of(interaction))
+    async def help(self, interaction: discord.Interaction[PixazoBot]) -> None:
+        view = await self.bot.services.quotas.view(member_of(interaction))
         settings = self.bot.settings
         embed = discord.Embed(title="How this bot works", colour=COLOUR)
         listed = sorted((c for c in self.bot.tree.get_commands(guild=None) if not isinstance(c, app_commands.ContextMenu)),

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
-import time
 from typing import Any
 
 import discord
 from discord.ext import commands
 
-from bot.app import PixazoBot
 from bot.catalog import INPAINT
-from bot.services.inpaint import Upload, check_pair, check_upload, ledger_inputs, precheck, prepare_inpaint
+from bot.services.inpaint import Upload, ledger_inputs, prepare_inpaint
 from bot.services.validation import prepare
-from cogs.generate import admit, make_command, member_of, run_and_post
+from bot.ui.app import PixazoBot
+from bot.ui.commands import make_command
+from bot.ui.requests import admit, member_of, submit
 
 IMAGE_HELP = "The picture to change: PNG, JPEG or WebP"
 MASK_HELP = "Same size as the image: white is repainted, black is kept"
@@ -40,34 +39,25 @@ class Inpaint(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.command.name)
 
-    async def inpaint(self, interaction: discord.Interaction, image: discord.Attachment, mask: discord.Attachment,
-                      **options: Any) -> None:
-        started = time.monotonic()
-        settings = self.bot.settings
+    async def inpaint(self, interaction: discord.Interaction[PixazoBot], image: discord.Attachment,
+                      mask: discord.Attachment, **options: Any) -> None:
+        inpainter = interaction.client.services.inpaint
         uploads = (_upload("image", image), _upload("mask", mask))
         # Everything knowable without a download is refused at once, privately and for free.
-        admission = await admit(self.bot, interaction, prepare(INPAINT, options))
-        declared = [precheck(upload, max_bytes=settings.inpaint_max_file_bytes) for upload in uploads]
+        admission = await admit(interaction, prepare(INPAINT, options))
+        declared = inpainter.precheck(uploads)
         await interaction.response.defer(thinking=True, ephemeral=admission.private)
         user = interaction.user.id
         self._checking[user] += 1  # before the precheck awaits, so commands fired together see each other
         try:
-            # A member who could not pay, or has enough going already, makes the bot download nothing.
-            await self.bot.quotas.precheck(member_of(interaction), INPAINT.key, pending=self._checking[user] - 1)
-            image_checked, mask_checked = await asyncio.gather(*(
-                check_upload(self.bot.http_session, self.bot.offload, upload, fmt,
-                             max_bytes=settings.inpaint_max_file_bytes, timeout=settings.pixazo_timeout_seconds,
-                             work_timeout=settings.image_work_timeout_seconds)
-                for upload, fmt in zip(uploads, declared, strict=True)
-            ))
+            checked = await inpainter.check(member_of(interaction), INPAINT.key, uploads, declared,
+                                            pending=self._checking[user] - 1)
         finally:
             self._checking[user] -= 1
             if not self._checking[user]:
                 del self._checking[user]
-        check_pair(image_checked, mask_checked)
-        prepared = prepare_inpaint(INPAINT, options, image_checked, mask_checked)
-        await run_and_post(self.bot, interaction, prepared, started, admission,
-                           inputs=ledger_inputs(image_checked, mask_checked), original=image)
+        prepared = prepare_inpaint(INPAINT, options, *checked)
+        await submit(interaction, prepared, admission, inputs=ledger_inputs(*checked), original=image)
 
 
 async def setup(bot: PixazoBot) -> None:

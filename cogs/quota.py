@@ -6,11 +6,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import PixazoBot
-from bot.embeds import COLOUR
-from bot.replies import NO_PINGS
-from bot.text import credits, relative_time
-from cogs.generate import member_of
+from bot.core.text import credits, relative_time
+from bot.ui.app import PixazoBot
+from bot.ui.embeds import COLOUR
+from bot.ui.replies import NO_PINGS
+from bot.ui.requests import member_of
 
 
 class Quota(commands.Cog):
@@ -19,9 +19,9 @@ class Quota(commands.Cog):
 
     @app_commands.command(name="quota", description="Your image credits: what is left today and what each model costs")
     @app_commands.guild_only()
-    async def quota(self, interaction: discord.Interaction) -> None:
+    async def quota(self, interaction: discord.Interaction[PixazoBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        view = await self.bot.quotas.view(member_of(interaction))
+        view = await self.bot.services.quotas.view(member_of(interaction))
         snap = view.snapshot
         embed = discord.Embed(title="Your image credits", colour=COLOUR)
         embed.add_field(name="Left today", value=str(snap.left))

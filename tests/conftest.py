@@ -17,7 +17,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 from tests.backends import backend  # noqa: F401  (fixtures: both ledger backends, a PostgreSQL server)
 from tests.disk import small_disk  # noqa: F401  (a fixture: a real full disk)
 from tests.fakes.discord import FakeDiscord, FakeInteraction

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from bot.core.settings import Settings
 from bot.domain.records import JobRecord
-from bot.settings import Settings
 from bot.storage import Store, open_store
 
 

@@ -5,7 +5,6 @@ racing, a non-moderator, Reject with a reason, and no pings anywhere. Both ledge
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 import pytest
@@ -147,8 +146,8 @@ async def test_approval_round_trip_survives_a_restart_between_request_and_decisi
             await until(lambda: has_action(settings, "approve"))
             (approved,) = await actions(settings, "approve")
             assert (approved["actor_id"], approved["target_id"]) == (9100, ALICE)
-            assert json.loads(approved["detail"])["job_id"] == job["id"]
-            assert json.loads(approved["detail"])["channel_id"] == art
+            assert approved["detail"]["job_id"] == job["id"]
+            assert approved["detail"]["channel_id"] == art
             # The request's token still lived: the member was told privately on their own request.
             request_interaction = next(i for i in fake_discord.interactions.values() if i.label == "/sdxl")
             await eventually(lambda: any(is_ephemeral(f) and "approved your image" in f["content"]
@@ -237,7 +236,7 @@ async def test_reject_asks_a_reason_and_the_member_is_told_privately(harness):
     (job,) = await read_jobs(harness.settings, GUILD_ID, ALICE)
     assert (job["state"], job["cost"]) == ("succeeded", 2), "credits are spent either way"
     (rejected,) = await actions(harness.settings, "reject")
-    assert json.loads(rejected["detail"])["reason"] == "off topic here" and rejected["target_id"] == ALICE
+    assert rejected["detail"]["reason"] == "off topic here" and rejected["target_id"] == ALICE
     again, callback = await press(harness.discord, post, "Approve", user_id=9200, permissions=MOD, validate=False)
     assert callback["data"]["content"].startswith("Rejected already by <@9100>")
     no_pings_anywhere(harness.discord)

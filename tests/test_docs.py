@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import EXTENSIONS
+from bot.ui.app import EXTENSIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
@@ -87,7 +87,7 @@ def test_every_link_between_the_docs_leads_to_a_file_and_a_heading_there():
 
 
 def test_every_setting_is_in_env_example_and_once_in_the_settings_table():
-    from bot.settings import Settings
+    from bot.core.settings import Settings
 
     names = {name.upper() for name in Settings.model_fields}
     text = (ROOT / ".env.example").read_text()

@@ -99,7 +99,7 @@ async def test_forget_asks_then_clears_every_job_and_details_then_says_so(harnes
     assert done.startswith("Cleared the details of 1 image.") and "Delete button" in done
     (job,) = await read_jobs(harness.settings, GUILD_ID, 4001)
     assert (job["params"], job["delivery"], job["result_url"], job["state"], job["cost"]) == (
-        "{}", None, None, "succeeded", 1)
+        {}, None, None, "succeeded", 1)
     assert result["id"] in harness.discord.messages, "the posted image is not touched"
     details = await harness.discord.click(result, buttons(result)["Details"]["custom_id"], user_id=4001)
     reply = (await details.wait_callback())["data"]
@@ -147,7 +147,7 @@ async def test_the_retention_sweep_at_start_clears_jobs_older_than_the_setting(t
             kept = await store.job(made[29])
             old = await store.job(made[31])
     assert kept["forgotten_at"] is None and kept["result_url"] == "https://x/old.png"
-    assert (old["params"], old["result_url"], old["cost"], old["state"]) == ("{}", None, 2, "succeeded")
+    assert (old["params"], old["result_url"], old["cost"], old["state"]) == ({}, None, 2, "succeeded")
 
 
 @asynccontextmanager

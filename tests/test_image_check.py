@@ -1,4 +1,4 @@
-"""The image check's model on real images (bot/image_check.py): NudeNet's detector as installed with the
+"""The image check's model on real images (bot/moderation/image_check.py): NudeNet's detector as installed with the
 image-check extra, on scikit-image's photographs and the fake Pixazo's images. No mocks: when the
 model is missing these skip, or fail under REQUIRE_IMAGE_CHECK=1 (CI)."""
 
@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
-from bot.image_check import CLASSES, DEFAULT_CLASSES, ImageCheck, ImageCheckFailed, screen
-from bot.offload import Offload
-from bot.settings import load_settings
+from bot.core.offload import Offload
+from bot.core.settings import load_settings
+from bot.domain.detections import CLASSES, DEFAULT_CLASSES
+from bot.moderation.image_check import ImageCheck, ImageCheckFailed, screen
 from tests.fakes.images import encode, gradient, make_jpeg, make_png, make_webp
 from tests.image_samples import BENIGN, FACE, photo, photo_bytes, require_image_check
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 
 import pytest
 
@@ -71,7 +70,7 @@ async def test_inpaint_happy_path(tmp_path, fake_discord, fake_pixazo, stream, p
     assert embed_fields(message)["Cost"] == "2 credits · 18 left today"
     ((state, inputs),) = columns(await read_jobs(settings, GUILD_ID, 4000), "state", "inputs")
     assert state == "succeeded"
-    recorded = json.loads(inputs)
+    recorded = inputs
     assert recorded["image"]["filename"] == "dog.png" and recorded["mask"]["filename"] == "dog-mask.png"
     assert recorded["image"]["bytes"] == len(pair()["image"]["data"])
 
@@ -256,7 +255,7 @@ async def test_exif_rotated_image_with_a_mask_drawn_as_displayed_is_accepted(har
     (call,) = harness.pixazo.requests
     assert (call.json["width"], call.json["height"]) == (384, 512), "sized as displayed"
     ((_, inputs, _),) = await jobs(harness)
-    recorded = json.loads(inputs)["image"]
+    recorded = inputs["image"]
     assert (recorded["width"], recorded["height"], recorded["exif_orientation"]) == (384, 512, 6)
 
 

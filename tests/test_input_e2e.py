@@ -11,7 +11,7 @@ import sqlite3
 
 import pytest
 
-from bot.embeds import PROMPT_SHOWN_MAX
+from bot.ui.embeds import PROMPT_SHOWN_MAX
 from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
 from tests.fakes.images import make_mask, make_png
 from tests.ledger import columns, read_jobs

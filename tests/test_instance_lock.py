@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from bot.instance_lock import InstanceLock
-from bot.preflight import StartupError
+from bot.core.instance_lock import InstanceLock
+from bot.core.preflight import StartupError
 
 
 def test_a_second_holder_is_refused_until_the_first_lets_go(tmp_path):

@@ -6,7 +6,7 @@ import io
 import logging
 import sys
 
-from bot import logs
+from bot.core import logs
 from tests.conftest import PIXAZO_KEY, TOKEN
 
 

@@ -6,7 +6,7 @@ import platform
 
 import pytest
 
-from bot import memory
+from bot.core import memory
 
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")

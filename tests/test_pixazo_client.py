@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.catalog import MODELS
+from bot.core.redact import Redactor
 from bot.pixazo import PixazoClient, RetryPolicy
 from bot.pixazo.client import MAX_REDIRECTS
 from bot.pixazo.errors import (
@@ -18,7 +19,7 @@ from bot.pixazo.errors import (
     PixazoRejected,
     PixazoServerError,
 )
-from bot.redact import Redactor
+from bot.services.pixazo_words import sentence
 from tests.conftest import PIXAZO_KEY, TOKEN
 from tests.fakes.pixazo import Behaviour, FakePixazo, tls_client_context
 
@@ -51,7 +52,7 @@ def client(session, fake, **kwargs) -> PixazoClient:
 async def test_result_urls_must_be_https_by_default(session, fake_pixazo):
     with pytest.raises(PixazoBadResponse) as exc:
         await client(session, fake_pixazo, require_https_results=True).generate(MODELS["sdxl"], BODY, use_stream=False)
-    assert "will not open" in exc.value.user_message
+    assert "will not open" in sentence(exc.value)
     assert fake_pixazo.image_fetches == [], "the http URL was never fetched"
 
 
@@ -76,7 +77,7 @@ async def test_a_wrong_field_is_a_400_that_is_not_retried(session, fake_pixazo):
     with pytest.raises(PixazoRejected) as exc:
         await client(session, fake_pixazo).generate(MODELS["sdxl-lightning"], {"prompt": "x", "guidance_scale": 5},
                                                     use_stream=False)
-    assert "guidance_scale" in exc.value.user_message, "the API's own reason is passed on"
+    assert "guidance_scale" in sentence(exc.value), "the API's own reason is passed on"
     assert len(fake_pixazo.requests) == 1
 
 
@@ -104,10 +105,10 @@ async def test_a_400_that_echoes_the_key_is_scrubbed_everywhere(session, fake_pi
     fake_pixazo.default = Behaviour.ECHO_KEY
     with pytest.raises(PixazoRejected) as exc:
         await client(session, fake_pixazo).generate(MODELS["sdxl"], BODY, use_stream=False)
-    assert_no_secret(exc.value.user_message, exc.value.detail, str(exc.value))
-    assert "Ocp-Apim-Subscription-Key=[redacted]" in exc.value.user_message
+    assert_no_secret(sentence(exc.value), exc.value.detail, str(exc.value))
+    assert "Ocp-Apim-Subscription-Key=[redacted]" in sentence(exc.value)
     # One code span: Discord renders no bold, no link and no mention inside it.
-    said = exc.value.user_message.split(": ", 1)[1]
+    said = sentence(exc.value).split(": ", 1)[1]
     assert said.startswith("`Request rejected") and said.count("`") == 2, said
 
 
@@ -116,8 +117,8 @@ async def test_the_discord_token_is_scrubbed_from_pixazo_text_too(session, fake_
     fake_pixazo.bad_request_message = f"weird: {TOKEN} ` closing the span {PIXAZO_KEY[:5]}\u200b{PIXAZO_KEY[5:]}"
     with pytest.raises(PixazoRejected) as exc:
         await client(session, fake_pixazo).generate(MODELS["sdxl"], BODY, use_stream=False)
-    assert_no_secret(exc.value.user_message, exc.value.detail)
-    assert exc.value.user_message.count("`") == 2, "a backtick in the reason cannot end the code span"
+    assert_no_secret(sentence(exc.value), exc.value.detail)
+    assert sentence(exc.value).count("`") == 2, "a backtick in the reason cannot end the code span"
 
 
 async def test_a_secret_at_the_edge_of_the_read_limit_leaves_no_prefix(session, fake_pixazo):
@@ -127,7 +128,7 @@ async def test_a_secret_at_the_edge_of_the_read_limit_leaves_no_prefix(session, 
     fake_pixazo.bad_request_message = " " * (16 * 1024 - 20) + PIXAZO_KEY
     with pytest.raises(PixazoRejected) as exc:
         await client(session, fake_pixazo).generate(MODELS["sdxl"], BODY, use_stream=False)
-    for text in (exc.value.user_message, exc.value.detail):
+    for text in (sentence(exc.value), exc.value.detail):
         assert PIXAZO_KEY[:4] not in text, text
 
 
@@ -137,8 +138,8 @@ async def test_a_2500_character_status_is_capped_and_scrubbed(session, fake_pixa
             "output_quality": 90, "prompt_strength": 0.85}
     with pytest.raises(PixazoGenerationFailed) as exc:
         await client(session, fake_pixazo).generate(MODELS["sd35-large"], body, use_stream=False)
-    assert_no_secret(exc.value.user_message, exc.value.detail)
-    assert len(exc.value.user_message) < 200, exc.value.user_message
+    assert_no_secret(sentence(exc.value), exc.value.detail)
+    assert len(sentence(exc.value)) < 200, sentence(exc.value)
     assert len(exc.value.detail) <= 600
 
 
@@ -165,7 +166,7 @@ async def test_an_https_result_that_redirects_to_http_is_refused(session, tls_pi
     pixazo = client(session, tls_pixazo, require_https_results=True, result_ssl=tls_client_context())
     with pytest.raises(PixazoBadResponse) as exc:
         await pixazo.generate(MODELS["sdxl"], BODY, use_stream=False)
-    assert "will not open" in exc.value.user_message
+    assert "will not open" in sentence(exc.value)
     assert len(tls_pixazo.redirects) == 1 and tls_pixazo.redirects[0].startswith("https://")
     assert tls_pixazo.image_fetches == [], "the http hop was never fetched"
 
@@ -187,7 +188,7 @@ async def test_redirects_are_followed_up_to_a_bound(session, fake_pixazo):
     fake_pixazo.redirect_hops = MAX_REDIRECTS + 1
     with pytest.raises(PixazoBadResponse) as exc:
         await client(session, fake_pixazo).generate(MODELS["sdxl"], BODY, use_stream=False)
-    assert "too many redirects" in exc.value.user_message
+    assert "too many redirects" in sentence(exc.value)
     assert len(fake_pixazo.redirects) == MAX_REDIRECTS + 1
 
 
@@ -195,7 +196,7 @@ async def test_a_result_on_a_private_ip_is_refused_unless_allowed(session, fake_
     with pytest.raises(PixazoBadResponse) as exc:
         await client(session, fake_pixazo, allow_private_result_hosts=False).generate(
             MODELS["sdxl"], BODY, use_stream=False)
-    assert "private network" in exc.value.user_message
+    assert "private network" in sentence(exc.value)
     assert fake_pixazo.image_fetches == []
 
 
@@ -210,7 +211,7 @@ async def test_a_host_name_resolving_to_loopback_is_refused_at_connect(session, 
         return
     with pytest.raises(PixazoBadResponse) as exc:
         await pixazo.generate(MODELS["sdxl"], BODY, use_stream=False)
-    assert "private network" in exc.value.user_message and "localhost" in exc.value.detail
+    assert "private network" in sentence(exc.value) and "localhost" in exc.value.detail
     assert fake_pixazo.image_fetches == []
 
 
@@ -221,6 +222,6 @@ async def test_a_truncated_png_is_a_bad_response(session, fake_pixazo, use_strea
     fake_pixazo.default = Behaviour.TRUNCATED
     with pytest.raises(PixazoBadResponse) as exc:
         await client(session, fake_pixazo).generate(MODELS["sdxl-lightning"], BODY, use_stream=use_stream)
-    assert "damaged or incomplete" in exc.value.user_message
+    assert "damaged or incomplete" in sentence(exc.value)
     assert "truncated" in exc.value.detail
     assert len(fake_pixazo.requests) == 1, "a damaged image is not fetched again and again"

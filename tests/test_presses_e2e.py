@@ -10,8 +10,8 @@ from __future__ import annotations
 import discord
 import pytest
 
-from bot.app import EXTENSIONS
 from bot.domain.reviews import ReviewKind
+from bot.ui.app import EXTENSIONS
 from tests.conftest import CHANNEL_ID, GUILD_ID, TOKEN, eventually, is_ephemeral
 from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord
 from tests.ledger import jobs, open_view, read_jobs
@@ -169,7 +169,7 @@ def test_every_persistent_button_is_in_these_tests():
     """A new button must be added above, so it is pressed from another server too."""
     import importlib
 
-    for name in EXTENSIONS:
+    for name in (*EXTENSIONS, "bot.ui.items"):
         importlib.import_module(name)
     templates = {cls.__discord_ui_compiled_template__ for cls in _subclasses(discord.ui.DynamicItem)}
     covered = [template.format(**dict.fromkeys(("job", "waiting", "review", "report", "appeal", "member"), 7))

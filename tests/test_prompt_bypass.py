@@ -8,9 +8,10 @@ import re
 
 import pytest
 
-from bot.moderation import PromptRules, Rule, skeleton
+from bot.moderation import PromptRules, Rule, readings, skeleton
 from bot.moderation.normalize import normalize
-from bot.moderation.skeleton import Readings, fold, forget_chunks, loosen, read, unmix
+from bot.moderation.readings import Readings, forget_chunks, read
+from bot.moderation.skeleton import fold, loosen, unmix
 
 NO_RULES = PromptRules.build([], [])
 
@@ -273,14 +274,14 @@ def test_readings_built_from_chunks_are_the_definitions_readings(monkeypatch: py
         read(text)
     for text in texts:
         assert read(text) == _by_definition(text), text
-    monkeypatch.setattr(skeleton, "CHUNKS_KEPT", 3)
+    monkeypatch.setattr(readings, "CHUNKS_KEPT", 3)
     for text in texts:
         assert read(text) == _by_definition(text), text
     forget_chunks()
 
 
 def test_chunks_are_worked_out_one_by_one_when_a_batch_cannot_be_split_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(skeleton, "_split_back", lambda text, sep, count: None)
+    monkeypatch.setattr(readings, "_split_back", lambda text, sep, count: None)
     forget_chunks()
     for text in _tricky_texts()[::7]:
         assert read(text) == _by_definition(text), text

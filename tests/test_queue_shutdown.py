@@ -7,10 +7,10 @@ import asyncio
 import aiohttp
 
 from bot.__main__ import pixazo_client
+from bot.core.settings import Settings
 from bot.services.generation import GenerationService
 from bot.services.queue import QueueRunner
 from bot.services.quotas import Quotas
-from bot.settings import Settings
 from bot.storage import SqliteStore
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.redact import REDACTED, Redactor
+from bot.core.redact import REDACTED, Redactor
 
 KEY = "pixazo-secret-key-4f1e9c"
 TOKEN = "MTAwMA.fake-discord-token.do-not-leak-0123456789"

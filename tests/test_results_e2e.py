@@ -4,7 +4,7 @@ their refusals, and a restart between the result and the press."""
 from __future__ import annotations
 
 from bot.catalog import MODELS
-from bot.reproduce import parse_command
+from bot.services.reproduce import parse_command
 from bot.services.validation import prepare
 from bot.storage import Member
 from tests.conftest import GUILD_ID, eventually, is_ephemeral, make_settings, started_bot

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from bot.offload import Offload
+from bot.core.offload import Offload
 from bot.storage.settle_journal import RESERVE_BYTES, SettleJournal, read_journal
 from tests.disk import disk_filled
 

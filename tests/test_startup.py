@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.instance_lock import InstanceLock
-from bot.offload import Offload
+from bot.core.instance_lock import InstanceLock
+from bot.core.offload import Offload
 from bot.storage import Member, SqliteStore
 from bot.storage.settle_journal import SettleJournal
 from tests.conftest import GUILD_ID, PIXAZO_KEY, TOKEN, embed_fields, eventually, make_settings
@@ -95,7 +95,7 @@ def test_an_empty_gateway_url_means_discord_py_default(monkeypatch):
     import yarl
 
     from bot.__main__ import point_discord_at
-    from bot.settings import load_settings
+    from bot.core.settings import load_settings
 
     for name, value in {**BASE_ENV, "DISCORD_GATEWAY_URL": ""}.items():
         monkeypatch.setenv(name, value)
@@ -201,7 +201,7 @@ def test_every_extension_loads_and_command_names_are_unique():
     import discord
     from discord.ext import commands
 
-    from bot.app import EXTENSIONS
+    from bot.ui.app import EXTENSIONS
 
     async def load() -> list[str]:
         bot = commands.Bot(command_prefix="!", intents=discord.Intents.none())

@@ -12,6 +12,7 @@ import pytest
 
 from bot.catalog import MODELS
 from bot.domain import JobState, StoreBusy
+from bot.domain.delivery import Delivery
 from bot.domain.jobs import REFUNDED_STATES, TRANSITIONS
 from bot.domain.reviews import ReviewKind, ReviewState
 from bot.storage import Member, Refused, Store
@@ -263,7 +264,7 @@ async def test_no_free_connection_in_time_is_busy(backend, clock):
 async def _job_in(store: Store, state: JobState) -> int:
     if state in (JobState.QUEUED, JobState.CANCELLED):
         job, _ = await store.enqueue(ALICE, channel_id=5, model="sdxl", params={}, cost=2, default_allowance=20,
-                                     max_jobs=100, global_cap=None, max_queue=10, delivery={}, token=None)
+                                     max_jobs=100, global_cap=None, max_queue=10, delivery=Delivery(), token=None)
         if state is JobState.CANCELLED:
             await store.cancel(job, 1)
         assert (await store.job(job))["state"] == state
@@ -324,10 +325,10 @@ async def test_forget_clears_what_was_asked_for_and_keeps_the_credit_arithmetic(
     await store.succeed(bob, "https://x/b.png")
     assert await store.forget_member(1) == 2, "finished jobs in every server; the open one still runs"
     row = await store.job(done)
-    assert row["params"] == "{}" and row["result_url"] is None and row["inputs"] is None
+    assert row["params"] == {} and row["result_url"] is None and row["inputs"] is None
     assert row["delivery"] is None and row["forgotten_at"] is not None
     assert (row["cost"], row["state"]) == (2, "succeeded")
-    assert (await store.job(still_open))["params"] != "{}"
+    assert (await store.job(still_open))["params"] != {}
     assert (await store.job(bob))["result_url"] == "https://x/b.png", "another member's jobs stay"
     assert await left(store) == before - 3
     assert await store.forget_member(1) == 0, "a second /forget finds nothing new"
@@ -355,7 +356,7 @@ async def test_forget_leaves_the_prompt_in_no_row_and_on_sqlite_in_no_byte_of_th
 
     assert await store.forget_member(1) == 40
     assert [row for row in await _every_row(backend) if secret in row] == []
-    kept = json.loads((await store.review(pending))["detail"])["embed"]
+    kept = (await store.review(pending))["detail"]["embed"]
     assert kept == {"title": "SDXL", "image": {"url": "attachment://sdxl-1.png"}, "footer": {"text": "/sdxl · job #1"}}, \
         "a pending report keeps what shows the image again"
     assert (await store.review(decided))["detail"] is None

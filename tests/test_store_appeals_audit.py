@@ -5,7 +5,6 @@ once, taken again when a poster died; /config audit's filters and paging."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
@@ -38,7 +37,7 @@ async def new_appeal(store, clock, *, user: int = ALICE, window: float = 900) ->
 async def test_an_appeal_goes_offered_pending_decided_and_records_each_step(store, clock):
     appeal_id = await new_appeal(store, clock)
     row = await store.appeal(appeal_id)
-    assert row["status"] == AppealStatus.OFFERED and json.loads(row["request"]) == {"prompt": "a red castle"}
+    assert row["status"] == AppealStatus.OFFERED and row["request"] == {"prompt": "a red castle"}
     assert not await store.ask_appeal(appeal_id, 999), "only the refused member may ask"
     assert await store.ask_appeal(appeal_id, ALICE)
     assert not await store.ask_appeal(appeal_id, ALICE), "asked once"
@@ -52,7 +51,7 @@ async def test_an_appeal_goes_offered_pending_decided_and_records_each_step(stor
     assert total == 2
     assert [(r["action"], r["actor_id"], r["target_id"]) for r in rows] == [
         (AuditAction.DENY, MOD, ALICE), (AuditAction.APPEAL, ALICE, ALICE)]
-    assert json.loads(rows[0]["detail"]) == {"appeal": appeal_id, "reason": "no castles"}
+    assert rows[0]["detail"] == {"appeal": appeal_id, "reason": "no castles"}
 
 
 async def test_an_expired_appeal_cannot_be_asked_and_a_refused_post_reopens_it(store, clock):
@@ -195,16 +194,16 @@ async def test_forgetting_a_member_clears_what_they_asked_for_from_audit_rows_an
     waiting = await new_appeal(store, clock)
     await store.ask_appeal(waiting, ALICE)
     await store.forget_member(ALICE)
-    rows = {(r["actor_id"], r["action"]): json.loads(r["detail"]) for r in (await store.audit_log(GUILD))[0]}
+    rows = {(r["actor_id"], r["action"]): r["detail"] for r in (await store.audit_log(GUILD))[0]}
     assert rows[(ALICE, "generation")] == {"job": 1, "model": "sdxl", "cost": 2, "link": "https://x"}
     assert rows[(BOB, "generation")]["prompt"] == "a blue fox", "only the member's own"
     assert rows[(ALICE, "appeal")]["rule"] == {"rule": "word", "term": "castle"}, "the server's word stays"
-    assert json.loads((await store.appeal(decided))["request"]) == {}
-    assert json.loads((await store.appeal(waiting))["request"]) == {"prompt": "a red castle"}, "still waiting"
+    assert (await store.appeal(decided))["request"] == {}
+    assert (await store.appeal(waiting))["request"] == {"prompt": "a red castle"}, "still waiting"
     clock.now += 10 * 86_400
     await store.forget_older_than(clock.now)
-    assert json.loads((await store.appeal(waiting))["request"]) == {"prompt": "a red castle"}, "a moderator may still run it"
-    assert "prompt" not in json.loads((await store.audit_log(GUILD, member=BOB))[0][0]["detail"]), "retention too"
+    assert (await store.appeal(waiting))["request"] == {"prompt": "a red castle"}, "a moderator may still run it"
+    assert "prompt" not in (await store.audit_log(GUILD, member=BOB))[0][0]["detail"], "retention too"
 
 
 async def test_rows_recorded_before_migration_0010_are_history_not_news(tmp_path):

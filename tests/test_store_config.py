@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from datetime import UTC, datetime
 
@@ -11,6 +10,7 @@ import asyncpg
 import pytest
 
 from bot.domain import Member, Refused
+from bot.domain.delivery import Delivery
 from bot.domain.rules import RuleKind, RuleLimit
 from bot.storage import Store
 from bot.storage.postgres import migrations as pg_migrations
@@ -50,7 +50,7 @@ async def execute(backend, sql: str) -> None:
 
 async def actions(store: Store, guild_id: int = GUILD) -> list[tuple]:
     """The server's admin actions, oldest first, as (action, target_id, detail)."""
-    return [(a["action"], a["target_id"], json.loads(a["detail"])) for a in reversed(await store.admin_actions(guild_id))]
+    return [(a["action"], a["target_id"], a["detail"]) for a in reversed(await store.admin_actions(guild_id))]
 
 
 def rules(rows: list) -> list[tuple]:
@@ -62,7 +62,7 @@ async def reserve(store: Store, member: Member, *, cost: int = 1, allowance: int
     common = dict(channel_id=5, model="sdxl", params={"prompt": "x"}, cost=cost, default_allowance=allowance,
                   max_jobs=max_jobs, global_cap=None)
     if queued:
-        job_id, _ = await store.enqueue(member, **common, max_queue=10_000, delivery={}, token=None)
+        job_id, _ = await store.enqueue(member, **common, max_queue=10_000, delivery=Delivery(), token=None)
     else:
         job_id, _ = await store.reserve(member, **common)
     return job_id
@@ -83,7 +83,7 @@ async def test_rules_round_trip_and_each_change_is_recorded_once(store):
     # A new detail replaces the old one.
     assert await store.put_rule(GUILD, RuleKind.BLOCKED, "4001", '{"reason": "flooding"}', actor_id=MOD) is True
     rows = await store.guild_rules(GUILD)
-    assert rules(rows) == [("blocked", "4001", '{"reason": "flooding"}'), ("channel", "3000", None),
+    assert rules(rows) == [("blocked", "4001", {"reason": "flooding"}), ("channel", "3000", None),
                            ("word", "red fox", None)]
     assert {(r["actor_id"], r["at"]) for r in rows} == {(MOD, NOON)}
     assert await store.remove_rule(GUILD, RuleKind.WORD, "red fox", actor_id=MOD) is True
@@ -93,7 +93,7 @@ async def test_rules_round_trip_and_each_change_is_recorded_once(store):
     await store.put_rule(GUILD, RuleKind.CHANNEL, "3001", None, actor_id=MOD)
     assert await store.clear_rules(GUILD, RuleKind.CHANNEL, actor_id=MOD) == 2
     assert await store.clear_rules(GUILD, RuleKind.CHANNEL, actor_id=MOD) == 0
-    assert rules(await store.guild_rules(GUILD)) == [("blocked", "4001", '{"reason": "flooding"}')]
+    assert rules(await store.guild_rules(GUILD)) == [("blocked", "4001", {"reason": "flooding"})]
     assert rules(await store.guild_rules(OTHER)) == [("word", "elsewhere", None)]
     assert await actions(store) == [
         ("config.channel.add", 3000, {"value": "3000", "detail": None}),

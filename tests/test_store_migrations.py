@@ -12,6 +12,7 @@ import pytest
 from bot.domain import Member
 from bot.storage import SchemaTooNew, SqliteStore
 from bot.storage.postgres import migrations as pg_migrations
+from bot.storage.records import job_record
 from bot.storage.sqlite import migrations as sqlite_migrations
 
 DAY = "2026-11-23"
@@ -54,7 +55,7 @@ async def test_a_sqlite_ledger_written_by_the_previous_code_opens_with_every_job
     sqlite_ledger_as_written_before(path, upto=upto)
     with sqlite3.connect(path) as db:
         db.row_factory = sqlite3.Row
-        before = [dict(r) for r in db.execute("SELECT * FROM jobs ORDER BY id")]
+        before = [dict(job_record(dict(r))) for r in db.execute("SELECT * FROM jobs ORDER BY id")]
     store = await SqliteStore.open(path, clock=clock)
     try:
         assert await store.audit() == []

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from bot.domain import JobState
+from bot.domain.delivery import Delivery
 from bot.storage import Member, Refused, Store
 from bot.storage.base import EXPIRED, INTERRUPTED
 
@@ -22,7 +23,7 @@ async def enqueue(store: Store, who: Member, *, max_queue: int = 500, max_jobs: 
                   token: str | None = TOKEN) -> int:
     job, _ = await store.enqueue(who, channel_id=5, model="sdxl", params={"prompt": f"{who.user_id}"}, cost=cost,
                                  default_allowance=100, max_jobs=max_jobs, global_cap=None, max_queue=max_queue,
-                                 delivery={"application_id": 1}, token=token)
+                                 delivery=Delivery(application_id=1), token=token)
     return job
 
 

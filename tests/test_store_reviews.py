@@ -124,7 +124,7 @@ async def test_a_review_whose_post_failed_is_dropped_and_details_can_be_kept(sto
     review_id, _ = await store.open_review(GUILD, job, ReviewKind.REPORT, 21, channel_id=5)
     await store.set_review_detail(review_id, '{"hidden": true}')
     row = await store.review(review_id)
-    assert row is not None and row["detail"] == '{"hidden": true}'
+    assert row is not None and row["detail"] == {"hidden": True}
     await store.drop_review(review_id)
     assert await store.review(review_id) is None
     again, _ = await store.open_review(GUILD, job, ReviewKind.REPORT, 21, channel_id=5)

@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 
 from bot.catalog import MODELS
+from bot.core.offload import Offload
 from bot.domain.records import UsageRow
-from bot.offload import Offload
+from bot.services.usage_chart import CHART_SIZE, colour_of, render_chart
 from bot.services.usage_view import DAYS, Spend, UsageTooSlow, server_usage, summarize
-from bot.usage_chart import CHART_SIZE, colour_of, render_chart
-from cogs.server_usage import NO_CHART, server_usage_message
+from bot.ui.usage import NO_CHART, server_usage_message
 
 TODAY = date(2026, 11, 23)
 

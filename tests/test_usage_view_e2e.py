@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PIL import Image
 
+from bot.services.usage_chart import CHART_SIZE, FILENAME, PALETTE, PLOT, bar_x, colour_of
 from bot.storage import Member, open_store
-from bot.usage_chart import CHART_SIZE, FILENAME, PALETTE, PLOT, bar_x, colour_of
 from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
 from tests.fakes.pixazo import Behaviour
 from tests.ledger import columns, jobs, open_view, until

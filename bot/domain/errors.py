@@ -25,3 +25,16 @@ class WriteInDoubt(StoreDown):
     Never say "nothing was spent" on this: read back what the ledger holds once it answers again. A
     settle may be retried as it is (a repeat is a no-op, and it returns the job's state).
     """
+
+
+class StoreUnavailable(Exception):
+    """The ledger could not be opened at start: a malformed DATABASE_URL or an unreachable server.
+
+    The message is one line that names DATABASE_URL and never contains its password.
+    """
+
+
+class StoreMisconfigured(StoreUnavailable):
+    """The database server answered, and refused what DATABASE_URL says: a wrong password, an unknown
+    user or database, a host name that does not exist, a user without the rights the ledger needs.
+    Trying again cannot help until the operator changes it (the bot exits 2, not 1)."""

@@ -1,15 +1,18 @@
 """What the ledger hands back about jobs and admin actions, the same shape from every backend.
 
-Plain dicts (TypedDicts) so the cogs keep indexing them as they always have; the keys are the
-column names of both backends' `jobs` and `admin_actions` tables.
+TypedDicts keyed by the column names of both backends' tables, with typed values: a job's state is a
+JobState, and the columns the database keeps as JSON (a job's params, inputs and delivery, a review's
+detail, an appeal's request and rule, an admin action's detail) arrive parsed, once, by the storage
+boundary (bot/storage/records.py). Nothing above the storage parses JSON.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from bot.catalog import MODELS
+from bot.domain.delivery import Delivery
+from bot.domain.jobs import JobState
+from bot.domain.params import Params
 
 
 class JobRecord(TypedDict, total=False):
@@ -18,17 +21,17 @@ class JobRecord(TypedDict, total=False):
     guild_id: int
     channel_id: int | None
     model: str
-    params: str  # JSON: the body sent to Pixazo
+    params: Params  # the body sent to Pixazo, read through the model's catalog entry (empty once forgotten)
     cost: int
     day: str  # the UTC date (YYYY-MM-DD) whose allowance the credits count against
-    state: str  # a JobState value
+    state: JobState
     created_at: float
     started_at: float | None
     finished_at: float | None
     result_url: str | None
     error: str | None
-    inputs: str | None  # JSON: inpainting inputs' names and sizes, never the bytes
-    delivery: str | None  # JSON: what delivering a queued job needs (application id, prompt, shown values, ...)
+    inputs: dict[str, Any] | None  # inpainting inputs' names and sizes, never the bytes
+    delivery: Delivery | None  # what delivering a queued job needs (None: forgotten, or from before the queue)
     interaction_token: str | None  # a credential: only while the job is open, never logged
     attempts: int  # Pixazo calls started for it
     rank: int  # the member's open jobs when it was queued: the fair order's first key
@@ -36,6 +39,8 @@ class JobRecord(TypedDict, total=False):
     result_channel_id: int | None  # where the result was posted (buttons, /history)
     result_message_id: int | None
     forgotten_at: float | None  # /forget or HISTORY_RETENTION_DAYS cleared what was asked for
+    lease_owner: str | None  # the process running it (bot/storage/lease.py)
+    lease_until: float | None
 
 
 def prompt_of(job: JobRecord) -> str:
@@ -43,12 +48,11 @@ def prompt_of(job: JobRecord) -> str:
 
     A job queued by this bot keeps it in `delivery`. A ledger from before the durable queue (schema
     version 4 and older) has no `delivery`: its jobs' prompt is only in the body sent to Pixazo."""
-    delivery = json.loads(job.get("delivery") or "{}")
-    if "prompt" in delivery:
-        return str(delivery["prompt"])
-    model = MODELS.get(job.get("model", ""))
-    param = model.param("prompt") if model is not None else None
-    prompt = json.loads(job.get("params") or "{}").get(param.field if param is not None else "prompt", "")
+    delivery = job.get("delivery")
+    if delivery is not None and delivery.prompt is not None:
+        return delivery.prompt
+    params = job.get("params")
+    prompt = params.option("prompt", "") if params is not None else ""
     return prompt if isinstance(prompt, str) else ""
 
 
@@ -66,7 +70,7 @@ class AdminAction(TypedDict):
     actor_id: int
     action: str
     target_id: int | None
-    detail: str  # JSON
+    detail: dict[str, Any]
     at: float
 
 
@@ -75,7 +79,7 @@ class GuildRule(TypedDict):
 
     kind: str  # a RuleKind value
     value: str  # the channel, role or member id as text, a model key, a term, a pattern, a setting's name
-    detail: str | None  # JSON: a block's reason, a setting's value
+    detail: Any  # a block's {"reason": ...}, a setting's value; None: none (or unreadable)
     actor_id: int
     at: float
 
@@ -86,9 +90,9 @@ class AuditRow(TypedDict):
     id: int
     guild_id: int
     actor_id: int
-    action: str  # see bot/audit/actions.py
+    action: str  # an AuditAction value, or one of its family (bot/domain/audit.py)
     target_id: int | None
-    detail: str  # JSON
+    detail: dict[str, Any]
     at: float
 
 
@@ -100,8 +104,8 @@ class AppealRecord(TypedDict):
     channel_id: int
     user_id: int
     model: str
-    request: str  # JSON: the request as prepared, enough to queue it without the interaction
-    rule: str  # JSON: {"rule": "word"|"pattern", "term": ..., "matched": ...}
+    request: dict[str, Any]  # the request as prepared, enough to queue it without the interaction ({}: forgotten)
+    rule: dict[str, Any]  # {"rule": "server_word"|"server_pattern", "term": ..., "matched": ...}
     status: str  # an AppealStatus value
     created_at: float
     expires_at: float

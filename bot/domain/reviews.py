@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypedDict
+from typing import Any, TypedDict
 
 
 class ReviewKind(StrEnum):
@@ -47,7 +47,7 @@ class ReviewRecord(TypedDict):
     application_id: int | None
     interaction_token: str | None  # a credential: the request's, to answer privately while it lives
     token_expires_at: float | None
-    detail: str | None  # JSON: the result's embed, to post it (approval) or show it again (report)
+    detail: dict[str, Any] | None  # the result's embed, to post it (approval) or show it again (report)
     created_at: float
     decided_by: int | None
     decided_at: float | None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -94,7 +93,5 @@ class GuildConfig:
 
 
 def _decoded(row: GuildRule) -> Any:
-    try:
-        return None if row["detail"] is None else json.loads(row["detail"])
-    except ValueError:
-        return None
+    """The row's detail, parsed by the storage boundary (None: none, or unreadable)."""
+    return row["detail"]

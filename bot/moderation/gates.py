@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.errors import UserFacingError
+from bot.core.errors import UserFacingError
+from bot.core.text import plain
 from bot.moderation.config import NSFW_FILTER, GuildConfig
 from bot.moderation.prompt_rules import Violation
-from bot.text import plain
 
 # A refusal lists at most this many channels or roles; the rest are counted.
 LISTED = 10

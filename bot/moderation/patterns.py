@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import re2
 
+from bot.core.text import code_span
 from bot.moderation.limits import (
     COMBINED_MAX_MEM,
     GROUP_MAX_WEIGHT,
@@ -18,7 +18,7 @@ from bot.moderation.limits import (
     MAX_SERVER_WEIGHT,
     PATTERN_MAX_MEM,
 )
-from bot.text import code_span
+from bot.moderation.weight import weight
 
 log = logging.getLogger(__name__)
 
@@ -112,116 +112,6 @@ def check_new_pattern(text: str, others: Sequence[str] = ()) -> Compiled:
         raise BadPattern("with this server's other patterns it would not fit the pattern engine's memory; "
                          "remove a long pattern first")
     return compiled
-
-
-# What a pattern costs the DFA: a position that matches more than one character (`.`, a class, `\d`,
-# `\pL`, a group of alternatives) counts 1, times its repetition count; a loop over one (`.*`, `[a-z]+`)
-# counts 1, since it can stay active through any text. Literal characters, and loops over them, are free.
-_ESCAPE_WIDE = set("dDwWsSpPC")
-_ZERO_WIDTH = set("bBAz")
-_COUNT = re.compile(r"\{(\d+)(?:(,)(\d*))?\}")
-
-
-def weight(text: str) -> int:
-    """The pattern's weight (see above); `text` is one RE2 already compiled."""
-    pos = 0
-    n = len(text)
-
-    def alternation() -> tuple[int, bool]:
-        nonlocal pos
-        branches = [sequence()]
-        while pos < n and text[pos] == "|":
-            pos += 1
-            branches.append(sequence())
-        return sum(branches), len(branches) > 1
-
-    def sequence() -> int:
-        nonlocal pos
-        total = 0
-        while pos < n and text[pos] not in "|)":
-            cost, literal = atom()
-            total += quantified(cost, literal)
-        return total
-
-    def atom() -> tuple[int, bool]:
-        """(cost, literal): a literal atom and loops over it cost nothing."""
-        nonlocal pos
-        char = text[pos]
-        if char == "\\":
-            nxt = text[pos + 1] if pos + 1 < n else ""
-            if nxt == "Q":  # \Q...\E: a literal run
-                end = text.find("\\E", pos + 2)
-                pos = n if end < 0 else end + 2
-                return 0, True
-            if nxt in "pP" and pos + 2 < n and text[pos + 2] == "{":
-                pos = text.index("}", pos) + 1
-                return 1, False
-            if nxt == "x" and pos + 2 < n and text[pos + 2] == "{":
-                pos = text.index("}", pos) + 1
-                return 0, True
-            pos += 3 if nxt in "pP" else 4 if nxt == "x" else 2
-            if nxt in _ZERO_WIDTH:
-                return 0, True
-            return (1, False) if nxt in _ESCAPE_WIDE else (0, True)
-        if char == "[":
-            pos += 1
-            if pos < n and text[pos] == "^":
-                pos += 1
-            if pos < n and text[pos] == "]":
-                pos += 1
-            while pos < n and text[pos] != "]":
-                if text[pos] == "\\":
-                    pos += 2
-                elif text.startswith("[:", pos):
-                    pos = text.index(":]", pos) + 2
-                else:
-                    pos += 1
-            pos += 1
-            return 1, False
-        if char == "(":
-            pos += 1
-            if text.startswith("?", pos):
-                close = pos
-                while close < n and text[close] not in ":)":
-                    close += 1
-                if close < n and text[close] == ")" and not text.startswith("?P<", pos) and not text.startswith("?<", pos):
-                    pos = close + 1  # flags alone, such as (?i)
-                    return 0, True
-                pos = close + 1 if text[close] == ":" else text.index(">", pos) + 1
-            inner, alternatives = alternation()
-            pos += 1  # the closing )
-            if alternatives:
-                return max(1, inner), False
-            return inner, inner == 0
-        pos += 1
-        if char == ".":
-            return 1, False
-        return 0, True  # a literal, or ^ $
-
-    def quantified(cost: int, literal: bool) -> int:
-        nonlocal pos
-        loop = 0 if literal else max(1, cost)
-        if pos >= n:
-            return cost
-        char = text[pos]
-        if char in "*+?":
-            pos += 1
-            if pos < n and text[pos] == "?":
-                pos += 1  # lazy
-            return cost if char == "?" else loop
-        counted = _COUNT.match(text, pos)
-        if counted is None:
-            return cost
-        pos = counted.end()
-        if pos < n and text[pos] == "?":
-            pos += 1
-        low = int(counted[1])
-        if counted[2] is None:
-            return low * cost
-        return low * cost + loop if not counted[3] else int(counted[3]) * cost
-
-    total, alternatives = alternation()
-    return max(1, total) if alternatives else total
 
 
 def _grouped(text: str) -> str:

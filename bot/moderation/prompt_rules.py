@@ -7,12 +7,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.core.text import code_span
 from bot.moderation.builtin import builtin_lists
 from bot.moderation.normalize import normalize, spans, split
 from bot.moderation.patterns import BadPattern, PatternList, check_pattern
-from bot.moderation.skeleton import read
+from bot.moderation.readings import read
 from bot.moderation.words import BadWord, WordHit, WordList, check_word
-from bot.text import code_span
 
 log = logging.getLogger(__name__)
 

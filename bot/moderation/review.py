@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.errors import UserFacingError
+from bot.core.errors import UserFacingError
 from bot.moderation.config import REVIEW_CHANNEL, GuildConfig
 from bot.moderation.gates import Asker
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import ipaddress
 import json
 import logging
-import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
@@ -20,8 +18,9 @@ import yarl
 from pydantic import SecretStr
 
 from bot.catalog import Model
-from bot.imaging import sniff
-from bot.offload import Offload, OffloadTimeout
+from bot.core.imaging import sniff
+from bot.core.offload import Offload, OffloadTimeout
+from bot.core.redact import Redactor
 from bot.pixazo.errors import (
     PixazoAuthError,
     PixazoBadResponse,
@@ -33,10 +32,11 @@ from bot.pixazo.errors import (
     PixazoServerError,
     PixazoTimeout,
     PixazoUnavailable,
+    Problem,
 )
 from bot.pixazo.public_hosts import BlockedAddress, is_public_address, result_session
+from bot.pixazo.retry import RetryPolicy, retry_after
 from bot.pixazo.verify import TooLargeToCheck, UndecodableImage, decode_fully
-from bot.redact import Redactor
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,23 +54,6 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter, bounded by attempts and by total time."""
-
-    attempts: int = 3
-    base_delay: float = 1.0
-    max_delay: float = 20.0
-    total_seconds: float = 600.0
-    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False)
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return max(0.0, retry_after)
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
-
-
-@dataclass(frozen=True)
 class GeneratedImage:
     data: bytes
     format: str  # png, jpeg, webp, gif
@@ -79,7 +62,7 @@ class GeneratedImage:
 
 
 def _waited(exc: PixazoError, started: float, tries: int) -> PixazoError:
-    """The error the member reads: a timeout says how long they waited in all, not one try's limit."""
+    """A timeout after several tries is how long was waited in all, not one try's limit."""
     if isinstance(exc, PixazoTimeout) and tries > 1:
         return PixazoTimeout(time.monotonic() - started, tries=tries, detail=exc.detail)
     return exc
@@ -169,13 +152,12 @@ class PixazoClient:
         try:
             await self._offload.run(decode_fully, data, timeout=self._decode_timeout)
         except TooLargeToCheck as exc:
-            raise PixazoBadResponse("returned an image far larger than any model makes, too large to check "
-                                    "and post", detail=self._clean(f"{where}: {len(data)} bytes: {exc}")) from None
+            raise PixazoBadResponse(Problem.FAR_TOO_LARGE, detail=self._clean(f"{where}: {len(data)} bytes: {exc}")) from None
         except UndecodableImage as exc:
-            raise PixazoBadResponse("returned an image that is damaged or incomplete",
+            raise PixazoBadResponse(Problem.DAMAGED,
                                     detail=self._clean(f"{where}: {len(data)} bytes do not decode: {exc}")) from None
         except OffloadTimeout as exc:
-            raise PixazoBadResponse("returned an image the bot could not check in time",
+            raise PixazoBadResponse(Problem.NOT_CHECKED_IN_TIME,
                                     detail=self._clean(f"{where}: decoding {len(data)} bytes: {exc}")) from None
 
     async def _with_retries(self, call: Callable[[], Awaitable[T]], started: float, *, what: str) -> T:
@@ -240,7 +222,7 @@ class PixazoClient:
                         if resp.status == 429 or resp.status >= 500:
                             raise await self._status_error(resp, where)
                         if resp.status != 200:
-                            raise PixazoBadResponse(f"returned an image link that does not work (HTTP {resp.status})",
+                            raise PixazoBadResponse(Problem.LINK_FAILED, status=resp.status,
                                                     detail=f"{where} answered {resp.status}")
                         return await self._read_image(resp, where)
         except TimeoutError as exc:
@@ -250,18 +232,18 @@ class PixazoClient:
                 raise _private_address(shown, self._clean(exc.os_error)) from None
             raise PixazoUnavailable(detail=self._clean(f"GET {shown}: {type(exc).__name__}: {exc}")) from exc
         except (aiohttp.InvalidURL, ValueError) as exc:
-            raise PixazoBadResponse("returned an image address the bot could not read",
+            raise PixazoBadResponse(Problem.UNREADABLE_ADDRESS,
                                     detail=self._clean(f"GET {shown}: {type(exc).__name__}: {exc}")) from None
         except aiohttp.ClientError as exc:
             raise PixazoUnavailable(detail=self._clean(f"GET {shown}: {type(exc).__name__}: {exc}")) from exc
-        raise PixazoBadResponse("sent its image through too many redirects",
+        raise PixazoBadResponse(Problem.TOO_MANY_REDIRECTS,
                                 detail=f"GET {shown}: more than {MAX_REDIRECTS} redirects")
 
     def _openable(self, target: yarl.URL, shown: str) -> yarl.URL:
         """`target` if the bot may connect to it; the first URL and every redirect pass here."""
         allowed = {"https"} if self._require_https else {"https", "http"}
         if target.scheme not in allowed or not target.host:
-            raise PixazoBadResponse("returned an image address the bot will not open",
+            raise PixazoBadResponse(Problem.REFUSED_ADDRESS,
                                     detail=self._clean(f"refused result URL {target} (from {shown}): scheme "
                                                        f"{target.scheme!r} not in {sorted(allowed)}"))
         # Names are checked by the result session's resolver at connect time; IP literals never reach it.
@@ -278,10 +260,10 @@ class PixazoClient:
         if len(data) > limit:
             raise _too_large(where, len(data), limit)
         if not data:
-            raise PixazoBadResponse("returned an empty image", detail=f"{where}: 0-byte body")
+            raise PixazoBadResponse(Problem.EMPTY_IMAGE, detail=f"{where}: 0-byte body")
         fmt = sniff(data)
         if fmt is None:
-            raise PixazoBadResponse("returned something that is not an image",
+            raise PixazoBadResponse(Problem.NOT_AN_IMAGE,
                                     detail=self._clean(f"{where}: content-type {resp.content_type}, "
                                                        f"first bytes {self._excerpt(data, 16)}"))
         return data, fmt
@@ -295,10 +277,10 @@ class PixazoClient:
         try:
             answer = json.loads(body)
         except ValueError as exc:
-            raise PixazoBadResponse("answered with something the bot could not read",
+            raise PixazoBadResponse(Problem.UNREADABLE_ANSWER,
                                     detail=self._clean(f"POST {path}: malformed JSON: {self._excerpt(body, 120)}")) from exc
         if not isinstance(answer, dict):
-            raise PixazoBadResponse("answered with something the bot could not read",
+            raise PixazoBadResponse(Problem.UNREADABLE_ANSWER,
                                     detail=f"POST {path}: JSON is {type(answer).__name__}, not an object")
         if model.status_field is not None:
             status = answer.get(model.status_field)
@@ -308,11 +290,11 @@ class PixazoClient:
                     detail=self._clean(f"POST {path}: status {status!r}, id {answer.get('id')!r}"))
         url = answer.get(model.result_field)
         if not isinstance(url, str):
-            raise PixazoBadResponse("answered without an image",
+            raise PixazoBadResponse(Problem.NO_IMAGE,
                                     detail=self._clean(f"POST {path}: no string {model.result_field!r} "
                                                        f"in keys {sorted(answer)[:10]}"))
         if not url.strip():
-            raise PixazoBadResponse("returned no image (an empty result)",
+            raise PixazoBadResponse(Problem.EMPTY_RESULT,
                                     detail=f"POST {path}: empty {model.result_field!r}")
         return url.strip()
 
@@ -329,7 +311,7 @@ class PixazoClient:
         if status == 404:
             return PixazoNotFound(detail=detail)
         if status == 429:
-            return PixazoBusy(detail=detail, retry_after=_retry_after(resp.headers.get("Retry-After")))
+            return PixazoBusy(detail=detail, retry_after=retry_after(resp.headers.get("Retry-After")))
         if status >= 500:
             return PixazoServerError(status, detail=detail)
         return PixazoRejected(reason or f"HTTP {status}", detail=detail)
@@ -369,12 +351,12 @@ def _is_ip(host: str) -> bool:
 
 
 def _private_address(shown: str, why: str) -> PixazoBadResponse:
-    return PixazoBadResponse("returned an image address on a private network, which the bot will not open",
+    return PixazoBadResponse(Problem.PRIVATE_ADDRESS,
                              detail=f"refused result URL {shown}: {why} (PIXAZO_RESULT_ALLOW_PRIVATE_HOSTS is false)")
 
 
 def _too_large(where: str, size: int, limit: int) -> PixazoBadResponse:
-    return PixazoBadResponse(f"returned an image larger than the bot accepts ({limit // 2**20} MiB)",
+    return PixazoBadResponse(Problem.TOO_LARGE, limit=limit,
                              detail=f"{where}: {size} bytes > {limit}")
 
 
@@ -388,17 +370,3 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
         if size > limit:
             break
     return b"".join(chunks)[: limit + 1]
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

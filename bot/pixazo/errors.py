@@ -1,47 +1,31 @@
-"""What can go wrong talking to Pixazo, one class per cause.
+"""What can go wrong talking to Pixazo, one class per cause: neutral facts (a status, Pixazo's own
+reason, how long was waited, which part of an answer was wrong), never a sentence for the member.
+The services choose the member's wording (bot/services/pixazo_words.py).
 
-`retryable` marks the failures that may succeed if simply tried again.
+`retryable` marks the failures that may succeed if simply tried again; `detail` is the operator's line
+(already scrubbed of secrets by the client); `log_level` how loud it is.
 """
 
 from __future__ import annotations
 
-from bot.errors import UserFacingError
-from bot.text import end_sentence
-
-# What Pixazo says is shown to the member, but only this much of it: a reason is a sentence, and the
-# whole refusal must stay far below Discord's 2000-character message limit.
-SHOWN_MAX = 200
+from enum import StrEnum
 
 
-def literal(text: str, limit: int = SHOWN_MAX) -> str:
-    """Outside text as Discord shows it verbatim: one code span, so no markdown, mention or link renders.
-
-    The text is expected already scrubbed (secrets, control characters) by the client; this only caps
-    it and keeps it from closing its code span early.
-    """
-    line = " ".join(text.replace("`", "\u02cb").split())
-    if len(line) > limit:
-        line = line[: limit - 1].rstrip() + "…"
-    return f"`{line}`" if line else "`(empty)`"
-
-
-class PixazoError(UserFacingError):
+class PixazoError(Exception):
     retryable = False
     log_level = "WARNING"
 
-    def __init__(self, user_message: str, *, detail: str | None = None) -> None:
-        # Every Pixazo call belongs to a job, and a failed job is refunded: say so, once.
-        if "no credits were spent" not in user_message.lower():
-            user_message = f"{user_message} No credits were spent."
-        super().__init__(user_message, detail=detail)
+    def __init__(self, *, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 class PixazoRejected(PixazoError):
-    """400: Pixazo refused the request as given."""
+    """400 (or another 4xx): Pixazo refused the request as given; `reason` is its own, scrubbed."""
 
     def __init__(self, reason: str | None, *, detail: str) -> None:
-        said = end_sentence(f": {literal(reason)}") if reason else "."
-        super().__init__(f"Pixazo refused this request{said}", detail=detail)
+        super().__init__(detail=detail)
+        self.reason = reason
 
 
 class PixazoAuthError(PixazoError):
@@ -49,31 +33,20 @@ class PixazoAuthError(PixazoError):
 
     log_level = "ERROR"
 
-    def __init__(self, *, detail: str) -> None:
-        super().__init__(
-            "Pixazo refused the bot's API key. The bot's operator needs to fix its configuration; "
-            "no credits were spent.",
-            detail=detail,
-        )
-
 
 class PixazoNotFound(PixazoError):
-    log_level = "ERROR"
+    """404: the model's address is wrong (PIXAZO_BASE_URL)."""
 
-    def __init__(self, *, detail: str) -> None:
-        super().__init__(
-            "Pixazo does not know this model's address (404). The bot's operator should check "
-            "PIXAZO_BASE_URL.",
-            detail=detail,
-        )
+    log_level = "ERROR"
 
 
 class PixazoBusy(PixazoError):
+    """429: too many requests."""
+
     retryable = True
 
     def __init__(self, *, detail: str, retry_after: float | None = None) -> None:
-        super().__init__("Pixazo is busy right now (too many requests). Please try again in a minute.",
-                         detail=detail)
+        super().__init__(detail=detail)
         self.retry_after = retry_after
 
 
@@ -81,8 +54,7 @@ class PixazoServerError(PixazoError):
     retryable = True
 
     def __init__(self, status: int, *, detail: str) -> None:
-        super().__init__(f"Pixazo had an internal error (HTTP {status}). Please try again later.",
-                         detail=detail)
+        super().__init__(detail=detail)
         self.status = status
 
 
@@ -90,14 +62,10 @@ class PixazoTimeout(PixazoError):
     retryable = True
 
     def __init__(self, seconds: float, *, detail: str, tries: int = 1) -> None:
-        """`seconds`: the member's whole wait, every try and the pauses between them included."""
-        shown = f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"
-        if tries > 1:
-            said = f"Pixazo did not answer in {shown} seconds ({tries} tries), so the request was dropped."
-        else:
-            said = f"Pixazo did not answer within {shown} seconds, so the request was dropped."
-        super().__init__(said, detail=detail)
+        """`seconds`: the whole wait, every try and the pauses between them included."""
+        super().__init__(detail=detail)
         self.seconds = seconds
+        self.tries = tries
 
 
 class PixazoUnavailable(PixazoError):
@@ -105,19 +73,39 @@ class PixazoUnavailable(PixazoError):
 
     retryable = True
 
-    def __init__(self, *, detail: str) -> None:
-        super().__init__("The bot could not reach Pixazo. Please try again later.", detail=detail)
+
+class Problem(StrEnum):
+    """What was wrong with an answer that held no usable image."""
+
+    FAR_TOO_LARGE = "far_too_large"  # past RESULT_MAX_PIXELS: treated as a decompression bomb
+    DAMAGED = "damaged"  # does not decode to the last pixel
+    NOT_CHECKED_IN_TIME = "not_checked_in_time"
+    LINK_FAILED = "link_failed"  # the image URL answered another status (`status`)
+    UNREADABLE_ADDRESS = "unreadable_address"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    REFUSED_ADDRESS = "refused_address"  # a scheme the bot will not open
+    PRIVATE_ADDRESS = "private_address"
+    TOO_LARGE = "too_large"  # past PIXAZO_MAX_IMAGE_BYTES (`limit`)
+    EMPTY_IMAGE = "empty_image"
+    NOT_AN_IMAGE = "not_an_image"
+    UNREADABLE_ANSWER = "unreadable_answer"  # not JSON, or not an object
+    NO_IMAGE = "no_image"  # no result field
+    EMPTY_RESULT = "empty_result"
 
 
 class PixazoBadResponse(PixazoError):
     """A 200 that holds no usable image: malformed JSON, no URL, a URL that fails, not an image."""
 
-    def __init__(self, what: str, *, detail: str) -> None:
-        super().__init__(f"Pixazo {what}.", detail=detail)
+    def __init__(self, problem: Problem, *, detail: str, status: int | None = None, limit: int | None = None) -> None:
+        super().__init__(detail=detail)
+        self.problem = problem
+        self.status = status  # LINK_FAILED: what the image's address answered
+        self.limit = limit  # TOO_LARGE: the bytes the bot accepts
 
 
 class PixazoGenerationFailed(PixazoError):
-    """Endpoint 2 answered with a status other than "succeeded"."""
+    """Endpoint 2 answered with a status other than "succeeded" (`status`, scrubbed)."""
 
     def __init__(self, status: str, *, detail: str) -> None:
-        super().__init__(f"Pixazo reported the generation as {literal(status, 60)} and returned no image.", detail=detail)
+        super().__init__(detail=detail)
+        self.status = status

@@ -13,7 +13,7 @@ import warnings
 from PIL import Image, ImageFile
 
 from bot.catalog import RESULT_MAX_PIXELS
-from bot.imaging import one_huge_decode
+from bot.core.imaging import one_huge_decode
 
 # Animated results are not something the API document describes; checking a few frames is enough.
 MAX_FRAMES = 64

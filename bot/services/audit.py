@@ -7,18 +7,17 @@ never ping).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+from bot.core.errors import InvalidInput
+from bot.core.text import code_span, credits
 from bot.domain import JobState
 from bot.domain.audit import AuditAction, family
 from bot.domain.records import AuditRow, JobRecord, prompt_of
-from bot.errors import InvalidInput
-from bot.storage import Store
-from bot.text import code_span, credits
+from bot.storage.roles import Audit
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,16 @@ def generation_detail(job: JobRecord, prompt: str, channel_id: int | None, messa
     return detail
 
 
-async def record_generation(store: Store, job_id: int) -> None:
+class GenerationRecords(Protocol):
+    """What recording a generation reads and writes."""
+
+    async def job(self, job_id: int) -> JobRecord | None: ...
+
+    async def record_action(self, guild_id: int, actor_id: int, action: str, target_id: int | None,
+                            detail: dict[str, Any]) -> None: ...
+
+
+async def record_generation(store: GenerationRecords, job_id: int) -> None:
     """The audit row of a delivered image, written once the job's success is in the ledger (so the
     settle never waits for it), with where the result was posted. The member has the image either
     way: a store that will not take the row costs the record, so it is logged, not raised."""
@@ -112,8 +120,20 @@ def lines(row: AuditRow) -> list[str]:
 
 
 def _detail(row: AuditRow) -> dict[str, Any]:
-    try:
-        value = json.loads(row["detail"] or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    return row["detail"] or {}
+
+
+AUDIT_PAGE = 10
+
+
+class AuditLog:
+    """/config audit: one page of the server's record, newest first."""
+
+    def __init__(self, store: Audit) -> None:
+        self._store = store
+
+    async def page(self, guild_id: int, *, member: int | None, action: str | None, since: str | None,
+                   page: int) -> tuple[list[AuditRow], int]:
+        start = None if since is None else parse_since(since, self._store.now())
+        return await self._store.audit_log(guild_id, member=member, action=action, since=start,
+                                           offset=(page - 1) * AUDIT_PAGE, limit=AUDIT_PAGE)

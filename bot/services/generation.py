@@ -18,15 +18,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from bot.core.errors import UserFacingError
+from bot.core.redact import Redactor
+from bot.core.settings import Settings
 from bot.domain import JobState, StoreDown
-from bot.errors import UserFacingError
 from bot.pixazo import GeneratedImage, PixazoClient
-from bot.pixazo.errors import PixazoTimeout
-from bot.redact import Redactor
+from bot.pixazo.errors import PixazoError, PixazoTimeout
+from bot.services.pixazo_words import PixazoFailed
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
-from bot.settings import Settings
-from bot.storage import Member, QuotaSnapshot, Store, StoreBusy
+from bot.storage import Member, QuotaSnapshot, StoreBusy
+from bot.storage.roles import Ledger
 from bot.storage.settle_journal import SettleJournal
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ async def _nothing() -> None:
 
 
 class GenerationService:
-    def __init__(self, settings: Settings, store: Store, pixazo: PixazoClient, quotas: Quotas, *,
+    def __init__(self, settings: Settings, store: Ledger, pixazo: PixazoClient, quotas: Quotas, *,
                  journal: SettleJournal | None = None, redactor: Redactor | None = None) -> None:
         self._settings = settings
         self._store = store
@@ -229,13 +231,16 @@ class GenerationService:
 
     async def _generate(self, prepared: Prepared, started: float,
                         on_start: Callable[[], Awaitable[None]]) -> GeneratedImage:
+        """The image, or the member's sentence for why Pixazo gave none (PixazoFailed)."""
         left = self._settings.job_deadline_seconds - (time.monotonic() - started)
         try:
             async with asyncio.timeout(max(0.0, left)):
                 return await self._pixazo.generate(prepared.model, prepared.payload, on_start=on_start,
                                                    use_stream=self._settings.pixazo_use_stream_endpoints)
+        except PixazoError as exc:
+            raise PixazoFailed(exc) from exc
         except TimeoutError:
-            raise PixazoTimeout(
+            raise PixazoFailed(PixazoTimeout(
                 self._settings.job_deadline_seconds,
                 detail=f"job deadline of {self._settings.job_deadline_seconds}s reached (queue and retries)",
-            ) from None
+            )) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from dataclasses import dataclass
@@ -11,11 +12,11 @@ import aiohttp
 from PIL import ExifTags, Image
 
 from bot.catalog import SIZE_MULTIPLE, Model
-from bot.errors import InvalidInput
-from bot.imaging import sniff
-from bot.offload import Offload, OffloadTimeout
+from bot.core.errors import InvalidInput, UserFacingError
+from bot.core.imaging import sniff
+from bot.core.offload import Offload, OffloadTimeout
+from bot.core.text import code_span
 from bot.services.validation import Prepared, prepare
-from bot.text import code_span
 
 log = logging.getLogger(__name__)
 
@@ -231,3 +232,47 @@ def ledger_inputs(*checked: Checked) -> dict[str, Any]:
                             "height": c.height, "format": c.format,
                             **({"exif_orientation": c.orientation} if c.orientation != 1 else {})}
             for c in checked}
+
+
+INPAINT_GONE = ("Discord no longer serves the original image or mask, so nothing was spent; run /inpaint again "
+                "with them attached.")
+
+
+class Inpainter:
+    """The attached image and mask checked before any credit is spent: what Discord says of them first,
+    then (once the member is known to be able to pay) downloaded and decoded off the event loop."""
+
+    def __init__(self, settings: Any, session: aiohttp.ClientSession, offload: Offload, quotas: Any) -> None:
+        self._settings = settings
+        self._session = session
+        self._offload = offload
+        self._quotas = quotas
+
+    def precheck(self, uploads: tuple[Upload, ...]) -> list[str]:
+        return [precheck(upload, max_bytes=self._settings.inpaint_max_file_bytes) for upload in uploads]
+
+    async def _check(self, upload: Upload, declared: str) -> Checked:
+        settings = self._settings
+        return await check_upload(self._session, self._offload, upload, declared,
+                                  max_bytes=settings.inpaint_max_file_bytes, timeout=settings.pixazo_timeout_seconds,
+                                  work_timeout=settings.image_work_timeout_seconds)
+
+    async def check(self, member: Any, model_key: str, uploads: tuple[Upload, ...], declared: list[str], *,
+                    pending: int) -> tuple[Checked, Checked]:
+        """A member who could not pay, or has enough going already, makes the bot download nothing."""
+        await self._quotas.precheck(member, model_key, pending=pending)
+        image, mask = await asyncio.gather(*(self._check(u, d) for u, d in zip(uploads, declared, strict=True)))
+        check_pair(image, mask)
+        return image, mask
+
+    async def check_again(self, member: Any, model_key: str, uploads: list[tuple[Upload, str]], note: str
+                          ) -> tuple[Checked, Checked]:
+        """A Reroll or Edit of an /inpaint job: its original attachments, checked again as /inpaint checks
+        them, while Discord serves them."""
+        await self._quotas.precheck(member, model_key, pending=0)
+        try:
+            image, mask = [await self._check(upload, fmt) for upload, fmt in uploads]
+        except InvalidInput as exc:
+            raise UserFacingError(INPAINT_GONE, detail=f"{note}: the inputs are gone: {exc.detail}") from None
+        check_pair(image, mask)
+        return image, mask

@@ -11,11 +11,11 @@ from bot.domain.rules import RuleKind
 from bot.moderation.cache import ConfigCache
 from bot.moderation.config import GuildConfig, Setting
 from bot.moderation.gates import Asker, check
-from bot.storage import Store
+from bot.storage.roles import Config
 
 
 class Moderation:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Config) -> None:
         self._store = store
         self.cache = ConfigCache(store.guild_rules)
 

@@ -5,44 +5,38 @@ job whenever one of its slots is free, so several processes sharing one PostgreS
 Everything a job needs to run and be delivered is in its row, so a restart loses nothing: waiting
 jobs stay queued, and a call a crash cut short runs once more (the store's recovery).
 
-The `Courier` (the Discord side) edits the members' messages: the waiting notice, the result, the
-failure. Notices are rate-limited per job (PROGRESS_INTERVAL_SECONDS) and bot-wide
-(PROGRESS_MAX_EDITS_PER_SECOND, jobs nearest the front first).
+The `Courier` (the Discord side) edits the members' messages: the result, the failure, and the
+waiting notices (bot/services/notices.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.catalog import MODELS
+from bot.core.errors import UserFacingError
+from bot.core.settings import Settings
 from bot.domain import JobState, Member, Refused, StoreBusy, StoreDown, WriteInDoubt
+from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
-from bot.errors import UserFacingError
 from bot.services.audit import record_generation
 from bot.services.generation import BUSY, DOWN, IN_DOUBT, Busy, Down, GenerationService, Outcome, Unsettled
+from bot.services.job_rows import member_of_job, prepared_of
+from bot.services.notices import Courier, Notice, Notices
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
-from bot.settings import Settings
-from bot.storage import Store
+from bot.storage.roles import Audit, JobQueue
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # the claim is also retried this often: jobs another process queued, a busy database
-TICK_SECONDS = 0.2  # how often the notices are looked at (each job is still edited at most every interval)
-NOTICE_AFTER_SECONDS = 0.3  # a job claimed this soon after it was queued never shows a waiting notice
-MEDIAN_CACHE_SECONDS = 30.0
 REQUEUE_WAIT_SECONDS = 1.5  # after the grace: SHUTDOWN_GRACE_SECONDS (8) + this stays inside Docker's 10 s
 # Waiting past QUEUE_MAX_WAIT_SECONDS is looked for this often (a write, so not on every wake-up).
 EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)
-EDIT_TIMEOUT_SECONDS = 5.0  # a notice edit Discord is slow to take is given up; the next tick tries again
 UNEXPECTED = "Something unexpected went wrong on the bot's side; no credits were spent."
 NOT_RECORDED = "The bot couldn't record your image, so it was not posted and no credits were spent. Please try again."
 WAITED_TOO_LONG = "Your image waited in the queue too long and was not made; no credits were spent. Please try again."
@@ -54,69 +48,12 @@ class Discarded(Exception):
     """The job was cancelled while its Pixazo call ran: the result is not delivered."""
 
 
-class Courier(Protocol):
-    async def notice(self, job: JobRecord, text: str, *, cancellable: bool) -> None: ...
-
-    async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None: ...
-
-    async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None: ...
-
-
-@dataclass
-class _Notice:
-    job: JobRecord
-    seen: float  # monotonic: when this process learnt of the job
-    text: str | None = None  # what the member's message shows now (None: still "thinking…")
-    edited: float = -math.inf
-    started: float | None = None  # monotonic: when its Pixazo call started here
-
-
-class EditBudget:
-    """At most `rate` edits in any one-second window, bot-wide (a sliding window, not a bucket,
-    which would let a full bucket and a second's refill land in the same second)."""
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._limit = max(1, int(rate))
-        self._clock = clock
-        self._recent: deque[float] = deque()
-
-    def take(self) -> bool:
-        now = self._clock()
-        while self._recent and now - self._recent[0] >= 1.0:
-            self._recent.popleft()
-        if len(self._recent) >= self._limit:
-            return False
-        self._recent.append(now)
-        return True
-
-
-def prepared_of(job: JobRecord) -> Prepared:
-    """The request again, from the row: the body sent to Pixazo and what the embed shows."""
-    delivery = json.loads(job.get("delivery") or "{}")
-    shown = tuple((name, value) for name, value in delivery.get("shown", ()))
-    return Prepared(MODELS[job["model"]], delivery.get("prompt", ""), json.loads(job["params"]), shown)
-
-
-def member_of_job(job: JobRecord) -> Member:
-    delivery = json.loads(job.get("delivery") or "{}")
-    return Member(job["guild_id"], job["user_id"], tuple(delivery.get("role_ids", ())))
-
-
-def waiting_text(position: int, length: int, eta: float | None) -> str:
-    text = f"Waiting to start: position {position} of {length}"
-    if eta is not None:
-        text += f", about {_duration(eta)}"
-    return text + "."
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    return f"{round(seconds / 60)} min"
+class QueueStore(JobQueue, Audit, Protocol):
+    """The roles the queue uses: the queue itself, and the audit row of each delivered image."""
 
 
 class QueueRunner:
-    def __init__(self, settings: Settings, store: Store, generation: GenerationService, quotas: Quotas, *,
+    def __init__(self, settings: Settings, store: QueueStore, generation: GenerationService, quotas: Quotas, *,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
         self._quotas = quotas
@@ -133,12 +70,11 @@ class QueueRunner:
         self._cancelled: set[int] = set()  # cancelled by a member while running here
         self._lost: set[int] = set()  # its lease expired and another process took it over
         self._delivered: set[int] = set()  # the member has its result; its success is being recorded
-        self._notices: dict[int, _Notice] = {}
+        self.notices = Notices(settings, store, self._courier, slots=self._slots, clock=clock)
+        self._notices = self.notices.board  # job id -> its notice, shared with the notices' loop
         self._wake = asyncio.Event()
         self._closing = False
         self._tasks: list[asyncio.Task] = []
-        self._budget = EditBudget(settings.progress_max_edits_per_second, clock)
-        self._medians: dict[str, tuple[float, float | None]] = {}
         self._swept = -math.inf
         self._orphans = False  # a claim's answer was lost: it may hold a job it does not run (requeue_orphans)
 
@@ -148,7 +84,7 @@ class QueueRunner:
         if self._tasks:
             return
         self._tasks = [asyncio.create_task(self._dispatch_loop(), name="queue-dispatch"),
-                       asyncio.create_task(self._notice_loop(), name="queue-notices"),
+                       asyncio.create_task(self.notices.loop(), name="queue-notices"),
                        asyncio.create_task(self._renew_loop(), name="queue-leases")]
 
     async def shutdown(self) -> None:
@@ -169,8 +105,7 @@ class QueueRunner:
             for task in late:
                 task.cancel()
             if delivered:
-                # Their settles go on until the store closes (GenerationService.shutdown); what does not land
-                # by then the next start records from the settle journal: never made again.
+                # Their settles go on until the store closes; the next start records what did not land (journal).
                 log.warning("shutting down: job(s) %s were delivered and their success is not recorded yet",
                             ", ".join(map(str, delivered)))
             if len(late) > len(delivered):
@@ -187,7 +122,7 @@ class QueueRunner:
         """A job was queued or a slot freed: look at the queue now."""
         self._wake.set()
 
-    async def submit(self, prepared: Prepared, member: Member, *, channel_id: int | None, delivery: dict[str, Any],
+    async def submit(self, prepared: Prepared, member: Member, *, channel_id: int | None, delivery: Delivery,
                      token: str | None, inputs: dict[str, Any] | None = None) -> int:
         """Reserve the credits and queue the job; raises the member's refusal (nothing spent) if it won't fit.
 
@@ -216,11 +151,19 @@ class QueueRunner:
         except StoreBusy:
             row = None  # no waiting notice for it then; the job itself runs and is delivered as usual
         if row is not None:
-            self._notices[job_id] = _Notice(row, self._clock())
+            self._notices[job_id] = Notice(row, self._clock())
         self.kick()
         return job_id
 
     # -- Cancel --------------------------------------------------------------------------------
+
+    async def cancel(self, job_id: int, actor_id: int) -> tuple[JobState | None, JobState | None]:
+        """A member's Cancel: refunded in the ledger (state before, state after), and its call stopped
+        here if it runs here."""
+        before, after = await self._store.cancel(job_id, actor_id)
+        if after is JobState.CANCELLED and before is not JobState.CANCELLED:
+            self.cancelled(job_id)
+        return before, after
 
     def cancelled(self, job_id: int) -> None:
         """The ledger has the job cancelled (refunded): stop its call here, if it runs here."""
@@ -233,7 +176,7 @@ class QueueRunner:
     # -- running jobs ----------------------------------------------------------------------------
 
     async def _dispatch_loop(self) -> None:
-        await self._resume_notices()
+        await self.notices.resume()
         await self._tell_interrupted()
         while True:
             try:
@@ -281,19 +224,13 @@ class QueueRunner:
 
     async def _run(self, job: JobRecord) -> None:
         job_id = job["id"]
-        notice = self._notices.setdefault(job_id, _Notice(job, self._clock()))
+        notice = self._notices.setdefault(job_id, Notice(job, self._clock()))
         notice.job = job
         notice.started = self._clock()
         courier = self._courier()
         noticed = notice.text is not None
         try:
-            try:
-                prepared = prepared_of(job)
-                member = member_of_job(job)
-            except Exception as exc:  # a row this version cannot run (say, a model no longer in the catalog)
-                if (state := await self._generation.refund(job_id, exc)) is not JobState.FAILED:
-                    raise Unsettled(job_id, state) from exc
-                raise
+            prepared, member = await self._request_of(job)
 
             async def deliver(outcome: Outcome) -> None:
                 if job_id in self._cancelled or job_id in self._lost or await self._is_cancelled(job_id):
@@ -308,16 +245,7 @@ class QueueRunner:
         except Discarded:
             self._discarded(job_id)
         except Unsettled as exc:
-            # The member is told nothing about credits the ledger does not show as refunded.
-            if isinstance(exc.__cause__, Discarded) or exc.state is JobState.CANCELLED:
-                self._discarded(job_id)
-            elif exc.state is None:
-                log.warning("job %d /%s for user %s failed (%s); its refund is left to the next start, which "
-                            "tells the member", job_id, job["model"], job["user_id"], _cause(exc))
-            else:
-                log.warning("job %d /%s for user %s failed here (%s), but the ledger has it %s (another process "
-                            "holds it); its member is told by that one", job_id, job["model"], job["user_id"],
-                            _cause(exc), exc.state)
+            self._unsettled(job, exc)
         except UserFacingError as exc:  # the ledger has it failed: refunded
             log.log(logging.getLevelName(exc.log_level), "job %d /%s for user %s failed: %s", job_id, job["model"],
                     job["user_id"], exc.detail)
@@ -339,6 +267,28 @@ class QueueRunner:
             self._delivered.discard(job_id)
             self._notices.pop(job_id, None)
             self.kick()
+
+    def _unsettled(self, job: JobRecord, exc: Unsettled) -> None:
+        """The job failed here but the ledger does not have it refunded: the member is told nothing about
+        credits the ledger does not show as refunded."""
+        job_id = job["id"]
+        if isinstance(exc.__cause__, Discarded) or exc.state is JobState.CANCELLED:
+            self._discarded(job_id)
+        elif exc.state is None:
+            log.warning("job %d /%s for user %s failed (%s); its refund is left to the next start, which "
+                        "tells the member", job_id, job["model"], job["user_id"], _cause(exc))
+        else:
+            log.warning("job %d /%s for user %s failed here (%s), but the ledger has it %s (another process "
+                        "holds it); its member is told by that one", job_id, job["model"], job["user_id"],
+                        _cause(exc), exc.state)
+
+    async def _request_of(self, job: JobRecord) -> tuple[Prepared, Member]:
+        try:
+            return prepared_of(job), member_of_job(job)
+        except Exception as exc:  # a row this version cannot run (say, a model no longer in the catalog)
+            if (state := await self._generation.refund(job["id"], exc)) is not JobState.FAILED:
+                raise Unsettled(job["id"], state) from exc
+            raise
 
     def _discarded(self, job_id: int) -> None:
         if job_id in self._lost:
@@ -422,7 +372,7 @@ class QueueRunner:
         and their "Generating…" notices are replaced."""
         interrupted, self._store.interrupted = self._store.interrupted, []
         for job in interrupted:
-            if job.get("delivery"):  # a queued job: it has a message to replace and a member to tell
+            if job.get("delivery") is not None:  # a queued job: it has a message to replace and a member to tell
                 await self._tell_failed(job, INTERRUPTED_TWICE)
 
     async def _tell_failed(self, job: JobRecord, text: str) -> None:
@@ -437,83 +387,6 @@ class QueueRunner:
         assert self.courier is not None, "the bot sets the courier before the queue starts"
         return self.courier
 
-    # -- notices ---------------------------------------------------------------------------------
-
-    async def _resume_notices(self) -> None:
-        """After a restart, the jobs still waiting get their notices back (from the ledger's rows)."""
-        try:
-            positions = await self._store.queue_positions()
-            for job_id in positions:
-                row = await self._store.job(job_id)
-                if row is not None and row.get("interaction_token") and job_id not in self._notices:
-                    # Shown as already noticed: the last run may have edited the message.
-                    self._notices[job_id] = _Notice(row, self._clock() - NOTICE_AFTER_SECONDS, text="")
-        except StoreBusy as exc:
-            log.warning("queue: could not resume the waiting notices, the database is busy: %s", exc)
-
-    async def _notice_loop(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            try:
-                await self._notice_tick()
-            except StoreBusy:
-                pass
-            except Exception:
-                log.exception("queue: updating the waiting notices failed; trying again")
-
-    async def _notice_tick(self) -> None:
-        if not self._notices:
-            return
-        positions = await self._store.queue_positions()
-        length = len(positions)
-        now = self._clock()
-        interval = self._settings.progress_interval_seconds
-        due: list[tuple[int, _Notice, str, bool]] = []
-        for job_id, notice in list(self._notices.items()):
-            if notice.started is not None:
-                if notice.text is None:
-                    continue  # started at once: "thinking…" until the result
-                text = f"Generating… ({_duration(now - notice.started)})"
-                order = 0
-            elif job_id in positions:
-                if now - notice.seen < NOTICE_AFTER_SECONDS:
-                    continue
-                position = positions[job_id]
-                text = waiting_text(position, length, await self._eta(notice.job["model"], position))
-                order = position
-            else:
-                continue  # claimed by another process, or ended: its own runner shows it
-            if text != notice.text and now - notice.edited >= interval:
-                due.append((order, notice, text, True))
-        due.sort(key=lambda d: d[0])  # nearest the front first
-        # One edit at a time: requests sent together could reach Discord bunched into one second.
-        for _, notice, text, cancellable in due:
-            if not self._budget.take():
-                break
-            notice.text, notice.edited = text, self._clock()
-            await self._edit(notice.job, text, cancellable)
-
-    async def _edit(self, job: JobRecord, text: str, cancellable: bool) -> None:
-        if job["id"] not in self._notices:
-            return
-        try:
-            async with asyncio.timeout(EDIT_TIMEOUT_SECONDS):
-                await self._courier().notice(job, text, cancellable=cancellable)
-        except Exception as exc:  # a notice is only a courtesy; the job goes on
-            log.info("job %d: could not update its notice: %s: %s", job["id"], type(exc).__name__, exc)
-
-    async def _eta(self, model: str, position: int) -> float | None:
-        now = self._clock()
-        cached = self._medians.get(model)
-        if cached is None or now - cached[0] > MEDIAN_CACHE_SECONDS:
-            cached = (now, await self._store.median_seconds(model))
-            self._medians[model] = cached
-        median = cached[1]
-        if median is None:
-            return None
-        # Each of the `slots` lanes finishes a job every `median` seconds on average.
-        return math.ceil(position / self._slots) * median
-
     # -- for tests and the benchmark -------------------------------------------------------------
 
     @property
@@ -525,10 +398,3 @@ def _cause(exc: BaseException) -> str:
     cause = exc.__cause__
     return "unknown" if cause is None else getattr(cause, "detail", None) or f"{type(cause).__name__}: {cause}"
 
-
-def delivery_info(*, application_id: int, prompt: str, shown: tuple[tuple[str, Any], ...], role_ids: tuple[int, ...],
-                  requester: str, avatar_url: str | None, filesize_limit: int, thumbnail_url: str | None) -> dict:
-    """What the queued row keeps to deliver the job without the interaction object (after a restart)."""
-    return {"application_id": application_id, "prompt": prompt, "shown": [list(item) for item in shown],
-            "role_ids": list(role_ids), "requester": requester, "avatar_url": avatar_url,
-            "filesize_limit": filesize_limit, "thumbnail_url": thumbnail_url}

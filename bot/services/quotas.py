@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bot.catalog import MODELS
-from bot.errors import QuotaError
-from bot.settings import Settings
-from bot.storage import Member, QuotaSnapshot, Refused, Store
-from bot.text import credits, relative_time
+from bot.core.errors import QuotaError
+from bot.core.offload import Offload
+from bot.core.settings import Settings
+from bot.core.text import credits, relative_time
+from bot.domain.records import JobRecord
+from bot.services.usage_view import UsageSummary, server_usage
+from bot.storage import Member, QuotaSnapshot, Refused
+from bot.storage.roles import Allowances
 
 
 @dataclass(frozen=True)
@@ -19,7 +23,7 @@ class QuotaView:
 
 
 class Quotas:
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Allowances) -> None:
         self._settings = settings
         self._store = store
 
@@ -44,6 +48,34 @@ class Quotas:
                                 global_cap=self._settings.quota_global_daily_credits)
         if reason is not None:
             raise self.refusal(Refused(reason, snap), model_key)
+
+    # -- what a server's admins set (/quotas) ---------------------------------------------------------
+
+    async def set_allowance(self, guild_id: int, scope: str, target_id: int, credits_per_day: int | None, *,
+                            actor_id: int) -> None:
+        await self._store.set_allowance(guild_id, scope, target_id, credits_per_day, actor_id=actor_id)
+
+    async def grant(self, guild_id: int, user_id: int, extra: int, *, actor_id: int) -> None:
+        await self._store.grant(guild_id, user_id, extra, actor_id=actor_id)
+
+    async def reset(self, guild_id: int, user_id: int, *, actor_id: int) -> None:
+        await self._store.reset_usage(guild_id, user_id, actor_id=actor_id)
+
+    async def set_budget(self, guild_id: int, credits_per_day: int | None, *, actor_id: int) -> None:
+        await self._store.set_budget(guild_id, credits_per_day, actor_id=actor_id)
+
+    async def usage_of(self, member: Member, *, actor_id: int) -> tuple[QuotaView, list[JobRecord]]:
+        """A member's credits and recent jobs, as an admin looked at them (recorded)."""
+        view = await self.view(member)
+        jobs = await self._store.recent_jobs(member.guild_id, member.user_id)
+        await self._store.record_view(member.guild_id, actor_id, member.user_id)
+        return view, jobs
+
+    async def server_usage(self, guild_id: int, *, offload: Offload, timeout: float) -> UsageSummary:
+        return await server_usage(self._store, guild_id, offload=offload, timeout=timeout)
+
+    async def looked_at_server(self, guild_id: int, *, actor_id: int) -> None:
+        await self._store.record_view(guild_id, actor_id, None)
 
     def refusal(self, refused: Refused, model_key: str) -> QuotaError:
         snap = refused.snapshot

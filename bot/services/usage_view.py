@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bot.catalog import MODELS
+from bot.core.errors import UserFacingError
+from bot.core.offload import Offload, OffloadTimeout
 from bot.domain import utc_day
 from bot.domain.records import UsageRow
-from bot.errors import UserFacingError
-from bot.offload import Offload, OffloadTimeout
-from bot.storage import Store
+from bot.storage.roles import Allowances
 
 DAYS = 30  # the chart's days, today included; the view's longest total
 WEEK = 7
@@ -54,7 +54,7 @@ class UsageTooSlow(UserFacingError):
     log_level = "WARNING"
 
 
-async def server_usage(store: Store, guild_id: int, *, offload: Offload, timeout: float) -> UsageSummary:
+async def server_usage(store: Allowances, guild_id: int, *, offload: Offload, timeout: float) -> UsageSummary:
     """The server's last DAYS UTC days by the store's clock, in one query. A busy server has a row
     per member, model and day, so adding them up runs on the offload pool, not the event loop."""
     today = date.fromisoformat(utc_day(store.now()))

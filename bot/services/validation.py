@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.catalog import PROMPT_MAX_LENGTH, SEED_MAX, Model, Param
-from bot.errors import InvalidInput
-from bot.text import code_span, end_sentence
+from bot.core.errors import InvalidInput
+from bot.core.text import code_span, end_sentence
 
 EMPTY_PROMPT = "The prompt is empty. Describe the image you want, for example `a red fox in snow`."
 # Letters and symbols that Unicode draws as nothing: a prompt of only these is as empty as one of spaces.

@@ -1,7 +1,8 @@
 from bot.domain import Member, QuotaSnapshot, Refused, StoreBusy, StoreDown, WriteInDoubt
-from bot.storage.base import Store, StoreMisconfigured, StoreUnavailable
+from bot.domain.errors import StoreMisconfigured, StoreUnavailable
 from bot.storage.migrate import SchemaTooNew
 from bot.storage.open import open_store
+from bot.storage.roles import Store
 from bot.storage.sqlite.store import SqliteStore
 
 __all__ = ["Member", "QuotaSnapshot", "Refused", "SchemaTooNew", "SqliteStore", "Store", "StoreBusy", "StoreDown",

@@ -8,7 +8,7 @@ that lost a job (stalled past its lease, then woke) cannot overwrite the new hol
 A process never takes over a lease of its own: a job whose lease it could not renew (the ledger
 was down) is still its own, still running or waiting for its settle to land.
 
-The owner id starts with the bot's instance id (kept in DATA_DIR, bot/instance_lock.py): one
+The owner id starts with the bot's instance id (kept in DATA_DIR, bot/core/instance_lock.py): one
 process at a time owns a DATA_DIR, so a process that starts with the same instance id is its
 predecessor's successor, and takes that one's leases at once instead of waiting for them to expire.
 """

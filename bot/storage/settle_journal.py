@@ -27,7 +27,7 @@ import logging
 import os
 from pathlib import Path
 
-from bot.offload import Offload, OffloadTimeout
+from bot.core.offload import Offload, OffloadTimeout
 
 log = logging.getLogger(__name__)
 

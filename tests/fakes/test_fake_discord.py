@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
-import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 
 import aiohttp
 import discord
@@ -16,6 +14,7 @@ from discord.ext import commands
 from PIL import Image
 
 from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord
+from tests.fakes.discord_client import running_bot
 
 pytestmark = pytest.mark.asyncio
 
@@ -99,32 +98,6 @@ def build_bot() -> commands.Bot:
     return bot
 
 
-class ErrorRecords(logging.Handler):
-    """discord.py only logs exceptions raised in commands and views; make them fail the test."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-async def _unless_bot_dies(bot_task: asyncio.Task, waiting: Awaitable[None]) -> None:
-    """Await `waiting`, but if the bot's start() ends first, raise what ended it.
-
-    A payload missing a field raises inside Client.connect() and start() ends with it,
-    logging nothing; without this the test would just time out.
-    """
-    wait_task = asyncio.ensure_future(waiting)
-    done, _ = await asyncio.wait({bot_task, wait_task}, return_when=asyncio.FIRST_COMPLETED)
-    if bot_task in done:
-        wait_task.cancel()
-        bot_task.result()  # re-raises the bot's exception
-        raise AssertionError("bot.start() returned before the fake saw it connect")
-    wait_task.result()
-
-
 @pytest_asyncio.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
     fake = FakeDiscord()
@@ -137,25 +110,9 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 @pytest_asyncio.fixture
 async def bot(fake: FakeDiscord) -> AsyncIterator[commands.Bot]:
-    errors = ErrorRecords()
-    watched = [logging.getLogger("discord"), logging.getLogger("fake_discord")]
-    for logger in watched:
-        logger.addHandler(errors)
-    try:
-        with fake.patch_discord():
-            bot = build_bot()
-            task = asyncio.create_task(bot.start(fake.token))
-            try:
-                await _unless_bot_dies(task, fake.wait_synced())
-                await _unless_bot_dies(task, fake.wait_identified())
-                yield bot
-            finally:
-                await bot.close()
-                await task  # surfaces an exception that ended start()
-    finally:
-        for logger in watched:
-            logger.removeHandler(errors)
-    assert not errors.records, [f"{r.name}: {r.getMessage()}\n{r.exc_text or ''}" for r in errors.records]
+    bot = build_bot()
+    async with running_bot(fake, bot):
+        yield bot
 
 
 async def test_echo_defers_then_follows_up_with_embed_and_file(fake: FakeDiscord, bot: commands.Bot) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from bot.core.database_url import DatabaseUrl
 from bot.domain import (
     OPEN_STATES,
     JobState,
@@ -35,6 +36,8 @@ from bot.domain import (
 )
 from bot.domain.appeals import AppealStatus
 from bot.domain.audit import AuditAction
+from bot.domain.delivery import Delivery
+from bot.domain.errors import StoreMisconfigured, StoreUnavailable
 from bot.domain.jobs import REFUNDED_STATES, sources_of
 from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, JobRecord, UsageRow
 from bot.domain.reviews import DECISIONS, AlreadyReviewed, Decision, ReviewKind, ReviewRecord, ReviewState
@@ -43,8 +46,6 @@ from bot.storage.base import (
     EXPIRED,
     INTERRUPTED,
     MAX_ATTEMPTS,
-    StoreMisconfigured,
-    StoreUnavailable,
     config_action,
     recovered,
     settled_as,
@@ -52,7 +53,17 @@ from bot.storage.base import (
 from bot.storage.lease import DEFAULT_LEASE_SECONDS, new_owner, same_instance_pattern
 from bot.storage.outage import Outage
 from bot.storage.postgres.migrations import apply_migrations
-from bot.storage.postgres.url import DatabaseUrl
+from bot.storage.records import (
+    admin_action,
+    appeal_record,
+    audit_row,
+    encode_delivery,
+    guild_rule,
+    job_record,
+    job_records,
+    review_record,
+    usage_row,
+)
 
 log = logging.getLogger(__name__)
 
@@ -384,7 +395,7 @@ class PostgresStore:
 
     async def enqueue(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
                       cost: int, default_allowance: int, max_jobs: int, global_cap: int | None, max_queue: int,
-                      delivery: dict[str, Any], token: str | None,
+                      delivery: Delivery, token: str | None,
                       inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
         """reserve_job inserts the row queued; the same transaction adds what delivering it needs.
 
@@ -406,7 +417,7 @@ class PostgresStore:
                 raise Refused(_REASONS[row["refused"]], snap)
             # rank: the member's open jobs, all ahead of this one (in_flight counts exactly those).
             await conn.execute("UPDATE jobs SET delivery = $2, interaction_token = $3, rank = $4 WHERE id = $1",
-                               row["job_id"], json.dumps(delivery), token, snap.in_flight)
+                               row["job_id"], encode_delivery(delivery), token, snap.in_flight)
         return row["job_id"], _spent(snap, cost)
 
     async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -415,12 +426,12 @@ class PostgresStore:
         async with self._write() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CLAIM_LOCK)
             row = await conn.fetchrow(_CLAIM_SQL, now, owner or self.owner, now + lease_seconds, max_running)
-        return None if row is None else dict(row)  # type: ignore[return-value]
+        return None if row is None else job_record(row)
 
     async def fail_worn_out(self) -> list[JobRecord]:
         async with self._write() as conn:
             rows = await conn.fetch(_WORN_OUT_SQL, self.now(), self.owner, INTERRUPTED)
-        return [dict(r) for r in rows]  # type: ignore[misc]
+        return job_records(rows)
 
     async def requeue_orphans(self, running: list[int]) -> list[int]:
         async with self._conn() as conn:
@@ -471,7 +482,7 @@ class PostgresStore:
             await conn.execute("UPDATE jobs SET state = $1, finished_at = $2, error = $3, interaction_token = NULL"
                                " WHERE id = ANY($4::bigint[]) AND state = $5", JobState.FAILED.value, self.now(),
                                EXPIRED, [r["id"] for r in rows], _QUEUED)
-        return [dict(r) for r in rows]  # type: ignore[misc]
+        return job_records(rows)
 
     async def mark_running(self, job_id: int) -> JobState | None:
         return await self._settle(job_id, JobState.RUNNING, "started_at = $4", self.now())
@@ -526,7 +537,7 @@ class PostgresStore:
                                       self.owner, pattern, _OPEN, _QUEUED, JobState.FAILED.value, INTERRUPTED, now)
         if succeeded:
             log.warning("recorded %d job(s) delivered before the last shutdown as succeeded", succeeded)
-        return [dict(r) for r in failed]  # type: ignore[misc]
+        return job_records(failed)
 
     async def audit(self) -> list[str]:
         """Where the trigger-kept totals disagree with the job rows; empty when the ledger is whole."""
@@ -584,7 +595,7 @@ class PostgresStore:
         async with self._read() as conn:
             rows = await conn.fetch("SELECT actor_id, action, target_id, detail, at FROM admin_actions"
                                     " WHERE guild_id = $1 ORDER BY id DESC LIMIT $2", guild_id, limit)
-        return [dict(r) for r in rows]  # type: ignore[misc]
+        return [admin_action(r) for r in rows]
 
     async def record_action(self, guild_id: int, actor_id: int, action: str, target_id: int | None,
                             detail: dict[str, Any]) -> None:
@@ -597,7 +608,7 @@ class PostgresStore:
         async with self._read() as conn:
             rows = await conn.fetch("SELECT kind, value, detail, actor_id, at FROM guild_rules WHERE guild_id = $1"
                                     " ORDER BY kind, value", guild_id)
-        return [dict(r) for r in rows]  # type: ignore[misc]
+        return [guild_rule(r) for r in rows]
 
     async def put_rule(self, guild_id: int, kind: RuleKind, value: str, detail: str | None, *, actor_id: int,
                        limit: int | None = None) -> bool:
@@ -668,17 +679,17 @@ class PostgresStore:
             rows = await conn.fetch("SELECT id, model, cost, state, created_at, finished_at, error, result_url"
                                     " FROM jobs WHERE guild_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3",
                                     guild_id, user_id, limit)
-        return [dict(r) for r in rows]  # type: ignore[misc]
+        return job_records(rows)
 
     async def guild_usage(self, guild_id: int, since_day: str) -> list[UsageRow]:
         async with self._read() as conn:
             rows = await conn.fetch(_USAGE_SQL, guild_id, since_day)
-        return [dict(r) for r in rows]  # type: ignore[misc]
+        return [usage_row(r) for r in rows]
 
     async def job(self, job_id: int) -> JobRecord | None:
         async with self._read() as conn:
             row = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
-        return None if row is None else dict(row)  # type: ignore[return-value]
+        return None if row is None else job_record(row)
 
     async def set_result_message(self, job_id: int, channel_id: int, message_id: int) -> None:
         async with self._conn() as conn:
@@ -692,7 +703,7 @@ class PostgresStore:
             rows = await conn.fetch(f"SELECT * FROM jobs WHERE {where} ORDER BY id DESC LIMIT $4 OFFSET $5",
                                     guild_id, user_id, model, limit, offset)
             total = await conn.fetchval(f"SELECT COUNT(*) FROM jobs WHERE {where}", guild_id, user_id, model)
-        return [dict(r) for r in rows], total  # type: ignore[misc]
+        return job_records(rows), total
 
     async def forget_member(self, user_id: int) -> int:
         return await self._forget("user_id = $1", user_id, "actor_id = $1", "user_id = $1")
@@ -748,13 +759,13 @@ class PostgresStore:
     async def review(self, review_id: int) -> ReviewRecord | None:
         async with self._read() as conn:
             row = await conn.fetchrow("SELECT * FROM reviews WHERE id = $1", review_id)
-        return None if row is None else dict(row)  # type: ignore[return-value]
+        return None if row is None else review_record(row)
 
     async def open_reviews(self, job_id: int, kind: ReviewKind) -> list[ReviewRecord]:
         async with self._read() as conn:
             rows = await conn.fetch("SELECT * FROM reviews WHERE job_id = $1 AND kind = $2 AND status = $3 ORDER BY id",
                                     job_id, kind.value, ReviewState.PENDING.value)
-        return [dict(r) for r in rows]  # type: ignore[misc]
+        return [review_record(r) for r in rows]
 
     async def reopen_review(self, review_id: int, *, decided_by: int, token: str | None) -> bool:
         async with self._conn() as conn:
@@ -793,8 +804,8 @@ class PostgresStore:
                                         " RETURNING *", row["job_id"], status.value, decided_by, self.now(),
                                         row["kind"], pending)
             now_row = await conn.fetchrow("SELECT * FROM reviews WHERE id = $1", review_id)
-        return Decision(won is not None, dict(now_row),  # type: ignore[arg-type]
-                        sorted((dict(r) for r in also), key=lambda r: r["id"]))  # type: ignore[misc]
+        return Decision(won is not None, review_record(now_row),
+                        sorted((review_record(r) for r in also), key=lambda r: r["id"]))
 
     # -- leases (part 9) -------------------------------------------------------------------------
 
@@ -846,7 +857,7 @@ class PostgresStore:
     async def appeal(self, appeal_id: int) -> AppealRecord | None:
         async with self._read() as conn:
             row = await conn.fetchrow("SELECT * FROM appeals WHERE id = $1", appeal_id)
-        return None if row is None else dict(row)  # type: ignore[return-value]
+        return None if row is None else appeal_record(row)
 
     async def ask_appeal(self, appeal_id: int, user_id: int) -> bool:
         now = self.now()
@@ -905,8 +916,7 @@ class PostgresStore:
                 " SELECT id FROM admin_actions WHERE guild_id = $2 AND posted_at IS NULL"
                 " AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)"
                 f" RETURNING {_AUDIT_COLUMNS}", now + lease_seconds, guild_id, now, limit)
-        ordered: list[Any] = sorted((dict(r) for r in rows), key=lambda r: r["id"])
-        return ordered
+        return [audit_row(r) for r in sorted(rows, key=lambda r: r["id"])]  # RETURNING has no order
 
     async def mark_audit_posted(self, ids: list[int]) -> None:
         async with self._conn() as conn:
@@ -935,4 +945,4 @@ class PostgresStore:
             rows = await conn.fetch(f"SELECT {_AUDIT_COLUMNS} FROM admin_actions WHERE {where}"
                                     " ORDER BY id DESC LIMIT $5 OFFSET $6", *args, limit, offset)
             total = await conn.fetchval(f"SELECT COUNT(*) FROM admin_actions WHERE {where}", *args)
-        return [dict(r) for r in rows], total  # type: ignore[misc]
+        return [audit_row(r) for r in rows], total

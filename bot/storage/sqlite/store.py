@@ -30,6 +30,7 @@ from bot.domain import (
 )
 from bot.domain.appeals import AppealStatus
 from bot.domain.audit import AuditAction
+from bot.domain.delivery import Delivery
 from bot.domain.jobs import REFUNDED_STATES, sources_of
 from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, JobRecord, UsageRow
 from bot.domain.reviews import DECISIONS, AlreadyReviewed, Decision, ReviewKind, ReviewRecord, ReviewState
@@ -37,6 +38,17 @@ from bot.domain.rules import RuleKind, RuleLimit
 from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, config_action, recovered, settled_as
 from bot.storage.lease import DEFAULT_LEASE_SECONDS, new_owner, same_instance_pattern
 from bot.storage.outage import Outage
+from bot.storage.records import (
+    admin_action,
+    appeal_record,
+    audit_row,
+    encode_delivery,
+    guild_rule,
+    job_record,
+    job_records,
+    review_record,
+    usage_row,
+)
 from bot.storage.sqlite.migrations import apply_migrations
 from bot.storage.sqlite.thread import DatabaseThread
 
@@ -224,7 +236,7 @@ class SqliteStore:
         self._thread = thread
         self._clock = clock
         self.owner = owner or new_owner()  # this process's id on the leases it takes (bot/storage/lease.py)
-        # The bot holds DATA_DIR's lock (bot/instance_lock.py): no other process can be running jobs, so
+        # The bot holds DATA_DIR's lock (bot/core/instance_lock.py): no other process can be running jobs, so
         # recovery may take every running job as this process's own, without waiting for leases to expire.
         self._exclusive = exclusive
         self.outage = Outage(f"the SQLite ledger {path}" if path else "the SQLite ledger")
@@ -305,11 +317,11 @@ class SqliteStore:
 
     async def enqueue(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
                       cost: int, default_allowance: int, max_jobs: int, global_cap: int | None, max_queue: int,
-                      delivery: dict[str, Any], token: str | None,
+                      delivery: Delivery, token: str | None,
                       inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
         now = self.now()
         row = (member.user_id, member.guild_id, channel_id, model, json.dumps(params), cost, utc_day(now),
-               _QUEUED, now, None if inputs is None else json.dumps(inputs), json.dumps(delivery), token)
+               _QUEUED, now, None if inputs is None else json.dumps(inputs), encode_delivery(delivery), token)
 
         def check_and_queue(conn: Conn) -> tuple[int, QuotaSnapshot]:
             snap = _snapshot(conn, member, now, default_allowance)
@@ -346,7 +358,7 @@ class SqliteStore:
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
         rows = await self._write(work)
-        return rows[0] if rows else None  # type: ignore[return-value]
+        return job_record(rows[0]) if rows else None
 
     async def fail_worn_out(self) -> list[JobRecord]:
         now = self.now()
@@ -361,7 +373,7 @@ class SqliteStore:
                              f" interaction_token = NULL WHERE {_WORN_OUT}", {**args, "error": INTERRUPTED})
             return rows
 
-        return await self._write(work)  # type: ignore[arg-type]
+        return job_records(await self._write(work))
 
     async def requeue_orphans(self, running: list[int]) -> list[int]:
         def work(conn: Conn) -> list[int]:
@@ -423,7 +435,7 @@ class SqliteStore:
                              [(JobState.FAILED.value, now, EXPIRED, r["id"], _QUEUED) for r in rows])
             return rows
 
-        return await self._write(work)  # type: ignore[arg-type]
+        return job_records(await self._write(work))
 
     # Settling raises StoreBusy when the write lock could not be had; nothing changed then, and every
     # settle may simply be called again: the state guard makes a repeat a no-op.
@@ -492,7 +504,7 @@ class SqliteStore:
         succeeded, failed = await self._write(work)
         if succeeded:
             log.warning("recorded %d job(s) delivered before the last shutdown as succeeded", succeeded)
-        return failed  # type: ignore[return-value]  # rows carry exactly the record's columns
+        return job_records(failed)
 
     async def audit(self) -> list[str]:
         """Where the trigger-kept totals disagree with the job rows; empty when the ledger is whole."""
@@ -554,7 +566,7 @@ class SqliteStore:
     async def admin_actions(self, guild_id: int, limit: int = 50) -> list[AdminAction]:
         rows = await self._run(_rows, "SELECT actor_id, action, target_id, detail, at FROM admin_actions"
                                       " WHERE guild_id = ? ORDER BY id DESC LIMIT ?", (guild_id, limit))
-        return rows  # type: ignore[return-value]  # rows carry exactly the record's columns
+        return [admin_action(r) for r in rows]
 
     async def record_action(self, guild_id: int, actor_id: int, action: str, target_id: int | None,
                             detail: dict[str, Any]) -> None:
@@ -568,7 +580,7 @@ class SqliteStore:
     async def guild_rules(self, guild_id: int) -> list[GuildRule]:
         rows = await self._run(_rows, "SELECT kind, value, detail, actor_id, at FROM guild_rules WHERE guild_id = ?"
                                       " ORDER BY kind, value", (guild_id,))
-        return rows  # type: ignore[return-value]  # rows carry exactly the record's columns
+        return [guild_rule(r) for r in rows]
 
     async def put_rule(self, guild_id: int, kind: RuleKind, value: str, detail: str | None, *, actor_id: int,
                        limit: int | None = None) -> bool:
@@ -638,15 +650,15 @@ class SqliteStore:
         rows = await self._run(_rows, "SELECT id, model, cost, state, created_at, finished_at, error, result_url"
                                       " FROM jobs WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
                                (guild_id, user_id, limit))
-        return rows  # type: ignore[return-value]
+        return job_records(rows)
 
     async def guild_usage(self, guild_id: int, since_day: str) -> list[UsageRow]:
         rows = await self._run(_rows, _USAGE_SQL, (guild_id, since_day))
-        return rows  # type: ignore[return-value]  # rows carry exactly the record's columns
+        return [usage_row(r) for r in rows]
 
     async def job(self, job_id: int) -> JobRecord | None:
         rows = await self._run(_rows, "SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return rows[0] if rows else None  # type: ignore[return-value]
+        return job_record(rows[0]) if rows else None
 
     async def set_result_message(self, job_id: int, channel_id: int, message_id: int) -> None:
         await self._run(lambda conn: conn.execute(
@@ -665,7 +677,7 @@ class SqliteStore:
             return rows, total
 
         rows, total = await self._run(work)
-        return rows, total  # type: ignore[return-value]  # rows carry exactly the record's columns
+        return job_records(rows), total
 
     async def forget_member(self, user_id: int) -> int:
         return await self._forget("user_id = ?", (user_id,), "actor_id = ?", "user_id = ?")
@@ -721,7 +733,7 @@ class SqliteStore:
 
     async def appeal(self, appeal_id: int) -> AppealRecord | None:
         rows = await self._run(_rows, "SELECT * FROM appeals WHERE id = ?", (appeal_id,))
-        return rows[0] if rows else None  # type: ignore[return-value]
+        return appeal_record(rows[0]) if rows else None
 
     async def ask_appeal(self, appeal_id: int, user_id: int) -> bool:
         now = self.now()
@@ -782,8 +794,7 @@ class SqliteStore:
                                f" RETURNING {_AUDIT_COLUMNS}", (now + lease_seconds, guild_id, now, limit))
 
         rows = await self._write(work)
-        ordered: list[Any] = sorted(rows, key=lambda r: r["id"])  # RETURNING has no order
-        return ordered
+        return [audit_row(r) for r in sorted(rows, key=lambda r: r["id"])]  # RETURNING has no order
 
     async def mark_audit_posted(self, ids: list[int]) -> None:
         now = self.now()
@@ -822,7 +833,7 @@ class SqliteStore:
             return rows, total
 
         rows, total = await self._run(work)
-        return rows, total  # type: ignore[return-value]  # rows carry exactly the record's columns
+        return [audit_row(r) for r in rows], total
 
     # -- approval mode and reports (part 8) ------------------------------------------------------
 
@@ -862,12 +873,12 @@ class SqliteStore:
 
     async def review(self, review_id: int) -> ReviewRecord | None:
         rows = await self._run(_rows, "SELECT * FROM reviews WHERE id = ?", (review_id,))
-        return rows[0] if rows else None  # type: ignore[return-value]  # rows carry the record's columns
+        return review_record(rows[0]) if rows else None
 
     async def open_reviews(self, job_id: int, kind: ReviewKind) -> list[ReviewRecord]:
         rows = await self._run(_rows, "SELECT * FROM reviews WHERE job_id = ? AND kind = ? AND status = ? ORDER BY id",
                                (job_id, kind.value, ReviewState.PENDING.value))
-        return rows  # type: ignore[return-value]
+        return [review_record(r) for r in rows]
 
     async def reopen_review(self, review_id: int, *, decided_by: int, token: str | None) -> bool:
         return await self._write(lambda conn: conn.execute(
@@ -905,7 +916,7 @@ class SqliteStore:
                 also = _rows(conn, "SELECT * FROM reviews WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
                              (json.dumps(ids),))
             (now_row,) = _rows(conn, "SELECT * FROM reviews WHERE id = ?", (review_id,))
-            return Decision(won, now_row, also)  # type: ignore[arg-type]  # rows carry the record's columns
+            return Decision(won, review_record(now_row), [review_record(r) for r in also])
 
         return await self._write(work)
 
@@ -924,7 +935,7 @@ class SqliteStore:
 
     @asynccontextmanager
     async def singleton(self, name: str) -> AsyncIterator[bool]:
-        yield True  # the DATA_DIR lock (bot/instance_lock.py): no other process uses this ledger
+        yield True  # the DATA_DIR lock (bot/core/instance_lock.py): no other process uses this ledger
 
 
 # Days are ISO dates, so text order is date order and `day >= ?` is a range on the index.

@@ -6,16 +6,33 @@ One aiohttp application on 127.0.0.1 (random port) serves:
   callbacks, followup webhooks, channel messages),
 * the gateway websocket at ``/gateway`` (HELLO, IDENTIFY/READY/GUILD_CREATE, heartbeats,
   RESUME, INTERACTION_CREATE),
-* a CDN route ``/attachments/{id}/{filename}`` for attachment bytes.
+* the CDN, ``/attachments/...`` and ``/ephemeral-attachments/...`` (and ``/media/...`` for
+  ``proxy_url``): attachment bytes behind signed links that expire (``?ex=&is=&hm=``); with
+  ``signed_urls = False`` (what tests/fakes/launch.py sets, for tests written before) bare links.
 
 It runs in the test's event loop. Point discord.py at it with :meth:`FakeDiscord.patch_discord`
-(or the two assignments it makes). Tests inject slash commands and button clicks with
-:meth:`FakeDiscord.invoke` / :meth:`FakeDiscord.click` and read what the bot answered from the
-returned :class:`FakeInteraction`.
+(or the two assignments it makes). Tests act as members through the driver and read what the bot
+answered from the returned :class:`FakeInteraction`:
+
+* ``invoke(name, options, ...)``: a slash command; ``locale=``, and where: ``dm=True`` (the bot's
+  DM), ``context=2`` (a DM between users), ``user_install=True`` (the member's own install of the
+  app; with a ``guild_id`` the bot is not in, a server it is not in), ``guild_locale=``
+* ``autocomplete(name, options, focused)``: the choices the bot offers (type 4, answered by type 8)
+* ``click(message, custom_id)``: a button or select on a message the fake holds
+* ``submit_modal(opened_by, values, files=)`` / ``submit_form(custom_id, values, files=)``: forms
+  (Labels, text inputs, string selects, file uploads)
+* ``member_message(channel_id, content=, files=)`` and ``invoke_message_command(name, message)``:
+  a member's message and a message context menu used on it
+* ``expire_attachments(*urls)``, ``cdn_put``, ``cdn_remove``, ``cdn_expire_after``: the CDN;
+  ``set_guild_locale``, ``add_role``, ``add_channel``, ``add_guild_without_bot``: the servers;
+  ``refuse``, ``fail_callbacks``, ``refuse_channel_posts``, ``refuse_dms``, ``FakeInteraction.expire``:
+  Discord failing or refusing
 
 Where Discord enforces a rule the bot must live by (3 s to acknowledge, message and embed
-limits, upload size, the synced command schema) the fake enforces it too and answers the way
-Discord does (same status and error code), so the bot's own mistakes surface in tests.
+limits, upload size, the synced command schema and its localizations, forms, autocomplete answers)
+the fake enforces it too and answers the way Discord does (same status and error code, errors in
+Discord's nested shape), so the bot's own mistakes surface in tests. Each rule is read from Discord's
+documentation (github.com/discord/discord-api-docs, developers/...), not from what the bot expects.
 
 Close the bot before the fake: if the fake goes away first, discord.py tries to reconnect and
 logs an error.
@@ -23,36 +40,27 @@ logs an error.
 Where things live (each module one concern; `FakeDiscord` in server.py stacks their classes):
 
 =================  ==========================================================================
-wire.py            paths, message flags, permission sets, snowflakes, Discord's error answers
+wire.py            paths, flags, permission sets, locales, snowflakes, Discord's error answers
 state.py           the world: guilds, roles, channels, users, messages, interactions, requests
 objects.py         Discord's objects as sent: users, roles, channels, members, guilds, the app
 interaction.py     `FakeInteraction`: what the bot answered to one injected interaction
-rules.py           Discord's rules as pure functions: command schema, invocations, message limits
+rules.py           who sees which command, the invocation it accepts, autocomplete answers, message limits
+schema.py          the command sync's rules: names, descriptions, options, localizations, installs
+components.py      forms: the type 9 reply's rules, and what a filled-in form sends back
 gateway.py         the websocket: sessions, shards, compression, dispatching events
 application.py     login, the application, users and members; command sync
-cdn.py             attachment bytes, served and expired like Discord's CDN links
+cdn.py             attachment bytes behind signed, expiring links; POST /attachments/refresh-urls
 messages.py        making, editing and deleting messages, with uploads and Discord's limits
 interactions.py    callbacks, followups and @original: the interaction webhook routes
-channels.py        channel and DM routes: posts, edits, deletes, refusals
-driver.py          the test-facing API: invoke, click, bot_message, add_role, add_channel
-forms.py           modals: submit_modal (the one the bot opened), submit_form (any), values
+channels.py        channel and DM routes: posts, edits, deletes, refusals, Missing Access
+places.py          where an interaction happens (context, installs, locales), servers and roles
+driver.py          the test-facing API: invoke, autocomplete, click, bot_message
+menus.py           message context menus and members' own messages
+forms.py           forms: submit_modal (the one the bot opened), submit_form (any), modal_values
 server.py          `FakeDiscord`: the route table, the recording middleware, start/close
 =================  ==========================================================================
 
-A new route is a handler in its concern's module plus one line in server.py's route table. Where
-the Discord behaviour still to model goes:
-
-* uploads fetchable with expiry, POST /attachments/refresh-urls: cdn.py
-* forms with Labels, selects and file uploads: forms.py (submitting), rules.py (the type 9 reply's
-  components), messages.py/cdn.py (`resolved.attachments` of uploads)
-* message context menus (type 3 commands, `data.target_id`, `resolved.messages`): driver.py
-  (`_command_data`) and rules.py (`find_command` by type)
-* user installs and DMs (`context`, `authorizing_integration_owners`, `user` not `member`, 403 50001
-  for a channel post where the bot is not a member): driver.py (`_interaction_payload`), channels.py
-* locales (`locale`, `guild_locale`) and localization limits on sync: driver.py, rules.py
-  (`command_schema_problems`)
-* autocomplete (type 4 with the focused option, a type 8 answer of at most 25 choices): driver.py
-  (`focused=`), interactions.py (`_callback`), rules.py
+A new route is a handler in its concern's module plus one line in server.py's route table.
 """
 
 from .interaction import FakeInteraction

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from .objects import Objects
-from .rules import command_schema_problems
+from .schema import command_schema_problems
 from .state import RECORD
 from .wire import ApiError, form_error, json_response
 
@@ -66,7 +66,7 @@ class Application(Objects):
         commands = request[RECORD].json
         if not isinstance(commands, list):
             raise form_error([("_", "Expected a list of commands")])
-        problems = command_schema_problems(commands)
+        problems = command_schema_problems(commands, install_types=self.install_types)
         if problems:
             raise form_error(problems)
         self.synced[guild_id] = commands

@@ -1,7 +1,8 @@
 """Channels: reading them, posting and editing messages in them, and DM channels.
 
 Discord refusing a post (403 Missing Permissions in a channel, 50007 for a member who takes no DMs)
-is switched on per channel / per user; an `enforce_nonce` post is made once.
+is switched on per channel / per user; an `enforce_nonce` post is made once. Channels the bot cannot
+see (in a server it is not in, a DM between users: see places.py) answer 403 50001 Missing Access.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class Channels(Messages):
 
     def _channel_or_404(self, request: web.Request) -> int:
         channel_id = int(request.match_info["channel_id"])
+        if channel_id in self._unseen_channels:  # a server the bot is not in, or a DM between users
+            raise ApiError(403, 50001, "Missing Access")
         if channel_id not in self._channels and channel_id not in self._dm_channels.values():
             raise ApiError(404, 10003, "Unknown Channel")
         return channel_id
@@ -57,7 +60,8 @@ class Channels(Messages):
                 if m["channel_id"] == str(channel_id) and not m["flags"] & EPHEMERAL
             ]
             limit = int(request.query.get("limit", 50))
-            return json_response(sorted(visible, key=lambda m: int(m["id"]), reverse=True)[:limit])
+            newest = sorted(visible, key=lambda m: int(m["id"]), reverse=True)[:limit]
+            return json_response([self._fresh_links(m) for m in newest])
         if request.method != "POST":
             raise ApiError(405, 0, "405: Method Not Allowed")
         if channel_id in self.refuse_channel_posts:
@@ -83,7 +87,7 @@ class Channels(Messages):
         if message is None or message["channel_id"] != str(channel_id) or message["flags"] & EPHEMERAL:
             raise ApiError(404, 10008, "Unknown Message")  # ephemeral messages are invisible to the API
         if request.method == "GET":
-            return json_response(message)
+            return json_response(self._fresh_links(message))
         if request.method == "DELETE":
             self._delete_message(message_id)
             return no_content()

@@ -30,7 +30,7 @@ class FakeInteraction:
         self._fake = fake
         self.id = id
         self.token = token
-        self.kind = kind  # 2 application command, 3 component
+        self.kind = kind  # 2 application command, 3 component, 4 autocomplete, 5 form submission
         self.label = label  # "/echo" or "click echo:again" — for error messages
         self.actor = actor
         self.payload = payload  # the INTERACTION_CREATE data sent to the bot
@@ -56,6 +56,12 @@ class FakeInteraction:
     def original(self) -> dict | None:
         """The message @original currently is (None before a message-creating callback)."""
         return self._fake.messages.get(self.original_id) if self.original_id else None
+
+    @property
+    def choices(self) -> list[dict] | None:
+        """What an autocomplete (type 8) callback offered, None before one."""
+        answers = [c for c in self.callbacks if c.get("type") == 8]
+        return list((answers[0].get("data") or {}).get("choices") or []) if answers else None
 
     def expire(self, status: int = 401) -> None:
         """Simulate the 15-minute token expiry: later webhook calls get 401 Invalid Webhook Token

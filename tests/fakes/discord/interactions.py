@@ -12,10 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
+from .components import modal_problems
 from .interaction import FakeInteraction
 from .messages import Messages
+from .rules import autocomplete_problems
 from .state import RECORD, RecordedRequest
-from .wire import EPHEMERAL, LOADING, ApiError, form_error, json_response, no_content
+from .wire import EPHEMERAL, LOADING, ApiError, Problem, form_error, json_response, no_content
 
 log = logging.getLogger("fake_discord")
 
@@ -70,12 +72,7 @@ class Interactions(Messages):
         body = rec.json or {}
         ctype = body.get("type")
         data = body.get("data") or {}
-        if ctype in (6, 7) and fi.kind != 3:
-            raise form_error(
-                [("type", "Interaction response type 6/7 is only valid for component interactions")]
-            )
-        if (ctype == 8) != (fi.kind == 4):
-            raise form_error([("type", "An autocomplete interaction takes response type 8, and only it does")])
+        self._check_callback(fi, ctype, data)
         message = self._apply_callback(fi, ctype, data, rec)
         fi.callbacks.append(body)
         fi.callback_at = loop.time()
@@ -83,6 +80,25 @@ class Interactions(Messages):
         if fault is not None:  # acted on, then answered with an error
             raise ApiError(fault[0], fault[1], fault[2])
         return json_response(self._callback_response(fi, ctype, message))
+
+    @staticmethod
+    def _check_callback(fi: FakeInteraction, ctype: Any, data: dict) -> None:
+        """What Discord refuses in a callback (receiving-and-responding.mdx, components/reference.mdx)."""
+        if ctype in (6, 7) and fi.kind != 3:
+            raise form_error(
+                [("type", "Interaction response type 6/7 is only valid for component interactions")]
+            )
+        if (ctype == 8) != (fi.kind == 4):
+            raise form_error([("type", "An autocomplete interaction takes response type 8, and only it does")])
+        problems: list[Problem] = []
+        if ctype == 8:
+            problems = autocomplete_problems(data, fi.payload["data"])
+        if ctype == 9:
+            if fi.kind == 5:
+                raise form_error([("type", "A form's submission cannot be answered with another form")])
+            problems = modal_problems(data)
+        if problems:
+            raise form_error(problems)
 
     def _apply_callback(
         self, fi: FakeInteraction, ctype: int, data: dict, rec: RecordedRequest
@@ -184,7 +200,7 @@ class Interactions(Messages):
         ):
             raise ApiError(404, 10008, "Unknown Message")
         if request.method == "GET":
-            return json_response(self.messages[message_id])
+            return json_response(self._fresh_links(self.messages[message_id]))
         if request.method == "DELETE":
             self._delete_message(message_id)
             if message_id == fi.original_id:

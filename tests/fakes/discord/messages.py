@@ -14,7 +14,7 @@ from .cdn import Cdn
 from .objects import Objects
 from .rules import message_problems
 from .state import RecordedRequest
-from .wire import LOADING, SETTABLE_FLAGS, SUPPRESS_EMBEDS, ApiError, form_error, now_iso
+from .wire import EPHEMERAL, LOADING, SETTABLE_FLAGS, SUPPRESS_EMBEDS, ApiError, form_error, now_iso
 
 if TYPE_CHECKING:
     from .interaction import FakeInteraction
@@ -57,9 +57,7 @@ class Messages(Cdn, Objects):
                 "id": interaction.id,
                 "type": interaction.kind,
                 "user": self._user(interaction.actor.user_id),
-                "authorizing_integration_owners": {"0": str(interaction.actor.guild_id)}
-                if interaction.actor.guild_id
-                else {"1": str(interaction.actor.user_id)},
+                "authorizing_integration_owners": interaction.payload["authorizing_integration_owners"],
             }
         return message
 
@@ -102,16 +100,16 @@ class Messages(Cdn, Objects):
         if problems:
             raise form_error(problems)
         message = dict(base)
-        message["attachments"] = self._render_attachments(base, payload, rec, size_limit)
-        for key in ("content", "components", "embeds"):
-            if key in payload:
-                message[key] = payload[key] if payload[key] is not None else ([] if key != "content" else "")
-        message["embeds"] = [self._render_embed(e, message["attachments"]) for e in message["embeds"]]
         flags = base["flags"] & ~LOADING
         if "flags" in payload and payload["flags"] is not None:
             settable = SETTABLE_FLAGS if creating else SUPPRESS_EMBEDS
             flags = (flags & ~settable) | (payload["flags"] & settable)
         message["flags"] = flags
+        message["attachments"] = self._render_attachments(message, payload, rec, size_limit)
+        for key in ("content", "components", "embeds"):
+            if key in payload:
+                message[key] = payload[key] if payload[key] is not None else ([] if key != "content" else "")
+        message["embeds"] = [self._render_embed(e, message["attachments"]) for e in message["embeds"]]
         if not (
             message["content"]
             or message["embeds"]
@@ -136,6 +134,8 @@ class Messages(Cdn, Objects):
                     413, 40005, f"Request entity too large ({filename}: {len(data)} > {size_limit})"
                 )
 
+        # Files of an ephemeral message live under /ephemeral-attachments/ on the CDN.
+        where = {"channel_id": int(base["channel_id"]), "ephemeral": bool(base["flags"] & EPHEMERAL)}
         existing = {a["id"]: a for a in base["attachments"]}
         if "attachments" not in payload:
             # No attachment list: keep what the message had and add whatever was uploaded.
@@ -153,15 +153,13 @@ class Messages(Cdn, Objects):
                 # The uploaded part's type is whatever the client said (discord.py: octet-stream);
                 # Discord sniffs the real type, so the fake does too.
                 sniffed = None if content_type in (None, "application/octet-stream") else content_type
-                result.append(self._attachment(entry.get("filename") or filename, data, sniffed, **extra))
+                result.append(self._attachment(entry.get("filename") or filename, data, sniffed, **where, **extra))
                 used.add(int(ref))
             else:
                 raise form_error([(f"attachments.{position}.id", f"Unknown attachment {ref}")])
         for index, (filename, _, data) in uploads.items():
             if index not in used and "attachments" in payload:
-                result.append(
-                    self._attachment(filename, data, None)
-                )  # uploaded but not listed: Discord keeps it
+                result.append(self._attachment(filename, data, None, **where))  # uploaded but not listed: kept
         if len(result) > 10:
             raise form_error([("attachments", "Must be 10 or fewer in length.")])
         return result

@@ -67,6 +67,9 @@ class Objects(DiscordState):
         self._channels.update({
             self.channel_id + i: self._text_channel(self.channel_id + i, g) for i, g in enumerate(self.guild_ids)
         })
+        # Where the application may be installed (Discord's developer portal, "Installation Contexts"):
+        # 0 servers, 1 users. A synced command's integration_types must be among these.
+        self.install_types: set[int] = {0, 1}
 
     def _bot_user(self) -> dict:
         return {
@@ -191,6 +194,7 @@ class Objects(DiscordState):
             "owner_id": str(self.owner_id),
             "roles": list(self._roles[guild_id].values()),
             "system_channel_id": channels[0]["id"] if channels else None,
+            "preferred_locale": self._guild_locales.get(guild_id, "en-US"),
             "members": [self._member(self.bot_user_id, [self._bot_role_id])],
             "channels": channels,
         }
@@ -216,5 +220,5 @@ class Objects(DiscordState):
             "hook": True,
             "approximate_guild_count": len(self.guild_ids),
             "bot": self._bot_user(),
-            "integration_types_config": {"0": {}},
+            "integration_types_config": {str(t): {} for t in sorted(self.install_types)},
         }

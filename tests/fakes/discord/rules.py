@@ -1,5 +1,5 @@
-"""Discord's rules, as pure functions: the command schema a sync must meet, the invocation a
-command accepts, and the limits of a message.
+"""Discord's rules, as pure functions: who sees which command, the invocation a command accepts, an
+autocomplete answer, and the limits of a message. (The schema a sync must meet: schema.py; forms: components.py.)
 
 The fake refuses what Discord refuses (a 400 Invalid Form Body naming the field) and holds injected
 interactions to the schema the bot synced, so the bot's own schema mistakes fail tests.
@@ -7,8 +7,10 @@ interactions to the schema the bot synced, so the bot's own schema mistakes fail
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from .schema import choice_problems
+from .wire import Problem
 
 _OPTION_TYPE_NAMES = {
     1: "subcommand",
@@ -23,8 +25,6 @@ _OPTION_TYPE_NAMES = {
     10: "number",
     11: "attachment",
 }
-# Application command names: lowercase letters/digits of any script, '-', '_', "'".
-_COMMAND_NAME_RE = re.compile(r"^[-_'\w]{1,32}$")
 _MAX_SAFE_INTEGER = 2**53
 
 
@@ -32,23 +32,43 @@ _MAX_SAFE_INTEGER = 2**53
 
 
 def find_command(
-    synced: dict[int | None, list[dict]], name: str, guild_id: int | None
+    synced: dict[int | None, list[dict]], name: str, guild_id: int | None, *, ctype: int = 1,
+    context: int | None = None, installs: frozenset[int] | set[int] = frozenset({0}),
+    app_installs: frozenset[int] | set[int] = frozenset({0, 1}),
 ) -> tuple[dict | None, int | None]:
-    """The chat-input command a user in this place would see: guild commands, then global ones."""
-    if guild_id is not None:
+    """The command of type `ctype` a user in this place would see: the server's own commands (where the
+    bot's server install reaches), then global ones usable in this `context` (0 server, 1 the bot's DM,
+    2 a DM between users; default from `guild_id`) through one of `installs` (0 the server's or app's,
+    1 the user's own). `app_installs`: what the application supports (a command's default)."""
+    context = (0 if guild_id is not None else 1) if context is None else context
+    if guild_id is not None and context == 0 and 0 in installs:
         for command in synced.get(guild_id, []):
-            if command["name"] == name and command.get("type", 1) == 1:
+            if command["name"] == name and command.get("type", 1) == ctype:
                 return command, guild_id
     for command in synced.get(None, []):
-        if command["name"] == name and command.get("type", 1) == 1:
-            contexts = command.get("contexts")
-            wanted_context = 0 if guild_id is not None else 1
-            if contexts is not None and wanted_context not in contexts:
-                continue
-            if guild_id is None and command.get("dm_permission") is False:
-                continue
-            return command, None
+        if command["name"] == name and command.get("type", 1) == ctype:
+            if command_installs(command, None, context, installs, app_installs):
+                return command, None
     return None, None
+
+
+def command_installs(command: dict | None, scope: int | None, context: int, installs: frozenset[int] | set[int],
+                     app_installs: frozenset[int] | set[int] = frozenset({0, 1})) -> set[int]:
+    """The installations through which a `command` synced to `scope` (a guild id, None: global) reaches
+    this place (empty: it does not). A server's own command comes with the server's install; no command
+    at all (a hostile client's invention) claims whatever installs there are."""
+    if command is None:
+        return set(installs)
+    if scope is not None:
+        return set(installs) & {0}
+    contexts = command.get("contexts")
+    if contexts is not None and context not in contexts:
+        return set()
+    if context == 1 and command.get("dm_permission") is False:
+        return set()
+    types = command.get("integration_types")
+    reach = set(app_installs if types is None else types) & set(installs)
+    return reach & {1} if context == 2 else reach  # only a user's install reaches a DM between users
 
 
 def subcommand_schema(
@@ -102,21 +122,55 @@ def schema_type(schema: list[dict], name: str, value: Any) -> int:
     return 3
 
 
-def validate_options(schema: list[dict], options: dict, attachments: dict, label: str) -> None:
+def validate_options(schema: list[dict], options: dict, attachments: dict, label: str,
+                     focused: str | None = None, require_autocomplete: bool = False) -> None:
+    """Hold an invocation to the schema as Discord's client does. While autocompleting (`focused`), the
+    options are what the member typed so far: required ones may be missing, and the focused one is only
+    of its type (a partial string, but never a partial number); with `require_autocomplete` the focused
+    option must be synced with autocomplete: true, as the client asks only for those."""
     by_name = {o["name"]: o for o in schema}
     for name in [*options, *attachments]:
         if name not in by_name:
             raise AssertionError(f"{label}: unknown option {name!r} (options: {sorted(by_name)})")
+    if focused is not None and require_autocomplete and not by_name.get(focused, {}).get("autocomplete"):
+        raise AssertionError(f"{label}: option {focused!r} does not autocomplete (no autocomplete: true)")
     for option in schema:
         name = option["name"]
-        if option.get("required") and name not in options and name not in attachments:
+        if option.get("required") and focused is None and name not in options and name not in attachments:
             raise AssertionError(f"{label}: required option {name!r} is missing")
         if name in attachments and option["type"] != 11:
             raise AssertionError(
                 f"{label}: option {name!r} is a {_OPTION_TYPE_NAMES.get(option['type'])}, not an attachment"
             )
         if name in options:
-            _check_value(option, options[name], f"{label} {name}")
+            partial = {"type": option["type"]} if name == focused else option
+            _check_value(partial, options[name], f"{label} {name}")
+
+
+def focused_option(options: list[dict]) -> dict | None:
+    """The option an autocomplete interaction is for, wherever it sits under subcommands."""
+    for option in options:
+        if option.get("focused"):
+            return option
+        found = focused_option(option.get("options") or [])
+        if found is not None:
+            return found
+    return None
+
+
+def autocomplete_problems(data: dict, command_data: dict) -> list[Problem]:
+    """An autocomplete answer (callback type 8): at most 25 choices, each held to the rules of a choice
+    of the focused option's type (names 1-100, string values up to 100, integers for an integer...)."""
+    choices = data.get("choices")
+    if not isinstance(choices, list):
+        return [("data.choices", "This field is required", "BASE_TYPE_REQUIRED")]
+    problems: list[Problem] = []
+    if len(choices) > 25:
+        problems.append(("data.choices", "Must be 25 or fewer in length.", "BASE_TYPE_MAX_LENGTH"))
+    option = focused_option(command_data.get("options") or []) or {}
+    for k, choice in enumerate(choices):
+        problems += choice_problems(f"data.choices.{k}", choice, option.get("type", 3))
+    return problems
 
 
 def _check_value(option: dict, value: Any, where: str) -> None:
@@ -164,65 +218,6 @@ def find_component(components: list[dict], custom_id: str) -> dict | None:
             if found is not None:
                 return found
     return None
-
-
-def command_schema_problems(commands: list[dict]) -> list[tuple[str, str]]:
-    """The checks Discord makes on a bulk command overwrite (the ones a bot can get wrong)."""
-    problems: list[tuple[str, str]] = []
-    seen: set[tuple[int, str]] = set()
-    for i, command in enumerate(commands):
-        ctype, name = command.get("type", 1), command.get("name", "")
-        if (ctype, name) in seen:
-            problems.append((f"{i}.name", f"Application command names must be unique ({name!r})"))
-        seen.add((ctype, name))
-        if ctype == 1:
-            problems += _name_problems(f"{i}", command)
-            problems += _options_problems(f"{i}.options", command.get("options") or [])
-        elif not 1 <= len(name) <= 32:
-            problems.append((f"{i}.name", "Must be between 1 and 32 in length."))
-    return problems
-
-
-def _name_problems(where: str, item: dict) -> list[tuple[str, str]]:
-    problems = []
-    name, description = item.get("name", ""), item.get("description", "")
-    if not _COMMAND_NAME_RE.match(name) or name != name.lower():
-        problems.append((f"{where}.name", f"Invalid name {name!r}: 1-32 lowercase letters, digits, -_'"))
-    if not 1 <= len(description) <= 100:
-        problems.append((f"{where}.description", "Must be between 1 and 100 in length."))
-    return problems
-
-
-def _options_problems(where: str, options: list[dict]) -> list[tuple[str, str]]:
-    problems = []
-    if len(options) > 25:
-        problems.append((where, "Must be 25 or fewer in length."))
-    seen_optional = False
-    for j, option in enumerate(options):
-        at = f"{where}.{j}"
-        problems += _name_problems(at, option)
-        if option.get("type") in (1, 2):
-            problems += _options_problems(f"{at}.options", option.get("options") or [])
-            continue
-        if option.get("required"):
-            if seen_optional:
-                problems.append(
-                    (f"{at}.required", "Required options must be placed before non-required options")
-                )
-        else:
-            seen_optional = True
-        choices = option.get("choices") or []
-        if len(choices) > 25:
-            problems.append((f"{at}.choices", "Must be 25 or fewer in length."))
-        for k, choice in enumerate(choices):
-            if not 1 <= len(str(choice.get("name", ""))) <= 100:
-                problems.append((f"{at}.choices.{k}.name", "Must be between 1 and 100 in length."))
-            if isinstance(choice.get("value"), str) and len(choice["value"]) > 100:
-                problems.append((f"{at}.choices.{k}.value", "Must be 100 or fewer in length."))
-        for key, low in (("min_length", 0), ("max_length", 1)):
-            if option.get(key) is not None and not low <= option[key] <= 6000:
-                problems.append((f"{at}.{key}", f"Must be between {low} and 6000."))
-    return problems
 
 
 # ---------------------------------------------------------------------- message limits

@@ -22,13 +22,14 @@ from .application import Application
 from .channels import Channels
 from .forms import Forms
 from .interactions import Interactions
+from .menus import Menus
 from .state import RECORD, RecordedRequest
 from .wire import API_PREFIX, GATEWAY_PATH, ApiError
 
 log = logging.getLogger("fake_discord")
 
 
-class FakeDiscord(Forms, Interactions, Channels, Application):
+class FakeDiscord(Forms, Menus, Interactions, Channels, Application):
     def __init__(
         self,
         *,
@@ -94,7 +95,10 @@ class FakeDiscord(Forms, Interactions, Channels, Application):
         r = app.router
         a = API_PREFIX
         r.add_get(GATEWAY_PATH, self._gateway)
-        r.add_get("/attachments/{attachment_id}/{filename}", self._cdn_get)
+        cdn = "/{kind:(?:ephemeral-)?attachments}/{channel_id:\\d+}/{attachment_id:\\d+}/{filename}"
+        r.add_get(cdn, self._cdn_get)
+        r.add_get("/media" + cdn, self._cdn_get)
+        r.add_post(a + "/attachments/refresh-urls", self._refresh_urls)
         r.add_get(a + "/gateway", self._get_gateway)
         r.add_get(a + "/gateway/bot", self._get_gateway_bot)
         r.add_get(a + "/users/@me", self._get_me)

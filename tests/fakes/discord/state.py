@@ -47,6 +47,17 @@ class Actor:
     permissions: int
     locale: str
     attachment_size_limit: int
+    context: int = 0  # 0 a server, 1 the bot's DM, 2 a DM or group DM between users
+    user_install: bool = False  # the user installed the app to their account
+    guild_locale: str | None = None  # the server's preferred locale (servers only)
+    bot_member: bool = True  # False in a server the bot is not in (reached through a user install)
+
+    @property
+    def installs(self) -> set[int]:
+        """The installations that reach this place: the server's (or, in the bot's DM, the app's own)
+        where the bot is, and the user's own when they installed the app."""
+        found = {0} if self.context == 1 or (self.context == 0 and self.bot_member) else set()
+        return found | ({1} if self.user_install else set())
 
 
 class DiscordState:
@@ -83,6 +94,11 @@ class DiscordState:
         self._channels: dict[int, dict] = {}
         self._users: dict[int, str] = {bot_user_id: "fakebot", owner_id: "owner"}
         self._dm_channels: dict[int, int] = {}  # user id -> DM channel id
+        # Channels the bot cannot see: in servers it is not in (a member's user install there) and DMs
+        # between users; channel id -> channel payload. Its REST calls on them get 403 Missing Access.
+        self._unseen_channels: dict[int, dict] = {}
+        self._foreign_guilds: set[int] = set()  # servers where only members installed the app
+        self._guild_locales: dict[int, str] = {}  # guild id -> preferred locale (default en-US)
         self._by_token: dict[str, FakeInteraction] = {}
         self._changed = asyncio.Condition()
 

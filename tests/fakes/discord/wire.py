@@ -43,6 +43,23 @@ DEFAULT_MEMBER_PERMISSIONS = bits(0, 6, 10, 11, 14, 15, 16, 18, 20, 21, 26, 31, 
 BOT_PERMISSIONS = DEFAULT_MEMBER_PERMISSIONS | bits(13, 17)
 # Privileged intents usable by an unverified bot (presence, members, message content "limited").
 APPLICATION_FLAGS = bits(13, 15, 19)
+# app_permissions where the bot is not in the channel's server: Discord documents that it "includes"
+# ATTACH_FILES, EMBED_LINKS and MENTION_EVERYONE in DMs between users (and USE_EXTERNAL_EMOJIS in the
+# bot's own DM). The bot's DM also lets it view, send and read history there (it can post in it).
+PRIVATE_APP_PERMISSIONS = bits(14, 15, 17)
+BOT_DM_APP_PERMISSIONS = PRIVATE_APP_PERMISSIONS | bits(10, 11, 16, 18)
+
+# Interaction contexts and installation (integration) types, as Discord numbers them.
+GUILD_CONTEXT, BOT_DM, PRIVATE_CHANNEL = 0, 1, 2
+GUILD_INSTALL, USER_INSTALL = 0, 1
+
+# Discord's locales (developers/reference.mdx "Locales"): the keys of every *_localizations field,
+# and what `locale` / `guild_locale` on an interaction can be.
+LOCALES = frozenset({
+    "id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl", "no", "pl",
+    "pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th", "zh-CN", "ja",
+    "zh-TW", "ko",
+})
 
 
 def now_iso() -> str:
@@ -75,14 +92,21 @@ class ApiError(Exception):
         return json_response(body, self.status)
 
 
-def form_error(problems: list[tuple[str, str]]) -> ApiError:
-    """400 Invalid Form Body, with errors nested the way discord.py's HTTPException flattens them."""
+Problem = tuple[str, str] | tuple[str, str, str]  # (path, message[, Discord's error code])
+
+
+def form_error(problems: list[Problem]) -> ApiError:
+    """400 Invalid Form Body, with errors nested the way discord.py's HTTPException flattens them.
+
+    Each problem is (dotted path, message) or (dotted path, message, code); the code defaults to
+    BASE_TYPE_INVALID. A path of "_" puts the error on the body itself (Discord's "request error")."""
     errors: dict[str, Any] = {}
-    for path, message in problems:
+    for path, message, *code in problems:
         node = errors
         for key in path.split("."):
-            node = node.setdefault(key, {})
-        node.setdefault("_errors", []).append({"code": "BASE_TYPE_INVALID", "message": message})
+            if key != "_":
+                node = node.setdefault(key, {})
+        node.setdefault("_errors", []).append({"code": code[0] if code else "BASE_TYPE_INVALID", "message": message})
     return ApiError(400, 50035, "Invalid Form Body", errors)
 
 

@@ -7,7 +7,7 @@ so a wrong entry in the bot's catalog fails a test instead of agreeing with itse
 
 Order of checks for an API call (tests rely on it):
     path (404) -> method (405) -> subscription key (401/403) -> body (400)
-    -> inpainting input fetches (400) -> queued/default behaviour -> answer.
+    -> inpainting input fetches (400, or 200 with an empty imageUrl) -> queued/default behaviour -> answer.
 So a wrong body is refused whatever behaviour is queued, and a queued behaviour is only consumed by
 a call that got past validation.
 
@@ -25,7 +25,7 @@ contract.py    the document's endpoints and fields (names, types, ranges, which 
 rules.py       validating a request body against that table: the 400 that names the field
 behaviours.py  the switches a test turns: `Behaviour` (429, 500, hang, malformed JSON, ...)
 answers.py     what Pixazo answers: bodies, gateway errors, result URLs, the size of the image
-server.py      `FakePixazo`: the aiohttp app, the order of checks, inpainting fetches, images
+server.py      `FakePixazo`: the aiohttp app, the order of checks, inpainting fetches (recorded), images
 tls.py         a throwaway certificate, for the HTTPS listener and clients that trust it
 =============  ==================================================================================
 """
@@ -33,7 +33,7 @@ tls.py         a throwaway certificate, for the HTTPS listener and clients that 
 from .behaviours import Behaviour
 from .contract import ENDPOINTS, EndpointSpec, FieldSpec
 from .rules import BadRequest, validate
-from .server import FakePixazo, RecordedCall
+from .server import FakePixazo, FetchedInput, RecordedCall
 from .tls import tls_client_context, tls_server_context
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "Behaviour",
     "EndpointSpec",
     "FakePixazo",
+    "FetchedInput",
     "FieldSpec",
     "RecordedCall",
     "tls_client_context",

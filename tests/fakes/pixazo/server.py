@@ -2,21 +2,32 @@
 
 Order of checks for an API call (tests rely on it):
     path (404) -> method (405) -> subscription key (401/403) -> body (400)
-    -> inpainting input fetches (400) -> queued/default behaviour -> answer.
+    -> inpainting input fetches -> queued/default behaviour -> answer.
+
+The two inpainting endpoints are the document's only ones that take image URLs (`imageUrl`,
+`maskUrl`; SD3's `prompt_strength` speaks of image-to-image, but no field carries an image). Like the
+real service the fake GETs each URL itself and fails the call when it cannot use what it got: an
+answer other than 200 (a 404, an expired Discord link), no answer, more than `input_max_bytes`, or
+bytes that are not an image. It fails the way `failed_input_answer` says (a 400 naming the field, or
+the document's 200 with an empty `imageUrl`), and records what it fetched: `RecordedCall.inputs` and
+`fetched_inputs` hold the bytes, the decoded size, mode and format, so tests assert the exact image and
+mask Pixazo saw.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import io
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from PIL import Image
 
-from tests.fakes.images import CONTENT_TYPES, encode, gradient, image_size, is_image, make_png, pillow_format
+from tests.fakes.images import CONTENT_TYPES, encode, gradient, is_image, make_png, pillow_format
 
 from .answers import (
     MISSING_KEY,
@@ -36,9 +47,28 @@ from .contract import ENDPOINTS, EndpointSpec
 from .rules import BadRequest, parse_body, validate
 from .tls import tls_server_context
 
+
+class InputFailed(BadRequest):
+    """An inpainting input could not be fetched or is not an image: the generation fails."""
+
+
 HANG_SECONDS = 3600.0  # far past any client timeout; cut short by close()
 FETCH_LIMIT = 20 * 1024 * 1024  # inpainting inputs larger than this are refused
 _CHUNK = bytes(64 * 1024)
+
+
+@dataclass
+class FetchedInput:
+    """One input image the fake fetched for an inpainting call, as Pixazo saw it."""
+
+    field: str  # "imageUrl" or "maskUrl"
+    url: str
+    status: int | None  # None when no answer came (refused connection, timeout)
+    data: bytes = b""  # what was read (up to the limit)
+    size: tuple[int, int] | None = None  # decoded (width, height), when it is an image
+    mode: str | None = None  # Pillow's mode ("RGB", "L", ...), when it is an image
+    format: str | None = None  # Pillow's format ("PNG", ...), when it is an image
+    error: str | None = None  # why the call failed on this input, if it did
 
 
 @dataclass
@@ -52,6 +82,7 @@ class RecordedCall:
     status: int | None = None  # what was answered; None while pending or when hung
     behaviour: Behaviour | None = None  # None when refused before the behaviour stage
     image_url: str | None = None  # the URL of the image generated for this call, if any
+    inputs: dict[str, FetchedInput] = field(default_factory=dict)  # inpainting: field -> what was fetched
 
 
 class FakePixazo:
@@ -68,7 +99,13 @@ class FakePixazo:
         self.requests: list[RecordedCall] = []
         self.images: dict[str, bytes] = {}
         self.image_fetches: list[str] = []
-        self.inpaint_fetches: list[tuple[str, int | None, int]] = []
+        self.inpaint_fetches: list[tuple[str, int | None, int]] = []  # (url, status, bytes read) of each
+        self.fetched_inputs: list[FetchedInput] = []  # every inpainting input fetched, in order
+        # How a call whose image or mask cannot be used is answered: "bad_request" (400 naming the field,
+        # one of the document's listed codes) or "empty_url" (200 {"imageUrl": ""}, the document's own
+        # example of a failed generation).
+        self.failed_input_answer = "bad_request"
+        self.input_max_bytes = FETCH_LIMIT  # a larger image or mask fails the call
         self.default = Behaviour.OK
         self.default_retry_after: float | None = None  # Retry-After when the default is RATE_LIMITED
         self.latency = 0.0
@@ -187,6 +224,10 @@ class FakePixazo:
         call.raw = await request.read()
         try:
             body, source = await self._accept(request, spec, call)
+        except InputFailed as exc:
+            if self.failed_input_answer == "empty_url":
+                return json_response(200, result_body(spec, ""))
+            return json_response(400, {"error": str(exc)})
         except BadRequest as exc:
             return json_response(400, {"error": str(exc)})
         behaviour, retry_after = self._next_behaviour()
@@ -205,47 +246,58 @@ class FakePixazo:
             # The document's one required content type; a form body would reach the model empty.
             raise BadRequest(f"Content-Type must be application/json, got {request.content_type!r}")
         body = validate(spec, parsed)
-        source = await self._fetch_inputs(body) if spec.inpainting else None
+        source = await self._fetch_inputs(body, call) if spec.inpainting else None
         return body, source
 
     # -- inpainting inputs ----------------------------------------------------------------------
 
-    async def _fetch_inputs(self, body: dict[str, Any]) -> tuple[int, int] | None:
+    async def _fetch_inputs(self, body: dict[str, Any], call: RecordedCall) -> tuple[int, int] | None:
         """Fetch imageUrl then maskUrl like the real service; the image's size, if one was given."""
         size = None
         for name in ("imageUrl", "maskUrl"):
             if name in body:
-                data = await self._fetch_input(name, body[name])
+                fetched = await self._fetch_input(name, body[name])
+                call.inputs[name] = fetched
+                if fetched.error is not None:
+                    raise InputFailed(fetched.error)
                 if name == "imageUrl":
-                    size = image_size(data)
+                    size = fetched.size
         return size
 
-    async def _fetch_input(self, name: str, url: str) -> bytes:
+    async def _fetch_input(self, name: str, url: str) -> FetchedInput:
+        """GET one input (capped at input_max_bytes) and decode it; the record says what went wrong, if anything."""
         assert self._session is not None, "start() first"
-        status: int | None = None
-        data = b""
+        fetched = FetchedInput(name, url, None)
         try:
             async with self._session.get(url) as resp:
-                status = resp.status
-                data = await self._read_limited(resp)
+                fetched.status = resp.status
+                fetched.data = await self._read_limited(resp, self.input_max_bytes)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            self.inpaint_fetches.append((url, status, len(data)))
-            raise BadRequest(f"{name} could not be fetched ({type(exc).__name__}: {exc}): {url}") from None
-        self.inpaint_fetches.append((url, status, len(data)))
-        if status != 200:
-            raise BadRequest(f"{name} could not be fetched (HTTP {status}): {url}")
-        if not is_image(data):
-            raise BadRequest(f"{name} is not an image: {url}")
-        return data
+            fetched.error = f"{name} could not be fetched ({type(exc).__name__}: {exc}): {url}"
+        if fetched.error is None and fetched.status != 200:
+            fetched.error = f"{name} could not be fetched (HTTP {fetched.status}): {url}"
+        if fetched.error is None:
+            self._decode(fetched)
+        self.fetched_inputs.append(fetched)
+        self.inpaint_fetches.append((url, fetched.status, len(fetched.data)))
+        return fetched
 
     @staticmethod
-    async def _read_limited(resp: aiohttp.ClientResponse) -> bytes:
+    def _decode(fetched: FetchedInput) -> None:
+        if not is_image(fetched.data):
+            fetched.error = f"{fetched.field} is not an image: {fetched.url}"
+            return
+        with Image.open(io.BytesIO(fetched.data)) as image:
+            fetched.size, fetched.mode, fetched.format = image.size, image.mode, image.format
+
+    @staticmethod
+    async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
         chunks: list[bytes] = []
         total = 0
         async for chunk in resp.content.iter_chunked(64 * 1024):
             total += len(chunk)
-            if total > FETCH_LIMIT:
-                raise ValueError(f"larger than {FETCH_LIMIT} bytes")
+            if total > limit:
+                raise ValueError(f"larger than {limit} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
 

@@ -1,0 +1,32 @@
+"""What a queued job keeps to be delivered without the interaction that asked for it (after a restart
+too): one typed record, built in one place (`bot/services/requests.py`), stored as JSON in the job's
+row and read back once, by the storage boundary (`bot/storage/records.py`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+DEFAULT_FILESIZE_LIMIT = 10 * 1024 * 1024  # Discord's upload limit where nothing else is known
+
+
+class Delivery(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    application_id: int = 0  # the bot's application: with the job's interaction token, the webhook to answer on
+    prompt: str | None = None  # what the member typed (None: a row from before the durable queue)
+    shown: tuple[tuple[str, Any], ...] = ()  # (option, value) for every parameter used, as the embed shows them
+    role_ids: tuple[int, ...] = ()  # the member's roles when asked: their allowance
+    requester: str | None = None  # the member's display name, for the result's author line
+    avatar_url: str | None = None
+    filesize_limit: int | None = None  # the channel's upload limit when asked
+    thumbnail_url: str | None = None  # /inpaint: the original image, shown beside the result
+    note: str | None = None  # shown above the result: "Reroll of job #N", "Allowed once by ..."
+    spoiler: bool = False  # an age-restricted channel whose server wants results as spoilers
+    age_restricted: bool = False  # asked in an age-restricted channel: the image check does not run
+    review: int | None = None  # approval mode: the review channel the result waits in first
+
+    @property
+    def upload_limit(self) -> int:
+        return self.filesize_limit or DEFAULT_FILESIZE_LIMIT

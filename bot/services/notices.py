@@ -1,0 +1,167 @@
+"""The members' waiting notices while their jobs wait or run: "Waiting to start: position 3 of 7, about
+40 s", then "Generating… (12 s)". Rate-limited per job (PROGRESS_INTERVAL_SECONDS) and bot-wide
+(PROGRESS_MAX_EDITS_PER_SECOND, jobs nearest the front first). No Discord here: the `Courier` edits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from bot.core.settings import Settings
+from bot.domain import StoreBusy
+from bot.domain.records import JobRecord
+from bot.storage.roles import JobQueue
+
+if TYPE_CHECKING:
+    from bot.services.generation import Outcome
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.2  # how often the notices are looked at (each job is still edited at most every interval)
+NOTICE_AFTER_SECONDS = 0.3  # a job claimed this soon after it was queued never shows a waiting notice
+MEDIAN_CACHE_SECONDS = 30.0
+EDIT_TIMEOUT_SECONDS = 5.0  # a notice edit Discord is slow to take is given up; the next tick tries again
+
+
+class Courier(Protocol):
+    async def notice(self, job: JobRecord, text: str, *, cancellable: bool) -> None: ...
+
+    async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None: ...
+
+    async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None: ...
+
+
+@dataclass
+class Notice:
+    job: JobRecord
+    seen: float  # monotonic: when this process learnt of the job
+    text: str | None = None  # what the member's message shows now (None: still "thinking…")
+    edited: float = -math.inf
+    started: float | None = None  # monotonic: when its Pixazo call started here
+
+
+class EditBudget:
+    """At most `rate` edits in any one-second window, bot-wide (a sliding window, not a bucket,
+    which would let a full bucket and a second's refill land in the same second)."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._limit = max(1, int(rate))
+        self._clock = clock
+        self._recent: deque[float] = deque()
+
+    def take(self) -> bool:
+        now = self._clock()
+        while self._recent and now - self._recent[0] >= 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= self._limit:
+            return False
+        self._recent.append(now)
+        return True
+
+
+def waiting_text(position: int, length: int, eta: float | None) -> str:
+    text = f"Waiting to start: position {position} of {length}"
+    if eta is not None:
+        text += f", about {_duration(eta)}"
+    return text + "."
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    return f"{round(seconds / 60)} min"
+
+
+class Notices:
+    def __init__(self, settings: Settings, store: JobQueue, courier: Callable[[], Courier], *, slots: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._settings = settings
+        self._store = store
+        self._courier = courier
+        self._slots = slots
+        self._clock = clock
+        self.board: dict[int, Notice] = {}
+        self._notices = self.board
+        self._budget = EditBudget(settings.progress_max_edits_per_second, clock)
+        self._medians: dict[str, tuple[float, float | None]] = {}
+
+    async def resume(self) -> None:
+        """After a restart, the jobs still waiting get their notices back (from the ledger's rows)."""
+        try:
+            positions = await self._store.queue_positions()
+            for job_id in positions:
+                row = await self._store.job(job_id)
+                if row is not None and row.get("interaction_token") and job_id not in self._notices:
+                    # Shown as already noticed: the last run may have edited the message.
+                    self._notices[job_id] = Notice(row, self._clock() - NOTICE_AFTER_SECONDS, text="")
+        except StoreBusy as exc:
+            log.warning("queue: could not resume the waiting notices, the database is busy: %s", exc)
+
+    async def loop(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                await self._notice_tick()
+            except StoreBusy:
+                pass
+            except Exception:
+                log.exception("queue: updating the waiting notices failed; trying again")
+
+    async def _notice_tick(self) -> None:
+        if not self._notices:
+            return
+        positions = await self._store.queue_positions()
+        length = len(positions)
+        now = self._clock()
+        interval = self._settings.progress_interval_seconds
+        due: list[tuple[int, Notice, str, bool]] = []
+        for job_id, notice in list(self._notices.items()):
+            if notice.started is not None:
+                if notice.text is None:
+                    continue  # started at once: "thinking…" until the result
+                text = f"Generating… ({_duration(now - notice.started)})"
+                order = 0
+            elif job_id in positions:
+                if now - notice.seen < NOTICE_AFTER_SECONDS:
+                    continue
+                position = positions[job_id]
+                text = waiting_text(position, length, await self._eta(notice.job["model"], position))
+                order = position
+            else:
+                continue  # claimed by another process, or ended: its own runner shows it
+            if text != notice.text and now - notice.edited >= interval:
+                due.append((order, notice, text, True))
+        due.sort(key=lambda d: d[0])  # nearest the front first
+        # One edit at a time: requests sent together could reach Discord bunched into one second.
+        for _, notice, text, cancellable in due:
+            if not self._budget.take():
+                break
+            notice.text, notice.edited = text, self._clock()
+            await self._edit(notice.job, text, cancellable)
+
+    async def _edit(self, job: JobRecord, text: str, cancellable: bool) -> None:
+        if job["id"] not in self._notices:
+            return
+        try:
+            async with asyncio.timeout(EDIT_TIMEOUT_SECONDS):
+                await self._courier().notice(job, text, cancellable=cancellable)
+        except Exception as exc:  # a notice is only a courtesy; the job goes on
+            log.info("job %d: could not update its notice: %s: %s", job["id"], type(exc).__name__, exc)
+
+    async def _eta(self, model: str, position: int) -> float | None:
+        now = self._clock()
+        cached = self._medians.get(model)
+        if cached is None or now - cached[0] > MEDIAN_CACHE_SECONDS:
+            cached = (now, await self._store.median_seconds(model))
+            self._medians[model] = cached
+        median = cached[1]
+        if median is None:
+            return None
+        # Each of the `slots` lanes finishes a job every `median` seconds on average.
+        return math.ceil(position / self._slots) * median

@@ -1,0 +1,80 @@
+"""A generation request, from a slash command or a button, on its way to the queue: what the moderation
+gates let through (`Admission`), and the job's `Delivery`, built here and nowhere else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.domain import Member
+from bot.domain.delivery import Delivery
+from bot.moderation.config import NEGATIVE_PROMPT, SPOILER, GuildConfig
+from bot.moderation.gates import Asker
+from bot.moderation.review import review_target
+from bot.services.moderation import Moderation
+from bot.services.queue import QueueRunner
+from bot.services.validation import Prepared, with_negative
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked, as their result shows them; the ui reads it off the interaction."""
+
+    member: Member
+    name: str
+    avatar_url: str | None
+    application_id: int
+    filesize_limit: int | None
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A request every moderation gate let through, and what the server's settings add to it."""
+
+    config: GuildConfig
+    asker: Asker
+    review: int | None = None  # approval mode: the review channel the result waits in
+
+    @property
+    def private(self) -> bool:
+        """In approval mode even "thinking…" is the member's alone: nothing shows until approved."""
+        return self.review is not None
+
+    @property
+    def spoiler(self) -> bool:
+        return self.asker.age_restricted and bool(self.config.get(SPOILER))
+
+    def shape(self, prepared: Prepared) -> Prepared:
+        """The server's negative prompt goes to Pixazo, not into what the member typed: a Reroll adds it once."""
+        return with_negative(prepared, self.config.get(NEGATIVE_PROMPT))
+
+
+def make_delivery(prepared: Prepared, requester: Requester, admission: Admission, *, note: str | None = None,
+                  thumbnail_url: str | None = None) -> Delivery:
+    """What the queued row keeps to deliver the job without the interaction object (after a restart)."""
+    return Delivery(application_id=requester.application_id, prompt=prepared.prompt, shown=prepared.shown,
+                    role_ids=requester.member.role_ids, requester=requester.name, avatar_url=requester.avatar_url,
+                    filesize_limit=requester.filesize_limit, thumbnail_url=thumbnail_url, note=note or None,
+                    spoiler=admission.spoiler, age_restricted=admission.asker.age_restricted,
+                    review=admission.review)
+
+
+class Requests:
+    def __init__(self, moderation: Moderation, queue: QueueRunner) -> None:
+        self._moderation = moderation
+        self._queue = queue
+
+    async def admit(self, guild_id: int, asker: Asker, prepared: Prepared) -> Admission:
+        """The moderation gates, for slash commands and buttons alike (raises the first Refusal); then
+        where the result must wait, if anywhere (refused here when approval has no review channel)."""
+        config = await self._moderation.admit(guild_id, asker, prepared.model.key, prepared.prompt)
+        return Admission(config, asker, review_target(config, asker))
+
+    async def submit(self, prepared: Prepared, requester: Requester, admission: Admission, *, channel_id: int | None,
+                     token: str | None, inputs: dict[str, Any] | None = None, note: str | None = None,
+                     thumbnail_url: str | None = None) -> int:
+        """Queue the job: credits reserved now (a refusal raises, nothing spent); the queue runs and
+        delivers it. `token` is the interaction's (None: the result is a channel post naming the member)."""
+        delivery = make_delivery(prepared, requester, admission, note=note, thumbnail_url=thumbnail_url)
+        return await self._queue.submit(admission.shape(prepared), requester.member, channel_id=channel_id,
+                                        delivery=delivery, token=token, inputs=inputs)

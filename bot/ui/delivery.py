@@ -1,0 +1,214 @@
+"""Delivery to Discord: the queue's courier, and the one helper for a stored interaction token.
+
+A job keeps its interaction's token (a credential, only while the job is open) and the bot's
+application id, so its messages can be answered from the row after a restart: `interaction_webhook`
+builds that webhook with discord.py's public `Webhook.partial`, and `edit_original`/`delete_original`
+reach its "@original" message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.core.errors import UserFacingError
+from bot.core.imaging import fit_off_loop
+from bot.domain.delivery import Delivery
+from bot.domain.records import JobRecord
+from bot.services.generation import Outcome
+from bot.ui.embeds import TooLargeToPost, file_stem, result_message
+from bot.ui.replies import NO_PINGS
+
+if TYPE_CHECKING:
+    from bot.ui.app import PixazoBot
+
+log = logging.getLogger(__name__)
+
+TOKEN_GONE = (401, 404)  # 401 Invalid Webhook Token (expired), 404 Unknown Webhook
+
+
+def interaction_webhook(bot: discord.Client, application_id: int, token: str) -> discord.Webhook:
+    """The webhook of a stored interaction: Discord's interaction webhooks are the application's id with
+    the interaction's token. `Webhook.partial` builds an incoming webhook (type 1), and discord.py
+    refuses `ephemeral=True` on anything but an application webhook (type 3), which an interaction's
+    own followup webhook is; so its documented `type` attribute is set to say what it is. Editing it
+    instead of building one through discord.py's private state is the point: only public API."""
+    webhook = discord.Webhook.partial(application_id, token, client=bot)
+    webhook.type = discord.WebhookType.application
+    return webhook
+
+
+async def edit_original(webhook: discord.Webhook, **fields: Any) -> discord.WebhookMessage:
+    """Edit the interaction's first answer ("@original": discord.py puts the id in the route as given;
+    its stubs type the id as an int, hence the one ignore)."""
+    return await webhook.edit_message("@original", allowed_mentions=NO_PINGS, **fields)  # type: ignore[call-overload]
+
+
+async def delete_original(webhook: discord.Webhook) -> None:
+    await webhook.delete_message("@original")  # type: ignore[arg-type]  # see edit_original
+
+
+class WebhookCourier:
+    """The queue's Discord side (the services' `Courier`): the waiting notice, the result, the failure,
+    each from the job's own row (application id + interaction token), never from a live interaction,
+    so a job resumed after a restart is delivered exactly like one queued a second ago. When Discord no
+    longer takes the token (15 minutes, 401 Invalid Webhook Token / 404 Unknown Webhook), the result
+    goes to the channel as a normal message naming the requester, without a ping."""
+
+    def __init__(self, bot: PixazoBot) -> None:
+        self.bot = bot
+
+    def _webhook(self, job: JobRecord) -> discord.Webhook | None:
+        delivery = job.get("delivery")
+        token = job.get("interaction_token")
+        if not token or delivery is None:
+            return None
+        return interaction_webhook(self.bot, delivery.application_id, token)
+
+    async def notice(self, job: JobRecord, text: str, *, cancellable: bool) -> None:
+        webhook = self._webhook(job)
+        if webhook is None:
+            return
+        # "@original", not an id: discord.py puts it in the route as given.
+        await edit_original(webhook, content=text, view=cancel_view(job["id"]) if cancellable else None)
+
+    async def _message(self, job: JobRecord, outcome: Outcome) -> tuple[discord.Embed, discord.File | None]:
+        delivery = job.get("delivery") or Delivery()
+        settings = self.bot.settings
+        upload = await fit_off_loop(self.bot.offload, outcome.image.data, outcome.image.format, file_stem(outcome),
+                                    delivery.upload_limit, timeout=settings.image_work_timeout_seconds)
+        try:
+            return result_message(outcome, requester=delivery.requester or f"member {job['user_id']}",
+                                  avatar_url=delivery.avatar_url, upload=upload, thumbnail_url=delivery.thumbnail_url,
+                                  spoiler=delivery.spoiler)
+        except TooLargeToPost as exc:
+            raise UserFacingError("The image came back too large to post here, and Pixazo gave no link to it.",
+                                  detail=f"result too large: {exc}") from None
+
+    async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None:
+        delivery = job.get("delivery") or Delivery()
+        if delivery.review:  # approval mode: a moderator decides first
+            await hold_for_review(self.bot, job, *await self._message(job, outcome))
+            return
+        # The image check, outside age-restricted channels.
+        finding = await self.bot.services.image_checks.finding(job, outcome.image.data)
+        if finding is not None:
+            await hold_flagged(self.bot, job, *await self._message(job, outcome), finding,
+                               tell=lambda text: self.tell(job, text, noticed=noticed))
+            return
+        webhook = self._webhook(job)
+        status = "no interaction token"
+        note = delivery.note  # "Reroll of job #N"
+        if webhook is not None:
+            embed, file = await self._message(job, outcome)
+            try:
+                if noticed:  # the notice becomes the result
+                    posted = await edit_original(webhook, content=note, embed=embed,
+                                                 attachments=[file] if file else [], view=result_view(job["id"]))
+                else:  # still "thinking…": the first followup replaces it
+                    kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True,
+                                              "view": result_view(job["id"]), "content": note}
+                    if file is not None:
+                        kwargs["file"] = file
+                    posted = await webhook.send(**kwargs)
+                await self.bot.services.results.remember(job["id"], posted.channel.id, posted.id)
+                return
+            except discord.HTTPException as exc:
+                if exc.status not in TOKEN_GONE:
+                    raise UserFacingError("Discord would not take the finished image, so no credits were spent. "
+                                          "Please try again.",
+                                          detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
+                status = f"HTTP {exc.status} {exc.text}"
+        log.info("job %d: the interaction token is gone (%s); posting the result in channel %s instead",
+                 job["id"], status, job["channel_id"])
+        embed, file = await self._message(job, outcome)
+        channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
+        try:
+            kwargs = {"content": f"<@{job['user_id']}> {note or ''}".rstrip(), "embed": embed, "allowed_mentions": NO_PINGS,
+                      "view": result_view(job["id"])}
+            if file is not None:
+                kwargs["file"] = file
+            sent = await channel.send(**kwargs)
+        except discord.HTTPException as exc:
+            raise UserFacingError("Discord would not take the finished image, so no credits were spent.",
+                                  detail=f"interaction token gone and channel {job['channel_id']} refused the result:"
+                                         f" HTTP {exc.status}: {exc.text}") from None
+        await self.bot.services.results.remember(job["id"], sent.channel.id, sent.id)
+
+    async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None:
+        """A private word where the token still works (the public "thinking…" or notice removed first);
+        else a short message in the channel, naming the member without a ping. A notice Discord would
+        not remove does not keep the member from being told: the word goes out all the same, and the
+        notice is made to say it too (it would otherwise stay "Generating…")."""
+        webhook = self._webhook(job)
+        if webhook is not None:
+            kept: discord.HTTPException | None = None  # why @original could not be removed
+            try:
+                try:
+                    await delete_original(webhook)
+                except discord.NotFound:
+                    pass
+                except discord.HTTPException as exc:
+                    if exc.status in TOKEN_GONE:
+                        raise
+                    kept = exc
+                    log.info("job %d: could not remove its notice (HTTP %s); telling user %s all the same",
+                             job["id"], exc.status, job["user_id"])
+                try:
+                    await webhook.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+                except discord.HTTPException:
+                    if kept is None:
+                        raise
+                    await self._replace_notice(webhook, text)  # the notice is the one place left to say it
+                    return
+                if kept is not None:
+                    # A public "thinking…" was replaced by that followup (Discord's rule for the first
+                    # one); a notice ("Generating…") was not, and would go on saying so: it says this too.
+                    try:
+                        await self._replace_notice(webhook, text)
+                    except discord.HTTPException as exc:
+                        log.info("job %d: its notice still could not be replaced (HTTP %s)", job["id"], exc.status)
+                return
+            except discord.HTTPException as exc:
+                if exc.status not in TOKEN_GONE:
+                    log.warning("job %d: could not tell user %s %r: HTTP %s", job["id"], job["user_id"], text,
+                                exc.status)
+                    return
+        try:
+            channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
+            await channel.send(f"<@{job['user_id']}> {text}", allowed_mentions=NO_PINGS)
+        except discord.HTTPException as exc:
+            log.warning("job %d: could not tell user %s %r in the channel either: HTTP %s", job["id"], job["user_id"],
+                        text, exc.status)
+
+    @staticmethod
+    async def _replace_notice(webhook: discord.Webhook, text: str) -> None:
+        await edit_original(webhook, content=text, embeds=[], attachments=[], view=None)
+
+
+def cancel_view(job_id: int) -> discord.ui.View:
+    from bot.ui.items.base import finished_view
+    from bot.ui.items.queue import CancelButton
+
+    return finished_view(CancelButton(job_id))
+
+
+def result_view(job_id: int) -> discord.ui.View:
+    from bot.ui.items.results import result_view as view
+
+    return view(job_id)
+
+
+async def hold_for_review(bot: PixazoBot, job: JobRecord, embed: discord.Embed, file: discord.File | None) -> None:
+    from bot.ui.items.approval import hold_for_review as hold
+
+    await hold(bot, job, embed, file)
+
+
+async def hold_flagged(bot: PixazoBot, job: JobRecord, embed: discord.Embed, file: discord.File | None,
+                       finding: Any, *, tell: Any) -> None:
+    from bot.ui.items.reports import hold_flagged as hold
+
+    await hold(bot, job, embed, file, finding, tell=tell)

@@ -1,0 +1,184 @@
+"""Approval mode: in a channel with approval on, a finished image goes to the review channel first, and
+is posted where it was asked for only once a moderator presses Approve.
+
+The job succeeds (its credits spent) once the review post exists: the image was made, whatever the
+moderator decides. The `reviews` row keeps everything a decision needs, so Approve and Reject work
+after a restart, and the buttons carry its id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.core.errors import UserFacingError
+from bot.core.text import end_sentence, plain
+from bot.domain.records import JobRecord
+from bot.domain.reviews import ACTIONS, ReviewKind, ReviewRecord, ReviewState
+from bot.services.reviews import detail_of
+from bot.services.validation import clean_text
+from bot.ui import presses
+from bot.ui.delivery import edit_original, interaction_webhook
+from bot.ui.forms import REASON_MAX, reject_form
+from bot.ui.items.base import Form, Interaction, Press, finished_view
+from bot.ui.items.results import result_view
+from bot.ui.items.reviews import (
+    NOT_A_MODERATOR,
+    copy_of_image,
+    decided_by_other,
+    mark_decided,
+    restored_embed,
+    tell_member,
+    to_decide,
+)
+from bot.ui.replies import NO_PINGS
+
+if TYPE_CHECKING:
+    from bot.ui.app import PixazoBot
+
+log = logging.getLogger(__name__)
+
+WAITING = "Your image is ready and waiting for a moderator's approval; you will be told here, or by DM, what they decide."
+
+
+async def hold_for_review(bot: PixazoBot, job: JobRecord, embed: discord.Embed, file: discord.File | None) -> None:
+    """The courier's delivery in approval mode: the result goes to the review channel with Approve and
+    Reject. Raises (the job fails, nothing spent) only when the review post cannot be made."""
+    delivery = job["delivery"]
+    assert delivery is not None and delivery.review is not None, "approval mode is in the delivery"
+    desk = bot.services.reviews
+    review_id = await desk.hold(job, ReviewKind.APPROVAL, {"embed": embed.to_dict(), "note": delivery.note})
+    if review_id is None:
+        return
+    review = discord.Embed.from_dict(embed.to_dict())
+    review.add_field(name="Requested by", value=f"<@{job['user_id']}>")
+    review.add_field(name="For channel", value=f"<#{job['channel_id']}>")
+    content = f"Waiting for approval: an image by <@{job['user_id']}> for <#{job['channel_id']}>."
+    kwargs: dict[str, Any] = {"content": content, "embed": review, "allowed_mentions": NO_PINGS,
+                              "view": finished_view(ApproveButton(review_id), RejectButton(review_id))}
+    if file is not None:
+        kwargs["file"] = file
+    channel = bot.get_partial_messageable(delivery.review, guild_id=job["guild_id"])
+    try:
+        posted = await channel.send(**kwargs)
+    except discord.HTTPException as exc:
+        await desk.drop(review_id)
+        raise UserFacingError("The bot could not post your image in the review channel, so no credits were spent; "
+                              "please tell a moderator.",
+                              detail=f"review channel {delivery.review} refused job {job['id']}: HTTP {exc.status}: "
+                                     f"{exc.text}") from None
+    await desk.posted(review_id, posted.channel.id, posted.id)
+    log.info("job %d waits for approval in channel %s (review %d)", job["id"], delivery.review, review_id)
+    token = job.get("interaction_token")
+    if not token:
+        return
+    try:
+        await edit_original(interaction_webhook(bot, delivery.application_id, token), content=WAITING, view=None)
+    except discord.HTTPException as exc:  # a courtesy: the decision tells them again
+        log.info("job %d: could not say it waits for approval: HTTP %s", job["id"], exc.status)
+
+
+def decided_view(review_id: int) -> discord.ui.View:
+    return finished_view(ApproveButton(review_id), RejectButton(review_id), disabled=True)
+
+
+class ApproveButton(Press, template=rf"review:approve:(?P<review>{presses.ID})"):
+    subject, what, where, id_group = presses.REVIEW, "review decision", "Approve button", "review"
+    who, refusal = presses.Who.MODERATOR, NOT_A_MODERATOR
+
+    def __init__(self, review_id: int) -> None:
+        super().__init__(review_id, discord.ui.Button(label="Approve", emoji="✅", style=discord.ButtonStyle.success,
+                                                      custom_id=f"review:approve:{review_id}"))
+
+    async def act(self, interaction: Interaction, review: ReviewRecord) -> None:
+        token = to_decide(review)["interaction_token"]
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, moderator = interaction.client, interaction.user.id
+        decision = await bot.services.reviews.decide(self.row_id, ReviewState.APPROVED, moderator)
+        if (lost := decided_by_other(decision)) is not None or decision is None:
+            await interaction.followup.send(lost or "", ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        # The decision cleared the request's token from the ledger; this answer is its last use.
+        review = {**decision.review, "interaction_token": token}
+        posted = await _post_approved(bot, review, moderator)
+        where = f"<#{review['channel_id']}>"
+        if posted is None:
+            # Nothing was posted: the review waits again, so the image is not lost behind a dead decision.
+            await bot.services.reviews.reopen(self.row_id, moderator, token)
+            await interaction.followup.send(f"Discord would not let the bot post in {where}, so the image is still "
+                                            "waiting here; try again once the bot can post there.",
+                                            ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        await mark_decided(bot, review, f"Approved by <@{moderator}>; posted in {where}: {posted.jump_url}",
+                           decided_view(self.row_id))
+        await interaction.followup.send(f"Approved; posted in {where}.", ephemeral=True, allowed_mentions=NO_PINGS)
+        told = await tell_member(bot, review, f"A moderator approved your image; it is posted in {where}: "
+                                              f"{posted.jump_url}")
+        await bot.services.reviews.record(review, moderator, ACTIONS[ReviewState.APPROVED], review["user_id"],
+                                          message_id=posted.id, told=told)
+
+
+async def _post_approved(bot: PixazoBot, review: ReviewRecord, moderator: int) -> discord.Message | None:
+    """The result in the channel it was asked in, as a normal message with the usual buttons."""
+    saved = detail_of(review)
+    file = await copy_of_image(bot, review["review_channel_id"], review["review_message_id"])
+    embed = restored_embed(saved.get("embed") or {}, file)
+    note = f" {saved['note']}" if saved.get("note") else ""
+    kwargs: dict[str, Any] = {"content": f"<@{review['user_id']}>'s image, approved by <@{moderator}>.{note}",
+                              "embed": embed, "allowed_mentions": NO_PINGS, "view": result_view(review["job_id"])}
+    if file is not None:
+        kwargs["file"] = file
+    channel = bot.get_partial_messageable(review["channel_id"] or 0, guild_id=review["guild_id"])
+    try:
+        posted = await channel.send(**kwargs)
+    except discord.HTTPException as exc:
+        log.warning("review %d: approved, but channel %s refused the result: HTTP %s %s", review["id"],
+                    review["channel_id"], exc.status, exc.text)
+        return None
+    await bot.services.results.remember(review["job_id"], posted.channel.id, posted.id)
+    return posted
+
+
+class RejectButton(Press, template=rf"review:reject:(?P<review>{presses.ID})"):
+    subject, what, where, id_group = presses.REVIEW, "review decision", "Reject button", "review"
+    who, refusal = presses.Who.MODERATOR, NOT_A_MODERATOR
+
+    def __init__(self, review_id: int) -> None:
+        super().__init__(review_id, discord.ui.Button(label="Reject", emoji="✖️", style=discord.ButtonStyle.danger,
+                                                      custom_id=f"review:reject:{review_id}"))
+
+    async def act(self, interaction: Interaction, review: ReviewRecord) -> None:
+        to_decide(review)
+        await interaction.response.send_modal(reject_form(self.row_id))
+
+
+class RejectForm(Form):
+    pattern = re.compile(rf"^review:reject-modal:(?P<review>{presses.ID})$")
+    subject, what, where, id_group = presses.REVIEW, "review decision", "Reject form", "review"
+    who, refusal = presses.Who.MODERATOR, NOT_A_MODERATOR
+
+    @classmethod
+    async def act(cls, interaction: Interaction, review: ReviewRecord, values: dict[str, str]) -> None:
+        token = to_decide(review)["interaction_token"]
+        reason = clean_text(values.get("reason", ""))[:REASON_MAX] or None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        bot, moderator = interaction.client, interaction.user.id
+        decision = await bot.services.reviews.decide(review["id"], ReviewState.REJECTED, moderator, reason=reason)
+        if (lost := decided_by_other(decision)) is not None or decision is None:
+            await interaction.followup.send(lost or "", ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        review = {**decision.review, "interaction_token": token}
+        why = plain(reason, REASON_MAX) if reason else "no reason was given"
+        await mark_decided(bot, review, f"Rejected by <@{moderator}>: {why}", decided_view(review["id"]))
+        text = end_sentence(f"A moderator did not approve your image for <#{review['channel_id']}>: {why}")
+        if await bot.services.reviews.succeeded(review["job_id"]):  # about credits only what the ledger says
+            text += " Its credits stay spent, since the image was made."
+        told = await tell_member(bot, review, text)
+        said = {"followup": "they were told privately", "dm": "they were told by DM",
+                "not told": "they could not be told (no DMs)"}[told]
+        await interaction.followup.send(f"Rejected; {said}.", ephemeral=True, allowed_mentions=NO_PINGS)
+        await bot.services.reviews.record(review, moderator, ACTIONS[ReviewState.REJECTED], review["user_id"],
+                                          reason=reason, told=told)

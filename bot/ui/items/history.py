@@ -1,0 +1,109 @@
+"""/history's pages and /forget's question: their buttons (persistent: the custom_id carries whose they
+are) and the messages they show."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Self
+
+import discord
+
+from bot.core.text import code_span, credits
+from bot.domain.records import JobRecord, prompt_of
+from bot.services.history import PAGE
+from bot.ui import presses
+from bot.ui.embeds import COLOUR
+from bot.ui.items.base import Interaction, Press, finished_view
+from bot.ui.replies import NO_PINGS
+
+log = logging.getLogger(__name__)
+
+PROMPT_SHOWN = 60
+FORGOTTEN = "(cleared)"
+FORGET_ASK = ("This clears the prompts, parameters, attachment names and result links of all your images in every "
+              "server; what they cost stays. The images already posted stay in their channels (the Delete button "
+              "on each removes it). Clear them?")
+NOT_YOURS = "Only the member who opened this can use these buttons."
+
+
+def history_line(job: JobRecord) -> str:
+    prompt = FORGOTTEN if job.get("forgotten_at") is not None else code_span(prompt_of(job), PROMPT_SHOWN)
+    line = (f"**#{job['id']}** /{job['model']} · {job['state']} · <t:{int(job['created_at'])}:R> · "
+            f"{credits(job['cost'])}\n{prompt}")
+    if job.get("result_message_id") and job.get("result_channel_id"):
+        line += (f" · [result](https://discord.com/channels/{job['guild_id']}/{job['result_channel_id']}/"
+                 f"{job['result_message_id']})")
+    return line
+
+
+async def history_page(interaction: Interaction, owner_id: int, model: str | None,
+                       offset: int) -> tuple[discord.Embed, discord.ui.View]:
+    """One page of a member's /history in a server, with Previous and Next."""
+    jobs, total = await interaction.client.services.history.page(interaction.guild_id or 0, owner_id, model, offset)
+    pages = max(1, -(-total // PAGE))
+    title = "Your images here" + (f" with /{model}" if model else "")
+    embed = discord.Embed(title=title, colour=COLOUR,
+                          description="\n\n".join(history_line(j) for j in jobs) or "No images yet.")
+    embed.set_footer(text=f"Page {offset // PAGE + 1} of {pages} · {total} in all, newest first")
+    return embed, finished_view(
+        PageButton(owner_id, max(0, offset - PAGE), model, label="Previous", disabled=offset == 0),
+        PageButton(owner_id, offset + PAGE, model, label="Next", disabled=offset + PAGE >= total))
+
+
+class PageButton(Press,
+                 template=rf"history:page:(?P<owner>{presses.ID}):(?P<offset>[0-9]{{1,9}}):(?P<model>[a-z0-9-]{{0,40}})"):
+    """Previous or Next: the custom_id carries whose history, the page's first row and the model
+    filter, so a page turns after a restart as before it."""
+
+    subject, what, where, id_group = presses.MEMBER, "history page", "History page button", "owner"
+    who, refusal = presses.Who.OWNER, NOT_YOURS
+
+    def __init__(self, owner_id: int, offset: int, model: str | None, *, label: str | None = None,
+                 disabled: bool = False) -> None:
+        super().__init__(owner_id, discord.ui.Button(label=label, style=discord.ButtonStyle.secondary,
+                                                     disabled=disabled,
+                                                     custom_id=f"history:page:{owner_id}:{offset}:{model or ''}"))
+        self.offset, self.model = offset, model or None
+
+    @classmethod
+    def from_match(cls, match: re.Match[str]) -> Self:
+        return cls(int(match["owner"]), int(match["offset"]), match["model"])
+
+    async def act(self, interaction: Interaction, row: Any) -> None:
+        embed, view = await history_page(interaction, self.row_id, self.model, self.offset)
+        await interaction.response.edit_message(embed=embed, view=view, allowed_mentions=NO_PINGS)
+
+
+def forget_question(owner_id: int) -> discord.ui.View:
+    return finished_view(ForgetButton(owner_id, confirm=True), ForgetButton(owner_id, confirm=False))
+
+
+class ForgetButton(Press, template=rf"forget:(?P<choice>confirm|cancel):(?P<owner>{presses.ID})"):
+    """/forget's Confirm and Cancel: the custom_id carries whose details they clear."""
+
+    subject, what, id_group = presses.MEMBER, "/forget", "owner"
+    who, refusal = presses.Who.OWNER, NOT_YOURS
+
+    def __init__(self, owner_id: int, *, confirm: bool) -> None:
+        super().__init__(owner_id, discord.ui.Button(
+            label="Confirm" if confirm else "Cancel",
+            style=discord.ButtonStyle.danger if confirm else discord.ButtonStyle.secondary,
+            custom_id=f"forget:{'confirm' if confirm else 'cancel'}:{owner_id}"))
+        self.confirm = confirm
+        self.where = f"/forget {'Confirm' if confirm else 'Cancel'} button"
+
+    @classmethod
+    def from_match(cls, match: re.Match[str]) -> Self:
+        return cls(int(match["owner"]), confirm=match["choice"] == "confirm")
+
+    async def act(self, interaction: Interaction, row: Any) -> None:
+        if not self.confirm:
+            await interaction.response.edit_message(content="Nothing was cleared.", view=None,
+                                                    allowed_mentions=NO_PINGS)
+            return
+        cleared = await interaction.client.services.history.forget(self.row_id)
+        await interaction.response.edit_message(
+            content=f"Cleared the details of {cleared} {'image' if cleared == 1 else 'images'}. The images "
+                    "already posted stay in their channels; the Delete button on each removes it.",
+            view=None, allowed_mentions=NO_PINGS)

@@ -1,0 +1,108 @@
+"""What approval mode and reports share in the review channel: who may decide, the decided post, a
+copy of the image, and telling a member privately (the request's own token while it lives, else a DM)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.core.errors import UserFacingError
+from bot.domain.reviews import ReviewRecord, ReviewState
+from bot.services.reviews import already
+from bot.ui.delivery import TOKEN_GONE, interaction_webhook
+from bot.ui.replies import NO_PINGS
+
+if TYPE_CHECKING:
+    from bot.ui.app import PixazoBot
+
+log = logging.getLogger(__name__)
+
+NOT_A_MODERATOR = "Only members who can manage messages in this channel can decide on images here."
+UNKNOWN = "This review is no longer known to the bot."
+
+
+def to_decide(review: ReviewRecord) -> ReviewRecord:
+    """The pending review a moderator pressed on, or the one sentence saying why not."""
+    if review["status"] != ReviewState.PENDING:
+        raise UserFacingError(already(review), detail=f"review {review['id']} was already {review['status']}")
+    return review
+
+
+async def mark_decided(bot: PixazoBot, review: ReviewRecord, text: str, view: discord.ui.View) -> None:
+    """The review post shows the decision, its buttons disabled. A post that cannot be edited costs
+    only that: the decision is in the ledger."""
+    channel_id, message_id = review.get("review_channel_id"), review.get("review_message_id")
+    if not channel_id or not message_id:
+        return
+    message = bot.get_partial_messageable(channel_id, guild_id=review["guild_id"]).get_partial_message(message_id)
+    try:
+        await message.edit(content=text[:2000], view=view, allowed_mentions=NO_PINGS)
+    except discord.HTTPException as exc:
+        log.warning("review %d: could not mark its post %s as decided: HTTP %s %s", review["id"], message_id,
+                    exc.status, exc.text)
+
+
+async def copy_of_image(bot: PixazoBot, channel_id: int | None, message_id: int | None) -> discord.File | None:
+    """The image attached to a bot message (a review post keeps one), as a file to post again."""
+    if not channel_id or not message_id:
+        return None
+    channel = bot.get_partial_messageable(channel_id)
+    try:
+        message = await channel.fetch_message(message_id)
+        if not message.attachments:
+            return None
+        attachment = message.attachments[0]
+        return await attachment.to_file(spoiler=attachment.is_spoiler())
+    except discord.HTTPException as exc:
+        log.warning("could not copy the image of message %s in channel %s: HTTP %s %s", message_id, channel_id,
+                    exc.status, exc.text)
+        return None
+
+
+def restored_embed(saved: dict[str, Any], file: discord.File | None) -> discord.Embed:
+    """A result's embed as it was saved, its image pointing at the file posted with it again."""
+    embed = discord.Embed.from_dict(saved)
+    image = (saved.get("image") or {}).get("url", "")
+    if file is not None and not file.spoiler and (image.startswith("attachment://") or _on_cdn(image)):
+        embed.set_image(url=f"attachment://{file.filename}")
+    return embed
+
+
+def _on_cdn(url: str) -> bool:
+    return bool(re.search(r"/attachments/\d+/", url))
+
+
+async def tell_member(bot: PixazoBot, review: ReviewRecord, text: str) -> str:
+    """Tell the requester privately: an ephemeral followup on their request while its token lives,
+    else a DM. Returns how they were told ("followup", "dm", "not told")."""
+    token, application_id = review.get("interaction_token"), review.get("application_id")
+    expires = review.get("token_expires_at") or 0
+    if token and application_id and bot.services.reviews.now() < expires:
+        try:
+            await interaction_webhook(bot, application_id, token).send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            return "followup"
+        except discord.HTTPException as exc:
+            if exc.status not in TOKEN_GONE:
+                log.warning("review %d: could not tell user %s on their request: HTTP %s", review["id"],
+                            review["user_id"], exc.status)
+    try:
+        dm = await bot.create_dm(discord.Object(review["user_id"]))
+        await dm.send(text, allowed_mentions=NO_PINGS)
+        return "dm"
+    except discord.HTTPException as exc:
+        # 50007: they take no DMs from this server's members. Nothing else reaches them privately.
+        log.warning("review %d: could not tell user %s by DM either (HTTP %s, code %s); they were not told: %r",
+                    review["id"], review["user_id"], exc.status, exc.code, text)
+        return "not told"
+
+
+def decided_by_other(decision: Any) -> str | None:
+    """The sentence for a press that lost the race (or found no review), None for the winner."""
+    if decision is None:
+        return UNKNOWN
+    return None if decision.won else already(decision.review)
+
+

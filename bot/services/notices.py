@@ -46,6 +46,23 @@ class Notice:
     started: float | None = None  # monotonic: when its Pixazo call started here
 
 
+class Board(dict[int, Notice]):
+    """The notices being shown (job id -> notice); `filled` is set whenever one is added, so the notices'
+    loop sleeps on it, not on a clock, while there is none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filled = asyncio.Event()
+
+    def __setitem__(self, job_id: int, notice: Notice) -> None:
+        super().__setitem__(job_id, notice)
+        self.filled.set()
+
+    def setdefault(self, job_id: int, notice: Notice) -> Notice:
+        self.filled.set()
+        return super().setdefault(job_id, notice)
+
+
 class EditBudget:
     """At most `rate` edits in any one-second window, bot-wide (a sliding window, not a bucket,
     which would let a full bucket and a second's refill land in the same second)."""
@@ -86,7 +103,7 @@ class Notices:
         self._courier = courier
         self._slots = slots
         self._clock = clock
-        self.board: dict[int, Notice] = {}
+        self.board = Board()
         self._notices = self.board
         self._budget = EditBudget(settings.progress_max_edits_per_second, clock)
         self._medians: dict[str, tuple[float, float | None]] = {}
@@ -105,6 +122,9 @@ class Notices:
 
     async def loop(self) -> None:
         while True:
+            if not self.board:  # nothing to show: sleep until a notice is added
+                self.board.filled.clear()
+                await self.board.filled.wait()
             await asyncio.sleep(TICK_SECONDS)
             try:
                 await self._notice_tick()
@@ -116,9 +136,12 @@ class Notices:
     async def _notice_tick(self) -> None:
         if not self._notices:
             return
-        positions = await self._store.queue_positions()
-        length = len(positions)
+        # The queue's order only matters to a job waiting here long enough to show it (a running one
+        # shows its time; one claimed within NOTICE_AFTER_SECONDS shows nothing).
         now = self._clock()
+        waiting = any(n.started is None and now - n.seen >= NOTICE_AFTER_SECONDS for n in self._notices.values())
+        positions = await self._store.queue_positions() if waiting else {}
+        length = len(positions)
         interval = self._settings.progress_interval_seconds
         due: list[tuple[int, Notice, str, bool]] = []
         for job_id, notice in list(self._notices.items()):

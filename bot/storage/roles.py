@@ -16,7 +16,7 @@ for conditions that pass; bot/domain/errors.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -115,6 +115,13 @@ class JobQueue(Protocol):
         (PIXAZO_MAX_CONCURRENCY, across every process sharing the database).
 
         One transaction under one lock: two processes never take the same job or the same last slot."""
+        ...
+
+    async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
+                          limit: int, max_running: int | None = None) -> tuple[list[JobRecord], bool]:
+        """`claim`, up to `limit` jobs (this process's free slots) in one statement, in the fair order, and
+        never past `max_running` live leases; with whether claimable jobs are still left after it (so the
+        queue knows whether a slot freed later has anything to take)."""
         ...
 
     async def fail_worn_out(self) -> list[JobRecord]:
@@ -339,6 +346,13 @@ class Audit(Protocol):
     async def record_action(self, guild_id: int, actor_id: int, action: str, target_id: int | None,
                             detail: dict[str, Any]) -> None:
         """One row of the server's record of who did what (moderation decisions, generations: part 8)."""
+        ...
+
+    async def watch_audit(self, recorded: Callable[[int], None]) -> None:
+        """Call `recorded(guild_id)` on the event loop for each row this ledger records from now on, so the
+        audit poster waits for rows instead of polling. SQLite (one process) calls it back from its own
+        writes; PostgreSQL does nothing here: every process learns of every process's rows by LISTEN
+        (bot/storage/postgres/notify.py)."""
         ...
 
     async def admin_actions(self, guild_id: int, limit: int = 50) -> list[AdminAction]: ...

@@ -102,6 +102,33 @@ UPDATE jobs SET state = '{_RUNNING}', started_at = $1, attempts = attempts + 1, 
         OR (SELECT COUNT(*) FROM jobs WHERE state = '{_RUNNING}' AND lease_until >= $1) < $4::bigint)
  RETURNING *
 """
+# Up to $5 jobs at once in the same order, within the cluster-wide bound $4 (a batch claim: the fair
+# order is each job's rank, fixed when it was queued, so a batch takes what one-at-a-time claims would).
+# Claims are serialised by CLAIM_LOCK, so the live count holds; SKIP LOCKED passes over a row another
+# transaction is changing (a Cancel, a settle) rather than waiting for it.
+_CLAIM_BATCH_SQL = f"""
+WITH room AS (
+  SELECT CASE WHEN $4::bigint IS NULL THEN $5::bigint
+              ELSE LEAST($5::bigint, $4::bigint - (SELECT COUNT(*) FROM jobs WHERE state = '{_RUNNING}'
+                                                   AND lease_until >= $1)) END AS n
+), queued AS (
+  SELECT id, rank FROM jobs WHERE state = '{_QUEUED}' ORDER BY rank, id LIMIT $5 FOR UPDATE SKIP LOCKED
+), expired AS (
+  SELECT id, rank FROM jobs WHERE state = '{_RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL
+     AND attempts < {MAX_ATTEMPTS} AND lease_owner <> $2 ORDER BY rank, id LIMIT $5 FOR UPDATE SKIP LOCKED
+), next AS (
+  SELECT id FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired) AS candidates
+   ORDER BY rank, id LIMIT GREATEST(0, (SELECT n FROM room))
+)
+UPDATE jobs SET state = '{_RUNNING}', started_at = $1, attempts = attempts + 1, lease_owner = $2, lease_until = $3
+ WHERE id IN (SELECT id FROM next)
+ RETURNING *
+"""
+_MORE_SQL = f"""
+SELECT EXISTS (SELECT FROM jobs WHERE state = '{_QUEUED}')
+    OR EXISTS (SELECT FROM jobs WHERE state = '{_RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL
+                  AND attempts < {MAX_ATTEMPTS} AND lease_owner <> $2)
+"""
 # A running job whose lease ran out during its last allowed attempt, not $2's own: failed, refunded (part
 # 5's rule). The rows come back as they were (a CTE reads the snapshot before the UPDATE), tokens included.
 _WORN_OUT_SQL = f"""
@@ -120,7 +147,10 @@ _RESERVE_SQL = "SELECT * FROM reserve_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $1
 _REASONS = {Refused.JOBS: Refused.JOBS, Refused.CREDITS: Refused.CREDITS, Refused.GLOBAL: Refused.GLOBAL,
             Refused.BUDGET: Refused.BUDGET}
 
-_RECORD = "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6)"
+# Every audit row tells every process (NOTIFY audit_rows '<guild_id>' at COMMIT: bot/storage/postgres/notify.py).
+_RECORD = ("WITH recorded AS (INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at)"
+           " VALUES ($1, $2, $3, $4, $5, $6) RETURNING guild_id)"
+           " SELECT pg_notify('audit_rows', guild_id::text) FROM recorded")
 
 # Every member and server total the triggers keep, against the sum of the rows. There is no whole-day total row
 # on PostgreSQL (see migration 0004): the day's global use is always summed from these.
@@ -416,8 +446,10 @@ class PostgresStore:
             if row["refused"] is not None:
                 raise Refused(_REASONS[row["refused"]], snap)
             # rank: the member's open jobs, all ahead of this one (in_flight counts exactly those).
-            await conn.execute("UPDATE jobs SET delivery = $2, interaction_token = $3, rank = $4 WHERE id = $1",
-                               row["job_id"], encode_delivery(delivery), token, snap.in_flight)
+            # Every other process hears of it at COMMIT (NOTIFY jobs '<owner>': bot/storage/postgres/notify.py).
+            await conn.execute("UPDATE jobs SET delivery = $2, interaction_token = $3, rank = $4 WHERE id = $1"
+                               " RETURNING pg_notify('jobs', $5)",
+                               row["job_id"], encode_delivery(delivery), token, snap.in_flight, self.owner)
         return row["job_id"], _spent(snap, cost)
 
     async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -428,6 +460,16 @@ class PostgresStore:
             row = await conn.fetchrow(_CLAIM_SQL, now, owner or self.owner, now + lease_seconds, max_running)
         return None if row is None else job_record(row)
 
+    async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
+                          limit: int, max_running: int | None = None) -> tuple[list[JobRecord], bool]:
+        now = self.now()
+        owner = owner or self.owner
+        async with self._write() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CLAIM_LOCK)
+            rows = await conn.fetch(_CLAIM_BATCH_SQL, now, owner, now + lease_seconds, max_running, limit)
+            more = await conn.fetchval(_MORE_SQL, now, owner)
+        return job_records(sorted(rows, key=lambda r: (r["rank"], r["id"]))), bool(more)
+
     async def fail_worn_out(self) -> list[JobRecord]:
         async with self._write() as conn:
             rows = await conn.fetch(_WORN_OUT_SQL, self.now(), self.owner, INTERRUPTED)
@@ -437,7 +479,8 @@ class PostgresStore:
         async with self._conn() as conn:
             rows = await conn.fetch("UPDATE jobs SET state = $1, started_at = NULL, attempts = GREATEST(0, attempts - 1),"
                                     " lease_owner = NULL, lease_until = NULL WHERE state = $2 AND lease_owner = $3"
-                                    " AND NOT (id = ANY($4::bigint[])) RETURNING id", _QUEUED, _RUNNING, self.owner,
+                                    " AND NOT (id = ANY($4::bigint[])) RETURNING id, pg_notify('jobs', $3)",
+                                    _QUEUED, _RUNNING, self.owner,
                                     running)
         return sorted(r[0] for r in rows)
 
@@ -445,7 +488,8 @@ class PostgresStore:
         async with self._conn() as conn:
             await conn.execute("UPDATE jobs SET state = $1, started_at = NULL, attempts = GREATEST(0, attempts - 1),"
                                " lease_owner = NULL, lease_until = NULL WHERE id = $2 AND state = $3"
-                               " AND (lease_owner IS NULL OR lease_owner = $4)", _QUEUED, job_id, _RUNNING, self.owner)
+                               " AND (lease_owner IS NULL OR lease_owner = $4) RETURNING pg_notify('jobs', $4)",
+                               _QUEUED, job_id, _RUNNING, self.owner)
             now = await conn.fetchval("SELECT state FROM jobs WHERE id = $1", job_id)
         return None if now is None else JobState(now)
 
@@ -596,6 +640,9 @@ class PostgresStore:
             rows = await conn.fetch("SELECT actor_id, action, target_id, detail, at FROM admin_actions"
                                     " WHERE guild_id = $1 ORDER BY id DESC LIMIT $2", guild_id, limit)
         return [admin_action(r) for r in rows]
+
+    async def watch_audit(self, recorded: Callable[[int], None]) -> None:
+        """Nothing here: every process's rows reach every process by LISTEN (bot/storage/postgres/notify.py)."""
 
     async def record_action(self, guild_id: int, actor_id: int, action: str, target_id: int | None,
                             detail: dict[str, Any]) -> None:

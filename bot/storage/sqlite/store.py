@@ -7,6 +7,7 @@ reservation reads are kept by triggers in the same transaction as those rows (mi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -78,6 +79,16 @@ SELECT id FROM (
                    AND delivery IS NOT NULL AND attempts < {MAX_ATTEMPTS} AND lease_owner != :owner
                    ORDER BY rank, id LIMIT 1)
 ) ORDER BY rank, id LIMIT 1"""
+# The next `:room` jobs in the same order (a batch claim: the fair order is each job's rank, fixed when
+# it was queued, so taking several at once takes exactly those one-at-a-time claims would).
+_BATCH_SQL = f"""
+SELECT id FROM (
+  SELECT * FROM (SELECT id, rank FROM jobs WHERE state = '{_QUEUED}' ORDER BY rank, id LIMIT :room)
+  UNION ALL
+  SELECT * FROM (SELECT id, rank FROM jobs WHERE state = '{_RUNNING}' AND lease_until < :now
+                   AND delivery IS NOT NULL AND attempts < {MAX_ATTEMPTS} AND lease_owner != :owner
+                   ORDER BY rank, id LIMIT :room)
+) ORDER BY rank, id LIMIT :room"""
 # A running job whose lease ran out after its last allowed attempt (never one of this process's own:
 # it may be waiting for its settle to land): failed, refunded (part 5's rule).
 _WORN_OUT = f"state = '{_RUNNING}' AND lease_until < :now AND attempts >= {MAX_ATTEMPTS} AND lease_owner != :owner"
@@ -288,6 +299,22 @@ class SqliteStore:
         """work(conn) between BEGIN IMMEDIATE and COMMIT, as one step on the database thread."""
         return await self._run(_in_transaction, work)
 
+    async def watch_audit(self, recorded: Callable[[int], None]) -> None:
+        """A temporary trigger on admin_actions calls back from the database thread; the callback runs on
+        the loop. It fires inside the transaction, but whatever the poster then reads runs on the same
+        thread after that transaction's COMMIT (or its rollback: a round that finds nothing)."""
+        loop = asyncio.get_running_loop()
+
+        def notify(guild_id: int) -> None:
+            loop.call_soon_threadsafe(recorded, guild_id)
+
+        def install(conn: Conn) -> None:
+            conn.create_function("audit_recorded", 1, notify)
+            conn.execute("CREATE TEMP TRIGGER IF NOT EXISTS audit_recorded AFTER INSERT ON admin_actions"
+                         " WHEN NEW.posted_at IS NULL BEGIN SELECT audit_recorded(NEW.guild_id); END")
+
+        await self._thread.run(install, self._conn)
+
     def now(self) -> float:
         return self._clock()
 
@@ -359,6 +386,31 @@ class SqliteStore:
 
         rows = await self._write(work)
         return job_record(rows[0]) if rows else None
+
+    async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
+                          limit: int, max_running: int | None = None) -> tuple[list[JobRecord], bool]:
+        now = self.now()
+        args = {"now": now, "owner": owner or self.owner, "until": now + lease_seconds}
+
+        def work(conn: Conn) -> tuple[list[dict[str, Any]], bool]:
+            room = limit
+            if max_running is not None:
+                # Inside BEGIN IMMEDIATE: no other claim can count between this and the UPDATE.
+                (live,) = conn.execute("SELECT COUNT(*) FROM jobs WHERE state = ? AND lease_until >= ?",
+                                       (_RUNNING, now)).fetchone()
+                room = min(room, max_running - live)
+            rows: list[dict[str, Any]] = []
+            if room > 0:
+                cur = conn.execute("UPDATE jobs SET state = :is_running, started_at = :now, attempts = attempts + 1,"
+                                   f" lease_owner = :owner, lease_until = :until WHERE id IN ({_BATCH_SQL})"
+                                   " RETURNING *", {**args, "is_running": _RUNNING, "room": room})
+                names = [c[0] for c in cur.description]
+                rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+            (more,) = conn.execute(f"SELECT EXISTS ({_NEXT_SQL})", args).fetchone()
+            return rows, bool(more)
+
+        rows, more = await self._write(work)
+        return job_records(sorted(rows, key=lambda r: (r["rank"], r["id"]))), more  # RETURNING has no order
 
     async def fail_worn_out(self) -> list[JobRecord]:
         now = self.now()

@@ -1,4 +1,5 @@
-"""The ledger's cost of a job: at most MAX_ROUND_TRIPS calls to the store for one delivered job.
+"""The ledger's cost of a job: at most MAX_ROUND_TRIPS calls to the store for one delivered job, and no
+write to the settle journal when the success lands at once.
 
 The store the composition root builds is wrapped in a counting proxy (every call goes through to the
 real store, SQLite or PostgreSQL) and one /sdxl-lightning job runs end to end through the real
@@ -115,3 +116,18 @@ async def test_one_delivered_job_costs_at_most_four_ledger_round_trips(tmp_path,
         calls = list(store().calls)
     assert len(calls) <= MAX_ROUND_TRIPS, f"{len(calls)} ledger round trips for one delivered job: {calls}"
     assert calls, "the job made no ledger call at all: the proxy did not wrap the bot's store"
+
+
+async def test_a_delivered_job_whose_success_lands_at_once_writes_nothing_to_the_settle_journal(
+        tmp_path, fake_discord, fake_pixazo, ledger_settings):
+    """The journal is the fallback for a settle the ledger cannot take (tests/test_settle_e2e.py): on the
+    happy path the settle's own transaction is the record, and the journal file is not touched."""
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **ledger_settings)
+    async with started_bot(settings, fake_discord):
+        journal = settings.settle_journal_path
+        before = journal.stat().st_mtime_ns
+        interaction = await fake_discord.invoke("sdxl-lightning", {"prompt": "a red fox in snow"}, user_id=USER_ID)
+        assert (await interaction.wait_followup())["embeds"]
+        await delivered_and_recorded(settings, USER_ID, 1)
+        await asyncio.sleep(0.3)  # a journal write beside the settle would have landed by now
+        assert journal.stat().st_mtime_ns == before, "the settle journal was written for a job whose success landed"

@@ -32,14 +32,16 @@ EDIT_TIMEOUT_SECONDS = 5.0  # a notice edit Discord is slow to take is given up;
 class Courier(Protocol):
     async def notice(self, job: JobRecord, text: str, *, cancellable: bool) -> None: ...
 
-    async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None: ...
+    async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> tuple[int, int] | None:
+        """Post the result; where it was posted (channel id, message id), or None when it is held for review."""
+        ...
 
     async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None: ...
 
 
 @dataclass
 class Notice:
-    job: JobRecord
+    job: JobRecord | None  # None until needed: read when the job has waited long enough to show a notice
     seen: float  # monotonic: when this process learnt of the job
     text: str | None = None  # what the member's message shows now (None: still "thinking…")
     edited: float = -math.inf
@@ -153,6 +155,11 @@ class Notices:
             elif job_id in positions:
                 if now - notice.seen < NOTICE_AFTER_SECONDS:
                     continue
+                if notice.job is None and (job := await self._store.job(job_id)) is not None:
+                    notice.job = job
+                if notice.job is None or job_id not in self._notices:
+                    self._notices.pop(job_id, None)
+                    continue
                 position = positions[job_id]
                 text = waiting_text(position, length, await self._eta(notice.job["model"], position))
                 order = position
@@ -168,8 +175,8 @@ class Notices:
             notice.text, notice.edited = text, self._clock()
             await self._edit(notice.job, text, cancellable)
 
-    async def _edit(self, job: JobRecord, text: str, cancellable: bool) -> None:
-        if job["id"] not in self._notices:
+    async def _edit(self, job: JobRecord | None, text: str, cancellable: bool) -> None:
+        if job is None or job["id"] not in self._notices:
             return
         try:
             async with asyncio.timeout(EDIT_TIMEOUT_SECONDS):

@@ -20,10 +20,10 @@ from typing import Any, Protocol
 
 from bot.core.errors import UserFacingError
 from bot.core.settings import Settings
-from bot.domain import JobState, Member, Refused, StoreBusy, StoreDown, WriteInDoubt
+from bot.domain import JobState, Member, QuotaSnapshot, Refused, StoreBusy, StoreDown, WriteInDoubt
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
-from bot.services.audit import record_generation
+from bot.services.audit import generation_entry
 from bot.services.generation import BUSY, DOWN, IN_DOUBT, Busy, Down, GenerationService, Outcome, Unsettled
 from bot.services.job_rows import member_of_job, prepared_of
 from bot.services.notices import Courier, Notice, Notices
@@ -186,13 +186,9 @@ class QueueRunner:
         except StoreBusy as exc:
             raise Busy(BUSY, detail=f"reservation refused, the database is busy: {exc}") from None
         # The job is queued and its credits held from here on: nothing below may fail the command, or the
-        # member would be told "nothing was spent" of a job that runs all the same.
-        try:
-            row = await self._store.job(job_id)
-        except StoreBusy:
-            row = None  # no waiting notice for it then; the job itself runs and is delivered as usual
-        if row is not None:
-            self._notices[job_id] = Notice(row, self._clock())
+        # member would be told "nothing was spent" of a job that runs all the same. Its row is read only
+        # if it waits long enough to show a notice (the notices' loop); most are claimed before that.
+        self._notices[job_id] = Notice(None, self._clock())
         self.kick()
         return job_id
 
@@ -281,16 +277,20 @@ class QueueRunner:
         try:
             prepared, member = await self._request_of(job)
 
-            async def deliver(outcome: Outcome) -> None:
-                if job_id in self._cancelled or job_id in self._lost or await self._is_cancelled(job_id):
+            async def ready() -> QuotaSnapshot:
+                return await self._ready(job_id, member)
+
+            async def deliver(outcome: Outcome) -> tuple[int, int] | None:
+                if job_id in self._cancelled or job_id in self._lost:
                     raise Discarded()
                 self._notices.pop(job_id, None)  # no progress edit may land after the result
-                await courier.deliver(job, outcome, noticed=notice.text is not None)
+                posted = await courier.deliver(job, outcome, noticed=notice.text is not None)
                 self._delivered.add(job_id)
+                return posted
 
-            await self._generation.execute(job_id, prepared, member, deliver=deliver, cost=job["cost"],
+            await self._generation.execute(job_id, prepared, member, deliver=deliver, ready=ready,
+                                           record=lambda posted: generation_entry(job, posted), cost=job["cost"],
                                            started=notice.started, requeue=lambda: job_id not in self._cancelled)
-            await record_generation(self._store, job_id)
         except Discarded:
             self._discarded(job_id)
         except Unsettled as exc:
@@ -346,22 +346,21 @@ class QueueRunner:
         else:
             log.info("job %d was cancelled while it ran; its result was discarded", job_id)
 
-    async def _is_cancelled(self, job_id: int) -> bool:
-        # Another process's Cancel (or this one's, racing the result): the ledger decides. So it does
-        # when this process stalled past its lease and another took the job over: that one delivers.
-        # A ledger that can't answer now is waited for, as a settle is (shutdown cancels the wait).
-        delay = 0.05
-        while True:
-            try:
-                row = await self._store.job(job_id)
-                break
-            except StoreBusy:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+    async def _ready(self, job_id: int, member: Member) -> QuotaSnapshot:
+        """Just before the result is posted, one look at the ledger: the job's row and the member's credits
+        (for the result's embed). Another process's Cancel (or this one's, racing the result) discards it;
+        so does another process having taken the job over when this one stalled past its lease: that one
+        delivers. A busy ledger raises (the generation waits for it, as for a settle)."""
+        if job_id in self._cancelled or job_id in self._lost:
+            raise Discarded()
+        row, quota = await self._store.delivering(job_id, member,
+                                                  default_allowance=self._settings.quota_default_daily_credits)
         if row is not None and row.get("lease_owner") not in (None, self._owner):
             self._lost.add(job_id)
-            return True
-        return row is not None and row["state"] == JobState.CANCELLED
+            raise Discarded()
+        if row is not None and row["state"] == JobState.CANCELLED:
+            raise Discarded()
+        return quota
 
     async def _renew_loop(self) -> None:
         """Every third of the lease, push this process's leases forward (a job waiting for its settle

@@ -21,6 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from bot.domain import JobState, Member, QuotaSnapshot
+from bot.domain.audit import Delivered
 from bot.domain.delivery import Delivery
 from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, JobRecord, UsageRow
 from bot.domain.reviews import Decision, ReviewKind, ReviewRecord, ReviewState
@@ -67,6 +68,12 @@ class Ledger(Protocol):
     async def mark_running(self, job_id: int) -> JobState | None: ...
 
     async def succeed(self, job_id: int, result_url: str | None) -> JobState | None: ...
+
+    async def settle_delivered(self, job_id: int, delivered: Delivered) -> JobState | None:
+        """`succeed`, and in the same transaction where the result was posted and the audit row of its
+        generation (only if the job did succeed by this call). One round trip for everything a delivered
+        job leaves in the ledger."""
+        ...
 
     async def fail(self, job_id: int, error: str) -> JobState | None: ...
 
@@ -115,6 +122,12 @@ class JobQueue(Protocol):
         (PIXAZO_MAX_CONCURRENCY, across every process sharing the database).
 
         One transaction under one lock: two processes never take the same job or the same last slot."""
+        ...
+
+    async def delivering(self, job_id: int, member: Member, *, default_allowance: int
+                         ) -> tuple[JobRecord | None, QuotaSnapshot]:
+        """Just before a result is posted, in one round trip: the job's row as it is now (cancelled, or
+        taken over by another process?) and the member's credits for the result's embed."""
         ...
 
     async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,

@@ -87,17 +87,19 @@ class WebhookCourier:
             raise UserFacingError("The image came back too large to post here, and Pixazo gave no link to it.",
                                   detail=f"result too large: {exc}") from None
 
-    async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None:
+    async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> tuple[int, int] | None:
+        """Post the result; returns where (the settle records it with the job's success), or None when it
+        is held for a moderator."""
         delivery = job.get("delivery") or Delivery()
         if delivery.review:  # approval mode: a moderator decides first
             await hold_for_review(self.bot, job, *await self._message(job, outcome))
-            return
+            return None
         # The image check, outside age-restricted channels.
         finding = await self.bot.services.image_checks.finding(job, outcome.image.data)
         if finding is not None:
             await hold_flagged(self.bot, job, *await self._message(job, outcome), finding,
                                tell=lambda text: self.tell(job, text, noticed=noticed))
-            return
+            return None
         webhook = self._webhook(job)
         status = "no interaction token"
         note = delivery.note  # "Reroll of job #N"
@@ -113,8 +115,7 @@ class WebhookCourier:
                     if file is not None:
                         kwargs["file"] = file
                     posted = await webhook.send(**kwargs)
-                await self.bot.services.results.remember(job["id"], posted.channel.id, posted.id)
-                return
+                return posted.channel.id, posted.id
             except discord.HTTPException as exc:
                 if exc.status not in TOKEN_GONE:
                     raise UserFacingError("Discord would not take the finished image, so no credits were spent. "
@@ -135,7 +136,7 @@ class WebhookCourier:
             raise UserFacingError("Discord would not take the finished image, so no credits were spent.",
                                   detail=f"interaction token gone and channel {job['channel_id']} refused the result:"
                                          f" HTTP {exc.status}: {exc.text}") from None
-        await self.bot.services.results.remember(job["id"], sent.channel.id, sent.id)
+        return sent.channel.id, sent.id
 
     async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None:
         """A private word where the token still works (the public "thinking…" or notice removed first);

@@ -30,12 +30,12 @@ from bot.domain import (
     utc_day,
 )
 from bot.domain.appeals import AppealStatus
-from bot.domain.audit import AuditAction
+from bot.domain.audit import AuditAction, AuditEntry, Delivered
 from bot.domain.delivery import Delivery
 from bot.domain.jobs import REFUNDED_STATES, sources_of
 from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, JobRecord, UsageRow
 from bot.domain.reviews import DECISIONS, AlreadyReviewed, Decision, ReviewKind, ReviewRecord, ReviewState
-from bot.domain.rules import RuleKind, RuleLimit
+from bot.domain.rules import AUDIT_CHANNEL_SETTING, RuleKind, RuleLimit
 from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, config_action, recovered, settled_as
 from bot.storage.lease import DEFAULT_LEASE_SECONDS, new_owner, same_instance_pattern
 from bot.storage.outage import Outage
@@ -193,6 +193,17 @@ def _record_json(conn: Conn, now: float, guild_id: int, actor_id: int, action: s
         "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
         (guild_id, actor_id, action, target_id, detail, now),
     )
+
+
+def _record_delivered(conn: Conn, now: float, guild_id: int, audit: AuditEntry) -> None:
+    """A delivered job's audit row, in its settle's transaction: recorded as done (never to be posted) in
+    a server without an audit channel, as `skip_audit` would mark it, so no poster round is needed."""
+    conn.execute(
+        "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at, posted_at) VALUES (?, ?, ?, ?,"
+        " ?, ?, CASE WHEN EXISTS (SELECT 1 FROM guild_rules WHERE guild_id = ? AND kind = ? AND value = ?)"
+        " THEN NULL ELSE ? END)",
+        (guild_id, audit.actor_id, audit.action, audit.target_id, json.dumps(audit.detail), now, guild_id,
+         RuleKind.SETTING.value, AUDIT_CHANNEL_SETTING, now))
 
 
 def _record_config(conn: Conn, now: float, guild_id: int, actor_id: int, kind: RuleKind, verb: str,
@@ -498,6 +509,40 @@ class SqliteStore:
     async def succeed(self, job_id: int, result_url: str | None) -> JobState | None:
         return await self._settle(job_id, JobState.SUCCEEDED, finished_at=self.now(), result_url=result_url,
                                   interaction_token=None)
+
+    async def settle_delivered(self, job_id: int, delivered: Delivered) -> JobState | None:
+        now = self.now()
+        posted = delivered.posted or (None, None)
+        sql = (f"UPDATE jobs SET state = :state, finished_at = :now, result_url = :url, interaction_token = NULL,"
+               " result_channel_id = COALESCE(:channel, result_channel_id),"
+               " result_message_id = COALESCE(:message, result_message_id)"
+               f" WHERE id = :id AND state IN ({', '.join(repr(s.value) for s in sources_of(JobState.SUCCEEDED))})"
+               f" AND {_HELD} RETURNING guild_id")
+        args = {"state": JobState.SUCCEEDED.value, "now": now, "url": delivered.result_url, "channel": posted[0],
+                "message": posted[1], "id": job_id, "owner": self.owner}
+        audit = delivered.audit
+
+        def work(conn: Conn) -> str | None:
+            moved = conn.execute(sql, args).fetchone()
+            if moved is None:
+                row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                return row and row[0]
+            if audit is not None:
+                _record_delivered(conn, now, moved[0], audit)
+            return JobState.SUCCEEDED.value
+
+        return settled_as(job_id, JobState.SUCCEEDED, await self._write(work))
+
+    async def delivering(self, job_id: int, member: Member, *, default_allowance: int
+                         ) -> tuple[JobRecord | None, QuotaSnapshot]:
+        now = self.now()
+
+        def work(conn: Conn) -> tuple[list[dict[str, Any]], QuotaSnapshot]:
+            return _rows(conn, "SELECT * FROM jobs WHERE id = ?", (job_id,)), _snapshot(conn, member, now,
+                                                                                        default_allowance)
+
+        rows, snap = await self._run(work)
+        return (job_record(rows[0]) if rows else None), snap
 
     async def fail(self, job_id: int, error: str) -> JobState | None:
         return await self._settle(job_id, JobState.FAILED, finished_at=self.now(), error=error[:1000],

@@ -108,7 +108,7 @@ async def listen(settings: Settings, store: Store, services: Services) -> Config
 
     def queued(owner: str | None) -> None:
         if owner != store.owner:  # this process's own jobs kicked its queue already
-            queue.queued_elsewhere()
+            queue.wakeups.queued_elsewhere()
 
     def recorded(guild_id: str | None) -> None:
         if guild_id is None or not guild_id.isdigit():
@@ -124,7 +124,7 @@ async def listen(settings: Settings, store: Store, services: Services) -> Config
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise StoreUnavailable(f"could not listen for configuration changes on the DATABASE_URL database: "
                                f"{type(exc).__name__}") from None
-    queue.listening()
+    queue.wakeups.listening()
     return listener
 
 

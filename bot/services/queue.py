@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from bot.core.errors import UserFacingError
 from bot.core.settings import Settings
@@ -29,21 +29,12 @@ from bot.services.job_rows import member_of_job, prepared_of
 from bot.services.notices import Courier, Notice, Notices
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
-from bot.storage.roles import Audit, JobQueue
+from bot.services.wakeups import POLL_SECONDS, Wakeups
+from bot.storage.roles import JobQueue
 
 log = logging.getLogger(__name__)
 
-# The claim is retried this often while it has reason to: a busy database, jobs left waiting for a
-# slot another process frees, and (PostgreSQL without a listener) jobs another process may have queued.
-POLL_SECONDS = 1.0
-# Otherwise the dispatch waits for a wake-up (a job queued or a slot freed here, a notification from
-# another process) and looks at the ledger only this often, a safety net that costs nothing at idle.
-IDLE_POLL_SECONDS = 30.0
-OTHERS_FIRST_SECONDS = 0.3
 REQUEUE_WAIT_SECONDS = 1.5  # after the grace: SHUTDOWN_GRACE_SECONDS (8) + this stays inside Docker's 10 s
-# Waiting past QUEUE_MAX_WAIT_SECONDS is looked for this often at most (a write, so not on every wake-up),
-# and a tenth of that wait at least, so a job is failed soon after it waited too long.
-EXPIRY_SWEEP_SECONDS = 60.0
 UNEXPECTED = "Something unexpected went wrong on the bot's side; no credits were spent."
 NOT_RECORDED = "The bot couldn't record your image, so it was not posted and no credits were spent. Please try again."
 WAITED_TOO_LONG = "Your image waited in the queue too long and was not made; no credits were spent. Please try again."
@@ -55,12 +46,8 @@ class Discarded(Exception):
     """The job was cancelled while its Pixazo call ran: the result is not delivered."""
 
 
-class QueueStore(JobQueue, Audit, Protocol):
-    """The roles the queue uses: the queue itself, and the audit row of each delivered image."""
-
-
 class QueueRunner:
-    def __init__(self, settings: Settings, store: QueueStore, generation: GenerationService, quotas: Quotas, *,
+    def __init__(self, settings: Settings, store: JobQueue, generation: GenerationService, quotas: Quotas, *,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
         self._quotas = quotas
@@ -79,19 +66,11 @@ class QueueRunner:
         self._delivered: set[int] = set()  # the member has its result; its success is being recorded
         self.notices = Notices(settings, store, self._courier, slots=self._slots, clock=clock)
         self._notices = self.notices.board  # job id -> its notice, shared with the notices' loop
-        self._wake = asyncio.Event()
+        self.wakeups = Wakeups(settings)  # when the dispatch looks at the ledger (bot/services/wakeups.py)
         self._closing = False
         self._tasks: list[asyncio.Task] = []
         self._swept = -math.inf
         self._orphans = False  # a claim's answer was lost: it may hold a job it does not run (requeue_orphans)
-        # Whether the last look at the ledger left a reason to look again soon (see POLL_SECONDS). On
-        # SQLite this process is the only one, so every change to the queue kicks it; on PostgreSQL the
-        # composition root calls `listening()` once notifications from other processes kick it too.
-        self._alone = settings.database_url is None
-        self._shared = settings.database_url is not None  # other processes may claim, queue and settle too
-        self._again = True
-        self._waiting = True  # whether jobs may be waiting: a slot freed here looks at the queue only then
-        self._sweep_seconds = min(EXPIRY_SWEEP_SECONDS, max(0.2, settings.queue_max_wait_seconds / 10))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -134,34 +113,8 @@ class QueueRunner:
                                 "treats them as interrupted (run once more)", len(stuck))
 
     def kick(self) -> None:
-        """A job was queued (here, or in another process: its notification): look at the queue now."""
-        self._waiting = True
-        self._wake.set()
-
-    def queued_elsewhere(self) -> None:
-        """Another process queued a job (its notification): look at the queue after OTHERS_FIRST_SECONDS,
-        which leaves it to that process when it has a free slot (it looks at once)."""
-        self._waiting = True
-        asyncio.get_running_loop().call_later(OTHERS_FIRST_SECONDS, self._wake.set)
-
-    def _freed(self) -> None:
-        """A slot freed here: worth a look at the queue only when jobs were left waiting."""
-        if self._waiting:
-            self._wake.set()
-
-    def listening(self) -> None:
-        """Other processes' jobs reach this one as kicks (PostgreSQL's notifications): no need to poll
-        for them."""
-        self._alone = True
-
-    def _poll_seconds(self) -> float:
-        if self._again or not self._alone:
-            return POLL_SECONDS
-        # Shared: a process that died leaves its jobs to whoever looks once their leases ran out.
-        seconds = min(IDLE_POLL_SECONDS, self._lease) if self._shared else IDLE_POLL_SECONDS
-        if self._waiting:  # jobs wait for a slot: those waiting too long are failed on time
-            seconds = min(seconds, self._sweep_seconds)
-        return seconds
+        """A job was queued here: look at the queue now."""
+        self.wakeups.queued()
 
     async def submit(self, prepared: Prepared, member: Member, *, channel_id: int | None, delivery: Delivery,
                      token: str | None, inputs: dict[str, Any] | None = None) -> int:
@@ -215,23 +168,17 @@ class QueueRunner:
     async def _dispatch_loop(self) -> None:
         await self.notices.resume()
         await self._tell_interrupted()
+        wakeups = self.wakeups
         while True:
+            await wakeups.wait()
+            wakeups.again = True  # until this round has looked without a failure
             try:
-                # Not asyncio.wait_for: on 3.11 it drops a cancellation that lands as the wait ends (a
-                # kick during shutdown), and this loop would then outlive shutdown's cancel.
-                async with asyncio.timeout(self._poll_seconds()):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            self._again = True  # until this round has looked without a failure
-            try:
-                if self._clock() - self._swept >= self._sweep_seconds:
+                if self._clock() - self._swept >= wakeups.sweep_seconds:
                     self._swept = self._clock()
                     await self._expire()
                 if self._orphans:
                     await self._requeue_orphans()
-                self._again = await self._fill_slots()
+                wakeups.again = await self._fill_slots()
             except WriteInDoubt:
                 self._orphans = True  # the claim may have landed: look before the next one
             except StoreDown:
@@ -256,8 +203,8 @@ class QueueRunner:
         free = self._slots - len(self._running)
         if self._closing or free <= 0:
             return False
-        jobs, self._waiting = await self._store.claim_batch(self._owner, self._lease, limit=free,
-                                                            max_running=self._slots)
+        jobs, waiting = await self._store.claim_batch(self._owner, self._lease, limit=free, max_running=self._slots)
+        self.wakeups.waiting = waiting
         for job in jobs:
             if job["attempts"] > 1:
                 log.warning("job %d /%s for user %s runs again (attempt %d): its last run was cut short, by a "
@@ -265,7 +212,7 @@ class QueueRunner:
                             job["attempts"])
             task = asyncio.create_task(self._run(job), name=f"job-{job['id']}")
             self._running[job["id"]] = task
-        return self._shared and self._waiting and len(jobs) < free
+        return self.wakeups.shared() and waiting and len(jobs) < free
 
     async def _run(self, job: JobRecord) -> None:
         job_id = job["id"]
@@ -315,7 +262,7 @@ class QueueRunner:
             self._lost.discard(job_id)
             self._delivered.discard(job_id)
             self._notices.pop(job_id, None)
-            self._freed()
+            self.wakeups.freed()
 
     def _unsettled(self, job: JobRecord, exc: Unsettled) -> None:
         """The job failed here but the ledger does not have it refunded: the member is told nothing about

@@ -70,9 +70,8 @@ class Ledger(Protocol):
     async def succeed(self, job_id: int, result_url: str | None) -> JobState | None: ...
 
     async def settle_delivered(self, job_id: int, delivered: Delivered) -> JobState | None:
-        """`succeed`, and in the same transaction where the result was posted and the audit row of its
-        generation (only if the job did succeed by this call). One round trip for everything a delivered
-        job leaves in the ledger."""
+        """`succeed`, with where the result was posted and its audit row (if it succeeded by this call),
+        in one transaction."""
         ...
 
     async def fail(self, job_id: int, error: str) -> JobState | None: ...
@@ -126,15 +125,13 @@ class JobQueue(Protocol):
 
     async def delivering(self, job_id: int, member: Member, *, default_allowance: int
                          ) -> tuple[JobRecord | None, QuotaSnapshot]:
-        """Just before a result is posted, in one round trip: the job's row as it is now (cancelled, or
-        taken over by another process?) and the member's credits for the result's embed."""
+        """The job's row and the member's credits, in one round trip (just before a result is posted)."""
         ...
 
     async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
                           limit: int, max_running: int | None = None) -> tuple[list[JobRecord], bool]:
-        """`claim`, up to `limit` jobs (this process's free slots) in one statement, in the fair order, and
-        never past `max_running` live leases; with whether claimable jobs are still left after it (so the
-        queue knows whether a slot freed later has anything to take)."""
+        """`claim` for up to `limit` jobs in one statement, in the same order and bound; and whether
+        claimable jobs are left after it."""
         ...
 
     async def fail_worn_out(self) -> list[JobRecord]:
@@ -362,10 +359,8 @@ class Audit(Protocol):
         ...
 
     async def watch_audit(self, recorded: Callable[[int], None]) -> None:
-        """Call `recorded(guild_id)` on the event loop for each row this ledger records from now on, so the
-        audit poster waits for rows instead of polling. SQLite (one process) calls it back from its own
-        writes; PostgreSQL does nothing here: every process learns of every process's rows by LISTEN
-        (bot/storage/postgres/notify.py)."""
+        """`recorded(guild_id)` on the loop for each row to post recorded from now on (SQLite; PostgreSQL's
+        processes hear every row by LISTEN instead: bot/storage/postgres/notify.py)."""
         ...
 
     async def admin_actions(self, guild_id: int, limit: int = 50) -> list[AdminAction]: ...

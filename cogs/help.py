@@ -7,8 +7,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.text import credits
+from bot.services.quotas import PERSONAL_OFF
 from bot.ui.app import PixazoBot
 from bot.ui.embeds import COLOUR
+from bot.ui.installs import anywhere
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import member_of
 
@@ -32,22 +34,31 @@ class Help(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="help", description="What each command does, what it costs, and your credits")
-    @app_commands.guild_only()
+    @anywhere
     async def help(self, interaction: discord.Interaction[PixazoBot]) -> None:
-        view = await self.bot.services.quotas.view(member_of(interaction))
+        member = member_of(interaction)
+        view = await self.bot.services.quotas.view(member)
         settings = self.bot.settings
         embed = discord.Embed(title="How this bot works", colour=COLOUR)
         listed = sorted((c for c in self.bot.tree.get_commands(guild=None) if not isinstance(c, app_commands.ContextMenu)),
                         key=lambda c: c.name)
         # Members' commands first; those Discord offers only to admins (default_permissions) after, marked.
-        for heading, admin in (("Commands", False), (ADMIN_HEADING, True)):
+        # Where no server that added the bot decides, its admin commands are not offered: not listed either.
+        for heading, admin in (("Commands", False), (ADMIN_HEADING, True))[:1 if member.personal else 2]:
             lines = [f"/{c.name}: {c.description}" for c in listed if (c.default_permissions is not None) is admin]
             for n, value in enumerate(chunks(lines)):
                 embed.add_field(name=heading if n == 0 else f"{heading} (more)", value=value, inline=False)
         embed.add_field(name="Cost per image", value="\n".join(
             f"/{key}: {credits(cost)}" for key, cost in view.costs.items()), inline=False)
         snap = view.snapshot
-        embed.add_field(name="Your credits", value=f"{snap.left} left today of {snap.allowance}", inline=False)
+        if not member.personal:
+            credits_here = f"{snap.left} left today of {snap.allowance}"
+        elif self.bot.services.quotas.personal_on:
+            credits_here = (f"{snap.left} personal credits left today of {snap.allowance}: they pay where no server "
+                            "decides (DMs, and servers that have not added the bot, where only you see the results)")
+        else:
+            credits_here = PERSONAL_OFF
+        embed.add_field(name="Your credits", value=credits_here, inline=False)
         embed.add_field(name="The queue", value=(
             f"{settings.pixazo_max_concurrency} images are made at a time; the rest wait their turn, one of each "
             f"member before a second of anyone's. You may have {view.max_jobs} waiting or running. A job that "

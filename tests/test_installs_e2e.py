@@ -15,6 +15,7 @@ from bot.ui.items.history import UNDELIVERED_NOTE
 from bot.ui.presses import PERSONAL_ONLY
 from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
 from tests.fakes.discord.places import FRIEND_ID
+from tests.image_samples import FACE, photo_bytes, require_image_check
 from tests.ledger import columns, jobs, open_view, until
 
 ALICE = 4000
@@ -211,3 +212,22 @@ async def test_in_a_group_dm_only_the_member_may_press(harness, ledger):
     press = await harness.discord.click(message, f"result:delete:{job['id']}")
     assert "Deleted." in (await press.wait_followup())["content"]
     assert message["id"] not in harness.discord.messages
+
+
+class TestTheImageCheckWhereNoServerDecides:
+    """DMs are never age-restricted: the image check holds what it finds, and no server's review sees it."""
+
+    @pytest.fixture
+    def bot_settings(self) -> dict:
+        require_image_check()
+        return {"image_check": True, "image_check_classes": ("FACE_FEMALE",)}
+
+    async def test_a_held_image_in_a_dm_is_told_privately(self, harness, ledger):
+        harness.pixazo.result_override = (photo_bytes(FACE), "png")
+        _, said = await harness.answer("sdxl", {"prompt": PROMPT}, dm=True)
+        assert is_ephemeral(said) and not said.get("embeds") and not said.get("attachments")
+        assert said["content"].startswith("The image check found what looks like face female")
+        assert "outside age-restricted channels of servers that added it" in said["content"]
+        await settled(ledger, "succeeded")  # the image was made: its credits stay spent, as in a server
+        assert [m for m in harness.discord.dm_messages(ALICE) if not is_ephemeral(m)] == []
+        assert await ledger.admin_actions(PERSONAL) == [], "no server's audit log is about it"

@@ -18,6 +18,16 @@ FIELD_MAX = 1024
 ADMIN_HEADING = "For server admins (Manage Server)"
 
 
+BUTTONS = ("Reroll: the same again with a new seed, for you. Edit: change the prompt or settings and run it. "
+           "Details: every setting and the command that makes it again. Delete: removes the message (yours, or "
+           "anyone's with Manage Messages). Report: asks this server's moderators to look at it. Reroll and Edit "
+           "cost you the model's price.")
+PERSONAL_BUTTONS = ("Reroll: the same again with a new seed. Edit: change the prompt or settings and run it. "
+                    "Details: every setting and the command that makes it again. Delete: removes the message "
+                    "(where only you see it, Dismiss does). Only you can press them; Reroll and Edit cost you the "
+                    "model's price in personal credits.")
+
+
 def chunks(lines: list[str], limit: int = FIELD_MAX) -> list[str]:
     """Lines joined into as few field values as fit Discord's limit."""
     out: list[str] = []
@@ -64,11 +74,8 @@ class Help(commands.Cog):
             f"member before a second of anyone's. You may have {view.max_jobs} waiting or running. A job that "
             f"waits over {int(settings.queue_max_wait_seconds // 60)} minutes is dropped, and a failed or "
             "cancelled one costs nothing."), inline=False)
-        embed.add_field(name="The buttons on a result", value=(
-            "Reroll: the same again with a new seed, for you. Edit: change the prompt or settings and run it. "
-            "Details: every setting and the command that makes it again. Delete: removes the message (yours, or "
-            "anyone's with Manage Messages). Report: asks this server's moderators to look at it. Reroll and Edit "
-            "cost you the model's price."), inline=False)
+        embed.add_field(name="The buttons on a result", value=PERSONAL_BUTTONS if member.personal else BUTTONS,
+                        inline=False)
         retention = settings.history_retention_days
         embed.add_field(name="What the bot keeps", value=(
             "Your prompts and settings, for /history and the buttons"

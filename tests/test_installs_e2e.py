@@ -13,10 +13,13 @@ from bot.ui.guard import GUILD_ONLY
 from bot.ui.installs import PRIVATE_HERE, SERVER_INSTALL_ONLY
 from bot.ui.items.history import UNDELIVERED_NOTE
 from bot.ui.presses import PERSONAL_ONLY
-from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
+from cogs.help import ADMIN_HEADING
+from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral
 from tests.fakes.discord.places import FRIEND_ID
+from tests.fakes.pixazo import Behaviour
 from tests.image_samples import FACE, photo_bytes, require_image_check
 from tests.ledger import columns, jobs, open_view, until
+from tests.test_inpaint_e2e import pair
 
 ALICE = 4000
 ELSEWHERE = 7000  # a server that never added the bot
@@ -231,3 +234,50 @@ class TestTheImageCheckWhereNoServerDecides:
         await settled(ledger, "succeeded")  # the image was made: its credits stay spent, as in a server
         assert [m for m in harness.discord.dm_messages(ALICE) if not is_ephemeral(m)] == []
         assert await ledger.admin_actions(PERSONAL) == [], "no server's audit log is about it"
+
+
+async def test_inpaint_in_a_dm(harness, ledger):
+    _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=pair(), dm=True)
+    assert embed_fields(message)["Cost"] == "2 credits · 3 left today"
+    await settled(ledger, "succeeded")
+    (job,) = await personal_jobs(ledger)
+    assert job["model"] == "inpaint" and job["inputs"]
+
+
+@pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 1, "progress_interval_seconds": 0.3}])
+async def test_a_waiting_private_job_is_cancelled_by_its_member_and_refunded(harness, ledger):
+    harness.pixazo.latency = 30  # another member's job holds the only slot
+    await harness.invoke("sdxl", {"prompt": "first"}, user_id=4001)
+    await eventually(lambda: len(harness.pixazo.requests) == 1)
+    waiting = await harness.invoke("sdxl", {"prompt": PROMPT}, guild_id=ELSEWHERE, user_install=True)
+    await eventually(lambda: "position 1 of 1" in ((waiting.original or {}).get("content") or ""), timeout=3)
+    assert is_ephemeral(waiting.original)
+    (job,) = await personal_jobs(ledger)
+    press = await harness.discord.click(waiting.original, f"queue:cancel:{job['id']}", guild_id=ELSEWHERE)
+    assert (await press.wait_callback())["type"] == 7
+    await settled(ledger, "cancelled")
+    assert (await ledger.snapshot(Member(PERSONAL, ALICE), default_allowance=5)).used == 0
+    await harness.pixazo.close()
+
+
+async def test_a_failure_after_the_token_expired_is_told_by_dm(harness, ledger):
+    harness.pixazo.latency = 0.3
+    harness.pixazo.push(Behaviour.BAD_REQUEST)
+    interaction = await harness.invoke("sdxl", {"prompt": PROMPT}, guild_id=ELSEWHERE, user_install=True)
+    await interaction.wait_callback()
+    interaction.expire()
+    await settled(ledger, "failed")
+    await eventually(lambda: bool(harness.discord.dm_messages(ALICE)))
+    (told,) = harness.discord.dm_messages(ALICE)
+    assert "no credits were spent" in told["content"].lower() and not told["embeds"]
+
+
+async def test_help_in_a_dm_lists_what_works_there(harness):
+    _, helped = await harness.answer("help", dm=True)
+    fields = embed_fields(helped)
+    assert ADMIN_HEADING not in fields, "the admin commands are not offered where no server decides"
+    assert "/sdxl" in fields["Commands"] and "/quotas" not in fields["Commands"]
+    assert fields["Your credits"].startswith("5 personal credits left today of 5")
+    assert "Only you can press them" in fields["The buttons on a result"]
+    _, helped = await harness.answer("help")
+    assert ADMIN_HEADING in embed_fields(helped) and "Report" in embed_fields(helped)["The buttons on a result"]

@@ -172,12 +172,14 @@ async def test_an_expired_token_sends_a_private_result_by_dm(harness, ledger):
     await interaction.wait_callback()
     interaction.expire()  # as if the 15 minutes had run out while Pixazo worked
     await settled(ledger, "succeeded")
-    (dm,) = harness.discord.dm_messages(ALICE)
+    (dm,) = [m for m in harness.discord.dm_messages(ALICE) if not is_ephemeral(m)]
     assert dm["content"] == LATE_BY_DM and dm["embeds"] and dm["attachments"]
     assert buttons(dm) == ["reroll", "edit", "details", "delete"]
     assert interaction.followups == []
     posted = [r for r in harness.discord.requests if r.method == "POST" and r.path.endswith("/messages")]
     assert len(posted) == 1, "nothing was tried in the server's channel"
+    _, page = await harness.answer("history", dm=True)
+    assert f"(https://discord.com/channels/@me/{dm['channel_id']}/{dm['id']})" in page["embeds"][0]["description"]
     # The member presses Delete in their DM: it goes.
     (job,) = await personal_jobs(ledger)
     press = await harness.discord.click(dm, f"result:delete:{job['id']}")

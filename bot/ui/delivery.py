@@ -131,7 +131,7 @@ class WebhookCourier:
         kwargs = {"embed": embed, "allowed_mentions": NO_PINGS, "view": view}
         if file is not None:
             kwargs["file"] = file
-        sent = await (self._dm_result(job, status, kwargs) if delivery.personal else
+        sent = await (self._dm_result(job, status, delivery.note, kwargs) if delivery.personal else
                       self._channel_result(job, status, note, kwargs))
         await self.bot.services.results.remember(job["id"], sent.channel.id, sent.id)
 
@@ -148,7 +148,8 @@ class WebhookCourier:
                                   detail=f"interaction token gone and channel {job['channel_id']} refused the result:"
                                          f" HTTP {exc.status}: {exc.text}") from None
 
-    async def _dm_result(self, job: JobRecord, status: str, kwargs: dict[str, Any]) -> discord.Message:
+    async def _dm_result(self, job: JobRecord, status: str, note: str | None,
+                         kwargs: dict[str, Any]) -> discord.Message:
         """The token is gone and personal credits paid: no server channel is the bot's to post in (a
         group DM, a server that did not add it), so the result goes to the member's DM with the bot.
         DMs closed: the job fails and is refunded, and /history says why."""
@@ -156,7 +157,7 @@ class WebhookCourier:
                  job["id"], status, job["user_id"])
         try:
             dm = await self.bot.create_dm(discord.Object(job["user_id"]))
-            return await dm.send(content=LATE_BY_DM, **kwargs)
+            return await dm.send(content=LATE_BY_DM + (f"\n{note}" if note else ""), **kwargs)
         except discord.HTTPException as exc:
             raise UserFacingError("Discord would not take the finished image, so no credits were spent.",
                                   detail=f"{UNDELIVERED}: interaction token gone and user {job['user_id']}'s DMs "

@@ -40,7 +40,8 @@ def history_line(job: JobRecord) -> str:
     if job["state"] == JobState.FAILED and (job.get("error") or "").startswith(UNDELIVERED):
         line += f"\n{UNDELIVERED_NOTE}"
     delivery = job.get("delivery")
-    if job.get("result_message_id") and job.get("result_channel_id") and not (delivery and delivery.private):
+    only_seen = delivery is not None and delivery.private and job.get("result_channel_id") == job.get("channel_id")
+    if job.get("result_message_id") and job.get("result_channel_id") and not only_seen:
         # A personal result lives in a DM (Discord's links name it @me); one only its member saw, nowhere.
         where = "@me" if job["guild_id"] == PERSONAL else job["guild_id"]
         line += (f" · [result](https://discord.com/channels/{where}/{job['result_channel_id']}/"

@@ -6,7 +6,9 @@ message, but an interaction is JSON from outside: its id may name a row of anoth
 no row can have. So each press loads its row through `pressed`, which answers "no longer known" unless
 the row exists, belongs to the server it was pressed in and is in a channel where the bot put its
 buttons, and then judges the member's permissions there (the press's own, which Discord computes for
-that channel). One function for every button and form, so no new one can forget a part of it.
+that channel). A row of a member's personal use (bot/ui/installs.py) belongs where no server decides,
+and only that member may press its buttons. One function for every button and form, so no new one can
+forget a part of it.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.core.errors import InvalidInput
 from bot.core.text import code_span, credits
+from bot.domain import PERSONAL
 from bot.domain.audit import AuditAction, AuditEntry, family
 from bot.domain.records import AuditRow, JobRecord, prompt_of
 from bot.storage.roles import Audit
@@ -55,9 +56,12 @@ def generation_detail(job: JobRecord, prompt: str, channel_id: int | None, messa
     return detail
 
 
-def generation_entry(job: JobRecord, posted: tuple[int, int] | None) -> AuditEntry:
+def generation_entry(job: JobRecord, posted: tuple[int, int] | None) -> AuditEntry | None:
     """The audit row of a delivered image, recorded in the same transaction as its success (the settle),
-    with where the result was posted (None: held for review)."""
+    with where the result was posted (None: held for review). None when personal credits paid: no
+    server's audit log is about it."""
+    if job["guild_id"] == PERSONAL:
+        return None
     channel_id, message_id = posted if posted is not None else (None, None)
     detail = generation_detail(job, prompt_of(job), channel_id, message_id)
     return AuditEntry(job["user_id"], AuditAction.GENERATION.value, None, detail)

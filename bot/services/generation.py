@@ -84,7 +84,7 @@ Deliver = Callable[[Outcome], Awaitable[tuple[int, int] | None]]
 # Just before the result is posted: the member's credits for its embed (raises when it must not be posted).
 Ready = Callable[[], Awaitable[QuotaSnapshot]]
 # Where it was posted -> the audit row its generation leaves (recorded with its success).
-Record = Callable[[tuple[int, int] | None], AuditEntry]
+Record = Callable[[tuple[int, int] | None], AuditEntry | None]
 
 
 async def _nothing() -> None:

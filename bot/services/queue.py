@@ -126,7 +126,7 @@ class QueueRunner:
         try:
             job_id, _ = await self._store.enqueue(
                 member, channel_id=channel_id, model=prepared.model.key, params=prepared.payload,
-                cost=self._quotas.cost_of(prepared.model.key), default_allowance=settings.quota_default_daily_credits,
+                cost=self._quotas.cost_of(prepared.model.key), default_allowance=settings.default_allowance(member),
                 max_jobs=settings.quota_max_jobs_per_user, global_cap=settings.quota_global_daily_credits,
                 max_queue=settings.queue_max_length, delivery=delivery, token=token, inputs=inputs)
         except Refused as refused:
@@ -301,7 +301,7 @@ class QueueRunner:
         if job_id in self._cancelled or job_id in self._lost:
             raise Discarded()
         row, quota = await self._store.delivering(job_id, member,
-                                                  default_allowance=self._settings.quota_default_daily_credits)
+                                                  default_allowance=self._settings.default_allowance(member))
         if row is not None and row.get("lease_owner") not in (None, self._owner):
             self._lost.add(job_id)
             raise Discarded()

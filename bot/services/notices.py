@@ -41,8 +41,9 @@ class Courier(Protocol):
 
 @dataclass
 class Notice:
-    job: JobRecord | None  # None until needed: read when the job has waited long enough to show a notice
+    job: JobRecord | None  # None until needed: read when its notice is first edited
     seen: float  # monotonic: when this process learnt of the job
+    model: str = ""  # its catalog model (for the wait's estimate), known before its row is read
     text: str | None = None  # what the member's message shows now (None: still "thinking…")
     edited: float = -math.inf
     started: float | None = None  # monotonic: when its Pixazo call started here
@@ -145,7 +146,7 @@ class Notices:
         positions = await self._store.queue_positions() if waiting else {}
         length = len(positions)
         interval = self._settings.progress_interval_seconds
-        due: list[tuple[int, Notice, str, bool]] = []
+        due: list[tuple[int, int, Notice, str, bool]] = []
         for job_id, notice in list(self._notices.items()):
             if notice.started is not None:
                 if notice.text is None:
@@ -155,23 +156,21 @@ class Notices:
             elif job_id in positions:
                 if now - notice.seen < NOTICE_AFTER_SECONDS:
                     continue
-                if notice.job is None and (job := await self._store.job(job_id)) is not None:
-                    notice.job = job
-                if notice.job is None or job_id not in self._notices:
-                    self._notices.pop(job_id, None)
-                    continue
                 position = positions[job_id]
-                text = waiting_text(position, length, await self._eta(notice.job["model"], position))
+                model = notice.job["model"] if notice.job is not None else notice.model
+                text = waiting_text(position, length, await self._eta(model, position))
                 order = position
             else:
                 continue  # claimed by another process, or ended: its own runner shows it
             if text != notice.text and now - notice.edited >= interval:
-                due.append((order, notice, text, True))
+                due.append((order, job_id, notice, text, True))
         due.sort(key=lambda d: d[0])  # nearest the front first
         # One edit at a time: requests sent together could reach Discord bunched into one second.
-        for _, notice, text, cancellable in due:
+        for _, job_id, notice, text, cancellable in due:
             if not self._budget.take():
                 break
+            if notice.job is None:  # its row, read once, when its notice is first edited (a few a second)
+                notice.job = await self._store.job(job_id)
             notice.text, notice.edited = text, self._clock()
             await self._edit(notice.job, text, cancellable)
 

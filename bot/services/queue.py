@@ -141,7 +141,7 @@ class QueueRunner:
         # The job is queued and its credits held from here on: nothing below may fail the command, or the
         # member would be told "nothing was spent" of a job that runs all the same. Its row is read only
         # if it waits long enough to show a notice (the notices' loop); most are claimed before that.
-        self._notices[job_id] = Notice(None, self._clock())
+        self._notices[job_id] = Notice(None, self._clock(), model=prepared.model.key)
         self.kick()
         return job_id
 

@@ -167,10 +167,10 @@ class Notices:
         due.sort(key=lambda d: d[0])  # nearest the front first
         # One edit at a time: requests sent together could reach Discord bunched into one second.
         for _, job_id, notice, text, cancellable in due:
-            if not self._budget.take():
-                break
             if notice.job is None:  # its row, read once, when its notice is first edited (a few a second)
                 notice.job = await self._store.job(job_id)
+            if not self._budget.take():
+                break
             notice.text, notice.edited = text, self._clock()
             await self._edit(notice.job, text, cancellable)
 

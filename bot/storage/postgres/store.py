@@ -4,7 +4,7 @@ composed of its concern modules.
 Same tables, same rules as the SQLite ledger: credits are never a stored balance, every credit spent
 is a `jobs` row, the daily totals are kept by triggers in the same transaction as the rows
 (migration 0004), and `audit()` recomputes them from the rows. Each module implements one role of
-bot/storage/roles.py over the shared core (core.py: the pool, what errors mean, the advisory locks):
+bot/storage/roles/ over the shared core (core.py: the pool, what errors mean, the advisory locks):
 ledger.py, queue.py, jobs.py, allowances.py, config.py, reviews.py, appeals.py, audit.py, the same
 modules by the same names as SQLite's.
 """

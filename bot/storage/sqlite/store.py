@@ -1,6 +1,6 @@
 """The embedded SQLite ledger (the default backend), composed of its concern modules.
 
-Each module implements one role of bot/storage/roles.py over the shared core (core.py: the aiosqlite
+Each module implements one role of bot/storage/roles/ over the shared core (core.py: the aiosqlite
 connections, the write lock, what errors mean): ledger.py (credits, settles, recovery, the audit),
 queue.py, jobs.py (history and forgetting), allowances.py, config.py, reviews.py, appeals.py, audit.py.
 PostgreSQL's package has the same modules by the same names.

@@ -57,7 +57,7 @@ def is_down(exc: BaseException, codes: frozenset[int] = DOWN_CODES) -> bool:
 
 async def fetch(conn: Conn, sql: str, args: Args = ()) -> list[Row]:
     """A statement's rows, in one trip to the connection's thread."""
-    return await fetch(conn, sql, args)
+    return list(await conn.execute_fetchall(sql, args))
 
 
 def _migrate(path: Path, busy_timeout: float) -> None:

@@ -7,6 +7,7 @@ reservation reads are kept by triggers in the same transaction as those rows (mi
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,7 @@ from bot.storage.base import (
     delivered_log,
     quota,
     settled_as,
+    spent,
 )
 from bot.storage.lease import same_instance_pattern
 from bot.storage.records import job_records
@@ -49,22 +51,58 @@ SELECT
   (SELECT daily_credits FROM guild_budgets WHERE guild_id = :g) AS guild_budget
 """
 
-# The check-and-spend as one statement: an INSERT takes SQLite's write lock before it reads, so the
-# snapshot it reads, the rules (check_fits's, in the same order of cost) and the row it adds are one
-# step, for this process and any other on the file. A queued job is ranked behind the member's open jobs.
+# The check-and-spend as one statement, in one trip to the connection's thread: an INSERT takes SQLite's
+# write lock before it reads, so the snapshot, the rules and the row it adds are one step, for this
+# process and any other on the file. The rules are check_fits itself, which SQLite calls as the SQL
+# function ledger_fits (Reservation below) with what the snapshot read; the queue's length is counted
+# only for a queued job, which is ranked behind the member's open jobs.
 _RESERVE_SQL = f"""
 INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at, inputs, delivery,
                   interaction_token, rank)
 SELECT :u, :g, :channel, :model, :params, :cost, :day, :state, :now, :inputs, :delivery, :token,
        CASE WHEN :max_queue IS NULL THEN 0 ELSE s.in_flight END
   FROM ({_SNAPSHOT_SQL}) AS s
- WHERE (s.guild_budget IS NULL OR s.guild_used + :cost <= s.guild_budget)
-   AND s.in_flight < :max_jobs
-   AND :cost <= MAX(0, COALESCE(s.by_member, s.by_role, s.by_guild, :default) + s.granted - s.used)
-   AND (:cap IS NULL OR s.global_used + :cost <= :cap)
-   AND (:max_queue IS NULL OR (SELECT COUNT(*) FROM jobs WHERE state = '{QUEUED}') < :max_queue)
+ WHERE ledger_fits(:ticket, s.by_member, s.by_role, s.by_guild, s.granted, s.used, s.in_flight, s.global_used, s.guild_used,
+                   s.guild_budget, CASE WHEN :max_queue IS NULL THEN 0
+                                        ELSE (SELECT COUNT(*) FROM jobs WHERE state = '{QUEUED}') END)
 RETURNING id"""
-_QUEUE_LENGTH_SQL = f"SELECT COUNT(*) FROM jobs WHERE state = '{QUEUED}'"
+
+
+class Reservation:
+    """ledger_fits: the reservation rules, called by SQLite on the writer's thread inside the INSERT,
+    with the snapshot it read. `expect` says what a reservation asks, under a ticket the INSERT passes
+    along; `seen` hands back what that reservation saw (the snapshot, and why it was refused)."""
+
+    ARITY = 11
+
+    def __init__(self) -> None:
+        self._asked: dict[int, tuple[float, int, int, int, int | None, int | None]] = {}
+        self._seen: dict[int, tuple[QuotaSnapshot, Refused | None]] = {}
+        self._tickets = itertools.count()
+
+    def expect(self, now: float, default_allowance: int, cost: int, max_jobs: int, global_cap: int | None,
+               max_queue: int | None) -> int:
+        ticket = next(self._tickets)
+        self._asked[ticket] = (now, default_allowance, cost, max_jobs, global_cap, max_queue)
+        return ticket
+
+    def seen(self, ticket: int) -> tuple[QuotaSnapshot | None, Refused | None]:
+        self._asked.pop(ticket, None)  # a statement that failed before the rules were read
+        return self._seen.pop(ticket, (None, None))
+
+    def __call__(self, ticket: int, *read: Any) -> int:
+        now, default_allowance, cost, max_jobs, global_cap, max_queue = self._asked.pop(ticket)
+        snap = quota(*read[:9], now=now, default_allowance=default_allowance)
+        try:
+            check_fits(snap, cost, max_jobs, global_cap)
+            if max_queue is not None and read[9] >= max_queue:
+                raise Refused(Refused.QUEUE, snap)
+        except Refused as refused:
+            self._seen[ticket] = snap, refused
+            return 0
+        self._seen[ticket] = snap, None
+        return 1
+
 
 _AUDIT_SQL = """
 WITH ledger AS (
@@ -98,6 +136,8 @@ def snapshot_args(member: Member, now: float) -> dict[str, Any]:
 
 
 class SqliteLedger(SqliteCore):
+    _reservation: Reservation  # ledger_fits, registered on the writer at open (store.py)
+
     async def snapshot(self, member: Member, *, default_allowance: int) -> QuotaSnapshot:
         now = self.now()
         (row,) = await self._rows(_SNAPSHOT_SQL, snapshot_args(member, now))
@@ -114,24 +154,19 @@ class SqliteLedger(SqliteCore):
 
     async def _reserve(self, member: Member, cost: int, default_allowance: int,
                        job: dict[str, Any]) -> tuple[int, QuotaSnapshot]:
-        """_RESERVE_SQL, then the member's snapshot read right after it by the same connection under the
-        same lock: with a job, what it spent (spent(before) as the roles promise); without, why not."""
-        for _ in range(3):
-            now = self.now()
-            args = {**snapshot_args(member, now), **job, "cost": cost, "now": now, "default": default_allowance}
-            async with self._writing() as conn:
-                added = await fetch(conn, _RESERVE_SQL, args)
-                (row,) = await fetch(conn, _SNAPSHOT_SQL, args)
-                waiting = None if added or job["max_queue"] is None else (
-                    await fetch(conn, _QUEUE_LENGTH_SQL))[0][0]
-            snap = quota(*row, now=now, default_allowance=default_allowance)
-            if added:
-                return added[0][0], snap
-            check_fits(snap, cost, job["max_jobs"], job["cap"])
-            if waiting is not None and waiting >= job["max_queue"]:
-                raise Refused(Refused.QUEUE, snap)
-            # It fits now: another process released credits between the two statements. Once more.
-        raise Refused(Refused.CREDITS, snap)
+        """_RESERVE_SQL: the job's id and what the member has after it (spent(before), as the roles
+        promise), or Refused with the snapshot that refused it."""
+        now = self.now()
+        ticket = self._reservation.expect(now, default_allowance, cost, job["max_jobs"], job["cap"], job["max_queue"])
+        try:
+            added = await self._change(_RESERVE_SQL, {**snapshot_args(member, now), **job, "cost": cost, "now": now,
+                                                      "ticket": ticket})
+        finally:
+            snap, refused = self._reservation.seen(ticket)
+        if refused is not None:
+            raise refused
+        assert added and snap is not None, "ledger_fits said yes: the row was added"
+        return added[0][0], spent(snap, cost)
 
     # Settling raises StoreBusy when the write lock could not be had; nothing changed then, and every
     # settle may simply be called again: the state guard makes a repeat a no-op.
@@ -155,11 +190,10 @@ class SqliteLedger(SqliteCore):
         sql = f"UPDATE jobs SET state = :state, {sets} WHERE id = :id AND state IN ({marks}) AND {HELD} RETURNING 1"
         args = {"state": state.value, "id": job_id, "owner": self.owner, **columns,
                 **{f"from{i}": s.value for i, s in enumerate(from_states)}}
-        async with self._writing() as conn:  # one autocommit UPDATE; the state read only when it did not move
-            if await fetch(conn, sql, args):
-                return settled_as(job_id, state, state.value)
-            found = await fetch(conn, "SELECT state FROM jobs WHERE id = ?", (job_id,))
-        return settled_as(job_id, state, found[0][0] if found else None)
+        if await self._change(sql, args):  # one autocommit UPDATE; the state read only when it did not move
+            return settled_as(job_id, state, state.value)
+        found = await self._row("SELECT state FROM jobs WHERE id = ?", (job_id,))
+        return settled_as(job_id, state, None if found is None else found[0])
 
     async def recover_interrupted(self, delivered: Mapping[int, str | None] | None = None) -> list[JobRecord]:
         """Settle what the last run left open: `delivered` jobs succeed, every other open job fails.
@@ -176,12 +210,11 @@ class SqliteLedger(SqliteCore):
         where = f"state IN ({OPEN_SQL}) AND state != :is_queued{mine}"
         args = {"is_failed": JobState.FAILED.value, "error": INTERRUPTED, "now": now, "is_queued": QUEUED, **owner}
         async with self._transaction() as conn:
-            before = conn.total_changes
-            await conn.executemany(f"UPDATE jobs SET state = ?, finished_at = ?, result_url = COALESCE(?, result_url)"
+            moved = await conn.executemany(f"UPDATE jobs SET state = ?, finished_at = ?, result_url = COALESCE(?, result_url)"
                                    f" WHERE id = ? AND state IN ({OPEN_SQL})",
                                    [(JobState.SUCCEEDED.value, now, url, job_id) for job_id, url in
                                     (delivered or {}).items()])
-            succeeded = conn.total_changes - before
+            succeeded = max(0, moved.rowcount)
             # A queued job's call cut short runs once more; queued jobs simply stay queued.
             await conn.execute("UPDATE jobs SET state = :is_queued, started_at = NULL, lease_owner = NULL,"
                                " lease_until = NULL WHERE state = :is_running AND delivery IS NOT NULL"

@@ -18,6 +18,7 @@ from bot.storage.sqlite.appeals import SqliteAppeals
 from bot.storage.sqlite.audit import SqliteAudit
 from bot.storage.sqlite.config import SqliteConfig
 from bot.storage.sqlite.jobs import SqliteJobs
+from bot.storage.sqlite.ledger import Reservation
 from bot.storage.sqlite.queue import SqliteQueue
 from bot.storage.sqlite.reviews import SqliteReviews
 
@@ -34,4 +35,6 @@ class SqliteStore(SqliteQueue, SqliteJobs, SqliteAllowances, SqliteConfig, Sqlit
         `recover=False` leaves open jobs alone: a second view of a ledger a running bot owns."""
         writer, reader = await cls._connections(path, busy_timeout)
         store = cls(writer, reader, clock, owner=owner, exclusive=exclusive, path=path)
+        store._reservation = Reservation()
+        await writer.create_function("ledger_fits", Reservation.ARITY, store._reservation)
         return await recovered(store, delivered, recover=recover)

@@ -31,6 +31,32 @@ FORGET_SETS = "params = '{}', inputs = NULL, result_url = NULL, delivery = NULL,
 AUDIT_COLUMNS = "id, guild_id, actor_id, action, target_id, detail, at"
 RECENT_COLUMNS = "id, model, cost, state, created_at, finished_at, error, result_url"
 
+# audit(): every member and server total the triggers keep, against the sum of the rows, in SQL both
+# backends speak; `AUDIT_SQL + ...` adds a backend's own totals (SQLite's whole-day one).
+AUDIT_SQL = f"""
+WITH ledger AS (
+  SELECT guild_id, user_id, day, SUM(CASE WHEN state NOT IN ({REFUNDED_SQL}) THEN cost ELSE 0 END) AS credits
+  FROM jobs GROUP BY guild_id, user_id, day
+), ledger_guild AS (
+  SELECT guild_id, day, SUM(credits) AS credits FROM ledger GROUP BY guild_id, day
+)
+SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
+  FROM ledger AS l LEFT JOIN usage AS u USING (guild_id, user_id, day)
+  WHERE COALESCE(u.credits, 0) != l.credits
+UNION ALL
+SELECT 'member', u.guild_id || '/' || u.user_id || '/' || u.day, u.credits, 0
+  FROM usage AS u LEFT JOIN ledger AS l USING (guild_id, user_id, day)
+  WHERE l.credits IS NULL AND u.credits != 0
+UNION ALL
+SELECT 'server', l.guild_id || '/' || l.day, COALESCE(s.credits, 0), l.credits
+  FROM ledger_guild AS l LEFT JOIN usage_guild AS s USING (guild_id, day)
+  WHERE COALESCE(s.credits, 0) != l.credits
+UNION ALL
+SELECT 'server', s.guild_id || '/' || s.day, s.credits, 0
+  FROM usage_guild AS s LEFT JOIN ledger_guild AS l USING (guild_id, day)
+  WHERE l.credits IS NULL AND s.credits != 0
+"""
+
 
 _log = logging.getLogger("bot.storage")
 S = TypeVar("S", bound="Store")

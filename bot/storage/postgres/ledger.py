@@ -17,11 +17,11 @@ from bot.domain import (
 from bot.domain.jobs import sources_of
 from bot.domain.records import JobRecord
 from bot.storage.base import (
+    AUDIT_SQL,
     INTERRUPTED,
     MAX_ATTEMPTS,
     OPEN,
     QUEUED,
-    REFUNDED_SQL,
     RUNNING,
     audit_lines,
     delivered_log,
@@ -40,32 +40,8 @@ REASONS = {Refused.JOBS: Refused.JOBS, Refused.CREDITS: Refused.CREDITS, Refused
             Refused.BUDGET: Refused.BUDGET}
 
 
-# Every member and server total the triggers keep, against the sum of the rows. There is no whole-day total row
-# on PostgreSQL (see migration 0004): the day's global use is always summed from these.
-_AUDIT_SQL = f"""
-WITH ledger AS (
-  SELECT guild_id, user_id, day, SUM(CASE WHEN state NOT IN ({REFUNDED_SQL}) THEN cost ELSE 0 END) AS credits
-  FROM jobs GROUP BY guild_id, user_id, day
-), ledger_guild AS (
-  SELECT guild_id, day, SUM(credits) AS credits FROM ledger GROUP BY guild_id, day
-)
-SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
-  FROM ledger AS l LEFT JOIN usage AS u USING (guild_id, user_id, day)
-  WHERE COALESCE(u.credits, 0) != l.credits
-UNION ALL
-SELECT 'member', u.guild_id || '/' || u.user_id || '/' || u.day, u.credits, 0
-  FROM usage AS u LEFT JOIN ledger AS l USING (guild_id, user_id, day)
-  WHERE l.credits IS NULL AND u.credits != 0
-UNION ALL
-SELECT 'server', l.guild_id || '/' || l.day, COALESCE(s.credits, 0), l.credits
-  FROM ledger_guild AS l LEFT JOIN usage_guild AS s USING (guild_id, day)
-  WHERE COALESCE(s.credits, 0) != l.credits
-UNION ALL
-SELECT 'server', s.guild_id || '/' || s.day, s.credits, 0
-  FROM usage_guild AS s LEFT JOIN ledger_guild AS l USING (guild_id, day)
-  WHERE l.credits IS NULL AND s.credits != 0
-"""
-
+# There is no whole-day total row on PostgreSQL (see migration 0004): the day's global use is always
+# summed from the members' rows, so base.AUDIT_SQL is the whole audit.
 
 
 class PostgresLedger(PostgresCore):
@@ -151,5 +127,5 @@ class PostgresLedger(PostgresCore):
     async def audit(self) -> list[str]:
         """Where the trigger-kept totals disagree with the job rows; empty when the ledger is whole."""
         async with self._read() as conn:
-            rows = await conn.fetch(_AUDIT_SQL)
+            rows = await conn.fetch(AUDIT_SQL)
         return audit_lines(rows)

@@ -16,10 +16,10 @@ from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, ut
 from bot.domain.jobs import sources_of
 from bot.domain.records import JobRecord
 from bot.storage.base import (
+    AUDIT_SQL,
     INTERRUPTED,
     MAX_ATTEMPTS,
     QUEUED,
-    REFUNDED_SQL,
     RUNNING,
     audit_lines,
     check_fits,
@@ -104,30 +104,11 @@ class Reservation:
         return 1
 
 
-_AUDIT_SQL = """
-WITH ledger AS (
-  SELECT guild_id, user_id, day, SUM(CASE WHEN state NOT IN (""" + REFUNDED_SQL + """) THEN cost ELSE 0 END) AS credits
-  FROM jobs GROUP BY guild_id, user_id, day
-), ledger_global AS (
-  SELECT day, SUM(credits) AS credits FROM ledger GROUP BY day
-), ledger_guild AS (
-  SELECT guild_id, day, SUM(credits) AS credits FROM ledger GROUP BY guild_id, day
-)
-SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
-  FROM ledger AS l LEFT JOIN usage AS u USING (guild_id, user_id, day)
-  WHERE COALESCE(u.credits, 0) != l.credits
-UNION ALL
+# The whole day's total too (usage_global, which PostgreSQL does not keep).
+_AUDIT_SQL = AUDIT_SQL + """UNION ALL
 SELECT 'global', l.day, COALESCE(g.credits, 0), l.credits
-  FROM ledger_global AS l LEFT JOIN usage_global AS g USING (day)
+  FROM (SELECT day, SUM(credits) AS credits FROM ledger GROUP BY day) AS l LEFT JOIN usage_global AS g USING (day)
   WHERE COALESCE(g.credits, 0) != l.credits
-UNION ALL
-SELECT 'server', l.guild_id || '/' || l.day, COALESCE(s.credits, 0), l.credits
-  FROM ledger_guild AS l LEFT JOIN usage_guild AS s USING (guild_id, day)
-  WHERE COALESCE(s.credits, 0) != l.credits
-UNION ALL
-SELECT 'server', s.guild_id || '/' || s.day, s.credits, 0
-  FROM usage_guild AS s LEFT JOIN ledger_guild AS l USING (guild_id, day)
-  WHERE l.credits IS NULL AND s.credits != 0
 """
 
 

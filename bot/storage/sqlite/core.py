@@ -1,8 +1,9 @@
 """The SQLite ledger's connections, through aiosqlite: one writer, one reader, and what their errors mean.
 
 Writes go through one connection guarded by an asyncio lock, so no two coroutines' statements ever
-share a transaction: a transaction is `BEGIN IMMEDIATE` … `commit()` while the lock is held, and a
-single statement that needs no transaction runs under the lock in autocommit. SQLite's own write
+share a transaction: a transaction is `BEGIN IMMEDIATE` … `commit()` while the lock is held. A single
+statement that needs no transaction (a reservation, a settle, a claim) runs in autocommit: while no
+transaction is open it goes straight to the connection's queue, else it waits for the lock. SQLite's own write
 lock (taken by BEGIN IMMEDIATE, waited for up to the busy timeout) keeps other processes out. Reads
 go through a second connection: in WAL mode they see every committed write and never wait for the
 writer.
@@ -18,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -101,16 +102,6 @@ async def _rolled_back(conn: Conn) -> bool:
     if not task.cancelled() and (error := task.exception()) is not None:
         log.warning("a transaction could not be rolled back: %s", error)
     return cancelled
-
-
-async def _pipelined(*calls: Awaitable[Any]) -> list[Any]:
-    """Calls handed to the connection's thread together (each is queued as it starts, in this order)
-    and awaited together: one wake-up of the event loop instead of one a statement."""
-    done = await asyncio.gather(*calls, return_exceptions=True)
-    for result in done:
-        if isinstance(result, BaseException):
-            raise result
-    return done
 
 
 @asynccontextmanager
@@ -240,19 +231,6 @@ class SqliteCore:
             await conn.execute("BEGIN IMMEDIATE")
             yield conn
             await conn.commit()  # COMMIT itself can be refused as busy: the rollback ends the transaction
-
-    async def _check_and_write(self, reads: list[tuple[str, Args]],
-                               decide: Callable[[list[list[Row]]], tuple[str, Args]]) -> list[Row]:
-        """A check-and-write in two trips to the connection's thread: BEGIN IMMEDIATE with `reads`, then
-        the one write `decide` makes of what they read (plain Python; it raises to write nothing) with
-        COMMIT. Each trip's statements are handed over at once and run in order."""
-        async with self._writing() as conn, _rolling_back(conn):
-            _, *read = await _pipelined(conn.execute("BEGIN IMMEDIATE"),
-                                        *(conn.execute_fetchall(sql, args) for sql, args in reads))
-            sql, args = decide(read)
-            # Only reads came before the write: should it fail, the COMMIT behind it has nothing to commit.
-            rows, _ = await _pipelined(conn.execute_fetchall(sql, args), conn.commit())
-            return list(rows)
 
     async def _record(self, conn: Conn, now: float, guild_id: int, actor_id: int, action: str,
                       target_id: int | None, detail: str) -> None:

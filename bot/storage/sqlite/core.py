@@ -30,7 +30,7 @@ from bot.domain import StoreBusy, StoreDown
 from bot.domain.records import JobRecord
 from bot.storage.lease import new_owner
 from bot.storage.outage import Outage
-from bot.storage.sqlite.migrations import apply_migrations
+from bot.storage.sqlite.migrations import pending
 
 log = logging.getLogger("bot.storage.sqlite")
 
@@ -61,25 +61,28 @@ async def fetch(conn: Conn, sql: str, args: Args = ()) -> list[Row]:
     return list(await conn.execute_fetchall(sql, args))
 
 
-def _migrate(path: Path, busy_timeout: float) -> None:
-    """WAL and the schema, once at open, on a connection of its own (the numbered SQL files run as scripts)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {max(1, round(busy_timeout * 1000))}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        apply_migrations(conn)
-    finally:
-        conn.close()
+async def connect(path: Path, busy_timeout: float, *, migrate: bool = False) -> Conn:
+    """A connection as the ledger uses it; `migrate`: WAL and the schema first (the writer, at open).
 
-
-async def connect(path: Path, busy_timeout: float) -> Conn:
+    The writer migrates, on its own connection, rather than one opened and closed for it: closing the
+    last connection checkpoints the write-ahead log and frees its space, and a start on a full disk
+    must meet the full disk (bot/storage/open.py), not the room a crashed run's log happened to hold."""
     # check_same_thread=False: total_changes and in_transaction are read from the event loop's thread.
     conn = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
     try:
-        for pragma in (f"PRAGMA busy_timeout = {max(1, round(busy_timeout * 1000))}", "PRAGMA synchronous = NORMAL",
+        for pragma in (f"PRAGMA busy_timeout = {max(1, round(busy_timeout * 1000))}",
+                       *(["PRAGMA journal_mode = WAL"] if migrate else []), "PRAGMA synchronous = NORMAL",
                        # What a row loses (an update, /forget) is overwritten with zeros, not left in free space.
                        "PRAGMA secure_delete = ON"):
             await conn.execute(pragma)
+        if migrate:
+            ((version,),) = await fetch(conn, "PRAGMA user_version")
+            for script in pending(version):
+                try:
+                    await conn.executescript(script)
+                except BaseException:
+                    await conn.rollback()
+                    raise
         conn.row_factory = sqlite3.Row
     except BaseException:
         await conn.close()
@@ -136,8 +139,7 @@ class SqliteCore:
     async def _connections(path: Path, busy_timeout: float) -> tuple[Conn, Conn]:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            await asyncio.to_thread(_migrate, path, busy_timeout)
-            writer = await connect(path, busy_timeout)
+            writer = await connect(path, busy_timeout, migrate=True)
         except sqlite3.OperationalError as exc:
             if is_busy(exc):
                 raise StoreBusy(f"{path}: {exc}") from None

@@ -53,9 +53,10 @@ class Ledger(Protocol):
     async def succeed(self, job_id: int, result_url: str | None) -> JobState | None: ...
 
     async def settle_delivered(self, job_id: int, delivered: Delivered) -> JobState | None:
-        """`succeed`, with where the result was posted and its audit row (if it succeeded by this call),
-        in one transaction: everything a delivered job leaves in the ledger, in one round trip. The
-        audit row is recorded as done (never posted) in a server without an audit channel."""
+        """`succeed`, with where the result was posted and its audit row (if it succeeded by this call):
+        everything a delivered job leaves in the ledger, in one call (one statement on PostgreSQL; on
+        SQLite the success, then the row). The audit row is recorded as done (never posted) in a server
+        without an audit channel."""
         ...
 
     async def fail(self, job_id: int, error: str) -> JobState | None: ...

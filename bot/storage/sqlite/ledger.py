@@ -118,9 +118,9 @@ def snapshot_args(member: Member, now: float) -> dict[str, Any]:
     return {"g": member.guild_id, "u": member.user_id, "day": utc_day(now), "roles": json.dumps(list(member.role_ids))}
 
 
-# A delivered job's settle, in one transaction: the success (guarded on the lease, as every settle) with
-# where its result was posted, then its audit row, recorded as done in a server without an audit channel
-# (as skip_audit would mark it), so no poster round follows it.
+# A delivered job's settle: the success (guarded on the lease, as every settle) with where its result was
+# posted, then its audit row, recorded as done in a server without an audit channel (as skip_audit would
+# mark it), so no poster round follows it.
 _DELIVERED_FROM = sources_of(JobState.SUCCEEDED)
 _DELIVERED_SQL = (
     f"UPDATE jobs SET state = '{JobState.SUCCEEDED.value}', finished_at = :now, result_url = :url,"
@@ -178,21 +178,24 @@ class SqliteLedger(SqliteCore):
                                   interaction_token=None)
 
     async def settle_delivered(self, job_id: int, delivered: Delivered) -> JobState | None:
+        """Two autocommit statements, so the success is visible from the first one's trip to the writer, as a
+        plain succeed's is: the success with where the result was posted, then (if it moved) the audit row.
+        (A crash between them costs that row, never the success or the credits.)"""
         posted, audit, now = delivered.posted or (None, None), delivered.audit, self.now()
-        async with self._transaction() as conn:
-            moved = await fetch(conn, _DELIVERED_SQL, {
-                "now": now, "url": delivered.result_url, "channel": posted[0], "message": posted[1], "id": job_id,
-                "owner": self.owner, **{f"from{i}": s.value for i, s in enumerate(_DELIVERED_FROM)}})
-            if not moved:
-                found = await fetch(conn, "SELECT state FROM jobs WHERE id = ?", (job_id,))
-                return settled_as(job_id, JobState.SUCCEEDED, found[0][0] if found else None)
-            if audit is not None:
-                rows = await fetch(conn, _DELIVERED_AUDIT_SQL, {
-                    "guild": moved[0][0], "actor": audit.actor_id, "action": audit.action, "target": audit.target_id,
-                    "detail": json.dumps(audit.detail), "now": now, "kind": RuleKind.SETTING.value,
-                    "setting": AUDIT_CHANNEL_SETTING})
-                if rows and rows[0][0] is None:  # to be posted: the poster hears of it once this commits
-                    self._told.append(moved[0][0])
+        moved = await self._change(_DELIVERED_SQL, {
+            "now": now, "url": delivered.result_url, "channel": posted[0], "message": posted[1], "id": job_id,
+            "owner": self.owner, **{f"from{i}": s.value for i, s in enumerate(_DELIVERED_FROM)}})
+        if not moved:
+            found = await self._row("SELECT state FROM jobs WHERE id = ?", (job_id,))
+            return settled_as(job_id, JobState.SUCCEEDED, None if found is None else found[0])
+        if audit is not None:
+            guild_id = moved[0][0]
+            rows = await self._change(_DELIVERED_AUDIT_SQL, {
+                "guild": guild_id, "actor": audit.actor_id, "action": audit.action, "target": audit.target_id,
+                "detail": json.dumps(audit.detail), "now": now, "kind": RuleKind.SETTING.value,
+                "setting": AUDIT_CHANNEL_SETTING})
+            if rows and rows[0][0] is None:  # to be posted: the poster hears of it
+                self._tell([guild_id])
         return settled_as(job_id, JobState.SUCCEEDED, JobState.SUCCEEDED.value)
 
     async def fail(self, job_id: int, error: str) -> JobState | None:

@@ -19,7 +19,8 @@ POLL_SECONDS = 1.0
 IDLE_POLL_SECONDS = 30.0
 OTHERS_FIRST_SECONDS = 0.3
 # Waiting past QUEUE_MAX_WAIT_SECONDS is looked for this often at most (a write, so not on every wake-up),
-# and a tenth of that wait at least, so a job is failed soon after it waited too long.
+# and a tenth of that wait at least, so a job is failed soon after it waited too long; on PostgreSQL once a
+# lease too (a job whose processes died twice is failed soon after its last lease ran out).
 EXPIRY_SWEEP_SECONDS = 60.0
 
 
@@ -30,6 +31,8 @@ class Wakeups:
         self._heard = not self._shared  # whether every job queued anywhere kicks this process
         self._lease = settings.job_lease_seconds
         self.sweep_seconds = min(EXPIRY_SWEEP_SECONDS, max(0.2, settings.queue_max_wait_seconds / 10))
+        if self._shared:  # the sweep also fails the jobs of processes that died during their last attempt
+            self.sweep_seconds = min(self.sweep_seconds, self._lease)
         self.again = True  # look again soon: the last look failed, or the bound held jobs back
         self.waiting = True  # jobs may be waiting (at start: those the last run left)
 

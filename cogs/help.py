@@ -6,14 +6,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import Text, _
 from bot.core.text import credits
 from bot.ui.app import PixazoBot
 from bot.ui.embeds import COLOUR
+from bot.ui.i18n import for_member
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import member_of
 
 FIELD_MAX = 1024
-ADMIN_HEADING = "For server admins (Manage Server)"
+COMMANDS_HEADING = _("Commands")
+ADMIN_HEADING = _("For server admins (Manage Server)")
 
 
 def chunks(lines: list[str], limit: int = FIELD_MAX) -> list[str]:
@@ -27,6 +30,11 @@ def chunks(lines: list[str], limit: int = FIELD_MAX) -> list[str]:
     return out
 
 
+def described(description: str) -> Text:
+    """A command's description as its synced localization reads (the catalogs' "command description")."""
+    return Text(description, context="command description")
+
+
 class Help(commands.Cog):
     def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot
@@ -36,32 +44,37 @@ class Help(commands.Cog):
     async def help(self, interaction: discord.Interaction[PixazoBot]) -> None:
         view = await self.bot.services.quotas.view(member_of(interaction))
         settings = self.bot.settings
-        embed = discord.Embed(title="How this bot works", colour=COLOUR)
+        t = for_member(interaction)
+        embed = discord.Embed(title=t(_("How this bot works")), colour=COLOUR)
         listed = sorted((c for c in self.bot.tree.get_commands(guild=None) if not isinstance(c, app_commands.ContextMenu)),
                         key=lambda c: c.name)
         # Members' commands first; those Discord offers only to admins (default_permissions) after, marked.
-        for heading, admin in (("Commands", False), (ADMIN_HEADING, True)):
-            lines = [f"/{c.name}: {c.description}" for c in listed if (c.default_permissions is not None) is admin]
+        for heading, admin in ((COMMANDS_HEADING, False), (ADMIN_HEADING, True)):
+            lines = [f"/{c.name}: {t(described(c.description))}" for c in listed
+                     if (c.default_permissions is not None) is admin]
             for n, value in enumerate(chunks(lines)):
-                embed.add_field(name=heading if n == 0 else f"{heading} (more)", value=value, inline=False)
-        embed.add_field(name="Cost per image", value="\n".join(
-            f"/{key}: {credits(cost)}" for key, cost in view.costs.items()), inline=False)
+                embed.add_field(name=t(heading) if n == 0 else t(_("{heading} (more)", heading=heading)), value=value,
+                                inline=False)
+        embed.add_field(name=t(_("Cost per image")), value="\n".join(
+            f"/{key}: {t(credits(cost))}" for key, cost in view.costs.items()), inline=False)
         snap = view.snapshot
-        embed.add_field(name="Your credits", value=f"{snap.left} left today of {snap.allowance}", inline=False)
-        embed.add_field(name="The queue", value=(
-            f"{settings.pixazo_max_concurrency} images are made at a time; the rest wait their turn, one of each "
-            f"member before a second of anyone's. You may have {view.max_jobs} waiting or running. A job that "
-            f"waits over {int(settings.queue_max_wait_seconds // 60)} minutes is dropped, and a failed or "
-            "cancelled one costs nothing."), inline=False)
-        embed.add_field(name="The buttons on a result", value=(
+        embed.add_field(name=t(_("Your credits")), value=t(_("{left} left today of {allowance}", left=snap.left,
+                                                             allowance=snap.allowance)), inline=False)
+        embed.add_field(name=t(_("The queue")), value=t(_(
+            "{at_once} images are made at a time; the rest wait their turn, one of each member before a second of "
+            "anyone's. You may have {mine} waiting or running. A job that waits over {minutes} minutes is dropped, "
+            "and a failed or cancelled one costs nothing.", at_once=settings.pixazo_max_concurrency, mine=view.max_jobs,
+            minutes=int(settings.queue_max_wait_seconds // 60))), inline=False)
+        embed.add_field(name=t(_("The buttons on a result")), value=t(_(
             "Reroll: the same again with a new seed, for you. Edit: change the prompt or settings and run it. "
             "Details: every setting and the command that makes it again. Delete: removes the message (yours, or "
             "anyone's with Manage Messages). Report: asks this server's moderators to look at it. Reroll and Edit "
-            "cost you the model's price."), inline=False)
+            "cost you the model's price.")), inline=False)
         retention = settings.history_retention_days
-        embed.add_field(name="What the bot keeps", value=(
-            "Your prompts and settings, for /history and the buttons"
-            + (f", for {retention} days" if retention else "") + ". /forget clears them now."), inline=False)
+        kept = (_("Your prompts and settings, for /history and the buttons, for {days} days. /forget clears them now.",
+                  days=retention) if retention else
+                _("Your prompts and settings, for /history and the buttons. /forget clears them now."))
+        embed.add_field(name=t(_("What the bot keeps")), value=t(kept), inline=False)
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 
 

@@ -6,11 +6,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.i18n import _
 from bot.core.text import credits, relative_time
 from bot.ui.app import PixazoBot
 from bot.ui.embeds import COLOUR
+from bot.ui.i18n import for_member
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import member_of
+
+# Where an allowance comes from (QuotaSnapshot.source), as /quota names it.
+SOURCES = {"bot default": _("bot default"), "server default": _("server default"), "role": _("role"),
+           "member": _("member")}
 
 
 class Quota(commands.Cog):
@@ -23,17 +29,20 @@ class Quota(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         view = await self.bot.services.quotas.view(member_of(interaction))
         snap = view.snapshot
-        embed = discord.Embed(title="Your image credits", colour=COLOUR)
-        embed.add_field(name="Left today", value=str(snap.left))
-        embed.add_field(name="Used today", value=str(snap.used))
-        allowance = f"{snap.allowance} a day ({snap.source})"
+        t = for_member(interaction)
+        embed = discord.Embed(title=t(_("Your image credits")), colour=COLOUR)
+        embed.add_field(name=t(_("Left today")), value=str(snap.left))
+        embed.add_field(name=t(_("Used today")), value=str(snap.used))
+        allowance = t(_("{allowance} a day ({source})", allowance=snap.allowance, source=SOURCES.get(snap.source,
+                                                                                                     snap.source)))
         if snap.granted:
-            allowance += f" + {snap.granted} granted today"
-        embed.add_field(name="Allowance", value=allowance)
-        embed.add_field(name="Renews", value=relative_time(snap.renews_at))
-        embed.add_field(name="Running now", value=f"{snap.in_flight} of {view.max_jobs} at a time")
-        embed.add_field(name="Cost per image",
-                        value="\n".join(f"/{key}: {credits(cost)}" for key, cost in view.costs.items()),
+            allowance += t(_(" + {granted} granted today", granted=snap.granted))
+        embed.add_field(name=t(_("Allowance")), value=allowance)
+        embed.add_field(name=t(_("Renews")), value=relative_time(snap.renews_at))
+        embed.add_field(name=t(_("Running now")), value=t(_("{running} of {limit} at a time", running=snap.in_flight,
+                                                            limit=view.max_jobs)))
+        embed.add_field(name=t(_("Cost per image")),
+                        value="\n".join(f"/{key}: {t(credits(cost))}" for key, cost in view.costs.items()),
                         inline=False)
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 

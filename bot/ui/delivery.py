@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _, render
 from bot.core.imaging import fit_off_loop
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
@@ -67,12 +68,12 @@ class WebhookCourier:
             return None
         return interaction_webhook(self.bot, delivery.application_id, token)
 
-    async def notice(self, job: JobRecord, text: str, *, cancellable: bool) -> None:
+    async def notice(self, job: JobRecord, text: Text | str, *, cancellable: bool) -> None:
         webhook = self._webhook(job)
         if webhook is None:
             return
         # "@original", not an id: discord.py puts it in the route as given.
-        await edit_original(webhook, content=text, view=cancel_view(job["id"]) if cancellable else None)
+        await edit_original(webhook, content=render(text, locale_of(job)), view=cancel_view(job["id"]) if cancellable else None)
 
     async def _message(self, job: JobRecord, outcome: Outcome) -> tuple[discord.Embed, discord.File | None]:
         delivery = job.get("delivery") or Delivery()
@@ -82,9 +83,9 @@ class WebhookCourier:
         try:
             return result_message(outcome, requester=delivery.requester or f"member {job['user_id']}",
                                   avatar_url=delivery.avatar_url, upload=upload, thumbnail_url=delivery.thumbnail_url,
-                                  spoiler=delivery.spoiler)
+                                  spoiler=delivery.spoiler, locale=delivery.locale)
         except TooLargeToPost as exc:
-            raise UserFacingError("The image came back too large to post here, and Pixazo gave no link to it.",
+            raise UserFacingError(_("The image came back too large to post here, and Pixazo gave no link to it."),
                                   detail=f"result too large: {exc}") from None
 
     async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None:
@@ -117,8 +118,8 @@ class WebhookCourier:
                 return
             except discord.HTTPException as exc:
                 if exc.status not in TOKEN_GONE:
-                    raise UserFacingError("Discord would not take the finished image, so no credits were spent. "
-                                          "Please try again.",
+                    raise UserFacingError(_("Discord would not take the finished image, so no credits were spent. "
+                                            "Please try again."),
                                           detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
                 status = f"HTTP {exc.status} {exc.text}"
         log.info("job %d: the interaction token is gone (%s); posting the result in channel %s instead",
@@ -132,16 +133,17 @@ class WebhookCourier:
                 kwargs["file"] = file
             sent = await channel.send(**kwargs)
         except discord.HTTPException as exc:
-            raise UserFacingError("Discord would not take the finished image, so no credits were spent.",
+            raise UserFacingError(_("Discord would not take the finished image, so no credits were spent."),
                                   detail=f"interaction token gone and channel {job['channel_id']} refused the result:"
                                          f" HTTP {exc.status}: {exc.text}") from None
         await self.bot.services.results.remember(job["id"], sent.channel.id, sent.id)
 
-    async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None:
+    async def tell(self, job: JobRecord, said: Text | str, *, noticed: bool) -> None:
         """A private word where the token still works (the public "thinking…" or notice removed first);
         else a short message in the channel, naming the member without a ping. A notice Discord would
         not remove does not keep the member from being told: the word goes out all the same, and the
         notice is made to say it too (it would otherwise stay "Generating…")."""
+        text = render(said, locale_of(job))
         webhook = self._webhook(job)
         if webhook is not None:
             kept: discord.HTTPException | None = None  # why @original could not be removed
@@ -186,6 +188,12 @@ class WebhookCourier:
     @staticmethod
     async def _replace_notice(webhook: discord.Webhook, text: str) -> None:
         await edit_original(webhook, content=text, embeds=[], attachments=[], view=None)
+
+
+def locale_of(job: JobRecord) -> str:
+    """The language of the member who asked for the job (English for a row from before it was kept)."""
+    delivery = job.get("delivery")
+    return delivery.locale if delivery is not None else "en-US"
 
 
 def cancel_view(job_id: int) -> discord.ui.View:

@@ -27,7 +27,6 @@ class Delivery(BaseModel):
     age_restricted: bool = False  # asked in an age-restricted channel: the image check does not run
     review: int | None = None  # approval mode: the review channel the result waits in first
     locale: str = "en-US"  # the member's Discord locale: their result, notices and failures are in it
-    server_locale: str = "en-US"  # the server's: what is posted for everyone (the review channel's copy)
 
     @property
     def upload_limit(self) -> int:

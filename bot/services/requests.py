@@ -26,7 +26,6 @@ class Requester:
     application_id: int
     filesize_limit: int | None
     locale: str = "en-US"  # the member's Discord locale
-    server_locale: str = "en-US"  # the server's preferred locale
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def make_delivery(prepared: Prepared, requester: Requester, admission: Admission
                     role_ids=requester.member.role_ids, requester=requester.name, avatar_url=requester.avatar_url,
                     filesize_limit=requester.filesize_limit, thumbnail_url=thumbnail_url, note=note or None,
                     spoiler=admission.spoiler, age_restricted=admission.asker.age_restricted,
-                    review=admission.review, locale=requester.locale, server_locale=requester.server_locale)
+                    review=admission.review, locale=requester.locale)
 
 
 class Requests:

@@ -13,7 +13,7 @@ from bot.moderation.gates import Asker, Refusal
 from bot.services.requests import Admission, Requester
 from bot.services.validation import Prepared
 from bot.ui.guard import GUILD_ONLY
-from bot.ui.i18n import member_locale, server_locale
+from bot.ui.i18n import member_locale
 
 if TYPE_CHECKING:
     from bot.ui.app import PixazoBot
@@ -49,7 +49,7 @@ def requester_of(interaction: discord.Interaction[Any]) -> Requester:
     user = interaction.user
     return Requester(member_of(interaction), user.display_name, user.display_avatar.url,
                      interaction.application_id, interaction.filesize_limit,
-                     locale=member_locale(interaction), server_locale=server_locale(interaction))
+                     locale=member_locale(interaction))
 
 
 async def admit(interaction: discord.Interaction[PixazoBot], prepared: Prepared) -> Admission:

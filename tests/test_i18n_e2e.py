@@ -23,6 +23,15 @@ SAID = {
     "ja": ("プロンプトが空です。", "あなたの画像クレジット", "リクエスト：alice", "コスト"),
 }
 
+BUTTONS = {
+    "en-US": ["Reroll", "Edit", "Details", "Delete", "Report"],
+    "de": ["Reroll", "Bearbeiten", "Details", "Löschen", "Melden"],
+    "fr": ["Reroll", "Modifier", "Détails", "Supprimer", "Signaler"],
+    "es-ES": ["Reroll", "Editar", "Detalles", "Borrar", "Informar"],
+    "pt-BR": ["Reroll", "Editar", "Detalhes", "Apagar", "Denunciar"],
+    "ja": ["Reroll", "編集", "詳細", "削除", "報告"],
+}
+
 
 async def test_each_language_is_synced_with_the_commands(harness):
     synced = {c["name"]: c for c in harness.discord.synced[GUILD_ID]}  # the fake refused nothing
@@ -54,6 +63,8 @@ async def test_a_member_is_answered_in_their_language(harness, locale):
     (embed,) = result["embeds"]
     assert embed["author"]["name"] == requested
     assert cost in embed_fields(result)
+    labels = [c["label"] for row in result["components"] for c in row["components"]]
+    assert labels == BUTTONS[locale]
 
 
 async def test_a_wrong_value_names_the_option_as_the_members_client_shows_it(harness):
@@ -62,6 +73,14 @@ async def test_a_wrong_value_names_the_option_as_the_members_client_shows_it(har
     _, said = await harness.answer("sdxl", {"prompt": "a red fox", "width": 1001}, locale="de", validate=False)
     assert said["content"] == ("`breite` muss ein Vielfaches von 8 sein; die nächsten gültigen Werte sind "
                                "1000 oder 1008.")
+
+
+async def test_a_servers_own_rules_refuse_in_the_members_language(harness):
+    await config(harness.discord, "words add", {"term": "castle"})
+    _, said = await harness.answer("sdxl", {"prompt": "a castle at dawn"}, locale="fr")
+    assert said["content"] == "Ton prompt contient `castle`, que ce serveur a bloqué."
+    _, said = await harness.answer("sdxl", {"prompt": "a castle at dawn"}, locale="pt-BR")
+    assert said["content"] == "Seu prompt usa `castle`, que este servidor bloqueou."
 
 
 @pytest.fixture

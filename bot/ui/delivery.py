@@ -20,6 +20,7 @@ from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.services.generation import Outcome
 from bot.ui.embeds import TooLargeToPost, file_stem, result_message
+from bot.ui.i18n import words
 from bot.ui.replies import NO_PINGS
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class WebhookCourier:
         if webhook is None:
             return
         # "@original", not an id: discord.py puts it in the route as given.
-        await edit_original(webhook, content=render(text, locale_of(job)), view=cancel_view(job["id"]) if cancellable else None)
+        await edit_original(webhook, content=render(text, locale_of(job)), view=cancel_view(job) if cancellable else None)
 
     async def _message(self, job: JobRecord, outcome: Outcome) -> tuple[discord.Embed, discord.File | None]:
         delivery = job.get("delivery") or Delivery()
@@ -107,10 +108,10 @@ class WebhookCourier:
             try:
                 if noticed:  # the notice becomes the result
                     posted = await edit_original(webhook, content=note, embed=embed,
-                                                 attachments=[file] if file else [], view=result_view(job["id"]))
+                                                 attachments=[file] if file else [], view=result_view(job))
                 else:  # still "thinking…": the first followup replaces it
                     kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True,
-                                              "view": result_view(job["id"]), "content": note}
+                                              "view": result_view(job), "content": note}
                     if file is not None:
                         kwargs["file"] = file
                     posted = await webhook.send(**kwargs)
@@ -128,7 +129,7 @@ class WebhookCourier:
         channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
         try:
             kwargs = {"content": f"<@{job['user_id']}> {note or ''}".rstrip(), "embed": embed, "allowed_mentions": NO_PINGS,
-                      "view": result_view(job["id"])}
+                      "view": result_view(job)}
             if file is not None:
                 kwargs["file"] = file
             sent = await channel.send(**kwargs)
@@ -196,17 +197,18 @@ def locale_of(job: JobRecord) -> str:
     return delivery.locale if delivery is not None else "en-US"
 
 
-def cancel_view(job_id: int) -> discord.ui.View:
+def cancel_view(job: JobRecord) -> discord.ui.View:
     from bot.ui.items.base import finished_view
     from bot.ui.items.queue import CancelButton
 
-    return finished_view(CancelButton(job_id))
+    return finished_view(CancelButton(job["id"], words(locale_of(job))))
 
 
-def result_view(job_id: int) -> discord.ui.View:
+def result_view(job: JobRecord) -> discord.ui.View:
+    """The result's buttons, in the language of the member who asked for it, as its embed is."""
     from bot.ui.items.results import result_view as view
 
-    return view(job_id)
+    return view(job["id"], words(locale_of(job)))
 
 
 async def hold_for_review(bot: PixazoBot, job: JobRecord, embed: discord.Embed, file: discord.File | None) -> None:

@@ -20,7 +20,7 @@ from bot.core.i18n import Text, _
 from bot.core.text import end_sentence, plain
 from bot.domain.records import JobRecord
 from bot.domain.reviews import ACTIONS, ReviewKind, ReviewRecord, ReviewState
-from bot.services.reviews import detail_of
+from bot.services.reviews import detail_of, locale_of
 from bot.services.validation import clean_text
 from bot.ui import presses
 from bot.ui.delivery import edit_original, interaction_webhook
@@ -144,7 +144,7 @@ async def _post_approved(bot: PixazoBot, review: ReviewRecord, moderator: int) -
     said = for_guild(bot, review["guild_id"])(_("{member}'s image, approved by {moderator}.",
                                                 member=f"<@{review['user_id']}>", moderator=f"<@{moderator}>"))
     kwargs: dict[str, Any] = {"content": f"{said}{note}",
-                              "embed": embed, "allowed_mentions": NO_PINGS, "view": result_view(review["job_id"])}
+                              "embed": embed, "allowed_mentions": NO_PINGS, "view": result_view(review["job_id"], words(locale_of(review)))}
     if file is not None:
         kwargs["file"] = file
     channel = bot.get_partial_messageable(review["channel_id"] or 0, guild_id=review["guild_id"])
@@ -169,7 +169,7 @@ class RejectButton(Press, template=rf"review:reject:(?P<review>{presses.ID})"):
 
     async def act(self, interaction: Interaction, review: ReviewRecord) -> None:
         to_decide(review)
-        await interaction.response.send_modal(reject_form(self.row_id))
+        await interaction.response.send_modal(reject_form(self.row_id, for_member(interaction)))
 
 
 class RejectForm(Form):

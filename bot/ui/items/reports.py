@@ -21,10 +21,10 @@ from bot.domain.records import JobRecord, prompt_of
 from bot.domain.reviews import ACTIONS, REPORT_ACTION, ReviewKind, ReviewRecord, ReviewState
 from bot.services.reviews import detail_of, finding_text, reporting_channel
 from bot.ui import presses
+from bot.ui.delivery import result_view as job_view
 from bot.ui.embeds import COLOUR, PROMPT_SHOWN_MAX
 from bot.ui.i18n import for_guild, for_member
 from bot.ui.items.base import Interaction, Press, finished_view
-from bot.ui.items.results import result_view
 from bot.ui.items.reviews import (
     NOT_A_MODERATOR,
     copy_of_image,
@@ -74,7 +74,7 @@ async def submit_report(interaction: Interaction, job: JobRecord, reason: str | 
     await desk.posted(review["id"], posted.channel.id, posted.id)
     said = THANKS
     if not hidden and pending >= await desk.hide_after(job["guild_id"]):
-        if await _hide(bot, review, result):
+        if await _hide(bot, review, job, result):
             said = THANKS_HIDDEN
     await interaction.followup.send(for_member(interaction)(said), ephemeral=True, allowed_mentions=NO_PINGS)
     await desk.record(review, reporter, REPORT_ACTION, job["user_id"], reason=reason)
@@ -121,7 +121,7 @@ async def _post_report(bot: PixazoBot, channel_id: int, review: ReviewRecord, jo
     return await bot.get_partial_messageable(channel_id, guild_id=job["guild_id"]).send(**kwargs)
 
 
-async def _hide(bot: PixazoBot, review: ReviewRecord, result: discord.Message) -> bool:
+async def _hide(bot: PixazoBot, review: ReviewRecord, job: JobRecord, result: discord.Message) -> bool:
     """Hide the image; what it looked like is kept on this report's row, to be put back by Keep."""
     saved = {"hidden": True, "embed": result.embeds[0].to_dict() if result.embeds else None,
              "content": result.content}
@@ -129,7 +129,7 @@ async def _hide(bot: PixazoBot, review: ReviewRecord, result: discord.Message) -
     placeholder = discord.Embed(description=for_guild(bot, review["guild_id"])(HIDDEN), colour=COLOUR)
     try:
         await result.edit(content=result.content or None, embed=placeholder, attachments=[],
-                          view=result_view(review["job_id"]), allowed_mentions=NO_PINGS)
+                          view=job_view(job), allowed_mentions=NO_PINGS)
     except discord.HTTPException as exc:
         log.warning("job %d: could not hide its reported result %s: HTTP %s %s", review["job_id"], result.id,
                     exc.status, exc.text)
@@ -180,7 +180,7 @@ async def _keep(bot: PixazoBot, job: JobRecord, group: list[ReviewRecord]) -> Te
     embed = restored_embed(saved.get("embed") or {}, file) if saved.get("embed") else None
     try:
         await result.edit(content=saved.get("content") or None, embed=embed, attachments=[file] if file else [],
-                          view=result_view(job["id"]), allowed_mentions=NO_PINGS)
+                          view=job_view(job), allowed_mentions=NO_PINGS)
     except discord.HTTPException as exc:
         log.warning("job %d: kept, but its result %s could not be shown again: HTTP %s %s", job["id"], result.id,
                     exc.status, exc.text)
@@ -301,7 +301,7 @@ async def _post_kept(bot: PixazoBot, job: JobRecord, review: ReviewRecord, moder
     said = for_guild(bot, review["guild_id"])(_("{member}'s image, posted by {moderator} after the image check held "
                                                 "it.", member=f"<@{job['user_id']}>", moderator=f"<@{moderator}>"))
     kwargs: dict[str, Any] = {"content": f"{said}{note}",
-                              "embed": embed, "allowed_mentions": NO_PINGS, "view": result_view(job["id"])}
+                              "embed": embed, "allowed_mentions": NO_PINGS, "view": job_view(job)}
     if file is not None:
         kwargs["file"] = file
     channel = bot.get_partial_messageable(review["channel_id"] or 0, guild_id=review["guild_id"])

@@ -8,15 +8,12 @@ from discord.ext import commands
 
 from bot.core.i18n import _
 from bot.core.text import credits, relative_time
+from bot.services.quotas import SOURCES
 from bot.ui.app import PixazoBot
 from bot.ui.embeds import COLOUR
 from bot.ui.i18n import for_member
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import member_of
-
-# Where an allowance comes from (QuotaSnapshot.source), as /quota names it.
-SOURCES = {"bot default": _("bot default"), "server default": _("server default"), "role": _("role"),
-           "member": _("member")}
 
 
 class Quota(commands.Cog):

@@ -79,35 +79,40 @@ def _rejected(exc: PixazoRejected) -> Text:
     return _("Pixazo refused this request: {reason}.", reason=reason)
 
 
-def sentence(exc: PixazoError) -> Text:
+def sentence(exc: PixazoError) -> str:
+    """The member's sentence in English (the log's and the tests' view of `said`)."""
+    return str(said(exc))
+
+
+def said(exc: PixazoError) -> Text:
     """The member's sentence for a failed Pixazo call, ending in "No credits were spent."."""
     if isinstance(exc, PixazoAuthError):
         return _("Pixazo refused the bot's API key. The bot's operator needs to fix its configuration; "
                  "no credits were spent.")
     if isinstance(exc, PixazoRejected):
-        said = _rejected(exc)
+        told = _rejected(exc)
     elif isinstance(exc, PixazoNotFound):
-        said = _("Pixazo does not know this model's address (404). The bot's operator should check PIXAZO_BASE_URL.")
+        told = _("Pixazo does not know this model's address (404). The bot's operator should check PIXAZO_BASE_URL.")
     elif isinstance(exc, PixazoBusy):
-        said = _("Pixazo is busy right now (too many requests). Please try again in a minute.")
+        told = _("Pixazo is busy right now (too many requests). Please try again in a minute.")
     elif isinstance(exc, PixazoServerError):
-        said = _("Pixazo had an internal error (HTTP {status}). Please try again later.", status=exc.status)
+        told = _("Pixazo had an internal error (HTTP {status}). Please try again later.", status=exc.status)
     elif isinstance(exc, PixazoTimeout):
-        said = _timeout(exc)
+        told = _timeout(exc)
     elif isinstance(exc, PixazoUnavailable):
-        said = _("The bot could not reach Pixazo. Please try again later.")
+        told = _("The bot could not reach Pixazo. Please try again later.")
     elif isinstance(exc, PixazoBadResponse):
-        said = _answer(exc)
+        told = _answer(exc)
     elif isinstance(exc, PixazoGenerationFailed):
-        said = _("Pixazo reported the generation as {status} and returned no image.", status=literal(exc.status, 60))
+        told = _("Pixazo reported the generation as {status} and returned no image.", status=literal(exc.status, 60))
     else:
-        said = _("Pixazo could not make the image.")
-    return Text(NOTHING_SPENT.msgid, {"sentence": said})
+        told = _("Pixazo could not make the image.")
+    return Text(NOTHING_SPENT.msgid, {"sentence": told})
 
 
 class PixazoFailed(UserFacingError):
     """A failed Pixazo call, worded for the member; the client's error is its __cause__."""
 
     def __init__(self, exc: PixazoError) -> None:
-        super().__init__(sentence(exc), detail=exc.detail)
+        super().__init__(said(exc), detail=exc.detail)
         self.log_level = exc.log_level

@@ -36,8 +36,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # the claim is also retried this often: jobs another process queued, a busy database
 REQUEUE_WAIT_SECONDS = 1.5  # after the grace: SHUTDOWN_GRACE_SECONDS (8) + this stays inside Docker's 10 s
-# Waiting past QUEUE_MAX_WAIT_SECONDS is looked for this often (a write, so not on every wake-up).
-EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)
+EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)  # a wait past QUEUE_MAX_WAIT_SECONDS is looked for (a write)
 UNEXPECTED = _("Something unexpected went wrong on the bot's side; no credits were spent.")
 NOT_RECORDED = _("The bot couldn't record your image, so it was not posted and no credits were spent. Please try again.")
 WAITED_TOO_LONG = _("Your image waited in the queue too long and was not made; no credits were spent. Please try again.")

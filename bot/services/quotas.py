@@ -22,6 +22,10 @@ class QuotaView:
     costs: dict[str, int]
     max_jobs: int
 
+# Where an allowance comes from (QuotaSnapshot.source), as /quota and /quotas usage name it.
+SOURCES = {"bot default": _("bot default"), "server default": _("server default"), "role": _("role"),
+           "member": _("member")}
+
 
 class Quotas:
     def __init__(self, settings: Settings, store: Allowances) -> None:

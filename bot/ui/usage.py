@@ -23,6 +23,7 @@ FOOTER = _("UTC days. Failed and cancelled jobs are refunded and not counted; a 
 FOOTER_NO_CHART = _("UTC days. Failed and cancelled jobs are refunded and not counted; a reset gives a member credits "
                     "back but does not change what the server spent. The chart took too long to draw this time; the "
                     "numbers are complete.")
+NO_CHART = str(FOOTER_NO_CHART).removeprefix(str(FOOTER))  # the English footer's tail when the chart is missing
 
 
 def spend(s: Spend) -> Text:

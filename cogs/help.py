@@ -30,9 +30,10 @@ def chunks(lines: list[str], limit: int = FIELD_MAX) -> list[str]:
     return out
 
 
-def described(description: str) -> Text:
-    """A command's description as its synced localization reads (the catalogs' "command description")."""
-    return Text(description, context="command description")
+def shown(command: app_commands.Command | app_commands.Group) -> tuple[Text, Text]:
+    """A command's name and description as its synced localizations read them."""
+    kind = "group" if isinstance(command, app_commands.Group) else "command"
+    return Text(command.name, context=f"{kind} name"), Text(command.description, context=f"{kind} description")
 
 
 class Help(commands.Cog):
@@ -50,7 +51,7 @@ class Help(commands.Cog):
                         key=lambda c: c.name)
         # Members' commands first; those Discord offers only to admins (default_permissions) after, marked.
         for heading, admin in ((COMMANDS_HEADING, False), (ADMIN_HEADING, True)):
-            lines = [f"/{c.name}: {t(described(c.description))}" for c in listed
+            lines = [f"/{t(shown(c)[0])}: {t(shown(c)[1])}" for c in listed
                      if (c.default_permissions is not None) is admin]
             for n, value in enumerate(chunks(lines)):
                 embed.add_field(name=t(heading) if n == 0 else t(_("{heading} (more)", heading=heading)), value=value,

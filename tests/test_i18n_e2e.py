@@ -75,6 +75,18 @@ async def test_a_wrong_value_names_the_option_as_the_members_client_shows_it(har
                                "1000 oder 1008.")
 
 
+async def test_help_names_the_commands_as_the_members_client_shows_them(harness):
+    _, reply = await harness.answer("help", locale="de")
+    fields = {f["name"]: f["value"] for f in reply["embeds"][0]["fields"]}
+    commands = fields["Befehle"].splitlines()
+    assert "/kontingent: Deine Bild-Credits: was heute übrig ist und was jedes Modell kostet" in commands
+    assert "/sdxl: Ein Bild mit Stable Diffusion XL Base 1.0 erstellen" in commands  # a model's name is its own
+    assert fields["Für Server-Admins (Server verwalten)"].splitlines()[0].startswith("/config: Wo der Bot genutzt")
+    assert "/sdxl: 2 Credits" in fields["Kosten pro Bild"]
+    _, reply = await harness.answer("help", locale="ja")
+    assert reply["embeds"][0]["title"] == "このボットの使い方"
+
+
 async def test_a_servers_own_rules_refuse_in_the_members_language(harness):
     await config(harness.discord, "words add", {"term": "castle"})
     _, said = await harness.answer("sdxl", {"prompt": "a castle at dawn"}, locale="fr")

@@ -8,12 +8,16 @@ from discord.ext import commands
 
 from bot.core.i18n import _
 from bot.core.text import credits, relative_time
-from bot.services.quotas import SOURCES
+from bot.services.quotas import PERSONAL_OFF, SOURCES
 from bot.ui.app import PixazoBot
 from bot.ui.embeds import COLOUR
 from bot.ui.i18n import for_member
+from bot.ui.installs import anywhere
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import member_of
+
+PERSONAL_CREDITS = _("These pay for images where no server decides: DMs, group DMs, and servers that have not "
+                     "added the bot. In a server that added it, that server's credits apply.")
 
 
 class Quota(commands.Cog):
@@ -21,13 +25,22 @@ class Quota(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="quota", description="Your image credits: what is left today and what each model costs")
-    @app_commands.guild_only()
+    @anywhere
     async def quota(self, interaction: discord.Interaction[PixazoBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        view = await self.bot.services.quotas.view(member_of(interaction))
+        member = member_of(interaction)
+        quotas = self.bot.services.quotas
+        if member.personal and not quotas.personal_on:
+            await interaction.followup.send(for_member(interaction)(PERSONAL_OFF), ephemeral=True,
+                                            allowed_mentions=NO_PINGS)
+            return
+        view = await quotas.view(member)
         snap = view.snapshot
         t = for_member(interaction)
-        embed = discord.Embed(title=t(_("Your image credits")), colour=COLOUR)
+        embed = discord.Embed(title=t(_("Your personal image credits") if member.personal else _("Your image credits")),
+                              colour=COLOUR)
+        if member.personal:
+            embed.description = t(PERSONAL_CREDITS)
         embed.add_field(name=t(_("Left today")), value=str(snap.left))
         embed.add_field(name=t(_("Used today")), value=str(snap.used))
         allowance = t(_("{allowance} a day ({source})", allowance=snap.allowance, source=SOURCES.get(snap.source,

@@ -13,7 +13,6 @@ import gettext
 import logging
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -33,25 +32,24 @@ COMMAND_CONTEXTS = ("command name", "command description", "group name", "group 
                     "option description", "choice")
 
 
-@dataclass(frozen=True)
-class Text:
-    """A sentence to show someone: its English message id, its values (numbers, member text, other
-    Texts), the plural it takes and its message context. `str()` is the English."""
+class Text(str):
+    """A sentence to show someone. It *is* its English (a str: compared, searched, logged and pasted into
+    other text as English), and it keeps its message id, its values (numbers, member text, other Texts),
+    the plural it takes and its message context, to be worded in another language by `render`."""
 
     msgid: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-    plural: str | None = None
-    n: int | None = None
-    context: str | None = None
+    params: Mapping[str, Any]
+    plural: str | None
+    n: int | None
+    context: str | None
 
-    def __str__(self) -> str:
-        return render(self, SOURCE)
-
-    def __add__(self, other: object) -> str:  # a Text pasted into English text stays English
-        return str(self) + str(other)
-
-    def __radd__(self, other: object) -> str:
-        return str(other) + str(self)
+    def __new__(cls, msgid: str, params: Mapping[str, Any] | None = None, plural: str | None = None,
+                n: int | None = None, context: str | None = None) -> Text:
+        values = dict(params or {})
+        template = plural if plural is not None and n != 1 else msgid
+        self = super().__new__(cls, template.format(**values) if values else template)
+        self.msgid, self.params, self.plural, self.n, self.context = msgid, values, plural, n, context
+        return self
 
 
 def _(msgid: str, /, **params: Any) -> Text:

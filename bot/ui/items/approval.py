@@ -144,7 +144,7 @@ async def _post_approved(bot: PixazoBot, review: ReviewRecord, moderator: int) -
     said = for_guild(bot, review["guild_id"])(_("{member}'s image, approved by {moderator}.",
                                                 member=f"<@{review['user_id']}>", moderator=f"<@{moderator}>"))
     kwargs: dict[str, Any] = {"content": f"{said}{note}",
-                              "embed": embed, "allowed_mentions": NO_PINGS, "view": result_view(review["job_id"], words(locale_of(review)))}
+                              "embed": embed, "allowed_mentions": NO_PINGS, "view": result_view(review["job_id"], t=words(locale_of(review)))}
     if file is not None:
         kwargs["file"] = file
     channel = bot.get_partial_messageable(review["channel_id"] or 0, guild_id=review["guild_id"])

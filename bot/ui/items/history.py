@@ -12,12 +12,15 @@ import discord
 
 from bot.core.i18n import Text, _, _n
 from bot.core.text import code_span, credits
+from bot.domain import PERSONAL, JobState
+from bot.domain.delivery import UNDELIVERED
 from bot.domain.records import JobRecord, prompt_of
 from bot.services.history import PAGE
 from bot.services.results import STATES
 from bot.ui import presses
 from bot.ui.embeds import COLOUR
 from bot.ui.i18n import for_member
+from bot.ui.installs import scope_of
 from bot.ui.items.base import Interaction, Press, finished_view
 from bot.ui.replies import NO_PINGS
 
@@ -30,26 +33,40 @@ FORGET_ASK = _("This clears the prompts, parameters, attachment names and result
                "server; what they cost stays. The images already posted stay in their channels (the Delete button "
                "on each removes it). Clear them?")
 NOT_YOURS = _("Only the member who opened this can use these buttons.")
+UNDELIVERED_NOTE = _("Not delivered: the command's reply had expired and your DMs with the bot are closed, so its "
+                     "credits were refunded.")
 
 
 def history_line(job: JobRecord, t: Words = str) -> str:
     prompt = t(FORGOTTEN) if job.get("forgotten_at") is not None else code_span(prompt_of(job), PROMPT_SHOWN)
     state = str(job["state"])
+    refunded = t(_(", refunded")) if job["state"] in (JobState.FAILED, JobState.CANCELLED) else ""
     line = (f"**#{job['id']}** /{job['model']} · {t(STATES.get(state, state))} · <t:{int(job['created_at'])}:R> · "
-            f"{t(credits(job['cost']))}\n{prompt}")
-    if job.get("result_message_id") and job.get("result_channel_id"):
-        line += t(_(" · [result]({link})", link=f"https://discord.com/channels/{job['guild_id']}/"
-                                                f"{job['result_channel_id']}/{job['result_message_id']}"))
+            f"{t(credits(job['cost']))}{refunded}\n{prompt}")
+    if job["state"] == JobState.FAILED and (job.get("error") or "").startswith(UNDELIVERED):
+        line += f"\n{t(UNDELIVERED_NOTE)}"
+    delivery = job.get("delivery")
+    only_seen = delivery is not None and delivery.private and job.get("result_channel_id") == job.get("channel_id")
+    if job.get("result_message_id") and job.get("result_channel_id") and not only_seen:
+        # A personal result lives in a DM (Discord's links name it @me); one only its member saw, nowhere.
+        where = "@me" if job["guild_id"] == PERSONAL else job["guild_id"]
+        line += t(_(" · [result]({link})", link=f"https://discord.com/channels/{where}/{job['result_channel_id']}/"
+                                                f"{job['result_message_id']}"))
     return line
 
 
 async def history_page(interaction: Interaction, owner_id: int, model: str | None,
                        offset: int) -> tuple[discord.Embed, discord.ui.View]:
-    """One page of a member's /history in a server, with Previous and Next."""
-    jobs, total = await interaction.client.services.history.page(interaction.guild_id or 0, owner_id, model, offset)
+    """One page of a member's /history where they are (a server that added the bot, or their personal
+    images anywhere else), with Previous and Next."""
+    scope = scope_of(interaction)
+    jobs, total = await interaction.client.services.history.page(scope, owner_id, model, offset)
     pages = max(1, -(-total // PAGE))
     t = for_member(interaction)
-    title = t(_("Your images here with /{command}", command=model) if model else _("Your images here"))
+    if scope == PERSONAL:
+        title = t(_("Your personal images with /{command}", command=model) if model else _("Your personal images"))
+    else:
+        title = t(_("Your images here with /{command}", command=model) if model else _("Your images here"))
     embed = discord.Embed(title=title, colour=COLOUR,
                           description="\n\n".join(history_line(j, t) for j in jobs) or t(_("No images yet.")))
     embed.set_footer(text=t(_("Page {page} of {pages} · {total} in all, newest first", page=offset // PAGE + 1,

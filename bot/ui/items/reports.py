@@ -16,6 +16,7 @@ import discord
 from bot.core.errors import UserFacingError
 from bot.core.i18n import Text, _
 from bot.core.text import code_block, plain
+from bot.domain import PERSONAL
 from bot.domain.detections import Detection
 from bot.domain.records import JobRecord, prompt_of
 from bot.domain.reviews import ACTIONS, REPORT_ACTION, ReviewKind, ReviewRecord, ReviewState
@@ -129,7 +130,7 @@ async def _hide(bot: PixazoBot, review: ReviewRecord, job: JobRecord, result: di
     placeholder = discord.Embed(description=for_guild(bot, review["guild_id"])(HIDDEN), colour=COLOUR)
     try:
         await result.edit(content=result.content or None, embed=placeholder, attachments=[],
-                          view=job_view(job), allowed_mentions=NO_PINGS)
+                          view=job_view(job["id"], job.get("delivery")), allowed_mentions=NO_PINGS)
     except discord.HTTPException as exc:
         log.warning("job %d: could not hide its reported result %s: HTTP %s %s", review["job_id"], result.id,
                     exc.status, exc.text)
@@ -180,7 +181,7 @@ async def _keep(bot: PixazoBot, job: JobRecord, group: list[ReviewRecord]) -> Te
     embed = restored_embed(saved.get("embed") or {}, file) if saved.get("embed") else None
     try:
         await result.edit(content=saved.get("content") or None, embed=embed, attachments=[file] if file else [],
-                          view=job_view(job), allowed_mentions=NO_PINGS)
+                          view=job_view(job["id"], job.get("delivery")), allowed_mentions=NO_PINGS)
     except discord.HTTPException as exc:
         log.warning("job %d: kept, but its result %s could not be shown again: HTTP %s %s", job["id"], result.id,
                     exc.status, exc.text)
@@ -214,7 +215,11 @@ async def hold_flagged(bot: PixazoBot, job: JobRecord, embed: discord.Embed, fil
     review_channel = await bot.services.reviews.review_channel(job["guild_id"])
     review_id = None if review_channel is None else await _post_held(bot, job, review_channel, embed, file, finding)
     found = finding_text(finding)
-    if review_id is not None:
+    if job["guild_id"] == PERSONAL:  # a DM, or a server that did not add the bot: no channel of it is
+        await tell(_("The image check found what looks like {finding} in your image, so it was not shown: outside "
+                     "age-restricted channels of servers that added it, the bot shows no such images. Its credits "
+                     "stay spent, since the image was made.", finding=found))
+    elif review_id is not None:
         await tell(_("The image check found what looks like {finding} in your image, so it was not posted here: this "
                      "channel is not age-restricted. The server's moderators can look at it and post it. Its credits "
                      "stay spent, since the image was made.", finding=found))
@@ -301,7 +306,8 @@ async def _post_kept(bot: PixazoBot, job: JobRecord, review: ReviewRecord, moder
     said = for_guild(bot, review["guild_id"])(_("{member}'s image, posted by {moderator} after the image check held "
                                                 "it.", member=f"<@{job['user_id']}>", moderator=f"<@{moderator}>"))
     kwargs: dict[str, Any] = {"content": f"{said}{note}",
-                              "embed": embed, "allowed_mentions": NO_PINGS, "view": job_view(job)}
+                              "embed": embed, "allowed_mentions": NO_PINGS,
+                              "view": job_view(job["id"], job.get("delivery"))}
     if file is not None:
         kwargs["file"] = file
     channel = bot.get_partial_messageable(review["channel_id"] or 0, guild_id=review["guild_id"])

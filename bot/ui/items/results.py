@@ -14,7 +14,8 @@ import discord
 from bot.catalog import Kind, Model
 from bot.core.errors import UserFacingError
 from bot.core.i18n import Text, _
-from bot.domain import JobState
+from bot.domain import PERSONAL, JobState
+from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.services import results
 from bot.services.inpaint import ledger_inputs, prepare_inpaint
@@ -63,8 +64,13 @@ class DeleteButton(Press, template=rf"result:delete:(?P<job>{presses.ID})"):
     async def act(self, interaction: Interaction, job: JobRecord) -> None:
         if interaction.message is None:
             raise UserFacingError(GONE, detail=f"delete of job {self.row_id}: no message")
+        personal = job.get("guild_id") == PERSONAL
         try:
-            await interaction.message.delete()
+            if personal:  # a group DM the bot is not in: removed through the press's own webhook
+                await interaction.response.defer()
+                await interaction.delete_original_response()
+            else:
+                await interaction.message.delete()
         except discord.NotFound:
             raise UserFacingError(GONE, detail=f"job {self.row_id}: already deleted") from None
         except discord.HTTPException as exc:
@@ -74,9 +80,11 @@ class DeleteButton(Press, template=rf"result:delete:(?P<job>{presses.ID})"):
         if interaction.user.id != job["user_id"]:  # a moderator's delete is an audited decision
             await interaction.client.services.results.record_delete(job, interaction.user.id, interaction.channel_id)
         # About credits only what the ledger says: a job whose success is not recorded yet holds them, unspent.
-        said = DELETED_SPENT if job["state"] == JobState.SUCCEEDED else DELETED
-        await interaction.response.send_message(for_member(interaction)(said), ephemeral=True,
-                                                allowed_mentions=NO_PINGS)
+        said = for_member(interaction)(DELETED_SPENT if job["state"] == JobState.SUCCEEDED else DELETED)
+        if personal:
+            await interaction.followup.send(said, ephemeral=True, allowed_mentions=NO_PINGS)
+        else:
+            await interaction.response.send_message(said, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 async def run_again(interaction: Interaction, job: JobRecord, model: Model, options: dict[str, Any],
@@ -162,6 +170,11 @@ class ReportForm(Form):
 RESULT_BUTTONS = (RerollButton, EditButton, DetailsButton, DeleteButton, ReportButton)
 
 
-def result_view(job_id: int, t: Words | None = None) -> discord.ui.View:
-    """The buttons under a result, labelled by `t` (its reader's language; English by default)."""
-    return finished_view(*(button(job_id, t) for button in RESULT_BUTTONS))
+def result_view(job_id: int, delivery: Delivery | None = None, t: Words | None = None) -> discord.ui.View:
+    """The buttons under a result, labelled by `t` (its member's language; English by default). Paid by
+    personal credits: no Report (no server's moderators to ask), and no Delete on a result only the
+    member sees (Discord's Dismiss removes it)."""
+    buttons: tuple[type[Press], ...] = RESULT_BUTTONS
+    if delivery is not None and delivery.personal:
+        buttons = (RerollButton, EditButton, DetailsButton) + (() if delivery.private else (DeleteButton,))
+    return finished_view(*(button(job_id, t) for button in buttons))  # type: ignore[arg-type]

@@ -128,3 +128,15 @@ async def test_posts_for_everyone_are_in_the_servers_language(harness):
     assert approved[-1]["content"] == f"Image de <@{ALICE}>, approuvée par <@8000>."
     await fake.wait_for(lambda: {"Configuration modifiée", "Résultat approuvé"} <= {e["title"] for e in
                                                                                    embeds(fake, audit)}, timeout=10)
+
+
+@pytest.mark.parametrize("ledger_settings", [{"dev_guild_id": None}])  # commands global: usable in DMs
+async def test_personal_use_is_worded_in_the_members_language(harness):
+    _, quota = await harness.answer("quota", dm=True, locale="de")
+    assert quota["embeds"][0]["title"] == "Deine persönlichen Bild-Credits"
+    assert embed_fields(quota)["Kontingent"] == "5 pro Tag (persönlich)"
+    _, message = await harness.answer("sdxl", {"prompt": "a lighthouse at dusk"}, guild_id=7000, user_install=True,
+                                      locale="fr")
+    assert is_ephemeral(message) and message["content"].startswith("Toi seul vois ceci : ce serveur n’a pas ajouté")
+    labels = [c["label"] for row in message["components"] for c in row["components"]]
+    assert labels == ["Reroll", "Modifier", "Détails"]

@@ -28,7 +28,7 @@ class QuotaView:
 
 # Where an allowance comes from (QuotaSnapshot.source), as /quota and /quotas usage name it.
 SOURCES = {"bot default": _("bot default"), "server default": _("server default"), "role": _("role"),
-           "member": _("member")}
+           "member": _("member"), "personal": _("personal")}
 
 
 class Quotas:

@@ -41,6 +41,7 @@ from bot.ui import config_view as shown
 from bot.ui.app import PixazoBot
 from bot.ui.checks import admin_check, guild_of
 from bot.ui.embeds import COLOUR
+from bot.ui.i18n import for_member
 from bot.ui.installs import server_only
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import member_of
@@ -383,7 +384,9 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
             said = "No audit log rows match." if total == 0 else f"There are only {pages} page(s)."
             await self._done(interaction, said)
             return
-        text = "\n".join(f"<t:{int(r['at'])}:f> **{audit_title(r)}** " + " · ".join(audit_lines(r)) for r in rows)
+        t = for_member(interaction)
+        text = "\n".join(f"<t:{int(r['at'])}:f> **{t(audit_title(r))}** " + " · ".join(t(x) for x in audit_lines(r))
+                         for r in rows)
         embed = discord.Embed(title="Audit log", description=shown.fit(text, PAGE_MAX), colour=COLOUR)
         embed.set_footer(text=f"Page {page} of {pages} · {total} row(s)")
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _
 from bot.core.settings import Settings
 from bot.domain import JobState, Member, QuotaSnapshot, Refused, StoreBusy, StoreDown, WriteInDoubt
 from bot.domain.delivery import Delivery
@@ -35,11 +36,11 @@ from bot.storage.roles import JobQueue
 log = logging.getLogger(__name__)
 
 REQUEUE_WAIT_SECONDS = 1.5  # after the grace: SHUTDOWN_GRACE_SECONDS (8) + this stays inside Docker's 10 s
-UNEXPECTED = "Something unexpected went wrong on the bot's side; no credits were spent."
-NOT_RECORDED = "The bot couldn't record your image, so it was not posted and no credits were spent. Please try again."
-WAITED_TOO_LONG = "Your image waited in the queue too long and was not made; no credits were spent. Please try again."
-INTERRUPTED_TWICE = ("Your image could not be made: the bot was interrupted twice while making it. No credits were "
-                     "spent; please try again.")
+UNEXPECTED = _("Something unexpected went wrong on the bot's side; no credits were spent.")
+NOT_RECORDED = _("The bot couldn't record your image, so it was not posted and no credits were spent. Please try again.")
+WAITED_TOO_LONG = _("Your image waited in the queue too long and was not made; no credits were spent. Please try again.")
+INTERRUPTED_TWICE = _("Your image could not be made: the bot was interrupted twice while making it. No credits were "
+                      "spent; please try again.")
 
 
 class Discarded(Exception):
@@ -245,7 +246,7 @@ class QueueRunner:
         except UserFacingError as exc:  # the ledger has it failed: refunded
             log.log(logging.getLevelName(exc.log_level), "job %d /%s for user %s failed: %s", job_id, job["model"],
                     job["user_id"], exc.detail)
-            await courier.tell(job, exc.user_message, noticed=noticed or notice.text is not None)
+            await courier.tell(job, exc.text, noticed=noticed or notice.text is not None)
         except asyncio.CancelledError:
             if job_id not in self._cancelled and job_id not in self._lost:
                 raise
@@ -372,7 +373,7 @@ class QueueRunner:
             if job.get("delivery") is not None:  # a queued job: it has a message to replace and a member to tell
                 await self._tell_failed(job, INTERRUPTED_TWICE)
 
-    async def _tell_failed(self, job: JobRecord, text: str) -> None:
+    async def _tell_failed(self, job: JobRecord, text: Text) -> None:
         notice = self._notices.pop(job["id"], None)
         try:
             await self._courier().tell(job, text, noticed=notice is not None and notice.text is not None)

@@ -16,41 +16,49 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
+from bot.core import logs
 from bot.core.errors import UserFacingError
-from bot.core.i18n import Text, _
+from bot.core.i18n import Text
+from bot.core.metrics import Metrics
 from bot.core.settings import Settings
-from bot.domain import JobState, Member, QuotaSnapshot, Refused, StoreBusy, StoreDown, WriteInDoubt
+from bot.domain import JobState, Member, QuotaSnapshot, StoreBusy, StoreDown, WriteInDoubt
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.services.audit import generation_entry
-from bot.services.generation import BUSY, DOWN, IN_DOUBT, Busy, Down, GenerationService, Outcome, Unsettled
+from bot.services.generation import GenerationService, Outcome, Unsettled
+from bot.services.job_ends import (
+    INTERRUPTED_TWICE,
+    NOT_RECORDED,
+    UNEXPECTED,
+    WAITED_TOO_LONG,
+    Discarded,
+    discarded,
+    unsettled,
+)
 from bot.services.job_rows import member_of_job, prepared_of
 from bot.services.notices import Courier, Notice, Notices
 from bot.services.quotas import Quotas
+from bot.services.reserving import enqueue_batch, reservation
 from bot.services.validation import Prepared
 from bot.services.wakeups import POLL_SECONDS, Wakeups
-from bot.storage.roles import JobQueue
+from bot.storage.roles import Batches, JobQueue
 
 log = logging.getLogger(__name__)
 
 REQUEUE_WAIT_SECONDS = 1.5  # after the grace: SHUTDOWN_GRACE_SECONDS (8) + this stays inside Docker's 10 s
-UNEXPECTED = _("Something unexpected went wrong on the bot's side; no credits were spent.")
-NOT_RECORDED = _("The bot couldn't record your image, so it was not posted and no credits were spent. Please try again.")
-WAITED_TOO_LONG = _("Your image waited in the queue too long and was not made; no credits were spent. Please try again.")
-INTERRUPTED_TWICE = _("Your image could not be made: the bot was interrupted twice while making it. No credits were "
-                      "spent; please try again.")
 
 
-class Discarded(Exception):
-    """The job was cancelled while its Pixazo call ran: the result is not delivered."""
+class QueueStore(JobQueue, Batches, Protocol):
+    """The roles the queue uses: the queue itself, and batches of jobs queued as one."""
 
 
 class QueueRunner:
-    def __init__(self, settings: Settings, store: JobQueue, generation: GenerationService, quotas: Quotas, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, settings: Settings, store: QueueStore, generation: GenerationService, quotas: Quotas, *,
+                 clock: Callable[[], float] = time.monotonic, metrics: Metrics | None = None) -> None:
         self._settings = settings
+        self.metrics = metrics or Metrics()
         self._quotas = quotas
         self._store = store
         self._generation = generation
@@ -120,39 +128,40 @@ class QueueRunner:
     async def submit(self, prepared: Prepared, member: Member, *, channel_id: int | None, delivery: Delivery,
                      token: str | None, inputs: dict[str, Any] | None = None) -> int:
         """Reserve the credits and queue the job; raises the member's refusal (nothing spent) if it won't fit.
-
         `token` is the interaction's: a credential kept only in the job's row, until the job ends; None
         (a moderator's Allow once) delivers the result as a channel post naming the member."""
         settings = self._settings
-        try:
+        with reservation(self._quotas, prepared.model.key):
             job_id, _ = await self._store.enqueue(
                 member, channel_id=channel_id, model=prepared.model.key, params=prepared.payload,
                 cost=self._quotas.cost_of(prepared.model.key), default_allowance=settings.default_allowance(member),
                 max_jobs=settings.quota_max_jobs_per_user, global_cap=settings.quota_global_daily_credits,
                 max_queue=settings.queue_max_length, delivery=delivery, token=token, inputs=inputs)
-        except Refused as refused:
-            raise self._quotas.refusal(refused, prepared.model.key) from None
-        except WriteInDoubt as exc:
-            # If it landed, the job is queued with its token and is delivered like any other.
-            raise Busy(IN_DOUBT, detail=f"the reservation may or may not have landed: {exc}") from None
-        except StoreDown as exc:
-            raise Down(DOWN, detail=f"reservation refused, the ledger can't be written: {exc}") from None
-        except StoreBusy as exc:
-            raise Busy(BUSY, detail=f"reservation refused, the database is busy: {exc}") from None
-        # The job is queued and its credits held from here on: nothing below may fail the command, or the
-        # member would be told "nothing was spent" of a job that runs all the same. Its row is read only
-        # if it waits long enough to show a notice (the notices' loop); most are claimed before that.
-        self._notices[job_id] = Notice(None, self._clock(), model=prepared.model.key)
-        self.kick()
+        await self._queued(job_id, prepared.model.key)
         return job_id
+
+    async def submit_batch(self, prepared: list[Prepared], member: Member, *, channel_id: int | None,
+                           deliveries: list[Delivery], token: str) -> list[int]:
+        """`submit` for a batch, all or nothing; its first job's notice stands for all: they share one message."""
+        ids = await enqueue_batch(self._store, self._settings, self._quotas, prepared, member, channel_id=channel_id,
+                                  deliveries=deliveries, token=token)
+        await self._queued(ids[0], prepared[0].model.key)
+        return ids
+
+    async def _queued(self, job_id: int, model: str) -> None:
+        logs.bind(job=job_id)  # the command's lines from here on are about its job (a batch: its first)
+        self.notices.queued(job_id, model)
+        self.kick()
 
     # -- Cancel --------------------------------------------------------------------------------
 
-    async def cancel(self, job_id: int, actor_id: int) -> tuple[JobState | None, JobState | None]:
+    async def cancel(self, job: JobRecord, actor_id: int) -> tuple[JobState | None, JobState | None]:
         """A member's Cancel: refunded in the ledger (state before, state after), and its call stopped
         here if it runs here."""
+        job_id = job["id"]
         before, after = await self._store.cancel(job_id, actor_id)
         if after is JobState.CANCELLED and before is not JobState.CANCELLED:
+            self.metrics.job_ended(job["model"], "cancelled", job["cost"])
             self.cancelled(job_id)
         return before, after
 
@@ -197,16 +206,15 @@ class QueueRunner:
                         "they go back to the head of the queue", ", ".join(map(str, back)))
 
     async def _fill_slots(self) -> bool:
-        """Claim jobs into every free slot at once (one statement). Returns whether to look again soon:
-        only when jobs wait while slots are free here, held back by the cluster-wide bound (other
-        processes' jobs, whose ends are not told here). Otherwise a slot freed here, or a job queued
-        here (or, with a listener, anywhere), kicks the dispatch."""
+        """Claim jobs into every free slot at once. Whether to look again soon: only when the cluster-wide
+        bound holds jobs back (other processes' ends are not told here); else wake-ups do."""
         free = self._slots - len(self._running)
         if self._closing or free <= 0:
             return False
         jobs, waiting = await self._store.claim_batch(self._owner, self._lease, limit=free, max_running=self._slots)
         self.wakeups.waiting = waiting
         for job in jobs:
+            self.metrics.job_claimed(job["model"], self._store.now() - job["created_at"], rerun=job["attempts"] > 1)
             if job["attempts"] > 1:
                 log.warning("job %d /%s for user %s runs again (attempt %d): its last run was cut short, by a "
                             "restart or a process whose lease expired", job["id"], job["model"], job["user_id"],
@@ -217,11 +225,15 @@ class QueueRunner:
 
     async def _run(self, job: JobRecord) -> None:
         job_id = job["id"]
-        notice = self._notices.setdefault(job_id, Notice(job, self._clock()))
+        logs.bind(job=job_id, server=job["guild_id"], member=job["user_id"])  # this job's task's lines
+        notice = self._notices.get(job_id) or Notice(job, self._clock())
+        if job.get("batch_id") is None:  # a batch's first job's notice stands for all of it (one message)
+            self._notices[job_id] = notice
         notice.job = job
-        notice.started = self._clock()
+        notice.started = started = self._clock()
         courier = self._courier()
         noticed = notice.text is not None
+        outcome: str | None = "failed"  # what the ledger has, once it ended here: failed is refunded
         try:
             prepared, member = await self._request_of(job)
 
@@ -231,53 +243,56 @@ class QueueRunner:
             async def deliver(outcome: Outcome) -> tuple[int, int] | None:
                 if job_id in self._cancelled or job_id in self._lost:
                     raise Discarded()
-                self._notices.pop(job_id, None)  # no progress edit may land after the result
+                for key in {job_id, job.get("batch_id") or job_id}:  # no progress edit may land after the result
+                    self._notices.pop(key, None)
                 posted = await courier.deliver(job, outcome, noticed=notice.text is not None)
                 self._delivered.add(job_id)
                 return posted
 
             await self._generation.execute(job_id, prepared, member, deliver=deliver, ready=ready,
                                            record=lambda posted: generation_entry(job, posted), cost=job["cost"],
-                                           started=notice.started, requeue=lambda: job_id not in self._cancelled)
+                                           started=started, requeue=lambda: job_id not in self._cancelled)
+            outcome = "succeeded"
         except Discarded:
-            self._discarded(job_id)
+            outcome = None
+            discarded(job_id, lost=job_id in self._lost)
         except Unsettled as exc:
-            self._unsettled(job, exc)
+            outcome = None
+            unsettled(job, exc, lost=job_id in self._lost)
         except UserFacingError as exc:  # the ledger has it failed: refunded
             log.log(logging.getLevelName(exc.log_level), "job %d /%s for user %s failed: %s", job_id, job["model"],
                     job["user_id"], exc.detail)
-            await courier.tell(job, exc.text, noticed=noticed or notice.text is not None)
+            await self._tell(job, exc.text, noticed=noticed or notice.text is not None)
         except asyncio.CancelledError:
+            outcome = None  # cancelled by its member (counted there), or put back in the queue
             if job_id not in self._cancelled and job_id not in self._lost:
                 raise
         except StoreBusy as exc:  # the ledger has it failed: refunded (delivery needed a write it would not take)
             log.warning("job %d failed: the database would not take a write its delivery needed (%s); its credits "
                         "are refunded", job_id, exc)
-            await courier.tell(job, NOT_RECORDED, noticed=noticed or notice.text is not None)
+            await self._tell(job, NOT_RECORDED, noticed=noticed or notice.text is not None)
         except Exception:  # the ledger has it failed: refunded
             log.exception("job %d failed unexpectedly; its credits are refunded", job_id)
-            await courier.tell(job, UNEXPECTED, noticed=noticed or notice.text is not None)
+            await self._tell(job, UNEXPECTED, noticed=noticed or notice.text is not None)
         finally:
-            self._running.pop(job_id, None)
-            self._cancelled.discard(job_id)
-            self._lost.discard(job_id)
-            self._delivered.discard(job_id)
-            self._notices.pop(job_id, None)
-            self.wakeups.freed()
+            self._ended(job, outcome, started)
 
-    def _unsettled(self, job: JobRecord, exc: Unsettled) -> None:
-        """The job failed here but the ledger does not have it refunded: the member is told nothing about
-        credits the ledger does not show as refunded."""
+    async def _tell(self, job: JobRecord, text: Text | str, *, noticed: bool) -> None:
+        self._notices.pop(job.get("batch_id") or 0, None)  # a batch's message shows this image's end from now on
+        await self._courier().tell(job, text, noticed=noticed)
+
+    def _ended(self, job: JobRecord, outcome: str | None, started: float) -> None:
+        """The run here is over: counted (`outcome`: None when not this run's to count), its slot freed."""
         job_id = job["id"]
-        if isinstance(exc.__cause__, Discarded) or exc.state is JobState.CANCELLED:
-            self._discarded(job_id)
-        elif exc.state is None:
-            log.warning("job %d /%s for user %s failed (%s); its refund is left to the next start, which "
-                        "tells the member", job_id, job["model"], job["user_id"], _cause(exc))
-        else:
-            log.warning("job %d /%s for user %s failed here (%s), but the ledger has it %s (another process "
-                        "holds it); its member is told by that one", job_id, job["model"], job["user_id"],
-                        _cause(exc), exc.state)
+        self.metrics.job_ran(job["model"], self._clock() - started)
+        if outcome is not None:
+            self.metrics.job_ended(job["model"], outcome, job["cost"])
+        self._running.pop(job_id, None)
+        self._cancelled.discard(job_id)
+        self._lost.discard(job_id)
+        self._delivered.discard(job_id)
+        self._notices.pop(job_id, None)
+        self.wakeups.freed()
 
     async def _request_of(self, job: JobRecord) -> tuple[Prepared, Member]:
         try:
@@ -287,24 +302,15 @@ class QueueRunner:
                 raise Unsettled(job["id"], state) from exc
             raise
 
-    def _discarded(self, job_id: int) -> None:
-        if job_id in self._lost:
-            log.warning("job %d: another process took it over (this one's lease expired); this result was "
-                        "discarded, the other process delivers its own", job_id)
-        else:
-            log.info("job %d was cancelled while it ran; its result was discarded", job_id)
-
     async def _ready(self, job_id: int, member: Member) -> QuotaSnapshot:
-        """Just before the result is posted, one look at the ledger: the job's row and the member's credits
-        (for the result's embed). Another process's Cancel (or this one's, racing the result) discards it;
-        so does another process having taken the job over when this one stalled past its lease: that one
-        delivers. A busy ledger raises (the generation waits for it, as for a settle)."""
+        """One look at the ledger before posting: the member's credits for the embed, and the job's row. A
+        Cancel, or a takeover by another process (that one delivers), discards the result."""
         if job_id in self._cancelled or job_id in self._lost:
             raise Discarded()
         row, quota = await self._store.delivering(job_id, member,
                                                   default_allowance=self._settings.default_allowance(member))
         if row is not None and row.get("lease_owner") not in (None, self._owner):
-            self._lost.add(job_id)
+            self._lose(job_id)
             raise Discarded()
         if row is not None and row["state"] == JobState.CANCELLED:
             raise Discarded()
@@ -346,7 +352,7 @@ class QueueRunner:
         state = JobState(row["state"])
         if state is JobState.RUNNING and row.get("lease_owner") not in (None, self._owner):
             log.warning("job %d: its lease expired and another process took it over; stopping it here", job_id)
-            self._lost.add(job_id)
+            self._lose(job_id)
             task.cancel()
         elif state is JobState.CANCELLED:
             log.info("job %d was cancelled in another process; stopping it here", job_id)
@@ -354,16 +360,20 @@ class QueueRunner:
             task.cancel()
         # Else it is settled here (succeeded, failed, back in the queue): what follows the settle finishes.
 
+    def _lose(self, job_id: int) -> None:
+        self._lost.add(job_id)
+        self.metrics.lease_lost()
+
     async def _expire(self) -> None:
         expired = await self._store.expire_waiting(self._store.now() - self._settings.queue_max_wait_seconds)
         for job in expired:
             log.warning("job %d /%s for user %s waited longer than QUEUE_MAX_WAIT_SECONDS (%.0fs); refunded",
                         job["id"], job["model"], job["user_id"], self._settings.queue_max_wait_seconds)
-            await self._tell_failed(job, WAITED_TOO_LONG)
+            await self._tell_failed(job, WAITED_TOO_LONG, "expired")
         for job in await self._store.fail_worn_out():
             log.warning("job %d /%s for user %s was interrupted twice (its process died during its last allowed "
                         "attempt); refunded", job["id"], job["model"], job["user_id"])
-            await self._tell_failed(job, INTERRUPTED_TWICE)
+            await self._tell_failed(job, INTERRUPTED_TWICE, "failed")
 
     async def _tell_interrupted(self) -> None:
         """The jobs recovery failed at start (interrupted twice, or never queued): their members hear it,
@@ -371,12 +381,14 @@ class QueueRunner:
         interrupted, self._store.interrupted = self._store.interrupted, []
         for job in interrupted:
             if job.get("delivery") is not None:  # a queued job: it has a message to replace and a member to tell
-                await self._tell_failed(job, INTERRUPTED_TWICE)
+                await self._tell_failed(job, INTERRUPTED_TWICE, "failed")
 
-    async def _tell_failed(self, job: JobRecord, text: Text) -> None:
+    async def _tell_failed(self, job: JobRecord, text: Text, outcome: str) -> None:
+        """A job the ledger has failed (refunded) here without running it: counted, and its member told."""
+        self.metrics.job_ended(job["model"], outcome, job["cost"])
         notice = self._notices.pop(job["id"], None)
         try:
-            await self._courier().tell(job, text, noticed=notice is not None and notice.text is not None)
+            await self._tell(job, text, noticed=notice is not None and notice.text is not None)
         except Exception as exc:  # one member's message must not stop the queue (the courier logs its own)
             log.warning("job %d: could not tell user %s that it failed: %s: %s", job["id"], job["user_id"],
                         type(exc).__name__, exc)
@@ -385,14 +397,6 @@ class QueueRunner:
         assert self.courier is not None, "the bot sets the courier before the queue starts"
         return self.courier
 
-    # -- for tests and the benchmark -------------------------------------------------------------
-
     @property
-    def running(self) -> int:
+    def running(self) -> int:  # for tests and the benchmark
         return len(self._running)
-
-
-def _cause(exc: BaseException) -> str:
-    cause = exc.__cause__
-    return "unknown" if cause is None else getattr(cause, "detail", None) or f"{type(cause).__name__}: {cause}"
-

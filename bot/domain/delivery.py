@@ -26,6 +26,10 @@ class Delivery(BaseModel):
     spoiler: bool = False  # an age-restricted channel whose server wants results as spoilers
     age_restricted: bool = False  # asked in an age-restricted channel: the image check does not run
     review: int | None = None  # approval mode: the review channel the result waits in first
+    batch_index: int = 0  # a batch's images share one message: this one's place in it (0-based)
+    batch_size: int = 1
+    style: str | None = None  # the server style the prompt was put through
+    from_defaults: tuple[str, ...] = ()  # the options the member's or the server's defaults filled in
 
     @property
     def upload_limit(self) -> int:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from bot.domain import JobState
+from bot.domain import JobState, QuotaSnapshot, Refused
 from bot.domain.jobs import sources_of
 from bot.domain.rules import RuleKind
 from bot.storage.roles import Store
@@ -59,3 +59,15 @@ async def recovered(store: S, delivered: Mapping[int, str | None] | None, *, rec
     store.interrupted = released
     store.outage.arm()
     return store
+
+
+def check_fits(snap: QuotaSnapshot, cost: int, max_jobs: int, global_cap: int | None) -> None:
+    """The reservation rules, in the order members are told about them (the server's before the member's)."""
+    if snap.guild_budget is not None and snap.guild_used + cost > snap.guild_budget:
+        raise Refused(Refused.BUDGET, snap)
+    if snap.in_flight >= max_jobs:
+        raise Refused(Refused.JOBS, snap)
+    if cost > snap.left:
+        raise Refused(Refused.CREDITS, snap)
+    if global_cap is not None and snap.global_used + cost > global_cap:
+        raise Refused(Refused.GLOBAL, snap)

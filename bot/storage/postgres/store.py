@@ -46,6 +46,7 @@ from bot.storage.base import (
     EXPIRED,
     INTERRUPTED,
     MAX_ATTEMPTS,
+    check_fits,
     config_action,
     recovered,
     settled_as,
@@ -57,6 +58,7 @@ from bot.storage.records import (
     admin_action,
     appeal_record,
     audit_row,
+    defaults_of,
     encode_delivery,
     guild_rule,
     job_record,
@@ -117,6 +119,7 @@ SELECT * FROM worn WHERE id IN (SELECT id FROM failed) ORDER BY id
 
 _SNAPSHOT_SQL = "SELECT * FROM quota_snapshot($1, $2, $3, $4, $5)"  # migration 0004
 _RESERVE_SQL = "SELECT * FROM reserve_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+_NO_LIMIT = 2**62  # a batch's later images: the batch counted once toward QUOTA_MAX_JOBS_PER_USER
 _REASONS = {Refused.JOBS: Refused.JOBS, Refused.CREDITS: Refused.CREDITS, Refused.GLOBAL: Refused.GLOBAL,
             Refused.BUDGET: Refused.BUDGET}
 
@@ -420,6 +423,38 @@ class PostgresStore:
                                row["job_id"], encode_delivery(delivery), token, snap.in_flight)
         return row["job_id"], _spent(snap, cost)
 
+    async def enqueue_batch(self, member: Member, *, channel_id: int | None, model: str,
+                            params: list[dict[str, Any]], cost: int, default_allowance: int, max_jobs: int,
+                            global_cap: int | None, max_queue: int, deliveries: list[Delivery],
+                            token: str | None) -> list[int]:
+        """reserve_job for each image in one transaction: the first takes the member's and the server's
+        locks (held to the end), and the batch's whole cost is checked against its snapshot; a refusal
+        anywhere rolls back all of it."""
+        now = self.now()
+        day = utc_day(now)
+        ids: list[int] = []
+        async with self._write() as conn:
+            waiting = await conn.fetchval("SELECT COUNT(*) FROM jobs WHERE state = $1", _QUEUED)
+            first: QuotaSnapshot | None = None
+            for index, (body, delivery) in enumerate(zip(params, deliveries, strict=True)):
+                row = await conn.fetchrow(
+                    _RESERVE_SQL, member.guild_id, member.user_id, list(member.role_ids), day, _OPEN,
+                    default_allowance, max_jobs if first is None else _NO_LIMIT, global_cap, cost, channel_id,
+                    model, json.dumps(body), _QUEUED, now, None)
+                snap = _quota(row, now, default_allowance)
+                if first is None:
+                    first = snap
+                    if waiting + len(params) > max_queue:
+                        raise Refused(Refused.QUEUE, snap)
+                    check_fits(snap, cost * len(params), max_jobs, global_cap)
+                if row["refused"] is not None:
+                    raise Refused(_REASONS[row["refused"]], first)
+                ids.append(row["job_id"])
+                await conn.execute("UPDATE jobs SET delivery = $2, interaction_token = $3, rank = $4, batch_id = $5"
+                                   " WHERE id = $1", row["job_id"], encode_delivery(delivery), token,
+                                   first.in_flight + index, ids[0])
+        return ids
+
     async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,
                     max_running: int | None = None) -> JobRecord | None:
         now = self.now()
@@ -695,6 +730,33 @@ class PostgresStore:
         async with self._conn() as conn:
             await conn.execute("UPDATE jobs SET result_channel_id = $2, result_message_id = $3 WHERE id = $1",
                                job_id, channel_id, message_id)
+
+    async def batch(self, batch_id: int) -> list[JobRecord]:
+        async with self._read() as conn:
+            rows = await conn.fetch("SELECT * FROM jobs WHERE batch_id = $1 ORDER BY id", batch_id)
+        return job_records(rows)
+
+    async def member_defaults(self, guild_id: int, user_id: int) -> dict[str, Any]:
+        async with self._read() as conn:
+            rows = await conn.fetch("SELECT name, value FROM member_defaults WHERE guild_id = $1 AND user_id = $2",
+                                    guild_id, user_id)
+        return defaults_of(rows)
+
+    async def set_member_default(self, guild_id: int, user_id: int, name: str, value: Any) -> None:
+        async with self._write() as conn:
+            if value is None:
+                await conn.execute("DELETE FROM member_defaults WHERE guild_id = $1 AND user_id = $2 AND name = $3",
+                                   guild_id, user_id, name)
+                return
+            await conn.execute("INSERT INTO member_defaults (guild_id, user_id, name, value, at) VALUES ($1, $2, $3,"
+                               " $4, $5) ON CONFLICT (guild_id, user_id, name) DO UPDATE SET value = excluded.value,"
+                               " at = excluded.at", guild_id, user_id, name, json.dumps(value), self.now())
+
+    async def reset_member_defaults(self, guild_id: int, user_id: int) -> int:
+        async with self._write() as conn:
+            status = await conn.execute("DELETE FROM member_defaults WHERE guild_id = $1 AND user_id = $2",
+                                        guild_id, user_id)
+        return int(status.split()[-1])
 
     async def history(self, guild_id: int, user_id: int, *, model: str | None = None, offset: int = 0,
                       limit: int = 5) -> tuple[list[JobRecord], int]:

@@ -35,13 +35,22 @@ from bot.domain.jobs import REFUNDED_STATES, sources_of
 from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, JobRecord, UsageRow
 from bot.domain.reviews import DECISIONS, AlreadyReviewed, Decision, ReviewKind, ReviewRecord, ReviewState
 from bot.domain.rules import RuleKind, RuleLimit
-from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, config_action, recovered, settled_as
+from bot.storage.base import (
+    EXPIRED,
+    INTERRUPTED,
+    MAX_ATTEMPTS,
+    check_fits,
+    config_action,
+    recovered,
+    settled_as,
+)
 from bot.storage.lease import DEFAULT_LEASE_SECONDS, new_owner, same_instance_pattern
 from bot.storage.outage import Outage
 from bot.storage.records import (
     admin_action,
     appeal_record,
     audit_row,
+    defaults_of,
     encode_delivery,
     guild_rule,
     job_record,
@@ -140,16 +149,7 @@ def _in_transaction(conn: Conn, work: Callable[[Conn], T]) -> T:
     return result
 
 
-def _check_fits(snap: QuotaSnapshot, cost: int, max_jobs: int, global_cap: int | None) -> None:
-    """The reservation rules, in the order members are told about them (the server's before the member's)."""
-    if snap.guild_budget is not None and snap.guild_used + cost > snap.guild_budget:
-        raise Refused(Refused.BUDGET, snap)
-    if snap.in_flight >= max_jobs:
-        raise Refused(Refused.JOBS, snap)
-    if cost > snap.left:
-        raise Refused(Refused.CREDITS, snap)
-    if global_cap is not None and snap.global_used + cost > global_cap:
-        raise Refused(Refused.GLOBAL, snap)
+_check_fits = check_fits
 
 
 def _spent(snap: QuotaSnapshot, cost: int) -> QuotaSnapshot:
@@ -336,6 +336,33 @@ class SqliteStore:
                 (*row, snap.in_flight))
             assert cur.lastrowid is not None, "an INSERT always gives the new row's id"
             return cur.lastrowid, _spent(snap, cost)
+
+        return await self._write(check_and_queue)
+
+    async def enqueue_batch(self, member: Member, *, channel_id: int | None, model: str,
+                            params: list[dict[str, Any]], cost: int, default_allowance: int, max_jobs: int,
+                            global_cap: int | None, max_queue: int, deliveries: list[Delivery],
+                            token: str | None) -> list[int]:
+        now = self.now()
+        day = utc_day(now)
+
+        def check_and_queue(conn: Conn) -> list[int]:
+            snap = _snapshot(conn, member, now, default_allowance)
+            _check_fits(snap, cost * len(params), max_jobs, global_cap)
+            (waiting,) = conn.execute("SELECT COUNT(*) FROM jobs WHERE state = ?", (_QUEUED,)).fetchone()
+            if waiting + len(params) > max_queue:
+                raise Refused(Refused.QUEUE, snap)
+            ids: list[int] = []
+            for index, (body, delivery) in enumerate(zip(params, deliveries, strict=True)):
+                cur = conn.execute(
+                    "INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at,"
+                    " delivery, interaction_token, rank, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (member.user_id, member.guild_id, channel_id, model, json.dumps(body), cost, day, _QUEUED, now,
+                     encode_delivery(delivery), token, snap.in_flight + index, ids[0] if ids else None))
+                assert cur.lastrowid is not None, "an INSERT always gives the new row's id"
+                ids.append(cur.lastrowid)
+            conn.execute("UPDATE jobs SET batch_id = ? WHERE id = ?", (ids[0], ids[0]))
+            return ids
 
         return await self._write(check_and_queue)
 
@@ -664,6 +691,31 @@ class SqliteStore:
         await self._run(lambda conn: conn.execute(
             "UPDATE jobs SET result_channel_id = ?, result_message_id = ? WHERE id = ?",
             (channel_id, message_id, job_id)))
+
+    async def batch(self, batch_id: int) -> list[JobRecord]:
+        return job_records(await self._run(_rows, "SELECT * FROM jobs WHERE batch_id = ? ORDER BY id", (batch_id,)))
+
+    async def member_defaults(self, guild_id: int, user_id: int) -> dict[str, Any]:
+        rows = await self._run(_rows, "SELECT name, value FROM member_defaults WHERE guild_id = ? AND user_id = ?",
+                               (guild_id, user_id))
+        return defaults_of(rows)
+
+    async def set_member_default(self, guild_id: int, user_id: int, name: str, value: Any) -> None:
+        key = (guild_id, user_id, name)
+
+        def work(conn: Conn) -> None:
+            if value is None:
+                conn.execute("DELETE FROM member_defaults WHERE guild_id = ? AND user_id = ? AND name = ?", key)
+                return
+            conn.execute("INSERT INTO member_defaults (guild_id, user_id, name, value, at) VALUES (?, ?, ?, ?, ?)"
+                         " ON CONFLICT (guild_id, user_id, name) DO UPDATE SET value = excluded.value, at = excluded.at",
+                         (*key, json.dumps(value), self.now()))
+
+        await self._write(work)
+
+    async def reset_member_defaults(self, guild_id: int, user_id: int) -> int:
+        return await self._write(lambda conn: conn.execute(
+            "DELETE FROM member_defaults WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)).rowcount)
 
     async def history(self, guild_id: int, user_id: int, *, model: str | None = None, offset: int = 0,
                       limit: int = 5) -> tuple[list[JobRecord], int]:

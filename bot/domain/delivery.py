@@ -26,6 +26,7 @@ class Delivery(BaseModel):
     spoiler: bool = False  # an age-restricted channel whose server wants results as spoilers
     age_restricted: bool = False  # asked in an age-restricted channel: the image check does not run
     review: int | None = None  # approval mode: the review channel the result waits in first
+    private: bool = False  # "results only to me": delivered as the member's alone (ephemeral)
     batch_index: int = 0  # a batch's images share one message: this one's place in it (0-based)
     batch_size: int = 1
     style: str | None = None  # the server style the prompt was put through
@@ -34,3 +35,7 @@ class Delivery(BaseModel):
     @property
     def upload_limit(self) -> int:
         return self.filesize_limit or DEFAULT_FILESIZE_LIMIT
+
+    @property
+    def in_batch(self) -> bool:
+        return self.batch_size > 1

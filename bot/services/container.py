@@ -17,6 +17,7 @@ from bot.services.audit_feed import AuditFeed
 from bot.services.generation import GenerationService
 from bot.services.history import History
 from bot.services.image_check import ImageChecks
+from bot.services.imagine import Imagine
 from bot.services.inpaint import Inpainter
 from bot.services.instance import Instance
 from bot.services.lookups import Lookups
@@ -46,6 +47,7 @@ class Services:
     image_checks: ImageChecks
     lookups: Lookups
     instance: Instance
+    imagine: Imagine
 
 
 def build_services(settings: Settings, store: Store, generation: GenerationService, quotas: Quotas, *,
@@ -62,4 +64,4 @@ def build_services(settings: Settings, store: Store, generation: GenerationServi
         audit_feed=AuditFeed(store, moderation, interval=settings.audit_post_interval_seconds,
                              clock=asyncio.get_running_loop().time),
         image_checks=ImageChecks(settings, moderation, detector, offload), lookups=Lookups(store),
-        instance=Instance(store))
+        instance=Instance(store), imagine=Imagine(store))

@@ -20,14 +20,15 @@ from typing import Any, Protocol
 
 from bot.core.errors import UserFacingError
 from bot.core.settings import Settings
-from bot.domain import JobState, Member, Refused, StoreBusy, StoreDown, WriteInDoubt
+from bot.domain import JobState, Member, StoreBusy, StoreDown, WriteInDoubt
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.services.audit import record_generation
-from bot.services.generation import BUSY, DOWN, IN_DOUBT, Busy, Down, GenerationService, Outcome, Unsettled
+from bot.services.generation import GenerationService, Outcome, Unsettled, cause_of
 from bot.services.job_rows import member_of_job, prepared_of
 from bot.services.notices import Courier, Notice, Notices
 from bot.services.quotas import Quotas
+from bot.services.reserving import enqueue_batch, reservation
 from bot.services.validation import Prepared
 from bot.storage.roles import Audit, JobQueue
 
@@ -129,31 +130,26 @@ class QueueRunner:
         `token` is the interaction's: a credential kept only in the job's row, until the job ends; None
         (a moderator's Allow once) delivers the result as a channel post naming the member."""
         settings = self._settings
-        try:
+        with reservation(self._quotas, prepared.model.key):
             job_id, _ = await self._store.enqueue(
                 member, channel_id=channel_id, model=prepared.model.key, params=prepared.payload,
                 cost=self._quotas.cost_of(prepared.model.key), default_allowance=settings.quota_default_daily_credits,
                 max_jobs=settings.quota_max_jobs_per_user, global_cap=settings.quota_global_daily_credits,
                 max_queue=settings.queue_max_length, delivery=delivery, token=token, inputs=inputs)
-        except Refused as refused:
-            raise self._quotas.refusal(refused, prepared.model.key) from None
-        except WriteInDoubt as exc:
-            # If it landed, the job is queued with its token and is delivered like any other.
-            raise Busy(IN_DOUBT, detail=f"the reservation may or may not have landed: {exc}") from None
-        except StoreDown as exc:
-            raise Down(DOWN, detail=f"reservation refused, the ledger can't be written: {exc}") from None
-        except StoreBusy as exc:
-            raise Busy(BUSY, detail=f"reservation refused, the database is busy: {exc}") from None
-        # The job is queued and its credits held from here on: nothing below may fail the command, or the
-        # member would be told "nothing was spent" of a job that runs all the same.
-        try:
-            row = await self._store.job(job_id)
-        except StoreBusy:
-            row = None  # no waiting notice for it then; the job itself runs and is delivered as usual
-        if row is not None:
-            self._notices[job_id] = Notice(row, self._clock())
-        self.kick()
+        await self._queued(job_id)
         return job_id
+
+    async def submit_batch(self, prepared: list[Prepared], member: Member, *, channel_id: int | None,
+                           deliveries: list[Delivery], token: str) -> list[int]:
+        """`submit` for a batch, all or nothing; its first job's notice stands for all: they share one message."""
+        ids = await enqueue_batch(self._store, self._settings, self._quotas, prepared, member, channel_id=channel_id,
+                                  deliveries=deliveries, token=token)
+        await self._queued(ids[0])
+        return ids
+
+    async def _queued(self, job_id: int) -> None:
+        await self.notices.queued(job_id)
+        self.kick()
 
     # -- Cancel --------------------------------------------------------------------------------
 
@@ -224,7 +220,10 @@ class QueueRunner:
 
     async def _run(self, job: JobRecord) -> None:
         job_id = job["id"]
-        notice = self._notices.setdefault(job_id, Notice(job, self._clock()))
+        batch = job.get("batch_id")
+        notice = self._notices.get(job_id) or Notice(job, self._clock())
+        if batch is None:  # a batch's first job's notice stands for all of it (one message), until an image lands
+            self._notices[job_id] = notice
         notice.job = job
         notice.started = self._clock()
         courier = self._courier()
@@ -235,7 +234,8 @@ class QueueRunner:
             async def deliver(outcome: Outcome) -> None:
                 if job_id in self._cancelled or job_id in self._lost or await self._is_cancelled(job_id):
                     raise Discarded()
-                self._notices.pop(job_id, None)  # no progress edit may land after the result
+                for key in {job_id, batch or job_id}:  # no progress edit may land after the result
+                    self._notices.pop(key, None)
                 await courier.deliver(job, outcome, noticed=notice.text is not None)
                 self._delivered.add(job_id)
 
@@ -249,17 +249,17 @@ class QueueRunner:
         except UserFacingError as exc:  # the ledger has it failed: refunded
             log.log(logging.getLevelName(exc.log_level), "job %d /%s for user %s failed: %s", job_id, job["model"],
                     job["user_id"], exc.detail)
-            await courier.tell(job, exc.user_message, noticed=noticed or notice.text is not None)
+            await self._tell(job, exc.user_message, noticed=noticed or notice.text is not None)
         except asyncio.CancelledError:
             if job_id not in self._cancelled and job_id not in self._lost:
                 raise
         except StoreBusy as exc:  # the ledger has it failed: refunded (delivery needed a write it would not take)
             log.warning("job %d failed: the database would not take a write its delivery needed (%s); its credits "
                         "are refunded", job_id, exc)
-            await courier.tell(job, NOT_RECORDED, noticed=noticed or notice.text is not None)
+            await self._tell(job, NOT_RECORDED, noticed=noticed or notice.text is not None)
         except Exception:  # the ledger has it failed: refunded
             log.exception("job %d failed unexpectedly; its credits are refunded", job_id)
-            await courier.tell(job, UNEXPECTED, noticed=noticed or notice.text is not None)
+            await self._tell(job, UNEXPECTED, noticed=noticed or notice.text is not None)
         finally:
             self._running.pop(job_id, None)
             self._cancelled.discard(job_id)
@@ -267,6 +267,11 @@ class QueueRunner:
             self._delivered.discard(job_id)
             self._notices.pop(job_id, None)
             self.kick()
+
+    async def _tell(self, job: JobRecord, text: str, *, noticed: bool) -> None:
+        if (batch := job.get("batch_id")) is not None:  # the batch's message shows this image's end from now on
+            self._notices.pop(batch, None)
+        await self._courier().tell(job, text, noticed=noticed)
 
     def _unsettled(self, job: JobRecord, exc: Unsettled) -> None:
         """The job failed here but the ledger does not have it refunded: the member is told nothing about
@@ -276,11 +281,11 @@ class QueueRunner:
             self._discarded(job_id)
         elif exc.state is None:
             log.warning("job %d /%s for user %s failed (%s); its refund is left to the next start, which "
-                        "tells the member", job_id, job["model"], job["user_id"], _cause(exc))
+                        "tells the member", job_id, job["model"], job["user_id"], cause_of(exc))
         else:
             log.warning("job %d /%s for user %s failed here (%s), but the ledger has it %s (another process "
                         "holds it); its member is told by that one", job_id, job["model"], job["user_id"],
-                        _cause(exc), exc.state)
+                        cause_of(exc), exc.state)
 
     async def _request_of(self, job: JobRecord) -> tuple[Prepared, Member]:
         try:
@@ -378,7 +383,7 @@ class QueueRunner:
     async def _tell_failed(self, job: JobRecord, text: str) -> None:
         notice = self._notices.pop(job["id"], None)
         try:
-            await self._courier().tell(job, text, noticed=notice is not None and notice.text is not None)
+            await self._tell(job, text, noticed=notice is not None and notice.text is not None)
         except Exception as exc:  # one member's message must not stop the queue (the courier logs its own)
             log.warning("job %d: could not tell user %s that it failed: %s: %s", job["id"], job["user_id"],
                         type(exc).__name__, exc)
@@ -387,14 +392,7 @@ class QueueRunner:
         assert self.courier is not None, "the bot sets the courier before the queue starts"
         return self.courier
 
-    # -- for tests and the benchmark -------------------------------------------------------------
-
     @property
-    def running(self) -> int:
+    def running(self) -> int:  # for tests and the benchmark
         return len(self._running)
-
-
-def _cause(exc: BaseException) -> str:
-    cause = exc.__cause__
-    return "unknown" if cause is None else getattr(cause, "detail", None) or f"{type(cause).__name__}: {cause}"
 

@@ -77,12 +77,14 @@ class Quotas:
     async def looked_at_server(self, guild_id: int, *, actor_id: int) -> None:
         await self._store.record_view(guild_id, actor_id, None)
 
-    def refusal(self, refused: Refused, model_key: str) -> QuotaError:
+    def refusal(self, refused: Refused, model_key: str, *, count: int = 1) -> QuotaError:
+        """The member's sentence; `count` > 1: a batch, refused as one (its whole cost)."""
         snap = refused.snapshot
-        cost = self.cost_of(model_key)
+        cost = self.cost_of(model_key) * count
+        asked = f"/{model_key}" if count == 1 else f"{count} images on /{model_key}"
         renews = relative_time(snap.renews_at)
         if refused.reason == Refused.BUDGET:
-            message = budget_refusal(snap, model_key, cost)
+            message = budget_refusal(snap, asked, cost)
         elif refused.reason == Refused.JOBS:
             message = (f"You already have {snap.in_flight} image(s) being made; the limit is "
                        f"{self._settings.quota_max_jobs_per_user} at a time. Try again when one is done.")
@@ -93,8 +95,8 @@ class Quotas:
             message = (f"The bot has spent its whole daily budget across all servers. It renews {renews}. "
                        "No credits were taken from you.")
         else:
-            message = (f"/{model_key} needs {credits(cost)} and you have {snap.left} left today. "
-                       f"Your credits renew {renews}.")
+            message = (f"{asked} {'needs' if count == 1 else 'need'} {credits(cost)} and you have {snap.left} left "
+                       f"today. Your credits renew {renews}.")
         return QuotaError(message, detail=f"refused {refused.reason}: cost {cost}, {snap}")
 
 
@@ -111,7 +113,8 @@ def refused_reason(snap: QuotaSnapshot, cost: int, *, max_jobs: int, global_cap:
     return None
 
 
-def budget_refusal(snap: QuotaSnapshot, model_key: str, cost: int) -> str:
+def budget_refusal(snap: QuotaSnapshot, asked: str, cost: int) -> str:
+    """`asked`: what needs `cost` ("/sdxl", "4 images on /sdxl")."""
     """The server's ceiling (/quotas budget) would be passed: say how much of it is left, if any."""
     budget = snap.guild_budget or 0
     left = max(0, budget - snap.guild_used)
@@ -119,5 +122,5 @@ def budget_refusal(snap: QuotaSnapshot, model_key: str, cost: int) -> str:
     if left == 0:
         return (f"This server has used its daily budget of {credits(budget)}; it renews {renews}. "
                 "No credits were taken from you.")
-    return (f"/{model_key} needs {credits(cost)} and this server has {left} left of its daily budget of "
+    return (f"{asked} {'needs' if asked.startswith('/') else 'need'} {credits(cost)} and this server has {left} left of its daily budget of "
             f"{credits(budget)}; it renews {renews}. No credits were taken from you.")

@@ -18,6 +18,7 @@ from bot.core.imaging import fit_off_loop
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.services.generation import Outcome
+from bot.ui.batch import BatchCourier
 from bot.ui.embeds import TooLargeToPost, file_stem, result_message
 from bot.ui.replies import NO_PINGS
 
@@ -46,6 +47,10 @@ async def edit_original(webhook: discord.Webhook, **fields: Any) -> discord.Webh
     return await webhook.edit_message("@original", allowed_mentions=NO_PINGS, **fields)  # type: ignore[call-overload]
 
 
+async def fetch_original(webhook: discord.Webhook) -> discord.WebhookMessage:
+    return await webhook.fetch_message("@original")  # type: ignore[arg-type]  # see edit_original
+
+
 async def delete_original(webhook: discord.Webhook) -> None:
     await webhook.delete_message("@original")  # type: ignore[arg-type]  # see edit_original
 
@@ -59,6 +64,7 @@ class WebhookCourier:
 
     def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot
+        self.batches = BatchCourier(bot)
 
     def _webhook(self, job: JobRecord) -> discord.Webhook | None:
         delivery = job.get("delivery")
@@ -101,7 +107,12 @@ class WebhookCourier:
         webhook = self._webhook(job)
         status = "no interaction token"
         note = delivery.note  # "Reroll of job #N"
-        if webhook is not None:
+        if webhook is not None and delivery.in_batch:
+            try:
+                return await self.batches.deliver(job, outcome, webhook)
+            except discord.HTTPException as exc:  # the token is gone: posted alone in the channel below
+                status = f"HTTP {exc.status} {exc.text}"
+        elif webhook is not None:
             embed, file = await self._message(job, outcome)
             try:
                 if noticed:  # the notice becomes the result
@@ -109,7 +120,8 @@ class WebhookCourier:
                                                  attachments=[file] if file else [], view=result_view(job["id"]))
                 else:  # still "thinking…": the first followup replaces it
                     kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True,
-                                              "view": result_view(job["id"]), "content": note}
+                                              "view": result_view(job["id"]), "content": note,
+                                              "ephemeral": delivery.private}
                     if file is not None:
                         kwargs["file"] = file
                     posted = await webhook.send(**kwargs)
@@ -121,6 +133,9 @@ class WebhookCourier:
                                           "Please try again.",
                                           detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
                 status = f"HTTP {exc.status} {exc.text}"
+        if delivery.private:  # never in public what the member asked to see alone
+            raise UserFacingError("Your image was made but could no longer be shown to you alone, so no credits "
+                                  "were spent. Please try again.", detail=f"private result undeliverable: {status}")
         log.info("job %d: the interaction token is gone (%s); posting the result in channel %s instead",
                  job["id"], status, job["channel_id"])
         embed, file = await self._message(job, outcome)
@@ -143,6 +158,8 @@ class WebhookCourier:
         not remove does not keep the member from being told: the word goes out all the same, and the
         notice is made to say it too (it would otherwise stay "Generating…")."""
         webhook = self._webhook(job)
+        if (job.get("delivery") or Delivery()).in_batch:
+            return await self.batches.tell(job, text, webhook)
         if webhook is not None:
             kept: discord.HTTPException | None = None  # why @original could not be removed
             try:

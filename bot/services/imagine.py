@@ -1,0 +1,193 @@
+"""The creative loop's requests, Discord-free: /imagine's options turned into one model's own, a member's
+defaults (/settings) filled in where an option was left out, the server's style put around the prompt,
+and a request of one to four images made into that many prepared jobs with different seeds."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.catalog import ASPECT_RATIOS, MODELS, PROMPT_MAX_LENGTH, SEED_MAX, Kind, Model, aspect_options
+from bot.core.errors import InvalidInput
+from bot.core.text import code_span
+from bot.domain import Member
+from bot.moderation.config import IMAGINE_MODEL, PRIVATE_RESULTS, GuildConfig
+from bot.moderation.styles import apply_style, style_name
+from bot.services.validation import EMPTY_PROMPT, Prepared, clean_text, is_blank, prepare
+
+MAX_COUNT = 4
+# What /settings keeps, in the order it shows them.
+DEFAULT_NAMES = ("model", "aspect_ratio", "count", "negative_prompt", "style", "private")
+TEXT_MODEL_KEYS = tuple(m.key for m in MODELS.values() if m.kind is Kind.TEXT)
+NO_PRIVATE = "This server does not offer results shown only to you; an admin can allow it with /config imagine."
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A request of the loop as the member gave it (None: left out)."""
+
+    options: dict[str, Any]  # the model's own options (prompt included)
+    model: str | None = None  # /imagine: the member's choice; a model's own command: that model
+    count: int | None = None
+    style: str | None = None
+    aspect_ratio: str | None = None  # /imagine only
+    imagine: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What is queued: one prepared job per image, and what the result shows about how it was made."""
+
+    prepared: tuple[Prepared, ...]
+    style: str | None
+    from_defaults: tuple[str, ...]
+    private: bool
+
+    @property
+    def model(self) -> Model:
+        return self.prepared[0].model
+
+
+def plan(asked: Asked, defaults: dict[str, Any], config: GuildConfig, *, rng: random.Random | None = None) -> Plan:
+    """The request with the member's defaults and the server's style applied, checked like any command
+    (InvalidInput: the member's sentence). An option given always wins over a default."""
+    used: list[str] = []
+
+    def default(name: str, usable: bool) -> Any:
+        if usable:
+            used.append(name)
+            return defaults[name]
+        return None
+
+    options = dict(asked.options)
+    model = _model(asked, defaults, config, used)
+    count = asked.count if asked.count is not None else default("count", isinstance(defaults.get("count"), int))
+    style = asked.style if asked.style is not None else default("style", defaults.get("style") in config.styles)
+    if options.get("negative_prompt") is None and model.param("negative_prompt"):
+        options["negative_prompt"] = default("negative_prompt", bool(defaults.get("negative_prompt")))
+    sized = any(options.get(name) is not None for name in ("width", "height", "aspect_ratio"))
+    ratio = asked.aspect_ratio if asked.aspect_ratio is not None else default(
+        "aspect_ratio", not sized and defaults.get("aspect_ratio") in ASPECT_RATIOS)
+    if ratio is not None:
+        options.update(aspect_options(model, _ratio(ratio)))
+    name = None
+    if style is not None:
+        name = style_name(str(style))
+        template = config.styles.get(name)
+        if template is None:
+            raise InvalidInput(f"This server has no style named {code_span(name, 40)}; "
+                               "pick one the list offers (admins: /config styles list).")
+        own = clean_text(str(options.get("prompt") or ""))
+        if is_blank(own):
+            raise InvalidInput(EMPTY_PROMPT)
+        options["prompt"] = apply_style(template, own)
+    private = bool(default("private", bool(defaults.get("private")) and bool(config.get(PRIVATE_RESULTS))))
+    return Plan(prepare_count(model, options, _count(1 if count is None else count), rng=rng), name,
+                tuple(used), private)
+
+
+def _model(asked: Asked, defaults: dict[str, Any], config: GuildConfig, used: list[str]) -> Model:
+    if not asked.imagine:  # a model's own command
+        return MODELS[str(asked.model)]
+    key = asked.model
+    if key is None and defaults.get("model") in TEXT_MODEL_KEYS and defaults["model"] not in config.models_off:
+        key = defaults["model"]
+        used.append("model")
+    if key is None:
+        key = config.get(IMAGINE_MODEL)
+        if key not in TEXT_MODEL_KEYS:
+            key = "sdxl"
+    if key not in TEXT_MODEL_KEYS:
+        raise InvalidInput(f"`model` must be one of {', '.join(TEXT_MODEL_KEYS)} (you gave {code_span(str(key), 40)}).")
+    model = MODELS[key]
+    for option in ("negative_prompt", "seed"):
+        if asked.options.get(option) is not None and model.param(option) is None:
+            raise InvalidInput(f"{model.title} takes no {option.replace('_', ' ')}; leave it out or pick another model.")
+    return model
+
+
+def _count(raw: Any) -> int:
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= MAX_COUNT:
+        raise InvalidInput(f"`count` must be a whole number from 1 to {MAX_COUNT} (you gave {code_span(str(raw), 20)}).")
+    return raw
+
+
+def _ratio(raw: Any) -> str:
+    if raw not in ASPECT_RATIOS:
+        raise InvalidInput(f"`aspect_ratio` must be one of {', '.join(ASPECT_RATIOS)} (you gave {code_span(str(raw), 20)}).")
+    return str(raw)
+
+
+def prepare_count(model: Model, options: dict[str, Any], count: int, *,
+                  rng: random.Random | None = None) -> tuple[Prepared, ...]:
+    """`count` prepared jobs: a seed given is the first image's and the next ones follow it (so the batch
+    can be made again); without one, each image gets its own random seed."""
+    first = prepare(model, options, rng=rng)
+    if count == 1:
+        return (first,)
+    seed = dict(first.shown).get("seed")
+    given = options.get("seed") is not None
+    more = [prepare(model, {**options, "seed": (seed + n) % (SEED_MAX + 1) if given and seed is not None else None},
+                    rng=rng) for n in range(1, count)]
+    return (first, *more)
+
+
+# -- /settings ---------------------------------------------------------------------------------------
+
+
+class DefaultsStore(Protocol):
+    async def member_defaults(self, guild_id: int, user_id: int) -> dict[str, Any]: ...
+
+    async def set_member_default(self, guild_id: int, user_id: int, name: str, value: Any) -> None: ...
+
+    async def reset_member_defaults(self, guild_id: int, user_id: int) -> int: ...
+
+
+class Imagine:
+    def __init__(self, store: DefaultsStore) -> None:
+        self._store = store
+
+    async def defaults(self, member: Member) -> dict[str, Any]:
+        return await self._store.member_defaults(member.guild_id, member.user_id)
+
+    async def set_defaults(self, member: Member, given: dict[str, Any], config: GuildConfig) -> dict[str, Any]:
+        """Check and store each value given (None: left alone; "" or "none": cleared); returns them all."""
+        for name, raw in given.items():
+            if raw is None:
+                continue
+            await self._store.set_member_default(member.guild_id, member.user_id, name,
+                                                 checked_default(name, raw, config))
+        return await self.defaults(member)
+
+    async def reset(self, member: Member) -> int:
+        return await self._store.reset_member_defaults(member.guild_id, member.user_id)
+
+
+def checked_default(name: str, raw: Any, config: GuildConfig) -> Any:
+    """A /settings value as stored (None: clear it), or the member's sentence for why not."""
+    if isinstance(raw, str) and clean_text(raw).lower() in ("", "none"):
+        return None
+    if name == "model":
+        if raw not in TEXT_MODEL_KEYS:
+            raise InvalidInput(f"`model` must be one of {', '.join(TEXT_MODEL_KEYS)}.")
+        return raw
+    if name == "aspect_ratio":
+        return _ratio(raw)
+    if name == "count":
+        return _count(raw)
+    if name == "negative_prompt":
+        text = clean_text(str(raw))
+        if len(text) > PROMPT_MAX_LENGTH:
+            raise InvalidInput(f"`negative_prompt` is {len(text)} characters long; the most is {PROMPT_MAX_LENGTH}.")
+        return text
+    if name == "style":
+        style = style_name(str(raw))
+        if style not in config.styles:
+            raise InvalidInput(f"This server has no style named {code_span(style, 40)}.")
+        return style
+    if name == "private":
+        if raw and not config.get(PRIVATE_RESULTS):
+            raise InvalidInput(NO_PRIVATE)
+        return True if raw else None
+    raise InvalidInput(f"/settings has no option named {code_span(str(name), 40)}.")

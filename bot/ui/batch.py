@@ -1,0 +1,162 @@
+"""A batch's one message (/imagine count:2–4): its images, each image's seed, Use 1…4 and Reroll all.
+
+The images are the message's attachments, shown by Discord as a gallery, not a grid composed by the
+bot: on desktop and on mobile a gallery of 2 to 4 shows every image side by side at once and opens
+each one full size with a tap, as a member expects of a picture; each image keeps its full resolution
+(a 2×2 grid would show each at a quarter, and the chosen one would have to be kept somewhere else to
+be posted alone); Use posts the very file Discord holds, with no call to Pixazo and nothing stored by
+the bot; and each image that lands is one upload added to the message, where a grid would be composed
+and uploaded whole again each time. Each file is named `<place>-<job id>`, so the message itself
+says which image is which job, after a restart too.
+
+The message is the batch's interaction's "@original", edited as each image lands or fails, one edit
+at a time per batch; what it shows is read from the ledger's rows and from the message's files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.catalog import MODELS
+from bot.core.errors import UserFacingError
+from bot.core.imaging import fit_off_loop
+from bot.core.text import code_block, truncate
+from bot.domain import JobState
+from bot.domain.delivery import Delivery
+from bot.domain.records import JobRecord, prompt_of
+from bot.services.generation import Outcome
+from bot.ui.embeds import AUTHOR_MAX, COLOUR, PROMPT_SHOWN_MAX, label
+from bot.ui.replies import NO_PINGS
+
+if TYPE_CHECKING:
+    from bot.ui.app import PixazoBot
+
+log = logging.getLogger(__name__)
+
+_FILE = re.compile(r"^(?:SPOILER_)?(?P<place>[0-9]+)-(?P<job>[0-9]+)\.")
+STATE_WORDS = {JobState.QUEUED: "waiting", JobState.RUNNING: "being made…", JobState.FAILED: "not made; refunded",
+               JobState.CANCELLED: "cancelled; refunded", JobState.SUCCEEDED: "made"}
+
+
+def job_of(filename: str) -> int | None:
+    """The job whose image a batch message's file is (None: not one of a batch's)."""
+    found = _FILE.match(filename)
+    return int(found["job"]) if found else None
+
+
+def place_of(filename: str) -> int:
+    found = _FILE.match(filename)
+    return int(found["place"]) if found else 0
+
+
+def batch_embed(rows: list[JobRecord], done: set[int]) -> discord.Embed:
+    """The batch's embed: the prompt, then each image's place with its seed (or where it is)."""
+    first = rows[0]
+    delivery = first.get("delivery") or Delivery()
+    model = MODELS[first["model"]]
+    embed = discord.Embed(title=truncate(f"{model.title} · {len(rows)} images", 256),
+                          description=code_block(prompt_of(first), PROMPT_SHOWN_MAX), colour=COLOUR)
+    embed.set_author(name=truncate(f"Requested by {delivery.requester or 'member ' + str(first['user_id'])}",
+                                   AUTHOR_MAX), icon_url=delivery.avatar_url)
+    for place, row in enumerate(rows, 1):
+        seed = row["params"].option("seed") if row.get("params") is not None else None
+        if row["id"] in done:
+            value = f"seed {seed}" if seed is not None else "made"
+        else:
+            value = STATE_WORDS.get(row["state"], str(row["state"]))
+        embed.add_field(name=f"Image {place}", value=value)
+    if delivery.style:
+        embed.add_field(name="Style", value=truncate(delivery.style, 100))
+    if delivery.from_defaults:
+        embed.add_field(name="From your /settings", value=", ".join(label(n) for n in delivery.from_defaults))
+    embed.set_footer(text=f"/{model.key} · batch #{first['id']} · Use posts one image alone, at no cost")
+    return embed
+
+
+def batch_view(rows: list[JobRecord], done: set[int]) -> discord.ui.View:
+    from bot.ui.items.base import finished_view
+    from bot.ui.items.batch import RerollAllButton, UseButton
+    from bot.ui.items.queue import CancelButton
+
+    items: list[Any] = [UseButton(row["id"], place) for place, row in enumerate(rows, 1) if row["id"] in done]
+    items.append(RerollAllButton(rows[0]["id"]))
+    if any(row["state"] in (JobState.QUEUED, JobState.RUNNING) and row["id"] not in done for row in rows):
+        items.append(CancelButton(rows[0]["id"]))
+    return finished_view(*items)
+
+
+def done_in(message: discord.Message | discord.WebhookMessage) -> set[int]:
+    return {job for a in message.attachments if (job := job_of(a.filename)) is not None}
+
+
+class BatchCourier:
+    """Adds each image of a batch to its one message, or marks it not made; one edit at a time per batch."""
+
+    def __init__(self, bot: PixazoBot) -> None:
+        self.bot = bot
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def _lock(self, job: JobRecord) -> asyncio.Lock:
+        return self._locks.setdefault(int(job.get("batch_id") or job["id"]), asyncio.Lock())
+
+    async def deliver(self, job: JobRecord, outcome: Outcome, webhook: discord.Webhook) -> None:
+        """Add the image to the message (Discord refuses: UserFacingError, so the job is refunded; the
+        token is gone: the HTTPException, and the caller posts it alone in the channel)."""
+        from bot.ui.delivery import edit_original, fetch_original
+
+        delivery = job.get("delivery") or Delivery()
+        settings = self.bot.settings
+        stem = f"{delivery.batch_index + 1}-{job['id']}"
+        upload = await fit_off_loop(self.bot.offload, outcome.image.data, outcome.image.format, stem,
+                                    max(1, delivery.upload_limit // delivery.batch_size),
+                                    timeout=settings.image_work_timeout_seconds)
+        if upload is None:
+            raise UserFacingError("The image came back too large to post here.", detail="batch image too large")
+        file = discord.File(io.BytesIO(upload.data), filename=upload.filename, spoiler=delivery.spoiler)
+        async with self._lock(job):
+            current = await fetch_original(webhook)
+            kept = [a for a in current.attachments if job_of(a.filename) not in (None, job["id"])]
+            rows = await self.bot.services.lookups.batch(int(job.get("batch_id") or job["id"]))
+            done = {job_of(a.filename) or 0 for a in kept} | {job["id"]}
+            files: list[Any] = sorted([*kept, file], key=lambda f: place_of(f.filename))
+            try:
+                posted = await edit_original(webhook, content=delivery.note, embed=batch_embed(rows, done),
+                                             attachments=files, view=batch_view(rows, done))
+            except discord.HTTPException as exc:
+                if exc.status in (401, 404):
+                    raise
+                raise UserFacingError("Discord would not take the finished image, so no credits were spent for it.",
+                                      detail=f"batch edit refused: HTTP {exc.status}: {exc.text}") from None
+        await self.bot.services.results.remember(job["id"], posted.channel.id, posted.id)
+
+    async def tell(self, job: JobRecord, text: str, webhook: discord.Webhook | None) -> None:
+        """An image not made: the message says so at its place, and the member hears why, privately."""
+        from bot.ui.delivery import edit_original, fetch_original
+
+        delivery = job.get("delivery") or Delivery()
+        said = f"Image {delivery.batch_index + 1} of {delivery.batch_size}: {text}"
+        if webhook is not None:
+            try:
+                async with self._lock(job):
+                    current = await fetch_original(webhook)
+                    rows = await self.bot.services.lookups.batch(int(job.get("batch_id") or job["id"]))
+                    done = done_in(current)
+                    await edit_original(webhook, embed=batch_embed(rows, done), view=batch_view(rows, done))
+                await webhook.send(said, ephemeral=True, allowed_mentions=NO_PINGS)
+                return
+            except discord.HTTPException as exc:
+                log.info("job %d: could not show its end on its batch's message (HTTP %s); telling the channel",
+                         job["id"], exc.status)
+        if delivery.private:
+            return  # never in public what was asked privately; the refund stands all the same
+        try:
+            channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
+            await channel.send(f"<@{job['user_id']}> {said}", allowed_mentions=NO_PINGS)
+        except discord.HTTPException as exc:
+            log.warning("job %d: could not tell user %s %r: HTTP %s", job["id"], job["user_id"], said, exc.status)

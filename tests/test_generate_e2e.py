@@ -30,6 +30,9 @@ SDXL_OPTIONS = {
     "guidance": (INTEGER, False, 0, 20, None),
     "seed": (INTEGER, False, 0, 2**32 - 1, None),
 }
+# Every model's command also takes `count` (one to four images at once) and `style` (the server's styles).
+LOOP = {"count": (INTEGER, False, 1, 4, None), "style": (STRING, False, None, None, None)}
+SDXL_OPTIONS.update(LOOP)
 # name -> (type, required, min, max, choices)
 EXPECTED_SCHEMA = {
     "sd3": {
@@ -40,6 +43,7 @@ EXPECTED_SCHEMA = {
         "guidance": (NUMBER, False, 0, 20, None),
         "output_format": (STRING, False, None, None, ["webp", "jpg", "png"]),
         "output_quality": (INTEGER, False, 0, 100, None),
+        **LOOP,
     },
     "sd35-large": {
         "prompt": (STRING, True, None, None, None),
@@ -48,6 +52,7 @@ EXPECTED_SCHEMA = {
         "guidance": (NUMBER, False, 1, 20, None),
         "output_format": (STRING, False, None, None, ["webp", "jpg", "png"]),
         "output_quality": (INTEGER, False, 1, 100, None),
+        **LOOP,
     },
     "sdxl": SDXL_OPTIONS,
     "sdxl-lightning": SDXL_OPTIONS,

@@ -30,7 +30,7 @@ from bot.services.notices import Courier, Notice, Notices
 from bot.services.quotas import Quotas
 from bot.services.reserving import enqueue_batch, reservation
 from bot.services.validation import Prepared
-from bot.storage.roles import Audit, JobQueue
+from bot.storage.roles import Audit, Batches, JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Discarded(Exception):
     """The job was cancelled while its Pixazo call ran: the result is not delivered."""
 
 
-class QueueStore(JobQueue, Audit, Protocol):
+class QueueStore(JobQueue, Batches, Audit, Protocol):
     """The roles the queue uses: the queue itself, and the audit row of each delivered image."""
 
 

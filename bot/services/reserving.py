@@ -12,7 +12,7 @@ from bot.domain.delivery import Delivery
 from bot.services.generation import BUSY, DOWN, IN_DOUBT, Busy, Down
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
-from bot.storage.roles import JobQueue
+from bot.storage.roles import Batches
 
 
 @contextmanager
@@ -31,7 +31,7 @@ def reservation(quotas: Quotas, model_key: str, count: int = 1) -> Iterator[None
         raise Busy(BUSY, detail=f"reservation refused, the database is busy: {exc}") from None
 
 
-async def enqueue_batch(store: JobQueue, settings: Settings, quotas: Quotas, prepared: list[Prepared], member: Member,
+async def enqueue_batch(store: Batches, settings: Settings, quotas: Quotas, prepared: list[Prepared], member: Member,
                         *, channel_id: int | None, deliveries: list[Delivery], token: str) -> list[int]:
     """Every image's credits reserved in one transaction, or none: the one refusal names the whole cost."""
     model = prepared[0].model.key

@@ -26,6 +26,7 @@ from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, J
 from bot.domain.reviews import Decision, ReviewKind, ReviewRecord, ReviewState
 from bot.domain.rules import RuleKind
 from bot.storage.lease import DEFAULT_LEASE_SECONDS
+from bot.storage.loop_roles import Batches, Defaults
 from bot.storage.outage import Outage
 
 
@@ -105,16 +106,6 @@ class JobQueue(Protocol):
         Refused(QUEUE) when `max_queue` jobs are already waiting. `token` is a credential."""
         ...
 
-    async def enqueue_batch(self, member: Member, *, channel_id: int | None, model: str,
-                            params: list[dict[str, Any]], cost: int, default_allowance: int, max_jobs: int,
-                            global_cap: int | None, max_queue: int, deliveries: list[Delivery],
-                            token: str | None) -> list[int]:
-        """`enqueue` of one job per `params` in one transaction: all queued or none. The whole cost is
-        checked at once (Refused names the snapshot before the batch); the batch counts as one request
-        toward `max_jobs`. Each job has its own fair rank (the member's open jobs ahead of it) and the
-        first one's id as batch_id. Returns the ids in order."""
-        ...
-
     async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,
                     max_running: int | None = None) -> JobRecord | None:
         """Move the next job, by fair rank then id, to running (one more attempt) with `owner`'s lease
@@ -188,10 +179,6 @@ class Jobs(Protocol):
         """Where the job's result was posted: the buttons and /history find it again by this."""
         ...
 
-    async def batch(self, batch_id: int) -> list[JobRecord]:
-        """Every job of a batch, in order (empty: no such batch)."""
-        ...
-
     async def history(self, guild_id: int, user_id: int, *, model: str | None = None, offset: int = 0,
                       limit: int = 5) -> tuple[list[JobRecord], int]:
         """One page of the member's jobs in the server, newest first, and how many there are in all."""
@@ -258,22 +245,6 @@ class Config(Protocol):
 
     async def clear_rules(self, guild_id: int, kind: RuleKind, *, actor_id: int) -> int:
         """Remove every entry of `kind`; returns how many there were."""
-        ...
-
-
-class Defaults(Protocol):
-    """A member's defaults in a server (/settings): name -> value, stored as JSON."""
-
-    def now(self) -> float: ...
-
-    async def member_defaults(self, guild_id: int, user_id: int) -> dict[str, Any]: ...
-
-    async def set_member_default(self, guild_id: int, user_id: int, name: str, value: Any) -> None:
-        """Set one default (None: remove it)."""
-        ...
-
-    async def reset_member_defaults(self, guild_id: int, user_id: int) -> int:
-        """Remove all of the member's defaults in the server; returns how many there were."""
         ...
 
 
@@ -410,7 +381,8 @@ class Singleton(Protocol):
 
 
 
-class Store(Lifecycle, Ledger, JobQueue, Jobs, Allowances, Config, Defaults, Reviews, Appeals, Audit, Singleton, Protocol):
+class Store(Lifecycle, Ledger, JobQueue, Batches, Jobs, Allowances, Config, Defaults, Reviews, Appeals, Audit, Singleton,
+            Protocol):
     """One ledger: every role. Every write is one transaction; a reservation's check-and-spend cannot
     interleave with another reservation's, from this process or another one sharing the database.
 
@@ -418,4 +390,5 @@ class Store(Lifecycle, Ledger, JobQueue, Jobs, Allowances, Config, Defaults, Rev
     `PostgresStore.open(url, ...)`; `bot.storage.open_store(settings)` picks one by DATABASE_URL."""
 
 
-ROLES: tuple[type, ...] = (Lifecycle, Ledger, JobQueue, Jobs, Allowances, Config, Reviews, Appeals, Audit, Singleton)
+ROLES: tuple[type, ...] = (Lifecycle, Ledger, JobQueue, Batches, Jobs, Allowances, Config, Defaults, Reviews, Appeals, Audit,
+                           Singleton)

@@ -106,32 +106,12 @@ class WebhookCourier:
             return
         webhook = self._webhook(job)
         status = "no interaction token"
-        note = delivery.note  # "Reroll of job #N"
-        if webhook is not None and delivery.in_batch:
+        if webhook is not None:
             try:
-                return await self.batches.deliver(job, outcome, webhook)
-            except discord.HTTPException as exc:  # the token is gone: posted alone in the channel below
-                status = f"HTTP {exc.status} {exc.text}"
-        elif webhook is not None:
-            embed, file = await self._message(job, outcome)
-            try:
-                if noticed:  # the notice becomes the result
-                    posted = await edit_original(webhook, content=note, embed=embed,
-                                                 attachments=[file] if file else [], view=result_view(job["id"]))
-                else:  # still "thinking…": the first followup replaces it
-                    kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True,
-                                              "view": result_view(job["id"]), "content": note,
-                                              "ephemeral": delivery.private}
-                    if file is not None:
-                        kwargs["file"] = file
-                    posted = await webhook.send(**kwargs)
-                await self.bot.services.results.remember(job["id"], posted.channel.id, posted.id)
-                return
-            except discord.HTTPException as exc:
-                if exc.status not in TOKEN_GONE:
-                    raise UserFacingError("Discord would not take the finished image, so no credits were spent. "
-                                          "Please try again.",
-                                          detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
+                if delivery.in_batch:
+                    return await self.batches.deliver(job, outcome, webhook)
+                return await self._followup(job, outcome, webhook, noticed=noticed)
+            except discord.HTTPException as exc:  # the token is gone: posted in the channel below
                 status = f"HTTP {exc.status} {exc.text}"
         if delivery.private:  # never in public what the member asked to see alone
             raise UserFacingError("Your image was made but could no longer be shown to you alone, so no credits "
@@ -141,8 +121,8 @@ class WebhookCourier:
         embed, file = await self._message(job, outcome)
         channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
         try:
-            kwargs = {"content": f"<@{job['user_id']}> {note or ''}".rstrip(), "embed": embed, "allowed_mentions": NO_PINGS,
-                      "view": result_view(job["id"])}
+            kwargs: dict[str, Any] = {"content": f"<@{job['user_id']}> {delivery.note or ''}".rstrip(), "embed": embed,
+                                      "allowed_mentions": NO_PINGS, "view": result_view(job["id"])}
             if file is not None:
                 kwargs["file"] = file
             sent = await channel.send(**kwargs)
@@ -151,6 +131,28 @@ class WebhookCourier:
                                   detail=f"interaction token gone and channel {job['channel_id']} refused the result:"
                                          f" HTTP {exc.status}: {exc.text}") from None
         await self.bot.services.results.remember(job["id"], sent.channel.id, sent.id)
+
+    async def _followup(self, job: JobRecord, outcome: Outcome, webhook: discord.Webhook, *, noticed: bool) -> None:
+        """The result on the interaction's token (the token gone: the HTTPException, for the caller)."""
+        delivery = job.get("delivery") or Delivery()
+        note = delivery.note  # "Reroll of job #N"
+        embed, file = await self._message(job, outcome)
+        try:
+            if noticed:  # the notice becomes the result
+                posted = await edit_original(webhook, content=note, embed=embed,
+                                             attachments=[file] if file else [], view=result_view(job["id"]))
+            else:  # still "thinking…": the first followup replaces it
+                kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True,
+                                          "view": result_view(job["id"]), "content": note, "ephemeral": delivery.private}
+                if file is not None:
+                    kwargs["file"] = file
+                posted = await webhook.send(**kwargs)
+        except discord.HTTPException as exc:
+            if exc.status in TOKEN_GONE:
+                raise
+            raise UserFacingError("Discord would not take the finished image, so no credits were spent. "
+                                  "Please try again.", detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
+        await self.bot.services.results.remember(job["id"], posted.channel.id, posted.id)
 
     async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None:
         """A private word where the token still works (the public "thinking…" or notice removed first);

@@ -28,6 +28,16 @@ def bot_settings() -> dict:
     return {"quota_default_daily_credits": 40, "pixazo_max_concurrency": 4}
 
 
+@pytest.fixture
+def slow_pixazo(bot_settings) -> None:
+    bot_settings["pixazo_timeout_seconds"] = 30.0
+
+
+@pytest.fixture
+def one_at_a_time(bot_settings) -> None:
+    bot_settings["pixazo_max_concurrency"] = 1
+
+
 def buttons(message: dict) -> dict[str, str]:
     return {item["label"]: item["custom_id"] for row in message.get("components") or []
             for item in row.get("components") or []}
@@ -111,3 +121,93 @@ async def test_a_batch_that_does_not_fit_is_refused_as_one_and_nothing_runs(tmp_
         assert refused["content"].startswith("4 images on /sdxl need 8 credits and you have 7 left today"), refused
         await asyncio.sleep(0.3)
         assert fake_pixazo.requests == [] and await read_jobs(settings, GUILD_ID, USER) == []
+
+
+async def test_batch_buttons_work_after_a_restart(tmp_path, fake_discord, fake_pixazo, ledger_settings):
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, quota_default_daily_credits=40, **ledger_settings)
+    async with started_bot(settings, fake_discord):
+        interaction = await fake_discord.invoke("imagine", {"prompt": PROMPT, "count": 2}, user_id=USER)
+        await eventually(lambda: len((interaction.original or {}).get("attachments") or []) == 2, timeout=10)
+        message = interaction.original
+    labels = buttons(message)
+    assert set(labels) == {"Use 1", "Use 2", "Reroll all"}
+    before = fake_discord.identify_payload
+    async with started_bot(settings, fake_discord):  # a new process answers the old message's buttons
+        await eventually(lambda: fake_discord.identify_payload is not before)
+        press = await fake_discord.click(message, labels["Use 2"], user_id=USER)
+        result = await press.wait_followup()
+        assert result["embeds"] and {"Reroll", "Details"} <= set(buttons(result))
+        again = await fake_discord.click(message, labels["Reroll all"], user_id=USER)
+        await again.wait_callback()
+        await eventually(lambda: len((again.original or {}).get("attachments") or []) == 2, timeout=10)
+        assert again.original["content"].startswith("Reroll of batch #")
+    rows = await read_jobs(settings, GUILD_ID, USER)
+    assert [r["state"] for r in rows] == [JobState.SUCCEEDED] * 4 and len({r["batch_id"] for r in rows}) == 2
+    assert len(fake_pixazo.requests) == 4, "Use called nothing; Reroll all made two new images"
+
+
+async def test_a_restart_mid_batch_delivers_the_rest_into_the_same_message(tmp_path, fake_discord, fake_pixazo,
+                                                                             ledger_settings):
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, quota_default_daily_credits=40,
+                             pixazo_max_concurrency=1, **ledger_settings)
+    async with started_bot(settings, fake_discord):
+        fake_pixazo.push(Behaviour.OK)
+        fake_pixazo.default = Behaviour.HANG
+        interaction = await fake_discord.invoke("imagine", {"prompt": PROMPT, "count": 3}, user_id=USER)
+        await eventually(lambda: len((interaction.original or {}).get("attachments") or []) == 1, timeout=10)
+        await eventually(lambda: len(fake_pixazo.requests) == 2)
+    fake_pixazo.default = Behaviour.OK
+    async with started_bot(settings, fake_discord):
+        await eventually(lambda: len((interaction.original or {}).get("attachments") or []) == 3, timeout=15)
+    rows = await read_jobs(settings, GUILD_ID, USER)
+    assert [r["state"] for r in rows] == [JobState.SUCCEEDED] * 3
+    async with open_view(settings) as store:
+        from bot.storage import Member
+        assert (await store.snapshot(Member(GUILD_ID, USER), default_allowance=40)).used == 6, "charged once each"
+    names = sorted(a["filename"] for a in interaction.original["attachments"])
+    assert [n.split(".")[0] for n in names] == [f"{n}-{r['id']}" for n, r in enumerate(rows, 1)], "once each, in place"
+    assert set(buttons(interaction.original)) == {"Use 1", "Use 2", "Use 3", "Reroll all"}
+
+
+async def test_cancel_under_a_batch_refunds_every_image_not_made(slow_pixazo, harness):
+    harness.pixazo.default = Behaviour.HANG
+    interaction = await harness.invoke("imagine", {"prompt": PROMPT, "count": 3}, user_id=USER)
+    await eventually(lambda: "Cancel" in buttons(interaction.original or {}), timeout=10)
+    press = await harness.discord.click(interaction.original, buttons(interaction.original)["Cancel"], user_id=USER)
+    answer = await press.wait_callback()
+    assert answer["type"] == 7 and "no credits were spent" in answer["data"]["content"]
+    rows = await settled(harness, USER, 3)
+    assert [r["state"] for r in rows] == [JobState.CANCELLED] * 3
+    async with open_view(harness.settings) as store:
+        from bot.storage import Member
+        assert (await store.snapshot(Member(GUILD_ID, USER), default_allowance=40)).used == 0
+
+
+@pytest.mark.parametrize(("model", "ratio", "sent"), [
+    ("sdxl", "16:9", {"width": 1368, "height": 768}),
+    ("sdxl-lightning", "9:21", {"width": 672, "height": 1568}),
+    ("sd3", "21:9", {"aspect_ratio": "21:9"}),
+    ("sd35-large", "4:5", {"aspect_ratio": "4:5"}),
+])
+async def test_the_aspect_ratio_becomes_each_model_s_own_options(harness, model, ratio, sent):
+    interaction, rows = await imagine(harness, model=model, aspect_ratio=ratio)
+    (call,) = harness.pixazo.requests
+    assert {k: call.json[k] for k in sent} == sent
+    assert rows[0]["model"] == model and rows[0]["state"] is JobState.SUCCEEDED
+
+
+async def test_imagine_defaults_to_sdxl(harness):
+    await imagine(harness)
+    (call,) = harness.pixazo.requests
+    assert call.path == "/getImage/v1/getSDXLImage" and (call.json["width"], call.json["height"]) == (1024, 1024)
+
+
+async def test_a_batch_waits_behind_other_members_first_jobs(one_at_a_time, harness):
+    """At one image at a time, a batch of four asked first runs its first image, then the other member's
+    first job, then the rest of the batch: a batch never jumps ahead of anyone's first job."""
+    harness.pixazo.latency = 0.2
+    await harness.invoke("imagine", {"prompt": "batch", "count": 4}, user_id=USER)
+    await eventually(lambda: len(harness.pixazo.requests) >= 1)
+    await harness.invoke("sdxl", {"prompt": "single"}, user_id=4002)
+    await settled(harness, USER, 4)
+    assert [c.json["prompt"] for c in harness.pixazo.requests][:3] == ["batch", "single", "batch"]

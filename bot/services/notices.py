@@ -134,8 +134,9 @@ class Notices:
         due: list[tuple[int, Notice, str, bool]] = []
         for job_id, notice in list(self._notices.items()):
             if notice.started is not None:
-                if notice.text is None:
-                    continue  # started at once: "thinking…" until the result
+                batch = notice.job.get("batch_id") is not None
+                if notice.text is None and (not batch or now - notice.seen < NOTICE_AFTER_SECONDS):
+                    continue  # started at once: "thinking…" until the result (a batch: Cancel for the rest)
                 text = f"Generating… ({_duration(now - notice.started)})"
                 order = 0
             elif job_id in positions:

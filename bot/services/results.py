@@ -37,6 +37,13 @@ def details_text(job: JobRecord) -> str:
     lines = [f"**Job #{job['id']}** · {model.title} · asked by <@{job['user_id']}> <t:{int(job['created_at'])}:f>",
              f"State: {job['state']} · time taken: {taken} · cost: {credits(job['cost'])}"]
     lines += [f"{name.replace('_', ' ')}: {code_span(value, 200)}" for name, value in shown if name not in IN_COMMAND]
+    delivery = job.get("delivery")
+    if delivery is not None and delivery.style:
+        lines.append(f"style: {code_span(delivery.style, 40)} (its text is in the prompt below)")
+    if delivery is not None and delivery.from_defaults:
+        lines.append("from your /settings: " + ", ".join(name.replace("_", " ") for name in delivery.from_defaults))
+    if delivery is not None and delivery.in_batch:
+        lines.append(f"image {delivery.batch_index + 1} of {delivery.batch_size} of batch #{job.get('batch_id')}")
     if job.get("inputs"):
         lines.append("Made from an attached image and mask: the command needs them attached again.")
     lines.append("Make it again:")

@@ -84,7 +84,7 @@ def plan(asked: Asked, defaults: dict[str, Any], config: GuildConfig, *, rng: ra
         options["prompt"] = apply_style(template, own)
     private = bool(default("private", bool(defaults.get("private")) and bool(config.get(PRIVATE_RESULTS))))
     return Plan(prepare_count(model, options, _count(1 if count is None else count), rng=rng), name,
-                tuple(used), private)
+                tuple(sorted(used, key=DEFAULT_NAMES.index)), private)
 
 
 def _model(asked: Asked, defaults: dict[str, Any], config: GuildConfig, used: list[str]) -> Model:

@@ -3,6 +3,8 @@ messages never ping), and the checks of what an admin typed."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 
 from bot.catalog import MODELS
@@ -23,6 +25,9 @@ from bot.moderation.config import (
 )
 from bot.moderation.image_check import ImageCheck
 from bot.moderation.words import check_word
+from bot.services.audit import AUDIT_PAGE
+from bot.services.audit import lines as audit_lines
+from bot.services.audit import title as audit_title
 from bot.ui.embeds import COLOUR
 
 FIELD_MAX = 1024
@@ -147,3 +152,14 @@ def config_embed(config: GuildConfig, snap: QuotaSnapshot, detector: ImageCheck,
     embed.add_field(name="Audit log", value=f"posted in <#{audit_to}>" if audit_to else "kept, not posted "
                     "(`/config audit-channel`)", inline=False)
     return embed
+
+
+def audit_page(rows: list[Any], total: int, page: int) -> tuple[discord.Embed | None, str]:
+    """One page of /config audit as an embed, or (None, why there is nothing to show)."""
+    pages = max(1, -(-total // AUDIT_PAGE))
+    if not rows:
+        return None, "No audit log rows match." if total == 0 else f"There are only {pages} page(s)."
+    text = "\n".join(f"<t:{int(r['at'])}:f> **{audit_title(r)}** " + " · ".join(audit_lines(r)) for r in rows)
+    embed = discord.Embed(title="Audit log", description=fit(text, 4000), colour=COLOUR)
+    embed.set_footer(text=f"Page {page} of {pages} · {total} row(s)")
+    return embed, ""

@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 _FILE = re.compile(r"^(?:SPOILER_)?(?P<place>[0-9]+)-(?P<job>[0-9]+)\.")
 STATE_WORDS = {JobState.QUEUED: "waiting", JobState.RUNNING: "being made…", JobState.FAILED: "not made; refunded",
-               JobState.CANCELLED: "cancelled; refunded", JobState.SUCCEEDED: "made"}
+               JobState.CANCELLED: "cancelled; refunded", JobState.SUCCEEDED: "not shown here"}
+HELD = "held for the moderators"
 
 
 def job_of(filename: str) -> int | None:
@@ -55,7 +56,7 @@ def place_of(filename: str) -> int:
     return int(found["place"]) if found else 0
 
 
-def batch_embed(rows: list[JobRecord], done: set[int]) -> discord.Embed:
+def batch_embed(rows: list[JobRecord], done: set[int], held: frozenset[int] = frozenset()) -> discord.Embed:
     """The batch's embed: the prompt, then each image's place with its seed (or where it is)."""
     first = rows[0]
     delivery = first.get("delivery") or Delivery()
@@ -68,6 +69,8 @@ def batch_embed(rows: list[JobRecord], done: set[int]) -> discord.Embed:
         seed = row["params"].option("seed") if row.get("params") is not None else None
         if row["id"] in done:
             value = f"seed {seed}" if seed is not None else "made"
+        elif row["id"] in held:
+            value = HELD
         else:
             value = STATE_WORDS.get(row["state"], str(row["state"]))
         embed.add_field(name=f"Image {place}", value=value)
@@ -147,7 +150,10 @@ class BatchCourier:
                     current = await fetch_original(webhook)
                     rows = await self.bot.services.lookups.batch(int(job.get("batch_id") or job["id"]))
                     done = done_in(current)
-                    await edit_original(webhook, embed=batch_embed(rows, done), view=batch_view(rows, done))
+                    # Told while still open in the ledger: the image check held it (a refund is recorded first).
+                    mine = next((r for r in rows if r["id"] == job["id"]), job)
+                    held = frozenset({job["id"]}) if mine["state"] in (JobState.RUNNING, JobState.SUCCEEDED) else frozenset()
+                    await edit_original(webhook, embed=batch_embed(rows, done, held), view=batch_view(rows, done))
                 await webhook.send(said, ephemeral=True, allowed_mentions=NO_PINGS)
                 return
             except discord.HTTPException as exc:

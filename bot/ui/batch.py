@@ -116,9 +116,9 @@ class BatchCourier:
         delivery = job.get("delivery") or Delivery()
         settings = self.bot.settings
         stem = f"{delivery.batch_index + 1}-{job['id']}"
+        # Discord's upload limit is per file: each image of the batch gets all of it.
         upload = await fit_off_loop(self.bot.offload, outcome.image.data, outcome.image.format, stem,
-                                    max(1, delivery.upload_limit // delivery.batch_size),
-                                    timeout=settings.image_work_timeout_seconds)
+                                    delivery.upload_limit, timeout=settings.image_work_timeout_seconds)
         if upload is None:
             raise UserFacingError("The image came back too large to post here.", detail="batch image too large")
         file = discord.File(io.BytesIO(upload.data), filename=upload.filename, spoiler=delivery.spoiler)

@@ -53,6 +53,11 @@ class Help(commands.Cog):
             f"member before a second of anyone's. You may have {view.max_jobs} waiting or running. A job that "
             f"waits over {int(settings.queue_max_wait_seconds // 60)} minutes is dropped, and a failed or "
             "cancelled one costs nothing."), inline=False)
+        embed.add_field(name="Several at once, pick one", value=(
+            f"`count` (up to {settings.batch_max_images}) on /imagine or any model's command makes that many images, "
+            "each with its own seed, in one message. Use 1…4 posts one of them alone, free; Reroll all makes the "
+            "set again. Each image is charged on its own, and one that fails costs nothing. `style` puts one of "
+            "this server's styles around your prompt; /settings keeps your defaults here."), inline=False)
         embed.add_field(name="The buttons on a result", value=(
             "Reroll: the same again with a new seed, for you. Edit: change the prompt or settings and run it. "
             "Details: every setting and the command that makes it again. Delete: removes the message (yours, or "

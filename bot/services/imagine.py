@@ -49,7 +49,8 @@ class Plan:
         return self.prepared[0].model
 
 
-def plan(asked: Asked, defaults: dict[str, Any], config: GuildConfig, *, rng: random.Random | None = None) -> Plan:
+def plan(asked: Asked, defaults: dict[str, Any], config: GuildConfig, *, max_count: int = MAX_COUNT,
+         rng: random.Random | None = None) -> Plan:
     """The request with the member's defaults and the server's style applied, checked like any command
     (InvalidInput: the member's sentence). An option given always wins over a default."""
     used: list[str] = []
@@ -63,6 +64,8 @@ def plan(asked: Asked, defaults: dict[str, Any], config: GuildConfig, *, rng: ra
     options = dict(asked.options)
     model = _model(asked, defaults, config, used)
     count = asked.count if asked.count is not None else default("count", isinstance(defaults.get("count"), int))
+    if asked.count is None and count is not None:
+        count = max(1, min(int(count), max_count))  # a default saved before the bot's limit was lowered
     style = asked.style if asked.style is not None else default("style", defaults.get("style") in config.styles)
     if options.get("negative_prompt") is None and model.param("negative_prompt"):
         options["negative_prompt"] = default("negative_prompt", bool(defaults.get("negative_prompt")))
@@ -83,7 +86,7 @@ def plan(asked: Asked, defaults: dict[str, Any], config: GuildConfig, *, rng: ra
             raise InvalidInput(EMPTY_PROMPT)
         options["prompt"] = apply_style(template, own)
     private = bool(default("private", bool(defaults.get("private")) and bool(config.get(PRIVATE_RESULTS))))
-    return Plan(prepare_count(model, options, _count(1 if count is None else count), rng=rng), name,
+    return Plan(prepare_count(model, options, _count(1 if count is None else count, max_count), rng=rng), name,
                 tuple(sorted(used, key=DEFAULT_NAMES.index)), private)
 
 
@@ -107,9 +110,9 @@ def _model(asked: Asked, defaults: dict[str, Any], config: GuildConfig, used: li
     return model
 
 
-def _count(raw: Any) -> int:
-    if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= MAX_COUNT:
-        raise InvalidInput(f"`count` must be a whole number from 1 to {MAX_COUNT} (you gave {code_span(str(raw), 20)}).")
+def _count(raw: Any, most: int = MAX_COUNT) -> int:
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= most:
+        raise InvalidInput(f"`count` must be a whole number from 1 to {most} here (you gave {code_span(str(raw), 20)}).")
     return raw
 
 

@@ -22,7 +22,8 @@ async def ask(interaction: discord.Interaction[PixazoBot], asked: Asked) -> None
     member = member_of(interaction)
     services = interaction.client.services
     config = await services.moderation.config(member.guild_id)
-    planned = plan(asked, await services.imagine.defaults(member), config)
+    planned = plan(asked, await services.imagine.defaults(member), config,
+                   max_count=interaction.client.settings.batch_max_images)
     admission = replace(await admit(interaction, planned.prepared[0]), only_me=planned.private)
     await interaction.response.defer(thinking=True, ephemeral=admission.private)
     await submit_batch(interaction, planned.prepared, admission, Made(planned.style, planned.from_defaults))

@@ -85,6 +85,14 @@ def sample(side: int) -> bytes:
     return out.getvalue()
 
 
+async def watch(done: asyncio.Event, stall: list[float]) -> None:
+    """The event loop's longest stall (past a 1 ms sleep) until `done`."""
+    while not done.is_set():
+        t = time.perf_counter()
+        await asyncio.sleep(0.001)
+        stall[0] = max(stall[0], time.perf_counter() - t - 0.001)
+
+
 async def fits(runs: int, workers: int, limit: int) -> tuple[list[float], list[float], int]:
     """Per batch: the four fits' wall time, and the event loop's longest stall while they ran."""
     images = [sample(1024) for _ in range(COUNT)]
@@ -93,24 +101,16 @@ async def fits(runs: int, workers: int, limit: int) -> tuple[list[float], list[f
     stalls: list[float] = []
     try:
         for _ in range(runs):
-            worst = 0.0
             done = asyncio.Event()
-
-            async def watch() -> None:
-                nonlocal worst
-                while not done.is_set():
-                    t = time.perf_counter()
-                    await asyncio.sleep(0.001)
-                    worst = max(worst, time.perf_counter() - t - 0.001)
-
-            watcher = asyncio.create_task(watch())
+            stall = [0.0]
+            watcher = asyncio.create_task(watch(done, stall))
             started = time.perf_counter()
             uploads = await asyncio.gather(*(fit_off_loop(offload, data, "png", f"{n}-1", limit,
                                                           timeout=20) for n, data in enumerate(images)))
             walls.append(time.perf_counter() - started)
             done.set()
             await watcher
-            stalls.append(worst)
+            stalls.append(stall[0])
             assert all(u is not None and len(u.data) <= limit for u in uploads)
     finally:
         offload.close()

@@ -12,7 +12,7 @@ from bot.domain import JobState
 from tests.conftest import GUILD_ID, eventually, is_ephemeral
 from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS
 from tests.ledger import read_jobs, until
-from tests.test_approval_e2e import moderated, one_post, posts, press
+from tests.test_approval_e2e import moderated, posts, press
 from tests.test_results_e2e import button_ids
 
 USER, OTHER = 4001, 4002

@@ -143,3 +143,12 @@ async def test_at_most_25_styles(harness):
     assert "already offers 25 styles" in full["content"]
     await config(harness, "styles remove", {"name": "photo"})
     assert "saved" in (await config(harness, "styles add", {"name": "one-more", "template": "{prompt}, more"}))["content"]
+
+
+async def test_config_show_names_the_imagine_model_and_the_styles(harness):
+    await config(harness, "styles add", {"name": "noir", "template": "{prompt}, film noir"})
+    await config(harness, "imagine", {"model": "sd3"})
+    fields = embed_fields(await config(harness, "show"))
+    shown = fields["/imagine and styles (6)"]
+    assert shown.startswith("model /sd3; results only to a member who asks: not offered. Styles: ")
+    assert "noir" in shown and "watercolor" in shown

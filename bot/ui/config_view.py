@@ -15,8 +15,10 @@ from bot.moderation.config import (
     AUDIT_CHANNEL,
     IMAGE_CHECK,
     IMAGE_THRESHOLD,
+    IMAGINE_MODEL,
     NEGATIVE_PROMPT,
     NSFW_FILTER,
+    PRIVATE_RESULTS,
     REPORTS_HIDE_AFTER,
     REVIEW_CHANNEL,
     SPOILER,
@@ -145,6 +147,10 @@ def config_embed(config: GuildConfig, snap: QuotaSnapshot, detector: ImageCheck,
     embed.add_field(name="Added negative prompt", value=code_block(negative, FIELD_MAX) if negative else "none",
                     inline=False)
     embed.add_field(name="Review", value=fit(review(config)), inline=False)  # part 8
+    embed.add_field(name=f"/imagine and styles ({len(config.styles)})", value=fit(
+        f"model /{config.get(IMAGINE_MODEL)}; results only to a member who asks: "
+        f"{'allowed' if config.get(PRIVATE_RESULTS) else 'not offered'}. Styles: "
+        + (", ".join(sorted(config.styles)) or "none")), inline=False)
     budget = snap.guild_budget
     embed.add_field(name="Server budget", value="none" if budget is None else
                     f"{credits(budget)} a day, {credits(snap.guild_used)} used today", inline=False)

@@ -48,7 +48,8 @@ class UseButton(Press, template=rf"batch:use:(?P<job>{presses.ID})"):
         message = interaction.message
         attachment = next((a for a in (message.attachments if message else []) if job_of(a.filename) == job["id"]),
                           None)
-        if attachment is None or job["state"] is not JobState.SUCCEEDED:
+        # On the message means delivered: its success may be a moment from recorded (RUNNING), never refunded.
+        if attachment is None or job["state"] not in (JobState.SUCCEEDED, JobState.RUNNING):
             raise UserFacingError(NOT_HERE, detail=f"use of job {job['id']}: not on message, or {job['state']}")
         delivery = job.get("delivery") or Delivery()
         await interaction.response.defer(thinking=True, ephemeral=delivery.private)

@@ -98,6 +98,13 @@ def done_in(message: discord.Message | discord.WebhookMessage) -> set[int]:
     return {job for a in message.attachments if (job := job_of(a.filename)) is not None}
 
 
+def held_in(message: discord.Message | discord.WebhookMessage, rows: list[JobRecord]) -> frozenset[int]:
+    """The images the message already shows as held (the image check): the message keeps that, as it
+    keeps which images are on it."""
+    fields = {f.name: f.value for embed in message.embeds[:1] for f in embed.fields}
+    return frozenset(row["id"] for place, row in enumerate(rows, 1) if fields.get(f"Image {place}") == HELD)
+
+
 class BatchCourier:
     """Adds each image of a batch to its one message, or marks it not made; one edit at a time per batch."""
 
@@ -129,7 +136,8 @@ class BatchCourier:
             done = {job_of(a.filename) or 0 for a in kept} | {job["id"]}
             files: list[Any] = sorted([*kept, file], key=lambda f: place_of(f.filename))
             try:
-                posted = await edit_original(webhook, content=delivery.note, embed=batch_embed(rows, done),
+                posted = await edit_original(webhook, content=delivery.note,
+                                             embed=batch_embed(rows, done, held_in(current, rows)),
                                              attachments=files, view=batch_view(rows, done))
             except discord.HTTPException as exc:
                 if exc.status in (401, 404):
@@ -152,7 +160,8 @@ class BatchCourier:
                     done = done_in(current)
                     # Told while still open in the ledger: the image check held it (a refund is recorded first).
                     mine = next((r for r in rows if r["id"] == job["id"]), job)
-                    held = frozenset({job["id"]}) if mine["state"] in (JobState.RUNNING, JobState.SUCCEEDED) else frozenset()
+                    held = held_in(current, rows) | (
+                        {job["id"]} if mine["state"] in (JobState.RUNNING, JobState.SUCCEEDED) else set())
                     await edit_original(webhook, embed=batch_embed(rows, done, held), view=batch_view(rows, done))
                 await webhook.send(said, ephemeral=True, allowed_mentions=NO_PINGS)
                 return

@@ -50,7 +50,7 @@ class CancelButton(Press, template=rf"queue:cancel:(?P<job>{presses.ID})"):
 
 async def cancel_batch(interaction: Interaction, job: JobRecord) -> None:
     """Cancel under a batch: every image of it not made yet is cancelled and refunded; those made stay."""
-    from bot.ui.batch import batch_embed, batch_view, done_in
+    from bot.ui.batch import batch_embed, batch_view, done_in, held_in
 
     services = interaction.client.services
     batch = int(job["batch_id"] or job["id"])
@@ -67,5 +67,6 @@ async def cancel_batch(interaction: Interaction, job: JobRecord) -> None:
     if not done:
         await interaction.response.edit_message(content=said, embed=None, view=None, allowed_mentions=NO_PINGS)
         return
-    await interaction.response.edit_message(content=said, embed=batch_embed(rows, done), view=batch_view(rows, done),
-                                            allowed_mentions=NO_PINGS)
+    held = held_in(interaction.message, rows) if interaction.message is not None else frozenset()
+    await interaction.response.edit_message(content=said, embed=batch_embed(rows, done, held),
+                                            view=batch_view(rows, done), allowed_mentions=NO_PINGS)

@@ -211,3 +211,16 @@ async def test_a_batch_waits_behind_other_members_first_jobs(one_at_a_time, harn
     await harness.invoke("sdxl", {"prompt": "single"}, user_id=4002)
     await settled(harness, USER, 4)
     assert [c.json["prompt"] for c in harness.pixazo.requests][:3] == ["batch", "single", "batch"]
+
+
+async def test_images_landing_after_the_token_died_are_posted_alone_in_the_channel(one_at_a_time, harness):
+    harness.pixazo.latency = 0.3
+    interaction = await harness.invoke("imagine", {"prompt": PROMPT, "count": 3}, user_id=USER)
+    await eventually(lambda: len((interaction.original or {}).get("attachments") or []) == 1, timeout=10)
+    interaction.expire()  # Discord's 15 minutes are up: the batch's message can no longer be edited
+    rows = await settled(harness, USER, 3)
+    assert [r["state"] for r in rows] == [JobState.SUCCEEDED] * 3, "nothing lost"
+    alone = [m for m in harness.discord.messages.values()
+             if m["id"] != interaction.original["id"] and m.get("embeds") and f"<@{USER}>" in (m.get("content") or "")]
+    assert len(alone) == 2 and all({"Reroll", "Details"} <= set(buttons(m)) for m in alone)
+    assert len(interaction.original["attachments"]) == 1

@@ -13,6 +13,7 @@ from bot.catalog import ASPECT_RATIOS, PROMPT_MAX_LENGTH, SEED_MAX, TEXT_MODELS
 from bot.moderation.styles import NAME_MAX
 from bot.services.imagine import MAX_COUNT, Asked
 from bot.ui.app import PixazoBot
+from bot.ui.installs import anywhere
 from bot.ui.loop import ask, style_choices
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import member_of
@@ -30,7 +31,7 @@ class Imagine(commands.Cog):
 
     @app_commands.command(name="imagine", description="Make images from a prompt; the model, style and count "
                                                       "are yours to pick or come from /settings")
-    @app_commands.guild_only()
+    @anywhere
     @app_commands.describe(prompt="What to draw", model="Which model (default: yours in /settings, or the server's)",
                            style="One of this server's styles, put around your prompt",
                            count=f"How many images, 1 to {MAX_COUNT}, each with its own seed",
@@ -48,7 +49,10 @@ class Imagine(commands.Cog):
         await ask(interaction, Asked(options, model=model, count=count, style=style, aspect_ratio=aspect_ratio,
                                      imagine=True))
 
-    settings = app_commands.Group(name="settings", description="Your defaults in this server", guild_only=True)
+    # Per member per server; where no server decides (DMs, servers that did not add the bot), the
+    # member's personal defaults, as personal credits pay there.
+    settings = anywhere(app_commands.Group(name="settings", description="Your defaults in this server, or for "
+                                                                        "your personal use"))
 
     @settings.command(name="show", description="Your defaults in this server")
     async def settings_show(self, interaction: discord.Interaction[PixazoBot]) -> None:

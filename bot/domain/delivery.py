@@ -9,6 +9,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 DEFAULT_FILESIZE_LIMIT = 10 * 1024 * 1024  # Discord's upload limit where nothing else is known
+# How a job's error begins when its finished image reached no one (the command's reply had expired and
+# the member's DMs were closed): refunded, and /history says so.
+UNDELIVERED = "undelivered"
 
 
 class Delivery(BaseModel):
@@ -26,7 +29,10 @@ class Delivery(BaseModel):
     spoiler: bool = False  # an age-restricted channel whose server wants results as spoilers
     age_restricted: bool = False  # asked in an age-restricted channel: the image check does not run
     review: int | None = None  # approval mode: the review channel the result waits in first
-    private: bool = False  # "results only to me": delivered as the member's alone (ephemeral)
+    personal: bool = False  # paid by personal credits (no server decides): only the member may press its buttons
+    # Delivered as the member's alone (ephemeral): asked in a server that did not add the bot, or the
+    # member chose "results only to me" (/settings) where the server allows it.
+    private: bool = False
     batch_index: int = 0  # a batch's images share one message: this one's place in it (0-based)
     batch_size: int = 1
     style: str | None = None  # the server style the prompt was put through

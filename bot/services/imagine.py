@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from bot.catalog import ASPECT_RATIOS, MODELS, PROMPT_MAX_LENGTH, SEED_MAX, Kind, Model, aspect_options
 from bot.core.errors import InvalidInput
 from bot.core.text import code_span
-from bot.domain import Member
+from bot.domain import PERSONAL, Member
 from bot.moderation.config import IMAGINE_MODEL, PRIVATE_RESULTS, GuildConfig
 from bot.moderation.styles import apply_style, style_name
 from bot.services.validation import EMPTY_PROMPT, Prepared, clean_text, is_blank, prepare
@@ -21,6 +21,11 @@ MAX_COUNT = 4
 DEFAULT_NAMES = ("model", "aspect_ratio", "count", "negative_prompt", "style", "private")
 TEXT_MODEL_KEYS = tuple(m.key for m in MODELS.values() if m.kind is Kind.TEXT)
 NO_PRIVATE = "This server does not offer results shown only to you; an admin can allow it with /config imagine."
+# Where no server decides (PERSONAL): a DM is the member's already, and a server that did not add the bot
+# gets results shown to the member alone whatever they choose; there are no styles either.
+NO_PRIVATE_PERSONAL = ("Where your personal credits pay, your results are yours alone already: in DMs, and in "
+                       "servers that have not added the bot. There is nothing to turn on.")
+NO_STYLES_PERSONAL = "Styles belong to a server that added the bot; there are none where your personal credits pay."
 
 
 @dataclass(frozen=True)
@@ -187,10 +192,11 @@ def checked_default(name: str, raw: Any, config: GuildConfig) -> Any:
     if name == "style":
         style = style_name(str(raw))
         if style not in config.styles:
-            raise InvalidInput(f"This server has no style named {code_span(style, 40)}.")
+            raise InvalidInput(NO_STYLES_PERSONAL if config.guild_id == PERSONAL else
+                               f"This server has no style named {code_span(style, 40)}.")
         return style
     if name == "private":
         if raw and not config.get(PRIVATE_RESULTS):
-            raise InvalidInput(NO_PRIVATE)
+            raise InvalidInput(NO_PRIVATE_PERSONAL if config.guild_id == PERSONAL else NO_PRIVATE)
         return True if raw else None
     raise InvalidInput(f"/settings has no option named {code_span(str(name), 40)}.")

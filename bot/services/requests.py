@@ -35,11 +35,19 @@ class Admission:
     asker: Asker
     review: int | None = None  # approval mode: the review channel the result waits in
     only_me: bool = False  # the member's "results only to me" (/settings), where the server allows it
+    unseen_server: bool = False  # a server that did not add the bot: the result is the member's alone
 
     @property
     def private(self) -> bool:
-        """In approval mode even "thinking…" is the member's alone: nothing shows until approved."""
-        return self.review is not None or self.only_me
+        """In approval mode even "thinking…" is the member's alone: nothing shows until approved. In a
+        server that did not add the bot, everything is: the bot cannot know that server's rules; and so is
+        everything the member asked to see alone."""
+        return self.review is not None or self.unseen_server or self.only_me
+
+    @property
+    def ephemeral_result(self) -> bool:
+        """The result itself is the member's alone (approval mode shows it publicly once approved)."""
+        return self.review is None and (self.unseen_server or self.only_me)
 
     @property
     def spoiler(self) -> bool:
@@ -70,7 +78,7 @@ def make_delivery(prepared: Prepared, requester: Requester, admission: Admission
                     role_ids=requester.member.role_ids, requester=requester.name, avatar_url=requester.avatar_url,
                     filesize_limit=requester.filesize_limit, thumbnail_url=thumbnail_url, note=note or None,
                     spoiler=admission.spoiler, age_restricted=admission.asker.age_restricted,
-                    review=admission.review, private=admission.only_me and admission.review is None,
+                    review=admission.review, personal=requester.member.personal, private=admission.ephemeral_result,
                     style=made.style, from_defaults=made.from_defaults, batch_index=index, batch_size=made.count)
 
 
@@ -79,11 +87,13 @@ class Requests:
         self._moderation = moderation
         self._queue = queue
 
-    async def admit(self, guild_id: int, asker: Asker, prepared: Prepared) -> Admission:
+    async def admit(self, guild_id: int, asker: Asker, prepared: Prepared, *, private: bool = False) -> Admission:
         """The moderation gates, for slash commands and buttons alike (raises the first Refusal); then
-        where the result must wait, if anywhere (refused here when approval has no review channel)."""
+        where the result must wait, if anywhere (refused here when approval has no review channel).
+        `guild_id` may be PERSONAL: the bot's own rules, no approval. `private`: asked in a server that
+        did not add the bot, whose result only the member sees."""
         config = await self._moderation.admit(guild_id, asker, prepared.model.key, prepared.prompt)
-        return Admission(config, asker, review_target(config, asker))
+        return Admission(config, asker, review_target(config, asker), unseen_server=private)
 
     async def submit(self, prepared: Prepared, requester: Requester, admission: Admission, *, channel_id: int | None,
                      token: str | None, inputs: dict[str, Any] | None = None, note: str | None = None,

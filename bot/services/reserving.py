@@ -38,6 +38,6 @@ async def enqueue_batch(store: Batches, settings: Settings, quotas: Quotas, prep
     with reservation(quotas, model, len(prepared)):
         return await store.enqueue_batch(
             member, channel_id=channel_id, model=model, params=[p.payload for p in prepared],
-            cost=quotas.cost_of(model), default_allowance=settings.quota_default_daily_credits,
+            cost=quotas.cost_of(model), default_allowance=settings.default_allowance(member),
             max_jobs=settings.quota_max_jobs_per_user, global_cap=settings.quota_global_daily_credits,
             max_queue=settings.queue_max_length, deliveries=deliveries, token=token)

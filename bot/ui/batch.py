@@ -118,7 +118,7 @@ class BatchCourier:
     async def deliver(self, job: JobRecord, outcome: Outcome, webhook: discord.Webhook) -> None:
         """Add the image to the message (Discord refuses: UserFacingError, so the job is refunded; the
         token is gone: the HTTPException, and the caller posts it alone in the channel)."""
-        from bot.ui.delivery import edit_original, fetch_original
+        from bot.ui.delivery import edit_original, fetch_original, shown_note
 
         delivery = job.get("delivery") or Delivery()
         settings = self.bot.settings
@@ -136,7 +136,7 @@ class BatchCourier:
             done = {job_of(a.filename) or 0 for a in kept} | {job["id"]}
             files: list[Any] = sorted([*kept, file], key=lambda f: place_of(f.filename))
             try:
-                posted = await edit_original(webhook, content=delivery.note,
+                posted = await edit_original(webhook, content=shown_note(delivery),
                                              embed=batch_embed(rows, done, held_in(current, rows)),
                                              attachments=files, view=batch_view(rows, done))
             except discord.HTTPException as exc:
@@ -168,10 +168,13 @@ class BatchCourier:
             except discord.HTTPException as exc:
                 log.info("job %d: could not show its end on its batch's message (HTTP %s); telling the channel",
                          job["id"], exc.status)
-        if delivery.private:
+        if delivery.private and not delivery.personal:
             return  # never in public what was asked privately; the refund stands all the same
         try:
-            channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
-            await channel.send(f"<@{job['user_id']}> {said}", allowed_mentions=NO_PINGS)
+            if delivery.personal:  # no server channel is the bot's: the member's DM with it
+                await (await self.bot.create_dm(discord.Object(job["user_id"]))).send(said, allowed_mentions=NO_PINGS)
+            else:
+                channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
+                await channel.send(f"<@{job['user_id']}> {said}", allowed_mentions=NO_PINGS)
         except discord.HTTPException as exc:
             log.warning("job %d: could not tell user %s %r: HTTP %s", job["id"], job["user_id"], said, exc.status)

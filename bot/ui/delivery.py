@@ -15,11 +15,13 @@ import discord
 
 from bot.core.errors import UserFacingError
 from bot.core.imaging import fit_off_loop
-from bot.domain.delivery import Delivery
+from bot.domain import PERSONAL
+from bot.domain.delivery import UNDELIVERED, Delivery
 from bot.domain.records import JobRecord
 from bot.services.generation import Outcome
 from bot.ui.batch import BatchCourier
 from bot.ui.embeds import TooLargeToPost, file_stem, result_message
+from bot.ui.installs import PRIVATE_HERE
 from bot.ui.replies import NO_PINGS
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOKEN_GONE = (401, 404)  # 401 Invalid Webhook Token (expired), 404 Unknown Webhook
+LATE_BY_DM = "Your image is ready. The command's own reply had expired, so it comes here."
 
 
 def interaction_webhook(bot: discord.Client, application_id: int, token: str) -> discord.Webhook:
@@ -111,39 +114,62 @@ class WebhookCourier:
                 if delivery.in_batch:
                     return await self.batches.deliver(job, outcome, webhook)
                 return await self._followup(job, outcome, webhook, noticed=noticed)
-            except discord.HTTPException as exc:  # the token is gone: posted in the channel below
+            except discord.HTTPException as exc:  # the token is gone: posted alone below
                 status = f"HTTP {exc.status} {exc.text}"
-        if delivery.private:  # never in public what the member asked to see alone
+        if delivery.private and not delivery.personal:  # "only me" in a server: never in public
             raise UserFacingError("Your image was made but could no longer be shown to you alone, so no credits "
                                   "were spent. Please try again.", detail=f"private result undeliverable: {status}")
+        embed, file = await self._message(job, outcome)
+        # Personal: by DM now, no longer only in a place the bot cannot reach, so Delete works.
+        view = result_view(job["id"], delivery.model_copy(update={"private": False}) if delivery.personal else delivery)
+        kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "view": view}
+        if file is not None:
+            kwargs["file"] = file
+        sent = await (self._dm_result(job, status, delivery.note, kwargs) if delivery.personal else
+                      self._channel_result(job, status, delivery.note, kwargs))
+        await self.bot.services.results.remember(job["id"], sent.channel.id, sent.id)
+
+    async def _channel_result(self, job: JobRecord, status: str, note: str | None,
+                              kwargs: dict[str, Any]) -> discord.Message:
+        """The token is gone: the result as a channel post naming the member, without a ping."""
         log.info("job %d: the interaction token is gone (%s); posting the result in channel %s instead",
                  job["id"], status, job["channel_id"])
-        embed, file = await self._message(job, outcome)
         channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
         try:
-            kwargs: dict[str, Any] = {"content": f"<@{job['user_id']}> {delivery.note or ''}".rstrip(), "embed": embed,
-                                      "allowed_mentions": NO_PINGS, "view": result_view(job["id"])}
-            if file is not None:
-                kwargs["file"] = file
-            sent = await channel.send(**kwargs)
+            return await channel.send(content=f"<@{job['user_id']}> {note or ''}".rstrip(), **kwargs)
         except discord.HTTPException as exc:
             raise UserFacingError("Discord would not take the finished image, so no credits were spent.",
                                   detail=f"interaction token gone and channel {job['channel_id']} refused the result:"
                                          f" HTTP {exc.status}: {exc.text}") from None
-        await self.bot.services.results.remember(job["id"], sent.channel.id, sent.id)
+
+    async def _dm_result(self, job: JobRecord, status: str, note: str | None,
+                         kwargs: dict[str, Any]) -> discord.Message:
+        """The token is gone and personal credits paid: no server channel is the bot's to post in (a
+        group DM, a server that did not add it), so the result goes to the member's DM with the bot.
+        DMs closed: the job fails and is refunded, and /history says why."""
+        log.info("job %d: the interaction token is gone (%s); sending the result to user %s by DM instead",
+                 job["id"], status, job["user_id"])
+        try:
+            dm = await self.bot.create_dm(discord.Object(job["user_id"]))
+            return await dm.send(content=LATE_BY_DM + (f"\n{note}" if note else ""), **kwargs)
+        except discord.HTTPException as exc:
+            raise UserFacingError("Discord would not take the finished image, so no credits were spent.",
+                                  detail=f"{UNDELIVERED}: interaction token gone and user {job['user_id']}'s DMs "
+                                         f"refused the result: HTTP {exc.status}: {exc.text}") from None
 
     async def _followup(self, job: JobRecord, outcome: Outcome, webhook: discord.Webhook, *, noticed: bool) -> None:
         """The result on the interaction's token (the token gone: the HTTPException, for the caller)."""
         delivery = job.get("delivery") or Delivery()
-        note = delivery.note  # "Reroll of job #N"
+        note = shown_note(delivery)  # "Reroll of job #N", and why only the member sees it
+        view = result_view(job["id"], delivery)
         embed, file = await self._message(job, outcome)
         try:
             if noticed:  # the notice becomes the result
                 posted = await edit_original(webhook, content=note, embed=embed,
-                                             attachments=[file] if file else [], view=result_view(job["id"]))
+                                             attachments=[file] if file else [], view=view)
             else:  # still "thinking…": the first followup replaces it
                 kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True,
-                                          "view": result_view(job["id"]), "content": note, "ephemeral": delivery.private}
+                                          "view": view, "content": note, "ephemeral": delivery.private}
                 if file is not None:
                     kwargs["file"] = file
                 posted = await webhook.send(**kwargs)
@@ -195,16 +221,32 @@ class WebhookCourier:
                     log.warning("job %d: could not tell user %s %r: HTTP %s", job["id"], job["user_id"], text,
                                 exc.status)
                     return
+        await self._tell_elsewhere(job, text)
+
+    async def _tell_elsewhere(self, job: JobRecord, text: str) -> None:
+        """The token is gone: a word in the channel naming the member, or by DM where no server decides."""
+        personal = job["guild_id"] == PERSONAL  # no server channel: the member's DM with the bot
         try:
-            channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
-            await channel.send(f"<@{job['user_id']}> {text}", allowed_mentions=NO_PINGS)
+            if personal:
+                await (await self.bot.create_dm(discord.Object(job["user_id"]))).send(text, allowed_mentions=NO_PINGS)
+            else:
+                channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
+                await channel.send(f"<@{job['user_id']}> {text}", allowed_mentions=NO_PINGS)
         except discord.HTTPException as exc:
-            log.warning("job %d: could not tell user %s %r in the channel either: HTTP %s", job["id"], job["user_id"],
-                        text, exc.status)
+            log.warning("job %d: could not tell user %s %r %s either: HTTP %s", job["id"], job["user_id"], text,
+                        "by DM" if personal else "in the channel", exc.status)
 
     @staticmethod
     async def _replace_notice(webhook: discord.Webhook, text: str) -> None:
         await edit_original(webhook, content=text, embeds=[], attachments=[], view=None)
+
+
+def shown_note(delivery: Delivery) -> str | None:
+    """The line above a result: its note ("Reroll of job #N"), and, where only the member sees it because
+    the server did not add the bot, why (a member who chose "only me" knows why)."""
+    if not (delivery.private and delivery.personal):
+        return delivery.note
+    return PRIVATE_HERE + (f"\n{delivery.note}" if delivery.note else "")
 
 
 def cancel_view(job_id: int) -> discord.ui.View:
@@ -214,10 +256,10 @@ def cancel_view(job_id: int) -> discord.ui.View:
     return finished_view(CancelButton(job_id))
 
 
-def result_view(job_id: int) -> discord.ui.View:
+def result_view(job_id: int, delivery: Delivery | None = None) -> discord.ui.View:
     from bot.ui.items.results import result_view as view
 
-    return view(job_id)
+    return view(job_id, delivery)
 
 
 async def hold_for_review(bot: PixazoBot, job: JobRecord, embed: discord.Embed, file: discord.File | None) -> None:

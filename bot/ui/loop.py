@@ -12,6 +12,7 @@ from discord import app_commands
 from bot.services.imagine import Asked, plan
 from bot.services.requests import Made
 from bot.ui.app import PixazoBot
+from bot.ui.installs import scope_of
 from bot.ui.requests import admit, member_of, submit_batch
 
 CHOICES_MAX = 25  # Discord's most choices in one autocomplete answer
@@ -31,9 +32,8 @@ async def ask(interaction: discord.Interaction[PixazoBot], asked: Asked) -> None
 
 async def style_choices(interaction: discord.Interaction[PixazoBot], current: str) -> list[app_commands.Choice[str]]:
     """The server's styles whose name or text holds what the member typed so far."""
-    if interaction.guild_id is None:
-        return []
-    config = await interaction.client.services.moderation.config(interaction.guild_id)
+    # Where no server decides: the bot's own configuration, which has no styles.
+    config = await interaction.client.services.moderation.config(scope_of(interaction))
     typed = current.strip().lower()
     found = [(name, text) for name, text in sorted(config.styles.items()) if typed in name or typed in text.lower()]
     return [app_commands.Choice(name=f"{name}: {text}"[:100], value=name) for name, text in found[:CHOICES_MAX]]

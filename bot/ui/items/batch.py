@@ -76,7 +76,8 @@ class UseButton(Press, template=rf"batch:use:(?P<job>{presses.ID})"):
                                      avatar_url=delivery.avatar_url, upload=upload, spoiler=delivery.spoiler)
         note = f"Image {delivery.batch_index + 1} of batch #{job.get('batch_id') or job['id']}"
         return {"content": note, "embed": embed, "file": file or discord.File(io.BytesIO(data), filename=filename),
-                "view": result_view(job["id"]), "allowed_mentions": NO_PINGS, "ephemeral": delivery.private}
+                "view": result_view(job["id"], delivery), "allowed_mentions": NO_PINGS,
+                "ephemeral": delivery.private}
 
 
 class RerollAllButton(Press, template=rf"batch:reroll:(?P<job>{presses.ID})"):

@@ -210,7 +210,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         added = await self._put(interaction, RuleKind.WORD, word, limit=MAX_WORDS, what="blocked words")
         config = await self._config(interaction)
         said = end_sentence(f"Blocked {code_span(word, 120)}") if added else f"{code_span(word, 120)} was already blocked."
-        await self._done(interaction, f"{said} This server blocks {len(config.words)} shown.word(s) and phrase(s).")
+        await self._done(interaction, f"{said} This server blocks {len(config.words)} word(s) and phrase(s).")
 
     @words.command(name="remove", description="Unblock a word or phrase")
     @app_commands.describe(term="The word or phrase, as listed")
@@ -219,7 +219,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         removed = await self._remove(interaction, RuleKind.WORD, word)
         config = await self._config(interaction)
         said = end_sentence(f"Unblocked {code_span(word, 120)}") if removed else f"{code_span(word, 120)} was not blocked."
-        await self._done(interaction, f"{said} This server blocks {len(config.words)} shown.word(s) and phrase(s).")
+        await self._done(interaction, f"{said} This server blocks {len(config.words)} word(s) and phrase(s).")
 
     @words.command(name="strict", description="Also match leetspeak and letters spelled apart (c4stl3, c a s t l e)")
     @app_commands.describe(state="on: words and patterns also match leetspeak and spaced-out letters")
@@ -389,7 +389,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
             raise InvalidInput(f"`page` must be between 1 and {AUDIT_PAGES_MAX}.")
         rows, total = await self.bot.services.audit_log.page(
             guild_of(interaction), member=None if member is None else member.id, action=action, since=since, page=page)
-        embed, said = shown.audit_page(rows, total, page)
+        embed, said = shown.audit_page(rows, total, page, interaction.locale.value)
         if embed is None:
             await self._done(interaction, said)
             return

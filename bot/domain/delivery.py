@@ -37,6 +37,7 @@ class Delivery(BaseModel):
     batch_size: int = 1
     style: str | None = None  # the server style the prompt was put through
     from_defaults: tuple[str, ...] = ()  # the options the member's or the server's defaults filled in
+    locale: str = "en-US"  # the member's Discord locale: their result, notices and failures are in it
 
     @property
     def upload_limit(self) -> int:

@@ -31,6 +31,7 @@ from bot.services.audit import AUDIT_PAGE
 from bot.services.audit import lines as audit_lines
 from bot.services.audit import title as audit_title
 from bot.ui.embeds import COLOUR
+from bot.ui.i18n import words
 
 FIELD_MAX = 1024
 
@@ -160,12 +161,15 @@ def config_embed(config: GuildConfig, snap: QuotaSnapshot, detector: ImageCheck,
     return embed
 
 
-def audit_page(rows: list[Any], total: int, page: int) -> tuple[discord.Embed | None, str]:
-    """One page of /config audit as an embed, or (None, why there is nothing to show)."""
+def audit_page(rows: list[Any], total: int, page: int, locale: str = "en-US") -> tuple[discord.Embed | None, str]:
+    """One page of /config audit as an embed, or (None, why there is nothing to show); its rows in the
+    admin's language."""
+    t = words(locale)
     pages = max(1, -(-total // AUDIT_PAGE))
     if not rows:
         return None, "No audit log rows match." if total == 0 else f"There are only {pages} page(s)."
-    text = "\n".join(f"<t:{int(r['at'])}:f> **{audit_title(r)}** " + " · ".join(audit_lines(r)) for r in rows)
+    text = "\n".join(f"<t:{int(r['at'])}:f> **{t(audit_title(r))}** " + " · ".join(t(x) for x in audit_lines(r))
+                     for r in rows)
     embed = discord.Embed(title="Audit log", description=fit(text, 4000), colour=COLOUR)
     embed.set_footer(text=f"Page {page} of {pages} · {total} row(s)")
     return embed, ""

@@ -2,8 +2,7 @@
 may be asked. Every change is stored, recorded as an admin action, and seen by the next command.
 
 Hidden from members without Manage Server by default, and checked again at run time, since a server
-can override who sees a command.
-"""
+can override who sees a command."""
 
 from __future__ import annotations
 
@@ -319,8 +318,9 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
 
     @styles.command(name="remove", description="Remove a style (a built-in one too)")
     @app_commands.autocomplete(name=style_choices)
-    async def styles_remove(self, interaction: discord.Interaction[PixazoBot],
-                            name: app_commands.Range[str, 1, NAME_MAX]) -> None:
+    @app_commands.describe(name="The style to remove")
+    async def styles_remove(self, interaction: discord.Interaction[PixazoBot], name: app_commands.Range[str, 1, NAME_MAX]
+                            ) -> None:
         await self._done(interaction, await loop.remove_style(interaction, name))
 
     @styles.command(name="list", description="The styles members can pick here")

@@ -10,16 +10,18 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import ASPECT_RATIOS, PROMPT_MAX_LENGTH, SEED_MAX, TEXT_MODELS
+from bot.core.i18n import Text, _, _n
 from bot.moderation.styles import NAME_MAX
 from bot.services.imagine import MAX_COUNT, Asked
 from bot.ui.app import PixazoBot
+from bot.ui.i18n import for_member, model_choice
 from bot.ui.installs import anywhere
 from bot.ui.loop import ask, style_choices
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import member_of
 from bot.ui.settings_view import settings_embed
 
-MODEL_CHOICES = [app_commands.Choice(name=f"{m.title} ({m.key})"[:100], value=m.key) for m in TEXT_MODELS]
+MODEL_CHOICES = [app_commands.Choice(name=model_choice(m), value=m.key) for m in TEXT_MODELS]  # data: not translated
 Ratio = Literal[ASPECT_RATIOS]  # type: ignore[valid-type]  # the catalog's shapes
 Count = app_commands.Range[int, 1, MAX_COUNT]
 OnOff = Literal["on", "off"]
@@ -75,19 +77,21 @@ class Imagine(commands.Cog):
         given = {"model": model, "aspect_ratio": aspect_ratio, "count": count, "negative_prompt": negative_prompt,
                  "style": style, "private": None if only_me is None else only_me == "on"}
         await self.bot.services.imagine.set_defaults(member, given, config)
-        await self._answer(interaction, "Saved.")
+        await self._answer(interaction, _("Saved."))
 
     @settings.command(name="reset", description="Clear all your defaults in this server")
     async def settings_reset(self, interaction: discord.Interaction[PixazoBot]) -> None:
         cleared = await self.bot.services.imagine.reset(member_of(interaction))
-        await self._answer(interaction, f"Cleared {cleared} default(s)." if cleared else "You had no defaults here.")
+        await self._answer(interaction, _n("Cleared {n} default.", "Cleared {n} defaults.", cleared) if cleared else
+                           _("You had no defaults here."))
 
-    async def _answer(self, interaction: discord.Interaction[PixazoBot], said: str) -> None:
+    async def _answer(self, interaction: discord.Interaction[PixazoBot], said: Text | str) -> None:
         member = member_of(interaction)
         config = await self.bot.services.moderation.config(member.guild_id)
         defaults = await self.bot.services.imagine.defaults(member)
-        await interaction.response.send_message(said or None, embed=settings_embed(defaults, config), ephemeral=True,
-                                                allowed_mentions=NO_PINGS)
+        t = for_member(interaction)
+        await interaction.response.send_message(t(said) or None, embed=settings_embed(defaults, config, t),
+                                                ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 async def setup(bot: PixazoBot) -> None:

@@ -224,3 +224,35 @@ async def test_images_landing_after_the_token_died_are_posted_alone_in_the_chann
              if m["id"] != interaction.original["id"] and m.get("embeds") and f"<@{USER}>" in (m.get("content") or "")]
     assert len(alone) == 2 and all({"Reroll", "Details"} <= set(buttons(m)) for m in alone)
     assert len(interaction.original["attachments"]) == 1
+
+
+async def test_a_batch_asked_in_german_is_worded_in_german_its_use_too(harness):
+    """/imagine count:2 from a German client: the batch's message (its embed and its buttons), then Use
+    (the image alone, its note and its buttons) and /help's word on batches, all in German."""
+    interaction = await harness.invoke("imagine", {"prompt": PROMPT, "count": 2, "seed": 100}, user_id=USER,
+                                       locale="de")
+    assert (await interaction.wait_callback())["type"] == 5
+    rows = await settled(harness, USER, 2)
+    await eventually(lambda: len((interaction.original or {}).get("attachments") or []) == 2, timeout=5)
+    message = interaction.original
+    (embed,) = message["embeds"]
+    assert embed["title"].endswith("· 2 Bilder") and embed["author"]["name"].startswith("Angefragt von")
+    assert embed_fields(message) == {"Bild 1": "Seed 100", "Bild 2": "Seed 101"}
+    assert f"Serie #{rows[0]['id']}" in embed["footer"]["text"] and "kostenlos" in embed["footer"]["text"]
+    labels = buttons(message)
+    assert set(labels) == {"1 verwenden", "2 verwenden", "Alle neu würfeln"}
+
+    press = await harness.discord.click(message, labels["2 verwenden"], user_id=USER, locale="de")
+    await press.wait_callback()
+    result = await press.wait_followup()
+    assert result["content"] == f"Bild 2 der Serie #{rows[0]['id']}"
+    assert set(buttons(result)) == {"Reroll", "Bearbeiten", "Details", "Löschen", "Melden"}
+    assert embed_fields(result)["Seed"] == "101"
+
+    stranger = await harness.discord.click(message, labels["1 verwenden"], user_id=4999, locale="de")
+    refusal = (await stranger.wait_callback())["data"]
+    assert is_ephemeral(refusal) and refusal["content"].startswith("Nur das Mitglied, das diese Bilder angefragt hat")
+
+    helped = await harness.invoke("help", {}, user_id=USER, locale="de")
+    fields = embed_fields((await helped.wait_callback())["data"])
+    assert "„Alle neu würfeln“" in fields["Mehrere auf einmal, eins auswählen"]

@@ -58,8 +58,8 @@ def test_a_default_count_above_the_bot_s_limit_is_lowered_and_a_given_one_refuse
 
 
 @pytest.mark.parametrize(("given", "sentence"), [
-    ({"model": "sd35-large", "negative_prompt": "blur"}, "takes no negative prompt"),
-    ({"model": "sd3", "seed": 4}, "takes no seed"),
+    ({"model": "sd35-large", "negative_prompt": "blur"}, "takes no `negative_prompt`"),
+    ({"model": "sd3", "seed": 4}, "takes no `seed`"),
     ({"model": "inpaint"}, "`model` must be one of"),
     ({"style": "nope"}, "no style named `nope`"),
     ({"count": 0}, "`count` must be a whole number from 1 to 4"),

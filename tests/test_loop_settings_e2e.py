@@ -76,7 +76,7 @@ async def test_defaults_are_applied_where_an_option_is_left_out_and_shown_in_det
     text = (await details.wait_callback())["data"]["embeds"][0]["description"]
     assert "from your /settings: aspect ratio, negative prompt" in text
 
-    assert "Cleared 4 default(s)." in (await settings(harness, "reset"))["content"]
+    assert "Cleared 4 defaults." in (await settings(harness, "reset"))["content"]
     await harness.answer("imagine", {"prompt": PROMPT}, user_id=USER)
     assert harness.pixazo.requests[-1].path == "/getImage/v1/getSDXLImage", "back to the server's model"
     assert "negative_prompt" not in harness.pixazo.requests[-1].json

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from bot.catalog import ASPECT_RATIOS, MODELS, PROMPT_MAX_LENGTH, SEED_MAX, Kind, Model, aspect_options
 from bot.core.errors import InvalidInput
+from bot.core.i18n import _, option_name
 from bot.core.text import code_span
 from bot.domain import PERSONAL, Member
 from bot.moderation.config import IMAGINE_MODEL, PRIVATE_RESULTS, GuildConfig
@@ -20,12 +21,12 @@ MAX_COUNT = 4
 # What /settings keeps, in the order it shows them.
 DEFAULT_NAMES = ("model", "aspect_ratio", "count", "negative_prompt", "style", "private")
 TEXT_MODEL_KEYS = tuple(m.key for m in MODELS.values() if m.kind is Kind.TEXT)
-NO_PRIVATE = "This server does not offer results shown only to you; an admin can allow it with /config imagine."
+NO_PRIVATE = _("This server does not offer results shown only to you; an admin can allow it with /config imagine.")
 # Where no server decides (PERSONAL): a DM is the member's already, and a server that did not add the bot
 # gets results shown to the member alone whatever they choose; there are no styles either.
-NO_PRIVATE_PERSONAL = ("Where your personal credits pay, your results are yours alone already: in DMs, and in "
-                       "servers that have not added the bot. There is nothing to turn on.")
-NO_STYLES_PERSONAL = "Styles belong to a server that added the bot; there are none where your personal credits pay."
+NO_PRIVATE_PERSONAL = _("Where your personal credits pay, your results are yours alone already: in DMs, and in "
+                        "servers that have not added the bot. There is nothing to turn on.")
+NO_STYLES_PERSONAL = _("Styles belong to a server that added the bot; there are none where your personal credits pay.")
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,8 @@ def plan(asked: Asked, defaults: dict[str, Any], config: GuildConfig, *, max_cou
         name = style_name(str(style))
         template = config.styles.get(name)
         if template is None:
-            raise InvalidInput(f"This server has no style named {code_span(name, 40)}; "
-                               "pick one the list offers (admins: /config styles list).")
+            raise InvalidInput(_("This server has no style named {style}; pick one the list offers (admins: "
+                                 "/config styles list).", style=code_span(name, 40)))
         own = clean_text(str(options.get("prompt") or ""))
         if is_blank(own):
             raise InvalidInput(EMPTY_PROMPT)
@@ -107,23 +108,27 @@ def _model(asked: Asked, defaults: dict[str, Any], config: GuildConfig, used: li
         if key not in TEXT_MODEL_KEYS:
             key = "sdxl"
     if key not in TEXT_MODEL_KEYS:
-        raise InvalidInput(f"`model` must be one of {', '.join(TEXT_MODEL_KEYS)} (you gave {code_span(str(key), 40)}).")
+        raise InvalidInput(_("`{option}` must be one of {choices} (you gave {given}).", option=option_name("model"),
+                             choices=", ".join(TEXT_MODEL_KEYS), given=code_span(str(key), 40)))
     model = MODELS[key]
     for option in ("negative_prompt", "seed"):
         if asked.options.get(option) is not None and model.param(option) is None:
-            raise InvalidInput(f"{model.title} takes no {option.replace('_', ' ')}; leave it out or pick another model.")
+            raise InvalidInput(_("{model} takes no `{option}`; leave it out or pick another model.", model=model.title,
+                                 option=option_name(option)))
     return model
 
 
 def _count(raw: Any, most: int = MAX_COUNT) -> int:
     if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= most:
-        raise InvalidInput(f"`count` must be a whole number from 1 to {most} here (you gave {code_span(str(raw), 20)}).")
+        raise InvalidInput(_("`{option}` must be a whole number from 1 to {most} here (you gave {given}).",
+                             option=option_name("count"), most=most, given=code_span(str(raw), 20)))
     return raw
 
 
 def _ratio(raw: Any) -> str:
     if raw not in ASPECT_RATIOS:
-        raise InvalidInput(f"`aspect_ratio` must be one of {', '.join(ASPECT_RATIOS)} (you gave {code_span(str(raw), 20)}).")
+        raise InvalidInput(_("`{option}` must be one of {choices} (you gave {given}).", option=option_name("aspect_ratio"),
+                             choices=", ".join(ASPECT_RATIOS), given=code_span(str(raw), 20)))
     return str(raw)
 
 
@@ -178,7 +183,8 @@ def checked_default(name: str, raw: Any, config: GuildConfig) -> Any:
         return None
     if name == "model":
         if raw not in TEXT_MODEL_KEYS:
-            raise InvalidInput(f"`model` must be one of {', '.join(TEXT_MODEL_KEYS)}.")
+            raise InvalidInput(_("`{option}` must be one of {choices}.", option=option_name("model"),
+                                 choices=", ".join(TEXT_MODEL_KEYS)))
         return raw
     if name == "aspect_ratio":
         return _ratio(raw)
@@ -187,16 +193,17 @@ def checked_default(name: str, raw: Any, config: GuildConfig) -> Any:
     if name == "negative_prompt":
         text = clean_text(str(raw))
         if len(text) > PROMPT_MAX_LENGTH:
-            raise InvalidInput(f"`negative_prompt` is {len(text)} characters long; the most is {PROMPT_MAX_LENGTH}.")
+            raise InvalidInput(_("`{option}` is {length} characters long; the most is {most}.",
+                                 option=option_name("negative_prompt"), length=len(text), most=PROMPT_MAX_LENGTH))
         return text
     if name == "style":
         style = style_name(str(raw))
         if style not in config.styles:
             raise InvalidInput(NO_STYLES_PERSONAL if config.guild_id == PERSONAL else
-                               f"This server has no style named {code_span(style, 40)}.")
+                               _("This server has no style named {style}.", style=code_span(style, 40)))
         return style
     if name == "private":
         if raw and not config.get(PRIVATE_RESULTS):
             raise InvalidInput(NO_PRIVATE_PERSONAL if config.guild_id == PERSONAL else NO_PRIVATE)
         return True if raw else None
-    raise InvalidInput(f"/settings has no option named {code_span(str(name), 40)}.")
+    raise InvalidInput(_("/{command} has no option named {option}.", command="settings", option=code_span(str(name), 40)))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from bot.catalog import MODELS
 from bot.core.errors import QuotaError
-from bot.core.i18n import Text, _
+from bot.core.i18n import Text, _, _n
 from bot.core.offload import Offload
 from bot.core.settings import Settings
 from bot.core.text import credits, relative_time
@@ -117,8 +117,10 @@ class Quotas:
         else:
             message = (_("/{command} needs {cost} and you have {left} left today. Your credits renew {renews}.",
                          command=model_key, cost=credits(cost), left=snap.left, renews=renews) if count == 1 else
-                       f"{count} images on /{model_key} need {credits(cost)} and you have {snap.left} left today. "
-                       f"Your credits renew {renews}.")
+                       _n("{n} image on /{command} needs {cost} and you have {left} left today. Your credits renew "
+                          "{renews}.", "{n} images on /{command} need {cost} and you have {left} left today. Your "
+                          "credits renew {renews}.", count, command=model_key, cost=credits(cost), left=snap.left,
+                          renews=renews))
         return QuotaError(message, detail=f"refused {refused.reason}: cost {cost}, {snap}")
 
 
@@ -135,7 +137,7 @@ def refused_reason(snap: QuotaSnapshot, cost: int, *, max_jobs: int, global_cap:
     return None
 
 
-def budget_refusal(snap: QuotaSnapshot, model_key: str, cost: int, count: int = 1) -> Text | str:
+def budget_refusal(snap: QuotaSnapshot, model_key: str, cost: int, count: int = 1) -> Text:
     """The server's ceiling (/quotas budget) would be passed: say how much of it is left, if any."""
     budget = snap.guild_budget or 0
     left = max(0, budget - snap.guild_used)
@@ -144,8 +146,11 @@ def budget_refusal(snap: QuotaSnapshot, model_key: str, cost: int, count: int = 
         return _("This server has used its daily budget of {budget}; it renews {renews}. "
                  "No credits were taken from you.", budget=credits(budget), renews=renews)
     if count > 1:
-        return (f"{count} images on /{model_key} need {credits(cost)} and this server has {left} left of its daily "
-                f"budget of {credits(budget)}; it renews {renews}. No credits were taken from you.")
+        return _n("{n} image on /{command} needs {cost} and this server has {left} left of its daily budget of "
+                  "{budget}; it renews {renews}. No credits were taken from you.",
+                  "{n} images on /{command} need {cost} and this server has {left} left of its daily budget of "
+                  "{budget}; it renews {renews}. No credits were taken from you.", count, command=model_key,
+                  cost=credits(cost), left=left, budget=credits(budget), renews=renews)
     return _("/{command} needs {cost} and this server has {left} left of its daily budget of {budget}; it renews "
              "{renews}. No credits were taken from you.", command=model_key, cost=credits(cost), left=left,
              budget=credits(budget), renews=renews)

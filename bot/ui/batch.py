@@ -25,6 +25,7 @@ import discord
 
 from bot.catalog import MODELS
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _
 from bot.core.imaging import fit_off_loop
 from bot.core.text import code_block, truncate
 from bot.domain import JobState
@@ -32,6 +33,7 @@ from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord, prompt_of
 from bot.services.generation import Outcome
 from bot.ui.embeds import AUTHOR_MAX, COLOUR, PROMPT_SHOWN_MAX, label
+from bot.ui.i18n import words
 from bot.ui.replies import NO_PINGS
 
 if TYPE_CHECKING:
@@ -40,9 +42,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _FILE = re.compile(r"^(?:SPOILER_)?(?P<place>[0-9]+)-(?P<job>[0-9]+)\.")
-STATE_WORDS = {JobState.QUEUED: "waiting", JobState.RUNNING: "being made…", JobState.FAILED: "not made; refunded",
-               JobState.CANCELLED: "cancelled; refunded", JobState.SUCCEEDED: "not shown here"}
-HELD = "held for the moderators"
+STATE_WORDS = {JobState.QUEUED: _("waiting"), JobState.RUNNING: _("being made…"),
+               JobState.FAILED: _("not made; refunded"), JobState.CANCELLED: _("cancelled; refunded"),
+               JobState.SUCCEEDED: _("not shown here")}
+HELD = _("held for the moderators")
+# The /settings defaults a batch can have used, as "From your /settings" names them (the rest: the result's labels).
+DEFAULT_LABELS = {"model": _("Model"), "count": _("Count"), "style": _("Style"), "private": _("Results only to me")}
 
 
 def job_of(filename: str) -> int | None:
@@ -56,41 +61,58 @@ def place_of(filename: str) -> int:
     return int(found["place"]) if found else 0
 
 
+def locale_of_batch(rows: list[JobRecord]) -> str:
+    """The language of the member who asked for the batch: its message is theirs, as a result is."""
+    delivery = rows[0].get("delivery")
+    return delivery.locale if delivery is not None else "en-US"
+
+
+def image_place(place: int) -> Text:
+    return _("Image {place}", place=place)
+
+
 def batch_embed(rows: list[JobRecord], done: set[int], held: frozenset[int] = frozenset()) -> discord.Embed:
-    """The batch's embed: the prompt, then each image's place with its seed (or where it is)."""
+    """The batch's embed, in its asker's language: the prompt, then each image's place with its seed (or
+    where it is)."""
     first = rows[0]
     delivery = first.get("delivery") or Delivery()
+    t = words(locale_of_batch(rows))
     model = MODELS[first["model"]]
-    embed = discord.Embed(title=truncate(f"{model.title} · {len(rows)} images", 256),
+    embed = discord.Embed(title=truncate(t(_("{model} · {n} images", model=model.title, n=len(rows))), 256),
                           description=code_block(prompt_of(first), PROMPT_SHOWN_MAX), colour=COLOUR)
-    embed.set_author(name=truncate(f"Requested by {delivery.requester or 'member ' + str(first['user_id'])}",
-                                   AUTHOR_MAX), icon_url=delivery.avatar_url)
+    requester = delivery.requester or t(_("member {id}", id=first["user_id"]))
+    embed.set_author(name=truncate(t(_("Requested by {name}", name=requester)), AUTHOR_MAX),
+                     icon_url=delivery.avatar_url)
     for place, row in enumerate(rows, 1):
         seed = row["params"].option("seed") if row.get("params") is not None else None
         if row["id"] in done:
-            value = f"seed {seed}" if seed is not None else "made"
+            value: Text | str = _("seed {seed}", seed=seed) if seed is not None else _("made")
         elif row["id"] in held:
             value = HELD
         else:
             value = STATE_WORDS.get(row["state"], str(row["state"]))
-        embed.add_field(name=f"Image {place}", value=value)
+        embed.add_field(name=t(image_place(place)), value=t(value))
     if delivery.style:
-        embed.add_field(name="Style", value=truncate(delivery.style, 100))
+        embed.add_field(name=t(_("Style")), value=truncate(delivery.style, 100))
     if delivery.from_defaults:
-        embed.add_field(name="From your /settings", value=", ".join(label(n) for n in delivery.from_defaults))
-    embed.set_footer(text=f"/{model.key} · batch #{first['id']} · Use posts one image alone, at no cost")
+        used = ", ".join(t(DEFAULT_LABELS.get(n) or label(n)) for n in delivery.from_defaults)
+        embed.add_field(name=t(_("From your /settings")), value=used)
+    embed.set_footer(text=t(_("/{command} · batch #{batch} · Use posts one image alone, at no cost",
+                              command=model.key, batch=first["id"])))
     return embed
 
 
 def batch_view(rows: list[JobRecord], done: set[int]) -> discord.ui.View:
+    """Use 1…4 (the images on the message), Reroll all, and Cancel while some are still to come."""
     from bot.ui.items.base import finished_view
     from bot.ui.items.batch import RerollAllButton, UseButton
     from bot.ui.items.queue import CancelButton
 
-    items: list[Any] = [UseButton(row["id"], place) for place, row in enumerate(rows, 1) if row["id"] in done]
-    items.append(RerollAllButton(rows[0]["id"]))
+    t = words(locale_of_batch(rows))
+    items: list[Any] = [UseButton(row["id"], place, t) for place, row in enumerate(rows, 1) if row["id"] in done]
+    items.append(RerollAllButton(rows[0]["id"], t))
     if any(row["state"] in (JobState.QUEUED, JobState.RUNNING) and row["id"] not in done for row in rows):
-        items.append(CancelButton(rows[0]["id"]))
+        items.append(CancelButton(rows[0]["id"], t))
     return finished_view(*items)
 
 
@@ -102,7 +124,8 @@ def held_in(message: discord.Message | discord.WebhookMessage, rows: list[JobRec
     """The images the message already shows as held (the image check): the message keeps that, as it
     keeps which images are on it."""
     fields = {f.name: f.value for embed in message.embeds[:1] for f in embed.fields}
-    return frozenset(row["id"] for place, row in enumerate(rows, 1) if fields.get(f"Image {place}") == HELD)
+    t = words(locale_of_batch(rows))  # the message is worded in its asker's language
+    return frozenset(row["id"] for place, row in enumerate(rows, 1) if fields.get(t(image_place(place))) == t(HELD))
 
 
 class BatchCourier:
@@ -127,7 +150,7 @@ class BatchCourier:
         upload = await fit_off_loop(self.bot.offload, outcome.image.data, outcome.image.format, stem,
                                     delivery.upload_limit, timeout=settings.image_work_timeout_seconds)
         if upload is None:
-            raise UserFacingError("The image came back too large to post here.", detail="batch image too large")
+            raise UserFacingError(_("The image came back too large to post here."), detail="batch image too large")
         file = discord.File(io.BytesIO(upload.data), filename=upload.filename, spoiler=delivery.spoiler)
         async with self._lock(job):
             current = await fetch_original(webhook)
@@ -142,16 +165,18 @@ class BatchCourier:
             except discord.HTTPException as exc:
                 if exc.status in (401, 404):
                     raise
-                raise UserFacingError("Discord would not take the finished image, so no credits were spent for it.",
-                                      detail=f"batch edit refused: HTTP {exc.status}: {exc.text}") from None
+                raise UserFacingError(_("Discord would not take the finished image, so no credits were spent for "
+                                        "it."), detail=f"batch edit refused: HTTP {exc.status}: {exc.text}") from None
         await self.bot.services.results.remember(job["id"], posted.channel.id, posted.id)
 
-    async def tell(self, job: JobRecord, text: str, webhook: discord.Webhook | None) -> None:
-        """An image not made: the message says so at its place, and the member hears why, privately."""
+    async def tell(self, job: JobRecord, text: Text | str, webhook: discord.Webhook | None) -> None:
+        """An image not made: the message says so at its place, and the member hears why, privately (in
+        their language)."""
         from bot.ui.delivery import edit_original, fetch_original
 
         delivery = job.get("delivery") or Delivery()
-        said = f"Image {delivery.batch_index + 1} of {delivery.batch_size}: {text}"
+        said = words(delivery.locale)(_("Image {place} of {size}: {reason}", place=delivery.batch_index + 1,
+                                        size=delivery.batch_size, reason=text))
         if webhook is not None:
             try:
                 async with self._lock(job):

@@ -119,8 +119,8 @@ class WebhookCourier:
             except discord.HTTPException as exc:  # the token is gone: posted alone below
                 status = f"HTTP {exc.status} {exc.text}"
         if delivery.private and not delivery.personal:  # "only me" in a server: never in public
-            raise UserFacingError("Your image was made but could no longer be shown to you alone, so no credits "
-                                  "were spent. Please try again.", detail=f"private result undeliverable: {status}")
+            raise UserFacingError(_("Your image was made but could no longer be shown to you alone, so no credits "
+                                    "were spent. Please try again."), detail=f"private result undeliverable: {status}")
         embed, file = await self._message(job, outcome)
         # Personal: by DM now, no longer only in a place the bot cannot reach, so Delete works.
         view = result_view(job["id"], delivery.model_copy(update={"private": False}) if delivery.personal else delivery)
@@ -188,10 +188,10 @@ class WebhookCourier:
         else a short message in the channel, naming the member without a ping. A notice Discord would
         not remove does not keep the member from being told: the word goes out all the same, and the
         notice is made to say it too (it would otherwise stay "Generating…")."""
-        text = render(said, locale_of(job))
         webhook = self._webhook(job)
         if (job.get("delivery") or Delivery()).in_batch:
-            return await self.batches.tell(job, text, webhook)
+            return await self.batches.tell(job, said, webhook)
+        text = render(said, locale_of(job))
         if webhook is not None:
             kept: discord.HTTPException | None = None  # why @original could not be removed
             try:

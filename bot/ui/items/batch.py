@@ -11,6 +11,7 @@ from typing import Any
 import discord
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import _
 from bot.domain import JobState
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
@@ -23,25 +24,27 @@ from bot.services.requests import Made
 from bot.ui import presses
 from bot.ui.batch import job_of
 from bot.ui.embeds import result_message
+from bot.ui.i18n import for_member, member_locale
 from bot.ui.items.base import Interaction, Press
-from bot.ui.items.results import result_view
+from bot.ui.items.results import Words, result_view
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import admit, member_of, submit_batch
 
 log = logging.getLogger(__name__)
 
-NOT_YOURS = "Only the member who asked for these images can pick one."
-NOT_HERE = "That image is no longer on this message."
-NOT_HANDED = "Discord would not hand the image back just now; please try again."
+NOT_YOURS = _("Only the member who asked for these images can pick one.")
+NOT_HERE = _("That image is no longer on this message.")
+NOT_HANDED = _("Discord would not hand the image back just now; please try again.")
 
 
 class UseButton(Press, template=rf"batch:use:(?P<job>{presses.ID})"):
     subject, what, where = presses.JOB, "use", "Use button"
     who, refusal = presses.Who.OWNER, NOT_YOURS
 
-    def __init__(self, job_id: int, place: int = 0) -> None:
-        super().__init__(job_id, discord.ui.Button(label=f"Use {place}" if place else "Use",
-                                                   style=discord.ButtonStyle.primary, custom_id=f"batch:use:{job_id}"))
+    def __init__(self, job_id: int, place: int = 0, t: Words = str) -> None:
+        label = t(_("Use {place}", place=place) if place else _("Use"))
+        super().__init__(job_id, discord.ui.Button(label=label, style=discord.ButtonStyle.primary,
+                                                   custom_id=f"batch:use:{job_id}"))
 
     async def act(self, interaction: Interaction, job: JobRecord) -> None:
         results.not_forgotten(job, "use")
@@ -72,19 +75,23 @@ class UseButton(Press, template=rf"batch:use:(?P<job>{presses.ID})"):
         outcome = Outcome(job["id"], prepared_of(job), GeneratedImage(data, fmt, None, 1), max(0.0, seconds),
                           job["cost"], quota)
         upload = Upload(data, f"{job['model']}-{job['id']}.{fmt}")
+        t = for_member(interaction)  # the member who asked, pressing: in their language now
         embed, file = result_message(outcome, requester=delivery.requester or f"member {job['user_id']}",
-                                     avatar_url=delivery.avatar_url, upload=upload, spoiler=delivery.spoiler)
-        note = f"Image {delivery.batch_index + 1} of batch #{job.get('batch_id') or job['id']}"
+                                     avatar_url=delivery.avatar_url, upload=upload, spoiler=delivery.spoiler,
+                                     locale=member_locale(interaction))
+        note = t(_("Image {place} of batch #{batch}", place=delivery.batch_index + 1,
+                   batch=job.get("batch_id") or job["id"]))
         return {"content": note, "embed": embed, "file": file or discord.File(io.BytesIO(data), filename=filename),
-                "view": result_view(job["id"], delivery), "allowed_mentions": NO_PINGS,
+                "view": result_view(job["id"], delivery, t), "allowed_mentions": NO_PINGS,
                 "ephemeral": delivery.private}
 
 
 class RerollAllButton(Press, template=rf"batch:reroll:(?P<job>{presses.ID})"):
     subject, what, where = presses.JOB, "reroll all", "Reroll all button"
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(job_id, discord.ui.Button(label="Reroll all", emoji="🎲", style=discord.ButtonStyle.secondary,
+    def __init__(self, job_id: int, t: Words = str) -> None:
+        super().__init__(job_id, discord.ui.Button(label=t(_("Reroll all")), emoji="🎲",
+                                                   style=discord.ButtonStyle.secondary,
                                                    custom_id=f"batch:reroll:{job_id}"))
 
     async def act(self, interaction: Interaction, job: JobRecord) -> None:
@@ -98,4 +105,5 @@ class RerollAllButton(Press, template=rf"batch:reroll:(?P<job>{presses.ID})"):
         admission = await admit(interaction, prepared[0])
         await interaction.response.defer(thinking=True, ephemeral=admission.private)
         await submit_batch(interaction, prepared, admission, Made(style=delivery.style),
-                           note=f"Reroll of batch #{job.get('batch_id') or job['id']}")
+                           note=for_member(interaction)(_("Reroll of batch #{batch}",
+                                                          batch=job.get("batch_id") or job["id"])))

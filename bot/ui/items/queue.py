@@ -61,14 +61,15 @@ async def cancel_batch(interaction: Interaction, job: JobRecord) -> None:
     batch = int(job["batch_id"] or job["id"])
     open_rows = [r for r in await services.lookups.batch(batch) if r["state"] in (JobState.QUEUED, JobState.RUNNING)]
     if not open_rows:
-        raise UserFacingError("These images already ended.", detail=f"batch {batch} has no open job")
+        raise UserFacingError(_("These images already ended."), detail=f"batch {batch} has no open job")
     for row in open_rows:
         await services.queue.cancel(row["id"], interaction.user.id)
     log.info("batch %d: %d image(s) cancelled by user %s; their credits are refunded", batch, len(open_rows),
              interaction.user.id)
     rows = await services.lookups.batch(batch)
     done = done_in(interaction.message) if interaction.message is not None else set()
-    said = f"Cancelled by <@{interaction.user.id}>; no credits were spent for the images not made."
+    said = words(locale_of(job))(_("Cancelled by {member}; no credits were spent for the images not made.",
+                                   member=f"<@{interaction.user.id}>"))
     if not done:
         await interaction.response.edit_message(content=said, embed=None, view=None, allowed_mentions=NO_PINGS)
         return

@@ -131,7 +131,11 @@ async def test_python_m_bot_serves_a_command_end_to_end(tmp_path, fake_discord, 
     }
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "PIXAZO_", "QUOTA_"))}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", cwd=tmp_path, env={**clean, **env},
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    # Read as it is written: a DEBUG log outgrows the pipe's buffer (the sync's payload, every ledger
+    # call), and a bot blocked writing to a full pipe would never reach the gateway.
+    assert proc.stderr is not None
+    logged = asyncio.create_task(proc.stderr.read())
     try:
         await fake_discord.wait_identified(timeout=15)
         await fake_discord.wait_synced(timeout=15)
@@ -141,8 +145,8 @@ async def test_python_m_bot_serves_a_command_end_to_end(tmp_path, fake_discord, 
         assert message["_files"]
     finally:
         proc.terminate()
-        _, stderr = await asyncio.wait_for(proc.communicate(), timeout=15)
-    log = stderr.decode()
+        await asyncio.wait_for(proc.wait(), timeout=15)
+    log = (await asyncio.wait_for(logged, timeout=15)).decode()
     assert proc.returncode == 0
     assert "synced" in log and "shut down cleanly" in log
     assert TOKEN not in log and PIXAZO_KEY not in log, "even at DEBUG, no secret is logged"

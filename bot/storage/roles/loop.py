@@ -1,5 +1,5 @@
 """The ledger's roles for the creative loop: batches (one job per image, queued together) and a member's
-defaults in a server (/settings). Part of `Store` (bot/storage/roles.py), like every other role."""
+defaults in a server (/settings). Part of `Store` (bot/storage/roles/), like every other role."""
 
 from __future__ import annotations
 

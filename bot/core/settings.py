@@ -64,6 +64,9 @@ class Settings(FileSettings):
     database_busy_timeout_seconds: float = Field(5.0, gt=0, le=60)
     dev_guild_id: int | None = Field(None, gt=0)
     log_level: str = "INFO"
+    # /metrics (Prometheus) and /healthz on this port; empty: no server at all. Bound to METRICS_HOST.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = Field("127.0.0.1", min_length=1)
 
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str | None = None

@@ -276,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines:
             print(f"bot: {line}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.secrets)
+    logs.configure(settings.log_level, settings.secrets, fmt=settings.log_format,
+                   shard=shard_label(settings.shard_ids))
     return run(settings, sync=args.sync)
 
 

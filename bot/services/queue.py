@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from bot.core import logs
 from bot.core.errors import UserFacingError
 from bot.core.metrics import Metrics
 from bot.core.settings import Settings
@@ -152,6 +153,7 @@ class QueueRunner:
             row = await self._store.job(job_id)
         except StoreBusy:
             row = None  # no waiting notice for it then; the job itself runs and is delivered as usual
+        logs.bind(job=job_id)  # the command's lines from here on are about its job
         if row is not None:
             self._notices[job_id] = Notice(row, self._clock())
         self.kick()
@@ -229,6 +231,7 @@ class QueueRunner:
 
     async def _run(self, job: JobRecord) -> None:
         job_id = job["id"]
+        logs.bind(job=job_id, server=job["guild_id"], member=job["user_id"])  # this job's task's lines
         notice = self._notices.setdefault(job_id, Notice(job, self._clock()))
         notice.job = job
         notice.started = started = self._clock()
@@ -274,8 +277,7 @@ class QueueRunner:
             self._ended(job, outcome, started)
 
     def _ended(self, job: JobRecord, outcome: str | None, started: float) -> None:
-        """The job's run here is over: counted (`outcome`, None when it is not this run's to count), its
-        slot freed."""
+        """The run here is over: counted (`outcome`: None when not this run's to count), its slot freed."""
         job_id = job["id"]
         self.metrics.job_ran(job["model"], self._clock() - started)
         if outcome is not None:

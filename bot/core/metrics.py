@@ -11,11 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "route_class", "shard_label"]
+
+# Without it every counter and histogram also exports a `_created` timestamp per series: twice the
+# series, for a value Prometheus itself does not use.
+disable_created_metrics()
 
 PREFIX = "pixazo_bot"
 # Seconds: a queue wait runs from instant to QUEUE_MAX_WAIT_SECONDS (an hour); a run up to the job deadline.
@@ -88,36 +100,45 @@ class Metrics:
         self.image_pool_backlog = Gauge(f"{PREFIX}_image_pool_backlog", "Image work (decode, check, re-encode) "
                                         "waiting for a worker thread", s, registry=r)
         self.image_pool_busy = Gauge(f"{PREFIX}_image_pool_busy", "Image worker threads at work", s, registry=r)
+        # Each series' child, once: prometheus_client's labels() validates and locks on every call (about
+        # as long as the increment itself); the label sets are small and fixed, so this stays small.
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _at(self, metric: Any, *labels: str) -> Any:
+        child = self._children.get((metric, *labels))
+        if child is None:
+            child = self._children[(metric, *labels)] = metric.labels(self.shard, *labels)
+        return child
 
     # -- jobs (bot/services) ---------------------------------------------------------------------
 
     def job_claimed(self, model: str, waited: float, *, rerun: bool) -> None:
-        self.wait.labels(self.shard, model).observe(max(0.0, waited))
+        self._at(self.wait, model).observe(max(0.0, waited))
         if rerun:
-            self.lease_takeovers.labels(self.shard, "taken").inc()
+            self._at(self.lease_takeovers, "taken").inc()
 
     def job_ran(self, model: str, seconds: float) -> None:
-        self.run.labels(self.shard, model).observe(max(0.0, seconds))
+        self._at(self.run, model).observe(max(0.0, seconds))
 
     def job_ended(self, model: str, outcome: str, cost: int) -> None:
         """`outcome` succeeded (its credits stay spent), or failed, cancelled or expired (refunded)."""
-        self.jobs.labels(self.shard, model, outcome).inc()
+        self._at(self.jobs, model, outcome).inc()
         if cost > 0:
-            (self.credits_spent if outcome == "succeeded" else self.credits_refunded).labels(self.shard, model).inc(cost)
+            self._at(self.credits_spent if outcome == "succeeded" else self.credits_refunded, model).inc(cost)
 
     def lease_lost(self) -> None:
-        self.lease_takeovers.labels(self.shard, "lost").inc()
+        self._at(self.lease_takeovers, "lost").inc()
 
     # -- Pixazo (bot/pixazo) and Discord (bot/ui) ------------------------------------------------
 
     def pixazo_call(self, model: str, call: str, status: str) -> None:
-        self.pixazo_calls.labels(self.shard, model, call, status).inc()
+        self._at(self.pixazo_calls, model, call, status).inc()
 
     def pixazo_retry(self, model: str, call: str) -> None:
-        self.pixazo_retries.labels(self.shard, model, call).inc()
+        self._at(self.pixazo_retries, model, call).inc()
 
     def discord_error(self, method: str, path: str, status: int | str) -> None:
-        self.discord_errors.labels(self.shard, route_class(method, path), str(status)).inc()
+        self._at(self.discord_errors, route_class(method, path), str(status)).inc()
 
     # -- the process -----------------------------------------------------------------------------
 

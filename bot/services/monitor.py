@@ -57,6 +57,10 @@ class Monitor:
         except (StoreBusy, TimeoutError):  # StoreDown too: the store logs its outage once
             m.ledger_up.labels(shard).set(0)
             return
+        except Exception as exc:  # the scrape still answers, with the ledger shown down
+            log.warning("metrics: could not read the queue's depth from the ledger: %s: %s", type(exc).__name__, exc)
+            m.ledger_up.labels(shard).set(0)
+            return
         m.queue_depth.labels(shard).set(depth)
         m.ledger_up.labels(shard).set(0 if self._store.outage.down else 1)
 

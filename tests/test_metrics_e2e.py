@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,6 +33,7 @@ from tests.conftest import (
     started_bot,
 )
 from tests.disk import disk_filled
+from tests.fakes.launch import BotProcess, bot_env
 from tests.fakes.pixazo import Behaviour
 from tests.postgres import PostgresServer, postgres_or_skip
 from tests.test_queue_e2e import cancel_id, shows
@@ -78,6 +80,17 @@ def value(scraped: dict, name: str, **labels: str) -> float:
     return scraped.get((name, frozenset({"shard": "all", **labels}.items())), 0.0)
 
 
+async def scraped_when(settings, *, name: str, expected: float, **labels: str) -> dict:
+    """A scrape once `name` shows `expected`: a job's end is counted just after the member has its image
+    (the ledger's settle comes between)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while value(got := samples((await scrape(settings))[1]), name, **labels) != expected:
+        assert loop.time() < deadline, f"{name}{labels} is {value(got, name, **labels)}, not {expected}"
+        await asyncio.sleep(0.05)
+    return got
+
+
 def has_result(interaction) -> bool:
     return any(m.get("embeds") for m in [interaction.original or {}, *interaction.followups, *interaction.edits])
 
@@ -112,10 +125,11 @@ async def test_a_run_of_jobs_shows_in_a_scrape_and_no_label_names_anyone(harness
     await eventually(lambda: "no longer knows the interaction" in harness.log_text())
     await asyncio.sleep(0.7)  # the event-loop probe has slept and woken at least once
 
+    sdxl = {"model": "sdxl"}
+    await scraped_when(settings, name="pixazo_bot_jobs_total", expected=2, **sdxl, outcome="succeeded")
     status, text = await scrape(settings)
     assert status == 200
     got = samples(text)
-    sdxl = {"model": "sdxl"}
     assert value(got, "pixazo_bot_jobs_total", **sdxl, outcome="succeeded") == 2
     assert value(got, "pixazo_bot_jobs_total", **sdxl, outcome="cancelled") == 1
     assert value(got, "pixazo_bot_jobs_total", **sdxl, outcome="failed") == 1
@@ -235,3 +249,25 @@ async def test_a_metrics_port_in_use_stops_the_start_in_one_line(tmp_path, fake_
         settings = make_settings(tmp_path, fake_discord, fake_pixazo, metrics_port=port)
         with pytest.raises(StartupError, match=rf"^METRICS_PORT: could not listen on 127.0.0.1:{port} "):
             await asyncio.wait_for(serve(settings), 10)
+
+
+async def test_a_job_run_again_after_a_crash_counts_as_a_lease_taken(tmp_path, fake_discord, fake_pixazo):
+    """A bot killed (SIGKILL) while its job's Pixazo call hangs: the next start takes the job over and runs it."""
+    fake_pixazo.latency = 30
+    crashed = await BotProcess(bot_env(tmp_path, fake_discord, fake_pixazo), tmp_path / "run").start()
+    try:
+        await crashed.wait_ready(fake_discord)
+        asked = await fake_discord.invoke("sdxl", {"prompt": PROMPTS[0]})
+        await eventually(lambda: len(fake_pixazo.requests) == 1, timeout=10)
+    finally:
+        await crashed.stop(signal.SIGKILL)
+    fake_pixazo.latency = 0.0
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, metrics_port=free_port())
+    fake_discord.identify_payload = None
+    async with started_bot(settings, fake_discord):
+        await eventually(lambda: has_result(asked), timeout=10)
+        got = await scraped_when(settings, name="pixazo_bot_jobs_total", expected=1, model="sdxl", outcome="succeeded")
+    assert len(fake_pixazo.requests) == 2, "run again"
+    assert value(got, "pixazo_bot_lease_takeovers_total", kind="taken") == 1
+    assert value(got, "pixazo_bot_jobs_total", model="sdxl", outcome="succeeded") == 1
+    assert value(got, "pixazo_bot_credits_spent_total", model="sdxl") == COST

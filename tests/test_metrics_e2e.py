@@ -161,6 +161,21 @@ async def test_a_run_of_jobs_shows_in_a_scrape_and_no_label_names_anyone(harness
         assert secret not in text
 
 
+async def test_a_job_that_waited_too_long_counts_as_expired_and_refunded(tmp_path, fake_discord, fake_pixazo):
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, metrics_port=free_port(), pixazo_max_concurrency=1,
+                             queue_max_wait_seconds=0.5)
+    fake_pixazo.latency = 30
+    async with started_bot(settings, fake_discord):
+        await fake_discord.invoke("sdxl", {"prompt": PROMPTS[0]}, user_id=MEMBERS[0])
+        await eventually(lambda: len(fake_pixazo.requests) == 1)
+        waiting = await fake_discord.invoke("sdxl", {"prompt": PROMPTS[1]}, user_id=MEMBERS[1])
+        await eventually(lambda: any(is_ephemeral(m) for m in waiting.followups), timeout=10)
+        got = await scraped_when(settings, name="pixazo_bot_jobs_total", expected=1, model="sdxl", outcome="expired")
+        await fake_pixazo.close()  # the first call ends now, rather than when the bot stops
+    assert value(got, "pixazo_bot_credits_refunded_total", model="sdxl") == COST
+    assert value(got, "pixazo_bot_job_wait_seconds_count", model="sdxl") == 1, "only the first was claimed"
+
+
 @pytest.fixture
 async def own_postgres() -> AsyncIterator[PostgresServer]:
     """A PostgreSQL server this test may stop (the session's is shared with every other test)."""

@@ -365,13 +365,11 @@ class QueueRunner:
         for job in expired:
             log.warning("job %d /%s for user %s waited longer than QUEUE_MAX_WAIT_SECONDS (%.0fs); refunded",
                         job["id"], job["model"], job["user_id"], self._settings.queue_max_wait_seconds)
-            self.metrics.job_ended(job["model"], "expired", job["cost"])
-            await self._tell_failed(job, WAITED_TOO_LONG)
+            await self._tell_failed(job, WAITED_TOO_LONG, "expired")
         for job in await self._store.fail_worn_out():
             log.warning("job %d /%s for user %s was interrupted twice (its process died during its last allowed "
                         "attempt); refunded", job["id"], job["model"], job["user_id"])
-            self.metrics.job_ended(job["model"], "failed", job["cost"])
-            await self._tell_failed(job, INTERRUPTED_TWICE)
+            await self._tell_failed(job, INTERRUPTED_TWICE, "failed")
 
     async def _tell_interrupted(self) -> None:
         """The jobs recovery failed at start (interrupted twice, or never queued): their members hear it,
@@ -379,9 +377,11 @@ class QueueRunner:
         interrupted, self._store.interrupted = self._store.interrupted, []
         for job in interrupted:
             if job.get("delivery") is not None:  # a queued job: it has a message to replace and a member to tell
-                await self._tell_failed(job, INTERRUPTED_TWICE)
+                await self._tell_failed(job, INTERRUPTED_TWICE, "failed")
 
-    async def _tell_failed(self, job: JobRecord, text: str) -> None:
+    async def _tell_failed(self, job: JobRecord, text: str, outcome: str) -> None:
+        """A job the ledger has failed (refunded) here without running it: counted, and its member told."""
+        self.metrics.job_ended(job["model"], outcome, job["cost"])
         notice = self._notices.pop(job["id"], None)
         try:
             await self._courier().tell(job, text, noticed=notice is not None and notice.text is not None)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import _
 from bot.core.redact import Redactor
 from bot.core.settings import Settings
 from bot.domain import JobState, StoreDown
@@ -39,10 +40,10 @@ T = TypeVar("T")
 # is released, and capped so that a long outage costs little.
 SETTLE_RETRY_FIRST_DELAY = 0.05
 SETTLE_RETRY_MAX_DELAY = 1.0
-BUSY = "The bot is busy right now; nothing was spent. Please try again in a moment."
-DOWN = "The bot can't record anything right now; nothing was spent. Please try again in a few minutes."
-IN_DOUBT = ("The bot lost its connection to its records while queueing this image. If it was queued, your image "
-            "will follow here; if not, nothing was spent.")
+BUSY = _("The bot is busy right now; nothing was spent. Please try again in a moment.")
+DOWN = _("The bot can't record anything right now; nothing was spent. Please try again in a few minutes.")
+IN_DOUBT = _("The bot lost its connection to its records while queueing this image. If it was queued, your image "
+             "will follow here; if not, nothing was spent.")
 
 
 class Busy(UserFacingError):
@@ -110,7 +111,7 @@ class GenerationService:
             # Only what the result's embed shows; a ledger that can't answer now is waited for (the
             # image is in hand), like a settle, rather than failing a job that Pixazo made.
             landed, quota = await self._until_landed(job_id, "read the member's credits", lambda: self._store.snapshot(
-                member, default_allowance=self._settings.quota_default_daily_credits))
+                member, default_allowance=self._settings.default_allowance(member)))
             if not landed or quota is None:
                 raise asyncio.CancelledError()  # shutdown: put back, made again at the next start
             outcome = Outcome(job_id, prepared, image, time.monotonic() - started, cost, quota)

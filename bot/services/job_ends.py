@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import logging
 
+from bot.core.i18n import _
 from bot.domain import JobState
 from bot.domain.records import JobRecord
 
 # The queue's own logger: these are its lines.
 log = logging.getLogger("bot.services.queue")
 
-UNEXPECTED = "Something unexpected went wrong on the bot's side; no credits were spent."
-NOT_RECORDED = "The bot couldn't record your image, so it was not posted and no credits were spent. Please try again."
-WAITED_TOO_LONG = "Your image waited in the queue too long and was not made; no credits were spent. Please try again."
-INTERRUPTED_TWICE = ("Your image could not be made: the bot was interrupted twice while making it. No credits were "
-                     "spent; please try again.")
+UNEXPECTED = _("Something unexpected went wrong on the bot's side; no credits were spent.")
+NOT_RECORDED = _("The bot couldn't record your image, so it was not posted and no credits were spent. Please try again.")
+WAITED_TOO_LONG = _("Your image waited in the queue too long and was not made; no credits were spent. Please try again.")
+INTERRUPTED_TWICE = _("Your image could not be made: the bot was interrupted twice while making it. No credits were "
+                      "spent; please try again.")
 
 
 class Discarded(Exception):

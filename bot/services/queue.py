@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from bot.core import logs
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text
 from bot.core.metrics import Metrics
 from bot.core.settings import Settings
 from bot.domain import JobState, Member, Refused, StoreBusy, StoreDown, WriteInDoubt
@@ -46,8 +47,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # the claim is also retried this often: jobs another process queued, a busy database
 REQUEUE_WAIT_SECONDS = 1.5  # after the grace: SHUTDOWN_GRACE_SECONDS (8) + this stays inside Docker's 10 s
-# Waiting past QUEUE_MAX_WAIT_SECONDS is looked for this often (a write, so not on every wake-up).
-EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)
+EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)  # a wait past QUEUE_MAX_WAIT_SECONDS is looked for (a write)
 
 
 class QueueStore(JobQueue, Audit, Protocol):
@@ -135,7 +135,7 @@ class QueueRunner:
         try:
             job_id, _ = await self._store.enqueue(
                 member, channel_id=channel_id, model=prepared.model.key, params=prepared.payload,
-                cost=self._quotas.cost_of(prepared.model.key), default_allowance=settings.quota_default_daily_credits,
+                cost=self._quotas.cost_of(prepared.model.key), default_allowance=settings.default_allowance(member),
                 max_jobs=settings.quota_max_jobs_per_user, global_cap=settings.quota_global_daily_credits,
                 max_queue=settings.queue_max_length, delivery=delivery, token=token, inputs=inputs)
         except Refused as refused:
@@ -261,7 +261,7 @@ class QueueRunner:
         except UserFacingError as exc:  # the ledger has it failed: refunded
             log.log(logging.getLevelName(exc.log_level), "job %d /%s for user %s failed: %s", job_id, job["model"],
                     job["user_id"], exc.detail)
-            await courier.tell(job, exc.user_message, noticed=noticed or notice.text is not None)
+            await courier.tell(job, exc.text, noticed=noticed or notice.text is not None)
         except asyncio.CancelledError:
             outcome = None  # cancelled by its member (counted there), or put back in the queue
             if job_id not in self._cancelled and job_id not in self._lost:
@@ -379,7 +379,7 @@ class QueueRunner:
             if job.get("delivery") is not None:  # a queued job: it has a message to replace and a member to tell
                 await self._tell_failed(job, INTERRUPTED_TWICE, "failed")
 
-    async def _tell_failed(self, job: JobRecord, text: str, outcome: str) -> None:
+    async def _tell_failed(self, job: JobRecord, text: Text, outcome: str) -> None:
         """A job the ledger has failed (refunded) here without running it: counted, and its member told."""
         self.metrics.job_ended(job["model"], outcome, job["cost"])
         notice = self._notices.pop(job["id"], None)

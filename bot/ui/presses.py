@@ -6,7 +6,9 @@ message, but an interaction is JSON from outside: its id may name a row of anoth
 no row can have. So each press loads its row through `pressed`, which answers "no longer known" unless
 the row exists, belongs to the server it was pressed in and is in a channel where the bot put its
 buttons, and then judges the member's permissions there (the press's own, which Discord computes for
-that channel). One function for every button and form, so no new one can forget a part of it.
+that channel). A row of a member's personal use (bot/ui/installs.py) belongs where no server decides,
+and only that member may press its buttons. One function for every button and form, so no new one can
+forget a part of it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _
+from bot.domain import PERSONAL
+from bot.ui.installs import scope_of
 
 if TYPE_CHECKING:
     from bot.ui.app import PixazoBot
@@ -39,19 +44,20 @@ class Subject:
     here, and the row's columns naming the channels where the bot puts its buttons."""
 
     name: str
-    unknown: str
+    unknown: Text
     reader: str  # the `Lookups` method that reads the row by id ("" for MEMBER: the id is the member's)
     channels: tuple[str, ...]
 
 
-JOB = Subject("job", "That image is no longer known to the bot.", "job", ("channel_id", "result_channel_id"))
-REVIEW = Subject("review", "This review is no longer known to the bot.", "review", ("review_channel_id",))
+JOB = Subject("job", _("That image is no longer known to the bot."), "job", ("channel_id", "result_channel_id"))
+REVIEW = Subject("review", _("This review is no longer known to the bot."), "review", ("review_channel_id",))
 # An appeal's Ask a moderator is under the refusal, in the channel asked in; Allow once and Deny are on
 # its post in the review channel.
-APPEAL = Subject("appeal", "That request is no longer known to the bot.", "appeal", ("channel_id",))
-APPEAL_REVIEW = Subject("appeal", "That request is no longer known to the bot.", "appeal", ("review_channel_id",))
+APPEAL = Subject("appeal", _("That request is no longer known to the bot."), "appeal", ("channel_id",))
+APPEAL_REVIEW = Subject("appeal", _("That request is no longer known to the bot."), "appeal", ("review_channel_id",))
+PERSONAL_ONLY = _("Only the member who made this can use its buttons: it is theirs, made with their personal credits.")
 # /history's pages and /forget's question: the member's own, in the server pressed in.
-MEMBER = Subject("member", "These buttons are no longer known to the bot.", "", ())
+MEMBER = Subject("member", _("These buttons are no longer known to the bot."), "", ())
 
 
 class Who(enum.Enum):
@@ -64,7 +70,7 @@ class Who(enum.Enum):
 
 
 async def pressed(interaction: discord.Interaction[PixazoBot], subject: Subject, raw_id: int, *, what: str,
-                  who: Who = Who.ANYONE, refusal: str = "") -> Any:
+                  who: Who = Who.ANYONE, refusal: Text | str = "") -> Any:
     """The row the press is about, or a UserFacingError with the one sentence saying why not.
 
     `raw_id` is the custom_id's number as given, in range or not. `refusal` is the sentence for a
@@ -76,8 +82,9 @@ async def pressed(interaction: discord.Interaction[PixazoBot], subject: Subject,
     if row is None:
         raise unknown
     guild_id = row.get("guild_id")
+    scope = scope_of(interaction)  # the server that added the bot, or PERSONAL where none decides
     channels = {row[c] for c in subject.channels if row.get(c) is not None}  # none known: any channel
-    if guild_id != interaction.guild_id or (channels and interaction.channel_id not in channels):
+    if guild_id != scope or (channels and interaction.channel_id not in channels):
         # Not a stale button: a press that names another server's (or channel's) row was made up.
         unknown.detail = (f"{what}: {subject.name} {raw_id} belongs to guild {guild_id} (channels "
                           f"{sorted(channels)}), pressed by user {interaction.user.id} in guild "
@@ -85,11 +92,15 @@ async def pressed(interaction: discord.Interaction[PixazoBot], subject: Subject,
         unknown.log_level = "WARNING"
         raise unknown
     owner = row.get("user_id") == interaction.user.id
-    moderator = interaction.guild_id is not None and interaction.permissions.manage_messages
+    if scope == PERSONAL and not owner:
+        # Personal credits paid for it and no server's moderators look after it: it is the member's alone.
+        raise UserFacingError(PERSONAL_ONLY, detail=f"{what}: user {interaction.user.id} is not the owner of "
+                                                    f"personal {subject.name} {raw_id}")
+    moderator = scope != PERSONAL and interaction.permissions.manage_messages
     allowed = {Who.ANYONE: True, Who.OWNER: owner, Who.MODERATOR: moderator,
                Who.OWNER_OR_MODERATOR: owner or moderator}[who]
     if not allowed:
-        raise UserFacingError(refusal or "You cannot use this button.",
+        raise UserFacingError(refusal or _("You cannot use this button."),
                               detail=f"{what}: user {interaction.user.id} is not the {who.value} of "
                                      f"{subject.name} {raw_id}")
     return row
@@ -99,5 +110,5 @@ async def _load(interaction: discord.Interaction[PixazoBot], subject: Subject, r
     if not 0 < raw_id <= MAX_ROW_ID:
         return None
     if not subject.reader:
-        return {"user_id": raw_id, "guild_id": interaction.guild_id}
+        return {"user_id": raw_id, "guild_id": scope_of(interaction)}
     return await getattr(interaction.client.services.lookups, subject.reader)(raw_id)

@@ -42,7 +42,7 @@ class CancelButton(Press, template=rf"queue:cancel:(?P<job>{presses.ID})"):
         state = job["state"]
         if state in ALREADY:
             raise UserFacingError(ALREADY[state], detail=f"job {job_id} is already {state}")
-        before, after = await interaction.client.services.queue.cancel(job_id, interaction.user.id)
+        before, after = await interaction.client.services.queue.cancel(job, interaction.user.id)
         if after is not JobState.CANCELLED or before is JobState.CANCELLED:
             raise UserFacingError(ALREADY.get(after or state) or _("This image can no longer be cancelled."),
                                   detail=f"job {job_id} was {after} when cancelled")
@@ -63,7 +63,7 @@ async def cancel_batch(interaction: Interaction, job: JobRecord) -> None:
     if not open_rows:
         raise UserFacingError(_("These images already ended."), detail=f"batch {batch} has no open job")
     for row in open_rows:
-        await services.queue.cancel(row["id"], interaction.user.id)
+        await services.queue.cancel(row, interaction.user.id)
     log.info("batch %d: %d image(s) cancelled by user %s; their credits are refunded", batch, len(open_rows),
              interaction.user.id)
     rows = await services.lookups.batch(batch)

@@ -36,6 +36,8 @@ BUTTONS = {
     "result:details:{job}": IMAGE,
     "result:delete:{job}": IMAGE,
     "result:report:{job}": IMAGE,
+    "batch:use:{job}": IMAGE,
+    "batch:reroll:{job}": IMAGE,
     "review:approve:{review}": REVIEW,
     "review:reject:{review}": REVIEW,
     "review:keep:{report}": REVIEW,

@@ -152,3 +152,17 @@ async def test_config_show_names_the_imagine_model_and_the_styles(harness):
     shown = fields["/imagine and styles (6)"]
     assert shown.startswith("model /sd3; results only to a member who asks: not offered. Styles: ")
     assert "noir" in shown and "watercolor" in shown
+
+
+async def test_a_change_of_defaults_is_seen_by_the_very_next_command(harness):
+    """The process keeps a member's defaults once read (a command costs no read for them); /settings set
+    and reset drop what it kept, so the next command uses what the member just chose."""
+    await harness.answer("imagine", {"prompt": PROMPT}, user_id=USER)  # the (empty) defaults are kept now
+    await settings(harness, "set", {"model": "sd3"})
+    await harness.answer("imagine", {"prompt": PROMPT}, user_id=USER)
+    await settings(harness, "set", {"count": 2})
+    await harness.answer("imagine", {"prompt": PROMPT}, user_id=USER)
+    await settings(harness, "reset")
+    await harness.answer("imagine", {"prompt": PROMPT}, user_id=USER)
+    rows = sorted(await finished(harness, 5), key=lambda r: r["id"])
+    assert [r["model"] for r in rows] == ["sdxl", "sd3", "sd3", "sd3", "sdxl"]

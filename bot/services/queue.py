@@ -38,6 +38,7 @@ from bot.services.job_ends import (
     unsettled,
 )
 from bot.services.job_rows import member_of_job, prepared_of
+from bot.services.leases import Leases
 from bot.services.notices import Courier, Notice, Notices
 from bot.services.quotas import Quotas
 from bot.services.reserving import enqueue_batch, reservation
@@ -71,7 +72,8 @@ class QueueRunner:
         self._lease = settings.job_lease_seconds
         self._running: dict[int, asyncio.Task] = {}
         self._cancelled: set[int] = set()  # cancelled by a member while running here
-        self._lost: set[int] = set()  # its lease expired and another process took it over
+        self.leases = Leases(store, self._owner, self._lease, self._running, self._cancelled, self.metrics)
+        self._lost = self.leases.lost  # its lease expired and another process took it over
         self._delivered: set[int] = set()  # the member has its result; its success is being recorded
         self.notices = Notices(settings, store, self._courier, slots=self._slots, clock=clock)
         self._notices = self.notices.board  # job id -> its notice, shared with the notices' loop
@@ -88,7 +90,7 @@ class QueueRunner:
             return
         self._tasks = [asyncio.create_task(self._dispatch_loop(), name="queue-dispatch"),
                        asyncio.create_task(self.notices.loop(), name="queue-notices"),
-                       asyncio.create_task(self._renew_loop(), name="queue-leases")]
+                       asyncio.create_task(self.leases.loop(), name="queue-leases")]
 
     async def shutdown(self) -> None:
         """Start no more jobs; give running calls SHUTDOWN_GRACE_SECONDS to finish and be delivered,
@@ -226,19 +228,12 @@ class QueueRunner:
     async def _run(self, job: JobRecord) -> None:
         job_id = job["id"]
         logs.bind(job=job_id, server=job["guild_id"], member=job["user_id"])  # this job's task's lines
-        notice = self._notices.get(job_id) or Notice(job, self._clock())
-        if job.get("batch_id") is None:  # a batch's first job's notice stands for all of it (one message)
-            self._notices[job_id] = notice
-        notice.job = job
-        notice.started = started = self._clock()
+        notice, started = self._notice_of(job)
         courier = self._courier()
         noticed = notice.text is not None
         outcome: str | None = "failed"  # what the ledger has, once it ended here: failed is refunded
         try:
             prepared, member = await self._request_of(job)
-
-            async def ready() -> QuotaSnapshot:
-                return await self._ready(job_id, member)
 
             async def deliver(outcome: Outcome) -> tuple[int, int] | None:
                 if job_id in self._cancelled or job_id in self._lost:
@@ -249,7 +244,8 @@ class QueueRunner:
                 self._delivered.add(job_id)
                 return posted
 
-            await self._generation.execute(job_id, prepared, member, deliver=deliver, ready=ready,
+            await self._generation.execute(job_id, prepared, member, deliver=deliver,
+                                           ready=lambda: self._ready(job_id, member),
                                            record=lambda posted: generation_entry(job, posted), cost=job["cost"],
                                            started=started, requeue=lambda: job_id not in self._cancelled)
             outcome = "succeeded"
@@ -276,6 +272,15 @@ class QueueRunner:
             await self._tell(job, UNEXPECTED, noticed=noticed or notice.text is not None)
         finally:
             self._ended(job, outcome, started)
+
+    def _notice_of(self, job: JobRecord) -> tuple[Notice, float]:
+        """The job's waiting notice, and its run's start: now."""
+        notice = self._notices.get(job["id"]) or Notice(job, self._clock())
+        if job.get("batch_id") is None:  # a batch's first job's notice stands for all of it (one message)
+            self._notices[job["id"]] = notice
+        notice.job = job
+        notice.started = started = self._clock()
+        return notice, started
 
     async def _tell(self, job: JobRecord, text: Text | str, *, noticed: bool) -> None:
         self._notices.pop(job.get("batch_id") or 0, None)  # a batch's message shows this image's end from now on
@@ -310,59 +315,11 @@ class QueueRunner:
         row, quota = await self._store.delivering(job_id, member,
                                                   default_allowance=self._settings.default_allowance(member))
         if row is not None and row.get("lease_owner") not in (None, self._owner):
-            self._lose(job_id)
+            self.leases.lose(job_id)
             raise Discarded()
         if row is not None and row["state"] == JobState.CANCELLED:
             raise Discarded()
         return quota
-
-    async def _renew_loop(self) -> None:
-        """Every third of the lease, push this process's leases forward (a job waiting for its settle
-        to land included: it stays this process's). A job still running whose lease another process
-        took over meanwhile (this one stalled) is stopped here, neither delivered nor settled: its new
-        holder does both. Only a job still running is judged by its lease: once its settle landed, the
-        work after it (delivering, telling the member) always finishes."""
-        while True:
-            await asyncio.sleep(self._lease / 3)
-            ids = [job_id for job_id, task in self._running.items() if not task.done()]
-            if not ids:
-                continue  # nothing held: nothing to ask the ledger
-            try:
-                held = await self._store.renew(self._owner, ids, self._lease)
-                for job_id in ids:
-                    if job_id not in held:
-                        await self._judge(job_id)
-            except StoreDown:
-                continue  # the store has logged the outage once; nobody else can claim them meanwhile either
-            except StoreBusy as exc:
-                log.warning("queue: could not renew %d lease(s), the database is busy: %s", len(ids), exc)
-                continue
-            except Exception:
-                log.exception("queue: renewing %d lease(s) failed; trying again", len(ids))
-                continue
-
-    async def _judge(self, job_id: int) -> None:
-        """A job of this process's whose lease did not renew: the ledger says why."""
-        task = self._running.get(job_id)
-        if task is None or task.done():
-            return
-        row = await self._store.job(job_id)
-        if row is None:
-            return
-        state = JobState(row["state"])
-        if state is JobState.RUNNING and row.get("lease_owner") not in (None, self._owner):
-            log.warning("job %d: its lease expired and another process took it over; stopping it here", job_id)
-            self._lose(job_id)
-            task.cancel()
-        elif state is JobState.CANCELLED:
-            log.info("job %d was cancelled in another process; stopping it here", job_id)
-            self._cancelled.add(job_id)
-            task.cancel()
-        # Else it is settled here (succeeded, failed, back in the queue): what follows the settle finishes.
-
-    def _lose(self, job_id: int) -> None:
-        self._lost.add(job_id)
-        self.metrics.lease_lost()
 
     async def _expire(self) -> None:
         expired = await self._store.expire_waiting(self._store.now() - self._settings.queue_max_wait_seconds)

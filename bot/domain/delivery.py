@@ -26,6 +26,9 @@ class Delivery(BaseModel):
     spoiler: bool = False  # an age-restricted channel whose server wants results as spoilers
     age_restricted: bool = False  # asked in an age-restricted channel: the image check does not run
     review: int | None = None  # approval mode: the review channel the result waits in first
+    # The interaction's own message holds the job's inputs (an edit's canvas and mask, which Pixazo fetches
+    # from it): the result is posted as a new message, never over that one.
+    holds_inputs: bool = False
 
     @property
     def upload_limit(self) -> int:

@@ -238,7 +238,8 @@ class GenerationService:
                 return await self._pixazo.generate(prepared.model, prepared.payload, on_start=on_start,
                                                    use_stream=self._settings.pixazo_use_stream_endpoints)
         except PixazoError as exc:
-            raise PixazoFailed(exc) from exc
+            model = prepared.model
+            raise PixazoFailed(exc, tuple(f for f in (model.image_field, model.mask_field) if f)) from exc
         except TimeoutError:
             raise PixazoFailed(PixazoTimeout(
                 self._settings.job_deadline_seconds,

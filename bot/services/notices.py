@@ -36,6 +36,8 @@ class Courier(Protocol):
 
     async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None: ...
 
+    async def fresh_links(self, urls: list[str]) -> list[str]: ...
+
 
 @dataclass
 class Notice:

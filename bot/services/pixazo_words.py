@@ -4,6 +4,8 @@ says so, once."""
 
 from __future__ import annotations
 
+import re
+
 from bot.core.errors import UserFacingError
 from bot.core.text import end_sentence
 from bot.pixazo.errors import (
@@ -24,6 +26,7 @@ from bot.pixazo.errors import (
 # whole refusal must stay far below Discord's 2000-character message limit.
 SHOWN_MAX = 200
 NOTHING_SPENT = "No credits were spent."
+_LINK = re.compile(r"https?://\S+")  # the links Pixazo names in a refusal: long, signed, of no use to a member
 
 _ANSWERS = {
     Problem.FAR_TOO_LARGE: "returned an image far larger than any model makes, too large to check and post",
@@ -68,9 +71,13 @@ def _timeout(exc: PixazoTimeout) -> str:
     return f"Pixazo did not answer within {shown} seconds, so the request was dropped."
 
 
-def sentence(exc: PixazoError) -> str:
-    """The member's sentence for a failed Pixazo call, ending in "No credits were spent."."""
-    if isinstance(exc, PixazoRejected):
+def sentence(exc: PixazoError, inputs: tuple[str, ...] = ()) -> str:
+    """The member's sentence for a failed Pixazo call, ending in "No credits were spent.". `inputs`: the
+    fields of the links Pixazo fetches (inpainting's image and mask), named by a refusal it could not fetch."""
+    if isinstance(exc, PixazoRejected) and exc.reason and any(field in exc.reason for field in inputs):
+        said = ("Pixazo could not fetch the picture or the mask from Discord (the files were removed, or Discord "
+                f"stopped serving them): {literal(_LINK.sub('…', exc.reason), 120)}.")
+    elif isinstance(exc, PixazoRejected):
         said = f"Pixazo refused this request{end_sentence(f': {literal(exc.reason)}') if exc.reason else '.'}"
     elif isinstance(exc, PixazoAuthError):
         said = ("Pixazo refused the bot's API key. The bot's operator needs to fix its configuration; "
@@ -97,6 +104,6 @@ def sentence(exc: PixazoError) -> str:
 class PixazoFailed(UserFacingError):
     """A failed Pixazo call, worded for the member; the client's error is its __cause__."""
 
-    def __init__(self, exc: PixazoError) -> None:
-        super().__init__(sentence(exc), detail=exc.detail)
+    def __init__(self, exc: PixazoError, inputs: tuple[str, ...] = ()) -> None:
+        super().__init__(sentence(exc, inputs), detail=exc.detail)
         self.log_level = exc.log_level

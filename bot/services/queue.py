@@ -25,7 +25,7 @@ from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.services.audit import record_generation
 from bot.services.generation import BUSY, DOWN, IN_DOUBT, Busy, Down, GenerationService, Outcome, Unsettled
-from bot.services.job_rows import member_of_job, prepared_of
+from bot.services.job_rows import member_of_job, prepared_of, with_fresh_inputs
 from bot.services.notices import Courier, Notice, Notices
 from bot.services.quotas import Quotas
 from bot.services.validation import Prepared
@@ -284,7 +284,7 @@ class QueueRunner:
 
     async def _request_of(self, job: JobRecord) -> tuple[Prepared, Member]:
         try:
-            return prepared_of(job), member_of_job(job)
+            return await with_fresh_inputs(prepared_of(job), self._courier()), member_of_job(job)
         except Exception as exc:  # a row this version cannot run (say, a model no longer in the catalog)
             if (state := await self._generation.refund(job["id"], exc)) is not JobState.FAILED:
                 raise Unsettled(job["id"], state) from exc

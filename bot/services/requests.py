@@ -50,13 +50,13 @@ class Admission:
 
 
 def make_delivery(prepared: Prepared, requester: Requester, admission: Admission, *, note: str | None = None,
-                  thumbnail_url: str | None = None) -> Delivery:
+                  thumbnail_url: str | None = None, holds_inputs: bool = False) -> Delivery:
     """What the queued row keeps to deliver the job without the interaction object (after a restart)."""
     return Delivery(application_id=requester.application_id, prompt=prepared.prompt, shown=prepared.shown,
                     role_ids=requester.member.role_ids, requester=requester.name, avatar_url=requester.avatar_url,
                     filesize_limit=requester.filesize_limit, thumbnail_url=thumbnail_url, note=note or None,
                     spoiler=admission.spoiler, age_restricted=admission.asker.age_restricted,
-                    review=admission.review)
+                    review=admission.review, holds_inputs=holds_inputs)
 
 
 class Requests:
@@ -72,9 +72,10 @@ class Requests:
 
     async def submit(self, prepared: Prepared, requester: Requester, admission: Admission, *, channel_id: int | None,
                      token: str | None, inputs: dict[str, Any] | None = None, note: str | None = None,
-                     thumbnail_url: str | None = None) -> int:
+                     thumbnail_url: str | None = None, holds_inputs: bool = False) -> int:
         """Queue the job: credits reserved now (a refusal raises, nothing spent); the queue runs and
         delivers it. `token` is the interaction's (None: the result is a channel post naming the member)."""
-        delivery = make_delivery(prepared, requester, admission, note=note, thumbnail_url=thumbnail_url)
+        delivery = make_delivery(prepared, requester, admission, note=note, thumbnail_url=thumbnail_url,
+                                 holds_inputs=holds_inputs)
         return await self._queue.submit(admission.shape(prepared), requester.member, channel_id=channel_id,
                                         delivery=delivery, token=token, inputs=inputs)

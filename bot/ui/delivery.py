@@ -104,10 +104,10 @@ class WebhookCourier:
         if webhook is not None:
             embed, file = await self._message(job, outcome)
             try:
-                if noticed:  # the notice becomes the result
+                if noticed and not delivery.holds_inputs:  # the notice becomes the result
                     posted = await edit_original(webhook, content=note, embed=embed,
                                                  attachments=[file] if file else [], view=result_view(job["id"]))
-                else:  # still "thinking…": the first followup replaces it
+                else:  # still "thinking…" (the first followup replaces it), or a message to keep: a new one
                     kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True,
                                               "view": result_view(job["id"]), "content": note}
                     if file is not None:
@@ -136,6 +136,12 @@ class WebhookCourier:
                                   detail=f"interaction token gone and channel {job['channel_id']} refused the result:"
                                          f" HTTP {exc.status}: {exc.text}") from None
         await self.bot.services.results.remember(job["id"], sent.channel.id, sent.id)
+
+    async def fresh_links(self, urls: list[str]) -> list[str]:
+        """The job's input links, those Discord's CDN no longer serves (or soon won't) exchanged for fresh ones."""
+        from bot.ui.cdn import fresh_links
+
+        return await fresh_links(self.bot, urls)
 
     async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None:
         """A private word where the token still works (the public "thinking…" or notice removed first);

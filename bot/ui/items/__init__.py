@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.ui.items.appeals import AllowButton, AskButton, DenyButton, DenyForm
 from bot.ui.items.approval import ApproveButton, RejectButton, RejectForm
 from bot.ui.items.base import Form, Press
+from bot.ui.items.edits import MenuForm, OutpaintButton, OutpaintForm, VaryButton, VaryForm
 from bot.ui.items.history import ForgetButton, PageButton
 from bot.ui.items.queue import CancelButton
 from bot.ui.items.reports import KeepButton, RemoveButton
@@ -21,5 +22,5 @@ from bot.ui.items.results import (
 
 ITEMS: tuple[type[Press], ...] = (CancelButton, RerollButton, EditButton, DetailsButton, DeleteButton, ReportButton,
                                   ApproveButton, RejectButton, KeepButton, RemoveButton, AskButton, AllowButton,
-                                  DenyButton, PageButton, ForgetButton)
-FORMS: tuple[type[Form], ...] = (EditForm, ReportForm, RejectForm, DenyForm)
+                                  DenyButton, PageButton, ForgetButton, OutpaintButton, VaryButton)
+FORMS: tuple[type[Form], ...] = (EditForm, ReportForm, RejectForm, DenyForm, OutpaintForm, VaryForm, MenuForm)

@@ -152,4 +152,7 @@ RESULT_BUTTONS = (RerollButton, EditButton, DetailsButton, DeleteButton, ReportB
 
 
 def result_view(job_id: int) -> discord.ui.View:
-    return finished_view(*(button(job_id) for button in RESULT_BUTTONS))
+    """Reroll, Edit, Details, Delete, Report; Zoom Out 1.5×, 2×, Vary Region; Pan ← → ↑ ↓."""
+    from bot.ui.items.edits import edit_buttons
+
+    return finished_view(*(button(job_id) for button in RESULT_BUTTONS), *edit_buttons(job_id))

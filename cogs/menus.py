@@ -1,0 +1,51 @@
+"""The message menus (Apps ▸ …) on any message with a picture, a member's own upload included:
+"Inpaint this…" (repaint a region, or the white of the member's own mask) and "Zoom out this". Each
+checks the picture as far as Discord describes it (type, size, pixels) before opening its form; the
+form's submission checks the file itself and runs it (bot/ui/items/edits.py)."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.ui.app import PixazoBot
+from bot.ui.edit_forms import region_form, zoom_form
+from bot.ui.items.edits import picture_of
+from bot.ui.requests import member_of
+
+INPAINT_THIS = "Inpaint this…"
+ZOOM_THIS = "Zoom out this"
+
+
+class Menus(commands.Cog):
+    def __init__(self, bot: PixazoBot) -> None:
+        self.bot = bot
+        self.menus = [app_commands.guild_only(app_commands.ContextMenu(name=name, callback=callback))
+                      for name, callback in ((INPAINT_THIS, self.inpaint_this), (ZOOM_THIS, self.zoom_this))]
+
+    async def cog_load(self) -> None:
+        for menu in self.menus:
+            self.bot.tree.add_command(menu)
+
+    async def cog_unload(self) -> None:
+        for menu in self.menus:
+            self.bot.tree.remove_command(menu.name, type=menu.type)
+
+    async def inpaint_this(self, interaction: discord.Interaction[PixazoBot], message: discord.Message) -> None:
+        await interaction.response.send_modal(region_form(_form_id("inpaint", interaction, message)))
+
+    async def zoom_this(self, interaction: discord.Interaction[PixazoBot], message: discord.Message) -> None:
+        await interaction.response.send_modal(zoom_form(_form_id("zoom", interaction, message)))
+
+
+def _form_id(op: str, interaction: discord.Interaction[PixazoBot], message: discord.Message) -> str:
+    """The form's custom_id, once the picture passed what Discord's description of it tells (a refusal is
+    private and costs nothing): the member's own form, about this message."""
+    member_of(interaction)  # a server's menu only
+    interaction.client.services.edits.precheck(picture_of(message))
+    return f"menu:{op}:{interaction.user.id}:{message.channel.id}:{message.id}"
+
+
+async def setup(bot: PixazoBot) -> None:
+    await bot.add_cog(Menus(bot))

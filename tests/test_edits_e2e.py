@@ -1,0 +1,144 @@
+"""Zoom Out, Pan and Vary Region on a result, through the real discord.py against the fakes, on both
+ledgers: the form, the canvas and mask the bot posts to the member (Discord's CDN hosts them, with signed
+links), and what the fake Pixazo fetched from those links, pixel by pixel."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, ImageChops
+
+from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
+from tests.fakes.discord import FakeInteraction
+from tests.fakes.images import make_mask, make_png
+from tests.ledger import read_jobs
+from tests.test_results_e2e import button_ids
+
+PROMPT = "a lighthouse at dusk"
+INPAINT_PATH = "/inpainting/v1/getImage"
+
+
+@pytest.fixture
+def ledger_settings(backend) -> dict:
+    return backend.settings
+
+
+async def make_result(harness, width: int = 512, height: int = 384, user_id: int = 4000) -> dict:
+    harness.discord.signed_urls = True  # Discord's own links: signed, expiring, ephemeral uploads
+    _, message = await harness.answer("sdxl", {"prompt": PROMPT, "width": width, "height": height}, user_id=user_id)
+    assert message["embeds"], message
+    return harness.discord.messages[message["id"]]
+
+
+async def open_form(harness, message: dict, label: str, user_id: int = 4000) -> FakeInteraction:
+    clicked = await harness.discord.click(message, button_ids(message)[label], user_id=user_id)
+    callback = await clicked.wait_callback()
+    assert callback["type"] == 9, callback
+    return clicked
+
+
+async def submitted(harness, opened: FakeInteraction, values: dict | None = None, files: dict | None = None,
+                    ) -> tuple[FakeInteraction, dict, dict]:
+    """The form sent; (the submission, the private message with the canvas and mask, the result)."""
+    sent = await harness.discord.submit_modal(opened, values or {}, files=files)
+    hosted = await sent.wait_followup()
+    await harness.discord.wait_for(lambda: len(sent.followups) >= 2, timeout=10)
+    return sent, hosted, sent.followups[1]
+
+
+def grey(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data)).convert("L")
+
+
+def white_exactly_in(mask: Image.Image, keep: tuple[int, int, int, int]) -> bool:
+    """Black inside `keep`, white everywhere else."""
+    expected = Image.new("L", mask.size, 255)
+    expected.paste(0, keep)
+    return ImageChops.difference(mask, expected).getbbox() is None
+
+
+# The fake Pixazo makes a 512×384 request at 1/16: a 32×24 result. The inpainting model takes sides of 256 to
+# 2048 in multiples of 8, so its canvas is scaled up to fit: 344×256 for a Zoom Out (the picture's own shape),
+# 48×24 -> 512×256 for a Pan sideways, 32×36 -> 256×288 for a Pan up or down.
+ZOOMS = [("Zoom Out 2×", (344, 256), (86, 64, 258, 192)), ("Zoom Out 1.5×", (344, 256), (57, 42, 286, 213))]
+PANS = [("Pan →", (512, 256), (0, 0, 341, 256)), ("Pan ←", (512, 256), (171, 0, 512, 256)),
+        ("Pan ↓", (256, 288), (0, 0, 256, 192)), ("Pan ↑", (256, 288), (0, 96, 256, 288))]
+
+
+@pytest.mark.parametrize(("label", "size", "keep"), ZOOMS + PANS, ids=[c[0] for c in ZOOMS + PANS])
+async def test_zoom_and_pan_send_the_canvas_and_a_mask_white_exactly_where_new(harness, label, size, keep):
+    result = await make_result(harness)
+    opened = await open_form(harness, result, label)
+    assert harness.discord.modal_values(opened) == {"Prompt": PROMPT}, "the prompt, prefilled"
+    sent, hosted, posted = await submitted(harness, opened, {"Prompt": PROMPT + ", wide shot"})
+    assert is_ephemeral(hosted) and [a["filename"] for a in hosted["attachments"]] == ["canvas.png", "mask.png"]
+    assert not is_ephemeral(posted) and posted["embeds"], "the result is public, a new message"
+    assert button_ids(posted)["Zoom Out 2×"].startswith("result:zoom-2:"), "the result carries the buttons too"
+
+    _, call = harness.pixazo.requests
+    assert call.path == INPAINT_PATH
+    image, mask = call.inputs["imageUrl"], call.inputs["maskUrl"]
+    assert (call.json["imageUrl"], call.json["maskUrl"]) == tuple(a["url"] for a in hosted["attachments"])
+    assert "/ephemeral-attachments/" in image.url and "&hm=" in mask.url
+    assert call.json["prompt"] == PROMPT + ", wide shot"
+    assert (call.json["width"], call.json["height"]) == size == image.size == mask.size
+    assert (image.status, mask.status, mask.mode) == (200, 200, "L")
+    assert white_exactly_in(grey(mask.data), keep)
+    source = Image.open(io.BytesIO(harness.pixazo.images[harness.pixazo.requests[0].image_url])).convert("RGB")
+    kept = Image.open(io.BytesIO(image.data)).convert("RGB").crop(keep).resize(source.size)
+    assert max(high for _, high in ImageChops.difference(kept, source).getextrema()) < 24, "the picture, kept"
+
+    first, second = await read_jobs(harness.settings, GUILD_ID, 4000)
+    assert (second["model"], second["state"], second["cost"]) == ("inpaint", "succeeded", 2)
+    assert embed_fields(posted)["Cost"].startswith("2 credits")
+    assert second["inputs"]["image"]["width"] == size[0] and second["inputs"]["mask"]["format"] == "png"
+
+
+async def test_vary_region_with_a_preset(harness):
+    result = await make_result(harness)
+    opened = await open_form(harness, result, "Vary Region")
+    assert harness.discord.modal_values(opened) == {"Prompt": PROMPT, "Region to repaint": ["centre"],
+                                                     "Your mask (optional)": []}
+    _, _, posted = await submitted(harness, opened, {"Region to repaint": ["left"]})
+    assert posted["embeds"]
+    _, call = harness.pixazo.requests
+    mask = call.inputs["maskUrl"]
+    assert mask.size == call.inputs["imageUrl"].size == (344, 256)
+    assert white_exactly_in(grey(mask.data), (172, 0, 344, 256)), "the left half white, the rest black"
+
+
+async def test_vary_region_with_an_uploaded_mask_scaled_to_the_picture(harness):
+    result = await make_result(harness)
+    opened = await open_form(harness, result, "Vary Region")
+    drawn = make_mask(64, 48, "half")  # left half white, not the picture's size but its shape
+    _, _, posted = await submitted(harness, opened, files={"Your mask (optional)": [("mine.png", drawn)]})
+    assert posted["embeds"]
+    _, call = harness.pixazo.requests
+    mask = grey(call.inputs["maskUrl"].data)
+    assert mask.size == (344, 256)
+    assert mask.getpixel((10, 10)) == 255 and mask.getpixel((330, 250)) == 0
+
+
+async def test_an_uploaded_mask_of_another_shape_is_refused_for_free(harness):
+    result = await make_result(harness)
+    opened = await open_form(harness, result, "Vary Region")
+    sent = await harness.discord.submit_modal(opened, {}, files={"Your mask (optional)": [
+        ("mine.png", make_mask(300, 300, "half"))]})
+    answer = await sent.wait_followup()
+    assert is_ephemeral(answer) and "same shape" in answer["content"]
+    assert len(harness.pixazo.requests) == 1
+    assert len(await read_jobs(harness.settings, GUILD_ID, 4000)) == 1, "nothing reserved"
+
+
+async def test_a_png_uploaded_as_the_picture_of_a_menu(harness):
+    harness.discord.signed_urls = True
+    posted = await harness.discord.member_message(content="my dog", files=[("dog.png", make_png(640, 480))],
+                                                  user_id=4100, username="bob")
+    opened = await harness.discord.invoke_message_command("Zoom out this", posted)
+    assert (await opened.wait_callback())["type"] == 9
+    sent, hosted, result = await submitted(harness, opened, {"Prompt": "a dog on a beach", "How far": ["2"]})
+    assert result["embeds"] and is_ephemeral(hosted)
+    (call,) = harness.pixazo.requests
+    assert call.inputs["imageUrl"].size == (640, 480)
+    assert white_exactly_in(grey(call.inputs["maskUrl"].data), (160, 120, 480, 360))

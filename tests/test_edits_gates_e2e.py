@@ -9,7 +9,8 @@ import pytest
 from bot.storage import Member
 from tests.conftest import GUILD_ID, eventually, is_ephemeral
 from tests.ledger import open_view, read_jobs
-from tests.test_approval_e2e import ADMIN, WAITING, one_post
+from tests.test_approval_e2e import WAITING, one_post
+from tests.test_approval_e2e import config as admin_config
 from tests.test_edits_e2e import PROMPT, make_result, open_form, submitted
 from tests.test_results_e2e import button_ids
 
@@ -22,9 +23,9 @@ def ledger_settings(backend) -> dict:
 
 
 async def config(harness, sub: str, options: dict) -> None:
-    interaction = await harness.invoke("config", options, subcommand=sub, user_id=9000, username="admin",
-                                       permissions=ADMIN)
-    await interaction.wait_callback()
+    """An admin's /config, answered (so the change is in the ledger)."""
+    said = await admin_config(harness.discord, sub, options)
+    assert said["content"].startswith(("Blocked", "Moderators now", "Approval is now")), said
 
 
 async def refused(harness, opened, values: dict) -> str:

@@ -9,7 +9,7 @@ import io
 import pytest
 from PIL import Image, ImageChops
 
-from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
+from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
 from tests.fakes.discord import FakeInteraction
 from tests.fakes.images import make_mask, make_png
 from tests.ledger import read_jobs
@@ -41,6 +41,7 @@ async def open_form(harness, message: dict, label: str, user_id: int = 4000) -> 
 async def submitted(harness, opened: FakeInteraction, values: dict | None = None, files: dict | None = None,
                     ) -> tuple[FakeInteraction, dict, dict]:
     """The form sent; (the submission, the private message with the canvas and mask, the result)."""
+    assert (await opened.wait_callback())["type"] == 9, "the form was opened"
     sent = await harness.discord.submit_modal(opened, values or {}, files=files)
     hosted = await sent.wait_followup()
     await harness.discord.wait_for(lambda: len(sent.followups) >= 2, timeout=10)
@@ -142,3 +143,119 @@ async def test_a_png_uploaded_as_the_picture_of_a_menu(harness):
     (call,) = harness.pixazo.requests
     assert call.inputs["imageUrl"].size == (640, 480)
     assert white_exactly_in(grey(call.inputs["maskUrl"].data), (160, 120, 480, 360))
+
+
+# -- the message menus -----------------------------------------------------------------------------------
+
+async def member_picture(harness, name: str = "dog.png", data: bytes | None = None, **kwargs) -> dict:
+    harness.discord.signed_urls = True
+    return await harness.discord.member_message(content="my dog", files=[(name, data or make_png(640, 480), *(
+        [kwargs.pop("content_type")] if "content_type" in kwargs else []))], user_id=4100, username="bob")
+
+
+async def test_inpaint_this_on_a_members_upload_with_a_preset_region(harness):
+    posted = await member_picture(harness)
+    opened = await harness.discord.invoke_message_command("Inpaint this…", posted)
+    assert (await opened.wait_callback())["type"] == 9
+    assert harness.discord.modal_values(opened)["Prompt"] in ("", None), "nothing to prefill on a member's upload"
+    _, hosted, result = await submitted(harness, opened, {"Prompt": "a cat", "Region to repaint": ["top"]})
+    assert result["embeds"] and result["content"] == "Vary region (top half)"
+    (call,) = harness.pixazo.requests
+    assert call.inputs["imageUrl"].size == (640, 480) and call.json["prompt"] == "a cat"
+    assert white_exactly_in(grey(call.inputs["maskUrl"].data), (0, 240, 640, 480)), "the top half white"
+    (job,) = await read_jobs(harness.settings, GUILD_ID, 4000)
+    assert job["inputs"]["source"]["filename"] == "dog.png", "charged to who used the menu"
+
+
+async def test_inpaint_this_with_an_uploaded_mask(harness):
+    posted = await member_picture(harness)
+    opened = await harness.discord.invoke_message_command("Inpaint this…", posted)
+    drawn = make_mask(640, 480, "half")
+    _, _, result = await submitted(harness, opened, {"Prompt": "a cat"}, files={"Your mask (optional)": [
+        ("mine.png", drawn)]})
+    assert result["content"] == "Vary region (your mask)"
+    (call,) = harness.pixazo.requests
+    assert white_exactly_in(grey(call.inputs["maskUrl"].data), (320, 0, 640, 480)), "the member's mask as drawn"
+
+
+async def test_your_own_mask_chosen_but_none_uploaded_is_refused(harness):
+    posted = await member_picture(harness)
+    opened = await harness.discord.invoke_message_command("Inpaint this…", posted)
+    await opened.wait_callback()
+    sent = await harness.discord.submit_modal(opened, {"Prompt": "a cat", "Region to repaint": ["upload"]})
+    answer = (await sent.wait_callback())["data"]
+    assert is_ephemeral(answer) and "uploaded none" in answer["content"]
+    assert harness.pixazo.requests == [] and await read_jobs(harness.settings, GUILD_ID, 4000) == []
+
+
+@pytest.mark.parametrize("menu", ["Inpaint this…", "Zoom out this"])
+async def test_a_message_without_a_picture_gets_a_clear_answer(harness, menu):
+    posted = await harness.discord.member_message(content="just words", user_id=4100)
+    answer = (await (await harness.discord.invoke_message_command(menu, posted)).wait_callback())
+    assert answer["type"] == 4 and is_ephemeral(answer["data"])
+    assert answer["data"]["content"].startswith("That message has no picture the bot can work on")
+
+
+async def test_a_picture_inpainting_cannot_take_is_refused_before_the_form(harness):
+    gif = b"GIF89a" + b"\0" * 100
+    posted = await member_picture(harness, "funny.gif", gif, content_type="image/gif")
+    answer = await (await harness.discord.invoke_message_command("Zoom out this", posted)).wait_callback()
+    assert answer["type"] == 4 and "is not a PNG, JPEG or WebP image" in answer["data"]["content"]
+
+
+async def test_a_picture_whose_contents_lie_is_refused_before_anything_is_spent(harness):
+    posted = await member_picture(harness, "dog.jpg", make_png(640, 480), content_type="image/jpeg")
+    opened = await harness.discord.invoke_message_command("Zoom out this", posted)
+    await opened.wait_callback()
+    sent = await harness.discord.submit_modal(opened, {"Prompt": "a dog"})
+    answer = await sent.wait_followup()
+    assert is_ephemeral(answer) and "says it is JPEG but its contents are PNG" in answer["content"]
+    assert harness.pixazo.requests == [] and await read_jobs(harness.settings, GUILD_ID, 4000) == []
+
+
+async def test_a_menus_form_is_its_members_own(harness):
+    posted = await member_picture(harness)
+    custom_id = f"menu:zoom:4000:{posted['channel_id']}:{posted['id']}"
+    sent = await harness.discord.submit_form(custom_id, {"prompt": "mine now"}, labels=True, user_id=4999)
+    answer = (await sent.wait_callback())["data"]
+    assert is_ephemeral(answer) and answer["content"] == "Only the member who opened this form can send it."
+    assert harness.pixazo.requests == []
+
+
+# -- a restart ---------------------------------------------------------------------------------------------
+
+async def test_the_edit_buttons_and_forms_work_after_a_restart(tmp_path, fake_discord, fake_pixazo, ledger_settings):
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, **ledger_settings)
+    fake_discord.signed_urls = True
+    async with started_bot(settings, fake_discord):
+        _, message = await answer(fake_discord, "sdxl", {"prompt": PROMPT, "width": 512, "height": 384})
+        result = fake_discord.messages[message["id"]]
+        vary = await fake_discord.click(result, button_ids(result)["Vary Region"])
+        assert (await vary.wait_callback())["type"] == 9, "a form open when the bot stops"
+    before = fake_discord.identify_payload
+    async with started_bot(settings, fake_discord):  # a new process, the same ledger
+        await eventually(lambda: fake_discord.identify_payload is not before)
+        pan = await fake_discord.click(result, button_ids(result)["Pan ←"])
+        assert (await pan.wait_callback())["type"] == 9
+        for opened in (vary, pan):
+            sent = await fake_discord.submit_modal(opened, {})
+            await fake_discord.wait_for(lambda s=sent: len(s.followups) >= 2, timeout=10)
+            assert sent.followups[1]["embeds"], sent.followups[1]
+    assert [r.json["width"] for r in fake_pixazo.requests[1:]] == [344, 512]
+
+
+async def answer(fake, name: str, options: dict) -> tuple[FakeInteraction, dict]:
+    interaction = await fake.invoke(name, options)
+    return interaction, await interaction.wait_followup()
+
+
+async def test_reroll_of_an_edit_paints_the_same_canvas_again(harness):
+    result = await make_result(harness)
+    _, hosted, edited = await submitted(harness, await open_form(harness, result, "Zoom Out 2×"))
+    reroll = await harness.discord.click(edited, button_ids(edited)["Reroll"])
+    again = await reroll.wait_followup()
+    assert again["embeds"] and again["content"].startswith("Reroll of job #")
+    first, second = harness.pixazo.requests[1:]
+    assert second.json["imageUrl"] == first.json["imageUrl"] and second.inputs["maskUrl"].data == first.inputs[
+        "maskUrl"].data
+    assert [j["state"] for j in await read_jobs(harness.settings, GUILD_ID, 4000)] == ["succeeded"] * 3

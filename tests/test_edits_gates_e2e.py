@@ -11,7 +11,7 @@ from tests.conftest import GUILD_ID, eventually, is_ephemeral
 from tests.ledger import open_view, read_jobs
 from tests.test_approval_e2e import WAITING, one_post
 from tests.test_approval_e2e import config as admin_config
-from tests.test_edits_e2e import PROMPT, make_result, open_form, submitted
+from tests.test_edits_e2e import PROMPT, make_result, open_form
 from tests.test_results_e2e import button_ids
 
 BOB = 4002

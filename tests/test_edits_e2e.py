@@ -73,7 +73,7 @@ async def test_zoom_and_pan_send_the_canvas_and_a_mask_white_exactly_where_new(h
     opened = await open_form(harness, result, label)
     assert harness.discord.modal_values(opened) == {"Prompt": PROMPT}, "the prompt, prefilled"
     sent, hosted, posted = await submitted(harness, opened, {"Prompt": PROMPT + ", wide shot"})
-    assert is_ephemeral(hosted) and [a["filename"] for a in hosted["attachments"]] == ["canvas.png", "mask.png"]
+    assert is_ephemeral(hosted) and [a["filename"] for a in hosted["attachments"]] == ["canvas.jpg", "mask.png"]
     assert not is_ephemeral(posted) and posted["embeds"], "the result is public, a new message"
     assert button_ids(posted)["Zoom Out 2×"].startswith("result:zoom-2:"), "the result carries the buttons too"
 
@@ -94,6 +94,7 @@ async def test_zoom_and_pan_send_the_canvas_and_a_mask_white_exactly_where_new(h
     assert (second["model"], second["state"], second["cost"]) == ("inpaint", "succeeded", 2)
     assert embed_fields(posted)["Cost"].startswith("2 credits")
     assert second["inputs"]["image"]["width"] == size[0] and second["inputs"]["mask"]["format"] == "png"
+    assert (image.format, mask.format) == ("JPEG", "PNG")
 
 
 async def test_vary_region_with_a_preset(harness):

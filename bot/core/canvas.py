@@ -23,7 +23,8 @@ REGIONS = ("left", "right", "top", "bottom", "centre", "border")
 PANS = ("left", "right", "up", "down")
 WASH_SIDE = 8  # the new part's colours: the picture reduced to this, stretched back
 PNG_LEVEL = 1  # zlib level: the files go to Discord and are fetched once; speed beats a few kilobytes
-JPEG_QUALITY = 92  # a canvas too large as PNG goes as a JPEG of this quality (the mask is always PNG)
+JPEG_QUALITY = 92
+REDUCING_GAP = 2.0  # shrink by whole factors first, then resample: as sharp to the eye, several times faster  # a canvas too large as PNG goes as a JPEG of this quality (the mask is always PNG)
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,7 @@ class Layout:
 
 @dataclass(frozen=True)
 class Composed:
-    image: bytes  # the canvas, encoded
-    image_format: str  # "png" or "jpeg"
+    image: bytes  # the canvas, a JPEG
     mask: bytes  # always PNG, mode L
     width: int
     height: int
@@ -76,22 +76,23 @@ def region_box(width: int, height: int, region: str) -> Box:
     return width // 4, height // 4, width - width // 4, height - height // 4  # centre, and border's middle
 
 
-def open_upright(data: bytes, size: tuple[int, int]) -> Image.Image:
-    """The picture decoded (a JPEG at the smallest scale still at least `size`), turned as it is displayed, RGB."""
-    image = Image.open(io.BytesIO(data))
-    image.draft("RGB", size)
+def upright(image: Image.Image) -> Image.Image:
+    """A decoded picture turned as it is displayed (its EXIF orientation applied), in RGB: a copy."""
     return ImageOps.exif_transpose(image).convert("RGB")
 
 
-def compose(data: bytes, layout: Layout, *, region: str | None = None, mask: bytes | None = None,
-            max_bytes: int | None = None) -> Composed:
-    """The canvas and its mask. `region`: a preset region of a full canvas; `mask`: the member's own
-    (any size; scaled to the canvas); neither: white wherever the picture is not (Zoom Out, Pan)."""
+def compose(picture: Image.Image, layout: Layout, *, region: str | None = None, mask: bytes | None = None
+            ) -> Composed:
+    """The canvas and its mask, around `picture` (upright, RGB). `region`: a preset region of a full canvas;
+    `mask`: the member's own (any size; scaled to the canvas); neither: white wherever the picture is not
+    (Zoom Out, Pan)."""
     size = (layout.width, layout.height)
     left, top, right, bottom = layout.keep
-    picture = open_upright(data, (right - left, bottom - top))
     canvas = picture.reduce(max(1, min(picture.size) // WASH_SIDE)).resize(size, Image.Resampling.BILINEAR)
-    canvas.paste(picture.resize((right - left, bottom - top), Image.Resampling.LANCZOS), (left, top))
+    kept = (right - left, bottom - top)
+    if kept != picture.size:
+        picture = picture.resize(kept, Image.Resampling.BICUBIC, reducing_gap=REDUCING_GAP)
+    canvas.paste(picture, (left, top))
     if mask is not None:
         painted = _member_mask(mask, size)
     elif region is not None:
@@ -100,9 +101,9 @@ def compose(data: bytes, layout: Layout, *, region: str | None = None, mask: byt
         painted = Image.new("L", size, 255)
         painted.paste(0, layout.keep)
     extrema = cast(tuple[int, int], painted.getextrema())
-    image, image_format = _encode_canvas(canvas, max_bytes)
-    return Composed(image, image_format, _png(painted), layout.width, layout.height,
-                    (int(extrema[0]), int(extrema[1])))
+    buffer = io.BytesIO()
+    canvas.save(buffer, "JPEG", quality=JPEG_QUALITY)
+    return Composed(buffer.getvalue(), _png(painted), layout.width, layout.height, (int(extrema[0]), int(extrema[1])))
 
 
 def _region_mask(size: tuple[int, int], region: str) -> Image.Image:
@@ -127,12 +128,3 @@ def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG", compress_level=PNG_LEVEL)
     return buffer.getvalue()
-
-
-def _encode_canvas(canvas: Image.Image, max_bytes: int | None) -> tuple[bytes, str]:
-    data = _png(canvas)
-    if max_bytes is None or len(data) <= max_bytes:
-        return data, "png"
-    buffer = io.BytesIO()
-    canvas.save(buffer, "JPEG", quality=JPEG_QUALITY)
-    return buffer.getvalue(), "jpeg"

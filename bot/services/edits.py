@@ -6,11 +6,11 @@ fetches them from Discord's CDN) and queues the job."""
 from __future__ import annotations
 
 import asyncio
-import functools
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from PIL import Image
 
 from bot.catalog import INPAINT
 from bot.core import canvas
@@ -36,7 +36,7 @@ REGION_NAMES = {"left": "left half", "right": "right half", "top": "top half", "
 UPLOADED = "upload"  # the region select's choice: the member's own mask
 # A mask is drawn over the picture: shapes this far apart are two different pictures, not a rounding.
 MASK_RATIO_SLACK = 0.02
-CANVAS_NAME, MASK_NAME = "canvas", "mask"
+CANVAS_FILE, MASK_FILE = "canvas.jpg", "mask.png"
 
 
 @dataclass(frozen=True)
@@ -84,16 +84,17 @@ def layout(plan: Plan, width: int, height: int) -> Layout:
 
 
 def build(plan: Plan, image: bytes, image_upload: Upload, image_type: str, mask: bytes | None = None,
-          mask_upload: Upload | None = None, mask_type: str = "", *, max_bytes: int) -> Composed:
+          mask_upload: Upload | None = None, mask_type: str = "") -> Composed:
     """Blocking (the image pool only): the picture (and the member's mask) checked as /inpaint checks them,
     then the canvas and mask made. Raises InvalidInput with the member's sentence."""
-    checked = inspect(image, image_upload, image_type)
+    pictures: list[Image.Image] = []  # decoded once, by the check
+    checked = inspect(image, image_upload, image_type, lambda decoded: pictures.append(canvas.upright(decoded)))
     drawn = inspect(mask, mask_upload, mask_type) if mask is not None and mask_upload is not None else None
     if drawn is not None:
         _same_shape(checked, drawn)
     where = layout(plan, checked.width, checked.height)
-    composed = canvas.compose(image, where, region=plan.region if plan.kind == "region" and drawn is None else None,
-                              mask=mask if drawn is not None else None, max_bytes=max_bytes)
+    composed = canvas.compose(pictures[0], where, region=plan.region if plan.kind == "region" and drawn is None else None,
+                              mask=mask if drawn is not None else None)
     low, high = composed.mask_extrema
     if high < MASK_TOLERANCE:
         raise InvalidInput("The mask is entirely black, so nothing would change. Paint the part to repaint in white.")
@@ -121,9 +122,7 @@ def prepared_edit(prompt: str, composed: Composed, image_url: str, mask_url: str
 def ledger_inputs(composed: Composed, source: Upload) -> dict[str, Any]:
     """What the ledger keeps of the inputs (never their bytes): the canvas and mask as Pixazo got them,
     so a Reroll or Edit of the job checks them again as it does /inpaint's, and where the picture came from."""
-    files = {"image": (f"{CANVAS_NAME}.{'jpg' if composed.image_format == 'jpeg' else 'png'}", composed.image,
-                       composed.image_format),
-             "mask": (f"{MASK_NAME}.png", composed.mask, "png")}
+    files = {"image": (CANVAS_FILE, composed.image, "jpeg"), "mask": (MASK_FILE, composed.mask, "png")}
     inputs: dict[str, Any] = {role: {"filename": name, "bytes": len(data), "width": composed.width,
                                      "height": composed.height, "format": fmt}
                               for role, (name, data, fmt) in files.items()}
@@ -145,18 +144,18 @@ class Edits:
         limit = self._settings.inpaint_max_file_bytes
         return [precheck(upload, max_bytes=limit) for upload in (image, mask) if upload is not None]
 
-    async def compose(self, member: Any, plan: Plan, image: Upload, declared: list[str], *, mask: Upload | None = None,
-                      upload_limit: int) -> Composed:
-        """The canvas and mask, each no larger than half of `upload_limit` (they go to Discord together)."""
+    async def compose(self, member: Any, plan: Plan, image: Upload, declared: list[str], *, mask: Upload | None = None
+                      ) -> Composed:
+        """The canvas and mask, once the member is known to be able to pay."""
         settings = self._settings
         await self._quotas.precheck(member, INPAINT.key, pending=0)
         uploads = [u for u in (image, mask) if u is not None]
         data = await asyncio.gather(*(_download(self._session, u, _name(u), settings.inpaint_max_file_bytes,
                                                 settings.pixazo_timeout_seconds) for u in uploads))
         extra: tuple[Any, ...] = (data[1], mask, declared[1]) if mask is not None else ()
-        work = functools.partial(build, plan, data[0], image, declared[0], *extra, max_bytes=upload_limit // 2)
         try:
-            return await self._offload.run(work, timeout=settings.image_work_timeout_seconds)
+            return await self._offload.run(build, plan, data[0], image, declared[0], *extra,
+                                           timeout=settings.image_work_timeout_seconds)
         except OffloadTimeout as exc:
             raise InvalidInput("The picture took too long to prepare, so nothing was spent. Try again in a minute.",
                                detail=f"edit of {image.filename}: {exc}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -118,11 +119,13 @@ async def _download(session: aiohttp.ClientSession, upload: Upload, name: str, m
                            detail=f"GET {upload.url}: {type(exc).__name__}: {exc}") from exc
 
 
-def inspect(data: bytes, upload: Upload, declared: str) -> Checked:
+def inspect(data: bytes, upload: Upload, declared: str,
+            decoded: Callable[[Image.Image], object] | None = None) -> Checked:
     """Blocking: format, size as displayed and (for masks) grey range. Runs on the image pool only.
 
     Memory is bounded by MAX_PIXELS: the size is read from the header and refused before any pixel
-    is decoded; JPEGs are decoded at a quarter scale in grey, since no check needs more.
+    is decoded; JPEGs are decoded at a quarter scale in grey, since no check needs more, unless
+    `decoded` wants the picture itself: it is then handed the whole decoded image, which it may copy.
     """
     name = _name(upload)
     actual = sniff(data)
@@ -135,9 +138,11 @@ def inspect(data: bytes, upload: Upload, declared: str) -> Checked:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             _check_pixels(upload, width, height)
-            if image.format == "JPEG":
+            if image.format == "JPEG" and decoded is None:
                 image.draft("L", (-(-width // MASK_REDUCE), -(-height // MASK_REDUCE)))
             image.load()  # a truncated or damaged file fails here, not at Pixazo
+            if decoded is not None:
+                decoded(image)
             orientation = int(image.getexif().get(ExifTags.Base.Orientation, 1) or 1)
             extrema = _grey_range(image, width) if upload.role == "mask" else None
     except Image.DecompressionBombError as exc:

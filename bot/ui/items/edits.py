@@ -21,7 +21,15 @@ from bot.catalog import INPAINT
 from bot.core.errors import UserFacingError
 from bot.domain.records import JobRecord, prompt_of
 from bot.services import results
-from bot.services.edits import ZOOMS, Plan, ledger_inputs, plan_for_region, prepared_edit
+from bot.services.edits import (
+    CANVAS_FILE,
+    MASK_FILE,
+    ZOOMS,
+    Plan,
+    ledger_inputs,
+    plan_for_region,
+    prepared_edit,
+)
 from bot.services.inpaint import Upload
 from bot.services.validation import prepare
 from bot.ui import presses
@@ -55,11 +63,8 @@ async def run_edit(interaction: Interaction, plan: Plan, prompt: str, source: Up
     admission = await admit(interaction, prepare(INPAINT, {"prompt": prompt}))
     declared = edits.precheck(source, mask)
     await interaction.response.defer(thinking=True, ephemeral=True)
-    composed = await edits.compose(member_of(interaction), plan, source, declared, mask=mask,
-                                   upload_limit=interaction.filesize_limit)
-    ext = "jpg" if composed.image_format == "jpeg" else "png"
-    files = [discord.File(io.BytesIO(composed.image), f"canvas.{ext}"),
-             discord.File(io.BytesIO(composed.mask), "mask.png")]
+    composed = await edits.compose(member_of(interaction), plan, source, declared, mask=mask)
+    files = [discord.File(io.BytesIO(composed.image), CANVAS_FILE), discord.File(io.BytesIO(composed.mask), MASK_FILE)]
     try:
         hosted = await interaction.followup.send(
             f"{note}: this canvas goes to the painter, and the white of the mask is repainted. The picture "

@@ -58,6 +58,13 @@ class Help(commands.Cog):
             "Details: every setting and the command that makes it again. Delete: removes the message (yours, or "
             "anyone's with Manage Messages). Report: asks this server's moderators to look at it. Reroll and Edit "
             "cost you the model's price."), inline=False)
+        inpaint = credits(view.costs.get("inpaint", 0))
+        embed.add_field(name="Push a picture further", value=(
+            "Under every result: Zoom Out 1.5× or 2× (the picture smaller, a new border painted around it), Pan ← → "
+            "↑ ↓ (half as much again that way), Vary Region (repaint a half, the centre, the border or the white "
+            "of your own mask). On any message with a picture, yours too: Apps ▸ Inpaint this… or Apps ▸ Zoom out "
+            "this. "
+            f"Each opens a form with the prompt, and costs {inpaint}, as /inpaint."), inline=False)
         retention = settings.history_retention_days
         embed.add_field(name="What the bot keeps", value=(
             "Your prompts and settings, for /history and the buttons"

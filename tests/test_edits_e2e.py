@@ -260,3 +260,15 @@ async def test_reroll_of_an_edit_paints_the_same_canvas_again(harness):
     assert second.json["imageUrl"] == first.json["imageUrl"] and second.inputs["maskUrl"].data == first.inputs[
         "maskUrl"].data
     assert [j["state"] for j in await read_jobs(harness.settings, GUILD_ID, 4000)] == ["succeeded"] * 3
+
+
+async def test_a_pan_past_the_models_largest_side_is_scaled_to_fit(harness):
+    harness.pixazo.result_override = (make_png(2048, 1536), "png")  # a result as large as SDXL makes
+    result = await make_result(harness)
+    harness.pixazo.result_override = None
+    _, _, posted = await submitted(harness, await open_form(harness, result, "Pan →"))
+    assert posted["embeds"]
+    call = harness.pixazo.requests[1]
+    # 3072×1536 would pass the inpainting model's 2048: the whole canvas at two thirds, picture and new part alike
+    assert (call.json["width"], call.json["height"]) == (2048, 1024) == call.inputs["imageUrl"].size
+    assert white_exactly_in(grey(call.inputs["maskUrl"].data), (0, 0, 1365, 1024))

@@ -75,7 +75,7 @@ async def test_approval_mode_holds_the_edit_for_a_moderator(harness):
                    for m in harness.discord.messages.values()), "nothing public until approved"
 
 
-@pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 1}])
+@pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 1, "progress_interval_seconds": 0.3}])
 async def test_links_that_expired_while_the_job_waited_are_refreshed(harness):
     result = await make_result(harness)
     opened = await open_form(harness, result, "Pan ↓")
@@ -95,6 +95,11 @@ async def test_links_that_expired_while_the_job_waited_are_refreshed(harness):
     assert (call.inputs["imageUrl"].status, call.inputs["maskUrl"].status) == (200, 200)
     refreshes = [r for r in harness.discord.requests if r.path.endswith("/attachments/refresh-urls")]
     assert len(refreshes) == 1 and refreshes[0].json == {"attachment_urls": given}
+    assert any("Waiting to start" in (e.get("content") or "") for e in sent.edits), "its notice, while it waited"
+    await harness.discord.wait_for(lambda: sent.original["content"].endswith(": done, posted below."))
+    note = sent.original
+    assert not note.get("components"), "no Cancel left on it"
+    assert [a["filename"] for a in note["attachments"]] == ["canvas.jpg", "mask.png"], "the files kept"
 
 
 @pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 1}])

@@ -114,6 +114,7 @@ class WebhookCourier:
                         kwargs["file"] = file
                     posted = await webhook.send(**kwargs)
                 await self.bot.services.results.remember(job["id"], posted.channel.id, posted.id)
+                await self._notice_done(job, webhook, note, noticed=noticed and delivery.holds_inputs)
                 return
             except discord.HTTPException as exc:
                 if exc.status not in TOKEN_GONE:
@@ -136,6 +137,17 @@ class WebhookCourier:
                                   detail=f"interaction token gone and channel {job['channel_id']} refused the result:"
                                          f" HTTP {exc.status}: {exc.text}") from None
         await self.bot.services.results.remember(job["id"], sent.channel.id, sent.id)
+
+    @staticmethod
+    async def _notice_done(job: JobRecord, webhook: discord.Webhook, note: str | None, *, noticed: bool) -> None:
+        """The member's message holding the job's inputs showed its waiting notice (and Cancel): it says the
+        picture is posted now, its files kept. A courtesy: the result is posted either way."""
+        if not noticed:
+            return
+        try:
+            await edit_original(webhook, content=f"{note or 'Your picture'}: done, posted below.", view=None)
+        except discord.HTTPException as exc:
+            log.info("job %d: could not update its notice after the result: HTTP %s", job["id"], exc.status)
 
     async def fresh_links(self, urls: list[str]) -> list[str]:
         """The job's input links, those Discord's CDN no longer serves (or soon won't) exchanged for fresh ones."""

@@ -223,6 +223,18 @@ async def test_a_menus_form_is_its_members_own(harness):
     assert harness.pixazo.requests == []
 
 
+@pytest.mark.parametrize(("op", "values", "said"), [
+    ("zoom", {"prompt": "x", "factor": ["9"]}, "Choose one of the zooms the form offers."),
+    ("inpaint", {"prompt": "x", "region": ["north"]}, "Choose one of the regions the form offers."),
+])
+async def test_a_made_up_choice_is_refused_for_free(harness, op, values, said):
+    posted = await member_picture(harness)
+    sent = await harness.discord.submit_form(f"menu:{op}:4000:{posted['channel_id']}:{posted['id']}", values)
+    answer = (await sent.wait_callback())["data"]
+    assert is_ephemeral(answer) and answer["content"] == said
+    assert harness.pixazo.requests == [] and await read_jobs(harness.settings, GUILD_ID, 4000) == []
+
+
 # -- a restart ---------------------------------------------------------------------------------------------
 
 async def test_the_edit_buttons_and_forms_work_after_a_restart(tmp_path, fake_discord, fake_pixazo, ledger_settings):

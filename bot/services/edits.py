@@ -70,6 +70,13 @@ def plan_for_region(region: str, has_mask: bool) -> Plan:
     return Plan("region", region=region)
 
 
+def plan_for_zoom(factor: str) -> Plan:
+    """The "How far" choice of "Zoom out this"."""
+    if factor not in ZOOMS:
+        raise InvalidInput("Choose one of the zooms the form offers.", detail=f"zoom factor {factor!r}")
+    return Plan("zoom", factor=ZOOMS[factor])
+
+
 def layout(plan: Plan, width: int, height: int) -> Layout:
     """The canvas for `plan` on a picture `width`×`height` (as displayed), sized for the inpainting model:
     both sides within its range and multiples of 8, the shape kept (refused when it cannot fit)."""

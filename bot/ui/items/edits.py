@@ -28,6 +28,7 @@ from bot.services.edits import (
     Plan,
     ledger_inputs,
     plan_for_region,
+    plan_for_zoom,
     prepared_edit,
 )
 from bot.services.inpaint import Upload
@@ -189,7 +190,7 @@ class MenuForm(Form):
         assert match is not None, "answered only for its own pattern"
         mask: Upload | None = None
         if match["op"] == "zoom":
-            plan = Plan("zoom", factor=ZOOMS.get((chosen(interaction.data).get("factor") or ["2"])[0], 2.0))
+            plan = plan_for_zoom((chosen(interaction.data).get("factor") or [""])[0])
         else:
             plan, mask = region_plan(interaction)
         message = await menu_target(interaction, int(match["channel"]), int(match["message"]))

@@ -176,8 +176,11 @@ async def run_until(settings, predicate, *, settle: float = 0.0) -> None:
 
 async def test_commands_sync_only_when_they_change(tmp_path, fake_discord, fake_pixazo):
     settings = make_settings(tmp_path, fake_discord, fake_pixazo)
-    await run_until(settings, lambda: put_count(fake_discord) == 1)
-    assert (settings.data_dir / "command-sync.json").exists()
+    # The state file is written just after Discord answers the PUT; under load the test could stop the
+    # bot between the two, so it waits for both.
+    state_file = settings.data_dir / "command-sync.json"
+    await run_until(settings, lambda: put_count(fake_discord) == 1 and state_file.exists())
+    assert put_count(fake_discord) == 1
 
     # A restart with the same definitions logs in but does not sync (Discord caps creates per day).
     await run_until(settings, lambda: identify_count(fake_discord) == 2, settle=0.3)

@@ -12,7 +12,7 @@ from PIL import Image, ImageChops
 from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
 from tests.fakes.discord import FakeInteraction
 from tests.fakes.images import make_mask, make_png
-from tests.ledger import read_jobs
+from tests.ledger import read_jobs, until
 from tests.test_results_e2e import button_ids
 
 PROMPT = "a lighthouse at dusk"
@@ -46,6 +46,16 @@ async def submitted(harness, opened: FakeInteraction, values: dict | None = None
     hosted = await sent.wait_followup()
     await harness.discord.wait_for(lambda: len(sent.followups) >= 2, timeout=10)
     return sent, hosted, sent.followups[1]
+
+
+async def settled(harness, count: int) -> list[dict]:
+    """The member's jobs once all `count` are settled (a success lands just after Discord took the post)."""
+    async def done() -> bool:
+        rows = await read_jobs(harness.settings, GUILD_ID, 4000)
+        return len(rows) == count and all(r["state"] not in ("queued", "running") for r in rows)
+
+    await until(done)
+    return await read_jobs(harness.settings, GUILD_ID, 4000)
 
 
 def grey(data: bytes) -> Image.Image:
@@ -90,7 +100,7 @@ async def test_zoom_and_pan_send_the_canvas_and_a_mask_white_exactly_where_new(h
     kept = Image.open(io.BytesIO(image.data)).convert("RGB").crop(keep).resize(source.size)
     assert max(high for _, high in ImageChops.difference(kept, source).getextrema()) < 24, "the picture, kept"
 
-    first, second = await read_jobs(harness.settings, GUILD_ID, 4000)
+    first, second = await settled(harness, 2)
     assert (second["model"], second["state"], second["cost"]) == ("inpaint", "succeeded", 2)
     assert embed_fields(posted)["Cost"].startswith("2 credits")
     assert second["inputs"]["image"]["width"] == size[0] and second["inputs"]["mask"]["format"] == "png"
@@ -164,7 +174,7 @@ async def test_inpaint_this_on_a_members_upload_with_a_preset_region(harness):
     (call,) = harness.pixazo.requests
     assert call.inputs["imageUrl"].size == (640, 480) and call.json["prompt"] == "a cat"
     assert white_exactly_in(grey(call.inputs["maskUrl"].data), (0, 240, 640, 480)), "the top half white"
-    (job,) = await read_jobs(harness.settings, GUILD_ID, 4000)
+    (job,) = await settled(harness, 1)
     assert job["inputs"]["source"]["filename"] == "dog.png", "charged to who used the menu"
 
 
@@ -271,7 +281,7 @@ async def test_reroll_of_an_edit_paints_the_same_canvas_again(harness):
     first, second = harness.pixazo.requests[1:]
     assert second.json["imageUrl"] == first.json["imageUrl"] and second.inputs["maskUrl"].data == first.inputs[
         "maskUrl"].data
-    assert [j["state"] for j in await read_jobs(harness.settings, GUILD_ID, 4000)] == ["succeeded"] * 3
+    assert [j["state"] for j in await settled(harness, 3)] == ["succeeded"] * 3
 
 
 async def test_a_pan_past_the_models_largest_side_is_scaled_to_fit(harness):

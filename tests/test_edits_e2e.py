@@ -272,15 +272,19 @@ async def answer(fake, name: str, options: dict) -> tuple[FakeInteraction, dict]
     return interaction, await interaction.wait_followup()
 
 
-async def test_reroll_of_an_edit_paints_the_same_canvas_again(harness):
+@pytest.mark.parametrize("a_day_later", [False, True])
+async def test_reroll_of_an_edit_paints_the_same_canvas_again(harness, a_day_later):
     result = await make_result(harness)
     _, hosted, edited = await submitted(harness, await open_form(harness, result, "Zoom Out 2×"))
+    if a_day_later:
+        harness.discord.expire_attachments()  # the canvas and mask links the job kept are dead now
     reroll = await harness.discord.click(edited, button_ids(edited)["Reroll"])
     again = await reroll.wait_followup()
     assert again["embeds"] and again["content"].startswith("Reroll of job #")
     first, second = harness.pixazo.requests[1:]
-    assert second.json["imageUrl"] == first.json["imageUrl"] and second.inputs["maskUrl"].data == first.inputs[
-        "maskUrl"].data
+    assert (second.json["imageUrl"] == first.json["imageUrl"]) is not a_day_later, "fresh links a day later"
+    assert second.json["imageUrl"].split("?")[0] == first.json["imageUrl"].split("?")[0], "the same canvas"
+    assert second.inputs["maskUrl"].data == first.inputs["maskUrl"].data
     assert [j["state"] for j in await settled(harness, 3)] == ["succeeded"] * 3
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -15,9 +16,10 @@ from bot.core.errors import UserFacingError
 from bot.domain import JobState
 from bot.domain.records import JobRecord
 from bot.services import results
-from bot.services.inpaint import ledger_inputs, prepare_inpaint
+from bot.services.inpaint import Upload, ledger_inputs, prepare_inpaint
 from bot.services.validation import clean_text, prepare
 from bot.ui import presses
+from bot.ui.cdn import fresh_links
 from bot.ui.forms import REASON_MAX, edit_form, report_form
 from bot.ui.items.base import Form, Interaction, Press, finished_view
 from bot.ui.replies import NO_PINGS
@@ -85,9 +87,20 @@ async def run_again(interaction: Interaction, job: JobRecord, model: Model, opti
     # /inpaint: the original attachments, checked again as /inpaint checks them, while Discord serves them.
     uploads = results.inpaint_uploads(model, job)
     await interaction.response.defer(thinking=True, ephemeral=admission.private)
+    uploads = await fresh_uploads(interaction, uploads)
     checked = await interaction.client.services.inpaint.check_again(member_of(interaction), model.key, uploads, note)
     prepared = prepare_inpaint(model, options, *checked)
     await submit(interaction, prepared, admission, inputs=ledger_inputs(*checked), note=note)
+
+
+async def fresh_uploads(interaction: Interaction, uploads: list[tuple[Upload, str]]) -> list[tuple[Upload, str]]:
+    """The job's inputs at links Discord serves now: a day after the job, the links it kept have expired."""
+    try:
+        urls = await fresh_links(interaction.client, [upload.url for upload, _ in uploads])
+    except discord.HTTPException as exc:  # the check then says the inputs are gone, if they are
+        log.info("could not refresh a job's input links: HTTP %s", exc.status)
+        return uploads
+    return [(replace(upload, url=url), fmt) for (upload, fmt), url in zip(uploads, urls, strict=True)]
 
 
 class RerollButton(Press, template=rf"result:reroll:(?P<job>{presses.ID})"):

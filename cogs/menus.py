@@ -1,7 +1,8 @@
 """The message menus (Apps ▸ …) on any message with a picture, a member's own upload included:
 "Inpaint this…" (repaint a region, or the white of the member's own mask) and "Zoom out this". Each
-checks the picture as far as Discord describes it (type, size, pixels) before opening its form; the
-form's submission checks the file itself and runs it (bot/ui/items/edits.py)."""
+checks the picture as far as Discord describes it (type, size, pixels) before opening its form, whose
+prompt is the result's own on one of the bot's results; the form's submission checks the file itself and
+runs it (bot/ui/items/edits.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from discord.ext import commands
 
 from bot.ui.app import PixazoBot
 from bot.ui.edit_forms import region_form, zoom_form
-from bot.ui.items.edits import picture_of
+from bot.ui.items.edits import known_prompt, picture_of
 from bot.ui.requests import member_of
 
 INPAINT_THIS = "Inpaint this…"
@@ -33,10 +34,12 @@ class Menus(commands.Cog):
             self.bot.tree.remove_command(menu.name, type=menu.type)
 
     async def inpaint_this(self, interaction: discord.Interaction[PixazoBot], message: discord.Message) -> None:
-        await interaction.response.send_modal(region_form(_form_id("inpaint", interaction, message)))
+        form_id = _form_id("inpaint", interaction, message)
+        await interaction.response.send_modal(region_form(form_id, await known_prompt(interaction, message)))
 
     async def zoom_this(self, interaction: discord.Interaction[PixazoBot], message: discord.Message) -> None:
-        await interaction.response.send_modal(zoom_form(_form_id("zoom", interaction, message)))
+        form_id = _form_id("zoom", interaction, message)
+        await interaction.response.send_modal(zoom_form(form_id, await known_prompt(interaction, message)))
 
 
 def _form_id(op: str, interaction: discord.Interaction[PixazoBot], message: discord.Message) -> str:

@@ -199,6 +199,17 @@ async def test_your_own_mask_chosen_but_none_uploaded_is_refused(harness):
     assert harness.pixazo.requests == [] and await read_jobs(harness.settings, GUILD_ID, 4000) == []
 
 
+async def test_zoom_out_this_on_the_bots_own_result_prefills_its_prompt(harness):
+    result = await make_result(harness)
+    opened = await harness.discord.invoke_message_command("Zoom out this", result, user_id=4200)
+    assert (await opened.wait_callback())["type"] == 9
+    assert harness.discord.modal_values(opened) == {"Prompt": PROMPT, "How far": ["2"]}
+    _, _, posted = await submitted(harness, opened, {"How far": ["1.5"]})
+    assert posted["content"] == "Zoom out 1.5×"
+    call = harness.pixazo.requests[1]
+    assert call.json["prompt"] == PROMPT and white_exactly_in(grey(call.inputs["maskUrl"].data), (57, 42, 286, 213))
+
+
 @pytest.mark.parametrize("menu", ["Inpaint this…", "Zoom out this"])
 async def test_a_message_without_a_picture_gets_a_clear_answer(harness, menu):
     posted = await harness.discord.member_message(content="just words", user_id=4100)

@@ -56,6 +56,23 @@ def picture_of(message: discord.Message | None) -> Upload:
     raise UserFacingError(NO_PICTURE, detail=f"message {getattr(message, 'id', None)} has no image attachment")
 
 
+DETAILS = re.compile(rf"result:details:({presses.ID})")
+
+
+async def known_prompt(interaction: Interaction, message: discord.Message) -> str:
+    """The prompt of the bot's own result in this server (its Details button names the job), to prefill a
+    menu's form; "" for any other picture, and for a job whose details were forgotten."""
+    me = interaction.client.user
+    if me is None or message.author.id != me.id:
+        return ""
+    ids = [int(found[1]) for row in message.components for item in getattr(row, "children", ())
+           if (found := DETAILS.fullmatch(getattr(item, "custom_id", None) or ""))]
+    job = await interaction.client.services.lookups.job(ids[0]) if ids and ids[0] <= presses.MAX_ROW_ID else None
+    if job is None or job["guild_id"] != interaction.guild_id or job.get("forgotten_at") is not None:
+        return ""
+    return prompt_of(job)
+
+
 async def run_edit(interaction: Interaction, plan: Plan, prompt: str, source: Upload, note: str,
                    mask: Upload | None = None) -> None:
     """Checked like /inpaint (a refusal is private and costs nothing), then the canvas and mask made off

@@ -6,6 +6,7 @@ fetches them from Discord's CDN) and queues the job."""
 from __future__ import annotations
 
 import asyncio
+import collections
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,7 @@ from bot.services.inpaint import (
     MASK_TOLERANCE,
     Checked,
     Upload,
-    _download,
-    _name,
+    download,
     fitted_size,
     inspect,
     precheck,
@@ -146,6 +146,8 @@ class Edits:
         self._session = session
         self._offload = offload
         self._quotas = quotas
+        # Per member: edits being downloaded and laid out, not yet queued; they count against their jobs.
+        self._checking: collections.Counter[int] = collections.Counter()
 
     def precheck(self, image: Upload, mask: Upload | None = None) -> list[str]:
         limit = self._settings.inpaint_max_file_bytes
@@ -155,14 +157,20 @@ class Edits:
                       ) -> Composed:
         """The canvas and mask, once the member is known to be able to pay."""
         settings = self._settings
-        await self._quotas.precheck(member, INPAINT.key, pending=0)
-        uploads = [u for u in (image, mask) if u is not None]
-        data = await asyncio.gather(*(_download(self._session, u, _name(u), settings.inpaint_max_file_bytes,
-                                                settings.pixazo_timeout_seconds) for u in uploads))
-        extra: tuple[Any, ...] = (data[1], mask, declared[1]) if mask is not None else ()
+        user = member.user_id
+        self._checking[user] += 1  # before the precheck awaits, so edits sent together see each other
         try:
+            await self._quotas.precheck(member, INPAINT.key, pending=self._checking[user] - 1)
+            uploads = [u for u in (image, mask) if u is not None]
+            data = await asyncio.gather(*(download(self._session, u, max_bytes=settings.inpaint_max_file_bytes,
+                                                   timeout=settings.pixazo_timeout_seconds) for u in uploads))
+            extra: tuple[Any, ...] = (data[1], mask, declared[1]) if mask is not None else ()
             return await self._offload.run(build, plan, data[0], image, declared[0], *extra,
                                            timeout=settings.image_work_timeout_seconds)
         except OffloadTimeout as exc:
             raise InvalidInput("The picture took too long to prepare, so nothing was spent. Try again in a minute.",
                                detail=f"edit of {image.filename}: {exc}") from None
+        finally:
+            self._checking[user] -= 1
+            if not self._checking[user]:
+                del self._checking[user]

@@ -101,6 +101,11 @@ async def check_upload(session: aiohttp.ClientSession, offload: Offload, upload:
                            "again in a minute.", detail=f"{name}: {exc}") from None
 
 
+async def download(session: aiohttp.ClientSession, upload: Upload, *, max_bytes: int, timeout: float) -> bytes:
+    """The file's bytes from Discord, capped at `max_bytes`; the member's sentence when that fails."""
+    return await _download(session, upload, _name(upload), max_bytes, timeout)
+
+
 async def _download(session: aiohttp.ClientSession, upload: Upload, name: str, max_bytes: int,
                     timeout: float) -> bytes:
     try:

@@ -41,6 +41,7 @@ from bot.ui import config_view as shown
 from bot.ui.app import PixazoBot
 from bot.ui.checks import admin_check, guild_of
 from bot.ui.embeds import COLOUR
+from bot.ui.installs import server_only
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import member_of
 
@@ -56,7 +57,7 @@ AUDIT_PAGES_MAX = 1000
 THRESHOLD_MIN, THRESHOLD_MAX = 0.05, 0.95  # /config nsfw image-threshold
 
 
-@app_commands.guild_only()
+@server_only
 @app_commands.default_permissions(manage_guild=True)
 class ConfigAdmin(commands.GroupCog, group_name="config",
                   group_description="Where the bot may be used, by whom, with which models, and what may be asked"):

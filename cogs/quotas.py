@@ -20,6 +20,7 @@ from bot.services.validation import CREDITS_PER_DAY, EXTRA_CREDITS, SERVER_CREDI
 from bot.ui.app import PixazoBot
 from bot.ui.checks import actor, admin_check, guild_of
 from bot.ui.embeds import COLOUR, TITLE_MAX
+from bot.ui.installs import server_only
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import member_of
 from bot.ui.usage import server_usage_message
@@ -30,7 +31,7 @@ Extra = app_commands.Range[int, EXTRA_CREDITS.low, EXTRA_CREDITS.high]
 ServerCredits = app_commands.Range[int, SERVER_CREDITS_PER_DAY.low, SERVER_CREDITS_PER_DAY.high]
 
 
-@app_commands.guild_only()
+@server_only
 @app_commands.default_permissions(manage_guild=True)
 class QuotaAdmin(commands.GroupCog, group_name="quotas", group_description="Set members' image credit allowances"):
     def __init__(self, bot: PixazoBot) -> None:

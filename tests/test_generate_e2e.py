@@ -73,7 +73,8 @@ async def test_synced_schema_has_every_model_option_range_and_choice(harness):
             assert 1 <= len(o["description"]) <= 100
         prompt = got["prompt"]
         assert (prompt.get("min_length"), prompt.get("max_length")) == (1, 1500)
-        assert commands[name]["contexts"] == [0], "generation commands are for servers only"
+        # Members may add the bot to their own account and use it in DMs (personal credits pay there).
+        assert (commands[name]["integration_types"], commands[name]["contexts"]) == ([0, 1], [0, 1, 2])
     assert "negative prompts" in {o["name"]: o for o in commands["sd3"]["options"]}["negative_prompt"]["description"].lower()
 
 

@@ -127,9 +127,8 @@ async def test_an_option_value_outside_the_choices_is_quoted_as_code(harness):
 # -- item 7: server-only commands outside a server ---------------------------------------------------
 
 @pytest.mark.parametrize(("name", "options", "subcommand"), [
-    ("sdxl", {"prompt": PROMPT}, None),
-    ("quota", {}, None),
     ("quotas", {"member": 4001, "extra_credits": 5}, "grant"),
+    ("config", {}, "show"),
 ])
 async def test_a_server_only_command_in_a_dm_is_refused_before_anything_is_charged(harness, name, options,
                                                                                   subcommand):

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.catalog import MODELS
 from bot.domain.detections import CLASSES, DEFAULT_CLASSES
 from bot.domain.errors import StoreUnavailable
+from bot.domain.quota import Member
 
 MiB = 2**20
 S = TypeVar("S", bound="FileSettings")
@@ -73,6 +74,8 @@ class Settings(FileSettings):
     quota_model_costs: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     quota_max_jobs_per_user: int = Field(2, ge=1)
     quota_global_daily_credits: int | None = Field(None, ge=0)
+    # A member's own credits where no server decides (DMs, servers only the member installed the app in); 0: off.
+    personal_daily_credits: int = Field(5, ge=0)
 
     inpaint_max_file_bytes: int = Field(10 * MiB, ge=1024)
 
@@ -213,6 +216,10 @@ class Settings(FileSettings):
         if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in value.values()):
             raise ValueError("costs must be whole numbers of credits, 0 or more")
         return value
+
+    def default_allowance(self, member: Member) -> int:
+        """A member's daily credits when nothing more specific is set: personal credits, or the server's default."""
+        return self.personal_daily_credits if member.personal else self.quota_default_daily_credits
 
     def cost_of(self, model_key: str) -> int:
         return self.quota_model_costs.get(model_key, MODELS[model_key].cost)

@@ -2,7 +2,7 @@
 
 from bot.domain.errors import StoreBusy, StoreDown, WriteInDoubt
 from bot.domain.jobs import OPEN_STATES, JobState
-from bot.domain.quota import Member, QuotaSnapshot, Refused, next_renewal, utc_day
+from bot.domain.quota import PERSONAL, Member, QuotaSnapshot, Refused, next_renewal, utc_day
 
-__all__ = ["OPEN_STATES", "JobState", "Member", "QuotaSnapshot", "Refused", "StoreBusy", "StoreDown", "WriteInDoubt",
+__all__ = ["OPEN_STATES", "PERSONAL", "JobState", "Member", "QuotaSnapshot", "Refused", "StoreBusy", "StoreDown", "WriteInDoubt",
            "next_renewal", "utc_day"]

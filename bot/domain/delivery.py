@@ -9,6 +9,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 DEFAULT_FILESIZE_LIMIT = 10 * 1024 * 1024  # Discord's upload limit where nothing else is known
+# How a job's error begins when its finished image reached no one (the command's reply had expired and
+# the member's DMs were closed): refunded, and /history says so.
+UNDELIVERED = "undelivered"
 
 
 class Delivery(BaseModel):
@@ -26,6 +29,8 @@ class Delivery(BaseModel):
     spoiler: bool = False  # an age-restricted channel whose server wants results as spoilers
     age_restricted: bool = False  # asked in an age-restricted channel: the image check does not run
     review: int | None = None  # approval mode: the review channel the result waits in first
+    personal: bool = False  # paid by personal credits (no server decides): only the member may press its buttons
+    private: bool = False  # asked in a server that did not add the bot: the result is the member's alone
     # The interaction's own message holds the job's inputs (an edit's canvas and mask, which Pixazo fetches
     # from it): the result is posted as a new message, never over that one.
     holds_inputs: bool = False

@@ -5,12 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+# The ledger's scope for a member's personal credits, where no server decides: DMs, group DMs, and
+# servers where only the member installed the app. Its rows are keyed by this guild id (no Discord id is 0).
+PERSONAL = 0
+
 
 @dataclass(frozen=True)
 class Member:
-    guild_id: int
+    guild_id: int  # the server whose allowance pays, or PERSONAL
     user_id: int
     role_ids: tuple[int, ...] = ()
+
+    @property
+    def personal(self) -> bool:
+        return self.guild_id == PERSONAL
 
 
 @dataclass(frozen=True)

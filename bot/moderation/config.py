@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from bot.domain import PERSONAL
 from bot.domain.records import GuildRule
 from bot.domain.rules import RuleKind
 from bot.moderation.prompt_rules import NO_RULES, PromptRules
@@ -90,6 +91,11 @@ class GuildConfig:
             values=MappingProxyType(values),
             rules=PromptRules.build(words, patterns, strict=bool(values.get(WORDS_STRICT.name, WORDS_STRICT.default))),
         )
+
+
+# Where no server decides (DMs, servers that did not add the bot): the bot's own rules only. Built-in
+# rules, the explicit-terms filter and the image check on; no approval, no lists; never stored or changed.
+PERSONAL_CONFIG = GuildConfig(guild_id=PERSONAL)
 
 
 def _decoded(row: GuildRule) -> Any:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from bot.core.errors import InvalidInput
 from bot.core.text import code_span, credits
-from bot.domain import JobState
+from bot.domain import PERSONAL, JobState
 from bot.domain.audit import AuditAction, family
 from bot.domain.records import AuditRow, JobRecord, prompt_of
 from bot.storage.roles import Audit
@@ -71,8 +71,8 @@ async def record_generation(store: GenerationRecords, job_id: int) -> None:
     way: a store that will not take the row costs the record, so it is logged, not raised."""
     try:
         job = await store.job(job_id)
-        if job is None or job["state"] != JobState.SUCCEEDED:
-            return
+        if job is None or job["state"] != JobState.SUCCEEDED or job["guild_id"] == PERSONAL:
+            return  # personal credits paid: no server's audit log is about it
         prompt = prompt_of(job)  # empty once forgotten
         detail = generation_detail(job, prompt, job.get("result_channel_id"), job.get("result_message_id"))
         await store.record_action(job["guild_id"], job["user_id"], AuditAction.GENERATION.value, None, detail)

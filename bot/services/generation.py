@@ -110,7 +110,7 @@ class GenerationService:
             # Only what the result's embed shows; a ledger that can't answer now is waited for (the
             # image is in hand), like a settle, rather than failing a job that Pixazo made.
             landed, quota = await self._until_landed(job_id, "read the member's credits", lambda: self._store.snapshot(
-                member, default_allowance=self._settings.quota_default_daily_credits))
+                member, default_allowance=self._settings.default_allowance(member)))
             if not landed or quota is None:
                 raise asyncio.CancelledError()  # shutdown: put back, made again at the next start
             outcome = Outcome(job_id, prepared, image, time.monotonic() - started, cost, quota)

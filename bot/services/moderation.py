@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.domain import PERSONAL
 from bot.domain.rules import RuleKind
 from bot.moderation.cache import ConfigCache
-from bot.moderation.config import GuildConfig, Setting
+from bot.moderation.config import PERSONAL_CONFIG, GuildConfig, Setting
 from bot.moderation.gates import Asker, check
 from bot.storage.roles import Config
 
@@ -20,12 +21,15 @@ class Moderation:
         self.cache = ConfigCache(store.guild_rules)
 
     async def config(self, guild_id: int) -> GuildConfig:
+        """A server's configuration; PERSONAL's is the bot's own rules, never stored."""
+        if guild_id == PERSONAL:
+            return PERSONAL_CONFIG
         return await self.cache.get(guild_id)
 
     async def admit(self, guild_id: int, asker: Asker, model_key: str, prompt: str) -> GuildConfig:
         """The server's configuration once every gate before the ledger let the request through;
         raises the first gate's `Refusal`."""
-        config = await self.cache.get(guild_id)
+        config = await self.config(guild_id)
         check(config, asker, model_key, prompt)
         return config
 

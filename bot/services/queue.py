@@ -132,7 +132,7 @@ class QueueRunner:
         try:
             job_id, _ = await self._store.enqueue(
                 member, channel_id=channel_id, model=prepared.model.key, params=prepared.payload,
-                cost=self._quotas.cost_of(prepared.model.key), default_allowance=settings.quota_default_daily_credits,
+                cost=self._quotas.cost_of(prepared.model.key), default_allowance=settings.default_allowance(member),
                 max_jobs=settings.quota_max_jobs_per_user, global_cap=settings.quota_global_daily_credits,
                 max_queue=settings.queue_max_length, delivery=delivery, token=token, inputs=inputs)
         except Refused as refused:

@@ -14,6 +14,10 @@ from bot.services.usage_view import UsageSummary, server_usage
 from bot.storage import Member, QuotaSnapshot, Refused
 from bot.storage.roles import Allowances
 
+PERSONAL_SOURCE = "personal"
+PERSONAL_OFF = ("This bot makes images only in servers that have added it: it offers no personal credits for DMs "
+                "or servers without it. No credits were taken.")
+
 
 @dataclass(frozen=True)
 class QuotaView:
@@ -30,8 +34,19 @@ class Quotas:
     def cost_of(self, model_key: str) -> int:
         return self._settings.cost_of(model_key)
 
+    @property
+    def personal_on(self) -> bool:
+        return self._settings.personal_daily_credits > 0
+
+    def check_open(self, member: Member) -> None:
+        """Refuse, before anything is spent, personal use where the bot offers no personal credits."""
+        if member.personal and not self.personal_on:
+            raise QuotaError(PERSONAL_OFF, detail=f"user {member.user_id}: PERSONAL_DAILY_CREDITS is 0")
+
     async def view(self, member: Member) -> QuotaView:
-        snap = await self._store.snapshot(member, default_allowance=self._settings.quota_default_daily_credits)
+        snap = await self._store.snapshot(member, default_allowance=self._settings.default_allowance(member))
+        if member.personal:
+            snap = replace(snap, source=PERSONAL_SOURCE)
         costs = {key: self.cost_of(key) for key in MODELS}
         return QuotaView(snap, costs, self._settings.quota_max_jobs_per_user)
 
@@ -42,7 +57,7 @@ class Quotas:
         a member who could not pay anyway costs nothing. `pending` counts the member's other commands
         still being checked, not yet in the ledger, as jobs at once. The reservation re-checks atomically.
         """
-        snap = await self._store.snapshot(member, default_allowance=self._settings.quota_default_daily_credits)
+        snap = await self._store.snapshot(member, default_allowance=self._settings.default_allowance(member))
         snap = replace(snap, in_flight=snap.in_flight + pending)
         reason = refused_reason(snap, self.cost_of(model_key), max_jobs=self._settings.quota_max_jobs_per_user,
                                 global_cap=self._settings.quota_global_daily_credits)

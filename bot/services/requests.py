@@ -34,11 +34,13 @@ class Admission:
     config: GuildConfig
     asker: Asker
     review: int | None = None  # approval mode: the review channel the result waits in
+    unseen_server: bool = False  # a server that did not add the bot: the result is the member's alone
 
     @property
     def private(self) -> bool:
-        """In approval mode even "thinking…" is the member's alone: nothing shows until approved."""
-        return self.review is not None
+        """In approval mode even "thinking…" is the member's alone: nothing shows until approved. In a
+        server that did not add the bot, everything is: the bot cannot know that server's rules."""
+        return self.review is not None or self.unseen_server
 
     @property
     def spoiler(self) -> bool:
@@ -56,7 +58,8 @@ def make_delivery(prepared: Prepared, requester: Requester, admission: Admission
                     role_ids=requester.member.role_ids, requester=requester.name, avatar_url=requester.avatar_url,
                     filesize_limit=requester.filesize_limit, thumbnail_url=thumbnail_url, note=note or None,
                     spoiler=admission.spoiler, age_restricted=admission.asker.age_restricted,
-                    review=admission.review, holds_inputs=holds_inputs)
+                    review=admission.review, personal=requester.member.personal, private=admission.unseen_server,
+                    holds_inputs=holds_inputs)
 
 
 class Requests:
@@ -64,11 +67,13 @@ class Requests:
         self._moderation = moderation
         self._queue = queue
 
-    async def admit(self, guild_id: int, asker: Asker, prepared: Prepared) -> Admission:
+    async def admit(self, guild_id: int, asker: Asker, prepared: Prepared, *, private: bool = False) -> Admission:
         """The moderation gates, for slash commands and buttons alike (raises the first Refusal); then
-        where the result must wait, if anywhere (refused here when approval has no review channel)."""
+        where the result must wait, if anywhere (refused here when approval has no review channel).
+        `guild_id` may be PERSONAL: the bot's own rules, no approval. `private`: asked in a server that
+        did not add the bot, whose result only the member sees."""
         config = await self._moderation.admit(guild_id, asker, prepared.model.key, prepared.prompt)
-        return Admission(config, asker, review_target(config, asker))
+        return Admission(config, asker, review_target(config, asker), unseen_server=private)
 
     async def submit(self, prepared: Prepared, requester: Requester, admission: Admission, *, channel_id: int | None,
                      token: str | None, inputs: dict[str, Any] | None = None, note: str | None = None,

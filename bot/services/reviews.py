@@ -13,7 +13,7 @@ import logging
 from typing import Any, Protocol
 
 from bot.core.errors import UserFacingError
-from bot.domain import JobState, StoreBusy
+from bot.domain import PERSONAL, JobState, StoreBusy
 from bot.domain.audit import AuditAction
 from bot.domain.detections import Detection
 from bot.domain.records import JobRecord
@@ -168,6 +168,8 @@ class ReviewDesk:
 
     async def record_held(self, job: JobRecord, actor_id: int, finding: Detection, review_id: int | None) -> None:
         log.info("job %d: held by the image check (%s); review %s", job["id"], finding_text(finding), review_id)
+        if job["guild_id"] == PERSONAL:
+            return  # no server's audit log is about personal use
         try:
             await self._store.record_action(job["guild_id"], actor_id, AuditAction.HELD.value, job["user_id"],
                                             {"job_id": job["id"], "channel_id": job["channel_id"],

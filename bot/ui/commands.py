@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 
 from bot.catalog import Param
+from bot.ui.installs import anywhere
 
 DESCRIPTION_MAX = 100
 
@@ -61,5 +62,4 @@ def make_command(name: str, description: str, params: tuple[Param, ...],
     callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
         **{p.option: option_description(p) for p in params}, **{name: text for name, (_, text) in extra.items()}
     }
-    return app_commands.Command(name=name, description=description[:DESCRIPTION_MAX], callback=callback,
-                                allowed_contexts=app_commands.AppCommandContext(guild=True))
+    return anywhere(app_commands.Command(name=name, description=description[:DESCRIPTION_MAX], callback=callback))

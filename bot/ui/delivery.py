@@ -15,10 +15,12 @@ import discord
 
 from bot.core.errors import UserFacingError
 from bot.core.imaging import fit_off_loop
-from bot.domain.delivery import Delivery
+from bot.domain import PERSONAL
+from bot.domain.delivery import UNDELIVERED, Delivery
 from bot.domain.records import JobRecord
 from bot.services.generation import Outcome
 from bot.ui.embeds import TooLargeToPost, file_stem, result_message
+from bot.ui.installs import PRIVATE_HERE
 from bot.ui.replies import NO_PINGS
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOKEN_GONE = (401, 404)  # 401 Invalid Webhook Token (expired), 404 Unknown Webhook
+LATE_BY_DM = "Your image is ready. The command's own reply had expired, so it comes here."
 
 
 def interaction_webhook(bot: discord.Client, application_id: int, token: str) -> discord.Webhook:
@@ -100,16 +103,17 @@ class WebhookCourier:
             return
         webhook = self._webhook(job)
         status = "no interaction token"
-        note = delivery.note  # "Reroll of job #N"
+        note = shown_note(delivery)  # "Reroll of job #N", and why only the member sees it
+        view = result_view(job["id"], delivery)
         if webhook is not None:
             embed, file = await self._message(job, outcome)
             try:
                 if noticed and not delivery.holds_inputs:  # the notice becomes the result
                     posted = await edit_original(webhook, content=note, embed=embed,
-                                                 attachments=[file] if file else [], view=result_view(job["id"]))
+                                                 attachments=[file] if file else [], view=view)
                 else:  # still "thinking…" (the first followup replaces it), or a message to keep: a new one
                     kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True,
-                                              "view": result_view(job["id"]), "content": note}
+                                              "view": view, "content": note}
                     if file is not None:
                         kwargs["file"] = file
                     posted = await webhook.send(**kwargs)
@@ -122,21 +126,43 @@ class WebhookCourier:
                                           "Please try again.",
                                           detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
                 status = f"HTTP {exc.status} {exc.text}"
+        embed, file = await self._message(job, outcome)
+        if delivery.private:  # by DM now: no longer only in a place the bot cannot reach, so Delete works
+            view = result_view(job["id"], delivery.model_copy(update={"private": False}))
+        kwargs = {"embed": embed, "allowed_mentions": NO_PINGS, "view": view}
+        if file is not None:
+            kwargs["file"] = file
+        sent = await (self._dm_result(job, status, delivery.note, kwargs) if delivery.personal else
+                      self._channel_result(job, status, note, kwargs))
+        await self.bot.services.results.remember(job["id"], sent.channel.id, sent.id)
+
+    async def _channel_result(self, job: JobRecord, status: str, note: str | None,
+                              kwargs: dict[str, Any]) -> discord.Message:
+        """The token is gone: the result as a channel post naming the member, without a ping."""
         log.info("job %d: the interaction token is gone (%s); posting the result in channel %s instead",
                  job["id"], status, job["channel_id"])
-        embed, file = await self._message(job, outcome)
         channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
         try:
-            kwargs = {"content": f"<@{job['user_id']}> {note or ''}".rstrip(), "embed": embed, "allowed_mentions": NO_PINGS,
-                      "view": result_view(job["id"])}
-            if file is not None:
-                kwargs["file"] = file
-            sent = await channel.send(**kwargs)
+            return await channel.send(content=f"<@{job['user_id']}> {note or ''}".rstrip(), **kwargs)
         except discord.HTTPException as exc:
             raise UserFacingError("Discord would not take the finished image, so no credits were spent.",
                                   detail=f"interaction token gone and channel {job['channel_id']} refused the result:"
                                          f" HTTP {exc.status}: {exc.text}") from None
-        await self.bot.services.results.remember(job["id"], sent.channel.id, sent.id)
+
+    async def _dm_result(self, job: JobRecord, status: str, note: str | None,
+                         kwargs: dict[str, Any]) -> discord.Message:
+        """The token is gone and personal credits paid: no server channel is the bot's to post in (a
+        group DM, a server that did not add it), so the result goes to the member's DM with the bot.
+        DMs closed: the job fails and is refunded, and /history says why."""
+        log.info("job %d: the interaction token is gone (%s); sending the result to user %s by DM instead",
+                 job["id"], status, job["user_id"])
+        try:
+            dm = await self.bot.create_dm(discord.Object(job["user_id"]))
+            return await dm.send(content=LATE_BY_DM + (f"\n{note}" if note else ""), **kwargs)
+        except discord.HTTPException as exc:
+            raise UserFacingError("Discord would not take the finished image, so no credits were spent.",
+                                  detail=f"{UNDELIVERED}: interaction token gone and user {job['user_id']}'s DMs "
+                                         f"refused the result: HTTP {exc.status}: {exc.text}") from None
 
     @staticmethod
     async def _notice_done(job: JobRecord, webhook: discord.Webhook, note: str | None, *, noticed: bool) -> None:
@@ -194,16 +220,27 @@ class WebhookCourier:
                     log.warning("job %d: could not tell user %s %r: HTTP %s", job["id"], job["user_id"], text,
                                 exc.status)
                     return
+        personal = job["guild_id"] == PERSONAL  # no server channel: the member's DM with the bot
         try:
-            channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
-            await channel.send(f"<@{job['user_id']}> {text}", allowed_mentions=NO_PINGS)
+            if personal:
+                await (await self.bot.create_dm(discord.Object(job["user_id"]))).send(text, allowed_mentions=NO_PINGS)
+            else:
+                channel = self.bot.get_partial_messageable(job["channel_id"] or 0, guild_id=job["guild_id"])
+                await channel.send(f"<@{job['user_id']}> {text}", allowed_mentions=NO_PINGS)
         except discord.HTTPException as exc:
-            log.warning("job %d: could not tell user %s %r in the channel either: HTTP %s", job["id"], job["user_id"],
-                        text, exc.status)
+            log.warning("job %d: could not tell user %s %r %s either: HTTP %s", job["id"], job["user_id"], text,
+                        "by DM" if personal else "in the channel", exc.status)
 
     @staticmethod
     async def _replace_notice(webhook: discord.Webhook, text: str) -> None:
         await edit_original(webhook, content=text, embeds=[], attachments=[], view=None)
+
+
+def shown_note(delivery: Delivery) -> str | None:
+    """The line above a result: its note ("Reroll of job #N"), and, where only the member sees it, why."""
+    if not delivery.private:
+        return delivery.note
+    return PRIVATE_HERE + (f"\n{delivery.note}" if delivery.note else "")
 
 
 def cancel_view(job_id: int) -> discord.ui.View:
@@ -213,10 +250,10 @@ def cancel_view(job_id: int) -> discord.ui.View:
     return finished_view(CancelButton(job_id))
 
 
-def result_view(job_id: int) -> discord.ui.View:
+def result_view(job_id: int, delivery: Delivery | None = None) -> discord.ui.View:
     from bot.ui.items.results import result_view as view
 
-    return view(job_id)
+    return view(job_id, delivery)
 
 
 async def hold_for_review(bot: PixazoBot, job: JobRecord, embed: discord.Embed, file: discord.File | None) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.ui.installs import SERVER_INSTALL_ONLY, server_decides, server_install_only
+
 GUILD_ONLY = "This command works only in a server."
 STALE_COMMAND = ("This command does not match what the bot offers now; Discord may still show an older version. "
                  "Reopen the command and try again.")
@@ -45,6 +47,8 @@ def problem(interaction: discord.Interaction) -> str | None:
         return None  # unknown or a context menu: discord.py's own errors reach the funnel
     if interaction.guild_id is None and _guild_only(command):
         return GUILD_ONLY
+    if server_install_only(command) and not server_decides(interaction):
+        return SERVER_INSTALL_ONLY  # Discord offers it only through a server's install; a raw client may not
     data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
     given = {o.get("name"): o for o in _leaf_options(data.get("options")) if isinstance(o, dict)}
     raw_resolved = data.get("resolved")

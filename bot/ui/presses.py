@@ -6,7 +6,9 @@ message, but an interaction is JSON from outside: its id may name a row of anoth
 no row can have. So each press loads its row through `pressed`, which answers "no longer known" unless
 the row exists, belongs to the server it was pressed in and is in a channel where the bot put its
 buttons, and then judges the member's permissions there (the press's own, which Discord computes for
-that channel). One function for every button and form, so no new one can forget a part of it.
+that channel). A row of a member's personal use (bot/ui/installs.py) belongs where no server decides,
+and only that member may press its buttons. One function for every button and form, so no new one can
+forget a part of it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.errors import UserFacingError
+from bot.domain import PERSONAL
+from bot.ui.installs import scope_of
 
 if TYPE_CHECKING:
     from bot.ui.app import PixazoBot
@@ -50,6 +54,7 @@ REVIEW = Subject("review", "This review is no longer known to the bot.", "review
 # its post in the review channel.
 APPEAL = Subject("appeal", "That request is no longer known to the bot.", "appeal", ("channel_id",))
 APPEAL_REVIEW = Subject("appeal", "That request is no longer known to the bot.", "appeal", ("review_channel_id",))
+PERSONAL_ONLY = "Only the member who made this can use its buttons: it is theirs, made with their personal credits."
 # /history's pages and /forget's question: the member's own, in the server pressed in.
 MEMBER = Subject("member", "These buttons are no longer known to the bot.", "", ())
 
@@ -76,8 +81,9 @@ async def pressed(interaction: discord.Interaction[PixazoBot], subject: Subject,
     if row is None:
         raise unknown
     guild_id = row.get("guild_id")
+    scope = scope_of(interaction)  # the server that added the bot, or PERSONAL where none decides
     channels = {row[c] for c in subject.channels if row.get(c) is not None}  # none known: any channel
-    if guild_id != interaction.guild_id or (channels and interaction.channel_id not in channels):
+    if guild_id != scope or (channels and interaction.channel_id not in channels):
         # Not a stale button: a press that names another server's (or channel's) row was made up.
         unknown.detail = (f"{what}: {subject.name} {raw_id} belongs to guild {guild_id} (channels "
                           f"{sorted(channels)}), pressed by user {interaction.user.id} in guild "
@@ -85,7 +91,11 @@ async def pressed(interaction: discord.Interaction[PixazoBot], subject: Subject,
         unknown.log_level = "WARNING"
         raise unknown
     owner = row.get("user_id") == interaction.user.id
-    moderator = interaction.guild_id is not None and interaction.permissions.manage_messages
+    if scope == PERSONAL and not owner:
+        # Personal credits paid for it and no server's moderators look after it: it is the member's alone.
+        raise UserFacingError(PERSONAL_ONLY, detail=f"{what}: user {interaction.user.id} is not the owner of "
+                                                    f"personal {subject.name} {raw_id}")
+    moderator = scope != PERSONAL and interaction.permissions.manage_messages
     allowed = {Who.ANYONE: True, Who.OWNER: owner, Who.MODERATOR: moderator,
                Who.OWNER_OR_MODERATOR: owner or moderator}[who]
     if not allowed:
@@ -99,5 +109,5 @@ async def _load(interaction: discord.Interaction[PixazoBot], subject: Subject, r
     if not 0 < raw_id <= MAX_ROW_ID:
         return None
     if not subject.reader:
-        return {"user_id": raw_id, "guild_id": interaction.guild_id}
+        return {"user_id": raw_id, "guild_id": scope_of(interaction)}
     return await getattr(interaction.client.services.lookups, subject.reader)(raw_id)

@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core.errors import UserFacingError
-from bot.domain import Member
+from bot.domain import PERSONAL, Member
 from bot.moderation.gates import Asker, Refusal
 from bot.services.requests import Admission, Requester
 from bot.services.validation import Prepared
-from bot.ui.guard import GUILD_ONLY
+from bot.ui.installs import private_here, scope_of
 
 if TYPE_CHECKING:
     from bot.ui.app import PixazoBot
@@ -21,14 +20,14 @@ REFUSED_REQUEST = "refused_request"  # Interaction.extras key: (Prepared, Asker)
 
 
 def member_of(interaction: discord.Interaction[Any], user: discord.abc.User | None = None) -> Member:
-    """The ledger's view of `user` (default: whoever invoked) in this server; @everyone is no allowance role."""
-    if interaction.guild_id is None:
-        # The tree refuses guild-only commands outside servers; this keeps any other path from
-        # charging a shared "guild 0".
-        raise UserFacingError(GUILD_ONLY, detail="a server-only command arrived without a guild")
+    """The ledger's view of `user` (default: whoever invoked) where this happens: in a server that added
+    the bot, its member (@everyone is no allowance role); anywhere else, their personal credits."""
     user = user or interaction.user
+    scope = scope_of(interaction)
+    if scope == PERSONAL:
+        return Member(guild_id=PERSONAL, user_id=user.id)
     roles = tuple(r.id for r in getattr(user, "roles", ()) if r.id != interaction.guild_id)
-    return Member(guild_id=interaction.guild_id, user_id=user.id, role_ids=roles)
+    return Member(guild_id=scope, user_id=user.id, role_ids=roles)
 
 
 def asker_of(interaction: discord.Interaction[Any]) -> Asker:
@@ -37,11 +36,13 @@ def asker_of(interaction: discord.Interaction[Any]) -> Asker:
     parent = getattr(channel, "parent", None) if isinstance(channel, discord.Thread) else None
     parent_id = getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else None
     category_id = getattr(parent if parent is not None else channel, "category_id", None)
-    # A thread is age-restricted when its channel is; discord.py's Thread.is_nsfw asks the parent.
+    # A thread is age-restricted when its channel is; discord.py's Thread.is_nsfw asks the parent. Where no
+    # server decides, nothing is: the explicit-terms filter and the image check always apply.
     is_nsfw = getattr(channel, "is_nsfw", None)
-    return Asker(user_id=interaction.user.id, role_ids=member_of(interaction).role_ids,
+    member = member_of(interaction)
+    return Asker(user_id=interaction.user.id, role_ids=member.role_ids,
                  channel_id=interaction.channel_id, parent_id=parent_id, category_id=category_id,
-                 age_restricted=bool(is_nsfw()) if callable(is_nsfw) else False)
+                 age_restricted=not member.personal and callable(is_nsfw) and bool(is_nsfw()))
 
 
 def requester_of(interaction: discord.Interaction[Any]) -> Requester:
@@ -51,12 +52,15 @@ def requester_of(interaction: discord.Interaction[Any]) -> Requester:
 
 
 async def admit(interaction: discord.Interaction[PixazoBot], prepared: Prepared) -> Admission:
-    """The moderation gates (raises the first refusal, before anything is deferred or spent)."""
-    member_of(interaction)  # refuses outside a server before any lookup
-    assert interaction.guild_id is not None
+    """The moderation gates (raises the first refusal, before anything is deferred or spent). Where no
+    server decides: the bot's own rules, personal credits (refused here if the bot offers none), and in a
+    server that did not add the bot, a result for the member's eyes only."""
+    member = member_of(interaction)
+    interaction.client.services.quotas.check_open(member)
     asker = asker_of(interaction)
     try:
-        return await interaction.client.services.requests.admit(interaction.guild_id, asker, prepared)
+        return await interaction.client.services.requests.admit(member.guild_id, asker, prepared,
+                                                                private=private_here(interaction))
     except Refusal:
         # Appeals store exactly this request, should the member ask a moderator about it.
         interaction.extras[REFUSED_REQUEST] = (prepared, asker)

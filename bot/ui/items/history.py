@@ -10,10 +10,13 @@ from typing import Any, Self
 import discord
 
 from bot.core.text import code_span, credits
+from bot.domain import PERSONAL, JobState
+from bot.domain.delivery import UNDELIVERED
 from bot.domain.records import JobRecord, prompt_of
 from bot.services.history import PAGE
 from bot.ui import presses
 from bot.ui.embeds import COLOUR
+from bot.ui.installs import scope_of
 from bot.ui.items.base import Interaction, Press, finished_view
 from bot.ui.replies import NO_PINGS
 
@@ -25,24 +28,35 @@ FORGET_ASK = ("This clears the prompts, parameters, attachment names and result 
               "server; what they cost stays. The images already posted stay in their channels (the Delete button "
               "on each removes it). Clear them?")
 NOT_YOURS = "Only the member who opened this can use these buttons."
+UNDELIVERED_NOTE = ("Not delivered: the command's reply had expired and your DMs with the bot are closed, so its "
+                    "credits were refunded.")
 
 
 def history_line(job: JobRecord) -> str:
     prompt = FORGOTTEN if job.get("forgotten_at") is not None else code_span(prompt_of(job), PROMPT_SHOWN)
+    refunded = ", refunded" if job["state"] in (JobState.FAILED, JobState.CANCELLED) else ""
     line = (f"**#{job['id']}** /{job['model']} · {job['state']} · <t:{int(job['created_at'])}:R> · "
-            f"{credits(job['cost'])}\n{prompt}")
-    if job.get("result_message_id") and job.get("result_channel_id"):
-        line += (f" · [result](https://discord.com/channels/{job['guild_id']}/{job['result_channel_id']}/"
+            f"{credits(job['cost'])}{refunded}\n{prompt}")
+    if job["state"] == JobState.FAILED and (job.get("error") or "").startswith(UNDELIVERED):
+        line += f"\n{UNDELIVERED_NOTE}"
+    delivery = job.get("delivery")
+    only_seen = delivery is not None and delivery.private and job.get("result_channel_id") == job.get("channel_id")
+    if job.get("result_message_id") and job.get("result_channel_id") and not only_seen:
+        # A personal result lives in a DM (Discord's links name it @me); one only its member saw, nowhere.
+        where = "@me" if job["guild_id"] == PERSONAL else job["guild_id"]
+        line += (f" · [result](https://discord.com/channels/{where}/{job['result_channel_id']}/"
                  f"{job['result_message_id']})")
     return line
 
 
 async def history_page(interaction: Interaction, owner_id: int, model: str | None,
                        offset: int) -> tuple[discord.Embed, discord.ui.View]:
-    """One page of a member's /history in a server, with Previous and Next."""
-    jobs, total = await interaction.client.services.history.page(interaction.guild_id or 0, owner_id, model, offset)
+    """One page of a member's /history where they are (a server that added the bot, or their personal
+    images anywhere else), with Previous and Next."""
+    scope = scope_of(interaction)
+    jobs, total = await interaction.client.services.history.page(scope, owner_id, model, offset)
     pages = max(1, -(-total // PAGE))
-    title = "Your images here" + (f" with /{model}" if model else "")
+    title = ("Your personal images" if scope == PERSONAL else "Your images here") + (f" with /{model}" if model else "")
     embed = discord.Embed(title=title, colour=COLOUR,
                           description="\n\n".join(history_line(j) for j in jobs) or "No images yet.")
     embed.set_footer(text=f"Page {offset // PAGE + 1} of {pages} · {total} in all, newest first")

@@ -15,6 +15,7 @@ import discord
 
 from bot.core.errors import UserFacingError
 from bot.core.text import code_block, plain
+from bot.domain import PERSONAL
 from bot.domain.detections import Detection
 from bot.domain.records import JobRecord, prompt_of
 from bot.domain.reviews import ACTIONS, REPORT_ACTION, ReviewKind, ReviewRecord, ReviewState
@@ -207,6 +208,9 @@ async def hold_flagged(bot: PixazoBot, job: JobRecord, embed: discord.Embed, fil
             "this channel is not age-restricted. ")
     said += ("The server's moderators can look at it and post it. " if review_id is not None else
              "An age-restricted channel can show such images. ")
+    if job["guild_id"] == PERSONAL:  # a DM, or a server that did not add the bot: no channel of it is
+        said = (f"The image check found what looks like {finding_text(finding)} in your image, so it was not "
+                "shown: outside age-restricted channels of servers that added it, the bot shows no such images. ")
     await tell(said + "Its credits stay spent, since the image was made.")
     await bot.services.reviews.record_held(job, bot.user.id if bot.user else 0, finding, review_id)
 

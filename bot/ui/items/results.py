@@ -13,7 +13,8 @@ import discord
 
 from bot.catalog import Kind, Model
 from bot.core.errors import UserFacingError
-from bot.domain import JobState
+from bot.domain import PERSONAL, JobState
+from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.services import results
 from bot.services.inpaint import Upload, ledger_inputs, prepare_inpaint
@@ -59,8 +60,13 @@ class DeleteButton(Press, template=rf"result:delete:(?P<job>{presses.ID})"):
     async def act(self, interaction: Interaction, job: JobRecord) -> None:
         if interaction.message is None:
             raise UserFacingError(GONE, detail=f"delete of job {self.row_id}: no message")
+        personal = job.get("guild_id") == PERSONAL
         try:
-            await interaction.message.delete()
+            if personal:  # a group DM the bot is not in: removed through the press's own webhook
+                await interaction.response.defer()
+                await interaction.delete_original_response()
+            else:
+                await interaction.message.delete()
         except discord.NotFound:
             raise UserFacingError(GONE, detail=f"job {self.row_id}: already deleted") from None
         except discord.HTTPException as exc:
@@ -71,7 +77,10 @@ class DeleteButton(Press, template=rf"result:delete:(?P<job>{presses.ID})"):
             await interaction.client.services.results.record_delete(job, interaction.user.id, interaction.channel_id)
         # About credits only what the ledger says: a job whose success is not recorded yet holds them, unspent.
         said = f"{DELETED} {STAY_SPENT}" if job["state"] == JobState.SUCCEEDED else DELETED
-        await interaction.response.send_message(said, ephemeral=True, allowed_mentions=NO_PINGS)
+        if personal:
+            await interaction.followup.send(said, ephemeral=True, allowed_mentions=NO_PINGS)
+        else:
+            await interaction.response.send_message(said, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 async def run_again(interaction: Interaction, job: JobRecord, model: Model, options: dict[str, Any],
@@ -164,8 +173,14 @@ class ReportForm(Form):
 RESULT_BUTTONS = (RerollButton, EditButton, DetailsButton, DeleteButton, ReportButton)
 
 
-def result_view(job_id: int) -> discord.ui.View:
-    """Reroll, Edit, Details, Delete, Report; Zoom Out 1.5×, 2×, Vary Region; Pan ← → ↑ ↓."""
+def result_view(job_id: int, delivery: Delivery | None = None) -> discord.ui.View:
+    """The buttons under a result: Reroll, Edit, Details, Delete, Report; Zoom Out 1.5×, 2×, Vary Region;
+    Pan ← → ↑ ↓. Paid by personal credits: no Report (no server's moderators to ask), no Delete on a result
+    only the member sees (Discord's Dismiss removes it), and none of the edits (a server's, for now)."""
     from bot.ui.items.edits import edit_buttons
 
-    return finished_view(*(button(job_id) for button in RESULT_BUTTONS), *edit_buttons(job_id))
+    buttons: tuple[type[Press], ...] = RESULT_BUTTONS
+    if delivery is not None and delivery.personal:
+        buttons = (RerollButton, EditButton, DetailsButton) + (() if delivery.private else (DeleteButton,))
+        return finished_view(*(button(job_id) for button in buttons))  # type: ignore[call-arg]
+    return finished_view(*(button(job_id) for button in buttons), *edit_buttons(job_id))  # type: ignore[call-arg]

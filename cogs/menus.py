@@ -12,8 +12,8 @@ from discord.ext import commands
 
 from bot.ui.app import PixazoBot
 from bot.ui.edit_forms import region_form, zoom_form
+from bot.ui.installs import server_only
 from bot.ui.items.edits import known_prompt, picture_of
-from bot.ui.requests import member_of
 
 INPAINT_THIS = "Inpaint this…"
 ZOOM_THIS = "Zoom out this"
@@ -22,7 +22,8 @@ ZOOM_THIS = "Zoom out this"
 class Menus(commands.Cog):
     def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot
-        self.menus = [app_commands.guild_only(app_commands.ContextMenu(name=name, callback=callback))
+        # A server's, like the edits under its results: where no server decides, none of them are offered.
+        self.menus = [server_only(app_commands.ContextMenu(name=name, callback=callback))
                       for name, callback in ((INPAINT_THIS, self.inpaint_this), (ZOOM_THIS, self.zoom_this))]
 
     async def cog_load(self) -> None:
@@ -45,7 +46,6 @@ class Menus(commands.Cog):
 def _form_id(op: str, interaction: discord.Interaction[PixazoBot], message: discord.Message) -> str:
     """The form's custom_id, once the picture passed what Discord's description of it tells (a refusal is
     private and costs nothing): the member's own form, about this message."""
-    member_of(interaction)  # a server's menu only
     interaction.client.services.edits.precheck(picture_of(message))
     return f"menu:{op}:{interaction.user.id}:{message.channel.id}:{message.id}"
 

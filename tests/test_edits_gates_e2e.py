@@ -123,3 +123,15 @@ async def test_a_canvas_pixazo_cannot_fetch_fails_the_job_and_refunds_it(harness
     async with open_view(harness.settings) as store:
         snapshot = await store.snapshot(Member(GUILD_ID, 4000, ()), default_allowance=20)
     assert snapshot.left == 18, "only the first picture's 2 credits are spent"
+
+
+async def test_discord_refusing_the_canvas_costs_nothing(harness):
+    result = await make_result(harness)
+    clicked = await harness.discord.click(result, button_ids(result)["Zoom Out 2×"], attachment_size_limit=500)
+    assert (await clicked.wait_callback())["type"] == 9
+    sent = await harness.discord.submit_modal(clicked, {})
+    answer = await sent.wait_followup()
+    assert is_ephemeral(answer) and answer["content"].startswith("Discord would not take the canvas and mask")
+    assert "nothing was spent" in answer["content"] and not answer.get("attachments")
+    assert len(harness.pixazo.requests) == 1
+    assert [j["model"] for j in await read_jobs(harness.settings, GUILD_ID, 4000)] == ["sdxl"], "nothing queued"

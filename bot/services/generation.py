@@ -99,13 +99,16 @@ class GenerationService:
         self._closing = asyncio.Event()
 
     async def execute(self, job_id: int, prepared: Prepared, member: Member, *, deliver: Deliver, cost: int,
-                      started: float, requeue: Callable[[], bool]) -> Outcome | None:
+                      started: float, requeue: Callable[[], bool],
+                      inputs: Callable[[Prepared], Awaitable[Prepared]] | None = None) -> Outcome | None:
         """Run a job the queue claimed (its row is running): call Pixazo, deliver, settle.
 
         `started` (monotonic) is the claim: the job deadline bounds the Pixazo call, not the wait.
         Cancelled (a shutdown's grace ran out, or a member's Cancel): when `requeue()` says so, the
         job goes back to the head of the queue instead of being refunded. Returns None then."""
         try:
+            if inputs is not None:  # an inpainting job's input links, working again if they expired
+                prepared = await inputs(prepared)
             image = await self._generate(prepared, started, on_start=_nothing)
             # Only what the result's embed shows; a ledger that can't answer now is waited for (the
             # image is in hand), like a settle, rather than failing a job that Pixazo made.

@@ -5,8 +5,7 @@ job whenever one of its slots is free, so several processes sharing one PostgreS
 Everything a job needs to run and be delivered is in its row, so a restart loses nothing: waiting
 jobs stay queued, and a call a crash cut short runs once more (the store's recovery).
 
-The `Courier` (the Discord side) edits the members' messages: the result, the failure, and the
-waiting notices (bot/services/notices.py).
+The `Courier` (the Discord side): the result, the failure, the waiting notices (notices.py), fresh links.
 """
 
 from __future__ import annotations
@@ -240,7 +239,8 @@ class QueueRunner:
                 self._delivered.add(job_id)
 
             await self._generation.execute(job_id, prepared, member, deliver=deliver, cost=job["cost"],
-                                           started=notice.started, requeue=lambda: job_id not in self._cancelled)
+                                           started=notice.started, requeue=lambda: job_id not in self._cancelled,
+                                           inputs=lambda asked: with_fresh_inputs(asked, courier))
             await record_generation(self._store, job_id)
         except Discarded:
             self._discarded(job_id)
@@ -284,7 +284,7 @@ class QueueRunner:
 
     async def _request_of(self, job: JobRecord) -> tuple[Prepared, Member]:
         try:
-            return await with_fresh_inputs(prepared_of(job), self._courier()), member_of_job(job)
+            return prepared_of(job), member_of_job(job)
         except Exception as exc:  # a row this version cannot run (say, a model no longer in the catalog)
             if (state := await self._generation.refund(job["id"], exc)) is not JobState.FAILED:
                 raise Unsettled(job["id"], state) from exc

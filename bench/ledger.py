@@ -1,9 +1,9 @@
 """Ledger throughput: settled jobs per second, on SQLite and on PostgreSQL.
 
 A "settled job" is, as the issue defines it, a reservation and its settlement: `Store.reserve` (quota
-snapshot + INSERT in one BEGIN IMMEDIATE transaction) then `Store.succeed` (one UPDATE). With
-`--with-running` each job also goes through `Store.mark_running`, as a generation in the bot does when
-its Pixazo call starts; that is one more trip to the database thread. Every
+snapshot, checks and INSERT in one transaction; on SQLite one statement) then `Store.succeed` (one
+UPDATE). With `--with-running` each job also goes through `Store.mark_running`, as a generation in
+the bot does when its Pixazo call starts; that is one more trip to the database thread. Every
 scenario gets a fresh ledger opened exactly as the bot opens it, and an allowance so large that
 nothing is refused:
 

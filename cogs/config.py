@@ -41,6 +41,7 @@ from bot.ui import config_view as shown
 from bot.ui.app import PixazoBot
 from bot.ui.checks import admin_check, guild_of
 from bot.ui.embeds import COLOUR
+from bot.ui.i18n import for_member
 from bot.ui.installs import server_only
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import member_of
@@ -213,7 +214,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         added = await self._put(interaction, RuleKind.WORD, word, limit=MAX_WORDS, what="blocked words")
         config = await self._config(interaction)
         said = end_sentence(f"Blocked {code_span(word, 120)}") if added else f"{code_span(word, 120)} was already blocked."
-        await self._done(interaction, f"{said} This server blocks {len(config.words)} shown.word(s) and phrase(s).")
+        await self._done(interaction, f"{said} This server blocks {len(config.words)} word(s) and phrase(s).")
 
     @words.command(name="remove", description="Unblock a word or phrase")
     @app_commands.describe(term="The word or phrase, as listed")
@@ -222,7 +223,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         removed = await self._remove(interaction, RuleKind.WORD, word)
         config = await self._config(interaction)
         said = end_sentence(f"Unblocked {code_span(word, 120)}") if removed else f"{code_span(word, 120)} was not blocked."
-        await self._done(interaction, f"{said} This server blocks {len(config.words)} shown.word(s) and phrase(s).")
+        await self._done(interaction, f"{said} This server blocks {len(config.words)} word(s) and phrase(s).")
 
     @words.command(name="strict", description="Also match leetspeak and letters spelled apart (c4stl3, c a s t l e)")
     @app_commands.describe(state="on: words and patterns also match leetspeak and spaced-out letters")
@@ -383,7 +384,9 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
             said = "No audit log rows match." if total == 0 else f"There are only {pages} page(s)."
             await self._done(interaction, said)
             return
-        text = "\n".join(f"<t:{int(r['at'])}:f> **{audit_title(r)}** " + " · ".join(audit_lines(r)) for r in rows)
+        t = for_member(interaction)
+        text = "\n".join(f"<t:{int(r['at'])}:f> **{t(audit_title(r))}** " + " · ".join(t(x) for x in audit_lines(r))
+                         for r in rows)
         embed = discord.Embed(title="Audit log", description=shown.fit(text, PAGE_MAX), colour=COLOUR)
         embed.set_footer(text=f"Page {page} of {pages} · {total} row(s)")
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)

@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.catalog import MODELS
 from bot.ui.app import PixazoBot
+from bot.ui.i18n import for_member
 from bot.ui.installs import anywhere
 from bot.ui.items.history import FORGET_ASK, forget_question, history_page
 from bot.ui.replies import NO_PINGS
@@ -28,7 +29,8 @@ class History(commands.Cog):
     @app_commands.command(name="forget", description="Clear the prompts and details the bot keeps about your images")
     @anywhere
     async def forget(self, interaction: discord.Interaction[PixazoBot]) -> None:
-        await interaction.response.send_message(FORGET_ASK, view=forget_question(interaction.user.id),
+        t = for_member(interaction)
+        await interaction.response.send_message(t(FORGET_ASK), view=forget_question(interaction.user.id, t),
                                                 ephemeral=True, allowed_mentions=NO_PINGS)
 
 

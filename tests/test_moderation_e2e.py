@@ -212,10 +212,12 @@ async def test_show_lists_the_whole_configuration(harness):
 
 
 async def test_every_change_is_recorded_and_an_unchanged_one_is_not(harness):
-    await config(harness, "words add", {"term": "castle"})
+    added = await config(harness, "words add", {"term": "castle"})
+    assert added["content"].endswith("This server blocks 1 word(s) and phrase(s).")
     again = await config(harness, "words add", {"term": "CASTLE"})
     assert "already blocked" in again["content"]
-    await config(harness, "words remove", {"term": "castle"})
+    removed = await config(harness, "words remove", {"term": "castle"})
+    assert removed["content"].endswith("This server blocks 0 word(s) and phrase(s).")
     async with open_view(harness.settings) as store:
         actions = [a["action"] for a in await store.admin_actions(GUILD_ID)]
     assert actions == ["config.word.remove", "config.word.add"]

@@ -130,8 +130,12 @@ async def test_python_m_bot_serves_a_command_end_to_end(tmp_path, fake_discord, 
         "PYTHONPATH": str(ROOT),
     }
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "PIXAZO_", "QUOTA_"))}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", cwd=tmp_path, env={**clean, **env},
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    # A file, not a pipe: at DEBUG the bot writes more than a pipe holds (the synced commands with every
+    # language's names), and a pipe nobody reads until the end would stop it mid-write.
+    log_path = tmp_path / "bot.log"
+    with log_path.open("wb") as log_file:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", cwd=tmp_path, env={**clean, **env},
+                                                    stdout=asyncio.subprocess.DEVNULL, stderr=log_file)
     try:
         await fake_discord.wait_identified(timeout=15)
         await fake_discord.wait_synced(timeout=15)
@@ -141,8 +145,8 @@ async def test_python_m_bot_serves_a_command_end_to_end(tmp_path, fake_discord, 
         assert message["_files"]
     finally:
         proc.terminate()
-        _, stderr = await asyncio.wait_for(proc.communicate(), timeout=15)
-    log = stderr.decode()
+        await asyncio.wait_for(proc.wait(), timeout=15)
+    log = log_path.read_text()
     assert proc.returncode == 0
     assert "synced" in log and "shut down cleanly" in log
     assert TOKEN not in log and PIXAZO_KEY not in log, "even at DEBUG, no secret is logged"

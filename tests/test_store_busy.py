@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from contextlib import contextmanager
 
@@ -92,3 +93,29 @@ async def test_opening_a_database_another_process_is_writing_is_busy(tmp_path):
     await (await SqliteStore.open(path)).close()
     with write_lock(path), pytest.raises(StoreBusy):
         await SqliteStore.open(path, busy_timeout=0.05)
+
+
+async def test_a_write_cancelled_while_it_waits_for_the_lock_leaves_no_transaction_open(tmp_path):
+    """The caller gives up (a command's task cancelled) while its BEGIN IMMEDIATE waits for another
+    connection's write lock; the BEGIN still runs on the store's connection once the lock is free. It
+    must be rolled back before the next write, or every later write fails and the lock is never freed."""
+    path = tmp_path / "ledger.sqlite3"
+    store = await SqliteStore.open(path, busy_timeout=5.0)
+    try:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        task = asyncio.create_task(store.grant(10, 1, 5, actor_id=9))
+        await asyncio.sleep(0.2)  # its BEGIN IMMEDIATE is waiting for `other`
+        task.cancel()
+        await asyncio.sleep(0)
+        other.execute("ROLLBACK")  # now the BEGIN lands, for a caller that is gone
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(store.grant(10, 1, 7, actor_id=9), 2)
+        assert (await store.snapshot(ALICE, default_allowance=20)).granted == 7, "the cancelled grant wrote nothing"
+        other.execute("BEGIN IMMEDIATE")  # and nobody holds the write lock
+        other.execute("ROLLBACK")
+        other.close()
+        assert [a["action"] for a in await store.admin_actions(10)] == ["grant"]
+    finally:
+        await store.close()

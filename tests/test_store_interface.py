@@ -1,4 +1,4 @@
-"""The ledger's roles (bot/storage/roles.py): each backend offers every method of every role, with the
+"""The ledger's roles (bot/storage/roles/): each backend offers every method of every role, with the
 same signatures, and the roles together are exactly the interface the services use."""
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ async def test_the_usage_query_reads_one_servers_days_through_an_index(backend, 
     if backend.name == "sqlite":
         import sqlite3
 
-        from bot.storage.sqlite.store import _USAGE_SQL as SQLITE_USAGE
+        from bot.storage.sqlite.allowances import USAGE_SQL as SQLITE_USAGE
 
         db = sqlite3.connect(backend.location)
         try:
@@ -103,7 +103,7 @@ async def test_the_usage_query_reads_one_servers_days_through_an_index(backend, 
         return
     import asyncpg
 
-    from bot.storage.postgres.store import _USAGE_SQL as PG_USAGE
+    from bot.storage.postgres.allowances import USAGE_SQL as PG_USAGE
 
     conn = await asyncpg.connect(backend.location)
     try:

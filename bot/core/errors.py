@@ -1,9 +1,12 @@
 """Exceptions that carry the sentence a user should read.
 
-The cog layer shows `user_message` (ephemeral); `detail` is for the operator's log only.
+The ui shows `text` (ephemeral) in the member's language; `user_message` is its English; `detail` is
+for the operator's log only.
 """
 
 from __future__ import annotations
+
+from bot.core.i18n import Text
 
 
 class UserFacingError(Exception):
@@ -11,10 +14,12 @@ class UserFacingError(Exception):
 
     log_level = "INFO"
 
-    def __init__(self, user_message: str, *, detail: str | None = None) -> None:
-        super().__init__(detail or user_message)
-        self.user_message = user_message
-        self.detail = detail or user_message
+    def __init__(self, text: Text | str, *, detail: str | None = None) -> None:
+        english = str(text)
+        super().__init__(detail or english)
+        self.text = text
+        self.user_message = english
+        self.detail = detail or english
 
 
 class InvalidInput(UserFacingError):

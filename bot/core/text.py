@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from bot.core.i18n import Text, _n
 
-def credits(n: int) -> str:
-    return f"{n} credit" if n == 1 else f"{n} credits"
+
+def credits(n: int) -> Text:
+    """"1 credit", "3 credits", in the reader's language where it is shown."""
+    return _n("{n} credit", "{n} credits", n)
 
 
 def relative_time(when: datetime) -> str:

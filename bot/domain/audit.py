@@ -29,23 +29,6 @@ class AuditAction(StrEnum):
     BUDGET = "budget"
     VIEW = "view"  # an admin looked at a member's usage
 
-    @property
-    def heading(self) -> str:
-        return _TITLES[self]
-
-
-_TITLES = {
-    AuditAction.GENERATION: "Image generated", AuditAction.APPEAL: "Appeal sent to moderators",
-    AuditAction.ALLOW: "Appeal allowed once", AuditAction.DENY: "Appeal denied",
-    AuditAction.DELETE: "Result deleted by a moderator", AuditAction.APPROVE: "Result approved",
-    AuditAction.REJECT: "Result rejected", AuditAction.REPORT: "Result reported",
-    AuditAction.KEEP: "Reported result kept", AuditAction.REMOVE: "Reported result removed",
-    AuditAction.HELD: "Image held by the image check",
-    AuditAction.CONFIG: "Configuration changed", AuditAction.ALLOWANCE: "Allowance changed",
-    AuditAction.GRANT: "Credits granted", AuditAction.RESET: "Usage reset", AuditAction.BUDGET: "Server budget changed",
-    AuditAction.VIEW: "Usage looked at",
-}
-
 
 def family(action: str) -> AuditAction | None:
     """The AuditAction a recorded action belongs to (`config.word.add` -> CONFIG); None if unknown."""

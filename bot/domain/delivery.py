@@ -31,6 +31,7 @@ class Delivery(BaseModel):
     review: int | None = None  # approval mode: the review channel the result waits in first
     personal: bool = False  # paid by personal credits (no server decides): only the member may press its buttons
     private: bool = False  # asked in a server that did not add the bot: the result is the member's alone
+    locale: str = "en-US"  # the member's Discord locale: their result, notices and failures are in it
     # The interaction's own message holds the job's inputs (an edit's canvas and mask, which Pixazo fetches
     # from it): the result is posted as a new message, never over that one.
     holds_inputs: bool = False

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _
 from bot.core.text import plain
 from bot.moderation.config import NSFW_FILTER, GuildConfig
 from bot.moderation.prompt_rules import Violation
@@ -41,17 +42,19 @@ class Asker:
 class Refusal(UserFacingError):
     """One gate said no; `violation` is set for the prompt rules (part 8's appeals read it)."""
 
-    def __init__(self, gate: Gate, message: str, *, detail: str, violation: Violation | None = None) -> None:
+    def __init__(self, gate: Gate, message: Text, *, detail: str, violation: Violation | None = None) -> None:
         super().__init__(message, detail=f"refused by {gate.value}: {detail}")
         self.gate = gate
         self.violation = violation
 
 
-def _listed(mentions: list[str]) -> str:
+def _listed(mentions: list[str]) -> Text | str:
     shown, rest = mentions[:LISTED], len(mentions) - LISTED
     if rest > 0:
-        return ", ".join(shown) + f" and {rest} more"
-    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" and {shown[-1]}"
+        return _("{listed} and {rest} more", listed=", ".join(shown), rest=rest)
+    if len(shown) == 1:
+        return shown[0]
+    return _("{listed} and {last}", listed=", ".join(shown[:-1]), last=shown[-1])
 
 
 def check(config: GuildConfig, asker: Asker, model_key: str, prompt: str) -> None:
@@ -68,22 +71,23 @@ def check(config: GuildConfig, asker: Asker, model_key: str, prompt: str) -> Non
 def _check(config: GuildConfig, asker: Asker, model_key: str, prompt: str) -> None:
     reason = config.blocked.get(asker.user_id)
     if reason is not None:
-        said = plain(reason, REASON_SHOWN_MAX) if reason else "no reason was given"
-        raise Refusal(Gate.BLOCKED, f"You are blocked from generating here: {said}",
+        said: Text | str = plain(reason, REASON_SHOWN_MAX) if reason else _("no reason was given")
+        raise Refusal(Gate.BLOCKED, _("You are blocked from generating here: {reason}", reason=said),
                       detail=f"member {asker.user_id} is blocked ({reason!r})")
     if config.roles and not config.roles.intersection(asker.role_ids):
         roles = _listed([f"<@&{r}>" for r in sorted(config.roles)])
-        raise Refusal(Gate.ROLES, f"Generating images here needs one of these roles: {roles}. Ask a server admin.",
+        raise Refusal(Gate.ROLES, _("Generating images here needs one of these roles: {roles}. Ask a server admin.",
+                                    roles=roles),
                       detail=f"member {asker.user_id} has none of the roles {sorted(config.roles)}")
     if config.channels and not ({asker.channel_id, asker.parent_id, asker.category_id} & config.channels):
         channels = _listed([f"<#{c}>" for c in sorted(config.channels)])
-        raise Refusal(Gate.CHANNELS, f"The bot can be used in {channels}.",
+        raise Refusal(Gate.CHANNELS, _("The bot can be used in {channels}.", channels=channels),
                       detail=f"channel {asker.channel_id} (parent {asker.parent_id}) is not allowed")
     if model_key in config.models_off:
-        raise Refusal(Gate.MODEL, f"/{model_key} is turned off in this server.",
+        raise Refusal(Gate.MODEL, _("/{command} is turned off in this server.", command=model_key),
                       detail=f"/{model_key} is disabled")
     violation = config.rules.check(prompt, age_restricted=asker.age_restricted,
                                    mild_filter=bool(config.get(NSFW_FILTER)))
     if violation is not None:
-        raise Refusal(Gate.PROMPT, violation.sentence, violation=violation,
+        raise Refusal(Gate.PROMPT, violation.text, violation=violation,
                       detail=f"{violation.rule.value}: {violation.term!r} matched {violation.matched!r}")

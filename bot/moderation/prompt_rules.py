@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.core.i18n import Text, _
 from bot.core.text import code_span
 from bot.moderation.builtin import builtin_lists
 from bot.moderation.normalize import normalize, spans, split
@@ -39,16 +40,23 @@ class Violation:
         return self.rule in (Rule.SERVER_WORD, Rule.SERVER_PATTERN)
 
     @property
-    def sentence(self) -> str:
-        """One sentence to show the member as is."""
+    def text(self) -> Text:
+        """One sentence to show the member as is, in their language where it is shown."""
         term = code_span(self.term)
         if self.rule is Rule.MINOR_SAFETY:
-            return f"This bot never makes sexual images involving minors ({term} with {code_span(self.paired_term)})."
+            return _("This bot never makes sexual images involving minors ({term} with {paired}).", term=term,
+                     paired=code_span(self.paired_term))
         if self.rule is Rule.SERVER_WORD:
-            return f"Your prompt uses {term}, which this server has blocked."
+            return _("Your prompt uses {term}, which this server has blocked.", term=term)
         if self.rule is Rule.SERVER_PATTERN:
-            return f"Your prompt matches the pattern {term} (at {code_span(self.matched, 40)}), which this server has blocked."
-        return f"Explicit terms like {term} can only be used in age-restricted channels."
+            return _("Your prompt matches the pattern {term} (at {matched}), which this server has blocked.", term=term,
+                     matched=code_span(self.matched, 40))
+        return _("Explicit terms like {term} can only be used in age-restricted channels.", term=term)
+
+    @property
+    def sentence(self) -> str:
+        """The sentence in English."""
+        return str(self.text)
 
 
 class _View:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import _
 from bot.moderation.config import REVIEW_CHANNEL, GuildConfig
 from bot.moderation.gates import Asker
 
-NO_REVIEW_FOR_APPROVAL = ("Images made in this channel wait for a moderator's approval, but this server has no review "
-                          "channel set, so nothing can be made here yet; ask a server admin (/config review-channel).")
+NO_REVIEW_FOR_APPROVAL = _("Images made in this channel wait for a moderator's approval, but this server has no "
+                           "review channel set, so nothing can be made here yet; ask a server admin (/config "
+                           "review-channel).")
 
 
 def approval_here(config: GuildConfig, asker: Asker) -> bool:

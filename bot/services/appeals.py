@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from bot.catalog import MODELS, Kind
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _, render
 from bot.core.settings import Settings
 from bot.core.text import code_span
 from bot.domain import Member
@@ -32,21 +33,28 @@ from bot.storage.roles import Appeals as AppealRows
 
 log = logging.getLogger(__name__)
 
-TOO_OLD = "This refusal is too old to send to the moderators; run the command again."
-CLEARED = "You cleared this request with /forget, so there is nothing to send; run the command again."
-NO_REVIEW = "This server has no review channel any more, so there is no moderator to ask."
-ALREADY_SENT = "You already sent this to the moderators."
-DECIDED = "A moderator already decided this one."
+TOO_OLD = _("This refusal is too old to send to the moderators; run the command again.")
+CLEARED = _("You cleared this request with /forget, so there is nothing to send; run the command again.")
+NO_REVIEW = _("This server has no review channel any more, so there is no moderator to ask.")
+ALREADY_SENT = _("You already sent this to the moderators.")
+DECIDED = _("A moderator already decided this one.")
 
 
 class AppealStore(AppealRows, Protocol):
     """The role the appeals use."""
 
 
-def rule_text(appeal: AppealRecord) -> str:
+def rule_text(appeal: AppealRecord) -> Text:
     rule = appeal["rule"]
-    what = "blocked word" if rule.get("rule") == Rule.SERVER_WORD else "blocked pattern"
-    return f"{what} {code_span(rule.get('term', ''), 120)}"
+    term = code_span(rule.get("term", ""), 120)
+    if rule.get("rule") == Rule.SERVER_WORD:
+        return _("blocked word {term}", term=term)
+    return _("blocked pattern {term}", term=term)
+
+
+def locale_of(appeal: AppealRecord) -> str:
+    """The language of the member whose prompt it is (kept with the request)."""
+    return str((appeal["request"] or {}).get("locale") or "en-US")
 
 
 def prompt_of(appeal: AppealRecord) -> str:
@@ -55,8 +63,9 @@ def prompt_of(appeal: AppealRecord) -> str:
 
 def open_only(appeal: AppealRecord) -> None:
     if appeal["status"] != AppealStatus.PENDING:
-        by = f" (<@{appeal['decided_by']}>)" if appeal.get("decided_by") else ""
-        raise UserFacingError(DECIDED[:-1] + by + ".", detail=f"appeal {appeal['id']} is already {appeal['status']}")
+        said = (_("A moderator already decided this one ({moderator}).", moderator=f"<@{appeal['decided_by']}>")
+                if appeal.get("decided_by") else DECIDED)
+        raise UserFacingError(said, detail=f"appeal {appeal['id']} is already {appeal['status']}")
 
 
 def without(config: GuildConfig, rule: dict[str, Any]) -> GuildConfig:
@@ -86,7 +95,7 @@ class AppealDesk:
         request = {
             "prompt": prepared.prompt, "payload": prepared.payload, "shown": [list(s) for s in prepared.shown],
             "requester": requester.name, "avatar_url": requester.avatar_url,
-            "filesize_limit": requester.filesize_limit, "asker": dataclasses.asdict(asker),
+            "filesize_limit": requester.filesize_limit, "asker": dataclasses.asdict(asker), "locale": requester.locale,
         }
         rule = {"rule": violation.rule.value, "term": violation.term, "matched": violation.matched}
         appeal_id = await self._store.create_appeal(
@@ -131,7 +140,7 @@ class AppealDesk:
         if not allowed:
             log.info("appeal %d denied by user %s", appeal["id"], actor_id)
 
-    async def allow_once(self, appeal: AppealRecord, moderator_id: int, application_id: int) -> str | None:
+    async def allow_once(self, appeal: AppealRecord, moderator_id: int, application_id: int) -> Text | str | None:
         """Queue the appealed request for its requester; None, or the sentence that refused it now.
         No interaction token: the result is a channel post in the original channel, naming the requester."""
         request = appeal["request"]
@@ -144,13 +153,15 @@ class AppealDesk:
             check(allowed, asker, model.key, prepared.prompt)
             requester = Requester(Member(appeal["guild_id"], appeal["user_id"], asker.role_ids),
                                   request.get("requester") or f"member {appeal['user_id']}", request.get("avatar_url"),
-                                  application_id, request.get("filesize_limit") or DEFAULT_FILESIZE_LIMIT)
+                                  application_id, request.get("filesize_limit") or DEFAULT_FILESIZE_LIMIT,
+                                  locale=locale_of(appeal))
+            note = render(_("Allowed once by {moderator} (appeal #{appeal}).", moderator=f"<@{moderator_id}>",
+                            appeal=appeal["id"]), locale_of(appeal))  # shown above the result, in its language
             job_id = await self._requests.submit(
-                prepared, requester, Admission(allowed, asker), channel_id=appeal["channel_id"], token=None,
-                note=f"Allowed once by <@{moderator_id}> (appeal #{appeal['id']}).")
+                prepared, requester, Admission(allowed, asker), channel_id=appeal["channel_id"], token=None, note=note)
         except UserFacingError as exc:
             log.info("appeal %d allowed by %s but refused: %s", appeal["id"], moderator_id, exc.detail)
-            return exc.user_message
+            return exc.text
         await self._store.set_appeal_job(appeal["id"], job_id)
         log.info("appeal %d allowed once by user %s: job %d queued for user %s", appeal["id"], moderator_id, job_id,
                  appeal["user_id"])

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.core.errors import InvalidInput
+from bot.core.i18n import Text, _
 from bot.core.text import code_span, credits
 from bot.domain import PERSONAL, JobState
 from bot.domain.audit import AuditAction, family
@@ -23,7 +24,19 @@ log = logging.getLogger(__name__)
 
 PROMPT_SHOWN = 200  # of a generation's prompt, in the audit channel and the database row
 VALUE_SHOWN = 120
-SINCE_HELP = "`since` must be a time like `2h`, `3d`, `45m`, `1w` or a date like `2026-11-30` (UTC)."
+SINCE_HELP = _("`since` must be a time like `2h`, `3d`, `45m`, `1w` or a date like `2026-11-30` (UTC).")
+# Each action's heading in the audit channel and /config audit.
+TITLES = {
+    AuditAction.GENERATION: _("Image generated"), AuditAction.APPEAL: _("Appeal sent to moderators"),
+    AuditAction.ALLOW: _("Appeal allowed once"), AuditAction.DENY: _("Appeal denied"),
+    AuditAction.DELETE: _("Result deleted by a moderator"), AuditAction.APPROVE: _("Result approved"),
+    AuditAction.REJECT: _("Result rejected"), AuditAction.REPORT: _("Result reported"),
+    AuditAction.KEEP: _("Reported result kept"), AuditAction.REMOVE: _("Reported result removed"),
+    AuditAction.HELD: _("Image held by the image check"),
+    AuditAction.CONFIG: _("Configuration changed"), AuditAction.ALLOWANCE: _("Allowance changed"),
+    AuditAction.GRANT: _("Credits granted"), AuditAction.RESET: _("Usage reset"),
+    AuditAction.BUDGET: _("Server budget changed"), AuditAction.VIEW: _("Usage looked at"),
+}
 _AGO = re.compile(r"^(\d{1,6})\s*([mhdw])$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _UNIT = {"m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
@@ -81,24 +94,26 @@ async def record_generation(store: GenerationRecords, job_id: int) -> None:
                     exc)
 
 
-def title(row: AuditRow) -> str:
+def title(row: AuditRow) -> Text | str:
     known = family(row["action"])
-    return known.heading if known is not None else row["action"]
+    return TITLES[known] if known is not None else row["action"]
 
 
-def lines(row: AuditRow) -> list[str]:
+def lines(row: AuditRow) -> list[Text | str]:
     """The row in a few short lines: who, whom, and the detail that matters for its action."""
     detail = _detail(row)
-    who = f"by <@{row['actor_id']}>"
+    actor = f"<@{row['actor_id']}>"
+    who = _("by {actor}", actor=actor)
     if row["target_id"] is not None and row["target_id"] != row["actor_id"] and family(row["action"]) not in (
             AuditAction.CONFIG,):
-        who += f" · member <@{row['target_id']}>"
-    out = [who]
+        who = _("by {actor} · member {member}", actor=actor, member=f"<@{row['target_id']}>")
+    out: list[Text | str] = [who]
     kind = family(row["action"])
     if kind is AuditAction.GENERATION:
-        where = f" in <#{detail['channel_id']}>" if detail.get("channel_id") else ""
-        link = f" · [result]({detail['link']})" if detail.get("link") else ""
-        out.append(f"/{detail.get('model')} · {credits(int(detail.get('cost') or 0))}{where}{link}")
+        where = _(" in {channel}", channel=f"<#{detail['channel_id']}>") if detail.get("channel_id") else ""
+        link = _(" · [result]({link})", link=detail["link"]) if detail.get("link") else ""
+        out.append(_("/{command} · {cost}{where}{link}", command=detail.get("model"),
+                     cost=credits(int(detail.get("cost") or 0)), where=where, link=link))
         if detail.get("prompt"):
             out.append(code_span(detail["prompt"], PROMPT_SHOWN))
         return out
@@ -108,9 +123,10 @@ def lines(row: AuditRow) -> list[str]:
         return out
     if kind is AuditAction.APPEAL and isinstance(detail.get("rule"), dict):
         rule = detail["rule"]
-        where = f" in <#{detail['channel_id']}>" if detail.get("channel_id") else ""
-        out.append(f"appeal #{detail.get('appeal')} · /{detail.get('model')}{where} · refused by "
-                   f"{str(rule.get('rule', '')).replace('server_', '')} {code_span(rule.get('term', ''), VALUE_SHOWN)}")
+        where = _(" in {channel}", channel=f"<#{detail['channel_id']}>") if detail.get("channel_id") else ""
+        out.append(_("appeal #{appeal} · /{command}{where} · refused by {rule} {term}", appeal=detail.get("appeal"),
+                     command=detail.get("model"), where=where, rule=str(rule.get("rule", "")).replace("server_", ""),
+                     term=code_span(rule.get("term", ""), VALUE_SHOWN)))
         return out
     shown = [f"{key.replace('_', ' ')}: {code_span(value, VALUE_SHOWN)}" for key, value in detail.items()
              if value is not None and not isinstance(value, (dict, list))]

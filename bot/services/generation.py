@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import _
 from bot.core.redact import Redactor
 from bot.core.settings import Settings
 from bot.domain import JobState, StoreDown
@@ -39,10 +40,10 @@ T = TypeVar("T")
 # is released, and capped so that a long outage costs little.
 SETTLE_RETRY_FIRST_DELAY = 0.05
 SETTLE_RETRY_MAX_DELAY = 1.0
-BUSY = "The bot is busy right now; nothing was spent. Please try again in a moment."
-DOWN = "The bot can't record anything right now; nothing was spent. Please try again in a few minutes."
-IN_DOUBT = ("The bot lost its connection to its records while queueing this image. If it was queued, your image "
-            "will follow here; if not, nothing was spent.")
+BUSY = _("The bot is busy right now; nothing was spent. Please try again in a moment.")
+DOWN = _("The bot can't record anything right now; nothing was spent. Please try again in a few minutes.")
+IN_DOUBT = _("The bot lost its connection to its records while queueing this image. If it was queued, your image "
+             "will follow here; if not, nothing was spent.")
 
 
 class Busy(UserFacingError):

@@ -5,6 +5,7 @@ has it installed. The detector is bot/moderation/image_check.py."""
 from __future__ import annotations
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import _
 from bot.core.offload import Offload
 from bot.core.settings import Settings
 from bot.domain.delivery import Delivery
@@ -14,8 +15,8 @@ from bot.moderation.config import IMAGE_CHECK, IMAGE_THRESHOLD
 from bot.moderation.image_check import ImageCheck, ImageCheckFailed, screen
 from bot.services.moderation import Moderation
 
-CHECK_FAILED = ("The bot could not check this image before posting it, so it was not posted and no credits were "
-                "spent. Please try again.")
+CHECK_FAILED = _("The bot could not check this image before posting it, so it was not posted and no credits were "
+                 "spent. Please try again.")
 
 
 class ImageChecks:

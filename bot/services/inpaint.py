@@ -14,6 +14,7 @@ from PIL import ExifTags, Image
 
 from bot.catalog import SIZE_MULTIPLE, Model
 from bot.core.errors import InvalidInput, UserFacingError
+from bot.core.i18n import Text, _
 from bot.core.imaging import sniff
 from bot.core.offload import Offload, OffloadTimeout
 from bot.core.text import code_span
@@ -65,18 +66,24 @@ def _mib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB"
 
 
-def _name(upload: Upload) -> str:
-    return f"The {upload.role} ({code_span(upload.filename, 60)})"
+def _name(upload: Upload) -> Text:
+    if upload.role == "mask":
+        return _("The mask ({file})", file=code_span(upload.filename, 60))
+    return _("The image ({file})", file=code_span(upload.filename, 60))
 
 
 def precheck(upload: Upload, *, max_bytes: int) -> str:
     """What Discord's own description of the file already rules out; returns the declared format."""
     if upload.size > max_bytes:
-        raise InvalidInput(f"{_name(upload)} is {_mib(upload.size)}; the limit is {_mib(max_bytes)}.")
+        raise InvalidInput(_("{name} is {size}; the limit is {limit}.", name=_name(upload), size=_mib(upload.size),
+                             limit=_mib(max_bytes)))
     declared = ACCEPTED.get((upload.content_type or "").split(";")[0].strip().lower())
     if declared is None:
-        raise InvalidInput(f"{_name(upload)} is not a PNG, JPEG or WebP image (Discord says it is "
-                           f"{code_span(upload.content_type, 40) if upload.content_type else 'of unknown type'}).")
+        if upload.content_type:
+            raise InvalidInput(_("{name} is not a PNG, JPEG or WebP image (Discord says it is {type}).",
+                                 name=_name(upload), type=code_span(upload.content_type, 40)))
+        raise InvalidInput(_("{name} is not a PNG, JPEG or WebP image (Discord says it is of unknown type).",
+                             name=_name(upload)))
     if upload.width and upload.height:
         _check_pixels(upload, upload.width, upload.height)  # before downloading a byte
     return declared
@@ -84,9 +91,10 @@ def precheck(upload: Upload, *, max_bytes: int) -> str:
 
 def _check_pixels(upload: Upload, width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
-        raise InvalidInput(f"{_name(upload)} is {width}×{height} ({width * height / 1e6:.1f} megapixels); the limit "
-                           f"is {MAX_SIDE_NAMED}×{MAX_SIDE_NAMED} ({MAX_PIXELS / 1e6:.1f} megapixels). Scale it down "
-                           "and attach it again.")
+        raise InvalidInput(_("{name} is {width}×{height} ({megapixels} megapixels); the limit is {side}×{side} "
+                             "({most} megapixels). Scale it down and attach it again.", name=_name(upload), width=width,
+                             height=height, megapixels=f"{width * height / 1e6:.1f}", side=MAX_SIDE_NAMED,
+                             most=f"{MAX_PIXELS / 1e6:.1f}"))
 
 
 async def check_upload(session: aiohttp.ClientSession, offload: Offload, upload: Upload, declared: str, *,
@@ -97,8 +105,8 @@ async def check_upload(session: aiohttp.ClientSession, offload: Offload, upload:
     try:
         return await offload.run(inspect, data, upload, declared, timeout=work_timeout)
     except OffloadTimeout as exc:
-        raise InvalidInput(f"{name} took too long to check, so nothing was spent. Try a smaller file, or try "
-                           "again in a minute.", detail=f"{name}: {exc}") from None
+        raise InvalidInput(_("{name} took too long to check, so nothing was spent. Try a smaller file, or try again "
+                             "in a minute.", name=name), detail=f"{name}: {exc}") from None
 
 
 async def download(session: aiohttp.ClientSession, upload: Upload, *, max_bytes: int, timeout: float) -> bytes:
@@ -106,21 +114,21 @@ async def download(session: aiohttp.ClientSession, upload: Upload, *, max_bytes:
     return await _download(session, upload, _name(upload), max_bytes, timeout)
 
 
-async def _download(session: aiohttp.ClientSession, upload: Upload, name: str, max_bytes: int,
+async def _download(session: aiohttp.ClientSession, upload: Upload, name: Text, max_bytes: int,
                     timeout: float) -> bytes:
     try:
         async with session.get(upload.url, timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
             if resp.status != 200:
-                raise InvalidInput(f"{name} could not be downloaded from Discord (HTTP {resp.status}). "
-                                   "Try attaching it again.", detail=f"GET {upload.url}: {resp.status}")
+                raise InvalidInput(_("{name} could not be downloaded from Discord (HTTP {status}). Try attaching it "
+                                     "again.", name=name, status=resp.status), detail=f"GET {upload.url}: {resp.status}")
             data = bytearray()
             async for chunk in resp.content.iter_chunked(64 * 1024):
                 data += chunk
                 if len(data) > max_bytes:
-                    raise InvalidInput(f"{name} is larger than the {_mib(max_bytes)} limit.")
+                    raise InvalidInput(_("{name} is larger than the {limit} limit.", name=name, limit=_mib(max_bytes)))
             return bytes(data)
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise InvalidInput(f"{name} could not be downloaded from Discord. Try attaching it again.",
+        raise InvalidInput(_("{name} could not be downloaded from Discord. Try attaching it again.", name=name),
                            detail=f"GET {upload.url}: {type(exc).__name__}: {exc}") from exc
 
 
@@ -135,10 +143,12 @@ def inspect(data: bytes, upload: Upload, declared: str,
     name = _name(upload)
     actual = sniff(data)
     if actual not in NAMES:
-        raise InvalidInput(f"{name} says it is {NAMES[declared]} but its contents are not an image.")
+        raise InvalidInput(_("{name} says it is {format} but its contents are not an image.", name=name,
+                             format=NAMES[declared]))
     if actual != declared:
-        raise InvalidInput(f"{name} says it is {NAMES[declared]} but its contents are {NAMES[actual]}. "
-                           f"Save it as a real {NAMES[declared]}, or attach it with its own type.")
+        raise InvalidInput(_("{name} says it is {format} but its contents are {actual}. Save it as a real {format}, "
+                             "or attach it with its own type.", name=name, format=NAMES[declared],
+                             actual=NAMES[actual]))
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
@@ -151,9 +161,10 @@ def inspect(data: bytes, upload: Upload, declared: str,
             orientation = int(image.getexif().get(ExifTags.Base.Orientation, 1) or 1)
             extrema = _grey_range(image, width) if upload.role == "mask" else None
     except Image.DecompressionBombError as exc:
-        raise InvalidInput(f"{name} is too large to decode safely.", detail=str(exc)) from exc
+        raise InvalidInput(_("{name} is too large to decode safely.", name=name), detail=str(exc)) from exc
     except (OSError, ValueError, SyntaxError) as exc:
-        raise InvalidInput(f"{name} could not be decoded; it may be damaged.", detail=f"{name}: {exc}") from exc
+        raise InvalidInput(_("{name} could not be decoded; it may be damaged.", name=name),
+                           detail=f"{name}: {exc}") from exc
     if orientation in QUARTER_TURNS:
         width, height = height, width
     return Checked(upload, width, height, actual, extrema, orientation)
@@ -174,15 +185,17 @@ def _grey_range(image: Image.Image, full_width: int) -> tuple[int, int]:
 def check_pair(image: Checked, mask: Checked) -> None:
     """Sizes are compared as displayed, so a mask drawn over an EXIF-rotated photo matches it."""
     if (image.width, image.height) != (mask.width, mask.height):
-        raise InvalidInput(f"The image is {image.width}×{image.height} but the mask is {mask.width}×{mask.height}; "
-                           "they must be the same size.")
+        raise InvalidInput(_("The image is {width}×{height} but the mask is {mask_width}×{mask_height}; they must be "
+                             "the same size.", width=image.width, height=image.height, mask_width=mask.width,
+                             mask_height=mask.height))
     assert mask.extrema is not None, "inspect() measures every mask"
     low, high = mask.extrema
     if high < MASK_TOLERANCE:
-        raise InvalidInput("The mask is entirely black, so nothing would change. Paint the part to repaint in white.")
+        raise InvalidInput(_("The mask is entirely black, so nothing would change. Paint the part to repaint in "
+                             "white."))
     if low > 255 - MASK_TOLERANCE:
-        raise InvalidInput("The mask is entirely white, so the whole image would be replaced: that is a plain "
-                           "generation. Use /sdxl for that, or paint the part to keep in black.")
+        raise InvalidInput(_("The mask is entirely white, so the whole image would be replaced: that is a plain "
+                             "generation. Use /sdxl for that, or paint the part to keep in black."))
 
 
 def fitted_size(model: Model, width: int, height: int) -> tuple[int, int]:
@@ -191,8 +204,9 @@ def fitted_size(model: Model, width: int, height: int) -> tuple[int, int]:
     scale = min(1.0, high / max(width, height))
     scale = max(scale, low / min(width, height))
     if max(width, height) * scale > high + 0.5:
-        raise InvalidInput(f"The image is {width}×{height}; /{model.key} needs both sides between {low} and {high} "
-                           f"pixels after scaling, so its long side can be at most {high // low}× its short side.")
+        raise InvalidInput(_("The image is {width}×{height}; /{command} needs both sides between {low} and {high} "
+                             "pixels after scaling, so its long side can be at most {ratio}× its short side.",
+                             width=width, height=height, command=model.key, low=low, high=high, ratio=high // low))
     return tuple(_snap(side * scale, low, high) for side in (width, height))  # type: ignore[return-value]
 
 
@@ -244,8 +258,8 @@ def ledger_inputs(*checked: Checked) -> dict[str, Any]:
             for c in checked}
 
 
-INPAINT_GONE = ("Discord no longer serves the original image or mask, so nothing was spent; run /inpaint again "
-                "with them attached.")
+INPAINT_GONE = _("Discord no longer serves the original image or mask, so nothing was spent; run /inpaint again "
+                 "with them attached.")
 
 
 class Inpainter:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from bot.core.i18n import Text, _
 from bot.core.settings import Settings
 from bot.domain import StoreBusy
 from bot.domain.records import JobRecord
@@ -30,11 +31,11 @@ EDIT_TIMEOUT_SECONDS = 5.0  # a notice edit Discord is slow to take is given up;
 
 
 class Courier(Protocol):
-    async def notice(self, job: JobRecord, text: str, *, cancellable: bool) -> None: ...
+    async def notice(self, job: JobRecord, text: Text | str, *, cancellable: bool) -> None: ...
 
     async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None: ...
 
-    async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None: ...
+    async def tell(self, job: JobRecord, text: Text | str, *, noticed: bool) -> None: ...
 
     async def fresh_links(self, urls: list[str]) -> list[str]: ...
 
@@ -43,7 +44,7 @@ class Courier(Protocol):
 class Notice:
     job: JobRecord
     seen: float  # monotonic: when this process learnt of the job
-    text: str | None = None  # what the member's message shows now (None: still "thinking…")
+    text: Text | str | None = None  # what the member's message shows now (None: still "thinking…")
     edited: float = -math.inf
     started: float | None = None  # monotonic: when its Pixazo call started here
 
@@ -67,17 +68,17 @@ class EditBudget:
         return True
 
 
-def waiting_text(position: int, length: int, eta: float | None) -> str:
-    text = f"Waiting to start: position {position} of {length}"
+def waiting_text(position: int, length: int, eta: float | None) -> Text:
     if eta is not None:
-        text += f", about {_duration(eta)}"
-    return text + "."
+        return _("Waiting to start: position {position} of {length}, about {eta}.", position=position, length=length,
+                 eta=_duration(eta))
+    return _("Waiting to start: position {position} of {length}.", position=position, length=length)
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float) -> Text:
     if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    return f"{round(seconds / 60)} min"
+        return _("{seconds} s", seconds=max(1, round(seconds)))
+    return _("{minutes} min", minutes=round(seconds / 60))
 
 
 class Notices:
@@ -122,12 +123,12 @@ class Notices:
         length = len(positions)
         now = self._clock()
         interval = self._settings.progress_interval_seconds
-        due: list[tuple[int, Notice, str, bool]] = []
+        due: list[tuple[int, Notice, Text | str, bool]] = []
         for job_id, notice in list(self._notices.items()):
             if notice.started is not None:
                 if notice.text is None:
                     continue  # started at once: "thinking…" until the result
-                text = f"Generating… ({_duration(now - notice.started)})"
+                text = _("Generating… ({elapsed})", elapsed=_duration(now - notice.started))
                 order = 0
             elif job_id in positions:
                 if now - notice.seen < NOTICE_AFTER_SECONDS:
@@ -141,13 +142,13 @@ class Notices:
                 due.append((order, notice, text, True))
         due.sort(key=lambda d: d[0])  # nearest the front first
         # One edit at a time: requests sent together could reach Discord bunched into one second.
-        for _, notice, text, cancellable in due:
+        for _order, notice, said, cancellable in due:
             if not self._budget.take():
                 break
-            notice.text, notice.edited = text, self._clock()
-            await self._edit(notice.job, text, cancellable)
+            notice.text, notice.edited = said, self._clock()
+            await self._edit(notice.job, said, cancellable)
 
-    async def _edit(self, job: JobRecord, text: str, cancellable: bool) -> None:
+    async def _edit(self, job: JobRecord, text: Text | str, cancellable: bool) -> None:
         if job["id"] not in self._notices:
             return
         try:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _
 from bot.core.settings import Settings
 from bot.domain import JobState, Member, Refused, StoreBusy, StoreDown, WriteInDoubt
 from bot.domain.delivery import Delivery
@@ -34,13 +35,12 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # the claim is also retried this often: jobs another process queued, a busy database
 REQUEUE_WAIT_SECONDS = 1.5  # after the grace: SHUTDOWN_GRACE_SECONDS (8) + this stays inside Docker's 10 s
-# Waiting past QUEUE_MAX_WAIT_SECONDS is looked for this often (a write, so not on every wake-up).
-EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)
-UNEXPECTED = "Something unexpected went wrong on the bot's side; no credits were spent."
-NOT_RECORDED = "The bot couldn't record your image, so it was not posted and no credits were spent. Please try again."
-WAITED_TOO_LONG = "Your image waited in the queue too long and was not made; no credits were spent. Please try again."
-INTERRUPTED_TWICE = ("Your image could not be made: the bot was interrupted twice while making it. No credits were "
-                     "spent; please try again.")
+EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)  # a wait past QUEUE_MAX_WAIT_SECONDS is looked for (a write)
+UNEXPECTED = _("Something unexpected went wrong on the bot's side; no credits were spent.")
+NOT_RECORDED = _("The bot couldn't record your image, so it was not posted and no credits were spent. Please try again.")
+WAITED_TOO_LONG = _("Your image waited in the queue too long and was not made; no credits were spent. Please try again.")
+INTERRUPTED_TWICE = _("Your image could not be made: the bot was interrupted twice while making it. No credits were "
+                      "spent; please try again.")
 
 
 class Discarded(Exception):
@@ -249,7 +249,7 @@ class QueueRunner:
         except UserFacingError as exc:  # the ledger has it failed: refunded
             log.log(logging.getLevelName(exc.log_level), "job %d /%s for user %s failed: %s", job_id, job["model"],
                     job["user_id"], exc.detail)
-            await courier.tell(job, exc.user_message, noticed=noticed or notice.text is not None)
+            await courier.tell(job, exc.text, noticed=noticed or notice.text is not None)
         except asyncio.CancelledError:
             if job_id not in self._cancelled and job_id not in self._lost:
                 raise
@@ -375,7 +375,7 @@ class QueueRunner:
             if job.get("delivery") is not None:  # a queued job: it has a message to replace and a member to tell
                 await self._tell_failed(job, INTERRUPTED_TWICE)
 
-    async def _tell_failed(self, job: JobRecord, text: str) -> None:
+    async def _tell_failed(self, job: JobRecord, text: Text) -> None:
         notice = self._notices.pop(job["id"], None)
         try:
             await self._courier().tell(job, text, noticed=notice is not None and notice.text is not None)

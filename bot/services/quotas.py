@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 from bot.catalog import MODELS
 from bot.core.errors import QuotaError
+from bot.core.i18n import Text, _
 from bot.core.offload import Offload
 from bot.core.settings import Settings
 from bot.core.text import credits, relative_time
@@ -15,8 +16,8 @@ from bot.storage import Member, QuotaSnapshot, Refused
 from bot.storage.roles import Allowances
 
 PERSONAL_SOURCE = "personal"
-PERSONAL_OFF = ("This bot makes images only in servers that have added it: it offers no personal credits for DMs "
-                "or servers without it. No credits were taken.")
+PERSONAL_OFF = _("This bot makes images only in servers that have added it: it offers no personal credits for DMs "
+                 "or servers without it. No credits were taken.")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,10 @@ class QuotaView:
     snapshot: QuotaSnapshot
     costs: dict[str, int]
     max_jobs: int
+
+# Where an allowance comes from (QuotaSnapshot.source), as /quota and /quotas usage name it.
+SOURCES = {"bot default": _("bot default"), "server default": _("server default"), "role": _("role"),
+           "member": _("member"), "personal": _("personal")}
 
 
 class Quotas:
@@ -99,17 +104,18 @@ class Quotas:
         if refused.reason == Refused.BUDGET:
             message = budget_refusal(snap, model_key, cost)
         elif refused.reason == Refused.JOBS:
-            message = (f"You already have {snap.in_flight} image(s) being made; the limit is "
-                       f"{self._settings.quota_max_jobs_per_user} at a time. Try again when one is done.")
+            message = _("You already have {running} image(s) being made; the limit is {limit} at a time. "
+                        "Try again when one is done.", running=snap.in_flight,
+                        limit=self._settings.quota_max_jobs_per_user)
         elif refused.reason == Refused.QUEUE:
-            message = (f"The queue is full ({self._settings.queue_max_length} images waiting); "
-                       "no credits were taken. Please try again in a few minutes.")
+            message = _("The queue is full ({waiting} images waiting); no credits were taken. Please try again in a "
+                        "few minutes.", waiting=self._settings.queue_max_length)
         elif refused.reason == Refused.GLOBAL:
-            message = (f"The bot has spent its whole daily budget across all servers. It renews {renews}. "
-                       "No credits were taken from you.")
+            message = _("The bot has spent its whole daily budget across all servers. It renews {renews}. "
+                        "No credits were taken from you.", renews=renews)
         else:
-            message = (f"/{model_key} needs {credits(cost)} and you have {snap.left} left today. "
-                       f"Your credits renew {renews}.")
+            message = _("/{command} needs {cost} and you have {left} left today. Your credits renew {renews}.",
+                        command=model_key, cost=credits(cost), left=snap.left, renews=renews)
         return QuotaError(message, detail=f"refused {refused.reason}: cost {cost}, {snap}")
 
 
@@ -126,13 +132,14 @@ def refused_reason(snap: QuotaSnapshot, cost: int, *, max_jobs: int, global_cap:
     return None
 
 
-def budget_refusal(snap: QuotaSnapshot, model_key: str, cost: int) -> str:
+def budget_refusal(snap: QuotaSnapshot, model_key: str, cost: int) -> Text:
     """The server's ceiling (/quotas budget) would be passed: say how much of it is left, if any."""
     budget = snap.guild_budget or 0
     left = max(0, budget - snap.guild_used)
     renews = relative_time(snap.renews_at)
     if left == 0:
-        return (f"This server has used its daily budget of {credits(budget)}; it renews {renews}. "
-                "No credits were taken from you.")
-    return (f"/{model_key} needs {credits(cost)} and this server has {left} left of its daily budget of "
-            f"{credits(budget)}; it renews {renews}. No credits were taken from you.")
+        return _("This server has used its daily budget of {budget}; it renews {renews}. "
+                 "No credits were taken from you.", budget=credits(budget), renews=renews)
+    return _("/{command} needs {cost} and this server has {left} left of its daily budget of {budget}; it renews "
+             "{renews}. No credits were taken from you.", command=model_key, cost=credits(cost), left=left,
+             budget=credits(budget), renews=renews)

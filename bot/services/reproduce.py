@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.catalog import MODELS, Model
 from bot.core.errors import InvalidInput
+from bot.core.i18n import _, option_name
 from bot.core.text import code_span
 
 
@@ -54,12 +55,13 @@ def parse_settings(model: Model, text: str) -> dict[str, Any]:
     for pair in text.split():
         name, sep, raw = pair.partition("=")
         if not sep or not name:
-            raise InvalidInput(f"Write each setting as name=value (you gave {code_span(pair, 40)}).")
+            raise InvalidInput(_("Write each setting as name=value (you gave {given}).", given=code_span(pair, 40)))
         param = model.param(name)
         if param is None or name in OWN_FIELDS:
-            raise InvalidInput(f"/{model.key} has no setting named {code_span(name, 40)} here.")
+            raise InvalidInput(_("/{command} has no setting named {name} here.", command=model.key,
+                                 name=code_span(name, 40)))
         if name in options:
-            raise InvalidInput(f"{code_span(name, 40)} is given twice.")
+            raise InvalidInput(_("{name} is given twice.", name=code_span(name, 40)))
         options[name] = raw if param.type is str else _number(name, raw, param.type)
     return options
 
@@ -72,6 +74,7 @@ def _number(name: str, raw: str, kind: type) -> int | float:
     try:
         value = float(raw)
     except ValueError:
-        raise InvalidInput(f"`{name}` must be {'a whole number' if kind is int else 'a number'} "
-                           f"(you gave {code_span(raw, 40)}).") from None
+        raise InvalidInput(_("`{option}` must be {kind} (you gave {given}).", option=option_name(name),
+                             kind=_("a whole number") if kind is int else _("a number"),
+                             given=code_span(raw, 40))) from None
     return value

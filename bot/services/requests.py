@@ -25,6 +25,7 @@ class Requester:
     avatar_url: str | None
     application_id: int
     filesize_limit: int | None
+    locale: str = "en-US"  # the member's Discord locale
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def make_delivery(prepared: Prepared, requester: Requester, admission: Admission
                     filesize_limit=requester.filesize_limit, thumbnail_url=thumbnail_url, note=note or None,
                     spoiler=admission.spoiler, age_restricted=admission.asker.age_restricted,
                     review=admission.review, personal=requester.member.personal, private=admission.unseen_server,
-                    holds_inputs=holds_inputs)
+                    locale=requester.locale, holds_inputs=holds_inputs)
 
 
 class Requests:

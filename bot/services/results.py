@@ -5,10 +5,12 @@ in the server's record."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from bot.catalog import MODELS, Model
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _
 from bot.core.text import code_block, code_span, credits
 from bot.domain.audit import AuditAction
 from bot.domain.records import JobRecord, prompt_of
@@ -18,7 +20,9 @@ from bot.storage.roles import Audit, Jobs
 
 log = logging.getLogger(__name__)
 
-FORGOTTEN = "The details of that image were cleared (by /forget or after the history retention period)."
+FORGOTTEN = _("The details of that image were cleared (by /forget or after the history retention period).")
+STATES = {"queued": _("queued"), "running": _("running"), "succeeded": _("succeeded"), "failed": _("failed"),
+          "cancelled": _("cancelled")}
 DESCRIPTION_MAX = 4096
 # Shown in full in the command; listed again they could push Details past Discord's limit.
 IN_COMMAND = ("prompt", "negative_prompt")
@@ -29,17 +33,22 @@ def shown_of(job: JobRecord) -> list[tuple[str, Any]]:
     return [(name, value) for name, value in (delivery.shown if delivery is not None else ())]
 
 
-def details_text(job: JobRecord) -> str:
+def details_text(job: JobRecord, word: Callable[[Text | str], str] = str) -> str:
+    """Details' text, each sentence worded by `word` (the reader's language; English by default)."""
     model = MODELS[job["model"]]
     shown = shown_of(job)
     finished, begun = job.get("finished_at"), job.get("started_at")
-    taken = f"{finished - begun:.1f} s" if finished is not None and begun is not None else "not finished"
-    lines = [f"**Job #{job['id']}** · {model.title} · asked by <@{job['user_id']}> <t:{int(job['created_at'])}:f>",
-             f"State: {job['state']} · time taken: {taken} · cost: {credits(job['cost'])}"]
+    taken = (_("{seconds} s", seconds=f"{finished - begun:.1f}") if finished is not None and begun is not None
+             else _("not finished"))
+    state = str(job["state"])
+    lines = [word(_("**Job #{job}** · {model} · asked by {member} {when}", job=job["id"], model=model.title,
+                    member=f"<@{job['user_id']}>", when=f"<t:{int(job['created_at'])}:f>")),
+             word(_("State: {state} · time taken: {taken} · cost: {cost}", state=STATES.get(state, state), taken=taken,
+                    cost=credits(job["cost"])))]
     lines += [f"{name.replace('_', ' ')}: {code_span(value, 200)}" for name, value in shown if name not in IN_COMMAND]
     if job.get("inputs"):
-        lines.append("Made from an attached image and mask: the command needs them attached again.")
-    lines.append("Make it again:")
+        lines.append(word(_("Made from an attached image and mask: the command needs them attached again.")))
+    lines.append(word(_("Make it again:")))
     head = "\n".join(lines)
     return head + "\n" + code_block(command_for(model, prompt_of(job), shown), DESCRIPTION_MAX - len(head) - 1)
 

@@ -13,6 +13,7 @@ import logging
 from typing import Any, Protocol
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _
 from bot.domain import PERSONAL, JobState, StoreBusy
 from bot.domain.audit import AuditAction
 from bot.domain.detections import Detection
@@ -25,19 +26,30 @@ from bot.storage.roles import Audit, Jobs, Reviews
 log = logging.getLogger(__name__)
 
 TOKEN_LIFETIME_SECONDS = 15 * 60 - 30  # Discord's 15 minutes, less a margin for a slow press
-REPORTING_OFF = "Reporting results is turned off in this server."
-NO_REVIEW_CHANNEL = "This server has no review channel set, so results cannot be reported here; ask a server admin."
-ALREADY_REPORTED = "You already reported this image; a moderator will look at it."
-DONE = {ReviewState.APPROVED: "Approved", ReviewState.REJECTED: "Rejected", ReviewState.KEPT: "Kept",
-        ReviewState.REMOVED: "Removed"}
+REPORTING_OFF = _("Reporting results is turned off in this server.")
+NO_REVIEW_CHANNEL = _("This server has no review channel set, so results cannot be reported here; ask a server "
+                      "admin.")
+ALREADY_REPORTED = _("You already reported this image; a moderator will look at it.")
+# Who decided a review, and when (Discord shows the time in the reader's own words).
+ALREADY = {ReviewState.APPROVED: _("Approved already by {who}{when}."),
+           ReviewState.REJECTED: _("Rejected already by {who}{when}."),
+           ReviewState.KEPT: _("Kept already by {who}{when}."),
+           ReviewState.REMOVED: _("Removed already by {who}{when}.")}
+DECIDED_ALREADY = _("Decided already by {who}{when}.")
 
 
-def already(review: ReviewRecord) -> str:
+def already(review: ReviewRecord) -> Text:
     """The loser of a race, or a late press, is told who decided and when."""
     state = ReviewState(review["status"])
     decided_at = review.get("decided_at")
     when = f" <t:{int(decided_at)}:R>" if decided_at is not None else ""
-    return f"{DONE.get(state, 'Decided')} already by <@{review['decided_by']}>{when}."
+    said = ALREADY.get(state, DECIDED_ALREADY)
+    return Text(said.msgid, {"who": f"<@{review['decided_by']}>", "when": when})
+
+
+def locale_of(review: ReviewRecord) -> str:
+    """The language of the member whose image it is (kept with the review when it was held)."""
+    return str(detail_of(review).get("locale") or "en-US")
 
 
 def detail_of(review: ReviewRecord) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from bot.catalog import MODELS
 from bot.core.errors import UserFacingError
+from bot.core.i18n import _
 from bot.core.offload import Offload, OffloadTimeout
 from bot.domain import utc_day
 from bot.domain.records import UsageRow
@@ -62,7 +63,7 @@ async def server_usage(store: Allowances, guild_id: int, *, offload: Offload, ti
     try:
         return await offload.run(summarize, rows, today, timeout=timeout)
     except OffloadTimeout as exc:
-        raise UsageTooSlow("Adding up this server's usage took too long; try again in a minute.",
+        raise UsageTooSlow(_("Adding up this server's usage took too long; try again in a minute."),
                            detail=f"server usage of guild {guild_id}, {len(rows)} rows: {exc}") from None
 
 

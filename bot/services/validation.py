@@ -15,9 +15,10 @@ from typing import Any
 
 from bot.catalog import PROMPT_MAX_LENGTH, SEED_MAX, Model, Param
 from bot.core.errors import InvalidInput
-from bot.core.text import code_span, end_sentence
+from bot.core.i18n import Text, _, option_name
+from bot.core.text import code_span
 
-EMPTY_PROMPT = "The prompt is empty. Describe the image you want, for example `a red fox in snow`."
+EMPTY_PROMPT = _("The prompt is empty. Describe the image you want, for example `a red fox in snow`.")
 # Letters and symbols that Unicode draws as nothing: a prompt of only these is as empty as one of spaces.
 _BLANK_GLYPHS = frozenset("\u2800\u115f\u1160\u3164\uffa0\u034f")
 # Removed before text reaches Pixazo: control characters (NUL, escapes) mean nothing to a model, and
@@ -53,7 +54,8 @@ def prepare(model: Model, options: dict[str, Any], *, rng: random.Random | None 
     given = {name: value for name, value in options.items() if value is not None}
     unknown = sorted(set(given) - {p.option for p in model.params})
     if unknown:
-        raise InvalidInput(end_sentence(f"/{model.key} has no option named {code_span(unknown[0], 40)}"))
+        raise InvalidInput(_("/{command} has no option named {option}.", command=model.key,
+                             option=code_span(unknown[0], 40)))
     prompt = _prompt(model, given.get("prompt"))
     payload: dict[str, Any] = {}
     shown: list[tuple[str, Any]] = []
@@ -84,12 +86,13 @@ def is_blank(text: str) -> bool:
 
 def _prompt(model: Model, raw: Any) -> str:
     if raw is not None and not isinstance(raw, str):
-        raise InvalidInput("`prompt` must be text.")
+        raise InvalidInput(_must_be("prompt", _("text")))
     text = clean_text(raw or "")
     if is_blank(text):
         raise InvalidInput(EMPTY_PROMPT)
     if len(text) > PROMPT_MAX_LENGTH:
-        raise InvalidInput(f"The prompt is {len(text)} characters long; /{model.key} takes at most {PROMPT_MAX_LENGTH}.")
+        raise InvalidInput(_("The prompt is {length} characters long; /{command} takes at most {most}.", length=len(text),
+                             command=model.key, most=PROMPT_MAX_LENGTH))
     return text
 
 
@@ -105,22 +108,25 @@ def _value(model: Model, param: Param, raw: Any, rng: random.Random | None) -> A
 
 def _text(model: Model, param: Param, raw: Any) -> str | None:
     if not isinstance(raw, str):
-        raise InvalidInput(f"`{param.option}` must be text.")
+        raise InvalidInput(_must_be(param.option, _("text")))
     text = clean_text(raw)
     if param.choices and text not in param.choices:
-        raise InvalidInput(f"`{param.option}` must be one of {', '.join(param.choices)} "
-                           f"(you gave {code_span(text, 40)}).")
+        raise InvalidInput(_("`{option}` must be one of {choices} (you gave {given}).", option=option_name(param.option),
+                             choices=", ".join(param.choices), given=code_span(text, 40)))
     if param.max is not None and len(text) > param.max:
-        raise InvalidInput(f"`{param.option}` is {len(text)} characters long; the most is {int(param.max)}.")
+        raise InvalidInput(_("`{option}` is {length} characters long; the most is {most}.",
+                             option=option_name(param.option), length=len(text), most=int(param.max)))
     return None if is_blank(text) else text
 
 
 def _number(model: Model, param: Param, raw: Any) -> int | float:
-    value = _in_range(param.option, raw, param.type, param.min, param.max, where=f" on /{model.key}")
+    value = _in_range(param.option, raw, param.type, param.min, param.max, where=model.key)
     if param.multiple_of and value % param.multiple_of:
         below, above = nearest_multiples(value, param)
-        options = " or ".join(str(v) for v in (below, above) if v is not None)
-        raise InvalidInput(f"`{param.option}` must be a multiple of {param.multiple_of}; the nearest valid values are {options}.")
+        near = [v for v in (below, above) if v is not None]
+        options = _("{low} or {high}", low=near[0], high=near[1]) if len(near) == 2 else str(near[0])
+        raise InvalidInput(_("`{option}` must be a multiple of {step}; the nearest valid values are {options}.",
+                             option=option_name(param.option), step=param.multiple_of, options=options))
     return value
 
 
@@ -132,16 +138,26 @@ def whole_number(option: str, raw: Any, bounds: Bounds) -> int:
 def _in_range(option: str, raw: Any, kind: type, low: float | None, high: float | None, *,
               where: str = "") -> Any:
     if not isinstance(raw, int | float) or isinstance(raw, bool):
-        raise InvalidInput(f"`{option}` must be {'a whole number' if kind is int else 'a number'}.")
+        raise InvalidInput(_must_be(option, _("a whole number") if kind is int else _("a number")))
     # JSON from a client may carry NaN or infinity; NaN compares false with every bound.
     if isinstance(raw, float) and not math.isfinite(raw):
-        raise InvalidInput(f"`{option}` must be a finite number (you gave {raw}).")
+        raise InvalidInput(_("`{option}` must be a finite number (you gave {given}).", option=option_name(option),
+                             given=raw))
     if kind is int and isinstance(raw, float) and not raw.is_integer():
-        raise InvalidInput(f"`{option}` must be a whole number (you gave {raw:g}).")
+        raise InvalidInput(_("`{option}` must be a whole number (you gave {given}).", option=option_name(option),
+                             given=f"{raw:g}"))
     # Compared before converting: float() of a 400-digit integer overflows.
     if (low is not None and raw < low) or (high is not None and raw > high):
-        raise InvalidInput(f"`{option}` must be between {_fmt(low)} and {_fmt(high)}{where} (you gave {_gave(raw)}).")
+        values = {"option": option_name(option), "low": _fmt(low), "high": _fmt(high), "given": _gave(raw)}
+        if where:
+            raise InvalidInput(_("`{option}` must be between {low} and {high} on /{command} (you gave {given}).",
+                                 command=where, **values))
+        raise InvalidInput(_("`{option}` must be between {low} and {high} (you gave {given}).", **values))
     return kind(raw)
+
+
+def _must_be(option: str, kind: Text) -> Text:
+    return _("`{option}` must be {kind}.", option=option_name(option), kind=kind)
 
 
 def nearest_multiples(value: int, param: Param) -> tuple[int | None, int | None]:

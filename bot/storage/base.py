@@ -9,17 +9,53 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
-from bot.domain import JobState
-from bot.domain.jobs import sources_of
+from bot.domain import OPEN_STATES, JobState, QuotaSnapshot, Refused, next_renewal
+from bot.domain.jobs import REFUNDED_STATES, sources_of
 from bot.domain.rules import RuleKind
 from bot.storage.roles import Store
 
 INTERRUPTED = "interrupted"  # the error recorded on a job a shutdown or crash left open
 MAX_ATTEMPTS = 2  # a job whose Pixazo call a crash cut short runs once more, then fails
 EXPIRED = "waited longer than QUEUE_MAX_WAIT_SECONDS"
+
+OPEN = [state.value for state in OPEN_STATES]
+REFUNDED_SQL = ", ".join(f"'{state.value}'" for state in REFUNDED_STATES)  # a literal list for `NOT IN (...)`
+QUEUED = JobState.QUEUED.value
+RUNNING = JobState.RUNNING.value
+# What forgetting clears; params is NOT NULL (the body sent to Pixazo), so it becomes an empty object.
+FORGET_SETS = "params = '{}', inputs = NULL, result_url = NULL, delivery = NULL, interaction_token = NULL"
+AUDIT_COLUMNS = "id, guild_id, actor_id, action, target_id, detail, at"
+RECENT_COLUMNS = "id, model, cost, state, created_at, finished_at, error, result_url"
+
+# audit(): every member and server total the triggers keep, against the sum of the rows, in SQL both
+# backends speak; `AUDIT_SQL + ...` adds a backend's own totals (SQLite's whole-day one).
+AUDIT_SQL = f"""
+WITH ledger AS (
+  SELECT guild_id, user_id, day, SUM(CASE WHEN state NOT IN ({REFUNDED_SQL}) THEN cost ELSE 0 END) AS credits
+  FROM jobs GROUP BY guild_id, user_id, day
+), ledger_guild AS (
+  SELECT guild_id, day, SUM(credits) AS credits FROM ledger GROUP BY guild_id, day
+)
+SELECT 'member', l.guild_id || '/' || l.user_id || '/' || l.day, COALESCE(u.credits, 0), l.credits
+  FROM ledger AS l LEFT JOIN usage AS u USING (guild_id, user_id, day)
+  WHERE COALESCE(u.credits, 0) != l.credits
+UNION ALL
+SELECT 'member', u.guild_id || '/' || u.user_id || '/' || u.day, u.credits, 0
+  FROM usage AS u LEFT JOIN ledger AS l USING (guild_id, user_id, day)
+  WHERE l.credits IS NULL AND u.credits != 0
+UNION ALL
+SELECT 'server', l.guild_id || '/' || l.day, COALESCE(s.credits, 0), l.credits
+  FROM ledger_guild AS l LEFT JOIN usage_guild AS s USING (guild_id, day)
+  WHERE COALESCE(s.credits, 0) != l.credits
+UNION ALL
+SELECT 'server', s.guild_id || '/' || s.day, s.credits, 0
+  FROM usage_guild AS s LEFT JOIN ledger_guild AS l USING (guild_id, day)
+  WHERE l.credits IS NULL AND s.credits != 0
+"""
 
 
 _log = logging.getLogger("bot.storage")
@@ -33,6 +69,55 @@ def config_action(kind: RuleKind, verb: str, value: str | None, detail: dict[str
     """The admin action a configuration change records on every backend: (action, target_id, detail JSON)."""
     target = int(value) if kind in _ID_KINDS and value is not None and value.isdigit() else None
     return f"config.{kind.value}.{verb}", target, json.dumps(detail)
+
+
+def quota(by_member: int | None, by_role: int | None, by_guild: int | None, granted: int, used: int,
+          in_flight: int, global_used: int, guild_used: int, guild_budget: int | None, *, now: float,
+          default_allowance: int) -> QuotaSnapshot:
+    """A member's quota from what the snapshot query read: the first allowance set, member before role
+    before the server's default before the bot's."""
+    allowance, source = next(
+        (value, name)
+        for value, name in ((by_member, "member"), (by_role, "role"), (by_guild, "server default"),
+                            (default_allowance, "bot default"))
+        if value is not None
+    )
+    return QuotaSnapshot(allowance, source, granted, used, in_flight, global_used, next_renewal(now), guild_used,
+                         guild_budget)
+
+
+def check_fits(snap: QuotaSnapshot, cost: int, max_jobs: int, global_cap: int | None) -> None:
+    """The reservation rules, in the order members are told about them (the server's before the member's).
+    PostgreSQL applies the same rules inside reserve_job (migration 0004), in the same order."""
+    if snap.guild_budget is not None and snap.guild_used + cost > snap.guild_budget:
+        raise Refused(Refused.BUDGET, snap)
+    if snap.in_flight >= max_jobs:
+        raise Refused(Refused.JOBS, snap)
+    if cost > snap.left:
+        raise Refused(Refused.CREDITS, snap)
+    if global_cap is not None and snap.global_used + cost > global_cap:
+        raise Refused(Refused.GLOBAL, snap)
+
+
+def spent(snap: QuotaSnapshot, cost: int) -> QuotaSnapshot:
+    """The snapshot a reservation hands back: as read, plus the job it just reserved."""
+    return replace(snap, used=snap.used + cost, in_flight=snap.in_flight + 1, global_used=snap.global_used + cost,
+                   guild_used=snap.guild_used + cost)
+
+
+def median(times: Iterable[float | None]) -> float | None:
+    ordered = sorted(t for t in times if t is not None)
+    return ordered[len(ordered) // 2] if ordered else None
+
+
+def audit_lines(rows: Iterable[Any]) -> list[str]:
+    """`audit()`'s answer from (kind, key, kept, actual) rows: one line a total that disagrees."""
+    return [f"{kind} {key}: kept {kept}, ledger {actual}" for kind, key, kept, actual in rows]
+
+
+def delivered_log(succeeded: int) -> None:
+    if succeeded:
+        _log.warning("recorded %d job(s) delivered before the last shutdown as succeeded", succeeded)
 
 
 def settled_as(job_id: int, target: JobState, found: str | None) -> JobState | None:

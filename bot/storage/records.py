@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from typing import Any, cast
+from collections.abc import Iterable
+from typing import Any, Protocol, cast
 
 from pydantic import ValidationError
 
@@ -20,7 +20,14 @@ from bot.domain.records import AdminAction, AppealRecord, AuditRow, GuildRule, J
 from bot.domain.reviews import ReviewRecord
 
 log = logging.getLogger(__name__)
-Row = Mapping[str, Any]
+
+
+class Row(Protocol):
+    """A row as both drivers hand it over (sqlite3.Row, asyncpg.Record, a dict): names and values."""
+
+    def keys(self) -> Iterable[str]: ...
+
+    def __getitem__(self, key: str, /) -> Any: ...
 
 
 def _json(text: Any, empty: Any) -> Any:

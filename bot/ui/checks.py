@@ -17,7 +17,7 @@ def actor(interaction: discord.Interaction[Any]) -> int:
 def guild_of(interaction: discord.Interaction[Any]) -> int:
     # The tree's guard refuses these commands outside a server before they run; this keeps the type honest.
     if interaction.guild_id is None:
-        raise app_commands.NoPrivateMessage(GUILD_ONLY)
+        raise app_commands.NoPrivateMessage(str(GUILD_ONLY))  # the funnel words it for the member
     return interaction.guild_id
 
 

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _, render
 from bot.core.imaging import fit_off_loop
 from bot.domain import PERSONAL
 from bot.domain.delivery import UNDELIVERED, Delivery
 from bot.domain.records import JobRecord
 from bot.services.generation import Outcome
 from bot.ui.embeds import TooLargeToPost, file_stem, result_message
+from bot.ui.i18n import words
 from bot.ui.installs import PRIVATE_HERE
 from bot.ui.replies import NO_PINGS
 
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOKEN_GONE = (401, 404)  # 401 Invalid Webhook Token (expired), 404 Unknown Webhook
-LATE_BY_DM = "Your image is ready. The command's own reply had expired, so it comes here."
+LATE_BY_DM = _("Your image is ready. The command's own reply had expired, so it comes here.")
 
 
 def interaction_webhook(bot: discord.Client, application_id: int, token: str) -> discord.Webhook:
@@ -70,12 +72,12 @@ class WebhookCourier:
             return None
         return interaction_webhook(self.bot, delivery.application_id, token)
 
-    async def notice(self, job: JobRecord, text: str, *, cancellable: bool) -> None:
+    async def notice(self, job: JobRecord, text: Text | str, *, cancellable: bool) -> None:
         webhook = self._webhook(job)
         if webhook is None:
             return
         # "@original", not an id: discord.py puts it in the route as given.
-        await edit_original(webhook, content=text, view=cancel_view(job["id"]) if cancellable else None)
+        await edit_original(webhook, content=render(text, locale_of(job)), view=cancel_view(job) if cancellable else None)
 
     async def _message(self, job: JobRecord, outcome: Outcome) -> tuple[discord.Embed, discord.File | None]:
         delivery = job.get("delivery") or Delivery()
@@ -85,9 +87,9 @@ class WebhookCourier:
         try:
             return result_message(outcome, requester=delivery.requester or f"member {job['user_id']}",
                                   avatar_url=delivery.avatar_url, upload=upload, thumbnail_url=delivery.thumbnail_url,
-                                  spoiler=delivery.spoiler)
+                                  spoiler=delivery.spoiler, locale=delivery.locale)
         except TooLargeToPost as exc:
-            raise UserFacingError("The image came back too large to post here, and Pixazo gave no link to it.",
+            raise UserFacingError(_("The image came back too large to post here, and Pixazo gave no link to it."),
                                   detail=f"result too large: {exc}") from None
 
     async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None:
@@ -122,8 +124,8 @@ class WebhookCourier:
                 return
             except discord.HTTPException as exc:
                 if exc.status not in TOKEN_GONE:
-                    raise UserFacingError("Discord would not take the finished image, so no credits were spent. "
-                                          "Please try again.",
+                    raise UserFacingError(_("Discord would not take the finished image, so no credits were spent. "
+                                            "Please try again."),
                                           detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
                 status = f"HTTP {exc.status} {exc.text}"
         embed, file = await self._message(job, outcome)
@@ -145,7 +147,7 @@ class WebhookCourier:
         try:
             return await channel.send(content=f"<@{job['user_id']}> {note or ''}".rstrip(), **kwargs)
         except discord.HTTPException as exc:
-            raise UserFacingError("Discord would not take the finished image, so no credits were spent.",
+            raise UserFacingError(_("Discord would not take the finished image, so no credits were spent."),
                                   detail=f"interaction token gone and channel {job['channel_id']} refused the result:"
                                          f" HTTP {exc.status}: {exc.text}") from None
 
@@ -158,9 +160,10 @@ class WebhookCourier:
                  job["id"], status, job["user_id"])
         try:
             dm = await self.bot.create_dm(discord.Object(job["user_id"]))
-            return await dm.send(content=LATE_BY_DM + (f"\n{note}" if note else ""), **kwargs)
+            said = render(LATE_BY_DM, locale_of(job))
+            return await dm.send(content=said + (f"\n{note}" if note else ""), **kwargs)
         except discord.HTTPException as exc:
-            raise UserFacingError("Discord would not take the finished image, so no credits were spent.",
+            raise UserFacingError(_("Discord would not take the finished image, so no credits were spent."),
                                   detail=f"{UNDELIVERED}: interaction token gone and user {job['user_id']}'s DMs "
                                          f"refused the result: HTTP {exc.status}: {exc.text}") from None
 
@@ -181,11 +184,12 @@ class WebhookCourier:
 
         return await fresh_links(self.bot, urls)
 
-    async def tell(self, job: JobRecord, text: str, *, noticed: bool) -> None:
+    async def tell(self, job: JobRecord, said: Text | str, *, noticed: bool) -> None:
         """A private word where the token still works (the public "thinking…" or notice removed first);
         else a short message in the channel, naming the member without a ping. A notice Discord would
         not remove does not keep the member from being told: the word goes out all the same, and the
         notice is made to say it too (it would otherwise stay "Generating…")."""
+        text = render(said, locale_of(job))
         webhook = self._webhook(job)
         if webhook is not None:
             kept: discord.HTTPException | None = None  # why @original could not be removed
@@ -236,24 +240,31 @@ class WebhookCourier:
         await edit_original(webhook, content=text, embeds=[], attachments=[], view=None)
 
 
+def locale_of(job: JobRecord) -> str:
+    """The language of the member who asked for the job (English for a row from before it was kept)."""
+    delivery = job.get("delivery")
+    return delivery.locale if delivery is not None else "en-US"
+
+
 def shown_note(delivery: Delivery) -> str | None:
     """The line above a result: its note ("Reroll of job #N"), and, where only the member sees it, why."""
     if not delivery.private:
         return delivery.note
-    return PRIVATE_HERE + (f"\n{delivery.note}" if delivery.note else "")
+    return render(PRIVATE_HERE, delivery.locale) + (f"\n{delivery.note}" if delivery.note else "")
 
 
-def cancel_view(job_id: int) -> discord.ui.View:
+def cancel_view(job: JobRecord) -> discord.ui.View:
     from bot.ui.items.base import finished_view
     from bot.ui.items.queue import CancelButton
 
-    return finished_view(CancelButton(job_id))
+    return finished_view(CancelButton(job["id"], words(locale_of(job))))
 
 
 def result_view(job_id: int, delivery: Delivery | None = None) -> discord.ui.View:
+    """The result's buttons, in the language of the member who asked for it, as its embed is."""
     from bot.ui.items.results import result_view as view
 
-    return view(job_id, delivery)
+    return view(job_id, delivery, words(delivery.locale) if delivery is not None else None)
 
 
 async def hold_for_review(bot: PixazoBot, job: JobRecord, embed: discord.Embed, file: discord.File | None) -> None:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import discord
 
+from bot.core.i18n import Text, _, _n, render
 from bot.core.imaging import Upload
-from bot.core.text import code_block, credits, truncate
+from bot.core.text import code_block, truncate
 from bot.services.generation import Outcome
 
 # Discord's embed limits (developers/resources/message.mdx).
@@ -25,8 +26,24 @@ class TooLargeToPost(Exception):
     """The image fits neither as an upload nor as a link."""
 
 
-def label(option: str) -> str:
-    return option.replace("_", " ").capitalize()
+# What each option is called above its value on a result (the catalog's options, and the fixed fields).
+LABELS = {
+    "prompt": _("Prompt"),
+    "negative_prompt": _("Negative prompt"),
+    "width": _("Width"),
+    "height": _("Height"),
+    "steps": _("Steps"),
+    "guidance": _("Guidance"),
+    "seed": _("Seed"),
+    "aspect_ratio": _("Aspect ratio"),
+    "output_format": _("Output format"),
+    "output_quality": _("Output quality"),
+    "prompt_strength": _("Prompt strength"),
+}
+
+
+def label(option: str) -> Text | str:
+    return LABELS.get(option) or option.replace("_", " ").capitalize()
 
 
 def file_stem(outcome: Outcome) -> str:
@@ -35,12 +52,15 @@ def file_stem(outcome: Outcome) -> str:
 
 
 def result_message(outcome: Outcome, *, requester: str, avatar_url: str | None, upload: Upload | None,
-                   thumbnail_url: str | None = None, spoiler: bool = False,
+                   thumbnail_url: str | None = None, spoiler: bool = False, locale: str = "en-US",
                    ) -> tuple[discord.Embed, discord.File | None]:
     """`upload` is the result already made to fit the upload limit (`imaging.fit_off_loop`), or None: link it.
 
     `spoiler`: Discord cannot blur an embed's image, so the file is posted beside the embed, marked as a
     spoiler, and a link is given only behind spoiler bars."""
+    def t(text: Text | str) -> str:
+        return render(text, locale)
+
     prepared = outcome.prepared
     embed = discord.Embed(
         title=truncate(prepared.model.title, TITLE_MAX),
@@ -49,16 +69,17 @@ def result_message(outcome: Outcome, *, requester: str, avatar_url: str | None, 
         colour=COLOUR,
         timestamp=datetime.now(UTC),
     )
-    embed.set_author(name=truncate(f"Requested by {requester}", AUTHOR_MAX), icon_url=avatar_url)
+    embed.set_author(name=truncate(t(_("Requested by {name}", name=requester)), AUTHOR_MAX), icon_url=avatar_url)
     for option, value in prepared.shown:
         if option == "negative_prompt":
-            embed.add_field(name=label(option), value=code_block(str(value), FIELD_VALUE_MAX), inline=False)
+            embed.add_field(name=t(label(option)), value=code_block(str(value), FIELD_VALUE_MAX), inline=False)
         else:
-            embed.add_field(name=label(option), value=truncate(str(value), FIELD_VALUE_MAX))
-    embed.add_field(name="Time", value=f"{outcome.seconds:.1f} s")
+            embed.add_field(name=t(label(option)), value=truncate(str(value), FIELD_VALUE_MAX))
+    embed.add_field(name=t(_("Time")), value=t(_("{seconds} s", seconds=f"{outcome.seconds:.1f}")))
     quota = outcome.quota
-    embed.add_field(name="Cost", value=f"{credits(outcome.cost)} · {quota.left} left today")
-    embed.set_footer(text=f"/{prepared.model.key} · job #{outcome.job_id}")
+    embed.add_field(name=t(_("Cost")), value=t(_n("{n} credit · {left} left today", "{n} credits · {left} left today",
+                                                  outcome.cost, left=quota.left)))
+    embed.set_footer(text=t(_("/{command} · job #{job}", command=prepared.model.key, job=outcome.job_id)))
     if thumbnail_url:
         embed.set_thumbnail(url=thumbnail_url)
 
@@ -68,7 +89,7 @@ def result_message(outcome: Outcome, *, requester: str, avatar_url: str | None, 
             embed.set_image(url=f"attachment://{upload.filename}")
     elif outcome.image.url:
         if spoiler:
-            embed.add_field(name="Image", value=f"||{truncate(outcome.image.url, FIELD_VALUE_MAX - 4)}||", inline=False)
+            embed.add_field(name=t(_("Image")), value=f"||{truncate(outcome.image.url, FIELD_VALUE_MAX - 4)}||", inline=False)
         else:
             embed.set_image(url=outcome.image.url)
         file = None

@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _
 from bot.domain import StoreBusy, StoreDown, WriteInDoubt
 from bot.services.writes import wrote_to_ledger
 from bot.ui import guard
@@ -23,17 +24,20 @@ log = logging.getLogger(__name__)
 # What a command or button that failed may say about credits and changes depends on what it had written
 # to the ledger by then (bot/services/writes.py): nothing, and "nothing was spent" is true; something
 # (a job queued with its credits held, a setting changed), and the answer says nothing of it.
-UNEXPECTED = ("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
-              "no credits were spent.")
-UNEXPECTED_AFTER_WRITE = "Something unexpected went wrong on the bot's side. The operator has the details in the log."
-BUSY = "The bot is busy right now; nothing was changed. Please try again in a moment."
-BUSY_AFTER_WRITE = ("The bot is busy right now and could not finish this; part of it may already be saved. "
-                    "Please check before trying again.")
-DOWN = "The bot can't record anything right now; nothing was spent or changed. Please try again in a few minutes."
-DOWN_AFTER_WRITE = ("The bot can't record anything right now and could not finish this; part of it may already be "
-                    "saved. Please check before trying again in a few minutes.")
-IN_DOUBT = ("The bot lost its connection to its records while saving this, so it may or may not have been saved. "
-            "Please check before trying again.")
+UNEXPECTED = _("Something unexpected went wrong on the bot's side. The operator has the details in the log; "
+               "no credits were spent.")
+UNEXPECTED_AFTER_WRITE = _("Something unexpected went wrong on the bot's side. The operator has the details in the "
+                           "log.")
+BUSY = _("The bot is busy right now; nothing was changed. Please try again in a moment.")
+BUSY_AFTER_WRITE = _("The bot is busy right now and could not finish this; part of it may already be saved. "
+                     "Please check before trying again.")
+DOWN = _("The bot can't record anything right now; nothing was spent or changed. Please try again in a few minutes.")
+DOWN_AFTER_WRITE = _("The bot can't record anything right now and could not finish this; part of it may already be "
+                     "saved. Please check before trying again in a few minutes.")
+IN_DOUBT = _("The bot lost its connection to its records while saving this, so it may or may not have been saved. "
+             "Please check before trying again.")
+NOT_ALLOWED = _("You are not allowed to use this command here.")
+PERMISSIONS = {"manage_guild": _("Manage Server"), "manage_messages": _("Manage Messages")}  # as Discord names them
 
 
 class FunnelTree(app_commands.CommandTree):
@@ -76,7 +80,7 @@ async def answer_error(interaction: discord.Interaction[PixazoBot], cause: BaseE
                 getattr(cause, "detail", cause), exc_info=None if known else cause)
     elif isinstance(cause, UserFacingError):
         log.log(logging.getLevelName(cause.log_level), "%s by user %s: %s", where, interaction.user.id, cause.detail)
-        await reply_privately(interaction, cause.user_message, view=await refusal_view(interaction, cause))
+        await reply_privately(interaction, cause.text, view=await refusal_view(interaction, cause))
     elif isinstance(cause, WriteInDoubt):
         log.warning("%s by user %s: the database connection was lost during a write: %s", where, interaction.user.id,
                     cause)
@@ -87,9 +91,15 @@ async def answer_error(interaction: discord.Interaction[PixazoBot], cause: BaseE
     elif isinstance(cause, StoreBusy):
         log.warning("%s by user %s refused, the database is busy: %s", where, interaction.user.id, cause)
         await reply_privately(interaction, BUSY_AFTER_WRITE if wrote_to_ledger() else BUSY)
+    elif isinstance(cause, app_commands.MissingPermissions):
+        log.info("%s refused for user %s: %s", where, interaction.user.id, cause)
+        await reply_privately(interaction, missing_permissions(cause))
+    elif isinstance(cause, app_commands.NoPrivateMessage):
+        log.info("%s refused for user %s: %s", where, interaction.user.id, cause)
+        await reply_privately(interaction, guard.GUILD_ONLY)
     elif isinstance(cause, app_commands.CheckFailure):
         log.info("%s refused for user %s: %s", where, interaction.user.id, cause)
-        await reply_privately(interaction, str(cause) or "You are not allowed to use this command here.")
+        await reply_privately(interaction, str(cause) or NOT_ALLOWED)
     elif isinstance(cause, app_commands.TransformerError):
         log.info("%s by user %s: option could not be read: %s", where, interaction.user.id, cause)
         await reply_privately(interaction, guard.unreadable(interaction, cause))
@@ -106,6 +116,13 @@ async def answer_error(interaction: discord.Interaction[PixazoBot], cause: BaseE
         log.error("%s by user %s failed unexpectedly%s", where, interaction.user.id,
                   " after it had written to the ledger" if written else "", exc_info=cause)
         await reply_privately(interaction, UNEXPECTED_AFTER_WRITE if written else UNEXPECTED)
+
+
+def missing_permissions(cause: app_commands.MissingPermissions) -> Text:
+    """discord.py's sentence, with the permissions named as Discord's client names them to the member."""
+    named = [PERMISSIONS.get(p) or p.replace("_", " ").title() for p in cause.missing_permissions]
+    return _("You are missing {permissions} permission(s) to run this command.",
+             permissions=Text(", ".join(f"{{p{i}}}" for i in range(len(named))), {f"p{i}": n for i, n in enumerate(named)}))
 
 
 async def refusal_view(interaction: discord.Interaction[PixazoBot], cause: UserFacingError) -> discord.ui.View | None:

@@ -13,32 +13,41 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.core.i18n import Text, _, option_name
 from bot.ui.installs import SERVER_INSTALL_ONLY, server_decides, server_install_only
 
-GUILD_ONLY = "This command works only in a server."
-STALE_COMMAND = ("This command does not match what the bot offers now; Discord may still show an older version. "
-                 "Reopen the command and try again.")
+GUILD_ONLY = _("This command works only in a server.")
+STALE_COMMAND = _("This command does not match what the bot offers now; Discord may still show an older version. "
+                  "Reopen the command and try again.")
 
 _KIND = {
-    3: "text",
-    4: "a whole number",
-    10: "a number",
-    5: "true or false",
-    6: "a member",
-    7: "a channel",
-    8: "a role",
-    9: "a member or role",
-    11: "an attachment",
+    3: _("text"),
+    4: _("a whole number"),
+    10: _("a number"),
+    5: _("true or false"),
+    6: _("a member"),
+    7: _("a channel"),
+    8: _("a role"),
+    9: _("a member or role"),
+    11: _("an attachment"),
 }
 # Where each snowflake option's object must be in `data.resolved`.
 _RESOLVED_IN = {6: ("users",), 7: ("channels",), 8: ("roles",), 9: ("users", "roles"), 11: ("attachments",)}
 
 
-def kind_of(option_type: discord.AppCommandOptionType) -> str:
-    return _KIND.get(option_type.value, "a valid value")
+def kind_of(option_type: discord.AppCommandOptionType) -> Text:
+    return _KIND.get(option_type.value) or _("a valid value")
 
 
-def problem(interaction: discord.Interaction) -> str | None:
+def required(name: str) -> Text:
+    return _("`{option}` is required.", option=option_name(name))
+
+
+def must_be(name: str, kind: Text) -> Text:
+    return _("`{option}` must be {kind}.", option=option_name(name), kind=kind)
+
+
+def problem(interaction: discord.Interaction) -> Text | None:
     """The sentence refusing this slash command, or None if its command may run."""
     if interaction.type is not discord.InteractionType.application_command:
         return None  # autocomplete cannot be answered with a message
@@ -57,13 +66,13 @@ def problem(interaction: discord.Interaction) -> str | None:
         option = given.get(param.display_name)
         if option is None:
             if param.required:
-                return f"`{param.display_name}` is required."
+                return required(param.display_name)
             continue
         value = option.get("value")
         if value is None and param.required:
-            return f"`{param.display_name}` is required."
+            return required(param.display_name)
         if option.get("type") != param.type.value or not _fits(param.type.value, value, resolved):
-            return f"`{param.display_name}` must be {kind_of(param.type)}."
+            return must_be(param.display_name, kind_of(param.type))
     return None
 
 
@@ -124,13 +133,13 @@ def _fits(option_type: int, value: Any, resolved: dict) -> bool:
     return False
 
 
-def unreadable(interaction: discord.Interaction, error: app_commands.TransformerError) -> str:
+def unreadable(interaction: discord.Interaction, error: app_commands.TransformerError) -> Text:
     """The sentence for an option value discord.py could not turn into what the command takes."""
     # The error holds the value, not the option; find the option by that value in the namespace.
     name = next((n for n, v in interaction.namespace if v is error.value), None)
     if name is None:
-        return "One of the options could not be understood."
+        return _("One of the options could not be understood.")
     if error.type in (discord.AppCommandOptionType.user, discord.AppCommandOptionType.mentionable) \
             and interaction.guild_id is not None:
-        return f"`{name}` must be a member of this server."
-    return f"`{name}` must be {kind_of(error.type)}."
+        return _("`{option}` must be a member of this server.", option=option_name(name))
+    return must_be(name, kind_of(error.type))

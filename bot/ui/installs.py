@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import discord
 from discord import app_commands
 
+from bot.core.i18n import _
 from bot.domain import PERSONAL
 
 T = TypeVar("T")
@@ -22,9 +23,9 @@ T = TypeVar("T")
 EVERYWHERE_INSTALLS = app_commands.AppInstallationType(guild=True, user=True)
 EVERYWHERE_CONTEXTS = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
 
-PRIVATE_HERE = ("Only you can see this: this server has not added the bot, so it cannot know the server's rules. "
-                "Your personal credits paid for it.")
-SERVER_INSTALL_ONLY = "This command works only in a server that has added the bot."
+PRIVATE_HERE = _("Only you can see this: this server has not added the bot, so it cannot know the server's rules. "
+                 "Your personal credits paid for it.")
+SERVER_INSTALL_ONLY = _("This command works only in a server that has added the bot.")
 
 
 def anywhere(command: T) -> T:

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import tasks
 
+from bot.core.i18n import Text
 from bot.domain import StoreBusy, StoreDown
 from bot.domain.records import AuditRow
 from bot.services.audit import lines, title
 from bot.ui.embeds import COLOUR
+from bot.ui.i18n import for_guild
 from bot.ui.replies import NO_PINGS
 
 if TYPE_CHECKING:
@@ -27,11 +30,12 @@ EMBED_MAX = 550  # 10 of them stay under Discord's 6,000 characters for all embe
 DAY_HOURS = 24
 
 
-def audit_embed(row: AuditRow) -> discord.Embed:
-    text = "\n".join(lines(row))
+def audit_embed(row: AuditRow, t: Callable[[Text | str], str] = str) -> discord.Embed:
+    """One audit row, worded by `t` (the server's language)."""
+    text = "\n".join(t(line) for line in lines(row))
     if len(text) > EMBED_MAX:
         text = text[:EMBED_MAX - 1] + "…"
-    return discord.Embed(title=title(row)[:60], description=text, colour=COLOUR,
+    return discord.Embed(title=t(title(row))[:60], description=text, colour=COLOUR,
                          timestamp=datetime.fromtimestamp(row["at"], UTC))
 
 
@@ -85,7 +89,8 @@ class Periodic:
     async def _post(self, guild_id: int, channel_id: int, rows: list[AuditRow], nonce: str) -> str | None:
         channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
         try:
-            await channel.send(embeds=[audit_embed(r) for r in rows], allowed_mentions=NO_PINGS, nonce=nonce)
+            t = for_guild(self.bot, guild_id)
+            await channel.send(embeds=[audit_embed(r, t) for r in rows], allowed_mentions=NO_PINGS, nonce=nonce)
         except discord.HTTPException as exc:
             return f"HTTP {exc.status} {exc.text}"
         return None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _
 from bot.domain import PERSONAL
 from bot.ui.installs import scope_of
 
@@ -43,20 +44,20 @@ class Subject:
     here, and the row's columns naming the channels where the bot puts its buttons."""
 
     name: str
-    unknown: str
+    unknown: Text
     reader: str  # the `Lookups` method that reads the row by id ("" for MEMBER: the id is the member's)
     channels: tuple[str, ...]
 
 
-JOB = Subject("job", "That image is no longer known to the bot.", "job", ("channel_id", "result_channel_id"))
-REVIEW = Subject("review", "This review is no longer known to the bot.", "review", ("review_channel_id",))
+JOB = Subject("job", _("That image is no longer known to the bot."), "job", ("channel_id", "result_channel_id"))
+REVIEW = Subject("review", _("This review is no longer known to the bot."), "review", ("review_channel_id",))
 # An appeal's Ask a moderator is under the refusal, in the channel asked in; Allow once and Deny are on
 # its post in the review channel.
-APPEAL = Subject("appeal", "That request is no longer known to the bot.", "appeal", ("channel_id",))
-APPEAL_REVIEW = Subject("appeal", "That request is no longer known to the bot.", "appeal", ("review_channel_id",))
-PERSONAL_ONLY = "Only the member who made this can use its buttons: it is theirs, made with their personal credits."
+APPEAL = Subject("appeal", _("That request is no longer known to the bot."), "appeal", ("channel_id",))
+APPEAL_REVIEW = Subject("appeal", _("That request is no longer known to the bot."), "appeal", ("review_channel_id",))
+PERSONAL_ONLY = _("Only the member who made this can use its buttons: it is theirs, made with their personal credits.")
 # /history's pages and /forget's question: the member's own, in the server pressed in.
-MEMBER = Subject("member", "These buttons are no longer known to the bot.", "", ())
+MEMBER = Subject("member", _("These buttons are no longer known to the bot."), "", ())
 
 
 class Who(enum.Enum):
@@ -69,7 +70,7 @@ class Who(enum.Enum):
 
 
 async def pressed(interaction: discord.Interaction[PixazoBot], subject: Subject, raw_id: int, *, what: str,
-                  who: Who = Who.ANYONE, refusal: str = "") -> Any:
+                  who: Who = Who.ANYONE, refusal: Text | str = "") -> Any:
     """The row the press is about, or a UserFacingError with the one sentence saying why not.
 
     `raw_id` is the custom_id's number as given, in range or not. `refusal` is the sentence for a
@@ -99,7 +100,7 @@ async def pressed(interaction: discord.Interaction[PixazoBot], subject: Subject,
     allowed = {Who.ANYONE: True, Who.OWNER: owner, Who.MODERATOR: moderator,
                Who.OWNER_OR_MODERATOR: owner or moderator}[who]
     if not allowed:
-        raise UserFacingError(refusal or "You cannot use this button.",
+        raise UserFacingError(refusal or _("You cannot use this button."),
                               detail=f"{what}: user {interaction.user.id} is not the {who.value} of "
                                      f"{subject.name} {raw_id}")
     return row

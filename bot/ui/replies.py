@@ -6,6 +6,9 @@ import logging
 
 import discord
 
+from bot.core.i18n import Text, _, render
+from bot.ui.i18n import member_locale
+
 log = logging.getLogger(__name__)
 NO_PINGS = discord.AllowedMentions.none()
 _DELIVERED = "delivered"  # key in Interaction.extras
@@ -22,12 +25,12 @@ def delivered(interaction: discord.Interaction) -> bool:
 
 UNKNOWN_INTERACTION = 10062
 ALREADY_ACKNOWLEDGED = 40060
-DISCORD_TROUBLE = "Discord had trouble taking the bot's answer just now. Please try again in a moment."
-MISSING_PERMISSION = ("Discord did not let the bot do that here: the bot lacks a permission in this channel. "
-                      "A server admin can check the bot's role.")
+DISCORD_TROUBLE = _("Discord had trouble taking the bot's answer just now. Please try again in a moment.")
+MISSING_PERMISSION = _("Discord did not let the bot do that here: the bot lacks a permission in this channel. "
+                       "A server admin can check the bot's role.")
 
 
-def discord_fault(exc: discord.HTTPException) -> str | None:
+def discord_fault(exc: discord.HTTPException) -> Text | None:
     """What to tell the member when a call to Discord failed for a reason not the bot's own (its trouble,
     its refusal of a stale interaction, a permission the server did not give); None: a bug of the bot's
     (a 400 Invalid Form Body, say), for the funnel's ERROR with its traceback."""
@@ -55,7 +58,8 @@ async def tell_discord_fault(interaction: discord.Interaction, exc: discord.HTTP
                 "the member was told so" if told else "nothing reaches the member any more")
 
 
-async def _tell_after_fault(interaction: discord.Interaction, text: str) -> bool:
+async def _tell_after_fault(interaction: discord.Interaction, said: Text) -> bool:
+    text = render(said, member_locale(interaction))
     try:
         if not interaction.response.is_done():
             try:
@@ -78,13 +82,15 @@ async def _tell_after_fault(interaction: discord.Interaction, text: str) -> bool
         return False
 
 
-async def reply_privately(interaction: discord.Interaction, text: str, *, view: discord.ui.View | None = None) -> None:
-    """An ephemeral answer, whether or not the interaction was already deferred.
+async def reply_privately(interaction: discord.Interaction, said: Text | str, *,
+                          view: discord.ui.View | None = None) -> None:
+    """An ephemeral answer in the member's language, whether or not the interaction was already deferred.
 
     After a public "thinking…" defer, the first followup would replace that public message; so the
     thinking message is deleted first and the answer goes out as a fresh ephemeral followup. Once a
     result was delivered, @original *is* that result: it is never deleted. `view`: buttons under it.
     """
+    text = render(said, member_locale(interaction))
     extra: dict = {} if view is None else {"view": view}
     try:
         if not interaction.response.is_done():

@@ -11,6 +11,7 @@ from bot.domain import PERSONAL, Member
 from bot.moderation.gates import Asker, Refusal
 from bot.services.requests import Admission, Requester
 from bot.services.validation import Prepared
+from bot.ui.i18n import member_locale
 from bot.ui.installs import private_here, scope_of
 
 if TYPE_CHECKING:
@@ -48,7 +49,8 @@ def asker_of(interaction: discord.Interaction[Any]) -> Asker:
 def requester_of(interaction: discord.Interaction[Any]) -> Requester:
     user = interaction.user
     return Requester(member_of(interaction), user.display_name, user.display_avatar.url,
-                     interaction.application_id, interaction.filesize_limit)
+                     interaction.application_id, interaction.filesize_limit,
+                     locale=member_locale(interaction))
 
 
 async def admit(interaction: discord.Interaction[PixazoBot], prepared: Prepared) -> Admission:

@@ -1,4 +1,7 @@
-"""Command sync only when the definitions changed: Discord allows 200 creates per guild per day."""
+"""Command sync only when the definitions changed: Discord allows 200 creates per guild per day.
+
+The commands go out with their localizations (bot/ui/i18n.py's translator), and a changed catalog
+is a change: the digest is of the payload Discord gets, translations included."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from pathlib import Path
 import discord
 from discord import app_commands
 
+from bot.ui.i18n import CommandTranslator
+
 log = logging.getLogger(__name__)
 
 
@@ -18,8 +23,13 @@ def _target(guild_id: int | None) -> str:
     return f"guild:{guild_id}" if guild_id else "global"
 
 
-def command_digest(tree: app_commands.CommandTree, guild: discord.abc.Snowflake | None) -> str:
-    payload = [cmd.to_dict(tree) for cmd in tree.get_commands(guild=guild)]
+async def command_digest(tree: app_commands.CommandTree, guild: discord.abc.Snowflake | None) -> str:
+    translator = tree.translator
+    commands = tree.get_commands(guild=guild)
+    if translator is None:
+        payload = [cmd.to_dict(tree) for cmd in commands]
+    else:
+        payload = [await cmd.get_translated_payload(tree, translator) for cmd in commands]
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -27,9 +37,11 @@ def command_digest(tree: app_commands.CommandTree, guild: discord.abc.Snowflake 
 async def sync_if_changed(tree: app_commands.CommandTree, state_file: Path, *, dev_guild_id: int | None,
                           force: bool) -> bool:
     guild = discord.Object(dev_guild_id) if dev_guild_id else None
+    if tree.translator is None:
+        await tree.set_translator(CommandTranslator())
     if guild is not None:
         tree.copy_global_to(guild=guild)
-    digest = command_digest(tree, guild)
+    digest = await command_digest(tree, guild)
     state = _read(state_file)
     target = _target(dev_guild_id)
     if not force and state.get(target) == digest:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Self
 
 import discord
 
+from bot.core.i18n import Text
 from bot.ui.app import PixazoBot
 from bot.ui.funnel import answer_error
 from bot.ui.presses import Subject, Who, pressed
@@ -32,7 +33,7 @@ class Press(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)"):
     what: ClassVar[str]  # the press in the operator's log line of a refusal ("cancel", "report")
     where: str  # the item in the funnel's log line ("Cancel button")
     who: ClassVar[Who] = Who.ANYONE
-    refusal: ClassVar[str] = ""  # the sentence for a member `who` does not allow
+    refusal: ClassVar[Text | str] = ""  # the sentence for a member `who` does not allow
     id_group: ClassVar[str] = "job"  # the template's group holding the row's id
 
     def __init__(self, row_id: int, button: discord.ui.Button[Any]) -> None:
@@ -74,7 +75,7 @@ class Form:
     what: ClassVar[str]
     where: ClassVar[str]
     who: ClassVar[Who] = Who.ANYONE
-    refusal: ClassVar[str] = ""
+    refusal: ClassVar[Text | str] = ""
     id_group: ClassVar[str] = "job"
 
     @classmethod

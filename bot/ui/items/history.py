@@ -5,47 +5,53 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any, Self
 
 import discord
 
+from bot.core.i18n import Text, _, _n
 from bot.core.text import code_span, credits
 from bot.domain import PERSONAL, JobState
 from bot.domain.delivery import UNDELIVERED
 from bot.domain.records import JobRecord, prompt_of
 from bot.services.history import PAGE
+from bot.services.results import STATES
 from bot.ui import presses
 from bot.ui.embeds import COLOUR
+from bot.ui.i18n import for_member
 from bot.ui.installs import scope_of
 from bot.ui.items.base import Interaction, Press, finished_view
 from bot.ui.replies import NO_PINGS
 
 log = logging.getLogger(__name__)
+Words = Callable[[Text | str], str]
 
 PROMPT_SHOWN = 60
-FORGOTTEN = "(cleared)"
-FORGET_ASK = ("This clears the prompts, parameters, attachment names and result links of all your images in every "
-              "server; what they cost stays. The images already posted stay in their channels (the Delete button "
-              "on each removes it). Clear them?")
-NOT_YOURS = "Only the member who opened this can use these buttons."
-UNDELIVERED_NOTE = ("Not delivered: the command's reply had expired and your DMs with the bot are closed, so its "
-                    "credits were refunded.")
+FORGOTTEN = _("(cleared)")
+FORGET_ASK = _("This clears the prompts, parameters, attachment names and result links of all your images in every "
+               "server; what they cost stays. The images already posted stay in their channels (the Delete button "
+               "on each removes it). Clear them?")
+NOT_YOURS = _("Only the member who opened this can use these buttons.")
+UNDELIVERED_NOTE = _("Not delivered: the command's reply had expired and your DMs with the bot are closed, so its "
+                     "credits were refunded.")
 
 
-def history_line(job: JobRecord) -> str:
-    prompt = FORGOTTEN if job.get("forgotten_at") is not None else code_span(prompt_of(job), PROMPT_SHOWN)
-    refunded = ", refunded" if job["state"] in (JobState.FAILED, JobState.CANCELLED) else ""
-    line = (f"**#{job['id']}** /{job['model']} · {job['state']} · <t:{int(job['created_at'])}:R> · "
-            f"{credits(job['cost'])}{refunded}\n{prompt}")
+def history_line(job: JobRecord, t: Words = str) -> str:
+    prompt = t(FORGOTTEN) if job.get("forgotten_at") is not None else code_span(prompt_of(job), PROMPT_SHOWN)
+    state = str(job["state"])
+    refunded = t(_(", refunded")) if job["state"] in (JobState.FAILED, JobState.CANCELLED) else ""
+    line = (f"**#{job['id']}** /{job['model']} · {t(STATES.get(state, state))} · <t:{int(job['created_at'])}:R> · "
+            f"{t(credits(job['cost']))}{refunded}\n{prompt}")
     if job["state"] == JobState.FAILED and (job.get("error") or "").startswith(UNDELIVERED):
-        line += f"\n{UNDELIVERED_NOTE}"
+        line += f"\n{t(UNDELIVERED_NOTE)}"
     delivery = job.get("delivery")
     only_seen = delivery is not None and delivery.private and job.get("result_channel_id") == job.get("channel_id")
     if job.get("result_message_id") and job.get("result_channel_id") and not only_seen:
         # A personal result lives in a DM (Discord's links name it @me); one only its member saw, nowhere.
         where = "@me" if job["guild_id"] == PERSONAL else job["guild_id"]
-        line += (f" · [result](https://discord.com/channels/{where}/{job['result_channel_id']}/"
-                 f"{job['result_message_id']})")
+        line += t(_(" · [result]({link})", link=f"https://discord.com/channels/{where}/{job['result_channel_id']}/"
+                                                f"{job['result_message_id']}"))
     return line
 
 
@@ -56,13 +62,18 @@ async def history_page(interaction: Interaction, owner_id: int, model: str | Non
     scope = scope_of(interaction)
     jobs, total = await interaction.client.services.history.page(scope, owner_id, model, offset)
     pages = max(1, -(-total // PAGE))
-    title = ("Your personal images" if scope == PERSONAL else "Your images here") + (f" with /{model}" if model else "")
+    t = for_member(interaction)
+    if scope == PERSONAL:
+        title = t(_("Your personal images with /{command}", command=model) if model else _("Your personal images"))
+    else:
+        title = t(_("Your images here with /{command}", command=model) if model else _("Your images here"))
     embed = discord.Embed(title=title, colour=COLOUR,
-                          description="\n\n".join(history_line(j) for j in jobs) or "No images yet.")
-    embed.set_footer(text=f"Page {offset // PAGE + 1} of {pages} · {total} in all, newest first")
+                          description="\n\n".join(history_line(j, t) for j in jobs) or t(_("No images yet.")))
+    embed.set_footer(text=t(_("Page {page} of {pages} · {total} in all, newest first", page=offset // PAGE + 1,
+                              pages=pages, total=total)))
     return embed, finished_view(
-        PageButton(owner_id, max(0, offset - PAGE), model, label="Previous", disabled=offset == 0),
-        PageButton(owner_id, offset + PAGE, model, label="Next", disabled=offset + PAGE >= total))
+        PageButton(owner_id, max(0, offset - PAGE), model, label=t(_("Previous")), disabled=offset == 0),
+        PageButton(owner_id, offset + PAGE, model, label=t(_("Next")), disabled=offset + PAGE >= total))
 
 
 class PageButton(Press,
@@ -89,8 +100,8 @@ class PageButton(Press,
         await interaction.response.edit_message(embed=embed, view=view, allowed_mentions=NO_PINGS)
 
 
-def forget_question(owner_id: int) -> discord.ui.View:
-    return finished_view(ForgetButton(owner_id, confirm=True), ForgetButton(owner_id, confirm=False))
+def forget_question(owner_id: int, t: Words = str) -> discord.ui.View:
+    return finished_view(ForgetButton(owner_id, confirm=True, t=t), ForgetButton(owner_id, confirm=False, t=t))
 
 
 class ForgetButton(Press, template=rf"forget:(?P<choice>confirm|cancel):(?P<owner>{presses.ID})"):
@@ -99,9 +110,9 @@ class ForgetButton(Press, template=rf"forget:(?P<choice>confirm|cancel):(?P<owne
     subject, what, id_group = presses.MEMBER, "/forget", "owner"
     who, refusal = presses.Who.OWNER, NOT_YOURS
 
-    def __init__(self, owner_id: int, *, confirm: bool) -> None:
+    def __init__(self, owner_id: int, *, confirm: bool, t: Words = str) -> None:
         super().__init__(owner_id, discord.ui.Button(
-            label="Confirm" if confirm else "Cancel",
+            label=t(_("Confirm") if confirm else _("Cancel")),
             style=discord.ButtonStyle.danger if confirm else discord.ButtonStyle.secondary,
             custom_id=f"forget:{'confirm' if confirm else 'cancel'}:{owner_id}"))
         self.confirm = confirm
@@ -112,12 +123,15 @@ class ForgetButton(Press, template=rf"forget:(?P<choice>confirm|cancel):(?P<owne
         return cls(int(match["owner"]), confirm=match["choice"] == "confirm")
 
     async def act(self, interaction: Interaction, row: Any) -> None:
+        t = for_member(interaction)
         if not self.confirm:
-            await interaction.response.edit_message(content="Nothing was cleared.", view=None,
+            await interaction.response.edit_message(content=t(_("Nothing was cleared.")), view=None,
                                                     allowed_mentions=NO_PINGS)
             return
         cleared = await interaction.client.services.history.forget(self.row_id)
         await interaction.response.edit_message(
-            content=f"Cleared the details of {cleared} {'image' if cleared == 1 else 'images'}. The images "
-                    "already posted stay in their channels; the Delete button on each removes it.",
+            content=t(_n("Cleared the details of {n} image. The images already posted stay in their channels; the "
+                         "Delete button on each removes it.",
+                         "Cleared the details of {n} images. The images already posted stay in their channels; the "
+                         "Delete button on each removes it.", cleared)),
             view=None, allowed_mentions=NO_PINGS)

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import discord
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _
 from bot.domain import JobState
 from bot.domain.records import JobRecord
 from bot.ui import presses
+from bot.ui.delivery import locale_of
+from bot.ui.i18n import words
 from bot.ui.items.base import Interaction, Press
 from bot.ui.replies import NO_PINGS
 
 log = logging.getLogger(__name__)
 
-NOT_YOURS = "Only the member who asked for this image, or someone who can manage messages here, can cancel it."
-ALREADY = {JobState.SUCCEEDED: "This image is already finished.",
-           JobState.FAILED: "This image already ended; its credits were refunded.",
-           JobState.CANCELLED: "This image was already cancelled."}
+NOT_YOURS = _("Only the member who asked for this image, or someone who can manage messages here, can cancel it.")
+ALREADY = {JobState.SUCCEEDED: _("This image is already finished."),
+           JobState.FAILED: _("This image already ended; its credits were refunded."),
+           JobState.CANCELLED: _("This image was already cancelled.")}
 
 
 class CancelButton(Press, template=rf"queue:cancel:(?P<job>{presses.ID})"):
@@ -26,8 +30,8 @@ class CancelButton(Press, template=rf"queue:cancel:(?P<job>{presses.ID})"):
     what, where = "cancel", "Cancel button"
     who, refusal = presses.Who.OWNER_OR_MODERATOR, NOT_YOURS
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(job_id, discord.ui.Button(label="Cancel", style=discord.ButtonStyle.secondary,
+    def __init__(self, job_id: int, t: Callable[[Text | str], str] = str) -> None:
+        super().__init__(job_id, discord.ui.Button(label=t(_("Cancel")), style=discord.ButtonStyle.secondary,
                                                    custom_id=f"queue:cancel:{job_id}"))
 
     async def act(self, interaction: Interaction, job: JobRecord) -> None:
@@ -37,9 +41,10 @@ class CancelButton(Press, template=rf"queue:cancel:(?P<job>{presses.ID})"):
             raise UserFacingError(ALREADY[state], detail=f"job {job_id} is already {state}")
         before, after = await interaction.client.services.queue.cancel(job_id, interaction.user.id)
         if after is not JobState.CANCELLED or before is JobState.CANCELLED:
-            raise UserFacingError(ALREADY.get(after or state, "This image can no longer be cancelled."),
+            raise UserFacingError(ALREADY.get(after or state) or _("This image can no longer be cancelled."),
                                   detail=f"job {job_id} was {after} when cancelled")
         log.info("job %d (%s) cancelled by user %s; its credits are refunded", job_id, before, interaction.user.id)
         await interaction.response.edit_message(
-            content=f"Cancelled by <@{interaction.user.id}>; no credits were spent.", embed=None, view=None,
+            content=words(locale_of(job))(_("Cancelled by {member}; no credits were spent.",
+                                             member=f"<@{interaction.user.id}>")), embed=None, view=None,
             allowed_mentions=NO_PINGS)

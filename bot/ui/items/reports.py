@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _
 from bot.core.text import code_block, plain
 from bot.domain import PERSONAL
 from bot.domain.detections import Detection
@@ -21,9 +22,10 @@ from bot.domain.records import JobRecord, prompt_of
 from bot.domain.reviews import ACTIONS, REPORT_ACTION, ReviewKind, ReviewRecord, ReviewState
 from bot.services.reviews import detail_of, finding_text, reporting_channel
 from bot.ui import presses
+from bot.ui.delivery import result_view as job_view
 from bot.ui.embeds import COLOUR, PROMPT_SHOWN_MAX
+from bot.ui.i18n import for_guild, for_member
 from bot.ui.items.base import Interaction, Press, finished_view
-from bot.ui.items.results import result_view
 from bot.ui.items.reviews import (
     NOT_A_MODERATOR,
     copy_of_image,
@@ -40,9 +42,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HIDDEN = "This image is hidden while a moderator looks at it."
-GONE = "That image is already gone."
-THANKS = "Thank you; a moderator will look at it."
+Words = Callable[[Text | str], str]
+HIDDEN = _("This image is hidden while a moderator looks at it.")
+GONE = _("That image is already gone.")
+THANKS = _("Thank you; a moderator will look at it.")
+THANKS_HIDDEN = _("Thank you; a moderator will look at it. It is hidden until then.")
+WAITING_HERE = _("Discord would not let the bot post in {channel}, so the image is still waiting here; try again once "
+                 "the bot can post there.")
 
 
 async def submit_report(interaction: Interaction, job: JobRecord, reason: str | None) -> None:
@@ -63,15 +69,15 @@ async def submit_report(interaction: Interaction, job: JobRecord, reason: str | 
         posted = await _post_report(bot, review_channel, review, job, result, reason, pending, hidden)
     except discord.HTTPException as exc:
         await desk.drop(review["id"])
-        raise UserFacingError("The bot could not post in the review channel, so nothing was reported; please tell a "
-                              "moderator.", detail=f"review channel {review_channel} refused a report of job "
+        raise UserFacingError(_("The bot could not post in the review channel, so nothing was reported; please tell "
+                                "a moderator."), detail=f"review channel {review_channel} refused a report of job "
                                                    f"{job_id}: HTTP {exc.status}: {exc.text}") from None
     await desk.posted(review["id"], posted.channel.id, posted.id)
     said = THANKS
     if not hidden and pending >= await desk.hide_after(job["guild_id"]):
-        if await _hide(bot, review, result):
-            said += " It is hidden until then."
-    await interaction.followup.send(said, ephemeral=True, allowed_mentions=NO_PINGS)
+        if await _hide(bot, review, job, result):
+            said = THANKS_HIDDEN
+    await interaction.followup.send(for_member(interaction)(said), ephemeral=True, allowed_mentions=NO_PINGS)
     await desk.record(review, reporter, REPORT_ACTION, job["user_id"], reason=reason)
 
 
@@ -87,14 +93,15 @@ async def _result_message(bot: PixazoBot, job: JobRecord) -> discord.Message | N
 
 async def _post_report(bot: PixazoBot, channel_id: int, review: ReviewRecord, job: JobRecord, result: discord.Message,
                        reason: str | None, pending: int, hidden: bool) -> discord.Message:
-    """The report in the review channel, with a copy of the image (what Keep puts back)."""
-    embed = discord.Embed(title=f"Report of job #{job['id']}", colour=COLOUR,
-                          description=code_block(prompt_of(job) or "(forgotten)", PROMPT_SHOWN_MAX))
-    embed.add_field(name="Reported by", value=f"<@{review['user_id']}>")
-    embed.add_field(name="Made by", value=f"<@{job['user_id']}>")
-    embed.add_field(name="Where", value=result.jump_url)
-    embed.add_field(name="Reason", value=plain(reason, 1000) if reason else "none given", inline=False)
-    embed.add_field(name="Open reports", value=str(pending))
+    """The report in the review channel (in the server's language), with a copy of the image (what Keep puts back)."""
+    t = for_guild(bot, job["guild_id"])
+    embed = discord.Embed(title=t(_("Report of job #{job}", job=job["id"])), colour=COLOUR,
+                          description=code_block(prompt_of(job) or t(_("(forgotten)")), PROMPT_SHOWN_MAX))
+    embed.add_field(name=t(_("Reported by")), value=f"<@{review['user_id']}>")
+    embed.add_field(name=t(_("Made by")), value=f"<@{job['user_id']}>")
+    embed.add_field(name=t(_("Where")), value=result.jump_url)
+    embed.add_field(name=t(_("Reason")), value=plain(reason, 1000) if reason else t(_("none given")), inline=False)
+    embed.add_field(name=t(_("Open reports")), value=str(pending))
     file = None
     if result.attachments:
         attachment = result.attachments[0]
@@ -102,26 +109,28 @@ async def _post_report(bot: PixazoBot, channel_id: int, review: ReviewRecord, jo
         if not file.spoiler:
             embed.set_image(url=f"attachment://{file.filename}")
     elif hidden:
-        embed.add_field(name="Image", value="Already hidden; an earlier report of it holds a copy.", inline=False)
+        embed.add_field(name=t(_("Image")), value=t(_("Already hidden; an earlier report of it holds a copy.")),
+                        inline=False)
     elif result.embeds and result.embeds[0].image and result.embeds[0].image.url:
         embed.set_image(url=result.embeds[0].image.url)  # posted as Pixazo's link
-    kwargs: dict[str, Any] = {"content": f"<@{review['user_id']}> reported an image by <@{job['user_id']}>.",
+    kwargs: dict[str, Any] = {"content": t(_("{reporter} reported an image by {member}.",
+                                             reporter=f"<@{review['user_id']}>", member=f"<@{job['user_id']}>")),
                               "embed": embed, "allowed_mentions": NO_PINGS,
-                              "view": finished_view(KeepButton(review["id"]), RemoveButton(review["id"]))}
+                              "view": finished_view(KeepButton(review["id"], t), RemoveButton(review["id"], t))}
     if file is not None:
         kwargs["file"] = file
     return await bot.get_partial_messageable(channel_id, guild_id=job["guild_id"]).send(**kwargs)
 
 
-async def _hide(bot: PixazoBot, review: ReviewRecord, result: discord.Message) -> bool:
+async def _hide(bot: PixazoBot, review: ReviewRecord, job: JobRecord, result: discord.Message) -> bool:
     """Hide the image; what it looked like is kept on this report's row, to be put back by Keep."""
     saved = {"hidden": True, "embed": result.embeds[0].to_dict() if result.embeds else None,
              "content": result.content}
     await bot.services.reviews.keep_hidden(review["id"], saved)
-    placeholder = discord.Embed(description=HIDDEN, colour=COLOUR)
+    placeholder = discord.Embed(description=for_guild(bot, review["guild_id"])(HIDDEN), colour=COLOUR)
     try:
         await result.edit(content=result.content or None, embed=placeholder, attachments=[],
-                          view=result_view(review["job_id"]), allowed_mentions=NO_PINGS)
+                          view=job_view(job["id"], job.get("delivery")), allowed_mentions=NO_PINGS)
     except discord.HTTPException as exc:
         log.warning("job %d: could not hide its reported result %s: HTTP %s %s", review["job_id"], result.id,
                     exc.status, exc.text)
@@ -134,11 +143,11 @@ async def _hide(bot: PixazoBot, review: ReviewRecord, result: discord.Message) -
 async def decide_report(interaction: Interaction, review: ReviewRecord, status: ReviewState) -> None:
     token = to_decide(review)["interaction_token"]
     await interaction.response.defer(ephemeral=True, thinking=True)
-    bot, moderator = interaction.client, interaction.user.id
+    bot, moderator, t = interaction.client, interaction.user.id, for_member(interaction)
     desk = bot.services.reviews
     decision = await desk.decide(review["id"], status, moderator)
     if (lost := decided_by_other(decision)) is not None or decision is None:
-        await interaction.followup.send(lost or "", ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.followup.send(t(lost or ""), ephemeral=True, allowed_mentions=NO_PINGS)
         return
     group = [decision.review, *decision.also]
     job = await desk.job(decision.review["job_id"])
@@ -150,68 +159,74 @@ async def decide_report(interaction: Interaction, review: ReviewRecord, status: 
         await _decide_held(interaction, job, held, status)
         return
     said = await _keep(bot, job, group) if status is ReviewState.KEPT else await _remove(bot, job)
-    verb = "Kept" if status is ReviewState.KEPT else "Removed"
+    by = (_("Kept by {moderator}.") if status is ReviewState.KEPT else _("Removed by {moderator}.")).msgid
     for decided in group:
-        await mark_decided(bot, decided, f"{verb} by <@{moderator}>.", decided_view(decided["id"]))
-    await interaction.followup.send(said, ephemeral=True, allowed_mentions=NO_PINGS)
+        await mark_decided(bot, decided, Text(by, {"moderator": f"<@{moderator}>"}),
+                           decided_view(decided["id"], for_guild(bot, decided["guild_id"])))
+    await interaction.followup.send(t(said), ephemeral=True, allowed_mentions=NO_PINGS)
     reasons = [r["reason"] or "" for r in group if r.get("reason")]
     await desk.record(decision.review, moderator, ACTIONS[status], job["user_id"], reason="; ".join(reasons) or None,
                       reports=[r["id"] for r in group])
 
 
-async def _keep(bot: PixazoBot, job: JobRecord, group: list[ReviewRecord]) -> str:
+async def _keep(bot: PixazoBot, job: JobRecord, group: list[ReviewRecord]) -> Text:
     holder = next((r for r in group if detail_of(r).get("hidden")), None)
     if holder is None:
-        return "Kept; the image stays as it is."
+        return _("Kept; the image stays as it is.")
     result = await _result_message(bot, job)
     if result is None:
-        return "Kept, but its message is gone."
+        return _("Kept, but its message is gone.")
     saved = detail_of(holder)
     file = await copy_of_image(bot, holder["review_channel_id"], holder["review_message_id"])
     embed = restored_embed(saved.get("embed") or {}, file) if saved.get("embed") else None
     try:
         await result.edit(content=saved.get("content") or None, embed=embed, attachments=[file] if file else [],
-                          view=result_view(job["id"]), allowed_mentions=NO_PINGS)
+                          view=job_view(job["id"], job.get("delivery")), allowed_mentions=NO_PINGS)
     except discord.HTTPException as exc:
         log.warning("job %d: kept, but its result %s could not be shown again: HTTP %s %s", job["id"], result.id,
                     exc.status, exc.text)
-        return "Kept, but Discord would not let the bot show the image again; the review post has a copy."
-    return "Kept; the image is shown again."
+        return _("Kept, but Discord would not let the bot show the image again; the review post has a copy.")
+    return _("Kept; the image is shown again.")
 
 
-async def _remove(bot: PixazoBot, job: JobRecord) -> str:
+async def _remove(bot: PixazoBot, job: JobRecord) -> Text:
     result = await _result_message(bot, job)
     if result is None:
-        return "Removed; its message was already gone."
+        return _("Removed; its message was already gone.")
     try:
         await result.delete()
     except discord.NotFound:
-        return "Removed; its message was already gone."
+        return _("Removed; its message was already gone.")
     except discord.HTTPException as exc:
         log.warning("job %d: removal decided, but its result %s could not be deleted: HTTP %s %s", job["id"],
                     result.id, exc.status, exc.text)
-        return "Removed, but Discord would not let the bot delete the message."
+        return _("Removed, but Discord would not let the bot delete the message.")
     log.info("job %d: result %s removed by a moderator's decision", job["id"], result.id)
-    return "Removed; the message is deleted."
+    return _("Removed; the message is deleted.")
 
 
 # -- the image check: a result held back before it was posted --------------------------------------
 
 async def hold_flagged(bot: PixazoBot, job: JobRecord, embed: discord.Embed, file: discord.File | None,
-                       finding: Detection, *, tell: Callable[[str], Awaitable[None]]) -> None:
+                       finding: Detection, *, tell: Callable[[Text], Awaitable[None]]) -> None:
     """A result the image check held: nothing is posted where it was asked for. It goes to the review
     channel (when the server has one) as a report that Keep posts, and the member is told privately.
     The job succeeds: the image was made, so its credits are spent, as for a rejected approval."""
     review_channel = await bot.services.reviews.review_channel(job["guild_id"])
     review_id = None if review_channel is None else await _post_held(bot, job, review_channel, embed, file, finding)
-    said = (f"The image check found what looks like {finding_text(finding)} in your image, so it was not posted here: "
-            "this channel is not age-restricted. ")
-    said += ("The server's moderators can look at it and post it. " if review_id is not None else
-             "An age-restricted channel can show such images. ")
+    found = finding_text(finding)
     if job["guild_id"] == PERSONAL:  # a DM, or a server that did not add the bot: no channel of it is
-        said = (f"The image check found what looks like {finding_text(finding)} in your image, so it was not "
-                "shown: outside age-restricted channels of servers that added it, the bot shows no such images. ")
-    await tell(said + "Its credits stay spent, since the image was made.")
+        await tell(_("The image check found what looks like {finding} in your image, so it was not shown: outside "
+                     "age-restricted channels of servers that added it, the bot shows no such images. Its credits "
+                     "stay spent, since the image was made.", finding=found))
+    elif review_id is not None:
+        await tell(_("The image check found what looks like {finding} in your image, so it was not posted here: this "
+                     "channel is not age-restricted. The server's moderators can look at it and post it. Its credits "
+                     "stay spent, since the image was made.", finding=found))
+    else:
+        await tell(_("The image check found what looks like {finding} in your image, so it was not posted here: this "
+                     "channel is not age-restricted. An age-restricted channel can show such images. Its credits "
+                     "stay spent, since the image was made.", finding=found))
     await bot.services.reviews.record_held(job, bot.user.id if bot.user else 0, finding, review_id)
 
 
@@ -219,21 +234,23 @@ async def _post_held(bot: PixazoBot, job: JobRecord, channel_id: int, embed: dis
                      file: discord.File | None, finding: Detection) -> int | None:
     """The held image in the review channel, as a spoiler, with Keep (post it) and Remove (leave it)."""
     delivery = job["delivery"]
-    saved = {"held": True, "embed": embed.to_dict(), "note": None if delivery is None else delivery.note}
+    saved = {"held": True, "embed": embed.to_dict(), "note": None if delivery is None else delivery.note,
+             "locale": "en-US" if delivery is None else delivery.locale}
     review_id = await bot.services.reviews.hold(job, ReviewKind.REPORT, saved,
                                                 reason=f"image check: {finding_text(finding)}")
     if review_id is None:
         return None
+    t = for_guild(bot, job["guild_id"])
     review = discord.Embed.from_dict(embed.to_dict())
     review.set_image(url=None)  # the copy below is a spoiler: moderators open it when they choose
-    review.add_field(name="Made by", value=f"<@{job['user_id']}>")
-    review.add_field(name="For channel", value=f"<#{job['channel_id']}>")
-    review.add_field(name="Image check", value=finding_text(finding), inline=False)
+    review.add_field(name=t(_("Made by")), value=f"<@{job['user_id']}>")
+    review.add_field(name=t(_("For channel")), value=f"<#{job['channel_id']}>")
+    review.add_field(name=t(_("Image check")), value=t(finding_text(finding)), inline=False)
     kwargs: dict[str, Any] = {
-        "content": f"The image check held an image by <@{job['user_id']}> for <#{job['channel_id']}>. "
-                   "Keep posts it there; Remove leaves it unposted.",
+        "content": t(_("The image check held an image by {member} for {channel}. Keep posts it there; Remove leaves "
+                       "it unposted.", member=f"<@{job['user_id']}>", channel=f"<#{job['channel_id']}>")),
         "embed": review, "allowed_mentions": NO_PINGS,
-        "view": finished_view(KeepButton(review_id), RemoveButton(review_id))}
+        "view": finished_view(KeepButton(review_id, t), RemoveButton(review_id, t))}
     if file is not None:
         file.spoiler = True
         kwargs["file"] = file
@@ -250,29 +267,32 @@ async def _post_held(bot: PixazoBot, job: JobRecord, channel_id: int, embed: dis
 
 async def _decide_held(interaction: Interaction, job: JobRecord, review: ReviewRecord, status: ReviewState) -> None:
     """Keep posts the held image where it was asked for (as Approve does); Remove leaves it unposted."""
-    bot = interaction.client
+    bot, t = interaction.client, for_member(interaction)
     moderator = interaction.user.id
     where = f"<#{review['channel_id']}>"
+    view = decided_view(review["id"], for_guild(bot, review["guild_id"]))
     if status is ReviewState.KEPT:
         posted = await _post_kept(bot, job, review, moderator)
         if posted is None:
             await bot.services.reviews.reopen(review["id"], moderator, review["interaction_token"])
-            await interaction.followup.send(f"Discord would not let the bot post in {where}, so the image is still "
-                                            "waiting here; try again once the bot can post there.",
-                                            ephemeral=True, allowed_mentions=NO_PINGS)
+            await interaction.followup.send(t(_(WAITING_HERE.msgid, channel=where)), ephemeral=True,
+                                            allowed_mentions=NO_PINGS)
             return
-        await mark_decided(bot, review, f"Kept by <@{moderator}>; posted in {where}: {posted.jump_url}",
-                           decided_view(review["id"]))
-        await interaction.followup.send(f"Kept; posted in {where}.", ephemeral=True, allowed_mentions=NO_PINGS)
-        told = await tell_member(bot, review, f"A moderator looked at your image the image check held, and posted it "
-                                              f"in {where}: {posted.jump_url}")
+        await mark_decided(bot, review, _("Kept by {moderator}; posted in {channel}: {link}", moderator=f"<@{moderator}>",
+                                          channel=where, link=posted.jump_url), view)
+        await interaction.followup.send(t(_("Kept; posted in {channel}.", channel=where)), ephemeral=True,
+                                        allowed_mentions=NO_PINGS)
+        told = await tell_member(bot, review, _("A moderator looked at your image the image check held, and posted it "
+                                                "in {channel}: {link}", channel=where, link=posted.jump_url))
         await bot.services.reviews.record(review, moderator, ACTIONS[status], job["user_id"], message_id=posted.id,
                                           told=told)
         return
-    await mark_decided(bot, review, f"Removed by <@{moderator}>; the image stays unposted.", decided_view(review["id"]))
-    await interaction.followup.send("Removed; the image stays unposted.", ephemeral=True, allowed_mentions=NO_PINGS)
-    told = await tell_member(bot, review, f"A moderator looked at your image the image check held, and it stays "
-                                          f"unposted in {where}.")
+    await mark_decided(bot, review, _("Removed by {moderator}; the image stays unposted.", moderator=f"<@{moderator}>"),
+                       view)
+    await interaction.followup.send(t(_("Removed; the image stays unposted.")), ephemeral=True,
+                                    allowed_mentions=NO_PINGS)
+    told = await tell_member(bot, review, _("A moderator looked at your image the image check held, and it stays "
+                                            "unposted in {channel}.", channel=where))
     await bot.services.reviews.record(review, moderator, ACTIONS[status], job["user_id"], told=told)
 
 
@@ -283,9 +303,11 @@ async def _post_kept(bot: PixazoBot, job: JobRecord, review: ReviewRecord, moder
         file.spoiler = False  # a moderator looked and chose to post it as the result it is
     embed = restored_embed(saved.get("embed") or {}, file)
     note = f" {saved['note']}" if saved.get("note") else ""
-    kwargs: dict[str, Any] = {"content": f"<@{job['user_id']}>'s image, posted by <@{moderator}> after the image "
-                                         f"check held it.{note}",
-                              "embed": embed, "allowed_mentions": NO_PINGS, "view": result_view(job["id"])}
+    said = for_guild(bot, review["guild_id"])(_("{member}'s image, posted by {moderator} after the image check held "
+                                                "it.", member=f"<@{job['user_id']}>", moderator=f"<@{moderator}>"))
+    kwargs: dict[str, Any] = {"content": f"{said}{note}",
+                              "embed": embed, "allowed_mentions": NO_PINGS,
+                              "view": job_view(job["id"], job.get("delivery"))}
     if file is not None:
         kwargs["file"] = file
     channel = bot.get_partial_messageable(review["channel_id"] or 0, guild_id=review["guild_id"])
@@ -299,16 +321,17 @@ async def _post_kept(bot: PixazoBot, job: JobRecord, review: ReviewRecord, moder
     return posted
 
 
-def decided_view(review_id: int) -> discord.ui.View:
-    return finished_view(KeepButton(review_id), RemoveButton(review_id), disabled=True)
+def decided_view(review_id: int, t: Words | None = None) -> discord.ui.View:
+    return finished_view(KeepButton(review_id, t), RemoveButton(review_id, t), disabled=True)
 
 
 class KeepButton(Press, template=rf"review:keep:(?P<review>{presses.ID})"):
     subject, what, where, id_group = presses.REVIEW, "review decision", "Keep button", "review"
     who, refusal = presses.Who.MODERATOR, NOT_A_MODERATOR
 
-    def __init__(self, review_id: int) -> None:
-        super().__init__(review_id, discord.ui.Button(label="Keep", emoji="👍", style=discord.ButtonStyle.success,
+    def __init__(self, review_id: int, t: Words | None = None) -> None:
+        super().__init__(review_id, discord.ui.Button(label=(t or str)(_("Keep")), emoji="👍",
+                                                      style=discord.ButtonStyle.success,
                                                       custom_id=f"review:keep:{review_id}"))
 
     async def act(self, interaction: Interaction, review: ReviewRecord) -> None:
@@ -319,8 +342,9 @@ class RemoveButton(Press, template=rf"review:remove:(?P<review>{presses.ID})"):
     subject, what, where, id_group = presses.REVIEW, "review decision", "Remove button", "review"
     who, refusal = presses.Who.MODERATOR, NOT_A_MODERATOR
 
-    def __init__(self, review_id: int) -> None:
-        super().__init__(review_id, discord.ui.Button(label="Remove", emoji="🗑️", style=discord.ButtonStyle.danger,
+    def __init__(self, review_id: int, t: Words | None = None) -> None:
+        super().__init__(review_id, discord.ui.Button(label=(t or str)(_("Remove")), emoji="🗑️",
+                                                      style=discord.ButtonStyle.danger,
                                                       custom_id=f"review:remove:{review_id}"))
 
     async def act(self, interaction: Interaction, review: ReviewRecord) -> None:

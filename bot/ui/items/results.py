@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -13,6 +14,7 @@ import discord
 
 from bot.catalog import Kind, Model
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _
 from bot.domain import PERSONAL, JobState
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
@@ -22,31 +24,35 @@ from bot.services.validation import clean_text, prepare
 from bot.ui import presses
 from bot.ui.cdn import fresh_links
 from bot.ui.forms import REASON_MAX, edit_form, report_form
+from bot.ui.i18n import for_member
 from bot.ui.items.base import Form, Interaction, Press, finished_view
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import admit, member_of, submit
 
 log = logging.getLogger(__name__)
 
-NOT_YOURS = "Only the member who asked for this image, or someone who can manage messages here, can delete it."
-DELETED = "Deleted."
-STAY_SPENT = "The credits stay spent: the image was made."  # only once the ledger has the job succeeded
-GONE = "That message is already gone."
+NOT_YOURS = _("Only the member who asked for this image, or someone who can manage messages here, can delete it.")
+DELETED = _("Deleted.")
+DELETED_SPENT = _("Deleted. The credits stay spent: the image was made.")  # once the ledger has the job succeeded
+GONE = _("That message is already gone.")
+Words = Callable[[Text | str], str]
 
 
-def _button(label: str, emoji: str, style: discord.ButtonStyle, custom_id: str) -> discord.ui.Button[Any]:
-    return discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=custom_id)
+def _button(label: Text, emoji: str, style: discord.ButtonStyle, custom_id: str, t: Words | None
+            ) -> discord.ui.Button[Any]:
+    return discord.ui.Button(label=(t or str)(label), emoji=emoji, style=style, custom_id=custom_id)
 
 
 class DetailsButton(Press, template=rf"result:details:(?P<job>{presses.ID})"):
     subject, what, where = presses.JOB, "details", "Details button"
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(job_id, _button("Details", "ℹ️", discord.ButtonStyle.secondary, f"result:details:{job_id}"))
+    def __init__(self, job_id: int, t: Words | None = None) -> None:
+        super().__init__(job_id, _button(_("Details"), "ℹ️", discord.ButtonStyle.secondary, f"result:details:{job_id}",
+                                         t))
 
     async def act(self, interaction: Interaction, job: JobRecord) -> None:
         results.not_forgotten(job, "details")
-        embed = discord.Embed(description=results.details_text(job))
+        embed = discord.Embed(description=results.details_text(job, for_member(interaction)))
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
@@ -54,8 +60,8 @@ class DeleteButton(Press, template=rf"result:delete:(?P<job>{presses.ID})"):
     subject, what, where = presses.JOB, "delete", "Delete button"
     who, refusal = presses.Who.OWNER_OR_MODERATOR, NOT_YOURS
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(job_id, _button("Delete", "🗑️", discord.ButtonStyle.danger, f"result:delete:{job_id}"))
+    def __init__(self, job_id: int, t: Words | None = None) -> None:
+        super().__init__(job_id, _button(_("Delete"), "🗑️", discord.ButtonStyle.danger, f"result:delete:{job_id}", t))
 
     async def act(self, interaction: Interaction, job: JobRecord) -> None:
         if interaction.message is None:
@@ -70,13 +76,13 @@ class DeleteButton(Press, template=rf"result:delete:(?P<job>{presses.ID})"):
         except discord.NotFound:
             raise UserFacingError(GONE, detail=f"job {self.row_id}: already deleted") from None
         except discord.HTTPException as exc:
-            raise UserFacingError("Discord would not let the bot delete that message.",
+            raise UserFacingError(_("Discord would not let the bot delete that message."),
                                   detail=f"delete of job {self.row_id}: HTTP {exc.status}: {exc.text}") from None
         log.info("result of job %d deleted by user %s", self.row_id, interaction.user.id)
         if interaction.user.id != job["user_id"]:  # a moderator's delete is an audited decision
             await interaction.client.services.results.record_delete(job, interaction.user.id, interaction.channel_id)
         # About credits only what the ledger says: a job whose success is not recorded yet holds them, unspent.
-        said = f"{DELETED} {STAY_SPENT}" if job["state"] == JobState.SUCCEEDED else DELETED
+        said = for_member(interaction)(DELETED_SPENT if job["state"] == JobState.SUCCEEDED else DELETED)
         if personal:
             await interaction.followup.send(said, ephemeral=True, allowed_mentions=NO_PINGS)
         else:
@@ -115,25 +121,27 @@ async def fresh_uploads(interaction: Interaction, uploads: list[tuple[Upload, st
 class RerollButton(Press, template=rf"result:reroll:(?P<job>{presses.ID})"):
     subject, what, where = presses.JOB, "reroll", "Reroll button"
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(job_id, _button("Reroll", "🎲", discord.ButtonStyle.primary, f"result:reroll:{job_id}"))
+    def __init__(self, job_id: int, t: Words | None = None) -> None:
+        super().__init__(job_id, _button(_("Reroll"), "🎲", discord.ButtonStyle.primary, f"result:reroll:{job_id}", t))
 
     async def act(self, interaction: Interaction, job: JobRecord) -> None:
         model = results.to_run_again(job, "reroll")
         options = results.used_options(model, job)
         options.pop("seed", None)  # a new random seed; a model without one simply runs again
-        await run_again(interaction, job, model, options, f"Reroll of job #{self.row_id}")
+        await run_again(interaction, job, model, options,
+                        for_member(interaction)(_("Reroll of job #{job}", job=self.row_id)))
 
 
 class EditButton(Press, template=rf"result:edit:(?P<job>{presses.ID})"):
     subject, what, where = presses.JOB, "edit", "Edit button"
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(job_id, _button("Edit", "✏️", discord.ButtonStyle.secondary, f"result:edit:{job_id}"))
+    def __init__(self, job_id: int, t: Words | None = None) -> None:
+        super().__init__(job_id, _button(_("Edit"), "✏️", discord.ButtonStyle.secondary, f"result:edit:{job_id}", t))
 
     async def act(self, interaction: Interaction, job: JobRecord) -> None:
         model = results.to_run_again(job, "edit")
-        form = edit_form(job["id"], model, results.used_options(model, job), results.shown_of(job))
+        form = edit_form(job["id"], model, results.used_options(model, job), results.shown_of(job),
+                         for_member(interaction))
         await interaction.response.send_modal(form)
 
 
@@ -144,18 +152,20 @@ class EditForm(Form):
     @classmethod
     async def act(cls, interaction: Interaction, job: JobRecord, values: dict[str, str]) -> None:
         model = results.to_run_again(job, "edit")
-        await run_again(interaction, job, model, results.edited_options(model, values), f"Edit of job #{job['id']}")
+        await run_again(interaction, job, model, results.edited_options(model, values),
+                        for_member(interaction)(_("Edit of job #{job}", job=job["id"])))
 
 
 class ReportButton(Press, template=rf"result:report:(?P<job>{presses.ID})"):
     subject, what, where = presses.JOB, "report", "Report button"
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(job_id, _button("Report", "🚩", discord.ButtonStyle.secondary, f"result:report:{job_id}"))
+    def __init__(self, job_id: int, t: Words | None = None) -> None:
+        super().__init__(job_id, _button(_("Report"), "🚩", discord.ButtonStyle.secondary, f"result:report:{job_id}",
+                                         t))
 
     async def act(self, interaction: Interaction, job: JobRecord) -> None:
         await interaction.client.services.reviews.may_report(job, interaction.user.id)
-        await interaction.response.send_modal(report_form(self.row_id))
+        await interaction.response.send_modal(report_form(self.row_id, for_member(interaction)))
 
 
 class ReportForm(Form):
@@ -173,14 +183,16 @@ class ReportForm(Form):
 RESULT_BUTTONS = (RerollButton, EditButton, DetailsButton, DeleteButton, ReportButton)
 
 
-def result_view(job_id: int, delivery: Delivery | None = None) -> discord.ui.View:
-    """The buttons under a result: Reroll, Edit, Details, Delete, Report; Zoom Out 1.5×, 2×, Vary Region;
-    Pan ← → ↑ ↓. Paid by personal credits: no Report (no server's moderators to ask), no Delete on a result
-    only the member sees (Discord's Dismiss removes it), and none of the edits (a server's, for now)."""
+def result_view(job_id: int, delivery: Delivery | None = None, t: Words | None = None) -> discord.ui.View:
+    """The buttons under a result, labelled by `t` (its member's language; English by default): Reroll, Edit,
+    Details, Delete, Report; then Zoom Out 1.5×, 2×, Vary Region and Pan ← → ↑ ↓. Paid by personal credits:
+    no Report (no server's moderators to ask), no Delete on a result only the member sees (Discord's
+    Dismiss removes it), and none of the edits (a server's, for now)."""
     from bot.ui.items.edits import edit_buttons
 
     buttons: tuple[type[Press], ...] = RESULT_BUTTONS
+    personal = delivery is not None and delivery.personal
     if delivery is not None and delivery.personal:
         buttons = (RerollButton, EditButton, DetailsButton) + (() if delivery.private else (DeleteButton,))
-        return finished_view(*(button(job_id) for button in buttons))  # type: ignore[call-arg]
-    return finished_view(*(button(job_id) for button in buttons), *edit_buttons(job_id))  # type: ignore[call-arg]
+    edits = () if personal else edit_buttons(job_id)
+    return finished_view(*(button(job_id, t) for button in buttons), *edits)  # type: ignore[arg-type]

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _, render
 from bot.domain.reviews import ReviewRecord, ReviewState
-from bot.services.reviews import already
+from bot.services.reviews import already, locale_of
 from bot.ui.delivery import TOKEN_GONE, interaction_webhook
+from bot.ui.i18n import for_guild
 from bot.ui.replies import NO_PINGS
 
 if TYPE_CHECKING:
@@ -20,8 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NOT_A_MODERATOR = "Only members who can manage messages in this channel can decide on images here."
-UNKNOWN = "This review is no longer known to the bot."
+NOT_A_MODERATOR = _("Only members who can manage messages in this channel can decide on images here.")
+UNKNOWN = _("This review is no longer known to the bot.")
 
 
 def to_decide(review: ReviewRecord) -> ReviewRecord:
@@ -31,9 +33,10 @@ def to_decide(review: ReviewRecord) -> ReviewRecord:
     return review
 
 
-async def mark_decided(bot: PixazoBot, review: ReviewRecord, text: str, view: discord.ui.View) -> None:
-    """The review post shows the decision, its buttons disabled. A post that cannot be edited costs
-    only that: the decision is in the ledger."""
+async def mark_decided(bot: PixazoBot, review: ReviewRecord, said: Text | str, view: discord.ui.View) -> None:
+    """The review post shows the decision (in the server's language), its buttons disabled. A post that
+    cannot be edited costs only that: the decision is in the ledger."""
+    text = for_guild(bot, review["guild_id"])(said)
     channel_id, message_id = review.get("review_channel_id"), review.get("review_message_id")
     if not channel_id or not message_id:
         return
@@ -75,9 +78,10 @@ def _on_cdn(url: str) -> bool:
     return bool(re.search(r"/attachments/\d+/", url))
 
 
-async def tell_member(bot: PixazoBot, review: ReviewRecord, text: str) -> str:
-    """Tell the requester privately: an ephemeral followup on their request while its token lives,
-    else a DM. Returns how they were told ("followup", "dm", "not told")."""
+async def tell_member(bot: PixazoBot, review: ReviewRecord, said: Text | str) -> str:
+    """Tell the requester privately, in their language: an ephemeral followup on their request while its
+    token lives, else a DM. Returns how they were told ("followup", "dm", "not told")."""
+    text = render(said, locale_of(review))
     token, application_id = review.get("interaction_token"), review.get("application_id")
     expires = review.get("token_expires_at") or 0
     if token and application_id and bot.services.reviews.now() < expires:
@@ -99,7 +103,7 @@ async def tell_member(bot: PixazoBot, review: ReviewRecord, text: str) -> str:
         return "not told"
 
 
-def decided_by_other(decision: Any) -> str | None:
+def decided_by_other(decision: Any) -> Text | None:
     """The sentence for a press that lost the race (or found no review), None for the winner."""
     if decision is None:
         return UNKNOWN

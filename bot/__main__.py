@@ -25,6 +25,7 @@ from discord.ext import commands
 
 from bot.core import health, logs, memory
 from bot.core.instance_lock import InstanceLock
+from bot.core.metrics import Metrics, shard_label
 from bot.core.offload import Offload
 from bot.core.preflight import DISK_ERRNOS, StartupError, check_data_dir, unwritable
 from bot.core.redact import Redactor
@@ -58,7 +59,7 @@ def point_discord_at(settings: Settings) -> None:
 
 
 def pixazo_client(settings: Settings, session: aiohttp.ClientSession, *, offload: Offload | None = None,
-                  redactor: Redactor | None = None) -> PixazoClient:
+                  redactor: Redactor | None = None, metrics: Metrics | None = None) -> PixazoClient:
     return PixazoClient(
         session,
         base_url=settings.pixazo_base_url,
@@ -73,6 +74,7 @@ def pixazo_client(settings: Settings, session: aiohttp.ClientSession, *, offload
                           total_seconds=settings.pixazo_retry_budget_seconds),
         offload=offload,
         redactor=redactor or Redactor(settings.secrets),
+        metrics=metrics,
     )
 
 
@@ -160,19 +162,21 @@ async def _serve(settings: Settings, *, instance_id: str) -> None:
             raise
         await journal.clear()
         quotas = Quotas(settings, store)
-        pixazo = pixazo_client(settings, session, offload=offload, redactor=redactor)
+        metrics = Metrics(shard_label(settings.shard_ids))  # this process's, served by services.monitor
+        pixazo = pixazo_client(settings, session, offload=offload, redactor=redactor, metrics=metrics)
         generation = GenerationService(settings, store, pixazo, quotas, journal=journal, redactor=redactor)
-        services = build_services(settings, store, generation, quotas, session=session, offload=offload)
+        services = build_services(settings, store, generation, quotas, session=session, offload=offload,
+                                  metrics=metrics)
         listener: ConfigListener | None = None
         try:
             # The bot holds the services, never the store; the queue stops first whenever it closes, so
             # running jobs are delivered while Discord's HTTP client is still open.
             bot = PixazoBot(settings, services=services, http_session=session, offload=offload, redactor=redactor,
-                            before_close=services.queue.shutdown)
+                            before_close=services.queue.shutdown, metrics=metrics)
             services.queue.courier = WebhookCourier(bot)
             listener = await listen_for_config(settings, services.moderation)
             async with bot, health.heartbeat(settings.heartbeat_path, settings.heartbeat_interval_seconds,
-                                             lambda: gateway_state(bot)):
+                                             lambda: gateway_state(bot)), services.monitor.serving():
                 await run_bot(bot, services.queue, settings.discord_token.get_secret_value())
         finally:
             if listener is not None:
@@ -272,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines:
             print(f"bot: {line}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.secrets)
+    logs.configure(settings.log_level, settings.secrets, fmt=settings.log_format,
+                   shard=shard_label(settings.shard_ids))
     return run(settings, sync=args.sync)
 
 

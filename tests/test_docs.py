@@ -17,7 +17,8 @@ from bot.ui.app import EXTENSIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
-USER_FACING = [*DOCS, ".env.example", "docker-compose.yml", "Dockerfile", "deploy/pixazo-bot.service"]
+USER_FACING = [*DOCS, ".env.example", "docker-compose.yml", "Dockerfile",
+               *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "deploy").rglob("*") if p.is_file())]
 HISTORY = re.compile(r"\b(issues?|parts?)\s+\d+\b|\bissue's\b", re.IGNORECASE)
 NOT_COMMANDS = {"data"}  # /data, the image's DATA_DIR
 

@@ -140,6 +140,8 @@ async def test_deleting_an_image_whose_success_is_not_recorded_yet_says_nothing_
     await until(states_become(db, ["succeeded"]), timeout=3)
     # Once the ledger has it spent, the same press says so.
     done = await harness.answer("sdxl", {"prompt": PROMPT})
+    # Its success lands just after Discord answers the post: the press waits for it, as a member's would.
+    await until(states_become(db, ["succeeded", "succeeded"]), timeout=3)
     clicked = await harness.discord.click(harness.discord.messages[done[1]["id"]], button_ids(done[1])["Delete"],
                                           user_id=4000)
     answer = await clicked.wait_callback()

@@ -1,16 +1,34 @@
-"""Logging set-up, with the secrets scrubbed from every record as a last line of defence."""
+"""Logging set-up, with the secrets scrubbed from every record as a last line of defence.
+
+LOG_FORMAT=text writes one readable line per record; json one JSON object per line (`JsonFormatter`)
+with the ids of what the line is about as fields: `job`, `server`, `member` and `shard`, from `bind()`
+(the queue binds a job's task to its job, the ui a command's or a button's to its interaction) or from
+a call's own `extra=`.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
-from collections.abc import Iterable
-from typing import TextIO
+import time
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
+from typing import Any, TextIO
 
 from bot.core.redact import REDACTED, Redactor
 
-__all__ = ["REDACTED", "RedactSecrets", "RedactingFormatter", "configure", "handler"]
+__all__ = ["REDACTED", "JsonFormatter", "RedactSecrets", "RedactingFormatter", "bind", "configure", "handler"]
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+# What this task's lines are about (a task starts with a copy of its parent's): job, server, member, shard.
+_about: ContextVar[Mapping[str, int | str] | None] = ContextVar("log_about", default=None)
+# A LogRecord's own attributes: anything else on a record came from `extra=` and is a field of its own.
+_RECORD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
+def bind(**ids: int | str | None) -> None:
+    """From here on in this task, its log lines are about these (None values are left out)."""
+    _about.set({**(_about.get() or {}), **{k: v for k, v in ids.items() if v is not None}})
 
 
 class RedactSecrets(logging.Filter):
@@ -76,17 +94,57 @@ class RedactingFormatter(logging.Formatter):
         return self._redactor.redact(super().format(record))
 
 
-def handler(stream: TextIO, secrets: Iterable[str]) -> logging.Handler:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, the ids the line is about,
+    any `extra=` fields, and the traceback as `exc`. Every string in every field is redacted before it
+    is encoded (a secret JSON would escape could hide from a pass over the encoded line), and the line
+    once more after."""
+
+    def __init__(self, secrets: Iterable[str], *, shard: str | None = None) -> None:
+        super().__init__()
+        self._redactor = Redactor(secrets)
+        self._shard = shard  # the process's shards, unless the line is about one
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if self._shard is not None:
+            fields["shard"] = self._shard
+        fields.update(_about.get() or {})
+        fields.update({k: v for k, v in record.__dict__.items() if k not in _RECORD and not k.startswith("_")})
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            fields["exc"] = record.exc_text
+        if record.stack_info:
+            fields["stack"] = record.stack_info
+        line = json.dumps(self._clean(fields), ensure_ascii=False, default=str)
+        return self._redactor.redact(line)
+
+    def _clean(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._redactor.redact(value)
+        if isinstance(value, bool | int | float) or value is None:
+            return value
+        if isinstance(value, Mapping):
+            return {self._redactor.redact(str(k)): self._clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._clean(v) for v in value]
+        return self._redactor.redact(str(value))
+
+
+def handler(stream: TextIO, secrets: Iterable[str], *, fmt: str = "text", shard: str | None = None) -> logging.Handler:
     secrets = tuple(secrets)
     out = logging.StreamHandler(stream)
-    out.setFormatter(RedactingFormatter(FORMAT, secrets))
+    out.setFormatter(JsonFormatter(secrets, shard=shard) if fmt == "json" else RedactingFormatter(FORMAT, secrets))
     out.addFilter(RedactSecrets(secrets))
     return out
 
 
-def configure(level: str, secrets: Iterable[str]) -> None:
+def configure(level: str, secrets: Iterable[str], *, fmt: str = "text", shard: str | None = None) -> None:
     root = logging.getLogger()
-    root.handlers[:] = [handler(sys.stderr, secrets)]
+    root.handlers[:] = [handler(sys.stderr, secrets, fmt=fmt, shard=shard)]
     root.setLevel(level)
     logging.getLogger("discord.client").addFilter(OneLineReconnects())
     logging.getLogger("discord.shard").addFilter(OneLineReconnects())  # the same lines, from AutoShardedBot

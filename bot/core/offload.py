@@ -25,23 +25,33 @@ class Offload:
     def __init__(self, workers: int, *, name: str = "offload") -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._slots = asyncio.Semaphore(workers)
+        self.waiting = 0  # callers waiting for a worker: the backlog (/metrics)
+        self.busy = 0  # workers at work, a call past its deadline included until its thread ends
 
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        self.waiting += 1
         try:
             async with asyncio.timeout_at(deadline):
                 await self._slots.acquire()
         except TimeoutError:
             raise OffloadTimeout(f"{getattr(fn, '__name__', fn)}: no worker free within {timeout:g}s") from None
+        finally:
+            self.waiting -= 1
+        self.busy += 1
         future = loop.run_in_executor(self._executor, functools.partial(fn, *args))
         # The slot is given back when the thread ends, not when the caller stops waiting.
-        future.add_done_callback(lambda _: self._slots.release())
+        future.add_done_callback(self._release)
         try:
             return await asyncio.wait_for(asyncio.shield(future), max(0.0, deadline - loop.time()))
         except TimeoutError:
             future.add_done_callback(_swallow)
             raise OffloadTimeout(f"{getattr(fn, '__name__', fn)}: not done within {timeout:g}s") from None
+
+    def _release(self, _: object) -> None:
+        self.busy -= 1
+        self._slots.release()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

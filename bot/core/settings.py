@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -65,6 +65,11 @@ class Settings(FileSettings):
     database_busy_timeout_seconds: float = Field(5.0, gt=0, le=60)
     dev_guild_id: int | None = Field(None, gt=0)
     log_level: str = "INFO"
+    # text: one readable line per record; json: one JSON object per line, with job/server/member/shard fields.
+    log_format: Literal["text", "json"] = "text"
+    # /metrics (Prometheus) and /healthz on this port; empty: no server at all. Bound to METRICS_HOST.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = Field("127.0.0.1", min_length=1)
 
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str | None = None
@@ -194,6 +199,11 @@ class Settings(FileSettings):
         if unknown:
             raise ValueError(f"unknown class {unknown[0]!r}; the classes are {', '.join(CLASSES)}")
         return tuple(value)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod

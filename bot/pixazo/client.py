@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from bot.catalog import Model
 from bot.core.imaging import sniff
+from bot.core.metrics import Metrics
 from bot.core.offload import Offload, OffloadTimeout
 from bot.core.redact import Redactor
 from bot.pixazo.errors import (
@@ -85,6 +86,7 @@ class PixazoClient:
         redactor: Redactor | None = None,
         decode_timeout: float = 20.0,
         result_ssl: ssl.SSLContext | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """`session` carries the API calls; result images go through a session of the client's own,
         whose resolver refuses non-public addresses (see public_hosts.py). `close()` closes that one."""
@@ -104,6 +106,7 @@ class PixazoClient:
         self._decode_timeout = decode_timeout
         self._result_ssl = result_ssl
         self._results: aiohttp.ClientSession | None = None
+        self._metrics = metrics or Metrics()
 
     async def close(self) -> None:
         if self._results is not None:
@@ -137,11 +140,12 @@ class PixazoClient:
             hook, on_start = on_start, None
             return await self._post(model, path, payload, hook)
 
-        answer = await self._with_retries(call, started, what=path)
+        answer = await self._with_retries(call, started, what=path, model=model.key, step="generate")
         if isinstance(answer, GeneratedImage):
             await self._check_decodes(answer.data, f"POST {path}")
             return GeneratedImage(answer.data, answer.format, None, attempts)
-        data, fmt = await self._with_retries(lambda: self._fetch_image(answer), started, what="result image")
+        data, fmt = await self._with_retries(lambda: self._fetch_image(answer), started, what="result image",
+                                             model=model.key, step="result")
         await self._check_decodes(data, "result image")
         # The URL is stored with the job and may be shown as a link; one that carries a secret is neither.
         url = answer if self._redactor.redact(answer) == answer else None
@@ -160,13 +164,16 @@ class PixazoClient:
             raise PixazoBadResponse(Problem.NOT_CHECKED_IN_TIME,
                                     detail=self._clean(f"{where}: decoding {len(data)} bytes: {exc}")) from None
 
-    async def _with_retries(self, call: Callable[[], Awaitable[T]], started: float, *, what: str) -> T:
+    async def _with_retries(self, call: Callable[[], Awaitable[T]], started: float, *, what: str, model: str,
+                            step: str) -> T:
+        """`step`: generate or result, as /metrics counts each try and each retry."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await call()
+                answer = await call()
             except PixazoError as exc:
+                self._metrics.pixazo_call(model, step, exc.kind)
                 if not exc.retryable or attempt >= self._retry.attempts:
                     raise _waited(exc, started, attempt) from exc.__cause__
                 delay = self._retry.delay(attempt, getattr(exc, "retry_after", None))
@@ -177,7 +184,11 @@ class PixazoClient:
                     raise _waited(exc, started, attempt) from exc.__cause__
                 log.warning("pixazo %s: %s; retry %d/%d in %.2fs", what, exc.detail, attempt,
                             self._retry.attempts - 1, delay)
+                self._metrics.pixazo_retry(model, step)
                 await self._retry.sleep(delay)
+            else:
+                self._metrics.pixazo_call(model, step, "ok")
+                return answer
 
     def _headers(self) -> dict[str, str]:
         return {

@@ -3,7 +3,8 @@ reason, how long was waited, which part of an answer was wrong), never a sentenc
 The services choose the member's wording (bot/services/pixazo_words.py).
 
 `retryable` marks the failures that may succeed if simply tried again; `detail` is the operator's line
-(already scrubbed of secrets by the client); `log_level` how loud it is.
+(already scrubbed of secrets by the client); `log_level` how loud it is; `kind` the status a call is
+counted under in /metrics (a fixed word, never outside text).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from enum import StrEnum
 class PixazoError(Exception):
     retryable = False
     log_level = "WARNING"
+    kind = "error"
 
     def __init__(self, *, detail: str) -> None:
         super().__init__(detail)
@@ -23,6 +25,8 @@ class PixazoError(Exception):
 class PixazoRejected(PixazoError):
     """400 (or another 4xx): Pixazo refused the request as given; `reason` is its own, scrubbed."""
 
+    kind = "rejected"
+
     def __init__(self, reason: str | None, *, detail: str) -> None:
         super().__init__(detail=detail)
         self.reason = reason
@@ -31,18 +35,21 @@ class PixazoRejected(PixazoError):
 class PixazoAuthError(PixazoError):
     """401/403: the operator's key is missing, wrong or not subscribed."""
 
+    kind = "auth"
     log_level = "ERROR"
 
 
 class PixazoNotFound(PixazoError):
     """404: the model's address is wrong (PIXAZO_BASE_URL)."""
 
+    kind = "not_found"
     log_level = "ERROR"
 
 
 class PixazoBusy(PixazoError):
     """429: too many requests."""
 
+    kind = "busy"
     retryable = True
 
     def __init__(self, *, detail: str, retry_after: float | None = None) -> None:
@@ -51,6 +58,7 @@ class PixazoBusy(PixazoError):
 
 
 class PixazoServerError(PixazoError):
+    kind = "server_error"
     retryable = True
 
     def __init__(self, status: int, *, detail: str) -> None:
@@ -59,6 +67,7 @@ class PixazoServerError(PixazoError):
 
 
 class PixazoTimeout(PixazoError):
+    kind = "timeout"
     retryable = True
 
     def __init__(self, seconds: float, *, detail: str, tries: int = 1) -> None:
@@ -71,6 +80,7 @@ class PixazoTimeout(PixazoError):
 class PixazoUnavailable(PixazoError):
     """The connection itself failed: DNS, refused, reset."""
 
+    kind = "unreachable"
     retryable = True
 
 
@@ -96,6 +106,8 @@ class Problem(StrEnum):
 class PixazoBadResponse(PixazoError):
     """A 200 that holds no usable image: malformed JSON, no URL, a URL that fails, not an image."""
 
+    kind = "bad_response"
+
     def __init__(self, problem: Problem, *, detail: str, status: int | None = None, limit: int | None = None) -> None:
         super().__init__(detail=detail)
         self.problem = problem
@@ -105,6 +117,8 @@ class PixazoBadResponse(PixazoError):
 
 class PixazoGenerationFailed(PixazoError):
     """Endpoint 2 answered with a status other than "succeeded" (`status`, scrubbed)."""
+
+    kind = "generation_failed"
 
     def __init__(self, status: str, *, detail: str) -> None:
         super().__init__(detail=detail)

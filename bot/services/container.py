@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from bot.core.metrics import Metrics
 from bot.core.offload import Offload
 from bot.core.settings import Settings
 from bot.moderation.image_check import ImageCheck
@@ -22,6 +23,7 @@ from bot.services.inpaint import Inpainter
 from bot.services.instance import Instance
 from bot.services.lookups import Lookups
 from bot.services.moderation import Moderation
+from bot.services.monitor import Monitor
 from bot.services.queue import QueueRunner
 from bot.services.quotas import Quotas
 from bot.services.requests import Requests
@@ -48,12 +50,14 @@ class Services:
     image_checks: ImageChecks
     lookups: Lookups
     instance: Instance
+    monitor: Monitor
 
 
 def build_services(settings: Settings, store: Store, generation: GenerationService, quotas: Quotas, *,
-                   session: aiohttp.ClientSession, offload: Offload, queue: QueueRunner | None = None) -> Services:
+                   session: aiohttp.ClientSession, offload: Offload, queue: QueueRunner | None = None,
+                   metrics: Metrics | None = None) -> Services:
     moderation = Moderation(store)  # /config and the gates every generation passes
-    queue = queue or QueueRunner(settings, store, generation, quotas)
+    queue = queue or QueueRunner(settings, store, generation, quotas, metrics=metrics)
     requests = Requests(moderation, queue)
     detector = ImageCheck(settings.image_check_classes, enabled=settings.image_check)
     return Services(
@@ -65,4 +69,4 @@ def build_services(settings: Settings, store: Store, generation: GenerationServi
         audit_feed=AuditFeed(store, moderation, interval=settings.audit_post_interval_seconds,
                              clock=asyncio.get_running_loop().time),
         image_checks=ImageChecks(settings, moderation, detector, offload), lookups=Lookups(store),
-        instance=Instance(store))
+        instance=Instance(store), monitor=Monitor(settings, store, queue, offload, queue.metrics))

@@ -17,14 +17,25 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from bot.core import logs
 from bot.core.errors import UserFacingError
-from bot.core.i18n import Text, _
+from bot.core.i18n import Text
+from bot.core.metrics import Metrics
 from bot.core.settings import Settings
 from bot.domain import JobState, Member, Refused, StoreBusy, StoreDown, WriteInDoubt
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.services.audit import record_generation
 from bot.services.generation import BUSY, DOWN, IN_DOUBT, Busy, Down, GenerationService, Outcome, Unsettled
+from bot.services.job_ends import (
+    INTERRUPTED_TWICE,
+    NOT_RECORDED,
+    UNEXPECTED,
+    WAITED_TOO_LONG,
+    Discarded,
+    discarded,
+    unsettled,
+)
 from bot.services.job_rows import member_of_job, prepared_of, with_fresh_inputs
 from bot.services.notices import Courier, Notice, Notices
 from bot.services.quotas import Quotas
@@ -36,15 +47,6 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0  # the claim is also retried this often: jobs another process queued, a busy database
 REQUEUE_WAIT_SECONDS = 1.5  # after the grace: SHUTDOWN_GRACE_SECONDS (8) + this stays inside Docker's 10 s
 EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)  # a wait past QUEUE_MAX_WAIT_SECONDS is looked for (a write)
-UNEXPECTED = _("Something unexpected went wrong on the bot's side; no credits were spent.")
-NOT_RECORDED = _("The bot couldn't record your image, so it was not posted and no credits were spent. Please try again.")
-WAITED_TOO_LONG = _("Your image waited in the queue too long and was not made; no credits were spent. Please try again.")
-INTERRUPTED_TWICE = _("Your image could not be made: the bot was interrupted twice while making it. No credits were "
-                      "spent; please try again.")
-
-
-class Discarded(Exception):
-    """The job was cancelled while its Pixazo call ran: the result is not delivered."""
 
 
 class QueueStore(JobQueue, Audit, Protocol):
@@ -53,8 +55,9 @@ class QueueStore(JobQueue, Audit, Protocol):
 
 class QueueRunner:
     def __init__(self, settings: Settings, store: QueueStore, generation: GenerationService, quotas: Quotas, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, metrics: Metrics | None = None) -> None:
         self._settings = settings
+        self.metrics = metrics or Metrics()
         self._quotas = quotas
         self._store = store
         self._generation = generation
@@ -149,6 +152,7 @@ class QueueRunner:
             row = await self._store.job(job_id)
         except StoreBusy:
             row = None  # no waiting notice for it then; the job itself runs and is delivered as usual
+        logs.bind(job=job_id)  # the command's lines from here on are about its job
         if row is not None:
             self._notices[job_id] = Notice(row, self._clock())
         self.kick()
@@ -156,11 +160,13 @@ class QueueRunner:
 
     # -- Cancel --------------------------------------------------------------------------------
 
-    async def cancel(self, job_id: int, actor_id: int) -> tuple[JobState | None, JobState | None]:
+    async def cancel(self, job: JobRecord, actor_id: int) -> tuple[JobState | None, JobState | None]:
         """A member's Cancel: refunded in the ledger (state before, state after), and its call stopped
         here if it runs here."""
+        job_id = job["id"]
         before, after = await self._store.cancel(job_id, actor_id)
         if after is JobState.CANCELLED and before is not JobState.CANCELLED:
+            self.metrics.job_ended(job["model"], "cancelled", job["cost"])
             self.cancelled(job_id)
         return before, after
 
@@ -214,6 +220,7 @@ class QueueRunner:
             job = await self._store.claim(self._owner, self._lease, max_running=self._slots)
             if job is None:
                 return
+            self.metrics.job_claimed(job["model"], self._store.now() - job["created_at"], rerun=job["attempts"] > 1)
             if job["attempts"] > 1:
                 log.warning("job %d /%s for user %s runs again (attempt %d): its last run was cut short, by a "
                             "restart or a process whose lease expired", job["id"], job["model"], job["user_id"],
@@ -223,11 +230,13 @@ class QueueRunner:
 
     async def _run(self, job: JobRecord) -> None:
         job_id = job["id"]
+        logs.bind(job=job_id, server=job["guild_id"], member=job["user_id"])  # this job's task's lines
         notice = self._notices.setdefault(job_id, Notice(job, self._clock()))
         notice.job = job
-        notice.started = self._clock()
+        notice.started = started = self._clock()
         courier = self._courier()
         noticed = notice.text is not None
+        outcome: str | None = "failed"  # what the ledger has, once it ended here: failed is refunded
         try:
             prepared, member = await self._request_of(job)
 
@@ -239,18 +248,22 @@ class QueueRunner:
                 self._delivered.add(job_id)
 
             await self._generation.execute(job_id, prepared, member, deliver=deliver, cost=job["cost"],
-                                           started=notice.started, requeue=lambda: job_id not in self._cancelled,
+                                           started=started, requeue=lambda: job_id not in self._cancelled,
                                            inputs=lambda asked: with_fresh_inputs(asked, courier))
+            outcome = "succeeded"
             await record_generation(self._store, job_id)
         except Discarded:
-            self._discarded(job_id)
+            outcome = None
+            discarded(job_id, lost=job_id in self._lost)
         except Unsettled as exc:
-            self._unsettled(job, exc)
+            outcome = None
+            unsettled(job, exc, lost=job_id in self._lost)
         except UserFacingError as exc:  # the ledger has it failed: refunded
             log.log(logging.getLevelName(exc.log_level), "job %d /%s for user %s failed: %s", job_id, job["model"],
                     job["user_id"], exc.detail)
             await courier.tell(job, exc.text, noticed=noticed or notice.text is not None)
         except asyncio.CancelledError:
+            outcome = None  # cancelled by its member (counted there), or put back in the queue
             if job_id not in self._cancelled and job_id not in self._lost:
                 raise
         except StoreBusy as exc:  # the ledger has it failed: refunded (delivery needed a write it would not take)
@@ -261,26 +274,20 @@ class QueueRunner:
             log.exception("job %d failed unexpectedly; its credits are refunded", job_id)
             await courier.tell(job, UNEXPECTED, noticed=noticed or notice.text is not None)
         finally:
-            self._running.pop(job_id, None)
-            self._cancelled.discard(job_id)
-            self._lost.discard(job_id)
-            self._delivered.discard(job_id)
-            self._notices.pop(job_id, None)
-            self.kick()
+            self._ended(job, outcome, started)
 
-    def _unsettled(self, job: JobRecord, exc: Unsettled) -> None:
-        """The job failed here but the ledger does not have it refunded: the member is told nothing about
-        credits the ledger does not show as refunded."""
+    def _ended(self, job: JobRecord, outcome: str | None, started: float) -> None:
+        """The run here is over: counted (`outcome`: None when not this run's to count), its slot freed."""
         job_id = job["id"]
-        if isinstance(exc.__cause__, Discarded) or exc.state is JobState.CANCELLED:
-            self._discarded(job_id)
-        elif exc.state is None:
-            log.warning("job %d /%s for user %s failed (%s); its refund is left to the next start, which "
-                        "tells the member", job_id, job["model"], job["user_id"], _cause(exc))
-        else:
-            log.warning("job %d /%s for user %s failed here (%s), but the ledger has it %s (another process "
-                        "holds it); its member is told by that one", job_id, job["model"], job["user_id"],
-                        _cause(exc), exc.state)
+        self.metrics.job_ran(job["model"], self._clock() - started)
+        if outcome is not None:
+            self.metrics.job_ended(job["model"], outcome, job["cost"])
+        self._running.pop(job_id, None)
+        self._cancelled.discard(job_id)
+        self._lost.discard(job_id)
+        self._delivered.discard(job_id)
+        self._notices.pop(job_id, None)
+        self.kick()
 
     async def _request_of(self, job: JobRecord) -> tuple[Prepared, Member]:
         try:
@@ -289,13 +296,6 @@ class QueueRunner:
             if (state := await self._generation.refund(job["id"], exc)) is not JobState.FAILED:
                 raise Unsettled(job["id"], state) from exc
             raise
-
-    def _discarded(self, job_id: int) -> None:
-        if job_id in self._lost:
-            log.warning("job %d: another process took it over (this one's lease expired); this result was "
-                        "discarded, the other process delivers its own", job_id)
-        else:
-            log.info("job %d was cancelled while it ran; its result was discarded", job_id)
 
     async def _is_cancelled(self, job_id: int) -> bool:
         # Another process's Cancel (or this one's, racing the result): the ledger decides. So it does
@@ -310,7 +310,7 @@ class QueueRunner:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
         if row is not None and row.get("lease_owner") not in (None, self._owner):
-            self._lost.add(job_id)
+            self._lose(job_id)
             return True
         return row is not None and row["state"] == JobState.CANCELLED
 
@@ -348,7 +348,7 @@ class QueueRunner:
         state = JobState(row["state"])
         if state is JobState.RUNNING and row.get("lease_owner") not in (None, self._owner):
             log.warning("job %d: its lease expired and another process took it over; stopping it here", job_id)
-            self._lost.add(job_id)
+            self._lose(job_id)
             task.cancel()
         elif state is JobState.CANCELLED:
             log.info("job %d was cancelled in another process; stopping it here", job_id)
@@ -356,16 +356,20 @@ class QueueRunner:
             task.cancel()
         # Else it is settled here (succeeded, failed, back in the queue): what follows the settle finishes.
 
+    def _lose(self, job_id: int) -> None:
+        self._lost.add(job_id)
+        self.metrics.lease_lost()
+
     async def _expire(self) -> None:
         expired = await self._store.expire_waiting(self._store.now() - self._settings.queue_max_wait_seconds)
         for job in expired:
             log.warning("job %d /%s for user %s waited longer than QUEUE_MAX_WAIT_SECONDS (%.0fs); refunded",
                         job["id"], job["model"], job["user_id"], self._settings.queue_max_wait_seconds)
-            await self._tell_failed(job, WAITED_TOO_LONG)
+            await self._tell_failed(job, WAITED_TOO_LONG, "expired")
         for job in await self._store.fail_worn_out():
             log.warning("job %d /%s for user %s was interrupted twice (its process died during its last allowed "
                         "attempt); refunded", job["id"], job["model"], job["user_id"])
-            await self._tell_failed(job, INTERRUPTED_TWICE)
+            await self._tell_failed(job, INTERRUPTED_TWICE, "failed")
 
     async def _tell_interrupted(self) -> None:
         """The jobs recovery failed at start (interrupted twice, or never queued): their members hear it,
@@ -373,9 +377,11 @@ class QueueRunner:
         interrupted, self._store.interrupted = self._store.interrupted, []
         for job in interrupted:
             if job.get("delivery") is not None:  # a queued job: it has a message to replace and a member to tell
-                await self._tell_failed(job, INTERRUPTED_TWICE)
+                await self._tell_failed(job, INTERRUPTED_TWICE, "failed")
 
-    async def _tell_failed(self, job: JobRecord, text: Text) -> None:
+    async def _tell_failed(self, job: JobRecord, text: Text, outcome: str) -> None:
+        """A job the ledger has failed (refunded) here without running it: counted, and its member told."""
+        self.metrics.job_ended(job["model"], outcome, job["cost"])
         notice = self._notices.pop(job["id"], None)
         try:
             await self._courier().tell(job, text, noticed=notice is not None and notice.text is not None)
@@ -392,9 +398,3 @@ class QueueRunner:
     @property
     def running(self) -> int:
         return len(self._running)
-
-
-def _cause(exc: BaseException) -> str:
-    cause = exc.__cause__
-    return "unknown" if cause is None else getattr(cause, "detail", None) or f"{type(cause).__name__}: {cause}"
-

@@ -15,10 +15,12 @@ import aiohttp
 import discord
 from discord.ext import commands
 
+from bot.core.metrics import Metrics
 from bot.core.offload import Offload
 from bot.core.redact import Redactor
 from bot.core.settings import Settings
 from bot.services.container import Services
+from bot.ui.discord_errors import discord_errors
 from bot.ui.funnel import FunnelTree
 from bot.ui.replies import NO_PINGS
 from bot.ui.sync import sync_if_changed
@@ -37,7 +39,7 @@ discord.VoiceClient.warn_dave = False
 class PixazoBot(commands.AutoShardedBot):
     def __init__(self, settings: Settings, *, services: Services, http_session: aiohttp.ClientSession,
                  offload: Offload, redactor: Redactor,
-                 before_close: Callable[[], Awaitable[None]] | None = None) -> None:
+                 before_close: Callable[[], Awaitable[None]] | None = None, metrics: Metrics | None = None) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         shards: dict[str, Any] = {} if settings.shard_ids is None else {"shard_ids": list(settings.shard_ids)}
@@ -51,6 +53,8 @@ class PixazoBot(commands.AutoShardedBot):
             # SHARD_COUNT unset is discord.py's automatic sharding (Discord's recommendation); SHARD_IDS
             # splits the shards between processes sharing one PostgreSQL.
             shard_count=settings.shard_count,
+            # Every answer of 4xx/5xx from Discord, counted for /metrics by route class and status.
+            http_trace=discord_errors(metrics or services.queue.metrics),
             **shards,
         )
         self.settings = settings

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from bot.core import logs
 from bot.core.errors import UserFacingError
 from bot.core.i18n import Text, _
 from bot.domain import StoreBusy, StoreDown, WriteInDoubt
@@ -40,10 +41,18 @@ NOT_ALLOWED = _("You are not allowed to use this command here.")
 PERMISSIONS = {"manage_guild": _("Manage Server"), "manage_messages": _("Manage Messages")}  # as Discord names them
 
 
+def bind_logs(interaction: discord.Interaction[Any]) -> None:
+    """The lines this interaction's task logs are about its server, member and shard (LOG_FORMAT=json)."""
+    guild, count = interaction.guild_id, interaction.client.shard_count
+    logs.bind(server=guild, member=interaction.user.id,
+              shard=(guild >> 22) % count if guild is not None and count else None)
+
+
 class FunnelTree(app_commands.CommandTree):
     """Every command error ends here, and every one gets an answer."""
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        bind_logs(interaction)
         unsuggestible = guard.autocomplete_problem(interaction)
         if unsuggestible is not None:
             # Made up, or from an older schema: an empty list of suggestions, not a traceback.

@@ -22,7 +22,7 @@ import discord
 
 from bot.core.i18n import Text
 from bot.ui.app import PixazoBot
-from bot.ui.funnel import answer_error
+from bot.ui.funnel import answer_error, bind_logs
 from bot.ui.presses import Subject, Who, pressed
 
 Interaction = discord.Interaction[PixazoBot]
@@ -51,6 +51,7 @@ class Press(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)"):
         return cls(int(match[cls.id_group]))  # type: ignore[call-arg]  # each item's own constructor takes the id
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bind_logs(interaction)
         try:
             row = await pressed(interaction, self.subject, self.row_id, what=self.what, who=self.who,
                                 refusal=self.refusal)
@@ -80,6 +81,7 @@ class Form:
 
     @classmethod
     async def answer(cls, interaction: Interaction, match: re.Match[str]) -> None:
+        bind_logs(interaction)
         try:
             row = await pressed(interaction, cls.subject, int(match[cls.id_group]), what=cls.what, who=cls.who,
                                 refusal=cls.refusal)

@@ -39,7 +39,7 @@ class CancelButton(Press, template=rf"queue:cancel:(?P<job>{presses.ID})"):
         state = job["state"]
         if state in ALREADY:
             raise UserFacingError(ALREADY[state], detail=f"job {job_id} is already {state}")
-        before, after = await interaction.client.services.queue.cancel(job_id, interaction.user.id)
+        before, after = await interaction.client.services.queue.cancel(job, interaction.user.id)
         if after is not JobState.CANCELLED or before is JobState.CANCELLED:
             raise UserFacingError(ALREADY.get(after or state) or _("This image can no longer be cancelled."),
                                   detail=f"job {job_id} was {after} when cancelled")

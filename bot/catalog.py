@@ -7,6 +7,7 @@ entries, so adding a model is adding an entry.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -176,3 +177,26 @@ INPAINT = Model(
 
 MODELS: dict[str, Model] = {m.key: m for m in (SD3, SD35_LARGE, SDXL, SDXL_LIGHTNING, INPAINT)}
 TEXT_MODELS: tuple[Model, ...] = tuple(m for m in MODELS.values() if m.kind is Kind.TEXT)
+
+# /imagine's aspect ratio on models sized in pixels: the default's area (1024²) in that shape.
+ASPECT_AREA = 1024 * 1024
+
+
+def aspect_options(model: Model, ratio: str) -> dict[str, Any]:
+    """The model's own options for an aspect ratio (`16:9`): the SD3 family takes it as is; the SDXL family
+    gets a width and height of about ASPECT_AREA in that shape, multiples of 8 within their ranges."""
+    if model.param("aspect_ratio") is not None:
+        return {"aspect_ratio": ratio}
+    width, height = model.param("width"), model.param("height")
+    if width is None or height is None:
+        return {}
+    across, down = (int(part) for part in ratio.split(":"))
+    scale = math.sqrt(ASPECT_AREA / (across * down))
+    return {"width": _snapped(across * scale, width), "height": _snapped(down * scale, height)}
+
+
+def _snapped(value: float, param: Param) -> int:
+    step = param.multiple_of or 1
+    low = int(param.min) if param.min is not None else step
+    high = int(param.max) if param.max is not None else int(value)
+    return max(low, min(high, int(round(value / step)) * step))

@@ -2,12 +2,10 @@
 may be asked. Every change is stored, recorded as an admin action, and seen by the next command.
 
 Hidden from members without Manage Server by default, and checked again at run time, since a server
-can override who sees a command.
-"""
+can override who sees a command."""
 
 from __future__ import annotations
 
-import io
 from typing import Any, Literal
 
 import discord
@@ -33,24 +31,20 @@ from bot.moderation.config import (
 )
 from bot.moderation.limits import MAX_BLOCKED, MAX_CHANNELS, MAX_PATTERNS, MAX_ROLES, MAX_WORDS, REASON_MAX
 from bot.moderation.patterns import BadPattern, check_new_pattern
-from bot.services.audit import AUDIT_PAGE
-from bot.services.audit import lines as audit_lines
-from bot.services.audit import title as audit_title
+from bot.moderation.styles import NAME_MAX, TEMPLATE_MAX
 from bot.services.validation import clean_text
+from bot.ui import config_loop as loop
 from bot.ui import config_view as shown
 from bot.ui.app import PixazoBot
 from bot.ui.checks import admin_check, guild_of
-from bot.ui.embeds import COLOUR
-from bot.ui.i18n import for_member
 from bot.ui.installs import server_only
+from bot.ui.loop import style_choices
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import member_of
 
 MODEL_CHOICES = [app_commands.Choice(name=f"/{key}", value=key) for key in MODELS]  # from the catalog
 OnOff = Literal["on", "off"]
 Channel = app_commands.AppCommandChannel | app_commands.AppCommandThread
-FIELD_MAX = 1024
-PAGE_MAX = 4000  # an embed description holds 4096; longer lists go in a text file
 HIDE_AFTER_MAX = 100  # /config reports hide_after (part 8): past a hundred reports, hiding means nothing
 AUDIT_ACTIONS = tuple(a.value for a in AuditAction)
 AuditChoice = Literal[AUDIT_ACTIONS]  # type: ignore[valid-type]  # /config audit's `action` choices
@@ -68,6 +62,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
     models = app_commands.Group(name="models", description="The models offered in this server")
     words = app_commands.Group(name="words", description="Blocked words and phrases in prompts")
     patterns = app_commands.Group(name="patterns", description="Blocked regular expressions in prompts")
+    styles = app_commands.Group(name="styles", description="Styles members can pick: a template around their prompt")
 
     def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot
@@ -238,15 +233,8 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         if not config.words:
             await self._done(interaction, "This server blocks no words. Add one with `/config words add`.")
             return
-        text = shown.terms(config.words)
-        if len(text) <= PAGE_MAX:
-            embed = discord.Embed(title=f"Blocked words and phrases ({len(config.words)})", description=text,
-                                  colour=COLOUR)
-            await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
-            return
-        listing = discord.File(io.BytesIO("\n".join(config.words).encode()), filename="blocked-words.txt")
-        await interaction.followup.send(f"This server blocks {len(config.words)} words and phrases; the list is "
-                                        "attached.", file=listing, ephemeral=True, allowed_mentions=NO_PINGS)
+        await loop.send_list(interaction, f"Blocked words and phrases ({len(config.words)})", shown.terms(config.words),
+                             list(config.words), "blocked-words.txt")
 
     # -- patterns ------------------------------------------------------------------------------
 
@@ -315,7 +303,31 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         await self._done(interaction, f"Every request on {takers} now also keeps out: {code_block(text, 1600)}" if text
                          else "No negative prompt is added to requests now.")
 
-    # -- review: approval mode and reports (part 8) ----------------------------------------------
+    @app_commands.command(name="imagine", description="/imagine's model here, and results shown to members alone")
+    @app_commands.describe(model="For members without their own default", private_results="on: members may choose it")
+    @app_commands.choices(model=[c for c in MODEL_CHOICES if MODELS[c.value].image_field is None])
+    async def imagine(self, interaction: discord.Interaction[PixazoBot], model: str | None = None,
+                      private_results: OnOff | None = None) -> None:
+        await self._done(interaction, await loop.set_imagine(interaction, model, private_results))
+
+    @styles.command(name="add", description="Add a style: a template with {prompt} where the member's prompt goes")
+    @app_commands.describe(name="Its name", template="For example: {prompt}, watercolor, soft light")
+    async def styles_add(self, interaction: discord.Interaction[PixazoBot], name: app_commands.Range[str, 1, NAME_MAX],
+                         template: app_commands.Range[str, 1, TEMPLATE_MAX]) -> None:
+        await self._done(interaction, await loop.add_style(interaction, name, template))
+
+    @styles.command(name="remove", description="Remove a style (a built-in one too)")
+    @app_commands.autocomplete(name=style_choices)
+    @app_commands.describe(name="The style to remove")
+    async def styles_remove(self, interaction: discord.Interaction[PixazoBot], name: app_commands.Range[str, 1, NAME_MAX]
+                            ) -> None:
+        await self._done(interaction, await loop.remove_style(interaction, name))
+
+    @styles.command(name="list", description="The styles members can pick here")
+    async def styles_list(self, interaction: discord.Interaction[PixazoBot]) -> None:
+        await loop.list_styles(interaction)
+
+    # -- review: approval mode and reports; the audit log -------------------------------------------
 
     async def _review_now(self, interaction: discord.Interaction[PixazoBot], said: str) -> None:
         config = await self._config(interaction)
@@ -354,8 +366,6 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         await self._review_now(interaction, "Reporting is now off." if hide_after == 0 else
                                f"A result is now hidden after {hide_after} report(s).")
 
-    # -- part 8: the audit log (audit channel, /config audit) ---------------------------------------
-
     @app_commands.command(name="audit-channel", description="Where the audit log is posted (leave empty: nowhere)")
     @app_commands.describe(channel="The channel that gets a compact note of every generation, decision and change")
     async def audit_channel(self, interaction: discord.Interaction[PixazoBot], channel: Channel | None = None) -> None:
@@ -379,17 +389,12 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
             raise InvalidInput(f"`page` must be between 1 and {AUDIT_PAGES_MAX}.")
         rows, total = await self.bot.services.audit_log.page(
             guild_of(interaction), member=None if member is None else member.id, action=action, since=since, page=page)
-        pages = max(1, -(-total // AUDIT_PAGE))
-        if not rows:
-            said = "No audit log rows match." if total == 0 else f"There are only {pages} page(s)."
+        embed, said = shown.audit_page(rows, total, page, interaction.locale.value)
+        if embed is None:
             await self._done(interaction, said)
             return
-        t = for_member(interaction)
-        text = "\n".join(f"<t:{int(r['at'])}:f> **{t(audit_title(r))}** " + " · ".join(t(x) for x in audit_lines(r))
-                         for r in rows)
-        embed = discord.Embed(title="Audit log", description=shown.fit(text, PAGE_MAX), colour=COLOUR)
-        embed.set_footer(text=f"Page {page} of {pages} · {total} row(s)")
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+
 
 async def setup(bot: PixazoBot) -> None:
     await bot.add_cog(ConfigAdmin(bot))

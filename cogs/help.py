@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.i18n import Text, _
+from bot.core.i18n import Text, _, option_name
 from bot.core.text import credits
 from bot.services.quotas import PERSONAL_OFF
 from bot.ui.app import PixazoBot
@@ -29,6 +29,21 @@ PERSONAL_BUTTONS = _("Reroll: the same again with a new seed. Edit: change the p
                      "Details: every setting and the command that makes it again. Delete: removes the message "
                      "(where only you see it, Dismiss does). Only you can press them; Reroll and Edit cost you the "
                      "model's price in personal credits.")
+
+
+def batches(most: int, personal: bool) -> Text:
+    """How a batch works; where no server decides there are no server styles, and /settings keeps the
+    defaults of the member's personal use."""
+    if personal:
+        return _("`{count}` (up to {most}) on /imagine or any model's command makes that many images, each with its "
+                 "own seed, in one message. Use 1…4 posts one of them alone, free; Reroll all makes the set again. "
+                 "Each image is charged on its own, and one that fails costs nothing. /settings keeps your defaults "
+                 "for where your personal credits pay (here and in DMs).", count=option_name("count"), most=most)
+    return _("`{count}` (up to {most}) on /imagine or any model's command makes that many images, each with its own "
+             "seed, in one message. Use 1…4 posts one of them alone, free; Reroll all makes the set again. Each "
+             "image is charged on its own, and one that fails costs nothing. `{style}` puts one of this server's "
+             "styles around your prompt; /settings keeps your defaults here.", count=option_name("count"), most=most,
+             style=option_name("style"))
 
 
 def chunks(lines: list[str], limit: int = FIELD_MAX) -> list[str]:
@@ -87,6 +102,8 @@ class Help(commands.Cog):
             "anyone's. You may have {mine} waiting or running. A job that waits over {minutes} minutes is dropped, "
             "and a failed or cancelled one costs nothing.", at_once=settings.pixazo_max_concurrency, mine=view.max_jobs,
             minutes=int(settings.queue_max_wait_seconds // 60))), inline=False)
+        embed.add_field(name=t(_("Several at once, pick one")), value=t(batches(settings.batch_max_images, member.personal)),
+                        inline=False)
         embed.add_field(name=t(_("The buttons on a result")), value=t(PERSONAL_BUTTONS if member.personal else BUTTONS),
                         inline=False)
         if not member.personal:

@@ -1,4 +1,5 @@
-"""One slash command per text-to-image model, all derived from the catalog."""
+"""One slash command per text-to-image model, all derived from the catalog, each with `count` (one to
+four images at once) and `style` (the server's styles) beside the model's own options."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import TEXT_MODELS, Model
-from bot.services.validation import prepare
+from bot.moderation.styles import NAME_MAX
+from bot.services.imagine import MAX_COUNT, Asked
 from bot.ui.app import PixazoBot
 from bot.ui.commands import make_command
-from bot.ui.requests import admit, submit
+from bot.ui.loop import ask, style_choices
+
+LOOP_OPTIONS: dict[str, tuple[Any, str]] = {
+    "count": (app_commands.Range[int, 1, MAX_COUNT], f"How many images, 1 to {MAX_COUNT}, each with its own seed"),
+    "style": (app_commands.Range[str, 1, NAME_MAX], "One of this server's styles, put around your prompt"),
+}
 
 
 class Models(commands.Cog):
@@ -24,7 +31,9 @@ class Models(commands.Cog):
         async def handler(interaction: discord.Interaction[PixazoBot], **options: Any) -> None:
             await generate(interaction, model, options)
 
-        return make_command(model.key, model.summary, model.params, handler)
+        command = make_command(model.key, model.summary, model.params, handler, optional=LOOP_OPTIONS)
+        command.autocomplete("style")(style_choices)
+        return command
 
     async def cog_load(self) -> None:
         for command in self.commands:
@@ -36,11 +45,8 @@ class Models(commands.Cog):
 
 
 async def generate(interaction: discord.Interaction[PixazoBot], model: Model, options: dict[str, Any]) -> None:
-    # Both raise before anything is deferred, so the answer is ephemeral.
-    prepared = prepare(model, options)
-    admission = await admit(interaction, prepared)
-    await interaction.response.defer(thinking=True, ephemeral=admission.private)
-    await submit(interaction, prepared, admission)
+    count, style = options.pop("count", None), options.pop("style", None)
+    await ask(interaction, Asked(options, model=model.key, count=count, style=style))
 
 
 async def setup(bot: PixazoBot) -> None:

@@ -30,6 +30,9 @@ SDXL_OPTIONS = {
     "guidance": (INTEGER, False, 0, 20, None),
     "seed": (INTEGER, False, 0, 2**32 - 1, None),
 }
+# Every model's command also takes `count` (one to four images at once) and `style` (the server's styles).
+LOOP = {"count": (INTEGER, False, 1, 4, None), "style": (STRING, False, None, None, None)}
+SDXL_OPTIONS.update(LOOP)
 # name -> (type, required, min, max, choices)
 EXPECTED_SCHEMA = {
     "sd3": {
@@ -40,6 +43,7 @@ EXPECTED_SCHEMA = {
         "guidance": (NUMBER, False, 0, 20, None),
         "output_format": (STRING, False, None, None, ["webp", "jpg", "png"]),
         "output_quality": (INTEGER, False, 0, 100, None),
+        **LOOP,
     },
     "sd35-large": {
         "prompt": (STRING, True, None, None, None),
@@ -48,6 +52,7 @@ EXPECTED_SCHEMA = {
         "guidance": (NUMBER, False, 1, 20, None),
         "output_format": (STRING, False, None, None, ["webp", "jpg", "png"]),
         "output_quality": (INTEGER, False, 1, 100, None),
+        **LOOP,
     },
     "sdxl": SDXL_OPTIONS,
     "sdxl-lightning": SDXL_OPTIONS,
@@ -75,6 +80,8 @@ async def test_synced_schema_has_every_model_option_range_and_choice(harness):
         assert (prompt.get("min_length"), prompt.get("max_length")) == (1, 1500)
         # Members may add the bot to their own account and use it in DMs (personal credits pay there).
         assert (commands[name]["integration_types"], commands[name]["contexts"]) == ([0, 1], [0, 1, 2])
+    for name in ("imagine", "settings"):  # the loop's: /settings keeps personal defaults where no server decides
+        assert (commands[name]["integration_types"], commands[name]["contexts"]) == ([0, 1], [0, 1, 2]), name
     assert "negative prompts" in {o["name"]: o for o in commands["sd3"]["options"]}["negative_prompt"]["description"].lower()
 
 

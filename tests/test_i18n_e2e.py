@@ -31,6 +31,16 @@ BUTTONS = {
     "pt-BR": ["Reroll", "Editar", "Detalhes", "Apagar", "Denunciar"],
     "ja": ["Reroll", "編集", "詳細", "削除", "報告"],
 }
+EDITS = {  # a result's second row (zoom out, vary region) and third (pan)
+    "en-US": [["Zoom Out 1.5×", "Zoom Out 2×", "Vary Region"], ["Pan ←", "Pan →", "Pan ↑", "Pan ↓"]],
+    "de": [["Herauszoomen 1,5×", "Herauszoomen 2×", "Bereich variieren"],
+           ["Schwenken ←", "Schwenken →", "Schwenken ↑", "Schwenken ↓"]],
+    "fr": [["Dézoomer 1,5×", "Dézoomer 2×", "Varier une zone"], ["Décaler ←", "Décaler →", "Décaler ↑", "Décaler ↓"]],
+    "es-ES": [["Alejar 1,5×", "Alejar 2×", "Variar región"],
+              ["Desplazar ←", "Desplazar →", "Desplazar ↑", "Desplazar ↓"]],
+    "pt-BR": [["Afastar 1,5×", "Afastar 2×", "Variar região"], ["Deslocar ←", "Deslocar →", "Deslocar ↑", "Deslocar ↓"]],
+    "ja": [["ズームアウト 1.5×", "ズームアウト 2×", "領域を変化"], ["パン ←", "パン →", "パン ↑", "パン ↓"]],
+}
 
 
 async def test_each_language_is_synced_with_the_commands(harness):
@@ -67,7 +77,7 @@ async def test_a_member_is_answered_in_their_language(harness, locale):
     assert cost in embed_fields(result)
     first, *edits = [[c["label"] for c in row["components"]] for row in result["components"]]
     assert first == BUTTONS[locale]
-    assert edits == [["Zoom Out 1.5×", "Zoom Out 2×", "Vary Region"], ["Pan ←", "Pan →", "Pan ↑", "Pan ↓"]]
+    assert edits == EDITS[locale]
 
 
 async def test_a_wrong_value_names_the_option_as_the_members_client_shows_it(harness):

@@ -7,12 +7,14 @@ from __future__ import annotations
 import pytest
 
 from bot.domain import PERSONAL, Member
+from bot.services.imagine import NO_PRIVATE_PERSONAL
 from bot.services.quotas import PERSONAL_OFF
 from bot.ui.delivery import LATE_BY_DM
 from bot.ui.guard import GUILD_ONLY
 from bot.ui.installs import PRIVATE_HERE, SERVER_INSTALL_ONLY
 from bot.ui.items.history import UNDELIVERED_NOTE
 from bot.ui.presses import PERSONAL_ONLY
+from bot.ui.settings_view import PERSONAL_TITLE
 from cogs.help import ADMIN_HEADING
 from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral
 from tests.fakes.discord.places import FRIEND_ID
@@ -24,7 +26,8 @@ from tests.test_inpaint_e2e import pair
 ALICE = 4000
 ELSEWHERE = 7000  # a server that never added the bot
 PROMPT = "a lighthouse at dusk"
-MEMBER_COMMANDS = {"sd3", "sd35-large", "sdxl", "sdxl-lightning", "inpaint", "quota", "history", "forget", "help"}
+MEMBER_COMMANDS = {"sd3", "sd35-large", "sdxl", "sdxl-lightning", "inpaint", "imagine", "settings", "quota", "history",
+                   "forget", "help"}
 ADMIN_COMMANDS = {"config", "quotas"}
 SERVER_MENUS = {"Inpaint this…", "Zoom out this"}  # message menus: a server's, as the edits under its results
 
@@ -284,3 +287,64 @@ async def test_help_in_a_dm_lists_what_works_there(harness):
     assert "Only you can press them" in fields["The buttons on a result"]
     _, helped = await harness.answer("help")
     assert ADMIN_HEADING in embed_fields(helped) and "Report" in embed_fields(helped)["The buttons on a result"]
+
+
+def labelled(message: dict) -> dict[str, str]:
+    return {c["label"]: c["custom_id"] for row in message.get("components") or [] for c in row["components"]}
+
+
+async def test_a_batch_in_a_dm_is_paid_from_personal_credits_with_personal_defaults(harness, ledger):
+    # /settings in a DM keeps the member's personal defaults, apart from any server's.
+    _, said = await harness.answer("settings", {"count": 2}, subcommand="set", dm=True)
+    assert said["embeds"][0]["title"] == PERSONAL_TITLE and embed_fields(said)["Count"] == "2" and is_ephemeral(said)
+    _, said = await harness.answer("settings", subcommand="show")
+    assert embed_fields(said)["Count"].startswith("not set"), "a server's defaults are its own"
+    _, said = await harness.answer("settings", {"only_me": "on"}, subcommand="set", dm=True)
+    assert said["content"] == NO_PRIVATE_PERSONAL and is_ephemeral(said)
+
+    interaction = await harness.invoke("imagine", {"prompt": PROMPT}, dm=True)
+    await settled(ledger, "succeeded", "succeeded")
+    rows = await personal_jobs(ledger)
+    assert len({r["batch_id"] for r in rows}) == 1 and all(r["delivery"].personal for r in rows)
+    assert not any(r["delivery"].private for r in rows), "a DM is the member's already: not ephemeral"
+    assert (await ledger.snapshot(Member(PERSONAL, ALICE), default_allowance=5)).used == 4, "2 images at 2 credits"
+    assert await jobs(ledger, GUILD_ID, ALICE) == []
+    await eventually(lambda: len((interaction.original or {}).get("attachments") or []) == 2, timeout=5)
+    message = interaction.original
+    assert not is_ephemeral(message) and "count" in embed_fields(message)["From your /settings"].lower()
+    labels = labelled(message)
+    assert {"Use 1", "Use 2", "Reroll all"} <= set(labels)
+
+    # Use: that image alone, free; Reroll all: two more images at 4 personal credits, with 1 left: refused,
+    # nothing queued (the server's default allowance of 20 does not pay for a DM).
+    press = await harness.discord.click(message, labels["Use 2"])
+    alone = await press.wait_followup()
+    assert alone["content"].startswith("Image 2 of batch") and "delete" in buttons(alone)
+    press = await harness.discord.click(message, labels["Reroll all"])
+    callback = await press.wait_callback()  # the ledger refuses after the defer: a followup says why
+    said = callback["data"] if callback["type"] == 4 else await press.wait_followup()
+    assert is_ephemeral(said) and "4 credits" in said["content"], said["content"]
+    assert len(await personal_jobs(ledger)) == 2 and len(harness.pixazo.requests) == 2
+    assert (await ledger.snapshot(Member(PERSONAL, ALICE), default_allowance=5)).used == 4
+
+
+@pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 1, "personal_daily_credits": 10}])
+async def test_a_personal_batch_in_a_group_dm_is_the_members_and_goes_by_dm_once_its_token_expired(harness, ledger):
+    harness.pixazo.latency = 0.3
+    interaction = await harness.invoke("imagine", {"prompt": PROMPT, "count": 2}, context=2, user_install=True)
+    await eventually(lambda: len((interaction.original or {}).get("attachments") or []) == 1, timeout=10)
+    message = interaction.original
+    assert not is_ephemeral(message), "shown to the conversation the member chose to use it in"
+    interaction.expire()  # the second image lands after the 15 minutes
+    await settled(ledger, "succeeded", "succeeded")
+    (dm,) = [m for m in harness.discord.dm_messages(ALICE) if not is_ephemeral(m)]
+    assert dm["content"] == LATE_BY_DM and dm["attachments"] and "delete" in buttons(dm)
+    posted = [r for r in harness.discord.requests if r.method == "POST" and r.path.endswith("/messages")]
+    assert len(posted) == 1, "nothing was tried in the group DM, which is not the bot's to post in"
+    # Only the member may press a personal batch's buttons.
+    for label in ("Use 1", "Reroll all"):
+        press = await harness.discord.click(message, labelled(message)[label], user_id=FRIEND_ID, username="friend")
+        said = (await press.wait_callback())["data"]
+        assert said["content"] == PERSONAL_ONLY and is_ephemeral(said)
+    assert len(harness.pixazo.requests) == 2
+    assert (await ledger.snapshot(Member(PERSONAL, ALICE), default_allowance=10)).used == 4, "charged once each"

@@ -43,6 +43,8 @@ BUTTONS = {
     "result:pan-up:{job}": IMAGE,
     "result:pan-down:{job}": IMAGE,
     "result:vary:{job}": IMAGE,
+    "batch:use:{job}": IMAGE,
+    "batch:reroll:{job}": IMAGE,
     "review:approve:{review}": REVIEW,
     "review:reject:{review}": REVIEW,
     "review:keep:{report}": REVIEW,

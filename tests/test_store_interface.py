@@ -33,7 +33,9 @@ def test_the_roles_together_are_the_ledger_the_services_know():
                        # job leases
                        "renew", "singleton",
                        # jobs left by a dead process, or by a claim whose answer was lost
-                       "fail_worn_out", "requeue_orphans"}
+                       "fail_worn_out", "requeue_orphans",
+                       # batches and members' defaults (/imagine, /settings)
+                       "enqueue_batch", "batch", "member_defaults", "set_member_default", "reset_member_defaults"}
     assert set(ROLES) <= set(Store.__mro__), "the store is every role"
 
 

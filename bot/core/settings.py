@@ -77,7 +77,9 @@ class Settings(FileSettings):
 
     quota_default_daily_credits: int = Field(20, ge=0)
     quota_model_costs: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
-    quota_max_jobs_per_user: int = Field(2, ge=1)
+    quota_max_jobs_per_user: int = Field(2, ge=1)  # requests in the making at once; a batch counts once
+    # The most images one request may ask for (/imagine count, every model's count): each is its own job.
+    batch_max_images: int = Field(4, ge=1, le=4)
     quota_global_daily_credits: int | None = Field(None, ge=0)
     # A member's own credits where no server decides (DMs, servers only the member installed the app in); 0: off.
     personal_daily_credits: int = Field(5, ge=0)

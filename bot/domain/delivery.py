@@ -30,7 +30,13 @@ class Delivery(BaseModel):
     age_restricted: bool = False  # asked in an age-restricted channel: the image check does not run
     review: int | None = None  # approval mode: the review channel the result waits in first
     personal: bool = False  # paid by personal credits (no server decides): only the member may press its buttons
-    private: bool = False  # asked in a server that did not add the bot: the result is the member's alone
+    # Delivered as the member's alone (ephemeral): asked in a server that did not add the bot, or the
+    # member chose "results only to me" (/settings) where the server allows it.
+    private: bool = False
+    batch_index: int = 0  # a batch's images share one message: this one's place in it (0-based)
+    batch_size: int = 1
+    style: str | None = None  # the server style the prompt was put through
+    from_defaults: tuple[str, ...] = ()  # the options the member's or the server's defaults filled in
     locale: str = "en-US"  # the member's Discord locale: their result, notices and failures are in it
     # The interaction's own message holds the job's inputs (an edit's canvas and mask, which Pixazo fetches
     # from it): the result is posted as a new message, never over that one.
@@ -39,3 +45,7 @@ class Delivery(BaseModel):
     @property
     def upload_limit(self) -> int:
         return self.filesize_limit or DEFAULT_FILESIZE_LIMIT
+
+    @property
+    def in_batch(self) -> bool:
+        return self.batch_size > 1

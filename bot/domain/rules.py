@@ -14,6 +14,8 @@ class RuleKind(StrEnum):
     PATTERN = "pattern"  # value: a blocked regular expression (RE2 syntax)
     APPROVAL = "approval"  # value: a channel id where results wait for a moderator's approval (part 8)
     SETTING = "setting"  # value: a setting's name; detail: its JSON value (absent: the default)
+    STYLE = "style"  # value: a style's name; detail: {"template": text with a {prompt} placeholder}
+    STYLE_OFF = "style_off"  # value: a built-in style this server removed
 
 
 class RuleLimit(Exception):

@@ -12,6 +12,7 @@ from bot.domain import PERSONAL
 from bot.domain.records import GuildRule
 from bot.domain.rules import RuleKind
 from bot.moderation.prompt_rules import NO_RULES, PromptRules
+from bot.moderation.styles import BUILTIN_STYLES, styles_of
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,11 @@ WORDS_STRICT = Setting("words_strict", False, bool)
 # score past which a detection holds the image; None: the bot's IMAGE_CHECK_THRESHOLD.
 IMAGE_CHECK = Setting("image_check", True, bool)
 IMAGE_THRESHOLD = Setting("image_check_threshold", None, float)
+IMAGINE_MODEL = Setting("imagine_model", "sdxl", str)  # /imagine's model when the member has no default
+PRIVATE_RESULTS = Setting("private_results", False, bool)  # members may have their results shown to them alone
 SETTINGS = {s.name: s for s in (NSFW_FILTER, SPOILER, NEGATIVE_PROMPT, REVIEW_CHANNEL, AUDIT_CHANNEL,
-                                REPORTS_HIDE_AFTER, WORDS_STRICT, IMAGE_CHECK, IMAGE_THRESHOLD)}
+                                REPORTS_HIDE_AFTER, WORDS_STRICT, IMAGE_CHECK, IMAGE_THRESHOLD, IMAGINE_MODEL,
+                                PRIVATE_RESULTS)}
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class GuildConfig:
     patterns: tuple[str, ...] = ()
     values: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # SETTING rows, decoded
     rules: PromptRules = NO_RULES
+    styles: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(dict(BUILTIN_STYLES)))  # name -> template
+    own_styles: frozenset[str] = frozenset()  # the names the server added itself
 
     def get(self, setting: Setting) -> Any:
         return self.values.get(setting.name, setting.default)
@@ -79,6 +85,7 @@ class GuildConfig:
         blocked = {int(r["value"]): str((_decoded(r) or {}).get("reason") or "") for r in by_kind[RuleKind.BLOCKED]}
         words = tuple(r["value"] for r in by_kind[RuleKind.WORD])
         patterns = tuple(r["value"] for r in by_kind[RuleKind.PATTERN])
+        own_styles = {r["value"]: str((_decoded(r) or {}).get("template") or "") for r in by_kind[RuleKind.STYLE]}
         return cls(
             guild_id=guild_id,
             channels=frozenset(int(r["value"]) for r in by_kind[RuleKind.CHANNEL]),
@@ -89,6 +96,8 @@ class GuildConfig:
             words=words,
             patterns=patterns,
             values=MappingProxyType(values),
+            styles=MappingProxyType(styles_of(own_styles, frozenset(r["value"] for r in by_kind[RuleKind.STYLE_OFF]))),
+            own_styles=frozenset(own_styles),
             rules=PromptRules.build(words, patterns, strict=bool(values.get(WORDS_STRICT.name, WORDS_STRICT.default))),
         )
 

@@ -19,6 +19,7 @@ from bot.services.edits import Edits
 from bot.services.generation import GenerationService
 from bot.services.history import History
 from bot.services.image_check import ImageChecks
+from bot.services.imagine import Imagine
 from bot.services.inpaint import Inpainter
 from bot.services.instance import Instance
 from bot.services.lookups import Lookups
@@ -50,6 +51,7 @@ class Services:
     image_checks: ImageChecks
     lookups: Lookups
     instance: Instance
+    imagine: Imagine
     monitor: Monitor
 
 
@@ -69,4 +71,5 @@ def build_services(settings: Settings, store: Store, generation: GenerationServi
         audit_feed=AuditFeed(store, moderation, interval=settings.audit_post_interval_seconds,
                              clock=asyncio.get_running_loop().time),
         image_checks=ImageChecks(settings, moderation, detector, offload), lookups=Lookups(store),
-        instance=Instance(store), monitor=Monitor(settings, store, queue, offload, queue.metrics))
+        instance=Instance(store), imagine=Imagine(store),
+        monitor=Monitor(settings, store, queue, offload, queue.metrics))

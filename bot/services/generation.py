@@ -69,6 +69,12 @@ class Unsettled(Exception):
         self.state = state
 
 
+def cause_of(exc: BaseException) -> str:
+    """What an Unsettled job failed of, for the operator's line."""
+    cause = exc.__cause__
+    return "unknown" if cause is None else getattr(cause, "detail", None) or f"{type(cause).__name__}: {cause}"
+
+
 @dataclass(frozen=True)
 class Outcome:
     job_id: int

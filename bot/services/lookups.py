@@ -15,6 +15,8 @@ class Rows(Protocol):
 
     async def appeal(self, appeal_id: int) -> AppealRecord | None: ...
 
+    async def batch(self, batch_id: int) -> list[JobRecord]: ...
+
 
 class Lookups:
     def __init__(self, store: Rows) -> None:
@@ -28,3 +30,7 @@ class Lookups:
 
     async def appeal(self, appeal_id: int) -> AppealRecord | None:
         return await self._store.appeal(appeal_id)
+
+    async def batch(self, batch_id: int) -> list[JobRecord]:
+        """Every job of a batch, in order."""
+        return await self._store.batch(batch_id)

@@ -94,13 +94,24 @@ class Notices:
         self._budget = EditBudget(settings.progress_max_edits_per_second, clock)
         self._medians: dict[str, tuple[float, float | None]] = {}
 
+    async def queued(self, job_id: int) -> None:
+        """A job was just queued: its notice, from its row. The job and its credits are in the ledger from
+        here on, so nothing here may fail the command (the member would be told "nothing was spent")."""
+        try:
+            row = await self._store.job(job_id)
+        except StoreBusy:
+            row = None  # no waiting notice for it then; the job itself runs and is delivered as usual
+        if row is not None:
+            self._notices[job_id] = Notice(row, self._clock())
+
     async def resume(self) -> None:
         """After a restart, the jobs still waiting get their notices back (from the ledger's rows)."""
         try:
             positions = await self._store.queue_positions()
             for job_id in positions:
                 row = await self._store.job(job_id)
-                if row is not None and row.get("interaction_token") and job_id not in self._notices:
+                if row is not None and row.get("interaction_token") and job_id not in self._notices and (
+                        row.get("batch_id") in (None, job_id)):  # a batch's first job's notice stands for it
                     # Shown as already noticed: the last run may have edited the message.
                     self._notices[job_id] = Notice(row, self._clock() - NOTICE_AFTER_SECONDS, text="")
         except StoreBusy as exc:
@@ -126,8 +137,9 @@ class Notices:
         due: list[tuple[int, Notice, Text | str, bool]] = []
         for job_id, notice in list(self._notices.items()):
             if notice.started is not None:
-                if notice.text is None:
-                    continue  # started at once: "thinking…" until the result
+                batch = notice.job.get("batch_id") is not None
+                if notice.text is None and (not batch or now - notice.seen < NOTICE_AFTER_SECONDS):
+                    continue  # started at once: "thinking…" until the result (a batch: Cancel for the rest)
                 text = _("Generating… ({elapsed})", elapsed=_duration(now - notice.started))
                 order = 0
             elif job_id in positions:

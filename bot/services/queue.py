@@ -22,11 +22,11 @@ from bot.core.errors import UserFacingError
 from bot.core.i18n import Text
 from bot.core.metrics import Metrics
 from bot.core.settings import Settings
-from bot.domain import JobState, Member, Refused, StoreBusy, StoreDown, WriteInDoubt
+from bot.domain import JobState, Member, StoreBusy, StoreDown, WriteInDoubt
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.services.audit import record_generation
-from bot.services.generation import BUSY, DOWN, IN_DOUBT, Busy, Down, GenerationService, Outcome, Unsettled
+from bot.services.generation import GenerationService, Outcome, Unsettled
 from bot.services.job_ends import (
     INTERRUPTED_TWICE,
     NOT_RECORDED,
@@ -39,8 +39,9 @@ from bot.services.job_ends import (
 from bot.services.job_rows import member_of_job, prepared_of, with_fresh_inputs
 from bot.services.notices import Courier, Notice, Notices
 from bot.services.quotas import Quotas
+from bot.services.reserving import enqueue_batch, reservation
 from bot.services.validation import Prepared
-from bot.storage.roles import Audit, JobQueue
+from bot.storage.roles import Audit, Batches, JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ REQUEUE_WAIT_SECONDS = 1.5  # after the grace: SHUTDOWN_GRACE_SECONDS (8) + this
 EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)  # a wait past QUEUE_MAX_WAIT_SECONDS is looked for (a write)
 
 
-class QueueStore(JobQueue, Audit, Protocol):
+class QueueStore(JobQueue, Batches, Audit, Protocol):
     """The roles the queue uses: the queue itself, and the audit row of each delivered image."""
 
 
@@ -127,36 +128,30 @@ class QueueRunner:
     async def submit(self, prepared: Prepared, member: Member, *, channel_id: int | None, delivery: Delivery,
                      token: str | None, inputs: dict[str, Any] | None = None) -> int:
         """Reserve the credits and queue the job; raises the member's refusal (nothing spent) if it won't fit.
-
         `token` is the interaction's: a credential kept only in the job's row, until the job ends; None
         (a moderator's Allow once) delivers the result as a channel post naming the member."""
         settings = self._settings
-        try:
+        with reservation(self._quotas, prepared.model.key):
             job_id, _ = await self._store.enqueue(
                 member, channel_id=channel_id, model=prepared.model.key, params=prepared.payload,
                 cost=self._quotas.cost_of(prepared.model.key), default_allowance=settings.default_allowance(member),
                 max_jobs=settings.quota_max_jobs_per_user, global_cap=settings.quota_global_daily_credits,
                 max_queue=settings.queue_max_length, delivery=delivery, token=token, inputs=inputs)
-        except Refused as refused:
-            raise self._quotas.refusal(refused, prepared.model.key) from None
-        except WriteInDoubt as exc:
-            # If it landed, the job is queued with its token and is delivered like any other.
-            raise Busy(IN_DOUBT, detail=f"the reservation may or may not have landed: {exc}") from None
-        except StoreDown as exc:
-            raise Down(DOWN, detail=f"reservation refused, the ledger can't be written: {exc}") from None
-        except StoreBusy as exc:
-            raise Busy(BUSY, detail=f"reservation refused, the database is busy: {exc}") from None
-        # The job is queued and its credits held from here on: nothing below may fail the command, or the
-        # member would be told "nothing was spent" of a job that runs all the same.
-        try:
-            row = await self._store.job(job_id)
-        except StoreBusy:
-            row = None  # no waiting notice for it then; the job itself runs and is delivered as usual
-        logs.bind(job=job_id)  # the command's lines from here on are about its job
-        if row is not None:
-            self._notices[job_id] = Notice(row, self._clock())
-        self.kick()
+        await self._queued(job_id)
         return job_id
+
+    async def submit_batch(self, prepared: list[Prepared], member: Member, *, channel_id: int | None,
+                           deliveries: list[Delivery], token: str) -> list[int]:
+        """`submit` for a batch, all or nothing; its first job's notice stands for all: they share one message."""
+        ids = await enqueue_batch(self._store, self._settings, self._quotas, prepared, member, channel_id=channel_id,
+                                  deliveries=deliveries, token=token)
+        await self._queued(ids[0])
+        return ids
+
+    async def _queued(self, job_id: int) -> None:
+        logs.bind(job=job_id)  # the command's lines from here on are about its job (a batch: its first)
+        await self.notices.queued(job_id)
+        self.kick()
 
     # -- Cancel --------------------------------------------------------------------------------
 
@@ -231,7 +226,9 @@ class QueueRunner:
     async def _run(self, job: JobRecord) -> None:
         job_id = job["id"]
         logs.bind(job=job_id, server=job["guild_id"], member=job["user_id"])  # this job's task's lines
-        notice = self._notices.setdefault(job_id, Notice(job, self._clock()))
+        notice = self._notices.get(job_id) or Notice(job, self._clock())
+        if job.get("batch_id") is None:  # a batch's first job's notice stands for all of it (one message)
+            self._notices[job_id] = notice
         notice.job = job
         notice.started = started = self._clock()
         courier = self._courier()
@@ -243,7 +240,8 @@ class QueueRunner:
             async def deliver(outcome: Outcome) -> None:
                 if job_id in self._cancelled or job_id in self._lost or await self._is_cancelled(job_id):
                     raise Discarded()
-                self._notices.pop(job_id, None)  # no progress edit may land after the result
+                for key in {job_id, job.get("batch_id") or job_id}:  # no progress edit may land after the result
+                    self._notices.pop(key, None)
                 await courier.deliver(job, outcome, noticed=notice.text is not None)
                 self._delivered.add(job_id)
 
@@ -261,7 +259,7 @@ class QueueRunner:
         except UserFacingError as exc:  # the ledger has it failed: refunded
             log.log(logging.getLevelName(exc.log_level), "job %d /%s for user %s failed: %s", job_id, job["model"],
                     job["user_id"], exc.detail)
-            await courier.tell(job, exc.text, noticed=noticed or notice.text is not None)
+            await self._tell(job, exc.text, noticed=noticed or notice.text is not None)
         except asyncio.CancelledError:
             outcome = None  # cancelled by its member (counted there), or put back in the queue
             if job_id not in self._cancelled and job_id not in self._lost:
@@ -269,12 +267,16 @@ class QueueRunner:
         except StoreBusy as exc:  # the ledger has it failed: refunded (delivery needed a write it would not take)
             log.warning("job %d failed: the database would not take a write its delivery needed (%s); its credits "
                         "are refunded", job_id, exc)
-            await courier.tell(job, NOT_RECORDED, noticed=noticed or notice.text is not None)
+            await self._tell(job, NOT_RECORDED, noticed=noticed or notice.text is not None)
         except Exception:  # the ledger has it failed: refunded
             log.exception("job %d failed unexpectedly; its credits are refunded", job_id)
-            await courier.tell(job, UNEXPECTED, noticed=noticed or notice.text is not None)
+            await self._tell(job, UNEXPECTED, noticed=noticed or notice.text is not None)
         finally:
             self._ended(job, outcome, started)
+
+    async def _tell(self, job: JobRecord, text: Text | str, *, noticed: bool) -> None:
+        self._notices.pop(job.get("batch_id") or 0, None)  # a batch's message shows this image's end from now on
+        await self._courier().tell(job, text, noticed=noticed)
 
     def _ended(self, job: JobRecord, outcome: str | None, started: float) -> None:
         """The run here is over: counted (`outcome`: None when not this run's to count), its slot freed."""
@@ -384,7 +386,7 @@ class QueueRunner:
         self.metrics.job_ended(job["model"], outcome, job["cost"])
         notice = self._notices.pop(job["id"], None)
         try:
-            await self._courier().tell(job, text, noticed=notice is not None and notice.text is not None)
+            await self._tell(job, text, noticed=notice is not None and notice.text is not None)
         except Exception as exc:  # one member's message must not stop the queue (the courier logs its own)
             log.warning("job %d: could not tell user %s that it failed: %s: %s", job["id"], job["user_id"],
                         type(exc).__name__, exc)
@@ -393,8 +395,6 @@ class QueueRunner:
         assert self.courier is not None, "the bot sets the courier before the queue starts"
         return self.courier
 
-    # -- for tests and the benchmark -------------------------------------------------------------
-
     @property
-    def running(self) -> int:
+    def running(self) -> int:  # for tests and the benchmark
         return len(self._running)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from bot.catalog import MODELS
 from bot.core.errors import QuotaError
-from bot.core.i18n import Text, _
+from bot.core.i18n import Text, _, _n
 from bot.core.offload import Offload
 from bot.core.settings import Settings
 from bot.core.text import credits, relative_time
@@ -97,12 +97,13 @@ class Quotas:
     async def looked_at_server(self, guild_id: int, *, actor_id: int) -> None:
         await self._store.record_view(guild_id, actor_id, None)
 
-    def refusal(self, refused: Refused, model_key: str) -> QuotaError:
+    def refusal(self, refused: Refused, model_key: str, *, count: int = 1) -> QuotaError:
+        """The member's sentence; `count` > 1: a batch, refused as one (its whole cost)."""
         snap = refused.snapshot
-        cost = self.cost_of(model_key)
+        cost = self.cost_of(model_key) * count
         renews = relative_time(snap.renews_at)
         if refused.reason == Refused.BUDGET:
-            message = budget_refusal(snap, model_key, cost)
+            message = budget_refusal(snap, model_key, cost, count)
         elif refused.reason == Refused.JOBS:
             message = _("You already have {running} image(s) being made; the limit is {limit} at a time. "
                         "Try again when one is done.", running=snap.in_flight,
@@ -114,8 +115,12 @@ class Quotas:
             message = _("The bot has spent its whole daily budget across all servers. It renews {renews}. "
                         "No credits were taken from you.", renews=renews)
         else:
-            message = _("/{command} needs {cost} and you have {left} left today. Your credits renew {renews}.",
-                        command=model_key, cost=credits(cost), left=snap.left, renews=renews)
+            message = (_("/{command} needs {cost} and you have {left} left today. Your credits renew {renews}.",
+                         command=model_key, cost=credits(cost), left=snap.left, renews=renews) if count == 1 else
+                       _n("{n} image on /{command} needs {cost} and you have {left} left today. Your credits renew "
+                          "{renews}.", "{n} images on /{command} need {cost} and you have {left} left today. Your "
+                          "credits renew {renews}.", count, command=model_key, cost=credits(cost), left=snap.left,
+                          renews=renews))
         return QuotaError(message, detail=f"refused {refused.reason}: cost {cost}, {snap}")
 
 
@@ -132,7 +137,7 @@ def refused_reason(snap: QuotaSnapshot, cost: int, *, max_jobs: int, global_cap:
     return None
 
 
-def budget_refusal(snap: QuotaSnapshot, model_key: str, cost: int) -> Text:
+def budget_refusal(snap: QuotaSnapshot, model_key: str, cost: int, count: int = 1) -> Text:
     """The server's ceiling (/quotas budget) would be passed: say how much of it is left, if any."""
     budget = snap.guild_budget or 0
     left = max(0, budget - snap.guild_used)
@@ -140,6 +145,12 @@ def budget_refusal(snap: QuotaSnapshot, model_key: str, cost: int) -> Text:
     if left == 0:
         return _("This server has used its daily budget of {budget}; it renews {renews}. "
                  "No credits were taken from you.", budget=credits(budget), renews=renews)
+    if count > 1:
+        return _n("{n} image on /{command} needs {cost} and this server has {left} left of its daily budget of "
+                  "{budget}; it renews {renews}. No credits were taken from you.",
+                  "{n} images on /{command} need {cost} and this server has {left} left of its daily budget of "
+                  "{budget}; it renews {renews}. No credits were taken from you.", count, command=model_key,
+                  cost=credits(cost), left=left, budget=credits(budget), renews=renews)
     return _("/{command} needs {cost} and this server has {left} left of its daily budget of {budget}; it renews "
              "{renews}. No credits were taken from you.", command=model_key, cost=credits(cost), left=left,
              budget=credits(budget), renews=renews)

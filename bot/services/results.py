@@ -46,6 +46,15 @@ def details_text(job: JobRecord, word: Callable[[Text | str], str] = str) -> str
              word(_("State: {state} · time taken: {taken} · cost: {cost}", state=STATES.get(state, state), taken=taken,
                     cost=credits(job["cost"])))]
     lines += [f"{name.replace('_', ' ')}: {code_span(value, 200)}" for name, value in shown if name not in IN_COMMAND]
+    delivery = job.get("delivery")
+    if delivery is not None and delivery.style:
+        lines.append(word(_("style: {style} (its text is in the prompt below)", style=code_span(delivery.style, 40))))
+    if delivery is not None and delivery.from_defaults:
+        lines.append(word(_("from your /settings: {options}",
+                            options=", ".join(name.replace("_", " ") for name in delivery.from_defaults))))
+    if delivery is not None and delivery.in_batch:
+        lines.append(word(_("image {place} of {size} of batch #{batch}", place=delivery.batch_index + 1,
+                            size=delivery.batch_size, batch=job.get("batch_id"))))
     if job.get("inputs"):
         lines.append(word(_("Made from an attached image and mask: the command needs them attached again.")))
     lines.append(word(_("Make it again:")))

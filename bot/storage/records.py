@@ -116,3 +116,13 @@ def guild_rule(row: Row) -> GuildRule:
 
 def usage_row(row: Row) -> UsageRow:
     return cast(UsageRow, dict(row))
+
+
+def defaults_of(rows: list[Any]) -> dict[str, Any]:
+    """A member's defaults (name, JSON value rows) as name -> value; an unreadable value is left out."""
+    found: dict[str, Any] = {}
+    for row in rows:
+        value = _json(row["value"], None)
+        if value is not None:
+            found[str(row["name"])] = value
+    return found

@@ -35,12 +35,14 @@ def option_description(param: Param) -> str:
 
 def make_command(name: str, description: str, params: tuple[Param, ...],
                  handler: Callable[..., Awaitable[None]], extra: dict[str, tuple[Any, str]] | None = None,
-                 ) -> app_commands.Command:
+                 optional: dict[str, tuple[Any, str]] | None = None) -> app_commands.Command:
     """A slash command whose options are `params`, calling `handler(interaction, **options)`.
 
-    `extra` adds required options that are not Pixazo fields (attachments): name -> (annotation, description).
+    `extra` adds required options that are not Pixazo fields (attachments): name -> (annotation, description);
+    `optional` adds optional ones (count, style), last.
     """
     extra = extra or {}
+    optional = optional or {}
 
     async def callback(interaction: discord.Interaction, **options: Any) -> None:
         await handler(interaction, **options)
@@ -58,8 +60,11 @@ def make_command(name: str, description: str, params: tuple[Param, ...],
     signature += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
                   for name, (annotation, _) in extra.items()]
     signature += [o for o in options if o.default is not inspect.Parameter.empty]
+    signature += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+                  for name, (annotation, _) in optional.items()]
     callback.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
     callback.__discord_app_commands_param_description__ = {  # type: ignore[attr-defined]
-        **{p.option: option_description(p) for p in params}, **{name: text for name, (_, text) in extra.items()}
+        **{p.option: option_description(p) for p in params},
+        **{name: text for name, (_, text) in (extra | optional).items()},
     }
     return anywhere(app_commands.Command(name=name, description=description[:DESCRIPTION_MAX], callback=callback))

@@ -3,6 +3,8 @@ messages never ping), and the checks of what an admin typed."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 
 from bot.catalog import MODELS
@@ -13,8 +15,10 @@ from bot.moderation.config import (
     AUDIT_CHANNEL,
     IMAGE_CHECK,
     IMAGE_THRESHOLD,
+    IMAGINE_MODEL,
     NEGATIVE_PROMPT,
     NSFW_FILTER,
+    PRIVATE_RESULTS,
     REPORTS_HIDE_AFTER,
     REVIEW_CHANNEL,
     SPOILER,
@@ -23,7 +27,11 @@ from bot.moderation.config import (
 )
 from bot.moderation.image_check import ImageCheck
 from bot.moderation.words import check_word
+from bot.services.audit import AUDIT_PAGE
+from bot.services.audit import lines as audit_lines
+from bot.services.audit import title as audit_title
 from bot.ui.embeds import COLOUR
+from bot.ui.i18n import words
 
 FIELD_MAX = 1024
 
@@ -140,6 +148,10 @@ def config_embed(config: GuildConfig, snap: QuotaSnapshot, detector: ImageCheck,
     embed.add_field(name="Added negative prompt", value=code_block(negative, FIELD_MAX) if negative else "none",
                     inline=False)
     embed.add_field(name="Review", value=fit(review(config)), inline=False)  # part 8
+    embed.add_field(name=f"/imagine and styles ({len(config.styles)})", value=fit(
+        f"model /{config.get(IMAGINE_MODEL)}; results only to a member who asks: "
+        f"{'allowed' if config.get(PRIVATE_RESULTS) else 'not offered'}. Styles: "
+        + (", ".join(sorted(config.styles)) or "none")), inline=False)
     budget = snap.guild_budget
     embed.add_field(name="Server budget", value="none" if budget is None else
                     f"{credits(budget)} a day, {credits(snap.guild_used)} used today", inline=False)
@@ -147,3 +159,17 @@ def config_embed(config: GuildConfig, snap: QuotaSnapshot, detector: ImageCheck,
     embed.add_field(name="Audit log", value=f"posted in <#{audit_to}>" if audit_to else "kept, not posted "
                     "(`/config audit-channel`)", inline=False)
     return embed
+
+
+def audit_page(rows: list[Any], total: int, page: int, locale: str = "en-US") -> tuple[discord.Embed | None, str]:
+    """One page of /config audit as an embed, or (None, why there is nothing to show); its rows in the
+    admin's language."""
+    t = words(locale)
+    pages = max(1, -(-total // AUDIT_PAGE))
+    if not rows:
+        return None, "No audit log rows match." if total == 0 else f"There are only {pages} page(s)."
+    text = "\n".join(f"<t:{int(r['at'])}:f> **{t(audit_title(r))}** " + " · ".join(t(x) for x in audit_lines(r))
+                     for r in rows)
+    embed = discord.Embed(title="Audit log", description=fit(text, 4000), colour=COLOUR)
+    embed.set_footer(text=f"Page {page} of {pages} · {total} row(s)")
+    return embed, ""

@@ -20,6 +20,7 @@ from bot.domain import PERSONAL
 from bot.domain.delivery import UNDELIVERED, Delivery
 from bot.domain.records import JobRecord
 from bot.services.generation import Outcome
+from bot.ui.batch import BatchCourier
 from bot.ui.embeds import TooLargeToPost, file_stem, result_message
 from bot.ui.i18n import words
 from bot.ui.installs import PRIVATE_HERE
@@ -51,6 +52,10 @@ async def edit_original(webhook: discord.Webhook, **fields: Any) -> discord.Webh
     return await webhook.edit_message("@original", allowed_mentions=NO_PINGS, **fields)  # type: ignore[call-overload]
 
 
+async def fetch_original(webhook: discord.Webhook) -> discord.WebhookMessage:
+    return await webhook.fetch_message("@original")  # type: ignore[arg-type]  # see edit_original
+
+
 async def delete_original(webhook: discord.Webhook) -> None:
     await webhook.delete_message("@original")  # type: ignore[arg-type]  # see edit_original
 
@@ -64,6 +69,7 @@ class WebhookCourier:
 
     def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot
+        self.batches = BatchCourier(bot)
 
     def _webhook(self, job: JobRecord) -> discord.Webhook | None:
         delivery = job.get("delivery")
@@ -105,37 +111,24 @@ class WebhookCourier:
             return
         webhook = self._webhook(job)
         status = "no interaction token"
-        note = shown_note(delivery)  # "Reroll of job #N", and why only the member sees it
-        view = result_view(job["id"], delivery)
         if webhook is not None:
-            embed, file = await self._message(job, outcome)
             try:
-                if noticed and not delivery.holds_inputs:  # the notice becomes the result
-                    posted = await edit_original(webhook, content=note, embed=embed,
-                                                 attachments=[file] if file else [], view=view)
-                else:  # still "thinking…" (the first followup replaces it), or a message to keep: a new one
-                    kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True,
-                                              "view": view, "content": note}
-                    if file is not None:
-                        kwargs["file"] = file
-                    posted = await webhook.send(**kwargs)
-                await self.bot.services.results.remember(job["id"], posted.channel.id, posted.id)
-                await self._notice_done(job, webhook, note, noticed=noticed and delivery.holds_inputs)
-                return
-            except discord.HTTPException as exc:
-                if exc.status not in TOKEN_GONE:
-                    raise UserFacingError(_("Discord would not take the finished image, so no credits were spent. "
-                                            "Please try again."),
-                                          detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
+                if delivery.in_batch:
+                    return await self.batches.deliver(job, outcome, webhook)
+                return await self._followup(job, outcome, webhook, noticed=noticed)
+            except discord.HTTPException as exc:  # the token is gone: posted alone below
                 status = f"HTTP {exc.status} {exc.text}"
+        if delivery.private and not delivery.personal:  # "only me" in a server: never in public
+            raise UserFacingError(_("Your image was made but could no longer be shown to you alone, so no credits "
+                                    "were spent. Please try again."), detail=f"private result undeliverable: {status}")
         embed, file = await self._message(job, outcome)
-        if delivery.private:  # by DM now: no longer only in a place the bot cannot reach, so Delete works
-            view = result_view(job["id"], delivery.model_copy(update={"private": False}))
-        kwargs = {"embed": embed, "allowed_mentions": NO_PINGS, "view": view}
+        # Personal: by DM now, no longer only in a place the bot cannot reach, so Delete works.
+        view = result_view(job["id"], delivery.model_copy(update={"private": False}) if delivery.personal else delivery)
+        kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "view": view}
         if file is not None:
             kwargs["file"] = file
         sent = await (self._dm_result(job, status, delivery.note, kwargs) if delivery.personal else
-                      self._channel_result(job, status, note, kwargs))
+                      self._channel_result(job, status, delivery.note, kwargs))
         await self.bot.services.results.remember(job["id"], sent.channel.id, sent.id)
 
     async def _channel_result(self, job: JobRecord, status: str, note: str | None,
@@ -167,6 +160,30 @@ class WebhookCourier:
                                   detail=f"{UNDELIVERED}: interaction token gone and user {job['user_id']}'s DMs "
                                          f"refused the result: HTTP {exc.status}: {exc.text}") from None
 
+    async def _followup(self, job: JobRecord, outcome: Outcome, webhook: discord.Webhook, *, noticed: bool) -> None:
+        """The result on the interaction's token (the token gone: the HTTPException, for the caller)."""
+        delivery = job.get("delivery") or Delivery()
+        note = shown_note(delivery)  # "Reroll of job #N", and why only the member sees it
+        view = result_view(job["id"], delivery)
+        embed, file = await self._message(job, outcome)
+        try:
+            if noticed and not delivery.holds_inputs:  # the notice becomes the result
+                posted = await edit_original(webhook, content=note, embed=embed,
+                                             attachments=[file] if file else [], view=view)
+            else:  # still "thinking…" (the first followup replaces it), or a message to keep: a new one
+                kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True,
+                                          "view": view, "content": note, "ephemeral": delivery.private}
+                if file is not None:
+                    kwargs["file"] = file
+                posted = await webhook.send(**kwargs)
+        except discord.HTTPException as exc:
+            if exc.status in TOKEN_GONE:
+                raise
+            raise UserFacingError(_("Discord would not take the finished image, so no credits were spent. "
+                                    "Please try again."), detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
+        await self.bot.services.results.remember(job["id"], posted.channel.id, posted.id)
+        await self._notice_done(job, webhook, note, noticed=noticed and delivery.holds_inputs)
+
     @staticmethod
     async def _notice_done(job: JobRecord, webhook: discord.Webhook, note: str | None, *, noticed: bool) -> None:
         """The member's message holding the job's inputs showed its waiting notice (and Cancel): it says the
@@ -189,8 +206,10 @@ class WebhookCourier:
         else a short message in the channel, naming the member without a ping. A notice Discord would
         not remove does not keep the member from being told: the word goes out all the same, and the
         notice is made to say it too (it would otherwise stay "Generating…")."""
-        text = render(said, locale_of(job))
         webhook = self._webhook(job)
+        if (job.get("delivery") or Delivery()).in_batch:
+            return await self.batches.tell(job, said, webhook)
+        text = render(said, locale_of(job))
         if webhook is not None:
             kept: discord.HTTPException | None = None  # why @original could not be removed
             try:
@@ -224,6 +243,10 @@ class WebhookCourier:
                     log.warning("job %d: could not tell user %s %r: HTTP %s", job["id"], job["user_id"], text,
                                 exc.status)
                     return
+        await self._tell_elsewhere(job, text)
+
+    async def _tell_elsewhere(self, job: JobRecord, text: str) -> None:
+        """The token is gone: a word in the channel naming the member, or by DM where no server decides."""
         personal = job["guild_id"] == PERSONAL  # no server channel: the member's DM with the bot
         try:
             if personal:
@@ -247,8 +270,9 @@ def locale_of(job: JobRecord) -> str:
 
 
 def shown_note(delivery: Delivery) -> str | None:
-    """The line above a result: its note ("Reroll of job #N"), and, where only the member sees it, why."""
-    if not delivery.private:
+    """The line above a result: its note ("Reroll of job #N"), and, where only the member sees it because
+    the server did not add the bot, why (a member who chose "only me" knows why)."""
+    if not (delivery.private and delivery.personal):
         return delivery.note
     return render(PRIVATE_HERE, delivery.locale) + (f"\n{delivery.note}" if delivery.note else "")
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import discord
 from discord import app_commands
 
-from bot.catalog import MODELS
+from bot.catalog import MODELS, TEXT_MODELS, Model
 from bot.core.i18n import SOURCE, Text, catalog_name, lookup, render
 
 Loc = app_commands.TranslationContextLocation
@@ -24,8 +24,15 @@ CONTEXT: dict[Loc, str] = {
     Loc.parameter_description: "option description",
     Loc.choice_name: "choice",
 }
-# Choices that are data, the same in every language: model commands, file formats, aspect ratios.
-DATA_CHOICES = frozenset({*MODELS, *(f"/{key}" for key in MODELS),
+
+
+def model_choice(model: Model) -> str:
+    """A model as /imagine's and /settings' `model` choices name it: its own name, the same in every language."""
+    return f"{model.title} ({model.key})"[:100]
+
+
+# Choices that are data, the same in every language: model commands and names, file formats, aspect ratios.
+DATA_CHOICES = frozenset({*MODELS, *(f"/{key}" for key in MODELS), *(model_choice(m) for m in TEXT_MODELS),
                           *(c for model in MODELS.values() for p in model.params for c in p.choices)})
 # Names that are the model's own (/sdxl): never translated.
 DATA_NAMES = frozenset(MODELS)

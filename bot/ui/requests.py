@@ -9,7 +9,7 @@ import discord
 
 from bot.domain import PERSONAL, Member
 from bot.moderation.gates import Asker, Refusal
-from bot.services.requests import Admission, Requester
+from bot.services.requests import AS_ASKED, Admission, Made, Requester
 from bot.services.validation import Prepared
 from bot.ui.i18n import member_locale
 from bot.ui.installs import private_here, scope_of
@@ -71,10 +71,22 @@ async def admit(interaction: discord.Interaction[PixazoBot], prepared: Prepared)
 
 async def submit(interaction: discord.Interaction[PixazoBot], prepared: Prepared, admission: Admission, *,
                  inputs: dict[str, Any] | None = None, original: discord.Attachment | None = None,
-                 note: str | None = None, holds_inputs: bool = False) -> None:
+                 note: str | None = None, holds_inputs: bool = False, made: Made = AS_ASKED) -> None:
     """Queue the job on this interaction's token: credits reserved now (a refusal raises, nothing spent);
     the queue runs and delivers it. `note` is shown above the result ("Reroll of job #N"); `holds_inputs`:
     the interaction's message holds the files Pixazo fetches, so the result comes as a new message."""
     await interaction.client.services.requests.submit(
         prepared, requester_of(interaction), admission, channel_id=interaction.channel_id, token=interaction.token,
-        inputs=inputs, note=note, thumbnail_url=None if original is None else original.url, holds_inputs=holds_inputs)
+        inputs=inputs, note=note, thumbnail_url=None if original is None else original.url, holds_inputs=holds_inputs,
+        made=made)
+
+
+async def submit_batch(interaction: discord.Interaction[PixazoBot], prepared: tuple[Prepared, ...],
+                       admission: Admission, made: Made, *, note: str | None = None) -> None:
+    """Queue one image as `submit` does, or a batch of them at once (all or nothing): one message for all."""
+    if len(prepared) == 1:
+        await submit(interaction, prepared[0], admission, note=note, made=made)
+        return
+    await interaction.client.services.requests.submit_batch(
+        prepared, requester_of(interaction), admission, channel_id=interaction.channel_id, token=interaction.token,
+        made=made, note=note)

@@ -24,13 +24,14 @@ from bot.storage.postgres.audit import PostgresAudit
 from bot.storage.postgres.config import PostgresConfig
 from bot.storage.postgres.core import keep_session, refused
 from bot.storage.postgres.jobs import PostgresJobs
+from bot.storage.postgres.loop import PostgresLoop
 from bot.storage.postgres.migrations import apply_migrations
 from bot.storage.postgres.queue import PostgresQueue
 from bot.storage.postgres.reviews import PostgresReviews
 
 
-class PostgresStore(PostgresQueue, PostgresJobs, PostgresAllowances, PostgresConfig, PostgresReviews, PostgresAppeals,
-                    PostgresAudit):
+class PostgresStore(PostgresQueue, PostgresLoop, PostgresJobs, PostgresAllowances, PostgresConfig, PostgresReviews,
+                    PostgresAppeals, PostgresAudit):
     """A pool of connections; every method is one transaction on one of them (core.py says how they
     take turns)."""
 

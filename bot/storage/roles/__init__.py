@@ -19,13 +19,15 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.storage.roles.jobs import JobQueue, Jobs, Ledger, Lifecycle
+from bot.storage.roles.loop import Batches, Defaults
 from bot.storage.roles.servers import Allowances, Appeals, Audit, Config, Reviews, Singleton
 
-__all__ = ["ROLES", "Allowances", "Appeals", "Audit", "Config", "JobQueue", "Jobs", "Ledger", "Lifecycle", "Reviews",
-           "Singleton", "Store"]
+__all__ = ["ROLES", "Allowances", "Appeals", "Audit", "Batches", "Config", "Defaults", "JobQueue", "Jobs", "Ledger",
+           "Lifecycle", "Reviews", "Singleton", "Store"]
 
 
-class Store(Lifecycle, Ledger, JobQueue, Jobs, Allowances, Config, Reviews, Appeals, Audit, Singleton, Protocol):
+class Store(Lifecycle, Ledger, JobQueue, Batches, Jobs, Allowances, Config, Defaults, Reviews, Appeals, Audit, Singleton,
+            Protocol):
     """One ledger: every role. Every write is one transaction; a reservation's check-and-spend cannot
     interleave with another reservation's, from this process or another one sharing the database.
 
@@ -33,4 +35,5 @@ class Store(Lifecycle, Ledger, JobQueue, Jobs, Allowances, Config, Reviews, Appe
     `PostgresStore.open(url, ...)`; `bot.storage.open_store(settings)` picks one by DATABASE_URL."""
 
 
-ROLES: tuple[type, ...] = (Lifecycle, Ledger, JobQueue, Jobs, Allowances, Config, Reviews, Appeals, Audit, Singleton)
+ROLES: tuple[type, ...] = (Lifecycle, Ledger, JobQueue, Batches, Jobs, Allowances, Config, Defaults, Reviews, Appeals,
+                           Audit, Singleton)

@@ -19,11 +19,13 @@ from bot.storage.sqlite.audit import SqliteAudit
 from bot.storage.sqlite.config import SqliteConfig
 from bot.storage.sqlite.jobs import SqliteJobs
 from bot.storage.sqlite.ledger import Reservation
+from bot.storage.sqlite.loop import SqliteLoop
 from bot.storage.sqlite.queue import SqliteQueue
 from bot.storage.sqlite.reviews import SqliteReviews
 
 
-class SqliteStore(SqliteQueue, SqliteJobs, SqliteAllowances, SqliteConfig, SqliteReviews, SqliteAppeals, SqliteAudit):
+class SqliteStore(SqliteQueue, SqliteLoop, SqliteJobs, SqliteAllowances, SqliteConfig, SqliteReviews, SqliteAppeals,
+                  SqliteAudit):
     """Every role on one SQLite file: writes on one connection, one at a time (core.py), reads beside them."""
 
     @classmethod

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from typing import Any
 
 import discord
 
 from bot.catalog import INPAINT
 from bot.core.errors import UserFacingError
+from bot.core.i18n import Text, _
 from bot.domain.records import JobRecord, prompt_of
 from bot.services import results
 from bot.services.edits import (
@@ -39,12 +41,16 @@ from bot.ui.items.base import Form, Interaction, Press
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import admit, member_of, submit
 
-NO_PICTURE = ("That message has no picture the bot can work on: use it on a message with a PNG, JPEG or WebP "
-              "image attached.")
-HOST_REFUSED = "Discord would not take the canvas and mask the painter needs, so nothing was spent. Please try again."
+NO_PICTURE = _("That message has no picture the bot can work on: use it on a message with a PNG, JPEG or WebP "
+               "image attached.")
+HOST_REFUSED = _("Discord would not take the canvas and mask the painter needs, so nothing was spent. "
+                 "Please try again.")
 ZOOM = r"zoom-(?P<factor>1\.5|2)"
 PAN = r"pan-(?P<direction>left|right|up|down)"
-PAN_LABELS = {"left": "Pan ←", "right": "Pan →", "up": "Pan ↑", "down": "Pan ↓"}
+PAN_LABELS = {"left": _("Pan ←"), "right": _("Pan →"), "up": _("Pan ↑"), "down": _("Pan ↓")}
+ZOOM_LABELS = {"1.5": _("Zoom Out 1.5×"), "2": _("Zoom Out 2×")}
+VARY_LABEL = _("Vary Region")
+Words = Callable[[Text | str], str]
 
 
 def picture_of(message: discord.Message | None) -> Upload:
@@ -94,8 +100,8 @@ async def run_edit(interaction: Interaction, plan: Plan, prompt: str, source: Up
                  inputs=ledger_inputs(composed, source), note=note, holds_inputs=True)
 
 
-def _button(label: str, emoji: str | None, custom_id: str, row: int) -> discord.ui.Button[Any]:
-    return discord.ui.Button(label=label, emoji=emoji, style=discord.ButtonStyle.secondary, custom_id=custom_id,
+def _button(label: Text, emoji: str | None, custom_id: str, row: int, t: Words | None) -> discord.ui.Button[Any]:
+    return discord.ui.Button(label=(t or str)(label), emoji=emoji, style=discord.ButtonStyle.secondary, custom_id=custom_id,
                              row=row)
 
 
@@ -104,10 +110,10 @@ class OutpaintButton(Press, template=rf"result:(?P<op>{ZOOM}|{PAN}):(?P<job>{pre
 
     subject, what, where = presses.JOB, "outpaint", "Zoom Out or Pan button"
 
-    def __init__(self, job_id: int, op: str = "zoom-2") -> None:
-        kind, _, arg = op.partition("-")
-        label, emoji, row = (f"Zoom Out {arg}×", "🔍", 1) if kind == "zoom" else (PAN_LABELS[arg], None, 2)
-        super().__init__(job_id, _button(label, emoji, f"result:{op}:{job_id}", row))
+    def __init__(self, job_id: int, op: str = "zoom-2", t: Words | None = None) -> None:
+        kind, _sep, arg = op.partition("-")
+        label, emoji, row = (ZOOM_LABELS[arg], "🔍", 1) if kind == "zoom" else (PAN_LABELS[arg], None, 2)
+        super().__init__(job_id, _button(label, emoji, f"result:{op}:{job_id}", row, t))
         self.op = op
 
     @classmethod
@@ -127,7 +133,7 @@ def custom_id_of(interaction: Interaction) -> str:
 
 
 def plan_of(op: str) -> Plan:
-    kind, _, arg = op.partition("-")
+    kind, _sep, arg = op.partition("-")
     return Plan("zoom", factor=ZOOMS[arg]) if kind == "zoom" else Plan("pan", direction=arg)
 
 
@@ -148,8 +154,8 @@ class OutpaintForm(Form):
 class VaryButton(Press, template=rf"result:vary:(?P<job>{presses.ID})"):
     subject, what, where = presses.JOB, "vary region", "Vary Region button"
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(job_id, _button("Vary Region", "🖌️", f"result:vary:{job_id}", 1))
+    def __init__(self, job_id: int, t: Words | None = None) -> None:
+        super().__init__(job_id, _button(VARY_LABEL, "🖌️", f"result:vary:{job_id}", 1, t))
 
     async def act(self, interaction: Interaction, job: JobRecord) -> None:
         results.to_run_again(job, self.what)
@@ -214,8 +220,7 @@ class MenuForm(Form):
         await run_edit(interaction, plan, values.get("prompt", ""), picture_of(message), plan.title, mask)
 
 
-def edit_buttons(job_id: int) -> list[Press]:
-    """The second and third rows of every result."""
-    ops = ["zoom-1.5", "zoom-2"]
-    return [*(OutpaintButton(job_id, op) for op in ops), VaryButton(job_id),
-            *(OutpaintButton(job_id, f"pan-{d}") for d in PAN_LABELS)]
+def edit_buttons(job_id: int, t: Words | None = None) -> list[Press]:
+    """The second and third rows of every result, labelled by `t` as the first row is."""
+    return [*(OutpaintButton(job_id, f"zoom-{z}", t) for z in ZOOM_LABELS), VaryButton(job_id, t),
+            *(OutpaintButton(job_id, f"pan-{d}", t) for d in PAN_LABELS)]

@@ -35,6 +35,9 @@ class CancelButton(Press, template=rf"queue:cancel:(?P<job>{presses.ID})"):
                                                    custom_id=f"queue:cancel:{job_id}"))
 
     async def act(self, interaction: Interaction, job: JobRecord) -> None:
+        if job.get("batch_id") is not None:
+            await cancel_batch(interaction, job)
+            return
         job_id = job["id"]
         state = job["state"]
         if state in ALREADY:
@@ -48,3 +51,28 @@ class CancelButton(Press, template=rf"queue:cancel:(?P<job>{presses.ID})"):
             content=words(locale_of(job))(_("Cancelled by {member}; no credits were spent.",
                                              member=f"<@{interaction.user.id}>")), embed=None, view=None,
             allowed_mentions=NO_PINGS)
+
+
+async def cancel_batch(interaction: Interaction, job: JobRecord) -> None:
+    """Cancel under a batch: every image of it not made yet is cancelled and refunded; those made stay."""
+    from bot.ui.batch import batch_embed, batch_view, done_in, held_in
+
+    services = interaction.client.services
+    batch = int(job["batch_id"] or job["id"])
+    open_rows = [r for r in await services.lookups.batch(batch) if r["state"] in (JobState.QUEUED, JobState.RUNNING)]
+    if not open_rows:
+        raise UserFacingError(_("These images already ended."), detail=f"batch {batch} has no open job")
+    for row in open_rows:
+        await services.queue.cancel(row, interaction.user.id)
+    log.info("batch %d: %d image(s) cancelled by user %s; their credits are refunded", batch, len(open_rows),
+             interaction.user.id)
+    rows = await services.lookups.batch(batch)
+    done = done_in(interaction.message) if interaction.message is not None else set()
+    said = words(locale_of(job))(_("Cancelled by {member}; no credits were spent for the images not made.",
+                                   member=f"<@{interaction.user.id}>"))
+    if not done:
+        await interaction.response.edit_message(content=said, embed=None, view=None, allowed_mentions=NO_PINGS)
+        return
+    held = held_in(interaction.message, rows) if interaction.message is not None else frozenset()
+    await interaction.response.edit_message(content=said, embed=batch_embed(rows, done, held),
+                                            view=batch_view(rows, done), allowed_mentions=NO_PINGS)

@@ -194,5 +194,5 @@ def result_view(job_id: int, delivery: Delivery | None = None, t: Words | None =
     personal = delivery is not None and delivery.personal
     if delivery is not None and delivery.personal:
         buttons = (RerollButton, EditButton, DetailsButton) + (() if delivery.private else (DeleteButton,))
-    edits = () if personal else edit_buttons(job_id)
+    edits = () if personal else edit_buttons(job_id, t)
     return finished_view(*(button(job_id, t) for button in buttons), *edits)  # type: ignore[arg-type]

@@ -1,0 +1,108 @@
+"""Batches and members' defaults in the ledger, on both backends: a batch is queued whole or not at all,
+its images keep their fair places behind other members' first jobs, and each is refunded alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain import JobState
+from bot.domain.delivery import Delivery
+from bot.storage import Member, Refused, Store
+
+GUILD = 10
+TOKEN = "interaction-token-secret"
+
+
+def member(user_id: int) -> Member:
+    return Member(GUILD, user_id)
+
+
+@pytest.fixture
+async def store(backend):
+    s = await backend.open()
+    yield s
+    assert await s.audit() == [], "the kept totals must always equal the sums of the job rows"
+    await s.close()
+
+
+async def batch(store: Store, who: Member, count: int, *, allowance: int = 100, max_jobs: int = 2,
+                max_queue: int = 500) -> list[int]:
+    return await store.enqueue_batch(
+        who, channel_id=5, model="sdxl", params=[{"prompt": f"{who.user_id}", "seed": n} for n in range(count)],
+        cost=2, default_allowance=allowance, max_jobs=max_jobs, global_cap=None, max_queue=max_queue,
+        deliveries=[Delivery(application_id=1, batch_index=n, batch_size=count) for n in range(count)], token=TOKEN)
+
+
+async def one(store: Store, who: Member) -> int:
+    job, _ = await store.enqueue(who, channel_id=5, model="sdxl", params={"prompt": "x"}, cost=1,
+                                 default_allowance=100, max_jobs=5, global_cap=None, max_queue=500,
+                                 delivery=Delivery(application_id=1), token=TOKEN)
+    return job
+
+
+async def test_a_batch_is_queued_whole_and_counts_as_one_request(store):
+    ids = await batch(store, member(1), 4, max_jobs=1)
+    rows = await store.batch(ids[0])
+    assert [r["id"] for r in rows] == ids
+    assert {r["batch_id"] for r in rows} == {ids[0]}
+    assert [r["delivery"].batch_index for r in rows] == [0, 1, 2, 3]
+    assert all(r["state"] == JobState.QUEUED and r["cost"] == 2 for r in rows)
+    assert (await store.snapshot(member(1), default_allowance=100)).used == 8, "the whole cost reserved at once"
+    assert await store.batch(ids[0] + 1000) == []
+
+
+@pytest.mark.parametrize(("allowance", "reason"), [(7, Refused.CREDITS), (100, Refused.JOBS)])
+async def test_a_batch_that_does_not_fit_is_refused_as_one_and_nothing_is_spent(store, allowance, reason):
+    if reason == Refused.JOBS:
+        await one(store, member(1))
+    with pytest.raises(Refused) as refused:
+        await batch(store, member(1), 4, allowance=allowance, max_jobs=1)
+    assert refused.value.reason == reason
+    assert refused.value.snapshot.used == (1 if reason == Refused.JOBS else 0), "the snapshot before the batch"
+    snap = await store.snapshot(member(1), default_allowance=allowance)
+    assert snap.used == (1 if reason == Refused.JOBS else 0), "all or nothing"
+    assert len(await store.queue_positions()) == (1 if reason == Refused.JOBS else 0)
+
+
+async def test_a_batch_too_long_for_the_queue_is_refused(store):
+    with pytest.raises(Refused) as refused:
+        await batch(store, member(1), 4, max_queue=3)
+    assert refused.value.reason == Refused.QUEUE
+    assert await store.queue_positions() == {}
+
+
+async def test_a_batch_does_not_jump_ahead_of_other_members_first_jobs(store):
+    ids = await batch(store, member(1), 4)
+    other = await one(store, member(2))  # queued after the whole batch
+    order = []
+    while (job := await store.claim()) is not None:
+        order.append(job["id"])
+        await store.succeed(job["id"], "u")
+    assert order == [ids[0], other, *ids[1:]], "the other member's first job runs right after the batch's first"
+
+
+async def test_each_image_of_a_batch_is_refunded_alone(store):
+    ids = await batch(store, member(1), 4)
+    for expected in ids:
+        job = await store.claim()
+        assert job is not None and job["id"] == expected
+        if expected == ids[2]:
+            await store.fail(expected, "Pixazo said no")
+        else:
+            await store.succeed(expected, "u")
+    assert (await store.snapshot(member(1), default_allowance=100)).used == 6, "3 charged, 1 refunded"
+
+
+async def test_member_defaults_are_kept_per_server_and_reset(store):
+    assert await store.member_defaults(GUILD, 1) == {}
+    await store.set_member_default(GUILD, 1, "model", "sd3")
+    await store.set_member_default(GUILD, 1, "count", 4)
+    await store.set_member_default(GUILD, 1, "private", True)
+    await store.set_member_default(GUILD + 1, 1, "model", "sdxl")
+    await store.set_member_default(GUILD, 1, "count", 2)
+    assert await store.member_defaults(GUILD, 1) == {"model": "sd3", "count": 2, "private": True}
+    await store.set_member_default(GUILD, 1, "model", None)
+    assert await store.member_defaults(GUILD, 1) == {"count": 2, "private": True}
+    assert await store.reset_member_defaults(GUILD, 1) == 2
+    assert await store.member_defaults(GUILD, 1) == {}
+    assert await store.member_defaults(GUILD + 1, 1) == {"model": "sdxl"}, "another server's are its own"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -38,6 +39,7 @@ from bot.services.validation import prepare
 from bot.ui import presses
 from bot.ui.edit_forms import chosen, outpaint_form, region_form, uploaded
 from bot.ui.items.base import Form, Interaction, Press
+from bot.ui.loop import only_me_here
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import admit, member_of, submit
 
@@ -85,6 +87,7 @@ async def run_edit(interaction: Interaction, plan: Plan, prompt: str, source: Up
     the loop, posted to the member, and the job queued with their links."""
     edits = interaction.client.services.edits
     admission = await admit(interaction, prepare(INPAINT, {"prompt": prompt}))
+    admission = replace(admission, only_me=await only_me_here(interaction))  # "only me": the result too
     declared = edits.precheck(source, mask)
     await interaction.response.defer(thinking=True, ephemeral=True)
     composed = await edits.compose(member_of(interaction), plan, source, declared, mask=mask)

@@ -152,3 +152,24 @@ async def test_config_show_names_the_imagine_model_and_the_styles(harness):
     shown = fields["/imagine and styles (6)"]
     assert shown.startswith("model /sd3; results only to a member who asks: not offered. Styles: ")
     assert "noir" in shown and "watercolor" in shown
+
+
+async def test_a_result_only_to_me_zooms_out_to_the_member_alone(harness):
+    """The edits are on a result only the member sees (they can press them there): Zoom Out 2× sends the
+    canvas and the new result to the member alone as well, with its own edits."""
+    from tests.test_edits_e2e import INPAINT_PATH, open_form, submitted
+
+    harness.discord.signed_urls = True  # Discord's own links: signed, expiring, ephemeral uploads
+    await config(harness, "imagine", {"private_results": "on"})
+    await settings(harness, "set", {"only_me": "on"})
+    _, result = await harness.answer("sdxl", {"prompt": PROMPT}, user_id=USER)
+    assert is_ephemeral(result) and buttons(result)["Zoom Out 2×"].startswith("result:zoom-2:")
+    opened = await open_form(harness, harness.discord.messages[result["id"]], "Zoom Out 2×", user_id=USER)
+    _, hosted, posted = await submitted(harness, opened)
+    assert is_ephemeral(hosted) and [a["filename"] for a in hosted["attachments"]] == ["canvas.jpg", "mask.png"]
+    assert is_ephemeral(posted) and posted["embeds"], "the zoomed result is the member's alone too"
+    assert buttons(posted)["Zoom Out 2×"].startswith("result:zoom-2:")
+    call = harness.pixazo.requests[-1]
+    assert call.path == INPAINT_PATH and call.json["imageUrl"] == hosted["attachments"][0]["url"]
+    *_, edit = await finished(harness, 2)
+    assert (edit["model"], edit["state"], edit["cost"]) == ("inpaint", JobState.SUCCEEDED, 2)

@@ -219,7 +219,7 @@ def test_every_extension_loads_and_command_names_are_unique():
     names = asyncio.run(load())
     assert len(names) == len(set(names))
     assert set(names) == {"sd3", "sd35-large", "sdxl", "sdxl-lightning", "inpaint", "imagine", "settings", "quota",
-                          "quotas", "history", "forget", "help", "config"}
+                          "quotas", "history", "forget", "help", "config", "Inpaint this…", "Zoom out this"}
 
 
 async def test_a_refused_token_is_one_clear_line(tmp_path, fake_discord, fake_pixazo):

@@ -106,13 +106,16 @@ class GenerationService:
         self._closing = asyncio.Event()
 
     async def execute(self, job_id: int, prepared: Prepared, member: Member, *, deliver: Deliver, cost: int,
-                      started: float, requeue: Callable[[], bool]) -> Outcome | None:
+                      started: float, requeue: Callable[[], bool],
+                      inputs: Callable[[Prepared], Awaitable[Prepared]] | None = None) -> Outcome | None:
         """Run a job the queue claimed (its row is running): call Pixazo, deliver, settle.
 
         `started` (monotonic) is the claim: the job deadline bounds the Pixazo call, not the wait.
         Cancelled (a shutdown's grace ran out, or a member's Cancel): when `requeue()` says so, the
         job goes back to the head of the queue instead of being refunded. Returns None then."""
         try:
+            if inputs is not None:  # an inpainting job's input links, working again if they expired
+                prepared = await inputs(prepared)
             image = await self._generate(prepared, started, on_start=_nothing)
             # Only what the result's embed shows; a ledger that can't answer now is waited for (the
             # image is in hand), like a settle, rather than failing a job that Pixazo made.
@@ -245,7 +248,8 @@ class GenerationService:
                 return await self._pixazo.generate(prepared.model, prepared.payload, on_start=on_start,
                                                    use_stream=self._settings.pixazo_use_stream_endpoints)
         except PixazoError as exc:
-            raise PixazoFailed(exc) from exc
+            model = prepared.model
+            raise PixazoFailed(exc, tuple(f for f in (model.image_field, model.mask_field) if f)) from exc
         except TimeoutError:
             raise PixazoFailed(PixazoTimeout(
                 self._settings.job_deadline_seconds,

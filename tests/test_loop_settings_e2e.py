@@ -173,3 +173,17 @@ async def test_a_result_only_to_me_zooms_out_to_the_member_alone(harness):
     assert call.path == INPAINT_PATH and call.json["imageUrl"] == hosted["attachments"][0]["url"]
     *_, edit = await finished(harness, 2)
     assert (edit["model"], edit["state"], edit["cost"]) == ("inpaint", JobState.SUCCEEDED, 2)
+
+
+async def test_a_reroll_of_a_result_only_to_me_is_the_members_alone_too(harness):
+    """Reroll runs again for whoever pressed: on a result only the member sees, that is the member, and the
+    new result follows their "only me" as the first did."""
+    await config(harness, "imagine", {"private_results": "on"})
+    await settings(harness, "set", {"only_me": "on"})
+    _, result = await harness.answer("sdxl", {"prompt": PROMPT}, user_id=USER)
+    assert is_ephemeral(result)
+    click = await harness.discord.click(harness.discord.messages[result["id"]], buttons(result)["Reroll"],
+                                        user_id=USER)
+    assert is_ephemeral((await click.wait_callback()).get("data", {})), "even its 'thinking…' is the member's alone"
+    posted = await click.wait_followup()
+    assert is_ephemeral(posted) and posted["embeds"], "the reroll is the member's alone too"

@@ -26,6 +26,7 @@ from bot.ui.cdn import fresh_links
 from bot.ui.forms import REASON_MAX, edit_form, report_form
 from bot.ui.i18n import for_member
 from bot.ui.items.base import Form, Interaction, Press, finished_view
+from bot.ui.loop import only_me_here
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import admit, member_of, submit
 
@@ -94,7 +95,8 @@ async def run_again(interaction: Interaction, job: JobRecord, model: Model, opti
     """Run it for whoever pressed: checked like a slash command (a refusal costs nothing), then queued."""
     # Checked for whoever pressed, in this channel, before the defer, so a refusal is ephemeral.
     prepared = prepare(model, options)
-    admission = await admit(interaction, prepared)
+    # "Only me" follows the presser, as on a slash command: a reroll of a private result stays private.
+    admission = replace(await admit(interaction, prepared), only_me=await only_me_here(interaction))
     if model.kind is not Kind.INPAINT:
         await interaction.response.defer(thinking=True, ephemeral=admission.private)
         await submit(interaction, prepared, admission, note=note)

@@ -193,7 +193,7 @@ async def test_commands_sync_only_when_they_change(tmp_path, fake_discord, fake_
     # A new target (global instead of the dev guild) is synced.
     global_settings = make_settings(tmp_path, fake_discord, fake_pixazo, dev_guild_id=None)
     # The dev guild's copies are cleared, or members there would see every command twice.
-    await run_until(global_settings, lambda: put_count(fake_discord) == 3)
+    await run_until(global_settings, lambda: put_count(fake_discord) == 3 and '"global"' in state_file.read_text())
     assert {c["name"] for c in fake_discord.synced[None]} >= {"sdxl", "quota"}
     assert fake_discord.synced[GUILD_ID] == []
 

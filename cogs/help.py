@@ -106,6 +106,13 @@ class Help(commands.Cog):
                         inline=False)
         embed.add_field(name=t(_("The buttons on a result")), value=t(PERSONAL_BUTTONS if member.personal else BUTTONS),
                         inline=False)
+        if not member.personal:
+            inpaint = credits(view.costs.get("inpaint", 0))
+            embed.add_field(name="Push a picture further", value=(
+                "Under every result: Zoom Out 1.5× or 2× (the picture smaller, a new border painted around it), Pan "
+                "← → ↑ ↓ (half as much again that way), Vary Region (repaint a half, the centre, the border or the "
+                "white of your own mask). On any message with a picture, yours too: Apps ▸ Inpaint this… or Apps ▸ "
+                f"Zoom out this. Each opens a form with the prompt, and costs {inpaint}, as /inpaint."), inline=False)
         retention = settings.history_retention_days
         kept = (_("Your prompts and settings, for /history and the buttons, for {days} days. /forget clears them now.",
                   days=retention) if retention else

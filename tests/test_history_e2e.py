@@ -118,8 +118,8 @@ async def test_help_lists_every_command_each_cost_and_your_credits(harness):
     await make_jobs(harness, 1)
     reply = await ask(harness, "help")
     fields = {f["name"]: f["value"] for f in reply["embeds"][0]["fields"]}
-    synced = {c["name"] for c in harness.discord.synced[GUILD_ID]} if GUILD_ID in harness.discord.synced else {
-        c["name"] for c in harness.discord.synced[None]}
+    commands = harness.discord.synced.get(GUILD_ID) or harness.discord.synced[None]
+    synced = {c["name"] for c in commands if c.get("type", 1) == 1}  # slash commands; message menus below
     admin = {"config", "quotas"}
     for name in synced - admin:
         assert f"/{name}:" in fields["Commands"]
@@ -133,6 +133,11 @@ async def test_help_lists_every_command_each_cost_and_your_credits(harness):
     assert all(button in fields["The buttons on a result"] for button in ("Reroll", "Edit", "Details", "Delete",
                                                                            "Report"))
     assert "90 days" in fields["What the bot keeps"]
+    menus = {c["name"] for c in commands if c.get("type") == 3}
+    assert menus == {"Inpaint this…", "Zoom out this"}
+    assert all(f"Apps ▸ {menu}" in fields["Push a picture further"] for menu in menus)
+    assert all(button in fields["Push a picture further"] for button in ("Zoom Out 1.5×", "Pan ←", "Vary Region"))
+    assert "costs 2 credits" in fields["Push a picture further"]
 
 
 async def test_the_retention_sweep_at_start_clears_jobs_older_than_the_setting(tmp_path, fake_discord, fake_pixazo):

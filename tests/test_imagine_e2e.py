@@ -6,8 +6,10 @@ between the batch and the presses."""
 from __future__ import annotations
 
 import asyncio
+import io
 
 import pytest
+from PIL import Image, ImageChops
 
 from bot.domain import JobState
 from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
@@ -246,7 +248,10 @@ async def test_a_batch_asked_in_german_is_worded_in_german_its_use_too(harness):
     await press.wait_callback()
     result = await press.wait_followup()
     assert result["content"] == f"Bild 2 der Serie #{rows[0]['id']}"
-    assert set(buttons(result)) == {"Reroll", "Bearbeiten", "Details", "Löschen", "Melden"}
+    # the image alone is a result like any other: its edits too, in German
+    assert set(buttons(result)) == {"Reroll", "Bearbeiten", "Details", "Löschen", "Melden", "Herauszoomen 1,5×",
+                                    "Herauszoomen 2×", "Bereich variieren", "Schwenken ←", "Schwenken →",
+                                    "Schwenken ↑", "Schwenken ↓"}
     assert embed_fields(result)["Seed"] == "101"
 
     stranger = await harness.discord.click(message, labels["1 verwenden"], user_id=4999, locale="de")
@@ -256,3 +261,38 @@ async def test_a_batch_asked_in_german_is_worded_in_german_its_use_too(harness):
     helped = await harness.invoke("help", {}, user_id=USER, locale="de")
     fields = embed_fields((await helped.wait_callback())["data"])
     assert "„Alle neu würfeln“" in fields["Mehrere auf einmal, eins auswählen"]
+
+
+async def test_zoom_out_on_a_batch_images_use_paints_that_image(harness):
+    """Use on a batch's second image, then Zoom Out 2× on the result it posted: the form with the batch's
+    prompt, the canvas of that image at the middle of a mask white all around it, a new public result
+    with the edits of its own, and the zoom charged as an inpainting."""
+    from tests.test_edits_e2e import INPAINT_PATH, grey, open_form, submitted, white_exactly_in
+
+    harness.discord.signed_urls = True  # Discord's own links: signed, expiring, ephemeral uploads
+    interaction, rows = await imagine(harness, count=2, seed=100)
+    await eventually(lambda: len((interaction.original or {}).get("attachments") or []) == 2, timeout=5)
+    press = await harness.discord.click(interaction.original, buttons(interaction.original)["Use 2"], user_id=USER)
+    await press.wait_callback()
+    used = harness.discord.messages[(await press.wait_followup())["id"]]
+    assert embed_fields(used)["Seed"] == "101"
+
+    opened = await open_form(harness, used, "Zoom Out 2×", user_id=USER)
+    assert harness.discord.modal_values(opened) == {"Prompt": PROMPT}, "the batch's prompt, prefilled"
+    _, hosted, posted = await submitted(harness, opened)
+    assert is_ephemeral(hosted) and [a["filename"] for a in hosted["attachments"]] == ["canvas.jpg", "mask.png"]
+    assert not is_ephemeral(posted) and buttons(posted)["Zoom Out 2×"].startswith("result:zoom-2:")
+
+    call = harness.pixazo.requests[-1]
+    assert call.path == INPAINT_PATH and call.json["prompt"] == PROMPT
+    image, mask = call.inputs["imageUrl"], call.inputs["maskUrl"]
+    width, height = image.size
+    keep = (width // 4, height // 4, width - width // 4, height - height // 4)
+    assert mask.size == image.size and white_exactly_in(grey(mask.data), keep)
+    (second,) = [c for c in harness.pixazo.requests[:2] if c.json["seed"] == 101]
+    source = Image.open(io.BytesIO(harness.pixazo.images[second.image_url])).convert("RGB")
+    kept = Image.open(io.BytesIO(image.data)).convert("RGB").crop(keep).resize(source.size)
+    assert max(high for _, high in ImageChops.difference(kept, source).getextrema()) < 24, "image 2, kept"
+
+    *_, edit = await settled(harness, USER, 3)
+    assert (edit["model"], edit["state"], edit["cost"]) == ("inpaint", "succeeded", 2)

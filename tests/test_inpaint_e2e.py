@@ -137,7 +137,9 @@ async def test_mask_gone_by_the_time_pixazo_fetches_it(harness):
                            "content_type": "image/png", "width": 512, "height": 384}
     _, message = await harness.answer("inpaint", {"prompt": PROMPT}, attachments=attachments)
     assert is_ephemeral(message)
-    assert "Pixazo refused this request" in message["content"] and "maskUrl" in message["content"]
+    said = message["content"]
+    assert "Pixazo could not fetch the picture or the mask from Discord" in said and "maskUrl" in said
+    assert "No credits were spent." in said and "http" not in said, "the link itself is of no use to the member"
     ((state, _, _),) = await jobs(harness)
     assert state == "failed", "the credits came back"
 

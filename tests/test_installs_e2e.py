@@ -29,6 +29,7 @@ PROMPT = "a lighthouse at dusk"
 MEMBER_COMMANDS = {"sd3", "sd35-large", "sdxl", "sdxl-lightning", "inpaint", "imagine", "settings", "quota", "history",
                    "forget", "help"}
 ADMIN_COMMANDS = {"config", "quotas"}
+SERVER_MENUS = {"Inpaint this…", "Zoom out this"}  # message menus: a server's, as the edits under its results
 
 
 @pytest.fixture
@@ -59,10 +60,10 @@ async def settled(ledger, *states: str, guild_id: int = PERSONAL) -> None:
 
 async def test_members_commands_install_on_accounts_and_work_in_dms_admin_commands_do_not(harness):
     synced = {c["name"]: c for c in harness.discord.synced[None]}
-    assert set(synced) == MEMBER_COMMANDS | ADMIN_COMMANDS
+    assert set(synced) == MEMBER_COMMANDS | ADMIN_COMMANDS | SERVER_MENUS
     for name in MEMBER_COMMANDS:
         assert (synced[name]["integration_types"], synced[name]["contexts"]) == ([0, 1], [0, 1, 2]), name
-    for name in ADMIN_COMMANDS:
+    for name in ADMIN_COMMANDS | SERVER_MENUS:
         assert (synced[name]["integration_types"], synced[name]["contexts"]) == ([0], [0]), name
     # Discord offers them only where a server's install reaches; a raw client is answered all the same.
     for where in ({"guild_id": ELSEWHERE, "user_install": True}, {"dm": True}, {"context": 2, "user_install": True}):

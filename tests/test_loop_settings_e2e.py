@@ -166,3 +166,38 @@ async def test_a_change_of_defaults_is_seen_by_the_very_next_command(harness):
     await harness.answer("imagine", {"prompt": PROMPT}, user_id=USER)
     rows = sorted(await finished(harness, 5), key=lambda r: r["id"])
     assert [r["model"] for r in rows] == ["sdxl", "sd3", "sd3", "sd3", "sdxl"]
+
+
+async def test_a_result_only_to_me_zooms_out_to_the_member_alone(harness):
+    """The edits are on a result only the member sees (they can press them there): Zoom Out 2× sends the
+    canvas and the new result to the member alone as well, with its own edits."""
+    from tests.test_edits_e2e import INPAINT_PATH, open_form, submitted
+
+    harness.discord.signed_urls = True  # Discord's own links: signed, expiring, ephemeral uploads
+    await config(harness, "imagine", {"private_results": "on"})
+    await settings(harness, "set", {"only_me": "on"})
+    _, result = await harness.answer("sdxl", {"prompt": PROMPT}, user_id=USER)
+    assert is_ephemeral(result) and buttons(result)["Zoom Out 2×"].startswith("result:zoom-2:")
+    opened = await open_form(harness, harness.discord.messages[result["id"]], "Zoom Out 2×", user_id=USER)
+    _, hosted, posted = await submitted(harness, opened)
+    assert is_ephemeral(hosted) and [a["filename"] for a in hosted["attachments"]] == ["canvas.jpg", "mask.png"]
+    assert is_ephemeral(posted) and posted["embeds"], "the zoomed result is the member's alone too"
+    assert buttons(posted)["Zoom Out 2×"].startswith("result:zoom-2:")
+    call = harness.pixazo.requests[-1]
+    assert call.path == INPAINT_PATH and call.json["imageUrl"] == hosted["attachments"][0]["url"]
+    *_, edit = await finished(harness, 2)
+    assert (edit["model"], edit["state"], edit["cost"]) == ("inpaint", JobState.SUCCEEDED, 2)
+
+
+async def test_a_reroll_of_a_result_only_to_me_is_the_members_alone_too(harness):
+    """Reroll runs again for whoever pressed: on a result only the member sees, that is the member, and the
+    new result follows their "only me" as the first did."""
+    await config(harness, "imagine", {"private_results": "on"})
+    await settings(harness, "set", {"only_me": "on"})
+    _, result = await harness.answer("sdxl", {"prompt": PROMPT}, user_id=USER)
+    assert is_ephemeral(result)
+    click = await harness.discord.click(harness.discord.messages[result["id"]], buttons(result)["Reroll"],
+                                        user_id=USER)
+    assert is_ephemeral((await click.wait_callback()).get("data", {})), "even its 'thinking…' is the member's alone"
+    posted = await click.wait_followup()
+    assert is_ephemeral(posted) and posted["embeds"], "the reroll is the member's alone too"

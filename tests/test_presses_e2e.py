@@ -36,6 +36,13 @@ BUTTONS = {
     "result:details:{job}": IMAGE,
     "result:delete:{job}": IMAGE,
     "result:report:{job}": IMAGE,
+    "result:zoom-1.5:{job}": IMAGE,
+    "result:zoom-2:{job}": IMAGE,
+    "result:pan-left:{job}": IMAGE,
+    "result:pan-right:{job}": IMAGE,
+    "result:pan-up:{job}": IMAGE,
+    "result:pan-down:{job}": IMAGE,
+    "result:vary:{job}": IMAGE,
     "batch:use:{job}": IMAGE,
     "batch:reroll:{job}": IMAGE,
     "review:approve:{review}": REVIEW,
@@ -53,6 +60,9 @@ BUTTONS = {
 FORMS = {
     "result:edit-modal:{job}": ({"prompt": "a made-up edit", "other": ""}, IMAGE),
     "result:report-modal:{job}": ({"reason": "made up"}, IMAGE),
+    "result:zoom-1.5-form:{job}": ({"prompt": "made up"}, IMAGE),
+    "result:pan-up-form:{job}": ({"prompt": "made up"}, IMAGE),
+    "result:vary-form:{job}": ({"prompt": "made up"}, IMAGE),
     "review:reject-modal:{review}": ({"reason": "made up"}, REVIEW),
     "appeal:deny-form:{appeal}": ({"reason": "made up"}, REQUEST),
 }

@@ -193,7 +193,7 @@ async def test_commands_sync_only_when_they_change(tmp_path, fake_discord, fake_
     # A new target (global instead of the dev guild) is synced.
     global_settings = make_settings(tmp_path, fake_discord, fake_pixazo, dev_guild_id=None)
     # The dev guild's copies are cleared, or members there would see every command twice.
-    await run_until(global_settings, lambda: put_count(fake_discord) == 3)
+    await run_until(global_settings, lambda: put_count(fake_discord) == 3 and '"global"' in state_file.read_text())
     assert {c["name"] for c in fake_discord.synced[None]} >= {"sdxl", "quota"}
     assert fake_discord.synced[GUILD_ID] == []
 
@@ -219,7 +219,7 @@ def test_every_extension_loads_and_command_names_are_unique():
     names = asyncio.run(load())
     assert len(names) == len(set(names))
     assert set(names) == {"sd3", "sd35-large", "sdxl", "sdxl-lightning", "inpaint", "imagine", "settings", "quota",
-                          "quotas", "history", "forget", "help", "config"}
+                          "quotas", "history", "forget", "help", "config", "Inpaint this…", "Zoom out this"}
 
 
 async def test_a_refused_token_is_one_clear_line(tmp_path, fake_discord, fake_pixazo):

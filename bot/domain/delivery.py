@@ -38,6 +38,9 @@ class Delivery(BaseModel):
     style: str | None = None  # the server style the prompt was put through
     from_defaults: tuple[str, ...] = ()  # the options the member's or the server's defaults filled in
     locale: str = "en-US"  # the member's Discord locale: their result, notices and failures are in it
+    # The interaction's own message holds the job's inputs (an edit's canvas and mask, which Pixazo fetches
+    # from it): the result is posted as a new message, never over that one.
+    holds_inputs: bool = False
 
     @property
     def upload_limit(self) -> int:

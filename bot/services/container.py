@@ -15,6 +15,7 @@ from bot.moderation.image_check import ImageCheck
 from bot.services.appeals import AppealDesk
 from bot.services.audit import AuditLog
 from bot.services.audit_feed import AuditFeed
+from bot.services.edits import Edits
 from bot.services.generation import GenerationService
 from bot.services.history import History
 from bot.services.image_check import ImageChecks
@@ -40,6 +41,7 @@ class Services:
     queue: QueueRunner
     requests: Requests
     inpaint: Inpainter
+    edits: Edits
     results: Results
     reviews: ReviewDesk
     appeals: AppealDesk
@@ -63,7 +65,8 @@ def build_services(settings: Settings, store: Store, generation: GenerationServi
     detector = ImageCheck(settings.image_check_classes, enabled=settings.image_check)
     return Services(
         quotas=quotas, moderation=moderation, generation=generation, queue=queue, requests=requests,
-        inpaint=Inpainter(settings, session, offload, quotas), results=Results(store),
+        inpaint=Inpainter(settings, session, offload, quotas), edits=Edits(settings, session, offload, quotas),
+        results=Results(store),
         reviews=ReviewDesk(store, moderation), appeals=AppealDesk(settings, store, moderation, requests),
         history=History(store, forgotten=imagine.forgotten), audit_log=AuditLog(store),
         audit_feed=AuditFeed(store, moderation, interval=settings.audit_post_interval_seconds,

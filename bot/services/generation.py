@@ -112,7 +112,8 @@ class GenerationService:
         self._closing = asyncio.Event()
 
     async def execute(self, job_id: int, prepared: Prepared, member: Member, *, deliver: Deliver, ready: Ready,
-                      record: Record, cost: int, started: float, requeue: Callable[[], bool]) -> Outcome | None:
+                      record: Record, cost: int, started: float, requeue: Callable[[], bool],
+                      inputs: Callable[[Prepared], Awaitable[Prepared]] | None = None) -> Outcome | None:
         """Run a job the queue claimed (its row is running): call Pixazo, deliver, settle.
 
         `started` (monotonic) is the claim: the job deadline bounds the Pixazo call, not the wait.
@@ -121,6 +122,8 @@ class GenerationService:
         Cancelled (a shutdown's grace ran out, or a member's Cancel): when `requeue()` says so, the
         job goes back to the head of the queue instead of being refunded. Returns None then."""
         try:
+            if inputs is not None:  # an inpainting job's input links, working again if they expired
+                prepared = await inputs(prepared)
             image = await self._generate(prepared, started, on_start=_nothing)
             # A ledger that can't answer now is waited for (the image is in hand), like a settle, rather
             # than failing a job that Pixazo made.
@@ -264,7 +267,8 @@ class GenerationService:
                 return await self._pixazo.generate(prepared.model, prepared.payload, on_start=on_start,
                                                    use_stream=self._settings.pixazo_use_stream_endpoints)
         except PixazoError as exc:
-            raise PixazoFailed(exc) from exc
+            model = prepared.model
+            raise PixazoFailed(exc, tuple(f for f in (model.image_field, model.mask_field) if f)) from exc
         except TimeoutError:
             raise PixazoFailed(PixazoTimeout(
                 self._settings.job_deadline_seconds,

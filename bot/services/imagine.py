@@ -92,9 +92,14 @@ def plan(asked: Asked, defaults: dict[str, Any], config: GuildConfig, *, max_cou
         if is_blank(own):
             raise InvalidInput(EMPTY_PROMPT)
         options["prompt"] = apply_style(template, own)
-    private = bool(default("private", bool(defaults.get("private")) and bool(config.get(PRIVATE_RESULTS))))
+    private = bool(default("private", only_me(defaults, config)))
     return Plan(prepare_count(model, options, _count(1 if count is None else count, max_count), rng=rng), name,
                 tuple(sorted(used, key=DEFAULT_NAMES.index)), private)
+
+
+def only_me(defaults: dict[str, Any], config: GuildConfig) -> bool:
+    """The member's "results only to me" (/settings), where the server allows it."""
+    return bool(defaults.get("private")) and bool(config.get(PRIVATE_RESULTS))
 
 
 def _model(asked: Asked, defaults: dict[str, Any], config: GuildConfig, used: list[str]) -> Model:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -108,6 +109,11 @@ async def check_upload(session: aiohttp.ClientSession, offload: Offload, upload:
                              "in a minute.", name=name), detail=f"{name}: {exc}") from None
 
 
+async def download(session: aiohttp.ClientSession, upload: Upload, *, max_bytes: int, timeout: float) -> bytes:
+    """The file's bytes from Discord, capped at `max_bytes`; the member's sentence when that fails."""
+    return await _download(session, upload, _name(upload), max_bytes, timeout)
+
+
 async def _download(session: aiohttp.ClientSession, upload: Upload, name: Text, max_bytes: int,
                     timeout: float) -> bytes:
     try:
@@ -126,11 +132,13 @@ async def _download(session: aiohttp.ClientSession, upload: Upload, name: Text, 
                            detail=f"GET {upload.url}: {type(exc).__name__}: {exc}") from exc
 
 
-def inspect(data: bytes, upload: Upload, declared: str) -> Checked:
+def inspect(data: bytes, upload: Upload, declared: str,
+            decoded: Callable[[Image.Image], object] | None = None) -> Checked:
     """Blocking: format, size as displayed and (for masks) grey range. Runs on the image pool only.
 
     Memory is bounded by MAX_PIXELS: the size is read from the header and refused before any pixel
-    is decoded; JPEGs are decoded at a quarter scale in grey, since no check needs more.
+    is decoded; JPEGs are decoded at a quarter scale in grey, since no check needs more, unless
+    `decoded` wants the picture itself: it is then handed the whole decoded image, which it may copy.
     """
     name = _name(upload)
     actual = sniff(data)
@@ -145,9 +153,11 @@ def inspect(data: bytes, upload: Upload, declared: str) -> Checked:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             _check_pixels(upload, width, height)
-            if image.format == "JPEG":
+            if image.format == "JPEG" and decoded is None:
                 image.draft("L", (-(-width // MASK_REDUCE), -(-height // MASK_REDUCE)))
             image.load()  # a truncated or damaged file fails here, not at Pixazo
+            if decoded is not None:
+                decoded(image)
             orientation = int(image.getexif().get(ExifTags.Base.Orientation, 1) or 1)
             extrema = _grey_range(image, width) if upload.role == "mask" else None
     except Image.DecompressionBombError as exc:

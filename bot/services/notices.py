@@ -39,6 +39,8 @@ class Courier(Protocol):
 
     async def tell(self, job: JobRecord, text: Text | str, *, noticed: bool) -> None: ...
 
+    async def fresh_links(self, urls: list[str]) -> list[str]: ...
+
 
 @dataclass
 class Notice:

@@ -4,6 +4,8 @@ says so, once."""
 
 from __future__ import annotations
 
+import re
+
 from bot.core.errors import UserFacingError
 from bot.core.i18n import Text, _
 from bot.core.text import end_sentence
@@ -25,6 +27,7 @@ from bot.pixazo.errors import (
 # whole refusal must stay far below Discord's 2000-character message limit.
 SHOWN_MAX = 200
 NOTHING_SPENT = _("{sentence} No credits were spent.")
+_LINK = re.compile(r"https?://\S+")  # the links Pixazo names in a refusal: long, signed, of no use to a member
 
 _ANSWERS = {
     Problem.FAR_TOO_LARGE: _("Pixazo returned an image far larger than any model makes, too large to check and post."),
@@ -70,7 +73,10 @@ def _timeout(exc: PixazoTimeout) -> Text:
     return _("Pixazo did not answer within {seconds} seconds, so the request was dropped.", seconds=shown)
 
 
-def _rejected(exc: PixazoRejected) -> Text:
+def _rejected(exc: PixazoRejected, inputs: tuple[str, ...]) -> Text:
+    if exc.reason and any(field in exc.reason for field in inputs):  # the image or mask it could not fetch
+        return _("Pixazo could not fetch the picture or the mask from Discord (the files were removed, or Discord "
+                 "stopped serving them): {reason}.", reason=literal(_LINK.sub("…", exc.reason), 120))
     if not exc.reason:
         return _("Pixazo refused this request.")
     reason = literal(exc.reason)
@@ -79,18 +85,19 @@ def _rejected(exc: PixazoRejected) -> Text:
     return _("Pixazo refused this request: {reason}.", reason=reason)
 
 
-def sentence(exc: PixazoError) -> str:
+def sentence(exc: PixazoError, inputs: tuple[str, ...] = ()) -> str:
     """The member's sentence in English (the log's and the tests' view of `said`)."""
-    return str(said(exc))
+    return str(said(exc, inputs))
 
 
-def said(exc: PixazoError) -> Text:
-    """The member's sentence for a failed Pixazo call, ending in "No credits were spent."."""
+def said(exc: PixazoError, inputs: tuple[str, ...] = ()) -> Text:
+    """The member's sentence for a failed Pixazo call, ending in "No credits were spent.". `inputs`: the
+    fields of the links Pixazo fetches (inpainting's image and mask), named by a refusal it could not fetch."""
     if isinstance(exc, PixazoAuthError):
         return _("Pixazo refused the bot's API key. The bot's operator needs to fix its configuration; "
                  "no credits were spent.")
     if isinstance(exc, PixazoRejected):
-        told = _rejected(exc)
+        told = _rejected(exc, inputs)
     elif isinstance(exc, PixazoNotFound):
         told = _("Pixazo does not know this model's address (404). The bot's operator should check PIXAZO_BASE_URL.")
     elif isinstance(exc, PixazoBusy):
@@ -113,6 +120,6 @@ def said(exc: PixazoError) -> Text:
 class PixazoFailed(UserFacingError):
     """A failed Pixazo call, worded for the member; the client's error is its __cause__."""
 
-    def __init__(self, exc: PixazoError) -> None:
-        super().__init__(said(exc), detail=exc.detail)
+    def __init__(self, exc: PixazoError, inputs: tuple[str, ...] = ()) -> None:
+        super().__init__(said(exc, inputs), detail=exc.detail)
         self.log_level = exc.log_level

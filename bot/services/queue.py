@@ -5,8 +5,7 @@ job whenever one of its slots is free, so several processes sharing one PostgreS
 Everything a job needs to run and be delivered is in its row, so a restart loses nothing: waiting
 jobs stay queued, and a call a crash cut short runs once more (the store's recovery).
 
-The `Courier` (the Discord side) edits the members' messages: the result, the failure, and the
-waiting notices (bot/services/notices.py).
+The `Courier` (the Discord side): the result, the failure, the waiting notices (notices.py), fresh links.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from bot.services.job_ends import (
     discarded,
     unsettled,
 )
-from bot.services.job_rows import member_of_job, prepared_of
+from bot.services.job_rows import member_of_job, prepared_of, with_fresh_inputs
 from bot.services.leases import Leases
 from bot.services.notices import Courier, Notice, Notices
 from bot.services.quotas import Quotas
@@ -247,7 +246,8 @@ class QueueRunner:
             await self._generation.execute(job_id, prepared, member, deliver=deliver,
                                            ready=lambda: self._ready(job_id, member),
                                            record=lambda posted: generation_entry(job, posted), cost=job["cost"],
-                                           started=started, requeue=lambda: job_id not in self._cancelled)
+                                           started=started, requeue=lambda: job_id not in self._cancelled,
+                                           inputs=lambda asked: with_fresh_inputs(asked, courier))
             outcome = "succeeded"
         except Discarded:
             outcome = None

@@ -73,7 +73,8 @@ AS_ASKED = Made()  # a request made as the member asked it, with no style or def
 
 
 def make_delivery(prepared: Prepared, requester: Requester, admission: Admission, *, note: str | None = None,
-                  thumbnail_url: str | None = None, made: Made = AS_ASKED, index: int = 0) -> Delivery:
+                  thumbnail_url: str | None = None, holds_inputs: bool = False, made: Made = AS_ASKED,
+                  index: int = 0) -> Delivery:
     """What the queued row keeps to deliver the job without the interaction object (after a restart)."""
     return Delivery(application_id=requester.application_id, prompt=prepared.prompt, shown=prepared.shown,
                     role_ids=requester.member.role_ids, requester=requester.name, avatar_url=requester.avatar_url,
@@ -81,7 +82,7 @@ def make_delivery(prepared: Prepared, requester: Requester, admission: Admission
                     spoiler=admission.spoiler, age_restricted=admission.asker.age_restricted,
                     review=admission.review, personal=requester.member.personal, private=admission.ephemeral_result,
                     style=made.style, from_defaults=made.from_defaults, batch_index=index, batch_size=made.count,
-                    locale=requester.locale)
+                    locale=requester.locale, holds_inputs=holds_inputs)
 
 
 class Requests:
@@ -99,10 +100,11 @@ class Requests:
 
     async def submit(self, prepared: Prepared, requester: Requester, admission: Admission, *, channel_id: int | None,
                      token: str | None, inputs: dict[str, Any] | None = None, note: str | None = None,
-                     thumbnail_url: str | None = None, made: Made = AS_ASKED) -> int:
+                     thumbnail_url: str | None = None, holds_inputs: bool = False, made: Made = AS_ASKED) -> int:
         """Queue the job: credits reserved now (a refusal raises, nothing spent); the queue runs and
         delivers it. `token` is the interaction's (None: the result is a channel post naming the member)."""
-        delivery = make_delivery(prepared, requester, admission, note=note, thumbnail_url=thumbnail_url, made=made)
+        delivery = make_delivery(prepared, requester, admission, note=note, thumbnail_url=thumbnail_url,
+                                 holds_inputs=holds_inputs, made=made)
         return await self._queue.submit(admission.shape(prepared), requester.member, channel_id=channel_id,
                                         delivery=delivery, token=token, inputs=inputs)
 

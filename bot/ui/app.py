@@ -28,8 +28,8 @@ from bot.ui.sync import sync_if_changed
 log = logging.getLogger(__name__)
 
 # Slash commands only: the buttons and forms are registered by the bot itself (bot/ui/items/).
-EXTENSIONS = ("cogs.models", "cogs.inpaint", "cogs.quota", "cogs.quotas", "cogs.history", "cogs.help", "cogs.config",
-              "cogs.imagine")
+EXTENSIONS = ("cogs.models", "cogs.inpaint", "cogs.menus", "cogs.quota", "cogs.quotas", "cogs.history", "cogs.help",
+              "cogs.config", "cogs.imagine")
 
 # The bot never joins voice; don't warn operators about voice libraries it will never need.
 discord.VoiceClient.warn_nacl = False

@@ -172,10 +172,10 @@ class WebhookCourier:
         view = result_view(job["id"], delivery)
         embed, file = await self._message(job, outcome)
         try:
-            if noticed:  # the notice becomes the result
+            if noticed and not delivery.holds_inputs:  # the notice becomes the result
                 posted = await edit_original(webhook, content=note, embed=embed,
                                              attachments=[file] if file else [], view=view)
-            else:  # still "thinking…": the first followup replaces it
+            else:  # still "thinking…" (the first followup replaces it), or a message to keep: a new one
                 kwargs: dict[str, Any] = {"embed": embed, "allowed_mentions": NO_PINGS, "wait": True,
                                           "view": view, "content": note, "ephemeral": delivery.private}
                 if file is not None:
@@ -186,7 +186,25 @@ class WebhookCourier:
                 raise
             raise UserFacingError(_("Discord would not take the finished image, so no credits were spent. "
                                     "Please try again."), detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
+        await self._notice_done(job, webhook, note, noticed=noticed and delivery.holds_inputs)
         return posted.channel.id, posted.id
+
+    @staticmethod
+    async def _notice_done(job: JobRecord, webhook: discord.Webhook, note: str | None, *, noticed: bool) -> None:
+        """The member's message holding the job's inputs showed its waiting notice (and Cancel): it says the
+        picture is posted now, its files kept. A courtesy: the result is posted either way."""
+        if not noticed:
+            return
+        try:
+            await edit_original(webhook, content=f"{note or 'Your picture'}: done, posted below.", view=None)
+        except discord.HTTPException as exc:
+            log.info("job %d: could not update its notice after the result: HTTP %s", job["id"], exc.status)
+
+    async def fresh_links(self, urls: list[str]) -> list[str]:
+        """The job's input links, those Discord's CDN no longer serves (or soon won't) exchanged for fresh ones."""
+        from bot.ui.cdn import fresh_links
+
+        return await fresh_links(self.bot, urls)
 
     async def tell(self, job: JobRecord, said: Text | str, *, noticed: bool) -> None:
         """A private word where the token still works (the public "thinking…" or notice removed first);

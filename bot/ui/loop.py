@@ -9,7 +9,7 @@ from dataclasses import replace
 import discord
 from discord import app_commands
 
-from bot.services.imagine import Asked, plan
+from bot.services.imagine import Asked, only_me, plan
 from bot.services.requests import Made
 from bot.ui.app import PixazoBot
 from bot.ui.installs import scope_of
@@ -28,6 +28,14 @@ async def ask(interaction: discord.Interaction[PixazoBot], asked: Asked) -> None
     admission = replace(await admit(interaction, planned.prepared[0]), only_me=planned.private)
     await interaction.response.defer(thinking=True, ephemeral=admission.private)
     await submit_batch(interaction, planned.prepared, admission, Made(planned.style, planned.from_defaults))
+
+
+async def only_me_here(interaction: discord.Interaction[PixazoBot]) -> bool:
+    """The member's "results only to me" here (their /settings, where this server allows it), for a request
+    that is none of the loop's (an edit of a result, a message menu's)."""
+    member = member_of(interaction)
+    services = interaction.client.services
+    return only_me(await services.imagine.defaults(member), await services.moderation.config(member.guild_id))
 
 
 async def style_choices(interaction: discord.Interaction[PixazoBot], current: str) -> list[app_commands.Choice[str]]:

@@ -71,12 +71,14 @@ async def admit(interaction: discord.Interaction[PixazoBot], prepared: Prepared)
 
 async def submit(interaction: discord.Interaction[PixazoBot], prepared: Prepared, admission: Admission, *,
                  inputs: dict[str, Any] | None = None, original: discord.Attachment | None = None,
-                 note: str | None = None, made: Made = AS_ASKED) -> None:
+                 note: str | None = None, holds_inputs: bool = False, made: Made = AS_ASKED) -> None:
     """Queue the job on this interaction's token: credits reserved now (a refusal raises, nothing spent);
-    the queue runs and delivers it. `note` is shown above the result ("Reroll of job #N")."""
+    the queue runs and delivers it. `note` is shown above the result ("Reroll of job #N"); `holds_inputs`:
+    the interaction's message holds the files Pixazo fetches, so the result comes as a new message."""
     await interaction.client.services.requests.submit(
         prepared, requester_of(interaction), admission, channel_id=interaction.channel_id, token=interaction.token,
-        inputs=inputs, note=note, thumbnail_url=None if original is None else original.url, made=made)
+        inputs=inputs, note=note, thumbnail_url=None if original is None else original.url, holds_inputs=holds_inputs,
+        made=made)
 
 
 async def submit_batch(interaction: discord.Interaction[PixazoBot], prepared: tuple[Prepared, ...],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -18,12 +19,14 @@ from bot.domain import PERSONAL, JobState
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.services import results
-from bot.services.inpaint import ledger_inputs, prepare_inpaint
+from bot.services.inpaint import Upload, ledger_inputs, prepare_inpaint
 from bot.services.validation import clean_text, prepare
 from bot.ui import presses
+from bot.ui.cdn import fresh_links
 from bot.ui.forms import REASON_MAX, edit_form, report_form
 from bot.ui.i18n import for_member
 from bot.ui.items.base import Form, Interaction, Press, finished_view
+from bot.ui.loop import only_me_here
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import admit, member_of, submit
 
@@ -92,7 +95,8 @@ async def run_again(interaction: Interaction, job: JobRecord, model: Model, opti
     """Run it for whoever pressed: checked like a slash command (a refusal costs nothing), then queued."""
     # Checked for whoever pressed, in this channel, before the defer, so a refusal is ephemeral.
     prepared = prepare(model, options)
-    admission = await admit(interaction, prepared)
+    # "Only me" follows the presser, as on a slash command: a reroll of a private result stays private.
+    admission = replace(await admit(interaction, prepared), only_me=await only_me_here(interaction))
     if model.kind is not Kind.INPAINT:
         await interaction.response.defer(thinking=True, ephemeral=admission.private)
         await submit(interaction, prepared, admission, note=note)
@@ -100,9 +104,20 @@ async def run_again(interaction: Interaction, job: JobRecord, model: Model, opti
     # /inpaint: the original attachments, checked again as /inpaint checks them, while Discord serves them.
     uploads = results.inpaint_uploads(model, job)
     await interaction.response.defer(thinking=True, ephemeral=admission.private)
+    uploads = await fresh_uploads(interaction, uploads)
     checked = await interaction.client.services.inpaint.check_again(member_of(interaction), model.key, uploads, note)
     prepared = prepare_inpaint(model, options, *checked)
     await submit(interaction, prepared, admission, inputs=ledger_inputs(*checked), note=note)
+
+
+async def fresh_uploads(interaction: Interaction, uploads: list[tuple[Upload, str]]) -> list[tuple[Upload, str]]:
+    """The job's inputs at links Discord serves now: a day after the job, the links it kept have expired."""
+    try:
+        urls = await fresh_links(interaction.client, [upload.url for upload, _ in uploads])
+    except discord.HTTPException as exc:  # the check then says the inputs are gone, if they are
+        log.info("could not refresh a job's input links: HTTP %s", exc.status)
+        return uploads
+    return [(replace(upload, url=url), fmt) for (upload, fmt), url in zip(uploads, urls, strict=True)]
 
 
 class RerollButton(Press, template=rf"result:reroll:(?P<job>{presses.ID})"):
@@ -171,10 +186,15 @@ RESULT_BUTTONS = (RerollButton, EditButton, DetailsButton, DeleteButton, ReportB
 
 
 def result_view(job_id: int, delivery: Delivery | None = None, t: Words | None = None) -> discord.ui.View:
-    """The buttons under a result, labelled by `t` (its member's language; English by default). Paid by
-    personal credits: no Report (no server's moderators to ask), and no Delete on a result only the
-    member sees (Discord's Dismiss removes it)."""
+    """The buttons under a result, labelled by `t` (its member's language; English by default): Reroll, Edit,
+    Details, Delete, Report; then Zoom Out 1.5×, 2×, Vary Region and Pan ← → ↑ ↓. Paid by personal credits:
+    no Report (no server's moderators to ask), no Delete on a result only the member sees (Discord's
+    Dismiss removes it), and none of the edits (a server's, for now)."""
+    from bot.ui.items.edits import edit_buttons
+
     buttons: tuple[type[Press], ...] = RESULT_BUTTONS
+    personal = delivery is not None and delivery.personal
     if delivery is not None and delivery.personal:
         buttons = (RerollButton, EditButton, DetailsButton) + (() if delivery.private else (DeleteButton,))
-    return finished_view(*(button(job_id, t) for button in buttons))  # type: ignore[arg-type]
+    edits = () if personal else edit_buttons(job_id, t)
+    return finished_view(*(button(job_id, t) for button in buttons), *edits)  # type: ignore[arg-type]

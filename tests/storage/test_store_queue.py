@@ -1,0 +1,230 @@
+"""The durable queue in the ledger, on both backends: fair claim, positions, cancel, restart, expiry."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.domain import JobState
+from bot.domain.delivery import Delivery
+from bot.storage import Member, Refused, Store
+from bot.storage.base import EXPIRED, INTERRUPTED
+
+GUILD = 10
+TOKEN = "interaction-token-secret"
+
+
+def member(user_id: int) -> Member:
+    return Member(GUILD, user_id)
+
+
+async def enqueue(store: Store, who: Member, *, max_queue: int = 500, max_jobs: int = 5, cost: int = 1,
+                  token: str | None = TOKEN) -> int:
+    job, _ = await store.enqueue(who, channel_id=5, model="sdxl", params={"prompt": f"{who.user_id}"}, cost=cost,
+                                 default_allowance=100, max_jobs=max_jobs, global_cap=None, max_queue=max_queue,
+                                 delivery=Delivery(application_id=1), token=token)
+    return job
+
+
+@pytest.fixture
+async def store(backend):
+    s = await backend.open()
+    yield s
+    assert await s.audit() == [], "the kept totals must always equal the sums of the job rows"
+    await s.close()
+
+
+async def drain(store: Store) -> list[int]:
+    """Claim and finish one job at a time (concurrency 1): the order Pixazo would see."""
+    order = []
+    while (job := await store.claim()) is not None:
+        order.append(job["user_id"])
+        await store.succeed(job["id"], "u")
+    return order
+
+
+async def test_the_claim_is_fair_between_members(store):
+    z = await enqueue(store, member(26))
+    assert (await store.claim())["id"] == z  # Z's job holds the one slot
+    for who in (1, 2, 3):  # A, B, C submit three each, in that order
+        for _ in range(3):
+            await enqueue(store, member(who))
+    positions = await store.queue_positions()
+    assert sorted(positions.values()) == list(range(1, 10))
+    await store.succeed(z, "u")
+    assert await drain(store) == [1, 2, 3, 1, 2, 3, 1, 2, 3]
+
+
+async def test_positions_follow_the_claim_order(store):
+    jobs = {(who, n): await enqueue(store, member(who)) for who in (1, 2) for n in range(2)}
+    positions = await store.queue_positions()
+    assert [positions[jobs[k]] for k in [(1, 0), (2, 0), (1, 1), (2, 1)]] == [1, 2, 3, 4]
+    claimed = await store.claim()
+    assert claimed["id"] == jobs[(1, 0)] and claimed["state"] == JobState.RUNNING and claimed["attempts"] == 1
+    assert claimed["interaction_token"] == TOKEN, "the runner needs it to deliver"
+    positions = await store.queue_positions()
+    assert [positions[jobs[k]] for k in [(2, 0), (1, 1), (2, 1)]] == [1, 2, 3]
+    while (job := await store.claim()) is not None:
+        await store.succeed(job["id"], None)
+    await store.succeed(jobs[(1, 0)], None)
+
+
+async def test_a_full_queue_refuses_without_charging(store):
+    for who in range(3):
+        await enqueue(store, member(who), max_queue=3)
+    with pytest.raises(Refused) as refused:
+        await enqueue(store, member(9), max_queue=3)
+    assert refused.value.reason == Refused.QUEUE
+    assert (await store.snapshot(member(9), default_allowance=100)).used == 0
+    # A running job is not waiting: claiming one makes room.
+    await store.claim()
+    await enqueue(store, member(9), max_queue=3)
+    while (job := await store.claim()) is not None:
+        await store.fail(job["id"], "x")
+    await store.fail(1, "x")
+
+
+async def test_the_member_cap_counts_queued_and_running_jobs(store):
+    await enqueue(store, member(1), max_jobs=2)
+    await store.claim()
+    await enqueue(store, member(1), max_jobs=2)
+    with pytest.raises(Refused) as refused:
+        await enqueue(store, member(1), max_jobs=2)
+    assert refused.value.reason == Refused.JOBS
+
+
+async def test_cancel_refunds_and_clears_the_token(store):
+    waiting = await enqueue(store, member(1), cost=3)
+    running = await enqueue(store, member(2), cost=3)
+    assert (await store.claim())["id"] == waiting
+    assert await store.cancel(running, 77) == (JobState.QUEUED, JobState.CANCELLED)
+    assert await store.cancel(waiting, 78) == (JobState.RUNNING, JobState.CANCELLED)
+    assert await store.cancel(waiting, 78) == (JobState.CANCELLED, JobState.CANCELLED), "a second click"
+    for job, who in ((waiting, 78), (running, 77)):
+        row = await store.job(job)
+        assert (row["state"], row["cancelled_by"], row["interaction_token"]) == ("cancelled", who, None)
+    assert await store.succeed(waiting, "late") is JobState.CANCELLED, "a cancelled result is never charged"
+    assert (await store.snapshot(member(1), default_allowance=100)).used == 0
+    assert await store.queue_positions() == {}
+    done = await enqueue(store, member(3))
+    await store.claim()
+    await store.succeed(done, "u")
+    assert await store.cancel(done, 1) == (JobState.SUCCEEDED, JobState.SUCCEEDED)
+    assert (await store.job(done))["interaction_token"] is None, "cleared when the job ended"
+
+
+async def test_a_restart_keeps_the_queue_and_reruns_a_cut_call_once(backend):
+    # The same lease owner each time: what it held, its recovery may take back at once (part 9; another
+    # owner's jobs wait for their leases to expire, tests/storage/test_store_leases.py).
+    store = await backend.open(owner="bot-1")
+    first, second, third = [await enqueue(store, member(n)) for n in (1, 2, 3)]
+    assert (await store.claim())["id"] == first
+    await store.close()  # kill -9 with first's call in flight
+
+    store = await backend.open(owner="bot-1")
+    assert (await store.job(first))["state"] == JobState.QUEUED, "runs again"
+    assert list((await store.queue_positions()).items()) == [(first, 1), (second, 2), (third, 3)]
+    again = await store.claim()
+    assert (again["id"], again["attempts"]) == (first, 2)
+    await store.close()  # killed a second time mid-call
+
+    store = await backend.open(owner="bot-1")
+    try:
+        row = await store.job(first)
+        assert (row["state"], row["error"], row["interaction_token"]) == ("failed", INTERRUPTED, None)
+        assert (await store.snapshot(member(1), default_allowance=100)).used == 0
+        assert list(await store.queue_positions()) == [second, third]
+        assert await store.audit() == []
+    finally:
+        await store.close()
+
+
+async def test_a_requeued_job_keeps_its_place_and_its_attempt(store):
+    first, second = await enqueue(store, member(1)), await enqueue(store, member(2))
+    await store.claim()
+    assert await store.requeue(first) is JobState.QUEUED
+    again = await store.claim()
+    assert (again["id"], again["attempts"]) == (first, 1), "a shutdown's put-back is not an interrupted attempt"
+    await store.succeed(first, None)
+    await store.fail(second, "x")
+
+
+async def test_two_claimers_never_take_the_same_job(backend):
+    stores = [await backend.open() for _ in range(2)]
+    try:
+        jobs = {await enqueue(stores[0], member(n)) for n in range(40)}
+        claimed: list[int] = []
+
+        async def claimer(store: Store) -> None:
+            while (job := await store.claim()) is not None:
+                claimed.append(job["id"])
+
+        await asyncio.gather(*(claimer(s) for s in stores for _ in range(3)))
+        assert sorted(claimed) == sorted(jobs)
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_waiting_too_long_fails_and_refunds(store):
+    old = await enqueue(store, member(1), cost=4)
+    expired = await store.expire_waiting(store.now() + 1)
+    assert [(j["id"], j["interaction_token"]) for j in expired] == [(old, TOKEN)], "handed back to tell the member"
+    row = await store.job(old)
+    assert (row["state"], row["error"], row["interaction_token"]) == ("failed", EXPIRED, None)
+    assert (await store.snapshot(member(1), default_allowance=100)).used == 0
+
+
+async def test_median_duration_of_recent_jobs(backend):
+    now = [1000.0]
+    store = await backend.open(clock=lambda: now[0])
+    try:
+        assert await store.median_seconds("sdxl") is None
+        for seconds in (10, 40, 20):
+            job = await enqueue(store, member(1))
+            await store.claim()
+            now[0] += seconds
+            await store.succeed(job, None)
+        assert await store.median_seconds("sdxl") == 20
+    finally:
+        await store.close()
+
+
+async def test_a_batch_claim_takes_what_one_at_a_time_claims_would_in_the_same_order(store):
+    for who in (1, 2, 3):  # A, B, C submit three each, in that order
+        for _ in range(3):
+            await enqueue(store, member(who))
+    first, more = await store.claim_batch(limit=4)
+    assert [j["user_id"] for j in first] == [1, 2, 3, 1] and more, "fair order, up to the limit; jobs are left"
+    assert all(j["state"] == JobState.RUNNING and j["attempts"] == 1 for j in first)
+    rest, more = await store.claim_batch(limit=10)
+    assert [j["user_id"] for j in rest] == [2, 3, 1, 2, 3] and not more, "the rest, and none left"
+    assert await store.claim_batch(limit=3) == ([], False)
+    for job in first + rest:
+        await store.succeed(job["id"], "u")
+
+
+async def test_a_batch_claim_stays_within_the_bound_of_live_leases(backend):
+    """max_running counts every live lease in the ledger (every process's): a batch takes only the slots
+    left, and says jobs wait when the bound held them back."""
+    a, b = await backend.open(owner="a"), await backend.open(owner="b")
+    try:
+        for n in range(6):
+            await enqueue(a, member(n))
+        held, _ = await a.claim_batch("a", 30, limit=2, max_running=3)
+        assert len(held) == 2
+        taken, more = await b.claim_batch("b", 30, limit=5, max_running=3)
+        assert [j["user_id"] for j in taken] == [2] and more, "one slot left in the cluster; three jobs still wait"
+        assert await b.claim_batch("b", 30, limit=5, max_running=3) == ([], True)
+        await a.succeed(held[0]["id"], "u")
+        again, more = await b.claim_batch("b", 30, limit=5, max_running=3)
+        assert [j["user_id"] for j in again] == [3] and more
+        for job in [held[1], *taken, *again]:
+            await (a if job["lease_owner"] == "a" else b).succeed(job["id"], "u")
+        for job in (await a.claim_batch("a", 30, limit=5))[0]:
+            await a.succeed(job["id"], "u")
+        assert await a.audit() == []
+    finally:
+        await a.close()
+        await b.close()

@@ -31,9 +31,8 @@ from bot.core.preflight import DISK_ERRNOS, StartupError, check_data_dir, unwrit
 from bot.core.redact import Redactor
 from bot.core.settings import Settings, SettingsError, load_file_settings, load_settings
 from bot.pixazo import PixazoClient, RetryPolicy
-from bot.services.container import build_services
+from bot.services.container import Services, build_services
 from bot.services.generation import GenerationService
-from bot.services.moderation import Moderation
 from bot.services.queue import QueueRunner
 from bot.services.quotas import Quotas
 from bot.storage import SchemaTooNew, StoreBusy, StoreMisconfigured, StoreUnavailable
@@ -90,10 +89,15 @@ def gateway_state(bot: discord.Client) -> str:
     return health.CONNECTED if bot.ws is not None and bot.ws.open else "reconnecting"
 
 
-async def listen_for_config(settings: Settings, moderation: Moderation) -> ConfigListener | None:
-    """PostgreSQL: a /config change made by any process empties that server's cache entry here too."""
+async def listen(settings: Settings, store: Store, services: Services) -> ConfigListener | None:
+    """What other processes do reaches this one as it happens, so nothing polls for it. PostgreSQL: a
+    /config change made by any process empties that server's cache entry here too; a job queued by
+    another process kicks the queue; an audit row recorded by any process wakes the audit poster.
+    SQLite (one process): only the audit rows, which the ledger calls back as it writes them."""
+    moderation, queue, audit_feed = services.moderation, services.queue, services.audit_feed
+    await store.watch_audit(audit_feed.recorded)
     if settings.database_url is None:
-        return None  # SQLite: one process, and Moderation already empties the cache on each change
+        return None  # Moderation already empties the cache on each change; submit kicks the queue
     import asyncpg
 
     from bot.storage.postgres.notify import ConfigListener
@@ -104,13 +108,25 @@ async def listen_for_config(settings: Settings, moderation: Moderation) -> Confi
         else:
             moderation.cache.invalidate(guild_id)
 
+    def queued(owner: str | None) -> None:
+        if owner != store.owner:  # this process's own jobs kicked its queue already
+            queue.wakeups.queued_elsewhere()
+
+    def recorded(guild_id: str | None) -> None:
+        if guild_id is None or not guild_id.isdigit():
+            audit_feed.wake()
+        else:
+            audit_feed.recorded(int(guild_id))
+
     listener = ConfigListener(settings.database_url.get_secret_value(), changed,
-                              poll_seconds=settings.config_poll_seconds)
+                              poll_seconds=settings.config_poll_seconds,
+                              others={"jobs": queued, "audit_rows": recorded})
     try:
         await listener.start()
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise StoreUnavailable(f"could not listen for configuration changes on the DATABASE_URL database: "
                                f"{type(exc).__name__}") from None
+    queue.wakeups.listening()
     return listener
 
 
@@ -174,7 +190,7 @@ async def _serve(settings: Settings, *, instance_id: str) -> None:
             bot = PixazoBot(settings, services=services, http_session=session, offload=offload, redactor=redactor,
                             before_close=services.queue.shutdown, metrics=metrics)
             services.queue.courier = WebhookCourier(bot)
-            listener = await listen_for_config(settings, services.moderation)
+            listener = await listen(settings, store, services)
             async with bot, health.heartbeat(settings.heartbeat_path, settings.heartbeat_interval_seconds,
                                              lambda: gateway_state(bot)), services.monitor.serving():
                 await run_bot(bot, services.queue, settings.discord_token.get_secret_value())

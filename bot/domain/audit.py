@@ -7,7 +7,9 @@ the family (`config`, `allowance`) matches them all.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class AuditAction(StrEnum):
@@ -37,3 +39,23 @@ def family(action: str) -> AuditAction | None:
         return AuditAction(head)
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row to record in the same transaction as something else (a delivered job's settle)."""
+
+    actor_id: int
+    action: str
+    target_id: int | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What the settle of a delivered job records with its success, in one transaction: where its result
+    was posted (None: held for review, or posted nowhere yet) and the audit row of its generation."""
+
+    result_url: str | None
+    posted: tuple[int, int] | None = None  # (channel id, message id)
+    audit: AuditEntry | None = None

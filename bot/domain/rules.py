@@ -18,6 +18,11 @@ class RuleKind(StrEnum):
     STYLE_OFF = "style_off"  # value: a built-in style this server removed
 
 
+# The setting naming the audit channel (bot/moderation/config.py's AUDIT_CHANNEL): the ledger reads it
+# too, to record a delivered job's audit row as done in a server that has none.
+AUDIT_CHANNEL_SETTING = "audit_channel"
+
+
 class RuleLimit(Exception):
     """A server already has `limit` entries of `kind`; nothing was added."""
 

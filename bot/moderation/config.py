@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.domain import PERSONAL
 from bot.domain.records import GuildRule
-from bot.domain.rules import RuleKind
+from bot.domain.rules import AUDIT_CHANNEL_SETTING, RuleKind
 from bot.moderation.prompt_rules import NO_RULES, PromptRules
 from bot.moderation.styles import BUILTIN_STYLES, styles_of
 
@@ -30,7 +30,7 @@ NSFW_FILTER = Setting("nsfw_filter", True, bool)  # explicit terms refused outsi
 SPOILER = Setting("spoiler", True, bool)  # results in age-restricted channels posted as spoilers
 NEGATIVE_PROMPT = Setting("negative_prompt", "", str)  # added to every request on models that take one
 REVIEW_CHANNEL = Setting("review_channel", None, int)  # where moderators review (part 8); None: nowhere
-AUDIT_CHANNEL = Setting("audit_channel", None, int)  # where the audit log is posted (part 8); None: nowhere
+AUDIT_CHANNEL = Setting(AUDIT_CHANNEL_SETTING, None, int)  # where the audit log is posted (part 8); None: nowhere
 REPORTS_HIDE_AFTER = Setting("reports_hide_after", 1, int)  # reports that hide a result; 0: reporting off
 # Blocked words and patterns also match leetspeak and letters spelled apart (`c4stl3`, `c a s t l e`);
 # look-alike letters and accents are undone either way. Off by default: false refusals cost.

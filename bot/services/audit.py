@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from bot.core.errors import InvalidInput
 from bot.core.i18n import Text, _
 from bot.core.text import code_span, credits
-from bot.domain import PERSONAL, JobState
-from bot.domain.audit import AuditAction, family
+from bot.domain import PERSONAL
+from bot.domain.audit import AuditAction, AuditEntry, family
 from bot.domain.records import AuditRow, JobRecord, prompt_of
 from bot.storage.roles import Audit
 
@@ -69,29 +69,15 @@ def generation_detail(job: JobRecord, prompt: str, channel_id: int | None, messa
     return detail
 
 
-class GenerationRecords(Protocol):
-    """What recording a generation reads and writes."""
-
-    async def job(self, job_id: int) -> JobRecord | None: ...
-
-    async def record_action(self, guild_id: int, actor_id: int, action: str, target_id: int | None,
-                            detail: dict[str, Any]) -> None: ...
-
-
-async def record_generation(store: GenerationRecords, job_id: int) -> None:
-    """The audit row of a delivered image, written once the job's success is in the ledger (so the
-    settle never waits for it), with where the result was posted. The member has the image either
-    way: a store that will not take the row costs the record, so it is logged, not raised."""
-    try:
-        job = await store.job(job_id)
-        if job is None or job["state"] != JobState.SUCCEEDED or job["guild_id"] == PERSONAL:
-            return  # personal credits paid: no server's audit log is about it
-        prompt = prompt_of(job)  # empty once forgotten
-        detail = generation_detail(job, prompt, job.get("result_channel_id"), job.get("result_message_id"))
-        await store.record_action(job["guild_id"], job["user_id"], AuditAction.GENERATION.value, None, detail)
-    except Exception as exc:
-        log.warning("job %d: could not record its generation in the audit log: %s: %s", job_id, type(exc).__name__,
-                    exc)
+def generation_entry(job: JobRecord, posted: tuple[int, int] | None) -> AuditEntry | None:
+    """The audit row of a delivered image, recorded in the same transaction as its success (the settle),
+    with where the result was posted (None: held for review). None when personal credits paid: no
+    server's audit log is about it."""
+    if job["guild_id"] == PERSONAL:
+        return None
+    channel_id, message_id = posted if posted is not None else (None, None)
+    detail = generation_detail(job, prompt_of(job), channel_id, message_id)
+    return AuditEntry(job["user_id"], AuditAction.GENERATION.value, None, detail)
 
 
 def title(row: AuditRow) -> Text | str:

@@ -61,15 +61,16 @@ def build_services(settings: Settings, store: Store, generation: GenerationServi
     moderation = Moderation(store)  # /config and the gates every generation passes
     queue = queue or QueueRunner(settings, store, generation, quotas, metrics=metrics)
     requests = Requests(moderation, queue)
+    imagine = Imagine(store)  # keeps members' defaults; /forget drops them (History's forgotten)
     detector = ImageCheck(settings.image_check_classes, enabled=settings.image_check)
     return Services(
         quotas=quotas, moderation=moderation, generation=generation, queue=queue, requests=requests,
         inpaint=Inpainter(settings, session, offload, quotas), edits=Edits(settings, session, offload, quotas),
         results=Results(store),
         reviews=ReviewDesk(store, moderation), appeals=AppealDesk(settings, store, moderation, requests),
-        history=History(store), audit_log=AuditLog(store),
+        history=History(store, forgotten=imagine.forgotten), audit_log=AuditLog(store),
         audit_feed=AuditFeed(store, moderation, interval=settings.audit_post_interval_seconds,
                              clock=asyncio.get_running_loop().time),
         image_checks=ImageChecks(settings, moderation, detector, offload), lookups=Lookups(store),
-        instance=Instance(store), imagine=Imagine(store),
+        instance=Instance(store), imagine=imagine,
         monitor=Monitor(settings, store, queue, offload, queue.metrics))

@@ -5,8 +5,8 @@ only counts as succeeded once delivery worked, so a result the member never saw 
 
 Settling (running, succeeded, failed) is retried while the database is busy or can't be written (a
 full disk, a server that is down), until it lands; only shutdown ends the retries, and then the next
-start finishes the job: a delivered one (recorded in the settle journal first) as succeeded, any other
-as failed and refunded. A failure says "no credits were spent" only once the ledger has it refunded.
+start finishes the job: a delivered one (in the settle journal, written when its success could not land
+at once) as succeeded, any other as failed and refunded. A failure says "no credits were spent" only once the ledger has it refunded.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bot.core.i18n import _
 from bot.core.redact import Redactor
 from bot.core.settings import Settings
 from bot.domain import JobState, StoreDown
+from bot.domain.audit import AuditEntry, Delivered
 from bot.pixazo import GeneratedImage, PixazoClient
 from bot.pixazo.errors import PixazoError, PixazoTimeout
 from bot.services.pixazo_words import PixazoFailed
@@ -85,7 +86,12 @@ class Outcome:
     quota: QuotaSnapshot  # after this job's credits were spent
 
 
-Deliver = Callable[[Outcome], Awaitable[None]]
+# Posts the result; returns where (channel id, message id), or None (held for review, or not posted here).
+Deliver = Callable[[Outcome], Awaitable[tuple[int, int] | None]]
+# Just before the result is posted: the member's credits for its embed (raises when it must not be posted).
+Ready = Callable[[], Awaitable[QuotaSnapshot]]
+# Where it was posted -> the audit row its generation leaves (recorded with its success).
+Record = Callable[[tuple[int, int] | None], AuditEntry | None]
 
 
 async def _nothing() -> None:
@@ -105,26 +111,27 @@ class GenerationService:
         self._settling: set[asyncio.Task] = set()  # settles outlive the job's task, until shutdown
         self._closing = asyncio.Event()
 
-    async def execute(self, job_id: int, prepared: Prepared, member: Member, *, deliver: Deliver, cost: int,
-                      started: float, requeue: Callable[[], bool],
+    async def execute(self, job_id: int, prepared: Prepared, member: Member, *, deliver: Deliver, ready: Ready,
+                      record: Record, cost: int, started: float, requeue: Callable[[], bool],
                       inputs: Callable[[Prepared], Awaitable[Prepared]] | None = None) -> Outcome | None:
         """Run a job the queue claimed (its row is running): call Pixazo, deliver, settle.
 
         `started` (monotonic) is the claim: the job deadline bounds the Pixazo call, not the wait.
+        `ready` is asked just before the result is posted (the ledger's last word on the job, and the
+        member's credits); `record` gives the audit row settled with the success.
         Cancelled (a shutdown's grace ran out, or a member's Cancel): when `requeue()` says so, the
         job goes back to the head of the queue instead of being refunded. Returns None then."""
         try:
             if inputs is not None:  # an inpainting job's input links, working again if they expired
                 prepared = await inputs(prepared)
             image = await self._generate(prepared, started, on_start=_nothing)
-            # Only what the result's embed shows; a ledger that can't answer now is waited for (the
-            # image is in hand), like a settle, rather than failing a job that Pixazo made.
-            landed, quota = await self._until_landed(job_id, "read the member's credits", lambda: self._store.snapshot(
-                member, default_allowance=self._settings.default_allowance(member)))
+            # A ledger that can't answer now is waited for (the image is in hand), like a settle, rather
+            # than failing a job that Pixazo made.
+            landed, quota = await self._until_landed(job_id, "read the job and the member's credits", ready)
             if not landed or quota is None:
                 raise asyncio.CancelledError()  # shutdown: put back, made again at the next start
             outcome = Outcome(job_id, prepared, image, time.monotonic() - started, cost, quota)
-            await deliver(outcome)
+            posted = await deliver(outcome)
         except UserFacingError as exc:
             if (state := await self._settle_failed(job_id, exc.detail)) is not JobState.FAILED:
                 raise Unsettled(job_id, state) from exc
@@ -143,7 +150,8 @@ class GenerationService:
         except BaseException as exc:
             await self._settle_failed(job_id, exc)
             raise
-        await asyncio.shield(self._track(self._settle_delivered(job_id, image.url)))
+        delivered = Delivered(image.url, posted, record(posted))
+        await asyncio.shield(self._track(self._settle_delivered(job_id, delivered)))
         log.info("job %d /%s for user %s in guild %s succeeded in %.1fs (%d credit(s), %d attempt(s))",
                  job_id, prepared.model.key, member.user_id, member.guild_id, outcome.seconds, cost, image.attempts)
         return outcome
@@ -167,20 +175,31 @@ class GenerationService:
         if self._journal is not None:
             await self._journal.flush()  # a delivery the disk would not take before, once more
 
-    async def _settle_delivered(self, job_id: int, url: str | None) -> None:
-        """Record the success, journalling the delivery meanwhile; never raises (the member has the image).
+    async def _settle_delivered(self, job_id: int, delivered: Delivered) -> None:
+        """Record the success; never raises (the member has the image).
 
-        The journal write runs beside the first try rather than before it, so a free database records
-        the success at once; if the database is busy, the journal has the fact before a shutdown can
-        come (shutdown waits for it).
+        The success, where the result was posted and the generation's audit row land in one transaction,
+        which is the record that the job was delivered. Only when the ledger cannot take it at the first
+        try is the delivery written to the settle journal (fsync'd, before a shutdown can come: shutdown
+        waits for it), and then retried until it lands; the next start applies what is journalled.
         """
+        async def settle() -> JobState | None:
+            return await self._store.settle_delivered(job_id, delivered)
+
         try:
-            journalled = None if self._journal is None else self._track(self._journal.delivered(job_id, url))
-            landed, _ = await self._until_landed(job_id, "succeed", lambda: self._store.succeed(job_id, url))
-            if journalled is not None and self._journal is not None:
+            try:
+                await settle()
+                return
+            except Exception as exc:  # busy, down, in doubt or worse: journalled first, then retried (safe to repeat)
+                log.info("job %d: the ledger did not take its success at once (%s: %s); journalling the delivery",
+                         job_id, type(exc).__name__, exc)
+            journal = self._journal
+            journalled = None if journal is None else self._track(journal.delivered(job_id, delivered.result_url))
+            landed, _ = await self._until_landed(job_id, "succeed", settle)
+            if journalled is not None and journal is not None:
                 await journalled
                 if landed:
-                    await self._journal.settled(job_id)
+                    await journal.settled(job_id)
         except Exception:
             log.error("job %d was delivered but its success could not be recorded; the next start records "
                       "it from the settle journal", job_id, exc_info=True)

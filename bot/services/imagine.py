@@ -5,6 +5,7 @@ and a request of one to four images made into that many prepared jobs with diffe
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -162,24 +163,66 @@ class DefaultsStore(Protocol):
     async def reset_member_defaults(self, guild_id: int, user_id: int) -> int: ...
 
 
+DEFAULTS_CACHED = 10_000  # members whose defaults a process keeps (a bound on memory, not a tunable)
+
+
 class Imagine:
-    def __init__(self, store: DefaultsStore) -> None:
+    """/settings, and each command's read of the member's defaults.
+
+    A member's defaults are kept in the process once read, so a member whose defaults did not change
+    costs a command no ledger read. That is correct per process because every write goes through this
+    object in the process that serves the member: a server's commands always reach the same shard's
+    process, and /settings set and reset drop the entry before they answer (as does /forget). The
+    personal scope is not kept: its defaults are written from DMs (shard 0) and from servers that did
+    not add the bot (whose interactions reach that server's shard), so two processes may write them."""
+
+    def __init__(self, store: DefaultsStore, *, cached: int = DEFAULTS_CACHED) -> None:
         self._store = store
+        self._cached: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
+        self._most = cached
+        self._writes = 0  # a read that began before a write is not kept
 
     async def defaults(self, member: Member) -> dict[str, Any]:
-        return await self._store.member_defaults(member.guild_id, member.user_id)
+        key = (member.guild_id, member.user_id)
+        kept = self._cached.get(key)
+        if kept is not None:
+            self._cached.move_to_end(key)
+            return dict(kept)
+        writes = self._writes
+        defaults = await self._store.member_defaults(*key)
+        if member.guild_id != PERSONAL and writes == self._writes:
+            self._cached[key] = dict(defaults)
+            while len(self._cached) > self._most:
+                self._cached.popitem(last=False)
+        return defaults
+
+    def _changed(self, guild_id: int, user_id: int) -> None:
+        self._writes += 1
+        self._cached.pop((guild_id, user_id), None)
+
+    def forgotten(self, user_id: int) -> None:
+        """/forget: the member's defaults are read again everywhere."""
+        self._writes += 1
+        for key in [key for key in self._cached if key[1] == user_id]:
+            del self._cached[key]
 
     async def set_defaults(self, member: Member, given: dict[str, Any], config: GuildConfig) -> dict[str, Any]:
         """Check and store each value given (None: left alone; "" or "none": cleared); returns them all."""
-        for name, raw in given.items():
-            if raw is None:
-                continue
-            await self._store.set_member_default(member.guild_id, member.user_id, name,
-                                                 checked_default(name, raw, config))
+        try:
+            for name, raw in given.items():
+                if raw is None:
+                    continue
+                await self._store.set_member_default(member.guild_id, member.user_id, name,
+                                                     checked_default(name, raw, config))
+        finally:
+            self._changed(member.guild_id, member.user_id)
         return await self.defaults(member)
 
     async def reset(self, member: Member) -> int:
-        return await self._store.reset_member_defaults(member.guild_id, member.user_id)
+        try:
+            return await self._store.reset_member_defaults(member.guild_id, member.user_id)
+        finally:
+            self._changed(member.guild_id, member.user_id)
 
 
 def checked_default(name: str, raw: Any, config: GuildConfig) -> Any:

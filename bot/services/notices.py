@@ -33,7 +33,9 @@ EDIT_TIMEOUT_SECONDS = 5.0  # a notice edit Discord is slow to take is given up;
 class Courier(Protocol):
     async def notice(self, job: JobRecord, text: Text | str, *, cancellable: bool) -> None: ...
 
-    async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None: ...
+    async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> tuple[int, int] | None:
+        """Post the result; where it was posted (channel id, message id), or None when it is held for review."""
+        ...
 
     async def tell(self, job: JobRecord, text: Text | str, *, noticed: bool) -> None: ...
 
@@ -42,11 +44,29 @@ class Courier(Protocol):
 
 @dataclass
 class Notice:
-    job: JobRecord
+    job: JobRecord | None  # None until needed: read when its notice is first edited
     seen: float  # monotonic: when this process learnt of the job
+    model: str = ""  # its catalog model (for the wait's estimate), known before its row is read
     text: Text | str | None = None  # what the member's message shows now (None: still "thinking…")
     edited: float = -math.inf
     started: float | None = None  # monotonic: when its Pixazo call started here
+
+
+class Board(dict[int, Notice]):
+    """The notices being shown (job id -> notice); `filled` is set whenever one is added, so the notices'
+    loop sleeps on it, not on a clock, while there is none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filled = asyncio.Event()
+
+    def __setitem__(self, job_id: int, notice: Notice) -> None:
+        super().__setitem__(job_id, notice)
+        self.filled.set()
+
+    def setdefault(self, job_id: int, notice: Notice) -> Notice:
+        self.filled.set()
+        return super().setdefault(job_id, notice)
 
 
 class EditBudget:
@@ -89,20 +109,15 @@ class Notices:
         self._courier = courier
         self._slots = slots
         self._clock = clock
-        self.board: dict[int, Notice] = {}
+        self.board = Board()
         self._notices = self.board
         self._budget = EditBudget(settings.progress_max_edits_per_second, clock)
         self._medians: dict[str, tuple[float, float | None]] = {}
 
-    async def queued(self, job_id: int) -> None:
-        """A job was just queued: its notice, from its row. The job and its credits are in the ledger from
-        here on, so nothing here may fail the command (the member would be told "nothing was spent")."""
-        try:
-            row = await self._store.job(job_id)
-        except StoreBusy:
-            row = None  # no waiting notice for it then; the job itself runs and is delivered as usual
-        if row is not None:
-            self._notices[job_id] = Notice(row, self._clock())
+    def queued(self, job_id: int, model: str) -> None:
+        """A job was just queued: its notice. Its row is read only if it waits long enough to show one (the
+        notices' loop); most are claimed before that."""
+        self._notices[job_id] = Notice(None, self._clock(), model=model)
 
     async def resume(self) -> None:
         """After a restart, the jobs still waiting get their notices back (from the ledger's rows)."""
@@ -119,6 +134,9 @@ class Notices:
 
     async def loop(self) -> None:
         while True:
+            if not self.board:  # nothing to show: sleep until a notice is added
+                self.board.filled.clear()
+                await self.board.filled.wait()
             await asyncio.sleep(TICK_SECONDS)
             try:
                 await self._notice_tick()
@@ -130,14 +148,17 @@ class Notices:
     async def _notice_tick(self) -> None:
         if not self._notices:
             return
-        positions = await self._store.queue_positions()
-        length = len(positions)
+        # The queue's order only matters to a job waiting here long enough to show it (a running one
+        # shows its time; one claimed within NOTICE_AFTER_SECONDS shows nothing).
         now = self._clock()
+        waiting = any(n.started is None and now - n.seen >= NOTICE_AFTER_SECONDS for n in self._notices.values())
+        positions = await self._store.queue_positions() if waiting else {}
+        length = len(positions)
         interval = self._settings.progress_interval_seconds
-        due: list[tuple[int, Notice, Text | str, bool]] = []
+        due: list[tuple[int, int, Notice, Text | str, bool]] = []
         for job_id, notice in list(self._notices.items()):
             if notice.started is not None:
-                batch = notice.job.get("batch_id") is not None
+                batch = notice.job is not None and notice.job.get("batch_id") is not None
                 if notice.text is None and (not batch or now - notice.seen < NOTICE_AFTER_SECONDS):
                     continue  # started at once: "thinking…" until the result (a batch: Cancel for the rest)
                 text = _("Generating… ({elapsed})", elapsed=_duration(now - notice.started))
@@ -146,22 +167,25 @@ class Notices:
                 if now - notice.seen < NOTICE_AFTER_SECONDS:
                     continue
                 position = positions[job_id]
-                text = waiting_text(position, length, await self._eta(notice.job["model"], position))
+                model = notice.job["model"] if notice.job is not None else notice.model
+                text = waiting_text(position, length, await self._eta(model, position))
                 order = position
             else:
                 continue  # claimed by another process, or ended: its own runner shows it
             if text != notice.text and now - notice.edited >= interval:
-                due.append((order, notice, text, True))
+                due.append((order, job_id, notice, text, True))
         due.sort(key=lambda d: d[0])  # nearest the front first
         # One edit at a time: requests sent together could reach Discord bunched into one second.
-        for _order, notice, said, cancellable in due:
+        for _order, job_id, notice, said, cancellable in due:
+            if notice.job is None:  # its row, read once, when its notice is first edited (a few a second)
+                notice.job = await self._store.job(job_id)
             if not self._budget.take():
                 break
             notice.text, notice.edited = said, self._clock()
             await self._edit(notice.job, said, cancellable)
 
-    async def _edit(self, job: JobRecord, text: Text | str, cancellable: bool) -> None:
-        if job["id"] not in self._notices:
+    async def _edit(self, job: JobRecord | None, text: Text | str, cancellable: bool) -> None:
+        if job is None or job["id"] not in self._notices:
             return
         try:
             async with asyncio.timeout(EDIT_TIMEOUT_SECONDS):

@@ -22,10 +22,10 @@ from bot.core.errors import UserFacingError
 from bot.core.i18n import Text
 from bot.core.metrics import Metrics
 from bot.core.settings import Settings
-from bot.domain import JobState, Member, StoreBusy, StoreDown, WriteInDoubt
+from bot.domain import JobState, Member, QuotaSnapshot, StoreBusy, StoreDown, WriteInDoubt
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
-from bot.services.audit import record_generation
+from bot.services.audit import generation_entry
 from bot.services.generation import GenerationService, Outcome, Unsettled
 from bot.services.job_ends import (
     INTERRUPTED_TWICE,
@@ -37,21 +37,21 @@ from bot.services.job_ends import (
     unsettled,
 )
 from bot.services.job_rows import member_of_job, prepared_of, with_fresh_inputs
+from bot.services.leases import Leases
 from bot.services.notices import Courier, Notice, Notices
 from bot.services.quotas import Quotas
 from bot.services.reserving import enqueue_batch, reservation
 from bot.services.validation import Prepared
-from bot.storage.roles import Audit, Batches, JobQueue
+from bot.services.wakeups import POLL_SECONDS, Wakeups
+from bot.storage.roles import Batches, JobQueue
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 1.0  # the claim is also retried this often: jobs another process queued, a busy database
 REQUEUE_WAIT_SECONDS = 1.5  # after the grace: SHUTDOWN_GRACE_SECONDS (8) + this stays inside Docker's 10 s
-EXPIRY_SWEEP_SECONDS = min(5.0, POLL_SECONDS * 5)  # a wait past QUEUE_MAX_WAIT_SECONDS is looked for (a write)
 
 
-class QueueStore(JobQueue, Batches, Audit, Protocol):
-    """The roles the queue uses: the queue itself, and the audit row of each delivered image."""
+class QueueStore(JobQueue, Batches, Protocol):
+    """The roles the queue uses: the queue itself, and batches of jobs queued as one."""
 
 
 class QueueRunner:
@@ -71,11 +71,12 @@ class QueueRunner:
         self._lease = settings.job_lease_seconds
         self._running: dict[int, asyncio.Task] = {}
         self._cancelled: set[int] = set()  # cancelled by a member while running here
-        self._lost: set[int] = set()  # its lease expired and another process took it over
+        self.leases = Leases(store, self._owner, self._lease, self._running, self._cancelled, self.metrics)
+        self._lost = self.leases.lost  # its lease expired and another process took it over
         self._delivered: set[int] = set()  # the member has its result; its success is being recorded
         self.notices = Notices(settings, store, self._courier, slots=self._slots, clock=clock)
         self._notices = self.notices.board  # job id -> its notice, shared with the notices' loop
-        self._wake = asyncio.Event()
+        self.wakeups = Wakeups(settings)  # when the dispatch looks at the ledger (bot/services/wakeups.py)
         self._closing = False
         self._tasks: list[asyncio.Task] = []
         self._swept = -math.inf
@@ -88,7 +89,7 @@ class QueueRunner:
             return
         self._tasks = [asyncio.create_task(self._dispatch_loop(), name="queue-dispatch"),
                        asyncio.create_task(self.notices.loop(), name="queue-notices"),
-                       asyncio.create_task(self._renew_loop(), name="queue-leases")]
+                       asyncio.create_task(self.leases.loop(), name="queue-leases")]
 
     async def shutdown(self) -> None:
         """Start no more jobs; give running calls SHUTDOWN_GRACE_SECONDS to finish and be delivered,
@@ -122,8 +123,8 @@ class QueueRunner:
                                 "treats them as interrupted (run once more)", len(stuck))
 
     def kick(self) -> None:
-        """A job was queued or a slot freed: look at the queue now."""
-        self._wake.set()
+        """A job was queued here: look at the queue now."""
+        self.wakeups.queued()
 
     async def submit(self, prepared: Prepared, member: Member, *, channel_id: int | None, delivery: Delivery,
                      token: str | None, inputs: dict[str, Any] | None = None) -> int:
@@ -137,7 +138,7 @@ class QueueRunner:
                 cost=self._quotas.cost_of(prepared.model.key), default_allowance=settings.default_allowance(member),
                 max_jobs=settings.quota_max_jobs_per_user, global_cap=settings.quota_global_daily_credits,
                 max_queue=settings.queue_max_length, delivery=delivery, token=token, inputs=inputs)
-        await self._queued(job_id)
+        await self._queued(job_id, prepared.model.key)
         return job_id
 
     async def submit_batch(self, prepared: list[Prepared], member: Member, *, channel_id: int | None,
@@ -145,12 +146,12 @@ class QueueRunner:
         """`submit` for a batch, all or nothing; its first job's notice stands for all: they share one message."""
         ids = await enqueue_batch(self._store, self._settings, self._quotas, prepared, member, channel_id=channel_id,
                                   deliveries=deliveries, token=token)
-        await self._queued(ids[0])
+        await self._queued(ids[0], prepared[0].model.key)
         return ids
 
-    async def _queued(self, job_id: int) -> None:
+    async def _queued(self, job_id: int, model: str) -> None:
         logs.bind(job=job_id)  # the command's lines from here on are about its job (a batch: its first)
-        await self.notices.queued(job_id)
+        self.notices.queued(job_id, model)
         self.kick()
 
     # -- Cancel --------------------------------------------------------------------------------
@@ -178,22 +179,17 @@ class QueueRunner:
     async def _dispatch_loop(self) -> None:
         await self.notices.resume()
         await self._tell_interrupted()
+        wakeups = self.wakeups
         while True:
+            await wakeups.wait()
+            wakeups.again = True  # until this round has looked without a failure
             try:
-                # Not asyncio.wait_for: on 3.11 it drops a cancellation that lands as the wait ends (a
-                # kick during shutdown), and this loop would then outlive shutdown's cancel.
-                async with asyncio.timeout(POLL_SECONDS):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            try:
-                if self._clock() - self._swept >= EXPIRY_SWEEP_SECONDS:
+                if self._clock() - self._swept >= wakeups.sweep_seconds:
                     self._swept = self._clock()
                     await self._expire()
                 if self._orphans:
                     await self._requeue_orphans()
-                await self._fill_slots()
+                wakeups.again = await self._fill_slots()
             except WriteInDoubt:
                 self._orphans = True  # the claim may have landed: look before the next one
             except StoreDown:
@@ -210,11 +206,15 @@ class QueueRunner:
             log.warning("queue: job(s) %s were claimed by this process as its connection to the database broke; "
                         "they go back to the head of the queue", ", ".join(map(str, back)))
 
-    async def _fill_slots(self) -> None:
-        while not self._closing and len(self._running) < self._slots:
-            job = await self._store.claim(self._owner, self._lease, max_running=self._slots)
-            if job is None:
-                return
+    async def _fill_slots(self) -> bool:
+        """Claim jobs into every free slot at once. Whether to look again soon: only when the cluster-wide
+        bound holds jobs back (other processes' ends are not told here); else wake-ups do."""
+        free = self._slots - len(self._running)
+        if self._closing or free <= 0:
+            return False
+        jobs, waiting = await self._store.claim_batch(self._owner, self._lease, limit=free, max_running=self._slots)
+        self.wakeups.waiting = waiting
+        for job in jobs:
             self.metrics.job_claimed(job["model"], self._store.now() - job["created_at"], rerun=job["attempts"] > 1)
             if job["attempts"] > 1:
                 log.warning("job %d /%s for user %s runs again (attempt %d): its last run was cut short, by a "
@@ -222,34 +222,33 @@ class QueueRunner:
                             job["attempts"])
             task = asyncio.create_task(self._run(job), name=f"job-{job['id']}")
             self._running[job["id"]] = task
+        return self.wakeups.shared() and waiting and len(jobs) < free
 
     async def _run(self, job: JobRecord) -> None:
         job_id = job["id"]
         logs.bind(job=job_id, server=job["guild_id"], member=job["user_id"])  # this job's task's lines
-        notice = self._notices.get(job_id) or Notice(job, self._clock())
-        if job.get("batch_id") is None:  # a batch's first job's notice stands for all of it (one message)
-            self._notices[job_id] = notice
-        notice.job = job
-        notice.started = started = self._clock()
+        notice, started = self._notice_of(job)
         courier = self._courier()
         noticed = notice.text is not None
         outcome: str | None = "failed"  # what the ledger has, once it ended here: failed is refunded
         try:
             prepared, member = await self._request_of(job)
 
-            async def deliver(outcome: Outcome) -> None:
-                if job_id in self._cancelled or job_id in self._lost or await self._is_cancelled(job_id):
+            async def deliver(outcome: Outcome) -> tuple[int, int] | None:
+                if job_id in self._cancelled or job_id in self._lost:
                     raise Discarded()
                 for key in {job_id, job.get("batch_id") or job_id}:  # no progress edit may land after the result
                     self._notices.pop(key, None)
-                await courier.deliver(job, outcome, noticed=notice.text is not None)
+                posted = await courier.deliver(job, outcome, noticed=notice.text is not None)
                 self._delivered.add(job_id)
+                return posted
 
-            await self._generation.execute(job_id, prepared, member, deliver=deliver, cost=job["cost"],
+            await self._generation.execute(job_id, prepared, member, deliver=deliver,
+                                           ready=lambda: self._ready(job_id, member),
+                                           record=lambda posted: generation_entry(job, posted), cost=job["cost"],
                                            started=started, requeue=lambda: job_id not in self._cancelled,
                                            inputs=lambda asked: with_fresh_inputs(asked, courier))
             outcome = "succeeded"
-            await record_generation(self._store, job_id)
         except Discarded:
             outcome = None
             discarded(job_id, lost=job_id in self._lost)
@@ -274,6 +273,15 @@ class QueueRunner:
         finally:
             self._ended(job, outcome, started)
 
+    def _notice_of(self, job: JobRecord) -> tuple[Notice, float]:
+        """The job's waiting notice, and its run's start: now."""
+        notice = self._notices.get(job["id"]) or Notice(job, self._clock())
+        if job.get("batch_id") is None:  # a batch's first job's notice stands for all of it (one message)
+            self._notices[job["id"]] = notice
+        notice.job = job
+        notice.started = started = self._clock()
+        return notice, started
+
     async def _tell(self, job: JobRecord, text: Text | str, *, noticed: bool) -> None:
         self._notices.pop(job.get("batch_id") or 0, None)  # a batch's message shows this image's end from now on
         await self._courier().tell(job, text, noticed=noticed)
@@ -289,7 +297,7 @@ class QueueRunner:
         self._lost.discard(job_id)
         self._delivered.discard(job_id)
         self._notices.pop(job_id, None)
-        self.kick()
+        self.wakeups.freed()
 
     async def _request_of(self, job: JobRecord) -> tuple[Prepared, Member]:
         try:
@@ -299,68 +307,19 @@ class QueueRunner:
                 raise Unsettled(job["id"], state) from exc
             raise
 
-    async def _is_cancelled(self, job_id: int) -> bool:
-        # Another process's Cancel (or this one's, racing the result): the ledger decides. So it does
-        # when this process stalled past its lease and another took the job over: that one delivers.
-        # A ledger that can't answer now is waited for, as a settle is (shutdown cancels the wait).
-        delay = 0.05
-        while True:
-            try:
-                row = await self._store.job(job_id)
-                break
-            except StoreBusy:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+    async def _ready(self, job_id: int, member: Member) -> QuotaSnapshot:
+        """One look at the ledger before posting: the member's credits for the embed, and the job's row. A
+        Cancel, or a takeover by another process (that one delivers), discards the result."""
+        if job_id in self._cancelled or job_id in self._lost:
+            raise Discarded()
+        row, quota = await self._store.delivering(job_id, member,
+                                                  default_allowance=self._settings.default_allowance(member))
         if row is not None and row.get("lease_owner") not in (None, self._owner):
-            self._lose(job_id)
-            return True
-        return row is not None and row["state"] == JobState.CANCELLED
-
-    async def _renew_loop(self) -> None:
-        """Every third of the lease, push this process's leases forward (a job waiting for its settle
-        to land included: it stays this process's). A job still running whose lease another process
-        took over meanwhile (this one stalled) is stopped here, neither delivered nor settled: its new
-        holder does both. Only a job still running is judged by its lease: once its settle landed, the
-        work after it (delivering, telling the member) always finishes."""
-        while True:
-            await asyncio.sleep(self._lease / 3)
-            ids = [job_id for job_id, task in self._running.items() if not task.done()]
-            try:
-                held = await self._store.renew(self._owner, ids, self._lease)
-                for job_id in ids:
-                    if job_id not in held:
-                        await self._judge(job_id)
-            except StoreDown:
-                continue  # the store has logged the outage once; nobody else can claim them meanwhile either
-            except StoreBusy as exc:
-                log.warning("queue: could not renew %d lease(s), the database is busy: %s", len(ids), exc)
-                continue
-            except Exception:
-                log.exception("queue: renewing %d lease(s) failed; trying again", len(ids))
-                continue
-
-    async def _judge(self, job_id: int) -> None:
-        """A job of this process's whose lease did not renew: the ledger says why."""
-        task = self._running.get(job_id)
-        if task is None or task.done():
-            return
-        row = await self._store.job(job_id)
-        if row is None:
-            return
-        state = JobState(row["state"])
-        if state is JobState.RUNNING and row.get("lease_owner") not in (None, self._owner):
-            log.warning("job %d: its lease expired and another process took it over; stopping it here", job_id)
-            self._lose(job_id)
-            task.cancel()
-        elif state is JobState.CANCELLED:
-            log.info("job %d was cancelled in another process; stopping it here", job_id)
-            self._cancelled.add(job_id)
-            task.cancel()
-        # Else it is settled here (succeeded, failed, back in the queue): what follows the settle finishes.
-
-    def _lose(self, job_id: int) -> None:
-        self._lost.add(job_id)
-        self.metrics.lease_lost()
+            self.leases.lose(job_id)
+            raise Discarded()
+        if row is not None and row["state"] == JobState.CANCELLED:
+            raise Discarded()
+        return quota
 
     async def _expire(self) -> None:
         expired = await self._store.expire_waiting(self._store.now() - self._settings.queue_max_wait_seconds)

@@ -2,9 +2,10 @@
 
 A delivered image must count as succeeded even when the database stays locked or can't be written
 until the bot stops, or the process dies before `succeed` lands; otherwise the next start would run
-the job again (a second Pixazo call, a second post) or refund an image the member has. So the fact is
-written here, fsynced, right after delivery, and the next start applies it before it releases
-anything. A plain file on purpose: it is the one record that must not depend on the database being
+the job again (a second Pixazo call, a second post) or refund an image the member has. The success
+itself, in the ledger, is that record when it lands at once (its settle carries the delivered fact);
+when the ledger does not take it at the first try, the fact is written here, fsynced, before the
+settle is tried again, and the next start applies it before it releases anything. A plain file on purpose: it is the one record that must not depend on the database being
 writable, whichever backend that is.
 
 The disk that fills up and stops SQLite must not stop this file too: its space is reserved at start

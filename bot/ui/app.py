@@ -127,6 +127,8 @@ class PixazoBot(commands.AutoShardedBot):
             ready_task.cancel()
 
     async def on_ready(self) -> None:
+        # The audit rows of servers that were not connected yet (those the last run left, too) wait for a round.
+        self.services.audit_feed.wake()
         log.info("connected as %s (id %s) to %d server(s); shard(s) %s of %s; job lease owner %s", self.user,
                  self.user.id if self.user else "?", len(self.guilds), ",".join(map(str, sorted(self.shards))),
                  self.shard_count, self.services.instance.owner)

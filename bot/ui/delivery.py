@@ -98,23 +98,26 @@ class WebhookCourier:
             raise UserFacingError(_("The image came back too large to post here, and Pixazo gave no link to it."),
                                   detail=f"result too large: {exc}") from None
 
-    async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> None:
+    async def deliver(self, job: JobRecord, outcome: Outcome, *, noticed: bool) -> tuple[int, int] | None:
+        """Post the result; returns where (the settle records it with the job's success), or None when it
+        is held for a moderator."""
         delivery = job.get("delivery") or Delivery()
         if delivery.review:  # approval mode: a moderator decides first
             await hold_for_review(self.bot, job, *await self._message(job, outcome))
-            return
+            return None
         # The image check, outside age-restricted channels.
         finding = await self.bot.services.image_checks.finding(job, outcome.image.data)
         if finding is not None:
             await hold_flagged(self.bot, job, *await self._message(job, outcome), finding,
                                tell=lambda text: self.tell(job, text, noticed=noticed))
-            return
+            return None
         webhook = self._webhook(job)
         status = "no interaction token"
         if webhook is not None:
             try:
-                if delivery.in_batch:
-                    return await self.batches.deliver(job, outcome, webhook)
+                if delivery.in_batch:  # the batch's message: where each image is, it records itself
+                    await self.batches.deliver(job, outcome, webhook)
+                    return None
                 return await self._followup(job, outcome, webhook, noticed=noticed)
             except discord.HTTPException as exc:  # the token is gone: posted alone below
                 status = f"HTTP {exc.status} {exc.text}"
@@ -129,7 +132,7 @@ class WebhookCourier:
             kwargs["file"] = file
         sent = await (self._dm_result(job, status, delivery.note, kwargs) if delivery.personal else
                       self._channel_result(job, status, delivery.note, kwargs))
-        await self.bot.services.results.remember(job["id"], sent.channel.id, sent.id)
+        return sent.channel.id, sent.id
 
     async def _channel_result(self, job: JobRecord, status: str, note: str | None,
                               kwargs: dict[str, Any]) -> discord.Message:
@@ -160,8 +163,10 @@ class WebhookCourier:
                                   detail=f"{UNDELIVERED}: interaction token gone and user {job['user_id']}'s DMs "
                                          f"refused the result: HTTP {exc.status}: {exc.text}") from None
 
-    async def _followup(self, job: JobRecord, outcome: Outcome, webhook: discord.Webhook, *, noticed: bool) -> None:
-        """The result on the interaction's token (the token gone: the HTTPException, for the caller)."""
+    async def _followup(self, job: JobRecord, outcome: Outcome, webhook: discord.Webhook, *,
+                        noticed: bool) -> tuple[int, int]:
+        """The result on the interaction's token, and where it is (the token gone: the HTTPException, for the
+        caller)."""
         delivery = job.get("delivery") or Delivery()
         note = shown_note(delivery)  # "Reroll of job #N", and why only the member sees it
         view = result_view(job["id"], delivery)
@@ -181,8 +186,8 @@ class WebhookCourier:
                 raise
             raise UserFacingError(_("Discord would not take the finished image, so no credits were spent. "
                                     "Please try again."), detail=f"followup refused: HTTP {exc.status}: {exc.text}") from None
-        await self.bot.services.results.remember(job["id"], posted.channel.id, posted.id)
         await self._notice_done(job, webhook, note, noticed=noticed and delivery.holds_inputs)
+        return posted.channel.id, posted.id
 
     @staticmethod
     async def _notice_done(job: JobRecord, webhook: discord.Webhook, note: str | None, *, noticed: bool) -> None:

@@ -1,5 +1,6 @@
-"""The bot's periodic work, on `discord.ext.tasks`: the audit channel's poster and the history retention
-sweep. (The queue's dispatch waits on an event, not a clock: it is the queue runner's own loop.)"""
+"""The bot's background work: the audit channel's poster, which waits for rows to be recorded (the audit
+feed says when a round is due), and the daily history retention sweep, on `discord.ext.tasks`. (The
+queue's dispatch waits on an event, not a clock: it is the queue runner's own loop.)"""
 
 from __future__ import annotations
 
@@ -42,28 +43,36 @@ def audit_embed(row: AuditRow, t: Callable[[Text | str], str] = str) -> discord.
 class Periodic:
     def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot
-        feed = bot.services.audit_feed
-        self.audit = tasks.loop(seconds=min(1.0, feed.interval))(self._audit_round)
         self.retention = tasks.loop(hours=DAY_HOURS)(self._sweep)
+        self._audit: asyncio.Task[None] | None = None
         self._in_round = False
+        self._stopping = False
 
     def start(self) -> None:
-        self.audit.start()
+        self._audit = asyncio.create_task(self._audit_loop(), name="audit-poster")
         if self.bot.settings.history_retention_days > 0:
             self.retention.start()  # once at start, then daily
+
+    async def _audit_loop(self) -> None:
+        feed = self.bot.services.audit_feed
+        while True:
+            await self._audit_round()
+            if self._stopping:  # stop() waited for this round
+                return
+            await feed.next_round()
 
     async def stop(self) -> None:
         """Stop after the audit round under way, if any, so that its rows are marked (else they would wait
         for their lease at the next start); a round that hangs is cut off after STOP_WAIT_SECONDS. Between
         rounds the loop is only sleeping: it is cancelled at once."""
         self.retention.cancel()
-        task = self.audit.get_task()
+        task = self._audit
         if task is None or task.done():
             return
+        self._stopping = True
         if not self._in_round:
-            self.audit.cancel()
+            task.cancel()
         else:
-            self.audit.stop()
             _, late = await asyncio.wait({task}, timeout=STOP_WAIT_SECONDS)
             for stuck in late:
                 stuck.cancel()

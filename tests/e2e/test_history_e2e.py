@@ -29,6 +29,11 @@ async def make_jobs(harness, n: int, user_id: int = 4001) -> list[dict]:
         _, message = await harness.answer("sdxl-lightning", {"prompt": f"picture {i}"}, user_id=user_id)
         assert message["embeds"]
         results.append(message)
+
+    async def settled() -> bool:  # the success, and the result's link with it, land just after Discord answers the post
+        return all(j["state"] == "succeeded" for j in await read_jobs(harness.settings, GUILD_ID, user_id))
+
+    await until(settled)
     return results
 
 

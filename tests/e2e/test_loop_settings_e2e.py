@@ -154,6 +154,20 @@ async def test_config_show_names_the_imagine_model_and_the_styles(harness):
     assert "noir" in shown and "watercolor" in shown
 
 
+async def test_a_change_of_defaults_is_seen_by_the_very_next_command(harness):
+    """The process keeps a member's defaults once read (a command costs no read for them); /settings set
+    and reset drop what it kept, so the next command uses what the member just chose."""
+    await harness.answer("imagine", {"prompt": PROMPT}, user_id=USER)  # the (empty) defaults are kept now
+    await settings(harness, "set", {"model": "sd3"})
+    await harness.answer("imagine", {"prompt": PROMPT}, user_id=USER)
+    await settings(harness, "set", {"count": 2})
+    await harness.answer("imagine", {"prompt": PROMPT}, user_id=USER)
+    await settings(harness, "reset")
+    await harness.answer("imagine", {"prompt": PROMPT}, user_id=USER)
+    rows = sorted(await finished(harness, 5), key=lambda r: r["id"])
+    assert [r["model"] for r in rows] == ["sdxl", "sd3", "sd3", "sd3", "sdxl"]
+
+
 async def test_a_result_only_to_me_zooms_out_to_the_member_alone(harness):
     """The edits are on a result only the member sees (they can press them there): Zoom Out 2× sends the
     canvas and the new result to the member alone as well, with its own edits."""

@@ -34,6 +34,8 @@ def test_the_roles_together_are_the_ledger_the_services_know():
                        "renew", "singleton",
                        # jobs left by a dead process, or by a claim whose answer was lost
                        "fail_worn_out", "requeue_orphans",
+                       # the cost of a job: claims in batches, one look before posting, one settle, no polling
+                       "claim_batch", "delivering", "settle_delivered", "watch_audit",
                        # batches and members' defaults (/imagine, /settings)
                        "enqueue_batch", "batch", "member_defaults", "set_member_default", "reset_member_defaults"}
     assert set(ROLES) <= set(Store.__mro__), "the store is every role"

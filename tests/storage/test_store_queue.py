@@ -189,3 +189,42 @@ async def test_median_duration_of_recent_jobs(backend):
         assert await store.median_seconds("sdxl") == 20
     finally:
         await store.close()
+
+
+async def test_a_batch_claim_takes_what_one_at_a_time_claims_would_in_the_same_order(store):
+    for who in (1, 2, 3):  # A, B, C submit three each, in that order
+        for _ in range(3):
+            await enqueue(store, member(who))
+    first, more = await store.claim_batch(limit=4)
+    assert [j["user_id"] for j in first] == [1, 2, 3, 1] and more, "fair order, up to the limit; jobs are left"
+    assert all(j["state"] == JobState.RUNNING and j["attempts"] == 1 for j in first)
+    rest, more = await store.claim_batch(limit=10)
+    assert [j["user_id"] for j in rest] == [2, 3, 1, 2, 3] and not more, "the rest, and none left"
+    assert await store.claim_batch(limit=3) == ([], False)
+    for job in first + rest:
+        await store.succeed(job["id"], "u")
+
+
+async def test_a_batch_claim_stays_within_the_bound_of_live_leases(backend):
+    """max_running counts every live lease in the ledger (every process's): a batch takes only the slots
+    left, and says jobs wait when the bound held them back."""
+    a, b = await backend.open(owner="a"), await backend.open(owner="b")
+    try:
+        for n in range(6):
+            await enqueue(a, member(n))
+        held, _ = await a.claim_batch("a", 30, limit=2, max_running=3)
+        assert len(held) == 2
+        taken, more = await b.claim_batch("b", 30, limit=5, max_running=3)
+        assert [j["user_id"] for j in taken] == [2] and more, "one slot left in the cluster; three jobs still wait"
+        assert await b.claim_batch("b", 30, limit=5, max_running=3) == ([], True)
+        await a.succeed(held[0]["id"], "u")
+        again, more = await b.claim_batch("b", 30, limit=5, max_running=3)
+        assert [j["user_id"] for j in again] == [3] and more
+        for job in [held[1], *taken, *again]:
+            await (a if job["lease_owner"] == "a" else b).succeed(job["id"], "u")
+        for job in (await a.claim_batch("a", 30, limit=5))[0]:
+            await a.succeed(job["id"], "u")
+        assert await a.audit() == []
+    finally:
+        await a.close()
+        await b.close()

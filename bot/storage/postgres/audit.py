@@ -4,6 +4,7 @@ SKIP LOCKED for a lease, then marked posted)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from bot.domain.records import AdminAction, AuditRow
@@ -18,6 +19,9 @@ from bot.storage.records import (
 
 
 class PostgresAudit(PostgresCore):
+    async def watch_audit(self, recorded: Callable[[int], None]) -> None:
+        """Nothing here: every process's rows reach every process by LISTEN (bot/storage/postgres/notify.py)."""
+
     async def record_action(self, guild_id: int, actor_id: int, action: str, target_id: int | None,
                             detail: dict[str, Any]) -> None:
         async with self._conn() as conn:

@@ -34,7 +34,10 @@ from bot.storage.outage import Outage
 CLAIM_LOCK = (0x7078, 3)
 SINGLETON_LOCK = 0x7079  # the first int4 key of `singleton(name)`'s locks; the second is the name's CRC
 
-RECORD_SQL = "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6)"
+# Every audit row tells every process at COMMIT (NOTIFY audit_rows '<guild_id>': bot/storage/postgres/notify.py).
+RECORD_SQL = ("WITH recorded AS (INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at)"
+              " VALUES ($1, $2, $3, $4, $5, $6) RETURNING guild_id)"
+              " SELECT pg_notify('audit_rows', guild_id::text) FROM recorded")
 
 # What the operator must change before a start can succeed, and what to tell them; anything else (refused,
 # unreachable, starting up, too many connections) may pass on its own and is worth a restart.

@@ -14,8 +14,10 @@ from bot.domain import (
     Refused,
     utc_day,
 )
+from bot.domain.audit import Delivered
 from bot.domain.jobs import sources_of
 from bot.domain.records import JobRecord
+from bot.domain.rules import AUDIT_CHANNEL_SETTING, RuleKind
 from bot.storage.base import (
     AUDIT_SQL,
     INTERRUPTED,
@@ -35,6 +37,32 @@ from bot.storage.records import (
 )
 
 SNAPSHOT_SQL = "SELECT * FROM quota_snapshot($1, $2, $3, $4, $5)"  # migration 0004
+# A delivered job's settle, one statement: the success (guarded on the lease, as every settle), where its
+# result was posted, and its audit row, recorded as done in a server without an audit channel (as
+# skip_audit would mark it); a row to post tells every process (NOTIFY audit_rows). When the guard does
+# not let the job through, the row's state as it is, and nothing else is written.
+_DELIVERED_SQL = f"""
+WITH moved AS (
+  UPDATE jobs SET state = '{JobState.SUCCEEDED.value}', finished_at = $2, result_url = $3, interaction_token = NULL,
+         result_channel_id = COALESCE($4, result_channel_id), result_message_id = COALESCE($5, result_message_id)
+   WHERE id = $1 AND state = ANY($6::text[]) AND (lease_owner IS NULL OR lease_owner = $7)
+   RETURNING state, guild_id
+), audited AS (
+  INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at, posted_at)
+  SELECT guild_id, $8, $9, $10, $11, $2,
+         CASE WHEN EXISTS (SELECT FROM guild_rules r WHERE r.guild_id = moved.guild_id
+                           AND r.kind = '{RuleKind.SETTING.value}' AND r.value = '{AUDIT_CHANNEL_SETTING}')
+              THEN NULL ELSE $2 END
+    FROM moved WHERE $9::text IS NOT NULL
+  RETURNING guild_id, posted_at
+), told AS (
+  SELECT COUNT(*) AS n FROM audited, LATERAL pg_notify('audit_rows', audited.guild_id::text)
+   WHERE audited.posted_at IS NULL
+)
+SELECT state FROM moved, told
+UNION ALL
+SELECT state FROM jobs WHERE id = $1 AND NOT EXISTS (SELECT FROM moved)
+"""
 RESERVE_SQL = "SELECT * FROM reserve_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 REASONS = {Refused.JOBS: Refused.JOBS, Refused.CREDITS: Refused.CREDITS, Refused.GLOBAL: Refused.GLOBAL,
             Refused.BUDGET: Refused.BUDGET}
@@ -76,6 +104,16 @@ class PostgresLedger(PostgresCore):
     async def succeed(self, job_id: int, result_url: str | None) -> JobState | None:
         return await self._settle(job_id, JobState.SUCCEEDED,
                                   "finished_at = $4, result_url = $5, interaction_token = NULL", self.now(), result_url)
+
+    async def settle_delivered(self, job_id: int, delivered: Delivered) -> JobState | None:
+        posted, audit = delivered.posted or (None, None), delivered.audit
+        async with self._conn() as conn:
+            now = await conn.fetchval(
+                _DELIVERED_SQL, job_id, self.now(), delivered.result_url, posted[0], posted[1],
+                [s.value for s in sources_of(JobState.SUCCEEDED)], self.owner,
+                None if audit is None else audit.actor_id, None if audit is None else audit.action,
+                None if audit is None else audit.target_id, None if audit is None else json.dumps(audit.detail))
+        return settled_as(job_id, JobState.SUCCEEDED, now)
 
     async def fail(self, job_id: int, error: str) -> JobState | None:
         return await self._settle(job_id, JobState.FAILED, "finished_at = $4, error = $5, interaction_token = NULL",

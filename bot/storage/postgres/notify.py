@@ -1,5 +1,9 @@
 """Every process learns of every /config change at once: LISTEN guild_config (migration 0011's trigger
-sends NOTIFY guild_config '<guild_id>' with each change, at its COMMIT).
+sends NOTIFY guild_config '<guild_id>' with each change, at its COMMIT). On the same connection, the
+other channels the store notifies (`others`: channel -> callback of the payload): `jobs` (a job queued,
+the payload the queuing process's lease owner) and `audit_rows` (an audit row recorded, the payload its
+server's id), so the queue and the audit poster wait for work instead of polling for it. After a
+reconnect each of those callbacks is called with None: what was sent meanwhile is lost.
 
 One dedicated connection, outside the store's pool (a pooled connection is handed back and forth; a
 listening one must stay put). Should it drop, the listener reconnects and reports everything changed,
@@ -13,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import asyncpg
 
@@ -25,13 +29,16 @@ RECONNECT_MAX_DELAY = 10.0
 
 # A server's id, or None for "any of them may have changed".
 OnChange = Callable[[int | None], None]
+# A notification's payload, or None for "some may have been lost".
+OnNotify = Callable[[str | None], None]
 
 
 class ConfigListener:
     def __init__(self, url: str, on_change: OnChange, *, poll_seconds: float = 30.0,
-                 connect_timeout: float = 10.0) -> None:
+                 connect_timeout: float = 10.0, others: Mapping[str, OnNotify] | None = None) -> None:
         self._url = url
         self._on_change = on_change
+        self._others = dict(others or {})
         self._poll_seconds = poll_seconds
         self._connect_timeout = connect_timeout
         self._conn: asyncpg.Connection | None = None
@@ -61,6 +68,8 @@ class ConfigListener:
                                      server_settings={"application_name": "pixazo-bot-listener"})
         try:
             await conn.add_listener(CHANNEL, self._notified)
+            for channel in self._others:
+                await conn.add_listener(channel, self._notified_other)
             conn.add_termination_listener(self._terminated)
             self._versions = await self._read_versions(conn)
         except BaseException:
@@ -82,6 +91,9 @@ class ConfigListener:
             log.warning("config listener: ignored a notification with payload %r", payload[:40])
             return
         self._on_change(guild_id)
+
+    def _notified_other(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        self._others[channel](payload)
 
     def _terminated(self, conn: object) -> None:
         self._dropped.set()
@@ -136,4 +148,6 @@ class ConfigListener:
         self.reconnects += 1
         # Whatever was sent while it was down is lost: every cached server may be stale.
         self._on_change(None)
+        for told in self._others.values():
+            told(None)
         log.info("config listener: reconnected; every server's configuration is reloaded on its next command")

@@ -57,6 +57,33 @@ UPDATE jobs SET state = '{RUNNING}', started_at = $1, attempts = attempts + 1, l
         OR (SELECT COUNT(*) FROM jobs WHERE state = '{RUNNING}' AND lease_until >= $1) < $4::bigint)
  RETURNING *
 """
+# Up to $5 jobs at once in the same order, within the same bound $4 (a batch claim: the fair order is each
+# job's rank, fixed when it was queued, so a batch takes what one-at-a-time claims would). Claims are
+# serialised by CLAIM_LOCK, so the live count holds; SKIP LOCKED passes over a row another transaction is
+# changing (a Cancel, a settle) rather than waiting for it.
+_CLAIM_BATCH_SQL = f"""
+WITH room AS (
+  SELECT CASE WHEN $4::bigint IS NULL THEN $5::bigint
+              ELSE LEAST($5::bigint, $4::bigint - (SELECT COUNT(*) FROM jobs WHERE state = '{RUNNING}'
+                                                   AND lease_until >= $1)) END AS n
+), queued AS (
+  SELECT id, rank FROM jobs WHERE state = '{QUEUED}' ORDER BY rank, id LIMIT $5 FOR UPDATE SKIP LOCKED
+), expired AS (
+  SELECT id, rank FROM jobs WHERE state = '{RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL
+     AND attempts < {MAX_ATTEMPTS} AND lease_owner <> $2 ORDER BY rank, id LIMIT $5 FOR UPDATE SKIP LOCKED
+), next AS (
+  SELECT id FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired) AS candidates
+   ORDER BY rank, id LIMIT GREATEST(0, (SELECT n FROM room))
+)
+UPDATE jobs SET state = '{RUNNING}', started_at = $1, attempts = attempts + 1, lease_owner = $2, lease_until = $3
+ WHERE id IN (SELECT id FROM next)
+ RETURNING *
+"""
+_MORE_SQL = f"""
+SELECT EXISTS (SELECT FROM jobs WHERE state = '{QUEUED}')
+    OR EXISTS (SELECT FROM jobs WHERE state = '{RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL
+                  AND attempts < {MAX_ATTEMPTS} AND lease_owner <> $2)
+"""
 # A running job whose lease ran out during its last allowed attempt, not $2's own: failed, refunded (part
 # 5's rule). The rows come back as they were (a CTE reads the snapshot before the UPDATE), tokens included.
 _WORN_OUT_SQL = f"""
@@ -96,8 +123,10 @@ class PostgresQueue(PostgresLedger):
             if row["refused"] is not None:
                 raise Refused(REASONS[row["refused"]], snap)
             # rank: the member's open jobs, all ahead of this one (in_flight counts exactly those).
-            await conn.execute("UPDATE jobs SET delivery = $2, interaction_token = $3, rank = $4 WHERE id = $1",
-                               row["job_id"], encode_delivery(delivery), token, snap.in_flight)
+            # Every other process hears of it at COMMIT (NOTIFY jobs '<owner>': bot/storage/postgres/notify.py).
+            await conn.execute("UPDATE jobs SET delivery = $2, interaction_token = $3, rank = $4 WHERE id = $1"
+                               " RETURNING pg_notify('jobs', $5)",
+                               row["job_id"], encode_delivery(delivery), token, snap.in_flight, self.owner)
         return row["job_id"], spent(snap, cost)
 
     async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -108,6 +137,25 @@ class PostgresQueue(PostgresLedger):
             row = await conn.fetchrow(_CLAIM_SQL, now, owner or self.owner, now + lease_seconds, max_running)
         return None if row is None else job_record(row)
 
+    async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
+                          limit: int, max_running: int | None = None) -> tuple[list[JobRecord], bool]:
+        now = self.now()
+        owner = owner or self.owner
+        async with self._write() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CLAIM_LOCK)
+            rows = await conn.fetch(_CLAIM_BATCH_SQL, now, owner, now + lease_seconds, max_running, limit)
+            more = await conn.fetchval(_MORE_SQL, now, owner)
+        return job_records(sorted(rows, key=lambda r: (r["rank"], r["id"]))), bool(more)  # RETURNING has no order
+
+    async def delivering(self, job_id: int, member: Member, *, default_allowance: int
+                         ) -> tuple[JobRecord | None, QuotaSnapshot]:
+        now = self.now()
+        async with self._read() as conn:
+            row = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
+            snap = await conn.fetchrow(SNAPSHOT_SQL, member.guild_id, member.user_id, list(member.role_ids),
+                                       utc_day(now), OPEN)
+        return (None if row is None else job_record(row)), quota_of(snap, now, default_allowance)
+
     async def fail_worn_out(self) -> list[JobRecord]:
         async with self._write() as conn:
             rows = await conn.fetch(_WORN_OUT_SQL, self.now(), self.owner, INTERRUPTED)
@@ -117,15 +165,16 @@ class PostgresQueue(PostgresLedger):
         async with self._conn() as conn:
             rows = await conn.fetch("UPDATE jobs SET state = $1, started_at = NULL, attempts = GREATEST(0, attempts - 1),"
                                     " lease_owner = NULL, lease_until = NULL WHERE state = $2 AND lease_owner = $3"
-                                    " AND NOT (id = ANY($4::bigint[])) RETURNING id", QUEUED, RUNNING, self.owner,
-                                    running)
+                                    " AND NOT (id = ANY($4::bigint[])) RETURNING id, pg_notify('jobs', $3)",
+                                    QUEUED, RUNNING, self.owner, running)
         return sorted(r[0] for r in rows)
 
     async def requeue(self, job_id: int) -> JobState | None:
         async with self._conn() as conn:
             await conn.execute("UPDATE jobs SET state = $1, started_at = NULL, attempts = GREATEST(0, attempts - 1),"
                                " lease_owner = NULL, lease_until = NULL WHERE id = $2 AND state = $3"
-                               " AND (lease_owner IS NULL OR lease_owner = $4)", QUEUED, job_id, RUNNING, self.owner)
+                               " AND (lease_owner IS NULL OR lease_owner = $4) RETURNING pg_notify('jobs', $4)",
+                               QUEUED, job_id, RUNNING, self.owner)
             now = await conn.fetchval("SELECT state FROM jobs WHERE id = $1", job_id)
         return None if now is None else JobState(now)
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from bot.domain import JobState, Member, QuotaSnapshot
+from bot.domain.audit import Delivered
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.storage.lease import DEFAULT_LEASE_SECONDS
@@ -50,6 +51,13 @@ class Ledger(Protocol):
     async def mark_running(self, job_id: int) -> JobState | None: ...
 
     async def succeed(self, job_id: int, result_url: str | None) -> JobState | None: ...
+
+    async def settle_delivered(self, job_id: int, delivered: Delivered) -> JobState | None:
+        """`succeed`, with where the result was posted and its audit row (if it succeeded by this call):
+        everything a delivered job leaves in the ledger, in one call (one statement on PostgreSQL; on
+        SQLite the success, then the row). The audit row is recorded as done (never posted) in a server
+        without an audit channel."""
+        ...
 
     async def fail(self, job_id: int, error: str) -> JobState | None: ...
 
@@ -98,6 +106,18 @@ class JobQueue(Protocol):
         (PIXAZO_MAX_CONCURRENCY, across every process sharing the database).
 
         One transaction under one lock: two processes never take the same job or the same last slot."""
+        ...
+
+    async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
+                          limit: int, max_running: int | None = None) -> tuple[list[JobRecord], bool]:
+        """`claim` for up to `limit` jobs (the free slots) in one statement, in the same fair order and
+        within the same bound; and whether claimable jobs are left after it."""
+        ...
+
+    async def delivering(self, job_id: int, member: Member, *, default_allowance: int
+                         ) -> tuple[JobRecord | None, QuotaSnapshot]:
+        """Just before a result is posted, in one round trip: the job's row as it is now (cancelled, or
+        taken over by another process?) and the member's credits for the result's embed."""
         ...
 
     async def fail_worn_out(self) -> list[JobRecord]:

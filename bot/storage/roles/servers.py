@@ -3,6 +3,7 @@ and work one process does for all."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -159,6 +160,13 @@ class Audit(Protocol):
     async def record_action(self, guild_id: int, actor_id: int, action: str, target_id: int | None,
                             detail: dict[str, Any]) -> None:
         """One row of the server's record of who did what (moderation decisions, generations: part 8)."""
+        ...
+
+    async def watch_audit(self, recorded: Callable[[int], None]) -> None:
+        """Call `recorded(guild_id)` on the event loop once each row to post recorded from now on has
+        committed, so the audit poster waits for rows instead of polling. SQLite (one process) calls it
+        from its own writes; PostgreSQL does nothing here: every process hears every process's rows by
+        LISTEN (bot/storage/postgres/notify.py)."""
         ...
 
     async def admin_actions(self, guild_id: int, limit: int = 50) -> list[AdminAction]: ...

@@ -4,6 +4,7 @@ then marked posted; a claim whose poster died is taken again once its lease has 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from bot.domain.records import AdminAction, AuditRow
@@ -13,6 +14,10 @@ from bot.storage.sqlite.core import SqliteCore
 
 
 class SqliteAudit(SqliteCore):
+    async def watch_audit(self, recorded: Callable[[int], None]) -> None:
+        """Every write that records a row to post tells `recorded` once it has committed (SqliteCore._tell)."""
+        self._audit_watch = recorded
+
     async def record_action(self, guild_id: int, actor_id: int, action: str, target_id: int | None,
                             detail: dict[str, Any]) -> None:
         await self._action(guild_id, actor_id, action, target_id, json.dumps(detail))

@@ -134,6 +134,8 @@ class SqliteCore:
         self._exclusive = exclusive
         self.outage = Outage(f"the SQLite ledger {path}" if path else "the SQLite ledger")
         self.interrupted: list[JobRecord] = []  # failed by recovery at start: their members are told (queue)
+        self._audit_watch: Callable[[int], None] | None = None  # watch_audit's callback
+        self._told: list[int] = []  # servers of the audit rows the open transaction recorded
 
     @staticmethod
     async def _connections(path: Path, busy_timeout: float) -> tuple[Conn, Conn]:
@@ -230,18 +232,28 @@ class SqliteCore:
         """BEGIN IMMEDIATE … COMMIT on the writer: SQLite's write lock from the first read, so a
         check-and-write sees every other change, from this process or another, as done or not begun."""
         async with self._writing() as conn, _rolling_back(conn):
+            self._told = []
             await conn.execute("BEGIN IMMEDIATE")
             yield conn
             await conn.commit()  # COMMIT itself can be refused as busy: the rollback ends the transaction
+        self._tell(self._told)
+
+    def _tell(self, guild_ids: list[int]) -> None:
+        """The audit rows to post these servers' committed: wake the poster (watch_audit)."""
+        if self._audit_watch is not None:
+            for guild_id in dict.fromkeys(guild_ids):
+                self._audit_watch(guild_id)
 
     async def _record(self, conn: Conn, now: float, guild_id: int, actor_id: int, action: str,
                       target_id: int | None, detail: str) -> None:
-        """One admin action, inside the caller's transaction."""
+        """One admin action, inside the caller's transaction (told once it commits)."""
         await conn.execute(RECORD_SQL, (guild_id, actor_id, action, target_id, detail, now))
+        self._told.append(guild_id)
 
     async def _action(self, guild_id: int, actor_id: int, action: str, target_id: int | None, detail: str) -> None:
         """One admin action, on its own (a single INSERT needs no transaction)."""
         await self._change(f"{RECORD_SQL} RETURNING 1", (guild_id, actor_id, action, target_id, detail, self.now()))
+        self._tell([guild_id])
 
     async def _checkpoint(self) -> None:
         """Copy the write-ahead log into the database and empty it: what /forget overwrote in the database

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.domain import OPEN_STATES, JobState, Member, QuotaSnapshot, Refused, utc_day
+from bot.domain.audit import Delivered
 from bot.domain.jobs import sources_of
 from bot.domain.records import JobRecord
+from bot.domain.rules import AUDIT_CHANNEL_SETTING, RuleKind
 from bot.storage.base import (
     AUDIT_SQL,
     INTERRUPTED,
@@ -116,6 +118,22 @@ def snapshot_args(member: Member, now: float) -> dict[str, Any]:
     return {"g": member.guild_id, "u": member.user_id, "day": utc_day(now), "roles": json.dumps(list(member.role_ids))}
 
 
+# A delivered job's settle: the success (guarded on the lease, as every settle) with where its result was
+# posted, then its audit row, recorded as done in a server without an audit channel (as skip_audit would
+# mark it), so no poster round follows it.
+_DELIVERED_FROM = sources_of(JobState.SUCCEEDED)
+_DELIVERED_SQL = (
+    f"UPDATE jobs SET state = '{JobState.SUCCEEDED.value}', finished_at = :now, result_url = :url,"
+    " interaction_token = NULL, result_channel_id = COALESCE(:channel, result_channel_id),"
+    " result_message_id = COALESCE(:message, result_message_id)"
+    f" WHERE id = :id AND state IN ({', '.join(f':from{i}' for i in range(len(_DELIVERED_FROM)))}) AND {HELD}"
+    " RETURNING guild_id")
+_DELIVERED_AUDIT_SQL = (
+    "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at, posted_at)"
+    " VALUES (:guild, :actor, :action, :target, :detail, :now, CASE WHEN EXISTS (SELECT 1 FROM guild_rules"
+    " WHERE guild_id = :guild AND kind = :kind AND value = :setting) THEN NULL ELSE :now END) RETURNING posted_at")
+
+
 class SqliteLedger(SqliteCore):
     _reservation: Reservation  # ledger_fits, registered on the writer at open (store.py)
 
@@ -158,6 +176,27 @@ class SqliteLedger(SqliteCore):
     async def succeed(self, job_id: int, result_url: str | None) -> JobState | None:
         return await self._settle(job_id, JobState.SUCCEEDED, finished_at=self.now(), result_url=result_url,
                                   interaction_token=None)
+
+    async def settle_delivered(self, job_id: int, delivered: Delivered) -> JobState | None:
+        """Two autocommit statements, so the success is visible from the first one's trip to the writer, as a
+        plain succeed's is: the success with where the result was posted, then (if it moved) the audit row.
+        (A crash between them costs that row, never the success or the credits.)"""
+        posted, audit, now = delivered.posted or (None, None), delivered.audit, self.now()
+        moved = await self._change(_DELIVERED_SQL, {
+            "now": now, "url": delivered.result_url, "channel": posted[0], "message": posted[1], "id": job_id,
+            "owner": self.owner, **{f"from{i}": s.value for i, s in enumerate(_DELIVERED_FROM)}})
+        if not moved:
+            found = await self._row("SELECT state FROM jobs WHERE id = ?", (job_id,))
+            return settled_as(job_id, JobState.SUCCEEDED, None if found is None else found[0])
+        if audit is not None:
+            guild_id = moved[0][0]
+            rows = await self._change(_DELIVERED_AUDIT_SQL, {
+                "guild": guild_id, "actor": audit.actor_id, "action": audit.action, "target": audit.target_id,
+                "detail": json.dumps(audit.detail), "now": now, "kind": RuleKind.SETTING.value,
+                "setting": AUDIT_CHANNEL_SETTING})
+            if rows and rows[0][0] is None:  # to be posted: the poster hears of it
+                self._tell([guild_id])
+        return settled_as(job_id, JobState.SUCCEEDED, JobState.SUCCEEDED.value)
 
     async def fail(self, job_id: int, error: str) -> JobState | None:
         return await self._settle(job_id, JobState.FAILED, finished_at=self.now(), error=error[:1000],

@@ -32,6 +32,18 @@ SELECT id FROM (
 _CLAIM_SQL = (f"UPDATE jobs SET state = '{RUNNING}', started_at = :now, attempts = attempts + 1, lease_owner = :owner,"
               f" lease_until = :until WHERE id = ({_NEXT_SQL}) AND (:max_running IS NULL OR (SELECT COUNT(*) FROM jobs"
               f" WHERE state = '{RUNNING}' AND lease_until >= :now) < :max_running) RETURNING *")
+# Up to :limit jobs at once in the same order, within the same bound (a batch claim: the fair order is
+# each job's rank, fixed when it was queued, so a batch takes what one-at-a-time claims would). The
+# candidates and the room left are read once, before any row changes; a negative LIMIT would mean none.
+_CLAIM_BATCH_SQL = (
+    f"UPDATE jobs SET state = '{RUNNING}', started_at = :now, attempts = attempts + 1, lease_owner = :owner,"
+    f" lease_until = :until WHERE id IN (SELECT id FROM ("
+    f" SELECT * FROM (SELECT id, rank FROM jobs WHERE state = '{QUEUED}' ORDER BY rank, id LIMIT :limit)"
+    " UNION ALL"
+    f" SELECT * FROM (SELECT id, rank FROM jobs WHERE state = '{RUNNING}' AND lease_until < :now"
+    f" AND delivery IS NOT NULL AND attempts < {MAX_ATTEMPTS} AND lease_owner != :owner ORDER BY rank, id LIMIT :limit)"
+    ") ORDER BY rank, id LIMIT MAX(0, CASE WHEN :max_running IS NULL THEN :limit ELSE MIN(:limit, :max_running -"
+    f" (SELECT COUNT(*) FROM jobs WHERE state = '{RUNNING}' AND lease_until >= :now)) END)) RETURNING *")
 # A running job whose lease ran out after its last allowed attempt (never one of this process's own:
 # it may be waiting for its settle to land): failed, refunded (part 5's rule).
 _WORN_OUT = f"state = '{RUNNING}' AND lease_until < :now AND attempts >= {MAX_ATTEMPTS} AND lease_owner != :owner"
@@ -54,6 +66,21 @@ class SqliteQueue(SqliteLedger):
         rows = await self._change(_CLAIM_SQL, {"now": now, "owner": owner or self.owner, "until": now + lease_seconds,
                                                "max_running": max_running})
         return job_record(rows[0]) if rows else None
+
+    async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
+                          limit: int, max_running: int | None = None) -> tuple[list[JobRecord], bool]:
+        now = self.now()
+        args = {"now": now, "owner": owner or self.owner, "until": now + lease_seconds, "limit": limit,
+                "max_running": max_running}
+        rows = await self._change(_CLAIM_BATCH_SQL, args) if limit > 0 else []
+        (more,) = await self._rows(f"SELECT EXISTS ({_NEXT_SQL})", args)
+        return job_records(sorted(rows, key=lambda r: (r["rank"], r["id"]))), bool(more[0])  # RETURNING has no order
+
+    async def delivering(self, job_id: int, member: Member, *, default_allowance: int
+                         ) -> tuple[JobRecord | None, QuotaSnapshot]:
+        found = await self._row("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return (None if found is None else job_record(found)), await self.snapshot(member,
+                                                                                    default_allowance=default_allowance)
 
     async def fail_worn_out(self) -> list[JobRecord]:
         args = {"now": self.now(), "owner": self.owner}

@@ -231,9 +231,10 @@ async def test_quota_is_deferred_promptly_while_heavy_inputs_are_checked(harness
         waits.append((quota.callback_at - asked, loop.time() - asked))
     assert all("entirely black" in message["content"] for message in finished.result())
     defer, cycle = max(d for d, _ in waits), max(c for _, c in waits)
-    # Measured: with the checks on the event loop, 0.75-1 s between asks; on the pool, under 60 ms (bounds
-    # are loose for busy CI machines).
-    assert defer < 0.2 and cycle < 0.4, f"/quota: defer up to {defer * 1000:.0f} ms, ask to next ask up to " \
+    # Measured: with the checks on the event loop, 0.75-1 s between asks; on the pool, under 60 ms idle and
+    # up to ~350 ms on two cores busy with other work (bounds are loose for busy CI machines, and still well
+    # below what the event loop doing the checks costs).
+    assert defer < 0.5 and cycle < 0.6, f"/quota: defer up to {defer * 1000:.0f} ms, ask to next ask up to " \
         f"{cycle * 1000:.0f} ms ({len(waits)} asked)"
     assert len(waits) >= 5, "the heavy work ended before it could be observed"
 

@@ -75,16 +75,6 @@ def build_bot() -> commands.Bot:
 
 
 @pytest_asyncio.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
-
-
-@pytest_asyncio.fixture
 async def bot(fake: FakeDiscord) -> AsyncIterator[commands.Bot]:
     bot = build_bot()
     async with running_bot(fake, bot):

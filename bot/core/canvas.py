@@ -5,11 +5,13 @@ Pan puts it at one end of a canvas half as long again, a region edit fills the c
 mask is white (repaint) exactly where the picture is not, or over the chosen region, or the member's
 own mask scaled to the canvas; black is kept. The new part of the canvas is a wash of the picture's
 own colours (the picture at 8×8, stretched), which costs nothing and starts the painter off in the
-right palette.
+right palette. A drawn mask (Zoom Out, Pan, a preset region) depends on nothing but the canvas's size and
+its box, so each is drawn and encoded once and kept (a few kilobytes each, the most recent MASKS_KEPT).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from typing import cast
@@ -23,8 +25,8 @@ REGIONS = ("left", "right", "top", "bottom", "centre", "border")
 PANS = ("left", "right", "up", "down")
 WASH_SIDE = 8  # the new part's colours: the picture reduced to this, stretched back
 PNG_LEVEL = 1  # zlib level: the files go to Discord and are fetched once; speed beats a few kilobytes
-JPEG_QUALITY = 92
-REDUCING_GAP = 2.0  # shrink by whole factors first, then resample: as sharp to the eye, several times faster  # a canvas too large as PNG goes as a JPEG of this quality (the mask is always PNG)
+JPEG_QUALITY = 92  # the canvas goes as a JPEG of this quality (the mask is always PNG)
+MASKS_KEPT = 64  # drawn masks kept encoded: each canvas size and box the members use, a few kilobytes each
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,10 @@ def region_box(width: int, height: int, region: str) -> Box:
 
 
 def upright(image: Image.Image) -> Image.Image:
-    """A decoded picture turned as it is displayed (its EXIF orientation applied), in RGB: a copy."""
-    return ImageOps.exif_transpose(image).convert("RGB")
+    """A decoded picture turned as it is displayed (its EXIF orientation applied), in RGB: a new image (the
+    check closes the one it decoded), copied once."""
+    turned = ImageOps.exif_transpose(image)  # turned, or a copy when already upright
+    return turned if turned.mode == "RGB" else turned.convert("RGB")
 
 
 def compose(picture: Image.Image, layout: Layout, *, region: str | None = None, mask: bytes | None = None
@@ -88,23 +92,38 @@ def compose(picture: Image.Image, layout: Layout, *, region: str | None = None, 
     (Zoom Out, Pan)."""
     size = (layout.width, layout.height)
     left, top, right, bottom = layout.keep
-    canvas = _wash(picture, size)
-    canvas.paste(_fitted(picture, (right - left, bottom - top)), (left, top))
+    fitted = _fitted(picture, (right - left, bottom - top))
+    if layout.keep == (0, 0, *size):
+        canvas = fitted  # the picture fills the canvas: nothing new to wash
+    else:
+        canvas = _wash(fitted, size)
+        canvas.paste(fitted, (left, top))
     if mask is not None:
         painted = _member_mask(mask, size)
+        low, high = cast(tuple[int, int], painted.getextrema())
+        mask_png, extrema = _png(painted), (int(low), int(high))
     elif region is not None:
-        painted = _region_mask(size, region)
+        mask_png, extrema = drawn_mask(size, region_box(*size, region), 0 if region == "border" else 255)
     else:
-        painted = Image.new("L", size, 255)
-        painted.paste(0, layout.keep)
-    extrema = cast(tuple[int, int], painted.getextrema())
+        mask_png, extrema = drawn_mask(size, layout.keep, 0)
     buffer = io.BytesIO()
     canvas.save(buffer, "JPEG", quality=JPEG_QUALITY)
-    return Composed(buffer.getvalue(), _png(painted), layout.width, layout.height, (int(extrema[0]), int(extrema[1])))
+    return Composed(buffer.getvalue(), mask_png, layout.width, layout.height, extrema)
+
+
+@functools.lru_cache(maxsize=MASKS_KEPT)
+def drawn_mask(size: tuple[int, int], box: Box, inside: int) -> tuple[bytes, tuple[int, int]]:
+    """A mask of `size`, grey `inside` (0 or 255) within `box` and the other around it: its PNG and its darkest
+    and lightest grey. Drawn and encoded once per size and box, then kept (bytes: nothing to mutate)."""
+    painted = Image.new("L", size, 255 - inside)
+    painted.paste(inside, box)
+    low, high = cast(tuple[int, int], painted.getextrema())
+    return _png(painted), (int(low), int(high))
 
 
 def _wash(picture: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """The picture's colours, blurred across `size`: smoothed at an eighth of the size, then stretched."""
+    """The picture's colours, blurred across `size`: smoothed at an eighth of the size, then stretched. (From
+    the picture as fitted to the canvas: the same colours, fewer pixels to average.)"""
     tiny = picture.reduce(max(1, min(picture.size) // WASH_SIDE))
     smooth = tiny.resize((max(1, size[0] // 8), max(1, size[1] // 8)), Image.Resampling.BILINEAR)
     return smooth.resize(size, Image.Resampling.NEAREST)
@@ -112,20 +131,14 @@ def _wash(picture: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 def _fitted(picture: Image.Image, size: tuple[int, int]) -> Image.Image:
     """The picture at `size`: shrunk by whole factors first (a box average, the fastest there is; Zoom Out
-    2× is exactly that), the rest resampled."""
+    2× is exactly that), the rest resampled. (Bilinear, not a box filter for the rest: Pillow's box at a
+    fraction such as 1.5 takes one pixel here and two there, and fine stripes come out as bands.)"""
     if picture.size == size:
         return picture
     factor = min(picture.width // size[0], picture.height // size[1])
     if factor >= 2:
         picture = picture.reduce(factor)
     return picture if picture.size == size else picture.resize(size, Image.Resampling.BILINEAR)
-
-
-def _region_mask(size: tuple[int, int], region: str) -> Image.Image:
-    border = region == "border"
-    painted = Image.new("L", size, 255 if border else 0)
-    painted.paste(0 if border else 255, region_box(*size, region))
-    return painted
 
 
 def _member_mask(data: bytes, size: tuple[int, int]) -> Image.Image:

@@ -103,10 +103,11 @@ def test_an_enlarged_picture_is_smooth_not_blocky():
     assert len(ramp) >= 6, f"a ramp between the halves, not a step: {row}"
 
 
-def test_a_turned_photograph_is_laid_out_as_shown():
-    data = make_rotated(512, 384, orientation=6)  # stored landscape, dark left half; shown portrait
-    upload = Upload("image", "phone.jpg", "", len(data), "image/jpeg", 512, 384)
-    made = edits.build(Plan("region", region="left"), data, upload, "jpeg")
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp"])
+def test_a_turned_photograph_is_laid_out_as_shown(fmt):
+    data = make_rotated(512, 384, orientation=6, fmt=fmt)  # stored landscape, dark left half; shown portrait
+    upload = Upload("image", f"phone.{fmt}", "", len(data), f"image/{fmt}", 512, 384)
+    made = edits.build(Plan("region", region="left"), data, upload, fmt)
     assert (made.width, made.height) == (384, 512)
     shown = decoded(made.image).convert("L")
     assert shown.getpixel((192, 64)) < 60 < shown.getpixel((192, 448)), "the dark half at the top, as shown"

@@ -111,3 +111,15 @@ def test_a_turned_photograph_is_laid_out_as_shown(fmt):
     assert (made.width, made.height) == (384, 512)
     shown = decoded(made.image).convert("L")
     assert shown.getpixel((192, 64)) < 60 < shown.getpixel((192, 448)), "the dark half at the top, as shown"
+
+
+def test_the_canvas_is_encoded_through_a_file_descriptor_into_the_same_jpeg():
+    """Pillow releases the GIL only when it encodes into a real file; into a BytesIO it holds it throughout,
+    and the other image threads and the event loop wait."""
+    picture = detailed(512, 384)
+    with canvas._memory_file() as out:
+        assert out.fileno() >= 0
+    made = canvas.compose(picture, Layout(512, 384, (0, 0, 512, 384)), region="left")
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=canvas.JPEG_QUALITY)
+    assert made.image == buffer.getvalue()

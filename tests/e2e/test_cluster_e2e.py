@@ -491,3 +491,30 @@ async def test_a_job_whose_processes_die_twice_is_refunded_and_its_member_told(t
         assert await store.audit() == []
     finally:
         await store.close()
+
+
+async def test_forget_in_one_process_clears_the_defaults_another_process_kept(tmp_path, cluster_discord, fake_pixazo,
+                                                                            postgres_url):
+    """a serves GUILD_ID and keeps the member's defaults once read; /forget is used in b's server and
+    clears them in every server: a's next command for the member uses none of them."""
+    async with cluster(tmp_path, cluster_discord, fake_pixazo, postgres_url, {"a": "0", "b": "1"}):
+        said = await final_answer(await cluster_discord.invoke(
+            "settings", {"negative_prompt": "zebraquasar smudges", "style": "watercolor"}, subcommand="set",
+            user_id=4001, guild_id=GUILD_ID))
+        assert "zebraquasar" in str(said), said
+        first = await cluster_discord.invoke("imagine", {"prompt": "a quiet harbour"}, user_id=4001, guild_id=GUILD_ID)
+        await eventually(lambda: bool(results(first)), timeout=20)
+        assert "zebraquasar" in str(fake_pixazo.requests[-1].json), "a read the defaults and keeps them"
+
+        question = await cluster_discord.invoke("forget", user_id=4001, guild_id=SHARD1_GUILD)  # b answers
+        await question.wait_callback()
+        confirm_id = next(item["custom_id"] for row in question.original["components"] for item in row["components"]
+                          if item.get("label") == "Confirm")
+        confirm = await cluster_discord.click(question.original, confirm_id, user_id=4001)
+        assert (await confirm.wait_callback())["type"] == 7
+        assert "/settings defaults" in cluster_discord.messages[question.original["id"]]["content"]
+
+        second = await cluster_discord.invoke("imagine", {"prompt": "a quiet harbour"}, user_id=4001, guild_id=GUILD_ID)
+        await eventually(lambda: bool(results(second)), timeout=20)
+        body = fake_pixazo.requests[-1].json
+        assert "zebraquasar" not in str(body) and body["prompt"] == "a quiet harbour", body

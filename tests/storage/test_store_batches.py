@@ -106,3 +106,16 @@ async def test_member_defaults_are_kept_per_server_and_reset(store):
     assert await store.reset_member_defaults(GUILD, 1) == 2
     assert await store.member_defaults(GUILD, 1) == {}
     assert await store.member_defaults(GUILD + 1, 1) == {"model": "sdxl"}, "another server's are its own"
+
+
+async def test_forget_removes_the_members_defaults_in_every_server_and_retention_keeps_them(store):
+    await store.set_member_default(GUILD, 1, "negative_prompt", "zebraquasar, blurry")
+    await store.set_member_default(GUILD, 1, "style", "noir")
+    await store.set_member_default(GUILD + 1, 1, "model", "sd3")
+    await store.set_member_default(GUILD, 2, "negative_prompt", "bob's own")
+    assert await store.forget_older_than(store.now() + 10) == 0
+    assert await store.member_defaults(GUILD, 1) != {}, "retention clears history, not the settings in use"
+    await store.forget_member(1)
+    assert await store.member_defaults(GUILD, 1) == {}
+    assert await store.member_defaults(GUILD + 1, 1) == {}, "in every server"
+    assert await store.member_defaults(GUILD, 2) == {"negative_prompt": "bob's own"}, "another member's stay"

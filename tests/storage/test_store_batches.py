@@ -3,11 +3,14 @@ its images keep their fair places behind other members' first jobs, and each is 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from bot.domain import JobState
 from bot.domain.delivery import Delivery
 from bot.storage import Member, Refused, Store
+from tests.backends import Clock
 
 GUILD = 10
 TOKEN = "interaction-token-secret"
@@ -119,3 +122,22 @@ async def test_forget_removes_the_members_defaults_in_every_server_and_retention
     assert await store.member_defaults(GUILD, 1) == {}
     assert await store.member_defaults(GUILD + 1, 1) == {}, "in every server"
     assert await store.member_defaults(GUILD, 2) == {"negative_prompt": "bob's own"}, "another member's stay"
+
+
+async def test_a_batch_message_is_held_by_one_writer_at_a_time_until_released_or_passed(backend):
+    clock = Clock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    store = await backend.open(clock=clock)
+    try:
+        assert await store.hold_batch(7, "a:1", 30)
+        assert not await store.hold_batch(7, "b:1", 30), "held by a"
+        assert await store.hold_batch(8, "b:1", 30), "another batch is its own"
+        assert await store.hold_batch(7, "a:1", 30), "the holder renews its own hold"
+        await store.release_batch(7, "b:1")  # not b's to let go of
+        assert not await store.hold_batch(7, "b:2", 30)
+        await store.release_batch(7, "a:1")
+        assert await store.hold_batch(7, "b:2", 30), "free once released"
+        clock.now += 31
+        assert await store.hold_batch(7, "a:2", 30), "a hold whose writer died passes"
+        assert not await store.hold_batch(7, "b:2", 30)
+    finally:
+        await store.close()

@@ -3,12 +3,14 @@ its images keep their fair places behind other members' first jobs, and each is 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
 
 from bot.domain import JobState
 from bot.domain.delivery import Delivery
+from bot.services.batch_holds import BatchHolds
 from bot.storage import Member, Refused, Store
 from tests.backends import Clock
 
@@ -141,3 +143,23 @@ async def test_a_batch_message_is_held_by_one_writer_at_a_time_until_released_or
         assert not await store.hold_batch(7, "b:2", 30)
     finally:
         await store.close()
+
+
+async def test_two_processes_edit_a_batch_message_one_after_the_other_even_past_the_hold_length(store):
+    """Two BatchHolds on one ledger are two processes: only the ledger's hold keeps them apart. The first
+    edits for longer than a hold lasts, so it must renew it; the second enters only once the first is out."""
+    first, second = BatchHolds(store, seconds=0.3), BatchHolds(store, seconds=0.3)
+    seen: list[str] = []
+
+    async def edit(holds: BatchHolds, name: str, seconds: float) -> None:
+        async with holds.editing(7):
+            seen.append(f"{name} in")
+            await asyncio.sleep(seconds)
+            seen.append(f"{name} out")
+
+    one = asyncio.create_task(edit(first, "a", 0.7))
+    await asyncio.sleep(0.05)
+    await asyncio.gather(one, edit(second, "b", 0.0), edit(first, "c", 0.0))
+    assert seen[:2] == ["a in", "a out"] and sorted(seen[2:]) == ["b in", "b out", "c in", "c out"], seen
+    assert seen[2][0] == seen[3][0], "one at a time"
+    assert await store.hold_batch(7, "someone", 30), "every hold let go of"

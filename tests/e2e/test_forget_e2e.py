@@ -136,6 +136,8 @@ async def test_forget_clears_the_members_settings_defaults_and_the_next_command_
     assert "your /settings defaults in every server" in harness.discord.messages[question.original["id"]]["content"]
 
     assert await rows_saying(harness.settings, SECRET) == []
+    if harness.settings.database_url is None:
+        assert files_saying(harness.settings, SECRET) == [], "the bytes are gone from the files too"
     await harness.answer("imagine", {"prompt": "a quiet harbour"}, user_id=ALICE)
     after = harness.pixazo.requests[-1].json
     assert SECRET not in str(after) and after["prompt"] == "a quiet harbour", after

@@ -44,6 +44,7 @@ class FakeDiscord(Forms, Menus, Interactions, Channels, Application):
                          channel_id=channel_id, owner_id=owner_id)
         # (method, path pattern, status, until loop time): Discord failing a route for a while (`refuse`).
         self.refusals: list[tuple[str, re.Pattern[str], int, float]] = []
+        self.slowdowns: list[tuple[str, re.Pattern[str], float]] = []
         self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -88,6 +89,12 @@ class FakeDiscord(Forms, Menus, Interactions, Channels, Application):
         """Answer `method` requests whose path matches the regex `path` with `status` for `seconds`
         (say, 500 for DELETE .../messages/@original: Discord failing one route for a while)."""
         self.refusals.append((method, re.compile(path), status, asyncio.get_running_loop().time() + seconds))
+
+    def slow(self, method: str, path: str, seconds: float) -> None:
+        """Answer `method` requests whose path matches the regex `path` `seconds` after they arrive, with
+        what was true when they arrived (Discord slow on one route: two clients that each read a message,
+        then edit it, overlap)."""
+        self.slowdowns.append((method, re.compile(path), seconds))
 
     # ------------------------------------------------------------------ HTTP plumbing
 
@@ -137,6 +144,9 @@ class FakeDiscord(Forms, Menus, Interactions, Channels, Application):
                 if request.method == method and pattern.search(request.path) and now < until:
                     raise ApiError(status, 0, f"{status}: {HTTPStatus(status).phrase}")
             response = await handler(request)
+            for method, pattern, seconds in self.slowdowns:
+                if request.method == method and pattern.search(request.path):
+                    await asyncio.sleep(seconds)
         except ApiError as exc:
             response = exc.response()
         except web.HTTPException:

@@ -170,11 +170,16 @@ class Imagine:
     """/settings, and each command's read of the member's defaults.
 
     A member's defaults are kept in the process once read, so a member whose defaults did not change
-    costs a command no ledger read. That is correct per process because every write goes through this
-    object in the process that serves the member: a server's commands always reach the same shard's
-    process, and /settings set and reset drop the entry before they answer (as does /forget). The
-    personal scope is not kept: its defaults are written from DMs (shard 0) and from servers that did
-    not add the bot (whose interactions reach that server's shard), so two processes may write them."""
+    costs a command no ledger read. /settings set and reset drop the entry before they answer, and a
+    server's commands always reach the same shard's process. /forget is the write another process may
+    make: it clears the member's defaults in every server from whichever shard it was used on. So it
+    drops the entries here (History's `forgotten`), and on PostgreSQL every change to member_defaults
+    tells every process at its COMMIT (NOTIFY member_defaults, migration 0013), which drops the
+    member's entries there (`forgotten`, wired by the composition root); if the listening connection
+    drops, everything sent meanwhile may be lost, so every entry is dropped (`forgotten(None)`). SQLite
+    is one process. The personal scope is not kept: its defaults are written from DMs (shard 0) and
+    from servers that did not add the bot (whose interactions reach that server's shard), so two
+    processes may write them."""
 
     def __init__(self, store: DefaultsStore, *, cached: int = DEFAULTS_CACHED) -> None:
         self._store = store
@@ -200,9 +205,14 @@ class Imagine:
         self._writes += 1
         self._cached.pop((guild_id, user_id), None)
 
-    def forgotten(self, user_id: int) -> None:
-        """/forget: the member's defaults are read again everywhere."""
+    def forgotten(self, user_id: int | None) -> None:
+        """/forget (here or in another process): the member's defaults are read again from the ledger in
+        every server (None: every member's, when changes may have been missed). A read under way now is
+        not kept."""
         self._writes += 1
+        if user_id is None:
+            self._cached.clear()
+            return
         for key in [key for key in self._cached if key[1] == user_id]:
             del self._cached[key]
 

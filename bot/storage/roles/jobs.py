@@ -188,9 +188,12 @@ class Jobs(Protocol):
         ...
 
     async def forget_member(self, user_id: int) -> int:
-        """Forget the member's finished jobs in every server; returns how many were cleared."""
+        """Forget the member's finished jobs in every server, and remove their /settings defaults in every
+        server (on PostgreSQL every process hears of it: NOTIFY member_defaults); returns how many jobs
+        were cleared."""
         ...
 
     async def forget_older_than(self, created_before: float) -> int:
-        """Forget every finished job created before `created_before`; returns how many were cleared."""
+        """Forget every finished job created before `created_before`; returns how many were cleared.
+        Members' /settings defaults stay: they are preferences in use, not history (/forget removes them)."""
         ...

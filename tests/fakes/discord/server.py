@@ -45,6 +45,7 @@ class FakeDiscord(Forms, Menus, Interactions, Channels, Application):
         # (method, path pattern, status, until loop time): Discord failing a route for a while (`refuse`).
         self.refusals: list[tuple[str, re.Pattern[str], int, float]] = []
         self.stalls: list[tuple[str, re.Pattern[str], asyncio.Event]] = []
+        self.slowdowns: list[tuple[str, re.Pattern[str], float]] = []
         self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -97,6 +98,12 @@ class FakeDiscord(Forms, Menus, Interactions, Channels, Application):
         self.stalls.append((method, re.compile(path), released))
         return released
 
+    def slow(self, method: str, path: str, seconds: float) -> None:
+        """Answer `method` requests whose path matches the regex `path` `seconds` after they arrive, with
+        what was true when they arrived (Discord slow on one route: two clients that each read a message,
+        then edit it, overlap)."""
+        self.slowdowns.append((method, re.compile(path), seconds))
+
     # ------------------------------------------------------------------ HTTP plumbing
 
     def _add_routes(self, app: web.Application) -> None:
@@ -148,6 +155,9 @@ class FakeDiscord(Forms, Menus, Interactions, Channels, Application):
                 if request.method == method and pattern.search(request.path):
                     await released.wait()
             response = await handler(request)
+            for method, pattern, seconds in self.slowdowns:
+                if request.method == method and pattern.search(request.path):
+                    await asyncio.sleep(seconds)
         except ApiError as exc:
             response = exc.response()
         except web.HTTPException:

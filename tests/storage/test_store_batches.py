@@ -113,6 +113,18 @@ async def test_member_defaults_are_kept_per_server_and_reset(store):
     assert await store.member_defaults(GUILD + 1, 1) == {"model": "sdxl"}, "another server's are its own"
 
 
+async def test_who_has_defaults_in_a_server_is_every_member_with_at_least_one_there(store):
+    assert await store.members_with_defaults(GUILD) == set()
+    await store.set_member_default(GUILD, 1, "model", "sd3")
+    await store.set_member_default(GUILD, 1, "count", 2)
+    await store.set_member_default(GUILD, 2, "style", "noir")
+    await store.set_member_default(GUILD + 1, 3, "model", "sdxl")
+    assert await store.members_with_defaults(GUILD) == {1, 2}
+    await store.reset_member_defaults(GUILD, 2)
+    assert await store.members_with_defaults(GUILD) == {1}
+    assert await store.members_with_defaults(GUILD + 1) == {3}
+
+
 async def test_forget_removes_the_members_defaults_in_every_server_and_retention_keeps_them(store):
     await store.set_member_default(GUILD, 1, "negative_prompt", "zebraquasar, blurry")
     await store.set_member_default(GUILD, 1, "style", "noir")

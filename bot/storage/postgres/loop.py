@@ -72,6 +72,11 @@ class PostgresLoop(PostgresLedger):
                                     guild_id, user_id)
         return defaults_of(rows)
 
+    async def members_with_defaults(self, guild_id: int) -> set[int]:
+        async with self._read() as conn:
+            rows = await conn.fetch("SELECT DISTINCT user_id FROM member_defaults WHERE guild_id = $1", guild_id)
+        return {row[0] for row in rows}
+
     async def set_member_default(self, guild_id: int, user_id: int, name: str, value: Any) -> None:
         async with self._write() as conn:
             if value is None:

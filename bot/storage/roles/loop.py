@@ -45,6 +45,10 @@ class Defaults(Protocol):
 
     async def member_defaults(self, guild_id: int, user_id: int) -> dict[str, Any]: ...
 
+    async def members_with_defaults(self, guild_id: int) -> set[int]:
+        """Who has any default in this server: every other member's are none, without a read each."""
+        ...
+
     async def set_member_default(self, guild_id: int, user_id: int, name: str, value: Any) -> None:
         """Set one default (None: remove it)."""
         ...

@@ -55,6 +55,10 @@ class SqliteLoop(SqliteLedger):
         return defaults_of(await self._rows("SELECT name, value FROM member_defaults WHERE guild_id = ? AND user_id = ?",
                                             (guild_id, user_id)))
 
+    async def members_with_defaults(self, guild_id: int) -> set[int]:
+        return {row[0] for row in await self._rows("SELECT DISTINCT user_id FROM member_defaults WHERE guild_id = ?",
+                                                   (guild_id,))}
+
     async def set_member_default(self, guild_id: int, user_id: int, name: str, value: Any) -> None:
         key = (guild_id, user_id, name)
         if value is None:

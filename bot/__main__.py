@@ -92,7 +92,8 @@ def gateway_state(bot: discord.Client) -> str:
 async def listen(settings: Settings, store: Store, services: Services) -> ConfigListener | None:
     """What other processes do reaches this one as it happens, so nothing polls for it. PostgreSQL: a
     /config change made by any process empties that server's cache entry here too; a job queued by
-    another process kicks the queue; an audit row recorded by any process wakes the audit poster.
+    another process kicks the queue; an audit row recorded by any process wakes the audit poster; a
+    member's defaults changed by another process (/forget) are read again here.
     SQLite (one process): only the audit rows, which the ledger calls back as it writes them."""
     moderation, queue, audit_feed = services.moderation, services.queue, services.audit_feed
     await store.watch_audit(audit_feed.recorded)
@@ -118,9 +119,12 @@ async def listen(settings: Settings, store: Store, services: Services) -> Config
         else:
             audit_feed.recorded(int(guild_id))
 
+    def defaults_changed(user_id: str | None) -> None:  # /forget in another process, say
+        services.imagine.forgotten(int(user_id) if user_id is not None and user_id.isdigit() else None)
+
     listener = ConfigListener(settings.database_url.get_secret_value(), changed,
                               poll_seconds=settings.config_poll_seconds,
-                              others={"jobs": queued, "audit_rows": recorded})
+                              others={"jobs": queued, "audit_rows": recorded, "member_defaults": defaults_changed})
     try:
         await listener.start()
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

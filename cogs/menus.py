@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot.ui.app import PixazoBot
 from bot.ui.edit_forms import region_form, zoom_form
+from bot.ui.i18n import for_member
 from bot.ui.installs import server_only
 from bot.ui.items.edits import known_prompt, picture_of
 
@@ -36,11 +37,13 @@ class Menus(commands.Cog):
 
     async def inpaint_this(self, interaction: discord.Interaction[PixazoBot], message: discord.Message) -> None:
         form_id = _form_id("inpaint", interaction, message)
-        await interaction.response.send_modal(region_form(form_id, await known_prompt(interaction, message)))
+        await interaction.response.send_modal(region_form(form_id, await known_prompt(interaction, message),
+                                                          for_member(interaction)))
 
     async def zoom_this(self, interaction: discord.Interaction[PixazoBot], message: discord.Message) -> None:
         form_id = _form_id("zoom", interaction, message)
-        await interaction.response.send_modal(zoom_form(form_id, await known_prompt(interaction, message)))
+        await interaction.response.send_modal(zoom_form(form_id, await known_prompt(interaction, message),
+                                                        for_member(interaction)))
 
 
 def _form_id(op: str, interaction: discord.Interaction[PixazoBot], message: discord.Message) -> str:

@@ -41,6 +41,7 @@ class JobRecord(TypedDict, total=False):
     forgotten_at: float | None  # /forget or HISTORY_RETENTION_DAYS cleared what was asked for
     lease_owner: str | None  # the process running it (bot/storage/lease.py)
     lease_until: float | None
+    answered_at: float | None  # its Pixazo call answered: being delivered, its slot free
     batch_id: int | None  # the first job's id on every job of a batch (/imagine count:4); None: on its own
 
 

@@ -15,6 +15,7 @@ from bot.moderation.image_check import ImageCheck
 from bot.services.appeals import AppealDesk
 from bot.services.audit import AuditLog
 from bot.services.audit_feed import AuditFeed
+from bot.services.batch_holds import BatchHolds
 from bot.services.edits import Edits
 from bot.services.generation import GenerationService
 from bot.services.history import History
@@ -53,6 +54,7 @@ class Services:
     instance: Instance
     imagine: Imagine
     monitor: Monitor
+    batch_holds: BatchHolds
 
 
 def build_services(settings: Settings, store: Store, generation: GenerationService, quotas: Quotas, *,
@@ -73,4 +75,5 @@ def build_services(settings: Settings, store: Store, generation: GenerationServi
                              clock=asyncio.get_running_loop().time),
         image_checks=ImageChecks(settings, moderation, detector, offload), lookups=Lookups(store),
         instance=Instance(store), imagine=imagine,
-        monitor=Monitor(settings, store, queue, offload, queue.metrics))
+        monitor=Monitor(settings, store, queue, offload, queue.metrics),
+        batch_holds=BatchHolds(store, seconds=settings.job_lease_seconds))

@@ -17,6 +17,7 @@ from bot.catalog import INPAINT
 from bot.core import canvas
 from bot.core.canvas import Composed, Layout
 from bot.core.errors import InvalidInput
+from bot.core.i18n import Text, _
 from bot.core.offload import Offload, OffloadTimeout
 from bot.services.inpaint import (
     MASK_TOLERANCE,
@@ -31,8 +32,11 @@ from bot.services.validation import Prepared, prepare
 
 ZOOMS = {"1.5": 1.5, "2": 2.0}  # a Zoom Out button's factor, as its custom_id names it
 ARROWS = {"left": "←", "right": "→", "up": "↑", "down": "↓"}
-REGION_NAMES = {"left": "left half", "right": "right half", "top": "top half", "bottom": "bottom half",
-                "centre": "centre", "border": "border"}
+# A region as a form's choice and in an edit's title ("Vary region (left half)").
+REGION_CHOICES = {"left": _("Left half"), "right": _("Right half"), "top": _("Top half"), "bottom": _("Bottom half"),
+                  "centre": _("Centre"), "border": _("Border")}
+REGION_NAMES = {"left": _("left half"), "right": _("right half"), "top": _("top half"), "bottom": _("bottom half"),
+                "centre": _("centre"), "border": _("border")}
 UPLOADED = "upload"  # the region select's choice: the member's own mask
 # A mask is drawn over the picture: shapes this far apart are two different pictures, not a rounding.
 MASK_RATIO_SLACK = 0.02
@@ -50,12 +54,13 @@ class Plan:
     region: str = ""
 
     @property
-    def title(self) -> str:
+    def title(self) -> Text:
+        """What the edit is called where the member reads it: its form's title, the note above its result."""
         if self.kind == "zoom":
-            return f"Zoom out {self.factor:g}×"
+            return _("Zoom out {factor}×", factor=f"{self.factor:g}")
         if self.kind == "pan":
-            return f"Pan {ARROWS[self.direction]}"
-        return "Vary region (" + ("your mask" if self.region == UPLOADED else REGION_NAMES[self.region]) + ")"
+            return _("Pan {arrow}", arrow=ARROWS[self.direction])
+        return _("Vary region ({region})", region=_("your mask") if self.region == UPLOADED else REGION_NAMES[self.region])
 
 
 def plan_for_region(region: str, has_mask: bool) -> Plan:
@@ -63,17 +68,17 @@ def plan_for_region(region: str, has_mask: bool) -> Plan:
     if has_mask:
         return Plan("region", region=UPLOADED)
     if region == UPLOADED:
-        raise InvalidInput("You chose your own mask but uploaded none: upload one (white is repainted), or choose "
-                           "a region.")
+        raise InvalidInput(_("You chose your own mask but uploaded none: upload one (white is repainted), or choose "
+                             "a region."))
     if region not in REGION_NAMES:
-        raise InvalidInput("Choose one of the regions the form offers.", detail=f"region {region!r}")
+        raise InvalidInput(_("Choose one of the regions the form offers."), detail=f"region {region!r}")
     return Plan("region", region=region)
 
 
 def plan_for_zoom(factor: str) -> Plan:
     """The "How far" choice of "Zoom out this"."""
     if factor not in ZOOMS:
-        raise InvalidInput("Choose one of the zooms the form offers.", detail=f"zoom factor {factor!r}")
+        raise InvalidInput(_("Choose one of the zooms the form offers."), detail=f"zoom factor {factor!r}")
     return Plan("zoom", factor=ZOOMS[factor])
 
 
@@ -104,18 +109,20 @@ def build(plan: Plan, image: bytes, image_upload: Upload, image_type: str, mask:
                               mask=mask if drawn is not None else None)
     low, high = composed.mask_extrema
     if high < MASK_TOLERANCE:
-        raise InvalidInput("The mask is entirely black, so nothing would change. Paint the part to repaint in white.")
+        raise InvalidInput(_("The mask is entirely black, so nothing would change. Paint the part to repaint in "
+                             "white."))
     if low > 255 - MASK_TOLERANCE:
-        raise InvalidInput("The mask is entirely white, so the whole picture would be replaced. Paint the part to "
-                           "keep in black.")
+        raise InvalidInput(_("The mask is entirely white, so the whole picture would be replaced. Paint the part "
+                             "to keep in black."))
     return composed
 
 
 def _same_shape(image: Checked, mask: Checked) -> None:
     ratio_image, ratio_mask = image.width / image.height, mask.width / mask.height
     if abs(ratio_image - ratio_mask) > MASK_RATIO_SLACK * ratio_image:
-        raise InvalidInput(f"The mask is {mask.width}×{mask.height} but the picture is {image.width}×{image.height}: "
-                           "draw the mask over the picture, so it has the same shape (any size).")
+        raise InvalidInput(_("The mask is {mask_size} but the picture is {image_size}: draw the mask over the "
+                             "picture, so it has the same shape (any size).", mask_size=f"{mask.width}×{mask.height}",
+                             image_size=f"{image.width}×{image.height}"))
 
 
 def prepared_edit(prompt: str, composed: Composed, image_url: str, mask_url: str) -> Prepared:
@@ -168,7 +175,7 @@ class Edits:
             return await self._offload.run(build, plan, data[0], image, declared[0], *extra,
                                            timeout=settings.image_work_timeout_seconds)
         except OffloadTimeout as exc:
-            raise InvalidInput("The picture took too long to prepare, so nothing was spent. Try again in a minute.",
+            raise InvalidInput(_("The picture took too long to prepare, so nothing was spent. Try again in a minute."),
                                detail=f"edit of {image.filename}: {exc}") from None
         finally:
             self._checking[user] -= 1

@@ -158,29 +158,43 @@ def prepare_count(model: Model, options: dict[str, Any], count: int, *,
 class DefaultsStore(Protocol):
     async def member_defaults(self, guild_id: int, user_id: int) -> dict[str, Any]: ...
 
+    async def members_with_defaults(self, guild_id: int) -> set[int]: ...
+
     async def set_member_default(self, guild_id: int, user_id: int, name: str, value: Any) -> None: ...
 
     async def reset_member_defaults(self, guild_id: int, user_id: int) -> int: ...
 
 
 DEFAULTS_CACHED = 10_000  # members whose defaults a process keeps (a bound on memory, not a tunable)
+SERVERS_CACHED = 1_000  # servers whose members with defaults a process knows
+SERVER_MEMBERS_KEPT = 50_000  # a server with more members with defaults is asked member by member
 
 
 class Imagine:
     """/settings, and each command's read of the member's defaults.
 
     A member's defaults are kept in the process once read, so a member whose defaults did not change
-    costs a command no ledger read. That is correct per process because every write goes through this
-    object in the process that serves the member: a server's commands always reach the same shard's
-    process, and /settings set and reset drop the entry before they answer (as does /forget). The
-    personal scope is not kept: its defaults are written from DMs (shard 0) and from servers that did
-    not add the bot (whose interactions reach that server's shard), so two processes may write them."""
+    costs a command no ledger read. /settings set and reset drop the entry before they answer, and a
+    server's commands always reach the same shard's process. /forget is the write another process may
+    make: it clears the member's defaults in every server from whichever shard it was used on. So it
+    drops the entries here (History's `forgotten`), and on PostgreSQL every change to member_defaults
+    tells every process at its COMMIT (NOTIFY member_defaults, migration 0013), which drops the
+    member's entries there (`forgotten`, wired by the composition root); if the listening connection
+    drops, everything sent meanwhile may be lost, so every entry is dropped (`forgotten(None)`). SQLite
+    is one process. The personal scope is not kept: its defaults are written from DMs (shard 0) and
+    from servers that did not add the bot (whose interactions reach that server's shard), so two
+    processes may write them.
+
+    Each server's list of who has any default at all is kept too, so a member without defaults (most
+    of them) costs no read either, not even their first command; it follows the same drops, and any
+    member's /forget or change heard from another process drops every server's list."""
 
     def __init__(self, store: DefaultsStore, *, cached: int = DEFAULTS_CACHED) -> None:
         self._store = store
         self._cached: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
         self._most = cached
         self._writes = 0  # a read that began before a write is not kept
+        self._who: OrderedDict[int, set[int]] = OrderedDict()  # server -> members with any default there
 
     async def defaults(self, member: Member) -> dict[str, Any]:
         key = (member.guild_id, member.user_id)
@@ -189,6 +203,9 @@ class Imagine:
             self._cached.move_to_end(key)
             return dict(kept)
         writes = self._writes
+        who = None if member.guild_id == PERSONAL else await self._with_defaults(member.guild_id)
+        if who is not None and member.user_id not in who:
+            return {}
         defaults = await self._store.member_defaults(*key)
         if member.guild_id != PERSONAL and writes == self._writes:
             self._cached[key] = dict(defaults)
@@ -196,13 +213,36 @@ class Imagine:
                 self._cached.popitem(last=False)
         return defaults
 
+    async def _with_defaults(self, guild_id: int) -> set[int] | None:
+        """The server's members with any default (None: too many to keep; each member is asked for)."""
+        kept = self._who.get(guild_id)
+        if kept is not None:
+            self._who.move_to_end(guild_id)
+            return kept
+        writes = self._writes
+        found = await self._store.members_with_defaults(guild_id)
+        if len(found) > SERVER_MEMBERS_KEPT:
+            return None
+        if writes == self._writes:
+            self._who[guild_id] = found
+            while len(self._who) > SERVERS_CACHED:
+                self._who.popitem(last=False)
+        return found
+
     def _changed(self, guild_id: int, user_id: int) -> None:
         self._writes += 1
         self._cached.pop((guild_id, user_id), None)
+        self._who.pop(guild_id, None)
 
-    def forgotten(self, user_id: int) -> None:
-        """/forget: the member's defaults are read again everywhere."""
+    def forgotten(self, user_id: int | None) -> None:
+        """/forget (here or in another process): the member's defaults are read again from the ledger in
+        every server (None: every member's, when changes may have been missed). A read under way now is
+        not kept."""
         self._writes += 1
+        self._who.clear()  # a change heard from elsewhere may be a default set in a server kept here
+        if user_id is None:
+            self._cached.clear()
+            return
         for key in [key for key in self._cached if key[1] == user_id]:
             del self._cached[key]
 

@@ -70,6 +70,9 @@ class QueueRunner:
         self._owner = store.owner
         self._lease = settings.job_lease_seconds
         self._running: dict[int, asyncio.Task] = {}
+        # Claimed jobs whose Pixazo call has not answered yet: the slots. One that answered is being
+        # delivered and settled; up to as many again may be, so a slow Discord does not hold Pixazo idle.
+        self._calling: set[int] = set()
         self._cancelled: set[int] = set()  # cancelled by a member while running here
         self.leases = Leases(store, self._owner, self._lease, self._running, self._cancelled, self.metrics)
         self._lost = self.leases.lost  # its lease expired and another process took it over
@@ -209,7 +212,7 @@ class QueueRunner:
     async def _fill_slots(self) -> bool:
         """Claim jobs into every free slot at once. Whether to look again soon: only when the cluster-wide
         bound holds jobs back (other processes' ends are not told here); else wake-ups do."""
-        free = self._slots - len(self._running)
+        free = min(self._slots - len(self._calling), 2 * self._slots - len(self._running))
         if self._closing or free <= 0:
             return False
         jobs, waiting = await self._store.claim_batch(self._owner, self._lease, limit=free, max_running=self._slots)
@@ -222,6 +225,7 @@ class QueueRunner:
                             job["attempts"])
             task = asyncio.create_task(self._run(job), name=f"job-{job['id']}")
             self._running[job["id"]] = task
+            self._calling.add(job["id"])
         return self.wakeups.shared() and waiting and len(jobs) < free
 
     async def _run(self, job: JobRecord) -> None:
@@ -293,6 +297,7 @@ class QueueRunner:
         if outcome is not None:
             self.metrics.job_ended(job["model"], outcome, job["cost"])
         self._running.pop(job_id, None)
+        self._calling.discard(job_id)
         self._cancelled.discard(job_id)
         self._lost.discard(job_id)
         self._delivered.discard(job_id)
@@ -308,12 +313,16 @@ class QueueRunner:
             raise
 
     async def _ready(self, job_id: int, member: Member) -> QuotaSnapshot:
-        """One look at the ledger before posting: the member's credits for the embed, and the job's row. A
-        Cancel, or a takeover by another process (that one delivers), discards the result."""
+        """One trip to the ledger before posting: the Pixazo call marked answered (the slot freed for the
+        next claim), the member's credits for the embed, and the job's row. A Cancel, or a takeover by
+        another process (that one delivers), discards the result."""
         if job_id in self._cancelled or job_id in self._lost:
             raise Discarded()
         row, quota = await self._store.delivering(job_id, member,
                                                   default_allowance=self._settings.default_allowance(member))
+        if row is not None and row.get("answered_at") is not None and job_id in self._calling:
+            self._calling.discard(job_id)  # the ledger counts its slot free: so does this process
+            self.wakeups.freed()
         if row is not None and row.get("lease_owner") not in (None, self._owner):
             self.leases.lose(job_id)
             raise Discarded()

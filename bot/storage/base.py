@@ -27,6 +27,11 @@ REFUNDED_SQL = ", ".join(f"'{state.value}'" for state in REFUNDED_STATES)  # a l
 QUEUED = JobState.QUEUED.value
 RUNNING = JobState.RUNNING.value
 # What forgetting clears; params is NOT NULL (the body sent to Pixazo), so it becomes an empty object.
+# A batch message's hold (Batches.hold_batch): taken when free or passed, renewed by its own holder. Numbered
+# parameters, as both backends read them ($n on PostgreSQL, ?n on SQLite).
+HOLD_SQL = ("INSERT INTO batch_holds (batch_id, holder, until) VALUES ($1, $2, $3) ON CONFLICT (batch_id) DO UPDATE"
+            " SET holder = excluded.holder, until = excluded.until WHERE batch_holds.until < $4"
+            " OR batch_holds.holder = $2")
 FORGET_SETS = "params = '{}', inputs = NULL, result_url = NULL, delivery = NULL, interaction_token = NULL"
 AUDIT_COLUMNS = "id, guild_id, actor_id, action, target_id, detail, at"
 RECENT_COLUMNS = "id, model, cost, state, created_at, finished_at, error, result_url"

@@ -10,15 +10,17 @@ and uploaded whole again each time. Each file is named `<place>-<job id>`, so th
 says which image is which job, after a restart too.
 
 The message is the batch's interaction's "@original", edited as each image lands or fails, one edit
-at a time per batch; what it shows is read from the ledger's rows and from the message's files.
+at a time per batch across every process (bot/services/batch_holds.py): each edit reads the message's
+files and the ledger's rows while it holds the batch, so two images finishing at once in two processes
+both stay; what it shows is read from the ledger's rows and from the message's files.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import re
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -133,10 +135,11 @@ class BatchCourier:
 
     def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot
-        self._locks: dict[int, asyncio.Lock] = {}
 
-    def _lock(self, job: JobRecord) -> asyncio.Lock:
-        return self._locks.setdefault(int(job.get("batch_id") or job["id"]), asyncio.Lock())
+    def _editing(self, job: JobRecord) -> AbstractAsyncContextManager[None]:
+        """The batch's message to this writer alone, in this process and in every other one: what it
+        reads of the message is what it edits, so no other image's file is dropped."""
+        return self.bot.services.batch_holds.editing(int(job.get("batch_id") or job["id"]))
 
     async def deliver(self, job: JobRecord, outcome: Outcome, webhook: discord.Webhook) -> None:
         """Add the image to the message (Discord refuses: UserFacingError, so the job is refunded; the
@@ -152,7 +155,7 @@ class BatchCourier:
         if upload is None:
             raise UserFacingError(_("The image came back too large to post here."), detail="batch image too large")
         file = discord.File(io.BytesIO(upload.data), filename=upload.filename, spoiler=delivery.spoiler)
-        async with self._lock(job):
+        async with self._editing(job):
             current = await fetch_original(webhook)
             kept = [a for a in current.attachments if job_of(a.filename) not in (None, job["id"])]
             rows = await self.bot.services.lookups.batch(int(job.get("batch_id") or job["id"]))
@@ -179,7 +182,7 @@ class BatchCourier:
                                         size=delivery.batch_size, reason=text))
         if webhook is not None:
             try:
-                async with self._lock(job):
+                async with self._editing(job):
                     current = await fetch_original(webhook)
                     rows = await self.bot.services.lookups.batch(int(job.get("batch_id") or job["id"]))
                     done = done_in(current)

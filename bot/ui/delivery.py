@@ -196,7 +196,8 @@ class WebhookCourier:
         if not noticed:
             return
         try:
-            await edit_original(webhook, content=f"{note or 'Your picture'}: done, posted below.", view=None)
+            said = _("{edit}: done, posted below.", edit=note) if note else _("Your picture: done, posted below.")
+            await edit_original(webhook, content=render(said, locale_of(job)), view=None)
         except discord.HTTPException as exc:
             log.info("job %d: could not update its notice after the result: HTTP %s", job["id"], exc.status)
 

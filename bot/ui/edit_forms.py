@@ -5,17 +5,20 @@ a `Form` (bot/ui/items/edits.py) from its custom_id, so a form opened before a r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import discord
 
 from bot.catalog import PROMPT_MAX_LENGTH
-from bot.services.edits import REGION_NAMES, UPLOADED
+from bot.core.i18n import Text, _
+from bot.services.edits import REGION_CHOICES, UPLOADED, ZOOMS
 from bot.services.inpaint import Upload
 
 REGION_DEFAULT = "centre"
 ZOOM_DEFAULT = "2"
 TITLE_MAX = 45
+Words = Callable[[Text | str], str]
 
 
 def _modal(title: str, custom_id: str, *items: discord.ui.Item[Any]) -> discord.ui.Modal:
@@ -26,35 +29,38 @@ def _modal(title: str, custom_id: str, *items: discord.ui.Item[Any]) -> discord.
     return modal
 
 
-def _prompt(default: str) -> discord.ui.Label[Any]:
-    return discord.ui.Label(text="Prompt", description="What to paint in the new or chosen part",
+def _prompt(default: str, t: Words) -> discord.ui.Label[Any]:
+    return discord.ui.Label(text=t(_("Prompt")), description=t(_("What to paint in the new or chosen part")),
                             component=discord.ui.TextInput(custom_id="prompt", style=discord.TextStyle.paragraph,
                                                            default=default[:PROMPT_MAX_LENGTH] or None,
                                                            max_length=PROMPT_MAX_LENGTH))
 
 
-def outpaint_form(title: str, custom_id: str, prompt: str) -> discord.ui.Modal:
-    """Zoom Out and Pan from a result's button: the prompt, editable."""
-    return _modal(title, custom_id, _prompt(prompt))
+def outpaint_form(title: Text, custom_id: str, prompt: str, t: Words = str) -> discord.ui.Modal:
+    """Zoom Out and Pan from a result's button: the prompt, editable. `t` words it in the member's language."""
+    return _modal(t(title), custom_id, _prompt(prompt, t))
 
 
-def zoom_form(custom_id: str, prompt: str = "") -> discord.ui.Modal:
+def zoom_form(custom_id: str, prompt: str = "", t: Words = str) -> discord.ui.Modal:
     """"Zoom out this": the prompt and how far."""
-    options = [discord.SelectOption(label=f"Zoom out {label}×", value=value, default=value == ZOOM_DEFAULT)
-               for value, label in (("1.5", "1.5"), ("2", "2"))]
-    how_far: discord.ui.Label[Any] = discord.ui.Label(text="How far", component=discord.ui.Select(custom_id="factor", options=options))
-    return _modal("Zoom out this picture", custom_id, _prompt(prompt), how_far)
+    options = [discord.SelectOption(label=t(_("Zoom out {factor}×", factor=value)), value=value,
+                                    default=value == ZOOM_DEFAULT) for value in ZOOMS]
+    how_far: discord.ui.Label[Any] = discord.ui.Label(
+        text=t(_("How far")), component=discord.ui.Select(custom_id="factor", options=options))
+    return _modal(t(_("Zoom out this picture")), custom_id, _prompt(prompt, t), how_far)
 
 
-def region_form(custom_id: str, prompt: str = "") -> discord.ui.Modal:
+def region_form(custom_id: str, prompt: str = "", t: Words = str) -> discord.ui.Modal:
     """Vary Region and "Inpaint this…": the prompt, the region, or the member's own mask."""
-    options = [discord.SelectOption(label=name[0].upper() + name[1:], value=value, default=value == REGION_DEFAULT)
-               for value, name in REGION_NAMES.items()]
-    options.append(discord.SelectOption(label="My own mask (upload it below)", value=UPLOADED))
-    region: discord.ui.Label[Any] = discord.ui.Label(text="Region to repaint", component=discord.ui.Select(custom_id="region", options=options))
-    mask: discord.ui.Label[Any] = discord.ui.Label(text="Your mask (optional)", description="White is repainted, black is kept; any size",
-                            component=discord.ui.FileUpload(custom_id="mask", required=False, max_values=1))
-    return _modal("Repaint a region", custom_id, _prompt(prompt), region, mask)
+    options = [discord.SelectOption(label=t(name), value=value, default=value == REGION_DEFAULT)
+               for value, name in REGION_CHOICES.items()]
+    options.append(discord.SelectOption(label=t(_("My own mask (upload it below)")), value=UPLOADED))
+    region: discord.ui.Label[Any] = discord.ui.Label(
+        text=t(_("Region to repaint")), component=discord.ui.Select(custom_id="region", options=options))
+    mask: discord.ui.Label[Any] = discord.ui.Label(
+        text=t(_("Your mask (optional)")), description=t(_("White is repainted, black is kept; any size")),
+        component=discord.ui.FileUpload(custom_id="mask", required=False, max_values=1))
+    return _modal(t(_("Repaint a region")), custom_id, _prompt(prompt, t), region, mask)
 
 
 def chosen(data: Any) -> dict[str, list[str]]:

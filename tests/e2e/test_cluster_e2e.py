@@ -491,3 +491,74 @@ async def test_a_job_whose_processes_die_twice_is_refunded_and_its_member_told(t
         assert await store.audit() == []
     finally:
         await store.close()
+
+
+async def test_forget_in_one_process_clears_the_defaults_another_process_kept(tmp_path, cluster_discord, fake_pixazo,
+                                                                            postgres_url):
+    """a serves GUILD_ID and keeps the member's defaults once read; /forget is used in b's server and
+    clears them in every server: a's next command for the member uses none of them."""
+    async with cluster(tmp_path, cluster_discord, fake_pixazo, postgres_url, {"a": "0", "b": "1"}):
+        said = await final_answer(await cluster_discord.invoke(
+            "settings", {"negative_prompt": "zebraquasar smudges", "style": "watercolor"}, subcommand="set",
+            user_id=4001, guild_id=GUILD_ID))
+        assert "zebraquasar" in str(said), said
+        first = await cluster_discord.invoke("imagine", {"prompt": "a quiet harbour"}, user_id=4001, guild_id=GUILD_ID)
+        await eventually(lambda: bool(results(first)), timeout=20)
+        assert "zebraquasar" in str(fake_pixazo.requests[-1].json), "a read the defaults and keeps them"
+
+        question = await cluster_discord.invoke("forget", user_id=4001, guild_id=SHARD1_GUILD)  # b answers
+        await question.wait_callback()
+        confirm_id = next(item["custom_id"] for row in question.original["components"] for item in row["components"]
+                          if item.get("label") == "Confirm")
+        confirm = await cluster_discord.click(question.original, confirm_id, user_id=4001)
+        assert (await confirm.wait_callback())["type"] == 7
+        assert "/settings defaults" in cluster_discord.messages[question.original["id"]]["content"]
+
+        second = await cluster_discord.invoke("imagine", {"prompt": "a quiet harbour"}, user_id=4001, guild_id=GUILD_ID)
+        await eventually(lambda: bool(results(second)), timeout=20)
+        body = fake_pixazo.requests[-1].json
+        assert "zebraquasar" not in str(body) and body["prompt"] == "a quiet harbour", body
+
+
+async def test_two_images_of_a_batch_finishing_at_once_in_two_processes_both_stay_on_its_message(
+        tmp_path, cluster_discord, fake_pixazo, postgres_url):
+    """A batch of 2 in a's server; a runs one image at a time, b up to two (the cluster's bound), so each
+    makes one of them, and they finish together. Reading the batch's message is slow: both writers read
+    it before either has edited it. Each edit must still keep the other's image: the message ends with
+    both, each charged once."""
+    fake_pixazo.latency = 1.0  # both claimed before either finishes
+    env = cluster_env(cluster_discord, fake_pixazo, postgres_url, SHARD_COUNT="2", QUOTA_DEFAULT_DAILY_CREDITS="40")
+    a = Bot(tmp_path, "a", {**env, "SHARD_IDS": "0", "PIXAZO_MAX_CONCURRENCY": "1"})
+    b = Bot(tmp_path, "b", {**env, "SHARD_IDS": "1", "PIXAZO_MAX_CONCURRENCY": "2"})
+    store = await ledger(postgres_url)
+    try:
+        await a.start()
+        await b.start()
+        await cluster_discord.wait_shards(0, 1, timeout=30)
+        await cluster_discord.wait_synced(timeout=15)
+        cluster_discord.slow("GET", r"/webhooks/.*/messages/@original$", 1.5)
+        batch = await cluster_discord.invoke("imagine", {"prompt": "two foxes", "count": 2, "model": "sdxl"},
+                                             user_id=4001, guild_id=GUILD_ID)
+
+        async def settled() -> bool:
+            rows = await store.batch(1)
+            return len(rows) == 2 and all(r["state"].value == "succeeded" for r in rows)
+
+        await until(settled, timeout=30)
+        rows = await store.batch(1)
+        assert {r["lease_owner"].split(":")[1] for r in rows} == {str(a.pid), str(b.pid)}, "one image in each"
+        assert (await store.snapshot(Member(GUILD_ID, 4001), default_allowance=40)).used == 2 * 2, "each charged once"
+        assert await store.audit() == []
+        message = cluster_discord.messages[batch.original["id"]]
+        names = sorted(a["filename"].split(".")[0] for a in message["attachments"])
+        assert names == [f"1-{rows[0]['id']}", f"2-{rows[1]['id']}"], "both images on the batch's message"
+        labels = {item["label"] for row in message["components"] for item in row["components"]}
+        assert {"Use 1", "Use 2"} <= labels, labels
+        assert {f["value"] for f in message["embeds"][0]["fields"][:2]} == {
+            f"seed {r['params']['seed']}" for r in rows}
+    finally:
+        await store.close()
+        for bot in (a, b):
+            if bot.proc is not None:
+                await bot.stop()
+    assert "Traceback" not in a.log() + b.log()

@@ -309,3 +309,54 @@ async def test_a_pan_past_the_models_largest_side_is_scaled_to_fit(harness):
     # 3072×1536 would pass the inpainting model's 2048: the whole canvas at two thirds, picture and new part alike
     assert (call.json["width"], call.json["height"]) == (2048, 1024) == call.inputs["imageUrl"].size
     assert white_exactly_in(grey(call.inputs["maskUrl"].data), (0, 0, 1365, 1024))
+
+
+@pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 1, "progress_interval_seconds": 0.3}])
+async def test_an_edit_asked_in_german_is_worded_in_german_from_the_form_to_the_result(harness):
+    """Zoom Out 2× from a German client: the form, the private message hosting the canvas and mask, the
+    line above the result, and the hosting message once the result is posted (it waited, so it showed
+    its notice); then Vary Region's form, its choices, and its refusal of a missing mask."""
+    harness.discord.signed_urls = True
+    _, made = await harness.answer("sdxl", {"prompt": PROMPT, "width": 512, "height": 384}, locale="de")
+    result = harness.discord.messages[made["id"]]
+    job = result["embeds"][0]["footer"]["text"].rsplit("#", 1)[1]
+    clicked = await harness.discord.click(result, button_ids(result)["Herauszoomen 2×"], locale="de")
+    form = (await clicked.wait_callback())["data"]
+    assert form["title"] == "Herauszoomen 2×", form
+    assert harness.discord.modal_values(clicked) == {"Prompt": PROMPT}
+    harness.pixazo.latency = 1.0  # another member's picture holds the only slot: the edit waits
+    await harness.invoke("sdxl", {"prompt": "a busy day"}, user_id=4001)
+    await eventually(lambda: len(harness.pixazo.requests) == 2)
+    harness.pixazo.latency = 0.0
+    sent, hosted, posted = await submitted(harness, clicked)
+    assert hosted["content"] == (f"Herauszoomen 2× von Auftrag #{job}: Diese Leinwand geht an den Maler, und das "
+                                 "Weiße der Maske wird neu gemalt. Das Bild folgt hier."), hosted["content"]
+    assert posted["content"] == f"Herauszoomen 2× von Auftrag #{job}", "the note above the result"
+    await harness.discord.wait_for(lambda: "fertig" in (sent.original["content"] or ""), timeout=10)
+    assert sent.original["content"] == f"Herauszoomen 2× von Auftrag #{job}: fertig, unten gepostet."
+
+    vary = await harness.discord.click(result, button_ids(result)["Bereich variieren"], locale="de")
+    form = (await vary.wait_callback())["data"]
+    assert form["title"] == "Einen Bereich neu malen"
+    assert harness.discord.modal_values(vary) == {"Prompt": PROMPT, "Neu zu malender Bereich": ["centre"],
+                                                   "Deine Maske (optional)": []}
+    labels = [o["label"] for row in form["components"] for o in (row.get("component") or {}).get("options") or []]
+    assert labels == ["Linke Hälfte", "Rechte Hälfte", "Obere Hälfte", "Untere Hälfte", "Mitte", "Rand",
+                      "Meine eigene Maske (unten hochladen)"], labels
+    refused = await harness.discord.submit_modal(vary, {"Neu zu malender Bereich": ["upload"]})
+    answer = (await refused.wait_callback())["data"]
+    assert is_ephemeral(answer) and answer["content"].startswith("Du hast deine eigene Maske gewählt"), answer
+
+
+async def test_zoom_out_this_from_a_japanese_client_is_worded_in_japanese(harness):
+    """The menu's form (title, labels, how far), the canvas's hosting message and the note above the result."""
+    posted = await member_picture(harness)
+    opened = await harness.discord.invoke_message_command("Zoom out this", posted, locale="ja")
+    form = (await opened.wait_callback())["data"]
+    assert form["title"] == "この画像をズームアウト"
+    assert harness.discord.modal_values(opened) == {"プロンプト": "", "どれだけ": ["2"]}
+    options = [o["label"] for row in form["components"] for o in (row.get("component") or {}).get("options") or []]
+    assert options == ["ズームアウト 1.5×", "ズームアウト 2×"]
+    sent, hosted, result = await submitted(harness, opened, {"プロンプト": "浜辺の犬", "どれだけ": ["1.5"]})
+    assert hosted["content"].startswith("ズームアウト 1.5×：このキャンバスがペインターに渡され"), hosted["content"]
+    assert result["content"] == "ズームアウト 1.5×" and result["embeds"]

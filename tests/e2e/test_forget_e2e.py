@@ -88,7 +88,7 @@ async def test_forget_clears_every_copy_of_the_members_prompts(harness):
     await question.wait_callback()
     confirm = await fake.click(question.original, buttons(question.original)["Confirm"]["custom_id"], user_id=ALICE)
     assert (await confirm.wait_callback())["type"] == 7
-    assert fake.messages[question.original["id"]]["content"].startswith("Cleared the details of 5 images.")
+    assert fake.messages[question.original["id"]]["content"].startswith("Cleared the details of 5 images, and your /settings defaults")
 
     assert await rows_saying(harness.settings, SECRET) == []
     if harness.settings.database_url is None:
@@ -116,3 +116,30 @@ async def _generation_rows(settings, count: int) -> bool:
 def _ask_id(message: dict) -> str:
     return next(item["custom_id"] for row in message["components"] for item in row["components"]
                 if item["custom_id"].startswith("appeal:ask:"))
+
+
+async def test_forget_clears_the_members_settings_defaults_and_the_next_command_uses_none_of_them(harness):
+    """A member's saved defaults are theirs too: a free-text negative prompt and a style. After /forget
+    the ledger holds neither, and the process that kept them for the member's commands forgets them too."""
+    from tests.e2e.test_loop_settings_e2e import settings
+
+    await settings(harness, "set", {"negative_prompt": f"{SECRET} smudges", "style": "watercolor"}, user=ALICE)
+    await harness.answer("imagine", {"prompt": "a quiet harbour"}, user_id=ALICE)  # the defaults are kept now
+    used = harness.pixazo.requests[-1].json
+    assert SECRET in str(used) and "watercolor" in used["prompt"], used
+    question = await harness.discord.invoke("forget", user_id=ALICE)
+    asked = (await question.wait_callback())["data"]["content"]
+    assert "/settings defaults" in asked, asked
+    confirm = await harness.discord.click(question.original, buttons(question.original)["Confirm"]["custom_id"],
+                                          user_id=ALICE)
+    await confirm.wait_callback()
+    assert "your /settings defaults in every server" in harness.discord.messages[question.original["id"]]["content"]
+
+    assert await rows_saying(harness.settings, SECRET) == []
+    if harness.settings.database_url is None:
+        assert files_saying(harness.settings, SECRET) == [], "the bytes are gone from the files too"
+    await harness.answer("imagine", {"prompt": "a quiet harbour"}, user_id=ALICE)
+    after = harness.pixazo.requests[-1].json
+    assert SECRET not in str(after) and after["prompt"] == "a quiet harbour", after
+    shown = await settings(harness, "show", user=ALICE)
+    assert SECRET not in str(shown) and "watercolor" not in str(shown), shown

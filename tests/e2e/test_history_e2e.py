@@ -101,7 +101,7 @@ async def test_forget_asks_then_clears_every_job_and_details_then_says_so(harnes
     confirm = await harness.discord.click(question, buttons(question)["Confirm"]["custom_id"], user_id=4001)
     await confirm.wait_callback()
     done = harness.discord.messages[question["id"]]["content"]
-    assert done.startswith("Cleared the details of 1 image.") and "Delete button" in done
+    assert done.startswith("Cleared the details of 1 image, and your /settings defaults") and "Delete button" in done
     (job,) = await read_jobs(harness.settings, GUILD_ID, 4001)
     assert (job["params"], job["delivery"], job["result_url"], job["state"], job["cost"]) == (
         {}, None, None, "succeeded", 1)
@@ -202,7 +202,7 @@ async def test_history_pages_and_forget_answer_after_a_restart(tmp_path, fake_di
         assert (await stranger.wait_callback())["data"]["content"] == "Only the member who opened this can use these buttons."
         confirm = await fake_discord.click(question, buttons(question)["Confirm"]["custom_id"], user_id=4001)
         assert (await confirm.wait_callback())["type"] == 7
-        assert fake_discord.messages[question["id"]]["content"].startswith("Cleared the details of 7 images.")
+        assert fake_discord.messages[question["id"]]["content"].startswith("Cleared the details of 7 images, and your /settings defaults")
         assert not fake_discord.messages[question["id"]]["components"], "the question's buttons are gone"
     assert all(job["forgotten_at"] is not None for job in await read_jobs(settings, GUILD_ID, 4001))
 

@@ -296,3 +296,18 @@ async def test_zoom_out_on_a_batch_images_use_paints_that_image(harness):
 
     *_, edit = await settled(harness, USER, 3)
     assert (edit["model"], edit["state"], edit["cost"]) == ("inpaint", "succeeded", 2)
+
+
+async def test_images_of_a_batch_finishing_together_all_stay_on_its_message(harness):
+    """Four workers finish a batch of four at once while reading its message is slow: each edit holds the
+    batch (here and in the ledger), so each reads the message with the others' files and keeps them."""
+    harness.discord.slow("GET", r"/webhooks/.*/messages/@original$", 0.3)
+    interaction, rows = await imagine(harness, count=4)
+    assert [r["state"] for r in rows] == [JobState.SUCCEEDED] * 4
+    await eventually(lambda: len((interaction.original or {}).get("attachments") or []) == 4, timeout=10)
+    names = sorted(a["filename"].split(".")[0] for a in interaction.original["attachments"])
+    assert names == [f"{place}-{row['id']}" for place, row in enumerate(rows, 1)]
+    assert {f"Use {n}" for n in range(1, 5)} <= set(buttons(interaction.original))
+    async with open_view(harness.settings) as store:
+        from bot.storage import Member
+        assert (await store.snapshot(Member(GUILD_ID, USER), default_allowance=40)).used == 8, "each charged once"

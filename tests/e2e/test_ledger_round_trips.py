@@ -26,6 +26,7 @@ from tests.ledger import jobs, open_view, until
 
 MAX_ROUND_TRIPS = 4
 USER_ID = 4000
+NEWCOMER = 4001  # a member without /settings defaults, on their first command
 QUIET_SECONDS = 0.5  # no call for this long: the job's after-work (settle, audit row) is done
 
 
@@ -98,6 +99,8 @@ async def delivered_and_recorded(settings: Any, user_id: int, count: int) -> Non
 
 async def test_one_delivered_job_costs_at_most_four_ledger_round_trips(tmp_path, fake_discord, fake_pixazo,
                                                                        ledger_settings, monkeypatch):
+    """Measured on a member's first command: what is kept per server (its configuration, who has /settings
+    defaults there) is warm, as in any running bot, but nothing of this member is."""
     store = counting(monkeypatch)
     settings = make_settings(tmp_path, fake_discord, fake_pixazo, **ledger_settings)
     async with started_bot(settings, fake_discord):
@@ -108,10 +111,11 @@ async def test_one_delivered_job_costs_at_most_four_ledger_round_trips(tmp_path,
         await quiet(store())
         store().calls.clear()
 
-        interaction = await fake_discord.invoke("sdxl-lightning", {"prompt": "a red fox in snow"}, user_id=USER_ID)
+        interaction = await fake_discord.invoke("sdxl-lightning", {"prompt": "a red fox in snow"},
+                                                user_id=NEWCOMER)
         answer = await interaction.wait_followup()
         assert answer["embeds"], "the member got the result"
-        await delivered_and_recorded(settings, USER_ID, 2)
+        await delivered_and_recorded(settings, NEWCOMER, 1)
         await quiet(store())
         calls = list(store().calls)
     assert len(calls) <= MAX_ROUND_TRIPS, f"{len(calls)} ledger round trips for one delivered job: {calls}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 
@@ -13,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 from PIL import Image
 
+from tests.conftest import eventually
 from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS, FakeDiscord
 from tests.fakes.discord_client import running_bot
 
@@ -226,3 +228,26 @@ async def test_gateway_reconnect_resumes(fake: FakeDiscord, bot: commands.Bot) -
     assert len(fake.gateway_queries) == 2
     fi = await fake.invoke("confirm")
     assert (await fi.wait_callback())["type"] == 4
+
+
+async def test_a_slow_route_answers_late_with_what_was_true_when_it_arrived() -> None:
+    fake = FakeDiscord()
+    await fake.start()
+    try:
+        posted = await fake.member_message(content="before")
+        url = f"{fake.api_base}/channels/{posted['channel_id']}/messages/{posted['id']}"
+        fake.slow("GET", r"/channels/\d+/messages/\d+$", 0.4)
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bot {fake.token}"}) as session:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            reading = asyncio.create_task(session.get(url))
+            await eventually(lambda: any(r.path.endswith(f"/messages/{posted['id']}") for r in fake.requests))
+            fake.messages[posted["id"]]["content"] = "after"  # changed while the answer is on its way
+            async with await reading as response:
+                assert response.status == 200
+                assert (await response.json())["content"] == "before"
+            assert loop.time() - started >= 0.4
+            async with session.post(f"{fake.api_base}/channels/{posted['channel_id']}/typing") as typing:
+                assert typing.status == 204, "other routes are answered at once"
+    finally:
+        await fake.close()

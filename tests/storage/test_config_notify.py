@@ -119,3 +119,30 @@ async def test_every_config_method_of_the_store_notifies(database):
     finally:
         await store.close()
         await listener.close()
+
+
+async def test_a_members_defaults_changed_anywhere_are_heard_by_member(database):
+    url, _ = database
+    heard: list[str | None] = []
+    told = asyncio.Event()
+
+    def member_defaults(payload: str | None) -> None:
+        heard.append(payload)
+        told.set()
+
+    listener = ConfigListener(url, lambda _: None, poll_seconds=60, others={"member_defaults": member_defaults})
+    await listener.start()
+    store = await PostgresStore.open(url)
+    try:
+        await store.set_member_default(GUILD, 4001, "negative_prompt", "blurry")
+        await store.set_member_default(GUILD + 1, 4001, "style", "noir")
+        await asyncio.wait_for(told.wait(), 5)
+        heard.clear()
+        told.clear()
+        await store.forget_member(4001)  # /forget in another process: both servers' rows go
+        await asyncio.wait_for(told.wait(), 5)
+        await asyncio.sleep(0.2)
+        assert heard == ["4001"], "one notification per member and transaction, at its COMMIT"
+    finally:
+        await store.close()
+        await listener.close()

@@ -3,11 +3,16 @@ its images keep their fair places behind other members' first jobs, and each is 
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 import pytest
 
 from bot.domain import JobState
 from bot.domain.delivery import Delivery
+from bot.services.batch_holds import BatchHolds
 from bot.storage import Member, Refused, Store
+from tests.backends import Clock
 
 GUILD = 10
 TOKEN = "interaction-token-secret"
@@ -106,3 +111,67 @@ async def test_member_defaults_are_kept_per_server_and_reset(store):
     assert await store.reset_member_defaults(GUILD, 1) == 2
     assert await store.member_defaults(GUILD, 1) == {}
     assert await store.member_defaults(GUILD + 1, 1) == {"model": "sdxl"}, "another server's are its own"
+
+
+async def test_who_has_defaults_in_a_server_is_every_member_with_at_least_one_there(store):
+    assert await store.members_with_defaults(GUILD) == set()
+    await store.set_member_default(GUILD, 1, "model", "sd3")
+    await store.set_member_default(GUILD, 1, "count", 2)
+    await store.set_member_default(GUILD, 2, "style", "noir")
+    await store.set_member_default(GUILD + 1, 3, "model", "sdxl")
+    assert await store.members_with_defaults(GUILD) == {1, 2}
+    await store.reset_member_defaults(GUILD, 2)
+    assert await store.members_with_defaults(GUILD) == {1}
+    assert await store.members_with_defaults(GUILD + 1) == {3}
+
+
+async def test_forget_removes_the_members_defaults_in_every_server_and_retention_keeps_them(store):
+    await store.set_member_default(GUILD, 1, "negative_prompt", "zebraquasar, blurry")
+    await store.set_member_default(GUILD, 1, "style", "noir")
+    await store.set_member_default(GUILD + 1, 1, "model", "sd3")
+    await store.set_member_default(GUILD, 2, "negative_prompt", "bob's own")
+    assert await store.forget_older_than(store.now() + 10) == 0
+    assert await store.member_defaults(GUILD, 1) != {}, "retention clears history, not the settings in use"
+    await store.forget_member(1)
+    assert await store.member_defaults(GUILD, 1) == {}
+    assert await store.member_defaults(GUILD + 1, 1) == {}, "in every server"
+    assert await store.member_defaults(GUILD, 2) == {"negative_prompt": "bob's own"}, "another member's stay"
+
+
+async def test_a_batch_message_is_held_by_one_writer_at_a_time_until_released_or_passed(backend):
+    clock = Clock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    store = await backend.open(clock=clock)
+    try:
+        assert await store.hold_batch(7, "a:1", 30)
+        assert not await store.hold_batch(7, "b:1", 30), "held by a"
+        assert await store.hold_batch(8, "b:1", 30), "another batch is its own"
+        assert await store.hold_batch(7, "a:1", 30), "the holder renews its own hold"
+        await store.release_batch(7, "b:1")  # not b's to let go of
+        assert not await store.hold_batch(7, "b:2", 30)
+        await store.release_batch(7, "a:1")
+        assert await store.hold_batch(7, "b:2", 30), "free once released"
+        clock.now += 31
+        assert await store.hold_batch(7, "a:2", 30), "a hold whose writer died passes"
+        assert not await store.hold_batch(7, "b:2", 30)
+    finally:
+        await store.close()
+
+
+async def test_two_processes_edit_a_batch_message_one_after_the_other_even_past_the_hold_length(store):
+    """Two BatchHolds on one ledger are two processes: only the ledger's hold keeps them apart. The first
+    edits for longer than a hold lasts, so it must renew it; the second enters only once the first is out."""
+    first, second = BatchHolds(store, seconds=0.3), BatchHolds(store, seconds=0.3)
+    seen: list[str] = []
+
+    async def edit(holds: BatchHolds, name: str, seconds: float) -> None:
+        async with holds.editing(7):
+            seen.append(f"{name} in")
+            await asyncio.sleep(seconds)
+            seen.append(f"{name} out")
+
+    one = asyncio.create_task(edit(first, "a", 0.7))
+    await asyncio.sleep(0.05)
+    await asyncio.gather(one, edit(second, "b", 0.0), edit(first, "c", 0.0))
+    assert seen[:2] == ["a in", "a out"] and sorted(seen[2:]) == ["b in", "b out", "c in", "c out"], seen
+    assert seen[2][0] == seen[3][0], "one at a time"
+    assert await store.hold_batch(7, "someone", 30), "every hold let go of"

@@ -37,7 +37,9 @@ def test_the_roles_together_are_the_ledger_the_services_know():
                        # the cost of a job: claims in batches, one look before posting, one settle, no polling
                        "claim_batch", "delivering", "settle_delivered", "watch_audit",
                        # batches and members' defaults (/imagine, /settings)
-                       "enqueue_batch", "batch", "member_defaults", "set_member_default", "reset_member_defaults"}
+                       "enqueue_batch", "batch", "member_defaults", "members_with_defaults", "set_member_default", "reset_member_defaults",
+                       # one writer of a batch's message at a time, across processes
+                       "hold_batch", "release_batch"}
     assert set(ROLES) <= set(Store.__mro__), "the store is every role"
 
 

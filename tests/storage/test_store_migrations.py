@@ -67,7 +67,8 @@ async def test_a_sqlite_ledger_written_by_the_previous_code_opens_with_every_job
             # Columns of later migrations (the queue's, 0005; the buttons', 0006) start at their defaults.
             queue_defaults = {"delivery": None, "interaction_token": None, "attempts": 0, "rank": 0,
                               "cancelled_by": None, "result_channel_id": None, "result_message_id": None,
-                              "forgotten_at": None, "lease_owner": None, "lease_until": None, "batch_id": None}
+                              "forgotten_at": None, "lease_owner": None, "lease_until": None, "batch_id": None,
+                              "answered_at": None}
             assert after == {**queue_defaults, **row, "inputs": row.get("inputs")}
         alice = await store.snapshot(Member(10, 1), default_allowance=20)
         assert (alice.allowance, alice.granted, alice.used, alice.in_flight) == (30, 5, 6, 0)

@@ -205,6 +205,32 @@ async def test_a_batch_claim_takes_what_one_at_a_time_claims_would_in_the_same_o
         await store.succeed(job["id"], "u")
 
 
+async def test_a_job_whose_pixazo_call_answered_frees_its_slot_in_the_bound(backend):
+    """A job being delivered (its call answered: `delivering`) no longer counts against max_running,
+    in any process; one taken over after its process died counts again, and only its holder can mark it."""
+    a, b = await backend.open(owner="a"), await backend.open(owner="b")
+    try:
+        for n in range(4):
+            await enqueue(a, member(n))
+        held, _ = await a.claim_batch("a", 30, limit=2, max_running=2)
+        assert len(held) == 2 and await b.claim_batch("b", 30, limit=2, max_running=2) == ([], True)
+        row, _ = await b.delivering(held[0]["id"], member(0), default_allowance=10)
+        assert row is not None and row["answered_at"] is None, "another process's mark does nothing"
+        row, _ = await a.delivering(held[0]["id"], member(0), default_allowance=10)
+        assert row is not None and row["answered_at"] is not None and row["lease_owner"] == "a"
+        taken, more = await b.claim_batch("b", 30, limit=2, max_running=2)
+        assert [j["user_id"] for j in taken] == [2] and more, "one slot freed by the answered call, one job waits"
+        assert taken[0]["answered_at"] is None
+        for job in [*held, *taken]:
+            await (a if job["lease_owner"] == "a" else b).succeed(job["id"], "u")
+        for job in (await a.claim_batch("a", 30, limit=5))[0]:
+            await a.succeed(job["id"], "u")
+        assert await a.audit() == []
+    finally:
+        await a.close()
+        await b.close()
+
+
 async def test_a_batch_claim_stays_within_the_bound_of_live_leases(backend):
     """max_running counts every live lease in the ledger (every process's): a batch takes only the slots
     left, and says jobs wait when the bound held them back."""

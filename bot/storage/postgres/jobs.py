@@ -47,12 +47,13 @@ class PostgresJobs(PostgresCore):
         return job_records(rows), total
 
     async def forget_member(self, user_id: int) -> int:
-        return await self._forget("user_id = $1", user_id, "actor_id = $1", "user_id = $1")
+        return await self._forget("user_id = $1", user_id, "actor_id = $1", "user_id = $1", member=True)
 
     async def forget_older_than(self, created_before: float) -> int:
         return await self._forget("created_at < $1", created_before, "at < $1", "created_at < $1")
 
-    async def _forget(self, where: str, value: Any, audit_where: str, appeal_where: str) -> int:
+    async def _forget(self, where: str, value: Any, audit_where: str, appeal_where: str, *,
+                      member: bool = False) -> int:
         sql = (f"UPDATE jobs SET {FORGET_SETS}, forgotten_at = $2 WHERE {where} AND forgotten_at IS NULL"
                " AND state <> ALL($3::text[])")
         now = self.now()
@@ -61,6 +62,8 @@ class PostgresJobs(PostgresCore):
             await conn.execute(f"UPDATE reviews SET {_FORGET_REVIEW} WHERE detail IS NOT NULL AND job_id IN"
                                f" (SELECT id FROM jobs WHERE {where} AND forgotten_at IS NOT NULL)", value)
             await self._forget_asked(conn, audit_where, appeal_where, value)
+            if member:  # /forget: the member's /settings defaults (every process hears it: migration 0013)
+                await conn.execute("DELETE FROM member_defaults WHERE user_id = $1", value)
         return int(status.split()[-1])
 
     @staticmethod

@@ -10,7 +10,7 @@ from typing import Any
 from bot.domain import Member, QuotaSnapshot, Refused, utc_day
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
-from bot.storage.base import OPEN, QUEUED, check_fits
+from bot.storage.base import HOLD_SQL, OPEN, QUEUED, check_fits
 from bot.storage.postgres.core import quota_of
 from bot.storage.postgres.ledger import REASONS, RESERVE_SQL, PostgresLedger
 from bot.storage.records import defaults_of, encode_delivery, job_records
@@ -56,11 +56,26 @@ class PostgresLoop(PostgresLedger):
             rows = await conn.fetch("SELECT * FROM jobs WHERE batch_id = $1 ORDER BY id", batch_id)
         return job_records(rows)
 
+    async def hold_batch(self, batch_id: int, holder: str, seconds: float) -> bool:
+        now = self.now()
+        async with self._conn() as conn:
+            status = await conn.execute(HOLD_SQL, batch_id, holder, now + seconds, now)
+        return status.split()[-1] != "0"
+
+    async def release_batch(self, batch_id: int, holder: str) -> None:
+        async with self._conn() as conn:
+            await conn.execute("DELETE FROM batch_holds WHERE batch_id = $1 AND holder = $2", batch_id, holder)
+
     async def member_defaults(self, guild_id: int, user_id: int) -> dict[str, Any]:
         async with self._read() as conn:
             rows = await conn.fetch("SELECT name, value FROM member_defaults WHERE guild_id = $1 AND user_id = $2",
                                     guild_id, user_id)
         return defaults_of(rows)
+
+    async def members_with_defaults(self, guild_id: int) -> set[int]:
+        async with self._read() as conn:
+            rows = await conn.fetch("SELECT DISTINCT user_id FROM member_defaults WHERE guild_id = $1", guild_id)
+        return {row[0] for row in rows}
 
     async def set_member_default(self, guild_id: int, user_id: int, name: str, value: Any) -> None:
         async with self._write() as conn:

@@ -14,6 +14,7 @@ from bot.domain import (
     utc_day,
 )
 from bot.domain.delivery import Delivery
+from bot.domain.errors import StoreBusy
 from bot.domain.jobs import sources_of
 from bot.domain.records import JobRecord
 from bot.storage.base import (
@@ -39,9 +40,12 @@ from bot.storage.records import (
 # claim that follows it are then one step, so two processes can never both take the last free slot of
 # PIXAZO_MAX_CONCURRENCY. Two int4 keys beside MIGRATION_LOCK's (0x7078, 1) and the cap's (0x7078, 2).
 CLAIM_LOCK = (0x7078, 3)
+# What the bound counts: live leases waiting for Pixazo (a job whose call answered is being delivered).
+_CALLING = f"state = '{RUNNING}' AND lease_until >= $1 AND answered_at IS NULL"
 # One statement after the lock. The next job by fair rank then id is a queued one or a running one whose
 # holder's lease ran out (its process is presumed dead; never the claimer's own, bot/storage/lease.py)
-# with an attempt left; it is taken only while fewer than $4 (NULL: no bound) jobs hold a live lease.
+# with an attempt left; it is taken only while fewer than $4 (NULL: no bound) jobs hold a live lease and wait
+# for Pixazo. A claim clears answered_at.
 _CLAIM_SQL = f"""
 WITH next AS (
   SELECT id FROM (
@@ -51,10 +55,11 @@ WITH next AS (
        AND attempts < {MAX_ATTEMPTS} AND lease_owner <> $2 ORDER BY rank, id LIMIT 1)
   ) AS candidates ORDER BY rank, id LIMIT 1
 )
-UPDATE jobs SET state = '{RUNNING}', started_at = $1, attempts = attempts + 1, lease_owner = $2, lease_until = $3
+UPDATE jobs SET state = '{RUNNING}', started_at = $1, attempts = attempts + 1, lease_owner = $2, lease_until = $3,
+       answered_at = NULL
  WHERE id = (SELECT id FROM next)
    AND ($4::bigint IS NULL
-        OR (SELECT COUNT(*) FROM jobs WHERE state = '{RUNNING}' AND lease_until >= $1) < $4::bigint)
+        OR (SELECT COUNT(*) FROM jobs WHERE {_CALLING}) < $4::bigint)
  RETURNING *
 """
 # Up to $5 jobs at once in the same order, within the same bound $4 (a batch claim: the fair order is each
@@ -64,8 +69,7 @@ UPDATE jobs SET state = '{RUNNING}', started_at = $1, attempts = attempts + 1, l
 _CLAIM_BATCH_SQL = f"""
 WITH room AS (
   SELECT CASE WHEN $4::bigint IS NULL THEN $5::bigint
-              ELSE LEAST($5::bigint, $4::bigint - (SELECT COUNT(*) FROM jobs WHERE state = '{RUNNING}'
-                                                   AND lease_until >= $1)) END AS n
+              ELSE LEAST($5::bigint, $4::bigint - (SELECT COUNT(*) FROM jobs WHERE {_CALLING})) END AS n
 ), queued AS (
   SELECT id, rank FROM jobs WHERE state = '{QUEUED}' ORDER BY rank, id LIMIT $5 FOR UPDATE SKIP LOCKED
 ), expired AS (
@@ -75,10 +79,14 @@ WITH room AS (
   SELECT id FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired) AS candidates
    ORDER BY rank, id LIMIT GREATEST(0, (SELECT n FROM room))
 )
-UPDATE jobs SET state = '{RUNNING}', started_at = $1, attempts = attempts + 1, lease_owner = $2, lease_until = $3
+UPDATE jobs SET state = '{RUNNING}', started_at = $1, attempts = attempts + 1, lease_owner = $2, lease_until = $3,
+       answered_at = NULL
  WHERE id IN (SELECT id FROM next)
  RETURNING *
 """
+# The job's Pixazo call answered, while this process holds it: its slot is free for the next claim.
+_ANSWERED_SQL = (f"UPDATE jobs SET answered_at = $2 WHERE id = $1 AND state = '{RUNNING}'"
+                 " AND (lease_owner IS NULL OR lease_owner = $3) RETURNING *")
 _MORE_SQL = f"""
 SELECT EXISTS (SELECT FROM jobs WHERE state = '{QUEUED}')
     OR EXISTS (SELECT FROM jobs WHERE state = '{RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL
@@ -150,11 +158,23 @@ class PostgresQueue(PostgresLedger):
     async def delivering(self, job_id: int, member: Member, *, default_allowance: int
                          ) -> tuple[JobRecord | None, QuotaSnapshot]:
         now = self.now()
-        async with self._read() as conn:
-            row = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
-            snap = await conn.fetchrow(SNAPSHOT_SQL, member.guild_id, member.user_id, list(member.role_ids),
-                                       utc_day(now), OPEN)
+        try:
+            async with self._write() as conn:
+                # Losing this mark to a crash loses nothing (the lease goes with it): no wait for the disk.
+                await conn.execute("SET LOCAL synchronous_commit TO OFF")
+                row = await conn.fetchrow(_ANSWERED_SQL, job_id, now, self.owner)
+                if row is None:
+                    row = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
+                snap = await conn.fetchrow(SNAPSHOT_SQL, *self._snapshot_args(member, now))
+        except StoreBusy:  # a server that takes no writes (a full disk, say) may still answer reads
+            async with self._read() as conn:
+                row = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
+                snap = await conn.fetchrow(SNAPSHOT_SQL, *self._snapshot_args(member, now))
         return (None if row is None else job_record(row)), quota_of(snap, now, default_allowance)
+
+    @staticmethod
+    def _snapshot_args(member: Member, now: float) -> tuple[Any, ...]:
+        return member.guild_id, member.user_id, list(member.role_ids), utc_day(now), OPEN
 
     async def fail_worn_out(self) -> list[JobRecord]:
         async with self._write() as conn:
@@ -172,7 +192,7 @@ class PostgresQueue(PostgresLedger):
     async def requeue(self, job_id: int) -> JobState | None:
         async with self._conn() as conn:
             await conn.execute("UPDATE jobs SET state = $1, started_at = NULL, attempts = GREATEST(0, attempts - 1),"
-                               " lease_owner = NULL, lease_until = NULL WHERE id = $2 AND state = $3"
+                               " lease_owner = NULL, lease_until = NULL, answered_at = NULL WHERE id = $2 AND state = $3"
                                " AND (lease_owner IS NULL OR lease_owner = $4) RETURNING pg_notify('jobs', $4)",
                                QUEUED, job_id, RUNNING, self.owner)
             now = await conn.fetchval("SELECT state FROM jobs WHERE id = $1", job_id)

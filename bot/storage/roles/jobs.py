@@ -116,8 +116,9 @@ class JobQueue(Protocol):
 
     async def delivering(self, job_id: int, member: Member, *, default_allowance: int
                          ) -> tuple[JobRecord | None, QuotaSnapshot]:
-        """Just before a result is posted, in one round trip: the job's row as it is now (cancelled, or
-        taken over by another process?) and the member's credits for the result's embed."""
+        """Just before a result is posted, in one round trip: the job's Pixazo call marked answered (while
+        this store's owner holds it: its slot is free for the next claim), the job's row as it is now
+        (cancelled, or taken over by another process?) and the member's credits for the result's embed."""
         ...
 
     async def fail_worn_out(self) -> list[JobRecord]:
@@ -187,9 +188,12 @@ class Jobs(Protocol):
         ...
 
     async def forget_member(self, user_id: int) -> int:
-        """Forget the member's finished jobs in every server; returns how many were cleared."""
+        """Forget the member's finished jobs in every server, and remove their /settings defaults in every
+        server (on PostgreSQL every process hears of it: NOTIFY member_defaults); returns how many jobs
+        were cleared."""
         ...
 
     async def forget_older_than(self, created_before: float) -> int:
-        """Forget every finished job created before `created_before`; returns how many were cleared."""
+        """Forget every finished job created before `created_before`; returns how many were cleared.
+        Members' /settings defaults stay: they are preferences in use, not history (/forget removes them)."""
         ...

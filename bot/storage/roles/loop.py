@@ -27,6 +27,16 @@ class Batches(Protocol):
         """Every job of a batch, in order (empty: no such batch)."""
         ...
 
+    async def hold_batch(self, batch_id: int, holder: str, seconds: float) -> bool:
+        """Take (or renew) the hold on the batch's one message for `holder` until `seconds` from now: True
+        when nobody else holds it, or their hold has passed. One edit of the message at a time across
+        every process sharing the ledger."""
+        ...
+
+    async def release_batch(self, batch_id: int, holder: str) -> None:
+        """Let go of `holder`'s hold (nothing if it is no longer theirs)."""
+        ...
+
 
 class Defaults(Protocol):
     """A member's defaults in a server (/settings): name -> value, stored as JSON."""
@@ -34,6 +44,10 @@ class Defaults(Protocol):
     def now(self) -> float: ...
 
     async def member_defaults(self, guild_id: int, user_id: int) -> dict[str, Any]: ...
+
+    async def members_with_defaults(self, guild_id: int) -> set[int]:
+        """Who has any default in this server: every other member's are none, without a read each."""
+        ...
 
     async def set_member_default(self, guild_id: int, user_id: int, name: str, value: Any) -> None:
         """Set one default (None: remove it)."""

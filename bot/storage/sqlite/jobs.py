@@ -42,12 +42,13 @@ class SqliteJobs(SqliteCore):
         return job_records([{k: r[k] for k in r.keys() if k != "total_rows"} for r in rows]), total
 
     async def forget_member(self, user_id: int) -> int:
-        return await self._forget("user_id = ?", (user_id,), "actor_id = ?", "user_id = ?")
+        return await self._forget("user_id = ?", (user_id,), "actor_id = ?", "user_id = ?", member=user_id)
 
     async def forget_older_than(self, created_before: float) -> int:
         return await self._forget("created_at < ?", (created_before,), "at < ?", "created_at < ?")
 
-    async def _forget(self, where: str, args: tuple[Any, ...], audit_where: str, appeal_where: str) -> int:
+    async def _forget(self, where: str, args: tuple[Any, ...], audit_where: str, appeal_where: str, *,
+                      member: int | None = None) -> int:
         sql = (f"UPDATE jobs SET {FORGET_SETS}, forgotten_at = ? WHERE {where} AND forgotten_at IS NULL"
                f" AND state NOT IN ({OPEN_SQL})")
         async with self._transaction() as conn:
@@ -55,6 +56,8 @@ class SqliteJobs(SqliteCore):
             await conn.execute(f"UPDATE reviews SET {_FORGET_REVIEW} WHERE detail IS NOT NULL AND job_id IN"
                                f" (SELECT id FROM jobs WHERE {where} AND forgotten_at IS NOT NULL)", args)
             await _forget_asked(conn, audit_where, appeal_where, args)
+            if member is not None:  # /forget: the member's /settings defaults (a free-text negative prompt too)
+                await conn.execute("DELETE FROM member_defaults WHERE user_id = ?", (member,))
         await self._checkpoint()
         return cleared
 

@@ -53,6 +53,11 @@ SELECT
   (SELECT daily_credits FROM guild_budgets WHERE guild_id = :g) AS guild_budget
 """
 
+# The snapshot's columns, as SNAPSHOT_COLUMNS names them, for a statement that returns them beside its own.
+SNAPSHOT_COLUMNS = ("by_member", "by_role", "by_guild", "granted", "used", "in_flight", "global_used", "guild_used",
+                    "guild_budget")
+SNAPSHOT_EXPRESSIONS = _SNAPSHOT_SQL.strip().removeprefix("SELECT")
+
 # The check-and-spend as one statement, in one trip to the connection's thread: an INSERT takes SQLite's
 # write lock before it reads, so the snapshot, the rules and the row it adds are one step, for this
 # process and any other on the file. The rules are check_fits itself, which SQLite calls as the SQL

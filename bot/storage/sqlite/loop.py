@@ -9,7 +9,7 @@ from typing import Any
 from bot.domain import Member, Refused, utc_day
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
-from bot.storage.base import QUEUED, check_fits, quota
+from bot.storage.base import HOLD_SQL, QUEUED, check_fits, quota
 from bot.storage.records import defaults_of, encode_delivery, job_records
 from bot.storage.sqlite.core import fetch
 from bot.storage.sqlite.ledger import _SNAPSHOT_SQL, SqliteLedger, snapshot_args
@@ -44,9 +44,20 @@ class SqliteLoop(SqliteLedger):
     async def batch(self, batch_id: int) -> list[JobRecord]:
         return job_records(await self._rows("SELECT * FROM jobs WHERE batch_id = ? ORDER BY id", (batch_id,)))
 
+    async def hold_batch(self, batch_id: int, holder: str, seconds: float) -> bool:
+        now = self.now()
+        return await self._count(HOLD_SQL.replace("$", "?"), (batch_id, holder, now + seconds, now)) > 0
+
+    async def release_batch(self, batch_id: int, holder: str) -> None:
+        await self._count("DELETE FROM batch_holds WHERE batch_id = ? AND holder = ?", (batch_id, holder))
+
     async def member_defaults(self, guild_id: int, user_id: int) -> dict[str, Any]:
         return defaults_of(await self._rows("SELECT name, value FROM member_defaults WHERE guild_id = ? AND user_id = ?",
                                             (guild_id, user_id)))
+
+    async def members_with_defaults(self, guild_id: int) -> set[int]:
+        return {row[0] for row in await self._rows("SELECT DISTINCT user_id FROM member_defaults WHERE guild_id = ?",
+                                                   (guild_id,))}
 
     async def set_member_default(self, guild_id: int, user_id: int, name: str, value: Any) -> None:
         key = (guild_id, user_id, name)

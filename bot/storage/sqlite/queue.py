@@ -8,13 +8,20 @@ from typing import Any
 
 from bot.domain import JobState, Member, QuotaSnapshot
 from bot.domain.delivery import Delivery
+from bot.domain.errors import StoreBusy
 from bot.domain.jobs import sources_of
 from bot.domain.records import JobRecord
-from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, QUEUED, RUNNING, median
+from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, QUEUED, RUNNING, median, quota
 from bot.storage.lease import DEFAULT_LEASE_SECONDS
 from bot.storage.records import encode_delivery, job_record, job_records
 from bot.storage.sqlite.core import fetch
-from bot.storage.sqlite.ledger import HELD, SqliteLedger
+from bot.storage.sqlite.ledger import (
+    HELD,
+    SNAPSHOT_COLUMNS,
+    SNAPSHOT_EXPRESSIONS,
+    SqliteLedger,
+    snapshot_args,
+)
 
 # The next job a claim takes, by fair rank then id: a queued one, or a running one whose holder's lease
 # ran out (its process is presumed dead; never the claimer's own, bot/storage/lease.py) and that may run
@@ -27,27 +34,34 @@ SELECT id FROM (
                    AND delivery IS NOT NULL AND attempts < {MAX_ATTEMPTS} AND lease_owner != :owner
                    ORDER BY rank, id LIMIT 1)
 ) ORDER BY rank, id LIMIT 1"""
-# Taken only while fewer than :max_running (NULL: no bound) jobs hold a live lease: one statement, under
-# the write lock like every other, so two claims never take the same job or the same last slot.
+_CALLING = f"state = '{RUNNING}' AND lease_until >= :now AND answered_at IS NULL"  # what the bound counts
+# Taken only while fewer than :max_running (NULL: no bound) jobs hold a live lease and wait for Pixazo (a job
+# whose call answered is being delivered: answered_at): one statement, under the write lock like every other,
+# so two claims never take the same job or the same last slot. A claim clears answered_at.
 _CLAIM_SQL = (f"UPDATE jobs SET state = '{RUNNING}', started_at = :now, attempts = attempts + 1, lease_owner = :owner,"
-              f" lease_until = :until WHERE id = ({_NEXT_SQL}) AND (:max_running IS NULL OR (SELECT COUNT(*) FROM jobs"
-              f" WHERE state = '{RUNNING}' AND lease_until >= :now) < :max_running) RETURNING *")
+              f" lease_until = :until, answered_at = NULL WHERE id = ({_NEXT_SQL}) AND (:max_running IS NULL OR (SELECT COUNT(*) FROM jobs"
+              f" WHERE {_CALLING}) < :max_running) RETURNING *")
 # Up to :limit jobs at once in the same order, within the same bound (a batch claim: the fair order is
 # each job's rank, fixed when it was queued, so a batch takes what one-at-a-time claims would). The
 # candidates and the room left are read once, before any row changes; a negative LIMIT would mean none.
 _CLAIM_BATCH_SQL = (
     f"UPDATE jobs SET state = '{RUNNING}', started_at = :now, attempts = attempts + 1, lease_owner = :owner,"
-    f" lease_until = :until WHERE id IN (SELECT id FROM ("
+    f" lease_until = :until, answered_at = NULL WHERE id IN (SELECT id FROM ("
     f" SELECT * FROM (SELECT id, rank FROM jobs WHERE state = '{QUEUED}' ORDER BY rank, id LIMIT :limit)"
     " UNION ALL"
     f" SELECT * FROM (SELECT id, rank FROM jobs WHERE state = '{RUNNING}' AND lease_until < :now"
     f" AND delivery IS NOT NULL AND attempts < {MAX_ATTEMPTS} AND lease_owner != :owner ORDER BY rank, id LIMIT :limit)"
     ") ORDER BY rank, id LIMIT MAX(0, CASE WHEN :max_running IS NULL THEN :limit ELSE MIN(:limit, :max_running -"
-    f" (SELECT COUNT(*) FROM jobs WHERE state = '{RUNNING}' AND lease_until >= :now)) END)) RETURNING *")
+    f" (SELECT COUNT(*) FROM jobs WHERE {_CALLING})) END)) RETURNING *")
+# The job's Pixazo call answered, while this process holds it (its slot is free for the next claim), with the
+# member's credits for the result's embed: one trip to the writer.
+_ANSWERED_SQL = (f"UPDATE jobs SET answered_at = :now WHERE id = :id AND state = '{RUNNING}' AND {HELD}"
+                 f" RETURNING *, {SNAPSHOT_EXPRESSIONS}")
 # A running job whose lease ran out after its last allowed attempt (never one of this process's own:
 # it may be waiting for its settle to land): failed, refunded (part 5's rule).
 _WORN_OUT = f"state = '{RUNNING}' AND lease_until < :now AND attempts >= {MAX_ATTEMPTS} AND lease_owner != :owner"
-_REQUEUE_SETS = f"state = '{QUEUED}', started_at = NULL, attempts = MAX(0, attempts - 1), lease_owner = NULL, lease_until = NULL"
+_REQUEUE_SETS = (f"state = '{QUEUED}', started_at = NULL, attempts = MAX(0, attempts - 1), lease_owner = NULL,"
+                 " lease_until = NULL, answered_at = NULL")
 
 
 class SqliteQueue(SqliteLedger):
@@ -78,9 +92,19 @@ class SqliteQueue(SqliteLedger):
 
     async def delivering(self, job_id: int, member: Member, *, default_allowance: int
                          ) -> tuple[JobRecord | None, QuotaSnapshot]:
-        found = await self._row("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return (None if found is None else job_record(found)), await self.snapshot(member,
-                                                                                    default_allowance=default_allowance)
+        now = self.now()
+        try:
+            marked = await self._change(_ANSWERED_SQL, {**snapshot_args(member, now), "now": now, "id": job_id,
+                                                        "owner": self.owner})
+        except StoreBusy:  # a full disk, say: the image is delivered all the same; the slot stays counted
+            marked = []
+        if not marked:  # not (or no longer) this process's to deliver, or the mark could not be written
+            found = await self._row("SELECT * FROM jobs WHERE id = ?", (job_id,))
+            return (None if found is None else job_record(found)), await self.snapshot(
+                member, default_allowance=default_allowance)
+        row = dict(marked[0])
+        read = [row.pop(column) for column in SNAPSHOT_COLUMNS]
+        return job_record(row), quota(*read, now=now, default_allowance=default_allowance)
 
     async def fail_worn_out(self) -> list[JobRecord]:
         args = {"now": self.now(), "owner": self.owner}

@@ -76,7 +76,7 @@ class UseButton(Press, template=rf"batch:use:(?P<job>{presses.ID})"):
                           job["cost"], quota)
         upload = Upload(data, f"{job['model']}-{job['id']}.{fmt}")
         t = for_member(interaction)  # the member who asked, pressing: in their language now
-        embed, file = result_message(outcome, requester=delivery.requester or f"member {job['user_id']}",
+        embed, file = result_message(outcome, requester=delivery.requester or t(_("member {id}", id=job["user_id"])),
                                      avatar_url=delivery.avatar_url, upload=upload, spoiler=delivery.spoiler,
                                      locale=member_locale(interaction))
         note = t(_("Image {place} of batch #{batch}", place=delivery.batch_index + 1,

@@ -38,6 +38,7 @@ from bot.services.inpaint import Upload
 from bot.services.validation import prepare
 from bot.ui import presses
 from bot.ui.edit_forms import chosen, outpaint_form, region_form, uploaded
+from bot.ui.i18n import for_member
 from bot.ui.items.base import Form, Interaction, Press
 from bot.ui.loop import only_me_here
 from bot.ui.replies import NO_PINGS
@@ -81,10 +82,11 @@ async def known_prompt(interaction: Interaction, message: discord.Message) -> st
     return prompt_of(job)
 
 
-async def run_edit(interaction: Interaction, plan: Plan, prompt: str, source: Upload, note: str,
+async def run_edit(interaction: Interaction, plan: Plan, prompt: str, source: Upload, note: Text,
                    mask: Upload | None = None) -> None:
     """Checked like /inpaint (a refusal is private and costs nothing), then the canvas and mask made off
-    the loop, posted to the member, and the job queued with their links."""
+    the loop, posted to the member, and the job queued with their links. `note` (the line above the
+    result) is kept with the job in the member's language, as a reroll's is."""
     edits = interaction.client.services.edits
     admission = await admit(interaction, prepare(INPAINT, {"prompt": prompt}))
     admission = replace(admission, only_me=await only_me_here(interaction))  # "only me": the result too
@@ -92,15 +94,16 @@ async def run_edit(interaction: Interaction, plan: Plan, prompt: str, source: Up
     await interaction.response.defer(thinking=True, ephemeral=True)
     composed = await edits.compose(member_of(interaction), plan, source, declared, mask=mask)
     files = [discord.File(io.BytesIO(composed.image), CANVAS_FILE), discord.File(io.BytesIO(composed.mask), MASK_FILE)]
+    t = for_member(interaction)
     try:
         hosted = await interaction.followup.send(
-            f"{note}: this canvas goes to the painter, and the white of the mask is repainted. The picture "
-            "follows here.", files=files, ephemeral=True, wait=True, allowed_mentions=NO_PINGS)
+            t(_("{edit}: this canvas goes to the painter, and the white of the mask is repainted. The picture "
+                "follows here.", edit=note)), files=files, ephemeral=True, wait=True, allowed_mentions=NO_PINGS)
     except discord.HTTPException as exc:
         raise UserFacingError(HOST_REFUSED, detail=f"canvas upload refused: HTTP {exc.status}: {exc.text}") from None
     image_url, mask_url = (a.url for a in hosted.attachments[:2])
     await submit(interaction, prepared_edit(prompt, composed, image_url, mask_url), admission,
-                 inputs=ledger_inputs(composed, source), note=note, holds_inputs=True)
+                 inputs=ledger_inputs(composed, source), note=t(note), holds_inputs=True)
 
 
 def _button(label: Text, emoji: str | None, custom_id: str, row: int, t: Words | None) -> discord.ui.Button[Any]:
@@ -127,7 +130,12 @@ class OutpaintButton(Press, template=rf"result:(?P<op>{ZOOM}|{PAN}):(?P<job>{pre
         results.to_run_again(job, self.what)
         plan = plan_of(self.op)
         await interaction.response.send_modal(outpaint_form(plan.title, f"result:{self.op}-form:{job['id']}",
-                                                            prompt_of(job)))
+                                                            prompt_of(job), for_member(interaction)))
+
+
+def of_job(plan: Plan, job: JobRecord) -> Text:
+    """The note above an edit's result: "Zoom out 2× of job #12"."""
+    return _("{edit} of job #{job}", edit=plan.title, job=job["id"])
 
 
 def custom_id_of(interaction: Interaction) -> str:
@@ -151,7 +159,7 @@ class OutpaintForm(Form):
         assert match is not None, "answered only for its own pattern"
         plan = plan_of(match["op"])
         await run_edit(interaction, plan, values.get("prompt", ""), picture_of(interaction.message),
-                       f"{plan.title} of job #{job['id']}")
+                       of_job(plan, job))
 
 
 class VaryButton(Press, template=rf"result:vary:(?P<job>{presses.ID})"):
@@ -162,7 +170,8 @@ class VaryButton(Press, template=rf"result:vary:(?P<job>{presses.ID})"):
 
     async def act(self, interaction: Interaction, job: JobRecord) -> None:
         results.to_run_again(job, self.what)
-        await interaction.response.send_modal(region_form(f"result:vary-form:{job['id']}", prompt_of(job)))
+        await interaction.response.send_modal(region_form(f"result:vary-form:{job['id']}", prompt_of(job),
+                                                          for_member(interaction)))
 
 
 def region_plan(interaction: Interaction) -> tuple[Plan, Upload | None]:
@@ -180,11 +189,11 @@ class VaryForm(Form):
         results.to_run_again(job, cls.what)
         plan, mask = region_plan(interaction)
         await run_edit(interaction, plan, values.get("prompt", ""), picture_of(interaction.message),
-                       f"{plan.title} of job #{job['id']}", mask)
+                       of_job(plan, job), mask)
 
 
-MENU_GONE = "That message is gone, so there is nothing to work on."
-MENU_UNREADABLE = "The bot cannot read messages in that channel, so it cannot work on that picture."
+MENU_GONE = _("That message is gone, so there is nothing to work on.")
+MENU_UNREADABLE = _("The bot cannot read messages in that channel, so it cannot work on that picture.")
 
 
 async def menu_target(interaction: Interaction, channel_id: int, message_id: int) -> discord.Message:
@@ -208,7 +217,7 @@ class MenuForm(Form):
     pattern = re.compile(r"^menu:(?P<op>inpaint|zoom):(?P<user>[0-9]{1,100}):(?P<channel>[0-9]{1,20}):"
                          r"(?P<message>[0-9]{1,20})$")
     subject, what, where, id_group = presses.MEMBER, "menu form", "picture form", "user"
-    who, refusal = presses.Who.OWNER, "Only the member who opened this form can send it."
+    who, refusal = presses.Who.OWNER, _("Only the member who opened this form can send it.")
 
     @classmethod
     async def act(cls, interaction: Interaction, row: Any, values: dict[str, str]) -> None:

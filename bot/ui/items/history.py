@@ -29,8 +29,8 @@ Words = Callable[[Text | str], str]
 
 PROMPT_SHOWN = 60
 FORGOTTEN = _("(cleared)")
-FORGET_ASK = _("This clears the prompts, parameters, attachment names and result links of all your images in every "
-               "server; what they cost stays. The images already posted stay in their channels (the Delete button "
+FORGET_ASK = _("This clears the prompts, parameters, attachment names and result links of all your images, and your "
+               "/settings defaults, in every server; what they cost stays. The images already posted stay in their channels (the Delete button "
                "on each removes it). Clear them?")
 NOT_YOURS = _("Only the member who opened this can use these buttons.")
 UNDELIVERED_NOTE = _("Not delivered: the command's reply had expired and your DMs with the bot are closed, so its "
@@ -130,8 +130,8 @@ class ForgetButton(Press, template=rf"forget:(?P<choice>confirm|cancel):(?P<owne
             return
         cleared = await interaction.client.services.history.forget(self.row_id)
         await interaction.response.edit_message(
-            content=t(_n("Cleared the details of {n} image. The images already posted stay in their channels; the "
-                         "Delete button on each removes it.",
-                         "Cleared the details of {n} images. The images already posted stay in their channels; the "
-                         "Delete button on each removes it.", cleared)),
+            content=t(_n("Cleared the details of {n} image, and your /settings defaults in every server. The images "
+                         "already posted stay in their channels; the Delete button on each removes it.",
+                         "Cleared the details of {n} images, and your /settings defaults in every server. The images "
+                         "already posted stay in their channels; the Delete button on each removes it.", cleared)),
             view=None, allowed_mentions=NO_PINGS)

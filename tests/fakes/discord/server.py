@@ -44,6 +44,8 @@ class FakeDiscord(Forms, Menus, Interactions, Channels, Application):
                          channel_id=channel_id, owner_id=owner_id)
         # (method, path pattern, status, until loop time): Discord failing a route for a while (`refuse`).
         self.refusals: list[tuple[str, re.Pattern[str], int, float]] = []
+        self.stalls: list[tuple[str, re.Pattern[str], asyncio.Event]] = []
+        self.slowdowns: list[tuple[str, re.Pattern[str], float]] = []
         self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -88,6 +90,19 @@ class FakeDiscord(Forms, Menus, Interactions, Channels, Application):
         """Answer `method` requests whose path matches the regex `path` with `status` for `seconds`
         (say, 500 for DELETE .../messages/@original: Discord failing one route for a while)."""
         self.refusals.append((method, re.compile(path), status, asyncio.get_running_loop().time() + seconds))
+
+    def stall(self, method: str, path: str) -> asyncio.Event:
+        """Hold `method` requests whose path matches the regex `path` until the returned event is set
+        (Discord slow to take a message: a large upload on a slow link, say)."""
+        released = asyncio.Event()
+        self.stalls.append((method, re.compile(path), released))
+        return released
+
+    def slow(self, method: str, path: str, seconds: float) -> None:
+        """Answer `method` requests whose path matches the regex `path` `seconds` after they arrive, with
+        what was true when they arrived (Discord slow on one route: two clients that each read a message,
+        then edit it, overlap)."""
+        self.slowdowns.append((method, re.compile(path), seconds))
 
     # ------------------------------------------------------------------ HTTP plumbing
 
@@ -136,7 +151,13 @@ class FakeDiscord(Forms, Menus, Interactions, Channels, Application):
             for method, pattern, status, until in self.refusals:
                 if request.method == method and pattern.search(request.path) and now < until:
                     raise ApiError(status, 0, f"{status}: {HTTPStatus(status).phrase}")
+            for method, pattern, released in self.stalls:
+                if request.method == method and pattern.search(request.path):
+                    await released.wait()
             response = await handler(request)
+            for method, pattern, seconds in self.slowdowns:
+                if request.method == method and pattern.search(request.path):
+                    await asyncio.sleep(seconds)
         except ApiError as exc:
             response = exc.response()
         except web.HTTPException:

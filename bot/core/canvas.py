@@ -122,9 +122,12 @@ def drawn_mask(size: tuple[int, int], box: Box, inside: int) -> tuple[bytes, tup
 
 
 def _wash(picture: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """The picture's colours, blurred across `size`: smoothed at an eighth of the size, then stretched. (From
-    the picture as fitted to the canvas: the same colours, fewer pixels to average.)"""
-    tiny = picture.reduce(max(1, min(picture.size) // WASH_SIDE))
+    """The picture's colours, blurred across `size`: the picture averaged down to about WASH_SIDE a side (each
+    cell a whole share of it, so the colours stay where they were), smoothed at an eighth of `size`, then
+    stretched. (From the picture as fitted to the canvas: the same colours, fewer pixels to average.)"""
+    scale = WASH_SIDE / max(1, min(picture.size))
+    cells = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+    tiny = picture.resize(cells, Image.Resampling.BOX, reducing_gap=2.0)  # Pillow reduces by whole factors first
     smooth = tiny.resize((max(1, size[0] // 8), max(1, size[1] // 8)), Image.Resampling.BILINEAR)
     return smooth.resize(size, Image.Resampling.NEAREST)
 

@@ -104,7 +104,8 @@ def words_count(config: GuildConfig) -> Text:
 
 
 def patterns_count(config: GuildConfig) -> Text:
-    return _("This server has {n} of {most} patterns.", n=len(config.patterns), most=MAX_PATTERNS)
+    return _n("This server has {n} of {most} patterns.", "This server has {n} of {most} patterns.", len(config.patterns),
+              most=MAX_PATTERNS)
 
 
 def strictness(config: GuildConfig) -> Text:

@@ -31,6 +31,8 @@ from bot.ui.items.reviews import (
     copy_of_image,
     decided_by_other,
     mark_decided,
+    post_for_review,
+    post_held_result,
     restored_embed,
     tell_member,
     to_decide,
@@ -236,33 +238,27 @@ async def _post_held(bot: PixazoBot, job: JobRecord, channel_id: int, embed: dis
     delivery = job["delivery"]
     saved = {"held": True, "embed": embed.to_dict(), "note": None if delivery is None else delivery.note,
              "locale": "en-US" if delivery is None else delivery.locale}
-    review_id = await bot.services.reviews.hold(job, ReviewKind.REPORT, saved,
-                                                reason=f"image check: {finding_text(finding)}")
-    if review_id is None:
-        return None
     t = for_guild(bot, job["guild_id"])
     review = discord.Embed.from_dict(embed.to_dict())
     review.set_image(url=None)  # the copy below is a spoiler: moderators open it when they choose
     review.add_field(name=t(_("Made by")), value=f"<@{job['user_id']}>")
     review.add_field(name=t(_("For channel")), value=f"<#{job['channel_id']}>")
     review.add_field(name=t(_("Image check")), value=t(finding_text(finding)), inline=False)
-    kwargs: dict[str, Any] = {
-        "content": t(_("The image check held an image by {member} for {channel}. Keep posts it there; Remove leaves "
-                       "it unposted.", member=f"<@{job['user_id']}>", channel=f"<#{job['channel_id']}>")),
-        "embed": review, "allowed_mentions": NO_PINGS,
-        "view": finished_view(KeepButton(review_id, t), RemoveButton(review_id, t))}
+    content = t(_("The image check held an image by {member} for {channel}. Keep posts it there; Remove leaves it "
+                  "unposted.", member=f"<@{job['user_id']}>", channel=f"<#{job['channel_id']}>"))
     if file is not None:
         file.spoiler = True
-        kwargs["file"] = file
     try:
-        posted = await bot.get_partial_messageable(channel_id, guild_id=job["guild_id"]).send(**kwargs)
+        held = await post_for_review(bot, job, channel_id, ReviewKind.REPORT, saved,
+                                     {"content": content, "embed": review, "file": file},
+                                     lambda review_id: finished_view(KeepButton(review_id, t),
+                                                                     RemoveButton(review_id, t)),
+                                     reason=f"image check: {finding_text(finding)}")
     except discord.HTTPException as exc:
-        await bot.services.reviews.drop(review_id)
         log.warning("job %d: held by the image check, but review channel %s refused it: HTTP %s %s", job["id"],
                     channel_id, exc.status, exc.text)
         return None
-    await bot.services.reviews.posted(review_id, posted.channel.id, posted.id)
-    return review_id
+    return None if held is None else held[0]
 
 
 async def _decide_held(interaction: Interaction, job: JobRecord, review: ReviewRecord, status: ReviewState) -> None:
@@ -297,28 +293,10 @@ async def _decide_held(interaction: Interaction, job: JobRecord, review: ReviewR
 
 
 async def _post_kept(bot: PixazoBot, job: JobRecord, review: ReviewRecord, moderator: int) -> discord.Message | None:
-    saved = detail_of(review)
-    file = await copy_of_image(bot, review["review_channel_id"], review["review_message_id"])
-    if file is not None:
-        file.spoiler = False  # a moderator looked and chose to post it as the result it is
-    embed = restored_embed(saved.get("embed") or {}, file)
-    note = f" {saved['note']}" if saved.get("note") else ""
     said = for_guild(bot, review["guild_id"])(_("{member}'s image, posted by {moderator} after the image check held "
                                                 "it.", member=f"<@{job['user_id']}>", moderator=f"<@{moderator}>"))
-    kwargs: dict[str, Any] = {"content": f"{said}{note}",
-                              "embed": embed, "allowed_mentions": NO_PINGS,
-                              "view": job_view(job["id"], job.get("delivery"))}
-    if file is not None:
-        kwargs["file"] = file
-    channel = bot.get_partial_messageable(review["channel_id"] or 0, guild_id=review["guild_id"])
-    try:
-        posted = await channel.send(**kwargs)
-    except discord.HTTPException as exc:
-        log.warning("review %d: kept, but channel %s refused the held image: HTTP %s %s", review["id"],
-                    review["channel_id"], exc.status, exc.text)
-        return None
-    await bot.services.results.remember(job["id"], posted.channel.id, posted.id)
-    return posted
+    # Unspoiled: a moderator looked and chose to post it as the result it is.
+    return await post_held_result(bot, review, said, job_view(job["id"], job.get("delivery")), unspoil=True)
 
 
 def decided_view(review_id: int, t: Words | None = None) -> discord.ui.View:

@@ -127,7 +127,7 @@ class GenerationService:
             image = await self._generate(prepared, started, on_start=_nothing)
             # A ledger that can't answer now is waited for (the image is in hand), like a settle, rather
             # than failing a job that Pixazo made.
-            landed, quota = await self._until_landed(job_id, "read the job and the member's credits", ready)
+            landed, quota = await self.until_landed(job_id, "read the job and the member's credits", ready)
             if not landed or quota is None:
                 raise asyncio.CancelledError()  # shutdown: put back, made again at the next start
             outcome = Outcome(job_id, prepared, image, time.monotonic() - started, cost, quota)
@@ -139,7 +139,7 @@ class GenerationService:
         except asyncio.CancelledError:
             if requeue():
                 await asyncio.shield(self._track(
-                    self._until_landed(job_id, "requeue", lambda: self._store.requeue(job_id))))
+                    self.until_landed(job_id, "requeue", lambda: self._store.requeue(job_id))))
             else:
                 await self._settle_failed(job_id, "cancelled while running")
             raise
@@ -195,7 +195,7 @@ class GenerationService:
                          job_id, type(exc).__name__, exc)
             journal = self._journal
             journalled = None if journal is None else self._track(journal.delivered(job_id, delivered.result_url))
-            landed, _ = await self._until_landed(job_id, "succeed", settle)
+            landed, _ = await self.until_landed(job_id, "succeed", settle)
             if journalled is not None and journal is not None:
                 await journalled
                 if landed:
@@ -213,7 +213,7 @@ class GenerationService:
         state the ledger has the job in afterwards (FAILED: refunded), None when left to the next start."""
         text = self._error_text(error)
         _, state = await asyncio.shield(self._track(
-            self._until_landed(job_id, "fail", lambda: self._store.fail(job_id, text))))
+            self.until_landed(job_id, "fail", lambda: self._store.fail(job_id, text))))
         return state
 
     def _track(self, coro: Awaitable[Any]) -> asyncio.Task:
@@ -222,8 +222,9 @@ class GenerationService:
         task.add_done_callback(self._settling.discard)
         return task
 
-    async def _until_landed(self, job_id: int, what: str, call: Callable[[], Awaitable[T]]) -> tuple[bool, T | None]:
-        """call() until the ledger takes it: (True, its answer), or (False, None) at shutdown.
+    async def until_landed(self, job_id: int, what: str, call: Callable[[], Awaitable[T]]) -> tuple[bool, T | None]:
+        """call() until the ledger takes it: (True, its answer), or (False, None) at shutdown. Also for a
+        write a job's delivery needs after its result is out (the review post's record: services/reviews.py).
 
         Busy, down or in doubt alike: every call made here is safe to repeat (a settle that landed
         is a no-op the second time and answers the job's state: read back, not guessed)."""

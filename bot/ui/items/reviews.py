@@ -5,6 +5,7 @@ else a DM)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -36,7 +37,12 @@ async def post_for_review(bot: PixazoBot, job: JobRecord, channel_id: int, kind:
     """A result not posted yet, held in the review channel: its pending review (keeping `saved`), then
     `message` (content, embed, file) with the review's buttons, recorded on the review's row. None when
     the job already has one (the same job delivered twice: the first post stands); raises the
-    channel's discord.HTTPException, the review dropped, when it refuses the post."""
+    channel's discord.HTTPException, the review dropped, when it refuses the post.
+
+    Once posted, a moderator may decide on it, so the job must end delivered: the record is retried
+    while the ledger is busy or down, as a settle is. Only if it never lands (shutdown first, a Cancel,
+    an error) is the post deleted before the job ends otherwise, so no decision acts on an image whose
+    credits went back; the job then runs again (shutdown) or is refunded."""
     desk = bot.services.reviews
     review_id = await desk.hold(job, kind, saved, reason=reason)
     if review_id is None:
@@ -48,8 +54,31 @@ async def post_for_review(bot: PixazoBot, job: JobRecord, channel_id: int, kind:
     except discord.HTTPException:
         await desk.drop(review_id)
         raise
-    await desk.posted(review_id, posted.channel.id, posted.id)
+    try:
+        recorded = await desk.held_posted(job["id"], review_id, posted.channel.id, posted.id)
+    except BaseException:
+        await _withdraw(bot, review_id, posted)
+        raise
+    if not recorded:
+        await _withdraw(bot, review_id, posted)
+        raise asyncio.CancelledError()  # shutdown: the job goes back to the queue, made again at the next start
     return review_id, posted
+
+
+async def _withdraw(bot: PixazoBot, review_id: int, posted: discord.Message) -> None:
+    """A review post that could not be recorded is deleted, and its review dropped (if the ledger takes
+    it now; else the job's next run posts under it again: ReviewDesk.hold)."""
+    try:
+        await posted.delete()
+        log.warning("review %d: its post %s could not be recorded, so it was deleted", review_id, posted.id)
+    except discord.HTTPException as exc:
+        log.error("review %d: its post %s could not be recorded, nor deleted (HTTP %s %s)", review_id, posted.id,
+                  exc.status, exc.text)
+    try:
+        await bot.services.reviews.drop(review_id)
+    except Exception as exc:
+        log.info("review %d: could not drop it (%s: %s); the job's next run posts under it again", review_id,
+                 type(exc).__name__, exc)
 
 
 async def post_held_result(bot: PixazoBot, review: ReviewRecord, said: str, view: discord.ui.View, *,

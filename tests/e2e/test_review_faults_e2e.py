@@ -1,0 +1,157 @@
+"""A held result (approval mode, or the image check) meeting a ledger that stops taking writes, through the
+real discord.py against the fakes, on both ledgers: SQLite's write lock held by another process, a
+PostgreSQL server of the test's own stopped (`pg_ctl stop -m immediate`) and started again.
+
+Once the review post is in the review channel a moderator may decide on it, so its record waits for the
+ledger as a settle does: the job ends succeeded, spent once, and the moderator's Keep or Approve posts the
+image. The member hears about credits only what the ledger has when they are told."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import pytest
+
+from bot.catalog import MODELS
+from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
+from tests.e2e.test_approval_e2e import ALICE, MOD, WAITING, config, moderated, one_post, posts
+from tests.e2e.test_results_e2e import button_ids
+from tests.e2e.test_settle_e2e import write_lock_held
+from tests.image_samples import FACE, photo_bytes, require_image_check
+from tests.ledger import read_jobs, until
+from tests.postgres import PostgresServer, postgres_or_skip
+
+PROMPT = "a lighthouse at dusk"
+COST = MODELS["sdxl"].cost
+OUT = 1.5  # how long the ledger refuses writes once the review post is made: several busy timeouts
+
+
+@dataclass
+class Ledger:
+    name: str
+    server: PostgresServer | None = None
+    url: str = ""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def ledger(request) -> AsyncIterator[Ledger]:
+    if request.param == "sqlite":
+        yield Ledger("sqlite")
+        return
+    server = await asyncio.to_thread(PostgresServer.start, postgres_or_skip())  # one the test may stop
+    try:
+        yield Ledger("postgres", server, server.url(await server.create_database()))
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+@pytest.fixture
+def ledger_settings(ledger) -> dict:
+    if ledger.server is None:
+        return {"database_busy_timeout_seconds": 0.2}
+    return {"database_url": ledger.url, "database_busy_timeout_seconds": 1.0}
+
+
+@asynccontextmanager
+async def ledger_out(ledger: Ledger, settings) -> AsyncIterator[None]:
+    """The ledger takes no writes until the block ends: busy (SQLite) or down (PostgreSQL)."""
+    if ledger.server is None:
+        async with write_lock_held(settings.database_path):
+            yield
+        return
+    await asyncio.to_thread(ledger.server.halt)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(ledger.server.resume)
+
+
+async def arrived(fake, method: str, path: str) -> None:
+    """A request of the bot's has reached the fake and waits there, stalled (polled: the fake signals only
+    the requests it answers)."""
+    pattern = re.compile(path)
+
+    async def seen() -> bool:
+        return any(r.method == method and pattern.search(r.path) for r in fake.requests)
+
+    await until(seen, timeout=20)
+
+
+async def job_state(harness) -> tuple[str, int]:
+    (job,) = await read_jobs(harness.settings, GUILD_ID, ALICE)
+    return job["state"], job["cost"]
+
+
+async def succeeded(harness) -> bool:
+    return (await job_state(harness))[0] == "succeeded"
+
+
+async def test_an_approval_post_the_ledger_cannot_record_at_once_waits_for_it_and_approve_posts_it(ledger, harness):
+    fake = harness.discord
+    art, review = await moderated(fake)
+    to_review = rf"/channels/{review}/messages$"
+    released = fake.stall("POST", to_review)
+    interaction = await fake.invoke("sdxl", {"prompt": PROMPT, "seed": 5}, user_id=ALICE, channel_id=art)
+    await arrived(fake, "POST", to_review)
+    async with ledger_out(ledger, harness.settings):
+        released.set()  # the review post is made while the ledger takes no writes
+        post = await one_post(fake, review)
+        await asyncio.sleep(OUT)
+    await until(lambda: succeeded(harness), timeout=20)
+    assert await job_state(harness) == ("succeeded", COST), "the image is in the review channel: spent, once"
+    assert post["id"] in fake.messages and post["id"] not in fake.deleted_messages, "the review post stays"
+    waiting = await interaction.wait_followup(timeout=10)
+    assert is_ephemeral(waiting) and WAITING in waiting["content"], waiting
+    assert "retrying 'record its review post' until it lands" in harness.log_text()
+
+    pressed = await fake.click(post, button_ids(post)["Approve"], user_id=9100, permissions=MOD)
+    await pressed.wait_callback()
+    assert (await pressed.wait_followup())["content"] == f"Approved; posted in <#{art}>."
+    (result,) = posts(fake, art)
+    assert result["attachments"] and result["embeds"][0]["image"]["url"] == result["attachments"][0]["url"], \
+        "Approve posts the image its review post holds"
+    assert await job_state(harness) == ("succeeded", COST)
+
+
+async def held_by_the_check(harness) -> tuple[int, int]:
+    require_image_check()
+    harness.pixazo.result_override = (photo_bytes(FACE), "png")
+    art = await harness.discord.add_channel(GUILD_ID, name="art")
+    review = await harness.discord.add_channel(GUILD_ID, name="review")
+    await config(harness.discord, "review-channel", {"channel": review})
+    return art, review
+
+
+IMAGE_CHECK = {"image_check": True, "image_check_classes": ("FACE_FEMALE",)}
+
+
+@pytest.mark.parametrize("bot_settings", [IMAGE_CHECK])
+async def test_a_held_image_the_ledger_cannot_record_at_once_waits_for_it_and_keep_posts_it(ledger, harness):
+    fake = harness.discord
+    art, review = await held_by_the_check(harness)
+    to_review = rf"/channels/{review}/messages$"
+    released = fake.stall("POST", to_review)
+    interaction = await fake.invoke("sdxl", {"prompt": PROMPT}, user_id=ALICE, channel_id=art)
+    await arrived(fake, "POST", to_review)
+    async with ledger_out(ledger, harness.settings):
+        released.set()
+        post = await one_post(fake, review)
+        await asyncio.sleep(OUT)
+    await until(lambda: succeeded(harness), timeout=20)
+    assert await job_state(harness) == ("succeeded", COST), "the image is in the review channel: spent, once"
+    assert post["id"] in fake.messages and post["id"] not in fake.deleted_messages, "the review post stays"
+    said = await interaction.wait_followup(timeout=10)
+    assert is_ephemeral(said) and "The server's moderators can look at it" in said["content"], said
+    assert embed_fields(post)["Image check"].startswith("face female")
+
+    pressed = await fake.click(post, button_ids(post)["Keep"], user_id=9100, permissions=MOD)
+    await pressed.wait_callback()
+    assert (await pressed.wait_followup())["content"] == f"Kept; posted in <#{art}>."
+    (shown,) = posts(fake, art)
+    assert shown["attachments"] and shown["embeds"][0]["image"]["url"] == shown["attachments"][0]["url"], \
+        "Keep posts the image its review post holds"
+    assert await job_state(harness) == ("succeeded", COST)

@@ -70,13 +70,13 @@ async def ledger_out(ledger: Ledger, settings) -> AsyncIterator[None]:
         await asyncio.to_thread(ledger.server.resume)
 
 
-async def arrived(fake, method: str, path: str) -> None:
-    """A request of the bot's has reached the fake and waits there, stalled (polled: the fake signals only
-    the requests it answers)."""
+async def arrived(fake, method: str, path: str, since: int = 0) -> None:
+    """A request of the bot's (after the first `since`) has reached the fake and waits there, stalled
+    (polled: the fake signals only the requests it answers)."""
     pattern = re.compile(path)
 
     async def seen() -> bool:
-        return any(r.method == method and pattern.search(r.path) for r in fake.requests)
+        return any(r.method == method and pattern.search(r.path) for r in fake.requests[since:])
 
     await until(seen, timeout=20)
 
@@ -155,3 +155,28 @@ async def test_a_held_image_the_ledger_cannot_record_at_once_waits_for_it_and_ke
     assert shown["attachments"] and shown["embeds"][0]["image"]["url"] == shown["attachments"][0]["url"], \
         "Keep posts the image its review post holds"
     assert await job_state(harness) == ("succeeded", COST)
+
+
+@pytest.mark.parametrize("bot_settings", [IMAGE_CHECK])
+async def test_a_held_image_says_its_credits_stay_spent_only_once_the_ledger_has_them_spent(ledger, harness):
+    fake = harness.discord
+    art, review = await held_by_the_check(harness)
+    followups = r"/webhooks/\d+/[^/]+$"  # the member's private word is the request's followup
+    released = fake.stall("POST", followups)
+    before = len(fake.requests)  # the admin's /config was answered with a followup too
+    interaction = await fake.invoke("sdxl", {"prompt": PROMPT}, user_id=ALICE, channel_id=art)
+    await arrived(fake, "POST", followups, since=before)
+    ledger_had, _ = await job_state(harness)  # what the ledger has as the member is told
+    async with ledger_out(ledger, harness.settings):
+        released.set()
+        said = await interaction.wait_followup(timeout=10)
+        await asyncio.sleep(OUT)
+    assert is_ephemeral(said) and "it was not posted here" in said["content"], said
+    if ledger_had != "succeeded":
+        assert "credits" not in said["content"], f"told {said['content']!r} while the ledger had the job {ledger_had}"
+    else:
+        assert said["content"].endswith("Its credits stay spent, since the image was made."), said
+    await until(lambda: succeeded(harness), timeout=20)
+    assert await job_state(harness) == ("succeeded", COST)
+    assert len(interaction.followups) == 1, "told once"
+    await one_post(fake, review)

@@ -8,7 +8,7 @@ One decision settles every open report of the result (the store's `decide_review
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -210,26 +210,35 @@ async def _remove(bot: PixazoBot, job: JobRecord) -> Text:
 # -- the image check: a result held back before it was posted --------------------------------------
 
 async def hold_flagged(bot: PixazoBot, job: JobRecord, embed: discord.Embed, file: discord.File | None,
-                       finding: Detection, *, tell: Callable[[Text], Awaitable[None]]) -> None:
+                       finding: Detection) -> Callable[[bool], Text]:
     """A result the image check held: nothing is posted where it was asked for. It goes to the review
-    channel (when the server has one) as a report that Keep posts, and the member is told privately.
-    The job succeeds: the image was made, so its credits are spent, as for a rejected approval."""
+    channel (when the server has one) as a report that Keep posts. The job succeeds: the image was made,
+    so its credits are spent, as for a rejected approval. Returns what the member is told privately
+    once the ledger has settled the job: given whether it has the credits spent, since only then may
+    they read that they stay spent."""
     review_channel = await bot.services.reviews.review_channel(job["guild_id"])
     review_id = None if review_channel is None else await _post_held(bot, job, review_channel, embed, file, finding)
+    await bot.services.reviews.record_held(job, bot.user.id if bot.user else 0, finding, review_id)
     found = finding_text(finding)
     if job["guild_id"] == PERSONAL:  # a DM, or a server that did not add the bot: no channel of it is
-        await tell(_("The image check found what looks like {finding} in your image, so it was not shown: outside "
-                     "age-restricted channels of servers that added it, the bot shows no such images. Its credits "
-                     "stay spent, since the image was made.", finding=found))
+        said = (_("The image check found what looks like {finding} in your image, so it was not shown: outside "
+                  "age-restricted channels of servers that added it, the bot shows no such images.", finding=found),
+                _("The image check found what looks like {finding} in your image, so it was not shown: outside "
+                  "age-restricted channels of servers that added it, the bot shows no such images. Its credits "
+                  "stay spent, since the image was made.", finding=found))
     elif review_id is not None:
-        await tell(_("The image check found what looks like {finding} in your image, so it was not posted here: this "
-                     "channel is not age-restricted. The server's moderators can look at it and post it. Its credits "
-                     "stay spent, since the image was made.", finding=found))
+        said = (_("The image check found what looks like {finding} in your image, so it was not posted here: this "
+                  "channel is not age-restricted. The server's moderators can look at it and post it.", finding=found),
+                _("The image check found what looks like {finding} in your image, so it was not posted here: this "
+                  "channel is not age-restricted. The server's moderators can look at it and post it. Its credits "
+                  "stay spent, since the image was made.", finding=found))
     else:
-        await tell(_("The image check found what looks like {finding} in your image, so it was not posted here: this "
-                     "channel is not age-restricted. An age-restricted channel can show such images. Its credits "
-                     "stay spent, since the image was made.", finding=found))
-    await bot.services.reviews.record_held(job, bot.user.id if bot.user else 0, finding, review_id)
+        said = (_("The image check found what looks like {finding} in your image, so it was not posted here: this "
+                  "channel is not age-restricted. An age-restricted channel can show such images.", finding=found),
+                _("The image check found what looks like {finding} in your image, so it was not posted here: this "
+                  "channel is not age-restricted. An age-restricted channel can show such images. Its credits "
+                  "stay spent, since the image was made.", finding=found))
+    return lambda spent: said[spent]
 
 
 async def _post_held(bot: PixazoBot, job: JobRecord, channel_id: int, embed: discord.Embed,

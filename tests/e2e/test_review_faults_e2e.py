@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
 
 from bot.catalog import MODELS
-from tests.conftest import GUILD_ID, embed_fields, is_ephemeral
+from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral, make_settings, started_bot
 from tests.e2e.test_approval_e2e import ALICE, MOD, WAITING, config, moderated, one_post, posts
 from tests.e2e.test_results_e2e import button_ids
 from tests.e2e.test_settle_e2e import write_lock_held
@@ -115,6 +115,44 @@ async def test_an_approval_post_the_ledger_cannot_record_at_once_waits_for_it_an
     assert result["attachments"] and result["embeds"][0]["image"]["url"] == result["attachments"][0]["url"], \
         "Approve posts the image its review post holds"
     assert await job_state(harness) == ("succeeded", COST)
+
+
+async def test_a_review_post_still_unrecorded_at_shutdown_is_deleted_and_the_job_runs_again(ledger, tmp_path,
+                                                                                         fake_discord, fake_pixazo,
+                                                                                         ledger_settings):
+    """The bot stops while the ledger still takes no writes: the post goes (no moderator decides on an image
+    whose job is not delivered), and the next start makes the image again and posts it under the same review."""
+    settings = make_settings(tmp_path, fake_discord, fake_pixazo, shutdown_grace_seconds=0.5, **ledger_settings)
+    async with AsyncExitStack() as out:
+        async with started_bot(settings, fake_discord):
+            art, review = await moderated(fake_discord)
+            to_review = rf"/channels/{review}/messages$"
+            released = fake_discord.stall("POST", to_review)
+            await fake_discord.invoke("sdxl", {"prompt": PROMPT, "seed": 5}, user_id=ALICE, channel_id=art)
+            await arrived(fake_discord, "POST", to_review)
+            await out.enter_async_context(ledger_out(ledger, settings))
+            released.set()
+            first = await one_post(fake_discord, review)
+            await asyncio.sleep(0.5)
+        # Stopped (as on SIGTERM) with the ledger still out.
+        assert first["id"] in fake_discord.deleted_messages, "an unrecorded review post does not outlive the bot"
+    fake_discord.identify_payload = None
+    async with started_bot(settings, fake_discord):
+        await eventually(lambda: fake_discord.identify_payload is not None, timeout=15)
+        post = await one_post(fake_discord, review)
+        assert post["id"] != first["id"] and len(fake_pixazo.requests) == 2, "made again, posted again"
+
+        async def delivered() -> bool:
+            (job,) = await read_jobs(settings, GUILD_ID, ALICE)
+            return job["state"] == "succeeded"
+        await until(delivered, timeout=20)
+        (job,) = await read_jobs(settings, GUILD_ID, ALICE)
+        assert (job["cost"], job["attempts"]) == (COST, 2), "spent once"
+        pressed = await fake_discord.click(post, button_ids(post)["Approve"], user_id=9100, permissions=MOD)
+        await pressed.wait_callback()
+        assert (await pressed.wait_followup())["content"] == f"Approved; posted in <#{art}>."
+        (result,) = posts(fake_discord, art)
+        assert result["attachments"] and result["embeds"][0]["image"]["url"] == result["attachments"][0]["url"]
 
 
 async def held_by_the_check(harness) -> tuple[int, int]:

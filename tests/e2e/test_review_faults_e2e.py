@@ -90,31 +90,41 @@ async def succeeded(harness) -> bool:
     return (await job_state(harness))[0] == "succeeded"
 
 
-async def test_an_approval_post_the_ledger_cannot_record_at_once_waits_for_it_and_approve_posts_it(ledger, harness):
+async def posted_while_out(ledger: Ledger, harness, art: int, review: int, options: dict):
+    """The member's request, its review post made while the ledger takes no writes; then, the ledger back,
+    the job succeeded and spent once, the post still there. The request and the post."""
     fake = harness.discord
-    art, review = await moderated(fake)
     to_review = rf"/channels/{review}/messages$"
     released = fake.stall("POST", to_review)
-    interaction = await fake.invoke("sdxl", {"prompt": PROMPT, "seed": 5}, user_id=ALICE, channel_id=art)
+    interaction = await fake.invoke("sdxl", {"prompt": PROMPT, **options}, user_id=ALICE, channel_id=art)
     await arrived(fake, "POST", to_review)
     async with ledger_out(ledger, harness.settings):
-        released.set()  # the review post is made while the ledger takes no writes
+        released.set()
         post = await one_post(fake, review)
         await asyncio.sleep(OUT)
     await until(lambda: succeeded(harness), timeout=20)
     assert await job_state(harness) == ("succeeded", COST), "the image is in the review channel: spent, once"
     assert post["id"] in fake.messages and post["id"] not in fake.deleted_messages, "the review post stays"
+    assert "retrying 'record its review post' until it lands" in harness.log_text()
+    return interaction, post
+
+
+async def decided(harness, post: dict, button: str, art: int, said: str) -> None:
+    """A moderator's press posts the image the review post holds in the channel it was asked for."""
+    pressed = await harness.discord.click(post, button_ids(post)[button], user_id=9100, permissions=MOD)
+    await pressed.wait_callback()
+    assert (await pressed.wait_followup())["content"] == said
+    (result,) = posts(harness.discord, art)
+    assert result["attachments"] and result["embeds"][0]["image"]["url"] == result["attachments"][0]["url"]
+    assert await job_state(harness) == ("succeeded", COST)
+
+
+async def test_an_approval_post_the_ledger_cannot_record_at_once_waits_for_it_and_approve_posts_it(ledger, harness):
+    art, review = await moderated(harness.discord)
+    interaction, post = await posted_while_out(ledger, harness, art, review, {"seed": 5})
     waiting = await interaction.wait_followup(timeout=10)
     assert is_ephemeral(waiting) and WAITING in waiting["content"], waiting
-    assert "retrying 'record its review post' until it lands" in harness.log_text()
-
-    pressed = await fake.click(post, button_ids(post)["Approve"], user_id=9100, permissions=MOD)
-    await pressed.wait_callback()
-    assert (await pressed.wait_followup())["content"] == f"Approved; posted in <#{art}>."
-    (result,) = posts(fake, art)
-    assert result["attachments"] and result["embeds"][0]["image"]["url"] == result["attachments"][0]["url"], \
-        "Approve posts the image its review post holds"
-    assert await job_state(harness) == ("succeeded", COST)
+    await decided(harness, post, "Approve", art, f"Approved; posted in <#{art}>.")
 
 
 async def test_a_review_post_still_unrecorded_at_shutdown_is_deleted_and_the_job_runs_again(ledger, tmp_path,
@@ -169,30 +179,12 @@ IMAGE_CHECK = {"image_check": True, "image_check_classes": ("FACE_FEMALE",)}
 
 @pytest.mark.parametrize("bot_settings", [IMAGE_CHECK])
 async def test_a_held_image_the_ledger_cannot_record_at_once_waits_for_it_and_keep_posts_it(ledger, harness):
-    fake = harness.discord
     art, review = await held_by_the_check(harness)
-    to_review = rf"/channels/{review}/messages$"
-    released = fake.stall("POST", to_review)
-    interaction = await fake.invoke("sdxl", {"prompt": PROMPT}, user_id=ALICE, channel_id=art)
-    await arrived(fake, "POST", to_review)
-    async with ledger_out(ledger, harness.settings):
-        released.set()
-        post = await one_post(fake, review)
-        await asyncio.sleep(OUT)
-    await until(lambda: succeeded(harness), timeout=20)
-    assert await job_state(harness) == ("succeeded", COST), "the image is in the review channel: spent, once"
-    assert post["id"] in fake.messages and post["id"] not in fake.deleted_messages, "the review post stays"
+    interaction, post = await posted_while_out(ledger, harness, art, review, {})
     said = await interaction.wait_followup(timeout=10)
     assert is_ephemeral(said) and "The server's moderators can look at it" in said["content"], said
     assert embed_fields(post)["Image check"].startswith("face female")
-
-    pressed = await fake.click(post, button_ids(post)["Keep"], user_id=9100, permissions=MOD)
-    await pressed.wait_callback()
-    assert (await pressed.wait_followup())["content"] == f"Kept; posted in <#{art}>."
-    (shown,) = posts(fake, art)
-    assert shown["attachments"] and shown["embeds"][0]["image"]["url"] == shown["attachments"][0]["url"], \
-        "Keep posts the image its review post holds"
-    assert await job_state(harness) == ("succeeded", COST)
+    await decided(harness, post, "Keep", art, f"Kept; posted in <#{art}>.")
 
 
 @pytest.mark.parametrize("bot_settings", [IMAGE_CHECK])

@@ -53,8 +53,9 @@ class PixazoBot(commands.AutoShardedBot):
             # SHARD_COUNT unset is discord.py's automatic sharding (Discord's recommendation); SHARD_IDS
             # splits the shards between processes sharing one PostgreSQL.
             shard_count=settings.shard_count,
-            # Every answer of 4xx/5xx from Discord, counted for /metrics by route class and status.
-            http_trace=discord_errors(metrics or services.queue.metrics),
+            # Every answer of 4xx/5xx from Discord, counted for /metrics by route class and status. Only
+            # where /metrics is served: a traced session awaits a dozen signals for every request.
+            http_trace=None if settings.metrics_port is None else discord_errors(metrics or services.queue.metrics),
             **shards,
         )
         self.settings = settings

@@ -14,7 +14,8 @@ from discord.ext import commands
 
 from bot.catalog import MODELS, PROMPT_MAX_LENGTH
 from bot.core.errors import InvalidInput
-from bot.core.text import code_block, code_span, end_sentence, plain
+from bot.core.i18n import Text, _, _n, option_name
+from bot.core.text import code_span, plain
 from bot.domain.audit import AuditAction
 from bot.domain.rules import RuleKind, RuleLimit
 from bot.moderation.config import (
@@ -37,6 +38,7 @@ from bot.ui import config_loop as loop
 from bot.ui import config_view as shown
 from bot.ui.app import PixazoBot
 from bot.ui.checks import admin_check, guild_of
+from bot.ui.i18n import for_member
 from bot.ui.installs import server_only
 from bot.ui.loop import style_choices
 from bot.ui.replies import NO_PINGS
@@ -74,17 +76,19 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
     async def _config(self, interaction: discord.Interaction[PixazoBot]) -> GuildConfig:
         return await self.bot.services.moderation.config(guild_of(interaction))
 
-    async def _done(self, interaction: discord.Interaction[PixazoBot], text: str) -> None:
+    async def _done(self, interaction: discord.Interaction[PixazoBot], *said: Text | str, sep: str = " ") -> None:
+        """The admin's answer, its sentences in their Discord client's language."""
+        text = sep.join(for_member(interaction)(part) for part in said)
         await interaction.followup.send(text[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def _put(self, interaction: discord.Interaction[PixazoBot], kind: RuleKind, value: str, detail: object = None, *,
-                   limit: int, what: str) -> bool:
+                   limit: int, what: Text) -> bool:
         try:
             return await self.bot.services.moderation.put(guild_of(interaction), kind, value, detail,
                                                  actor_id=interaction.user.id, limit=limit)
         except RuleLimit:
-            raise InvalidInput(f"This server already has {limit} {what}, the most it can have; remove one first.",
-                               detail=f"{kind.value} limit {limit} reached") from None
+            raise InvalidInput(_("This server already has {limit} {what}, the most it can have; remove one first.",
+                                 limit=limit, what=what), detail=f"{kind.value} limit {limit} reached") from None
 
     async def _remove(self, interaction: discord.Interaction[PixazoBot], kind: RuleKind, value: str) -> bool:
         return await self.bot.services.moderation.remove(guild_of(interaction), kind, value, actor_id=interaction.user.id)
@@ -97,63 +101,57 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         config = await self._config(interaction)
         snap = (await self.bot.services.quotas.view(member_of(interaction))).snapshot
         embed = shown.config_embed(config, snap, self.bot.services.image_checks.detector,
-                                   self.bot.settings.image_check_threshold)
+                                   self.bot.settings.image_check_threshold, interaction.locale.value)
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
-
-    def _image_check(self, config: GuildConfig) -> str:
-        return shown.image_check_text(config, self.bot.services.image_checks.detector,
-                                      self.bot.settings.image_check_threshold)
 
     # -- channels --------------------------------------------------------------------------------
 
-    async def _channels_now(self, interaction: discord.Interaction[PixazoBot], said: str) -> None:
+    async def _channels_now(self, interaction: discord.Interaction[PixazoBot], said: Text) -> None:
         config = await self._config(interaction)
-        await self._done(interaction, f"{said} The bot can now be used in {shown.everywhere(config)}.")
+        await self._done(interaction, said, _("The bot can now be used in {where}.", where=shown.everywhere(config)))
 
     @channels.command(name="allow", description="Let the bot be used in a channel (or a whole category)")
     @app_commands.describe(channel="The channel, thread or category")
     async def channels_allow(self, interaction: discord.Interaction[PixazoBot], channel: Channel) -> None:
         added = await self._put(interaction, RuleKind.CHANNEL, str(channel.id), limit=MAX_CHANNELS,
-                                what="allowed channels")
-        await self._channels_now(interaction, f"Allowed {channel.mention}." if added else
-                                 f"{channel.mention} was already allowed.")
+                                what=_("allowed channels"))
+        await self._channels_now(interaction, shown.allowed(channel.mention, added))
 
     @channels.command(name="remove", description="Take a channel off the allowed list")
     @app_commands.describe(channel="The channel, thread or category")
     async def channels_remove(self, interaction: discord.Interaction[PixazoBot], channel: Channel) -> None:
         removed = await self._remove(interaction, RuleKind.CHANNEL, str(channel.id))
-        await self._channels_now(interaction, f"Removed {channel.mention}." if removed else
-                                 f"{channel.mention} was not on the list.")
+        await self._channels_now(interaction, shown.removed(channel.mention, removed))
 
     @channels.command(name="clear", description="Let the bot be used in every channel again")
     async def channels_clear(self, interaction: discord.Interaction[PixazoBot]) -> None:
         cleared = await self._clear(interaction, RuleKind.CHANNEL)
-        await self._channels_now(interaction, f"Cleared {cleared} channel(s).")
+        await self._channels_now(interaction, _n("Cleared {n} channel.", "Cleared {n} channels.", cleared))
 
     # -- roles ---------------------------------------------------------------------------------
 
-    async def _roles_now(self, interaction: discord.Interaction[PixazoBot], said: str) -> None:
+    async def _roles_now(self, interaction: discord.Interaction[PixazoBot], said: Text) -> None:
         config = await self._config(interaction)
-        await self._done(interaction, f"{said} Images can now be made by {shown.everyone(config)}.")
+        await self._done(interaction, said, _("Images can now be made by {who}.", who=shown.everyone(config)))
 
     @roles.command(name="allow", description="Let members with a role generate (once any role is listed, only they can)")
     @app_commands.describe(role="The role")
     async def roles_allow(self, interaction: discord.Interaction[PixazoBot], role: discord.Role) -> None:
         if role.id == interaction.guild_id:
-            raise InvalidInput("@everyone is the whole server: use `/config roles clear` to let everyone generate.")
-        added = await self._put(interaction, RuleKind.ROLE, str(role.id), limit=MAX_ROLES, what="allowed roles")
-        await self._roles_now(interaction, f"Allowed {role.mention}." if added else f"{role.mention} was already allowed.")
+            raise InvalidInput(_("@everyone is the whole server: use `/config roles clear` to let everyone generate."))
+        added = await self._put(interaction, RuleKind.ROLE, str(role.id), limit=MAX_ROLES, what=_("allowed roles"))
+        await self._roles_now(interaction, shown.allowed(role.mention, added))
 
     @roles.command(name="remove", description="Take a role off the allowed list")
     @app_commands.describe(role="The role")
     async def roles_remove(self, interaction: discord.Interaction[PixazoBot], role: discord.Role) -> None:
         removed = await self._remove(interaction, RuleKind.ROLE, str(role.id))
-        await self._roles_now(interaction, f"Removed {role.mention}." if removed else f"{role.mention} was not on the list.")
+        await self._roles_now(interaction, shown.removed(role.mention, removed))
 
     @roles.command(name="clear", description="Let everyone generate again")
     async def roles_clear(self, interaction: discord.Interaction[PixazoBot]) -> None:
         cleared = await self._clear(interaction, RuleKind.ROLE)
-        await self._roles_now(interaction, f"Cleared {cleared} role(s).")
+        await self._roles_now(interaction, _n("Cleared {n} role.", "Cleared {n} roles.", cleared))
 
     # -- members -------------------------------------------------------------------------------
 
@@ -163,34 +161,35 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
                             reason: app_commands.Range[str, 1, REASON_MAX]) -> None:
         text = clean_text(reason)
         if not text:
-            raise InvalidInput("The reason is empty; say why, it is shown to the member.")
+            raise InvalidInput(_("The reason is empty; say why, it is shown to the member."))
         if len(text) > REASON_MAX:
-            raise InvalidInput(f"The reason is {len(text)} characters long; the most is {REASON_MAX}.")
+            raise InvalidInput(_("`{option}` is {length} characters long; the most is {most}.",
+                                 option=option_name("reason"), length=len(text), most=REASON_MAX))
         changed = await self._put(interaction, RuleKind.BLOCKED, str(member.id), {"reason": text}, limit=MAX_BLOCKED,
-                                  what="blocked members")
-        said = "Blocked" if changed else "Already blocked:"
-        await self._done(interaction, f"{said} {member.mention} from generating here. They will read: "
-                                      f"\"You are blocked from generating here: {plain(text, 2 * REASON_MAX)}\"")
+                                  what=_("blocked members"))
+        await self._done(interaction, shown.member_blocked(member.mention, plain(text, 2 * REASON_MAX), changed))
 
     @members.command(name="unblock", description="Let a blocked member generate again")
     @app_commands.describe(member="The member")
     async def members_unblock(self, interaction: discord.Interaction[PixazoBot], member: discord.Member) -> None:
         removed = await self._remove(interaction, RuleKind.BLOCKED, str(member.id))
-        await self._done(interaction, f"Unblocked {member.mention}." if removed else f"{member.mention} was not blocked.")
+        await self._done(interaction, _("Unblocked {member}.", member=member.mention) if removed else
+                         _("{member} was not blocked.", member=member.mention))
 
     # -- models --------------------------------------------------------------------------------
 
-    async def _models_now(self, interaction: discord.Interaction[PixazoBot], said: str) -> None:
+    async def _models_now(self, interaction: discord.Interaction[PixazoBot], said: Text) -> None:
         config = await self._config(interaction)
-        await self._done(interaction, f"{said}\n{shown.models(config)}")
+        await self._done(interaction, said, shown.models(config), sep="\n")
 
     @models.command(name="disable", description="Turn a model off in this server")
     @app_commands.describe(model="The model's command")
     @app_commands.choices(model=MODEL_CHOICES)
     async def models_disable(self, interaction: discord.Interaction[PixazoBot], model: str) -> None:
         key = shown.model(model)
-        added = await self._put(interaction, RuleKind.MODEL_OFF, key, limit=len(MODELS), what="models turned off")
-        await self._models_now(interaction, f"Turned /{key} off." if added else f"/{key} was already off.")
+        added = await self._put(interaction, RuleKind.MODEL_OFF, key, limit=len(MODELS), what=_("models turned off"))
+        await self._models_now(interaction, _("Turned {command} off.", command=f"/{key}") if added else
+                               _("{command} was already off.", command=f"/{key}"))
 
     @models.command(name="enable", description="Turn a model back on in this server")
     @app_commands.describe(model="The model's command")
@@ -198,7 +197,8 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
     async def models_enable(self, interaction: discord.Interaction[PixazoBot], model: str) -> None:
         key = shown.model(model)
         removed = await self._remove(interaction, RuleKind.MODEL_OFF, key)
-        await self._models_now(interaction, f"Turned /{key} on." if removed else f"/{key} was already on.")
+        await self._models_now(interaction, _("Turned {command} on.", command=f"/{key}") if removed else
+                               _("{command} was already on.", command=f"/{key}"))
 
     # -- words ---------------------------------------------------------------------------------
 
@@ -206,10 +206,9 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
     @app_commands.describe(term="A word, or a phrase of whole words")
     async def words_add(self, interaction: discord.Interaction[PixazoBot], term: str) -> None:
         word = shown.word(term)
-        added = await self._put(interaction, RuleKind.WORD, word, limit=MAX_WORDS, what="blocked words")
+        added = await self._put(interaction, RuleKind.WORD, word, limit=MAX_WORDS, what=_("blocked words"))
         config = await self._config(interaction)
-        said = end_sentence(f"Blocked {code_span(word, 120)}") if added else f"{code_span(word, 120)} was already blocked."
-        await self._done(interaction, f"{said} This server blocks {len(config.words)} word(s) and phrase(s).")
+        await self._done(interaction, shown.blocking(code_span(word, 120), added, True), shown.words_count(config))
 
     @words.command(name="remove", description="Unblock a word or phrase")
     @app_commands.describe(term="The word or phrase, as listed")
@@ -217,8 +216,7 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
         word = shown.word(term)
         removed = await self._remove(interaction, RuleKind.WORD, word)
         config = await self._config(interaction)
-        said = end_sentence(f"Unblocked {code_span(word, 120)}") if removed else f"{code_span(word, 120)} was not blocked."
-        await self._done(interaction, f"{said} This server blocks {len(config.words)} word(s) and phrase(s).")
+        await self._done(interaction, shown.blocking(code_span(word, 120), removed, False), shown.words_count(config))
 
     @words.command(name="strict", description="Also match leetspeak and letters spelled apart (c4stl3, c a s t l e)")
     @app_commands.describe(state="on: words and patterns also match leetspeak and spaced-out letters")
@@ -231,9 +229,9 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
     async def words_list(self, interaction: discord.Interaction[PixazoBot]) -> None:
         config = await self._config(interaction)
         if not config.words:
-            await self._done(interaction, "This server blocks no words. Add one with `/config words add`.")
+            await self._done(interaction, _("This server blocks no words. Add one with `/config words add`."))
             return
-        await loop.send_list(interaction, f"Blocked words and phrases ({len(config.words)})", shown.terms(config.words),
+        await loop.send_list(interaction, _("Blocked words and phrases ({n})", n=len(config.words)), shown.terms(config.words),
                              list(config.words), "blocked-words.txt")
 
     # -- patterns ------------------------------------------------------------------------------
@@ -247,21 +245,19 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
             # of compiling, the same verdict however busy the bot is, so it runs here.
             check_new_pattern(pattern, others)
         except BadPattern as exc:
-            raise InvalidInput(f"That pattern cannot be used: {exc}.", detail=f"pattern {pattern!r}: {exc}") from None
-        added = await self._put(interaction, RuleKind.PATTERN, pattern, limit=MAX_PATTERNS, what="blocked patterns")
+            raise InvalidInput(_("That pattern cannot be used: {why}.", why=exc.text),
+                               detail=f"pattern {pattern!r}: {exc}") from None
+        added = await self._put(interaction, RuleKind.PATTERN, pattern, limit=MAX_PATTERNS, what=_("blocked patterns"))
         config = await self._config(interaction)
-        said = (end_sentence(f"Blocked {code_span(pattern, 220)}") if added
-                else f"{code_span(pattern, 220)} was already blocked.")
-        await self._done(interaction, f"{said} This server has {len(config.patterns)} of {MAX_PATTERNS} patterns.")
+        await self._done(interaction, shown.blocking(code_span(pattern, 220), added, True), shown.patterns_count(config))
 
     @patterns.command(name="remove", description="Unblock a regular expression")
     @app_commands.describe(pattern="The pattern, exactly as listed in /config show")
     async def patterns_remove(self, interaction: discord.Interaction[PixazoBot], pattern: str) -> None:
         removed = await self._remove(interaction, RuleKind.PATTERN, pattern)
         config = await self._config(interaction)
-        said = (end_sentence(f"Unblocked {code_span(pattern, 220)}") if removed
-                else f"{code_span(pattern, 220)} was not blocked.")
-        await self._done(interaction, f"{said} This server has {len(config.patterns)} of {MAX_PATTERNS} patterns.")
+        await self._done(interaction, shown.blocking(code_span(pattern, 220), removed, False),
+                         shown.patterns_count(config))
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -277,19 +273,20 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
                    image_threshold: app_commands.Range[float, THRESHOLD_MIN, THRESHOLD_MAX] | None = None) -> None:
         guild = guild_of(interaction)
         if image_threshold is not None and not THRESHOLD_MIN <= image_threshold <= THRESHOLD_MAX:
-            raise InvalidInput(f"`image-threshold` must be between {THRESHOLD_MIN} and {THRESHOLD_MAX}.")
-        for setting, given in ((NSFW_FILTER, filter), (SPOILER, spoiler), (IMAGE_CHECK, image_check)):
+            raise InvalidInput(_("`{option}` must be between {low} and {high} (you gave {given}).",
+                                 option=option_name("image-threshold"), low=THRESHOLD_MIN, high=THRESHOLD_MAX,
+                                 given=image_threshold))
+        for setting, option, given in ((NSFW_FILTER, "filter", filter), (SPOILER, "spoiler", spoiler),
+                                       (IMAGE_CHECK, "image-check", image_check)):
             if given is not None:
-                await self.bot.services.moderation.set(guild, setting, shown.on(setting.name, given), actor_id=interaction.user.id)
+                await self.bot.services.moderation.set(guild, setting, shown.on(option, given), actor_id=interaction.user.id)
         if image_threshold is not None:
             await self.bot.services.moderation.set(guild, IMAGE_THRESHOLD, round(float(image_threshold), 2),
                                           actor_id=interaction.user.id)
         config = await self._config(interaction)
-        await self._done(interaction, (
-            f"Explicit terms outside age-restricted channels: {'refused' if config.get(NSFW_FILTER) else 'allowed'} "
-            f"(filter {shown.onoff(config.get(NSFW_FILTER))}). Results in age-restricted channels as spoilers: "
-            f"{shown.onoff(config.get(SPOILER))}. Sexual content involving minors is always refused, everywhere.\n"
-            f"Image check: {self._image_check(config)}"))
+        check = shown.image_check_text(config, self.bot.services.image_checks.detector,
+                                       self.bot.settings.image_check_threshold)
+        await self._done(interaction, shown.explicit(config), _("Image check: {state}", state=check), sep="\n")
 
     @app_commands.command(name="defaults", description="A negative prompt added to every request (empty: none)")
     @app_commands.describe(negative_prompt="Added to what members keep out, on the models that take one")
@@ -297,11 +294,10 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
                        negative_prompt: app_commands.Range[str, 0, PROMPT_MAX_LENGTH] | None = None) -> None:
         text = clean_text(negative_prompt or "")
         if len(text) > PROMPT_MAX_LENGTH:
-            raise InvalidInput(f"`negative_prompt` is {len(text)} characters long; the most is {PROMPT_MAX_LENGTH}.")
+            raise InvalidInput(_("`{option}` is {length} characters long; the most is {most}.",
+                                 option=option_name("negative_prompt"), length=len(text), most=PROMPT_MAX_LENGTH))
         await self.bot.services.moderation.set(guild_of(interaction), NEGATIVE_PROMPT, text, actor_id=interaction.user.id)
-        takers = ", ".join(f"/{m.key}" for m in MODELS.values() if any(p.option == "negative_prompt" for p in m.params))
-        await self._done(interaction, f"Every request on {takers} now also keeps out: {code_block(text, 1600)}" if text
-                         else "No negative prompt is added to requests now.")
+        await self._done(interaction, shown.negative_now(text))
 
     @app_commands.command(name="imagine", description="/imagine's model here, and results shown to members alone")
     @app_commands.describe(model="For members without their own default", private_results="on: members may choose it")
@@ -329,9 +325,9 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
 
     # -- review: approval mode and reports; the audit log -------------------------------------------
 
-    async def _review_now(self, interaction: discord.Interaction[PixazoBot], said: str) -> None:
+    async def _review_now(self, interaction: discord.Interaction[PixazoBot], said: Text) -> None:
         config = await self._config(interaction)
-        await self._done(interaction, f"{said}\n{shown.review(config)}")
+        await self._done(interaction, said, *shown.review(config), sep="\n")
 
     @app_commands.command(name="review-channel", description="Where moderators approve images and look at reports")
     @app_commands.describe(channel="The channel (empty: none; approval channels then refuse, reporting stops)")
@@ -339,19 +335,21 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
                              channel: app_commands.AppCommandChannel | None = None) -> None:
         await self.bot.services.moderation.set(guild_of(interaction), REVIEW_CHANNEL, None if channel is None else channel.id,
                                       actor_id=interaction.user.id)
-        await self._review_now(interaction, "No review channel now." if channel is None else
-                               f"Moderators now review in {channel.mention}.")
+        await self._review_now(interaction, _("No review channel now.") if channel is None else
+                               _("Moderators now review in {channel}.", channel=channel.mention))
 
     @app_commands.command(name="approval", description="Results in a channel wait for a moderator's approval")
     @app_commands.describe(channel="The channel", state="on: nothing is posted there until a moderator approves it")
     async def approval(self, interaction: discord.Interaction[PixazoBot], channel: Channel, state: OnOff) -> None:
         if shown.on("state", state):
             added = await self._put(interaction, RuleKind.APPROVAL, str(channel.id), limit=MAX_CHANNELS,
-                                    what="approval channels")
-            said = f"Approval is now on in {channel.mention}." if added else f"Approval was already on in {channel.mention}."
+                                    what=_("approval channels"))
+            said = (_("Approval is now on in {channel}.", channel=channel.mention) if added else
+                    _("Approval was already on in {channel}.", channel=channel.mention))
         else:
             removed = await self._remove(interaction, RuleKind.APPROVAL, str(channel.id))
-            said = f"Approval is now off in {channel.mention}." if removed else f"Approval was not on in {channel.mention}."
+            said = (_("Approval is now off in {channel}.", channel=channel.mention) if removed else
+                    _("Approval was not on in {channel}.", channel=channel.mention))
         await self._review_now(interaction, said)
 
     @app_commands.command(name="reports", description="How many reports hide a result until a moderator decides")
@@ -360,20 +358,23 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
     async def reports(self, interaction: discord.Interaction[PixazoBot],
                       hide_after: app_commands.Range[int, 0, HIDE_AFTER_MAX]) -> None:
         if isinstance(hide_after, bool) or not isinstance(hide_after, int) or not 0 <= hide_after <= HIDE_AFTER_MAX:
-            raise InvalidInput(f"`hide_after` must be a whole number from 0 to {HIDE_AFTER_MAX}.")
+            raise InvalidInput(_("`{option}` must be {kind}.", option=option_name("hide_after"),
+                                 kind=_("a whole number from 0 to {most}", most=HIDE_AFTER_MAX)))
         await self.bot.services.moderation.set(guild_of(interaction), REPORTS_HIDE_AFTER, hide_after,
                                       actor_id=interaction.user.id)
-        await self._review_now(interaction, "Reporting is now off." if hide_after == 0 else
-                               f"A result is now hidden after {hide_after} report(s).")
+        await self._review_now(interaction, _("Reporting is now off.") if hide_after == 0 else
+                               _n("A result is now hidden after {n} report.", "A result is now hidden after {n} reports.",
+                                  hide_after))
 
     @app_commands.command(name="audit-channel", description="Where the audit log is posted (leave empty: nowhere)")
     @app_commands.describe(channel="The channel that gets a compact note of every generation, decision and change")
     async def audit_channel(self, interaction: discord.Interaction[PixazoBot], channel: Channel | None = None) -> None:
         value = None if channel is None else channel.id
         await self.bot.services.moderation.set(guild_of(interaction), AUDIT_CHANNEL, value, actor_id=interaction.user.id)
-        await self._done(interaction, f"The audit log now goes to {channel.mention}: every generation, moderation "
-                                      "decision and configuration or quota change, as it happens." if channel else
-                         "The audit log is no longer posted anywhere; it is still kept (see `/config audit`).")
+        await self._done(interaction, _("The audit log now goes to {channel}: every generation, moderation decision and "
+                                        "configuration or quota change, as it happens.", channel=channel.mention)
+                         if channel else _("The audit log is no longer posted anywhere; it is still kept (see "
+                                           "`/config audit`)."))
 
     @app_commands.command(name="audit", description="Recent audit log rows, newest first")
     @app_commands.describe(member="Rows by or about this member", action="Only this kind of action",
@@ -382,17 +383,12 @@ class ConfigAdmin(commands.GroupCog, group_name="config",
     async def audit(self, interaction: discord.Interaction[PixazoBot], member: discord.User | None = None,
                     action: AuditChoice | None = None, since: app_commands.Range[str, 1, 40] | None = None,
                     page: app_commands.Range[int, 1, AUDIT_PAGES_MAX] | None = None) -> None:
-        if action is not None and action not in AUDIT_ACTIONS:  # a raw client is not held to the choices
-            raise InvalidInput(f"`action` must be one of {', '.join(AUDIT_ACTIONS)}.")
-        page = page or 1
-        if not 1 <= page <= AUDIT_PAGES_MAX:
-            raise InvalidInput(f"`page` must be between 1 and {AUDIT_PAGES_MAX}.")
+        page = shown.audit_options(action, page or 1, AUDIT_ACTIONS, AUDIT_PAGES_MAX)
         rows, total = await self.bot.services.audit_log.page(
             guild_of(interaction), member=None if member is None else member.id, action=action, since=since, page=page)
-        embed, said = shown.audit_page(rows, total, page, interaction.locale.value)
-        if embed is None:
-            await self._done(interaction, said)
-            return
+        embed = shown.audit_page(rows, total, page, interaction.locale.value)
+        if not isinstance(embed, discord.Embed):
+            return await self._done(interaction, embed)
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 
 

@@ -34,13 +34,14 @@ from typing import Any
 
 from PIL import Image
 
+from bot.core.i18n import Text, _
 from bot.core.offload import Offload, OffloadTimeout
 from bot.domain.detections import CLASSES, Detection
 
 log = logging.getLogger(__name__)
 
-NOT_INSTALLED = 'not installed on this bot (its operator can add it with pip install ".[image-check]")'
-TURNED_OFF = "turned off by the bot's operator (IMAGE_CHECK)"
+NOT_INSTALLED = _('not installed on this bot (its operator can add it with pip install ".[image-check]")')
+TURNED_OFF = _("turned off by the bot's operator (IMAGE_CHECK)")
 
 
 class ImageCheckFailed(Exception):
@@ -136,7 +137,7 @@ class ImageCheck:
         self.classes = frozenset(classes)
         self._model: _Model | None = None
         self._lock = threading.Lock()
-        self.problem: str | None = TURNED_OFF if not enabled else None if _installed() else NOT_INSTALLED
+        self.problem: Text | None = TURNED_OFF if not enabled else None if _installed() else NOT_INSTALLED
 
     @property
     def available(self) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 
 import re2
 
+from bot.core.i18n import Text, _
 from bot.core.text import code_span
 from bot.moderation.limits import (
     COMBINED_MAX_MEM,
@@ -26,11 +27,12 @@ Compiled = Any  # re2's compiled pattern; google-re2 ships no type information
 
 
 class BadPattern(ValueError):
-    """A pattern that cannot be blocked; `reason` completes "That pattern can't be used: ..."."""
+    """A pattern that cannot be blocked; `text` completes "That pattern cannot be used: ..." (`reason`: its
+    English)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, reason: Text | str) -> None:
+        super().__init__(str(reason))
+        self.reason, self.text = str(reason), reason
 
 
 def _options(max_mem: int) -> Any:
@@ -45,16 +47,16 @@ def _options(max_mem: int) -> Any:
 _OPTIONS = _options(PATTERN_MAX_MEM)
 
 
-def _reason(error: re2.error) -> str:
-    """RE2's message ("missing ): (a", as bytes) as a phrase: "missing ) in `(a`"."""
+def _reason(error: re2.error) -> Text | str:
+    """RE2's message ("missing ): (a", as bytes) as a phrase: "missing ) in `(a`" (RE2's own words, in English)."""
     raw = error.args[0] if error.args else ""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     what, sep, where = text.partition(": ")
     if sep and where:
         return f"{what} in {code_span(where, 60)}"
     if "too large" in text:
-        return "it is too large for the pattern engine's memory limit"
-    return text or "the pattern engine refused it"
+        return _("it is too large for the pattern engine's memory limit")
+    return text or _("the pattern engine refused it")
 
 
 def _compile(text: str, max_mem: int = PATTERN_MAX_MEM) -> Compiled:
@@ -67,16 +69,18 @@ def _compile(text: str, max_mem: int = PATTERN_MAX_MEM) -> Compiled:
 def check_pattern(text: str) -> Compiled:
     """The compiled pattern, matched case-insensitively against `normalize`d prompts, or BadPattern."""
     if not text:
-        raise BadPattern("it is empty")
+        raise BadPattern(_("it is empty"))
     if len(text) > MAX_PATTERN_CHARS:
-        raise BadPattern(f"it is {len(text)} characters long, and the limit is {MAX_PATTERN_CHARS}")
+        raise BadPattern(_("it is {length} characters long, and the limit is {most}", length=len(text),
+                           most=MAX_PATTERN_CHARS))
     compiled = _compile(text)
     if compiled.programsize > MAX_PATTERN_PROGRAM:
-        raise BadPattern(f"it is too complex to check quickly ({compiled.programsize} steps once compiled, "
-                         f"and the limit is {MAX_PATTERN_PROGRAM}); try a shorter repetition count")
+        raise BadPattern(_("it is too complex to check quickly ({steps} steps once compiled, and the limit is "
+                           "{most}); try a shorter repetition count", steps=compiled.programsize,
+                           most=MAX_PATTERN_PROGRAM))
     # `a*` or `x?` is found in every prompt (as nothing at all), so it would block them all.
     if compiled.search("") is not None:
-        raise BadPattern("it can match empty text, so it would block prompts that contain nothing it names")
+        raise BadPattern(_("it can match empty text, so it would block prompts that contain nothing it names"))
     return compiled
 
 
@@ -93,9 +97,9 @@ def check_new_pattern(text: str, others: Sequence[str] = ()) -> Compiled:
     compiled = check_pattern(text)
     heavy = weight(text)
     if heavy > MAX_PATTERN_WEIGHT:
-        raise BadPattern(f"it is too complex to check quickly (weight {heavy}: each `.`, class or alternative "
-                         f"counts once per repetition, and the limit is {MAX_PATTERN_WEIGHT}); try a shorter "
-                         "repetition count or fewer `.`")
+        raise BadPattern(_("it is too complex to check quickly (weight {weight}: each `.`, class or alternative "
+                           "counts once per repetition, and the limit is {most}); try a shorter repetition count "
+                           "or fewer `.`", weight=heavy, most=MAX_PATTERN_WEIGHT))
     usable = []
     for other in others:
         try:
@@ -104,13 +108,13 @@ def check_new_pattern(text: str, others: Sequence[str] = ()) -> Compiled:
             continue  # a stored row the rules skip anyway
     total = heavy + sum(weight(other) for other, _ in usable)
     if total > MAX_SERVER_WEIGHT:
-        raise BadPattern(f"with this server's other patterns it would be too complex to check quickly (weight "
-                         f"{total} together, and the limit is {MAX_SERVER_WEIGHT}); remove a pattern with a "
-                         "repetition count or `.*` first")
+        raise BadPattern(_("with this server's other patterns it would be too complex to check quickly (weight "
+                           "{weight} together, and the limit is {most}); remove a pattern with a repetition count "
+                           "or `.*` first", weight=total, most=MAX_SERVER_WEIGHT))
     together = PatternList([*usable, (text, compiled)])
     if together.split:
-        raise BadPattern("with this server's other patterns it would not fit the pattern engine's memory; "
-                         "remove a long pattern first")
+        raise BadPattern(_("with this server's other patterns it would not fit the pattern engine's memory; "
+                           "remove a long pattern first"))
     return compiled
 
 
@@ -123,7 +127,7 @@ def _grouped(text: str) -> str:
             return candidate
         except BadPattern:
             continue
-    raise BadPattern("it cannot be combined with other patterns")
+    raise BadPattern(_("it cannot be combined with other patterns"))
 
 
 class PatternList:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from bot.core.errors import InvalidInput
+from bot.core.i18n import _
 from bot.core.text import code_span
 from bot.moderation.prompt_rules import PromptRules, Rule
 
@@ -34,8 +35,8 @@ def style_name(raw: str) -> str:
     """A style's name as stored and matched: lower case, single spaces; or the sentence saying why not."""
     name = " ".join(raw.split()).lower()
     if not name or len(name) > NAME_MAX or not _NAME.match(name):
-        raise InvalidInput(f"A style's name is 1 to {NAME_MAX} letters, digits, spaces, `-` or `_` "
-                           f"(you gave {code_span(raw, 40)}).")
+        raise InvalidInput(_("A style's name is 1 to {most} letters, digits, spaces, `-` or `_` (you gave {given}).",
+                             most=NAME_MAX, given=code_span(raw, 40)))
     return name
 
 
@@ -43,13 +44,15 @@ def check_template(template: str, rules: PromptRules) -> str:
     """The template, if it has the placeholder, fits, and breaks none of the rules that hold in every channel."""
     text = " ".join(template.split())
     if PLACEHOLDER not in text:
-        raise InvalidInput(f"A style's template needs {code_span(PLACEHOLDER)} where the member's prompt goes, "
-                           f"for example {code_span('{prompt}, watercolor, soft light')}.")
+        raise InvalidInput(_("A style's template needs {placeholder} where the member's prompt goes, for example "
+                             "{example}.", placeholder=code_span(PLACEHOLDER),
+                             example=code_span("{prompt}, watercolor, soft light")))
     if len(text) > TEMPLATE_MAX:
-        raise InvalidInput(f"The template is {len(text)} characters long; the most is {TEMPLATE_MAX}.")
+        raise InvalidInput(_("The template is {length} characters long; the most is {most}.", length=len(text),
+                             most=TEMPLATE_MAX))
     violation = rules.check(text.replace(PLACEHOLDER, " "), age_restricted=True, mild_filter=False)
     if violation is not None and violation.rule is not Rule.MILD_FILTER:
-        raise InvalidInput(f"That style cannot be added: {violation.sentence}",
+        raise InvalidInput(_("That style cannot be added: {why}", why=violation.text),
                            detail=f"style refused: {violation.rule.value} {violation.term!r}")
     return text
 

@@ -10,17 +10,18 @@ from typing import Any
 
 import re2
 
+from bot.core.i18n import Text, _
 from bot.moderation.limits import MAX_WORD_CHARS
 from bot.moderation.normalize import normalize, split, word_matches, words
 from bot.moderation.skeleton import fold
 
 
 class BadWord(ValueError):
-    """A term that cannot be blocked; `reason` completes "That word can't be blocked: ..."."""
+    """A term that cannot be blocked; `text` completes "That cannot be blocked: ..." (`reason`: its English)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, reason: Text | str) -> None:
+        super().__init__(str(reason))
+        self.reason, self.text = str(reason), reason
 
 
 def check_word(term: str) -> str:
@@ -28,12 +29,13 @@ def check_word(term: str) -> str:
     or BadWord."""
     term = term.strip()
     if not term:
-        raise BadWord("it is empty")
+        raise BadWord(_("it is empty"))
     if len(term) > MAX_WORD_CHARS:
-        raise BadWord(f"it is {len(term)} characters long, and the limit is {MAX_WORD_CHARS}")
+        raise BadWord(_("it is {length} characters long, and the limit is {most}", length=len(term),
+                        most=MAX_WORD_CHARS))
     found = words(term)
     if not found:
-        raise BadWord("it has no letters or digits, and only whole words are matched")
+        raise BadWord(_("it has no letters or digits, and only whole words are matched"))
     return " ".join(found)
 
 

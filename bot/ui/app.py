@@ -43,6 +43,10 @@ class PixazoBot(commands.AutoShardedBot):
         intents = discord.Intents.none()
         intents.guilds = True
         shards: dict[str, Any] = {} if settings.shard_ids is None else {"shard_ids": list(settings.shard_ids)}
+        # Every answer of 4xx/5xx from Discord, counted for /metrics by route class and status. Only where
+        # /metrics is served: a traced session awaits a dozen signals for every request.
+        traced: dict[str, Any] = ({} if settings.metrics_port is None
+                                  else {"http_trace": discord_errors(metrics or services.queue.metrics)})
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -53,9 +57,7 @@ class PixazoBot(commands.AutoShardedBot):
             # SHARD_COUNT unset is discord.py's automatic sharding (Discord's recommendation); SHARD_IDS
             # splits the shards between processes sharing one PostgreSQL.
             shard_count=settings.shard_count,
-            # Every answer of 4xx/5xx from Discord, counted for /metrics by route class and status. Only
-            # where /metrics is served: a traced session awaits a dozen signals for every request.
-            http_trace=None if settings.metrics_port is None else discord_errors(metrics or services.queue.metrics),
+            **traced,
             **shards,
         )
         self.settings = settings

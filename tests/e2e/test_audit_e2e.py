@@ -196,23 +196,23 @@ async def test_config_audit_filters_by_member_action_and_since_and_pages(harness
     page = await config(harness, "audit")
     assert is_ephemeral(page)
     (embed,) = page["embeds"]
-    assert embed["footer"]["text"] == "Page 1 of 2 · 14 row(s)"
+    assert embed["footer"]["text"] == "Page 1 of 2 · 14 rows"
     rows = embed["description"].split("\n")
     assert len(rows) == 10 and "Configuration changed" in rows[0] and "Image generated" in rows[1], "newest first"
     second = (await config(harness, "audit", {"page": 2}))["embeds"][0]
-    assert second["footer"]["text"] == "Page 2 of 2 · 14 row(s)" and len(second["description"].split("\n")) == 4
+    assert second["footer"]["text"] == "Page 2 of 2 · 14 rows" and len(second["description"].split("\n")) == 4
     bob = (await config(harness, "audit", {"member": BOB}))["embeds"][0]
-    assert bob["footer"]["text"].endswith("· 1 row(s)") and "`a fox`" in bob["description"]
+    assert bob["footer"]["text"].endswith("· 1 row") and "`a fox`" in bob["description"]
     grants = (await config(harness, "audit", {"action": "grant", "member": ALICE}))["embeds"][0]
-    assert grants["footer"]["text"].endswith("· 12 row(s)")
+    assert grants["footer"]["text"].endswith("· 12 rows")
     configs = (await config(harness, "audit", {"action": "config"}))["embeds"][0]
-    assert configs["footer"]["text"].endswith("· 1 row(s)") and "`castle`" in configs["description"]
+    assert configs["footer"]["text"].endswith("· 1 row") and "`castle`" in configs["description"]
     recent = (await config(harness, "audit", {"since": "2h", "action": "generation"}))["embeds"][0]
-    assert recent["footer"]["text"].endswith("· 1 row(s)")
+    assert recent["footer"]["text"].endswith("· 1 row")
     future = await config(harness, "audit", {"since": "2999-01-01"})
     assert future["content"] == "No audit log rows match."
     beyond = await config(harness, "audit", {"page": 9})
-    assert beyond["content"] == "There are only 2 page(s)."
+    assert beyond["content"] == "There are only 2 pages."
     for bad in ("yesterday", "2h ago", "2026-02-31", "-3d"):
         refused = await config(harness, "audit", {"since": bad})
         assert is_ephemeral(refused) and refused["content"].startswith("`since` must be a time like"), bad
@@ -237,6 +237,6 @@ async def test_rows_from_before_there_was_an_audit_channel_are_kept_but_never_po
     await asyncio.sleep(1.5)
     assert [e["title"] for e in embeds(fake, audit)] == ["Configuration changed"], "news only, no backlog"
     shown = (await config(harness, "audit", {"action": "generation"}))["embeds"][0]
-    assert shown["footer"]["text"].endswith("· 1 row(s)"), "and still in /config audit"
+    assert shown["footer"]["text"].endswith("· 1 row"), "and still in /config audit"
     off = await config(harness, "audit-channel")
     assert "no longer posted" in off["content"]

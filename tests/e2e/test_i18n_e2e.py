@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import GUILD_ID, embed_fields, eventually, is_ephemeral
-from tests.e2e.test_approval_e2e import MOD, config, moderated, one_post, press
+from tests.e2e.test_approval_e2e import ADMIN, MOD, config, moderated, one_post, press
 from tests.e2e.test_audit_e2e import embeds
 
 ALICE = 4000
@@ -153,3 +153,41 @@ async def test_personal_use_is_worded_in_the_members_language(harness):
     assert is_ephemeral(message) and message["content"].startswith("Toi seul vois ceci : ce serveur n’a pas ajouté")
     labels = [c["label"] for row in message["components"] for c in row["components"]]
     assert labels == ["Reroll", "Modifier", "Détails"]
+
+
+async def admin(harness, sub: str, options: dict | None = None, *, locale: str) -> dict:
+    """An admin's /config command from a Discord client in `locale`; what they read back."""
+    interaction = await harness.invoke("config", options or {}, subcommand=sub, user_id=9000, username="admin",
+                                       permissions=ADMIN, locale=locale)
+    callback = await interaction.wait_callback()
+    return callback["data"] if callback["type"] == 4 else await interaction.wait_followup()
+
+
+async def test_config_answers_an_admin_in_german(harness):
+    said = await admin(harness, "words add", {"term": "castle"}, locale="de")
+    assert is_ephemeral(said) and said["content"] == "Gesperrt: `castle`. Dieser Server sperrt 1 Wort oder Wendung."
+    said = await admin(harness, "words add", {"term": "!!!"}, locale="de")
+    assert is_ephemeral(said) and said["content"] == ("Das kann nicht gesperrt werden: es hat keine Buchstaben oder "
+                                                      "Ziffern, und nur ganze Wörter werden erkannt.")
+    said = await admin(harness, "reports", {"hide_after": 3}, locale="de")
+    assert said["content"].splitlines() == [
+        "Ein Ergebnis wird jetzt nach 3 Meldungen ausgeblendet.", "Prüfkanal: keiner gesetzt", "Freigabe: kein Kanal",
+        "Meldungen: an, ein Ergebnis wird nach 3 Meldungen ausgeblendet",
+        "Mitglieder können nichts melden, bis ein Prüfkanal gesetzt ist."]
+    said = await admin(harness, "styles remove", {"name": "nope"}, locale="de")
+    assert is_ephemeral(said) and said["content"] == "Dieser Server hat keinen Stil namens `nope`."
+    assert "Gesperrte Wörter (1)" in embed_fields(await admin(harness, "show", locale="de"))
+
+
+async def test_config_answers_an_admin_in_japanese(harness):
+    art = await harness.discord.add_channel(GUILD_ID, name="art")
+    said = await admin(harness, "channels allow", {"channel": art}, locale="ja")
+    assert is_ephemeral(said) and said["content"] == f"<#{art}> を許可しました。 ボットを使える場所：<#{art}>。"
+    said = await admin(harness, "styles remove", {"name": "nope"}, locale="ja")
+    assert is_ephemeral(said) and said["content"] == "このサーバーに `nope` という名前のスタイルはありません。"
+    shown = await admin(harness, "show", locale="ja")
+    assert shown["embeds"][0]["title"] == "このサーバーのボット設定"
+    fields = embed_fields(shown)
+    assert fields["チャンネル"] == f"<#{art}>" and fields["生成できる人"] == "全員"
+    _, english = await harness.answer("config", {}, subcommand="show", user_id=9000, permissions=ADMIN)
+    assert english["embeds"][0]["title"] == "Bot configuration for this server"  # another admin, another language

@@ -213,11 +213,11 @@ async def test_show_lists_the_whole_configuration(harness):
 
 async def test_every_change_is_recorded_and_an_unchanged_one_is_not(harness):
     added = await config(harness, "words add", {"term": "castle"})
-    assert added["content"].endswith("This server blocks 1 word(s) and phrase(s).")
+    assert added["content"].endswith("This server blocks 1 word or phrase.")
     again = await config(harness, "words add", {"term": "CASTLE"})
     assert "already blocked" in again["content"]
     removed = await config(harness, "words remove", {"term": "castle"})
-    assert removed["content"].endswith("This server blocks 0 word(s) and phrase(s).")
+    assert removed["content"].endswith("This server blocks 0 words and phrases.")
     async with open_view(harness.settings) as store:
         actions = [a["action"] for a in await store.admin_actions(GUILD_ID)]
     assert actions == ["config.word.remove", "config.word.add"]

@@ -109,7 +109,7 @@ async def test_remove_deletes_the_reported_result(harness):
 async def test_one_report_per_member_and_hide_after_counts_members(harness):
     result, review = await result_and_review_channel(harness)
     said = await config(harness.discord, "reports", {"hide_after": 2})
-    assert "A result is now hidden after 2 report(s)." in said["content"]
+    assert "A result is now hidden after 2 reports." in said["content"]
     first = await report(harness, result, reason="spam")
     assert first["content"] == "Thank you; a moderator will look at it."
     assert harness.discord.messages[result["id"]]["attachments"], "one report of two: still shown"

@@ -92,6 +92,8 @@ Deliver = Callable[[Outcome], Awaitable[tuple[int, int] | None]]
 Ready = Callable[[], Awaitable[QuotaSnapshot]]
 # Where it was posted -> the audit row its generation leaves (recorded with its success).
 Record = Callable[[tuple[int, int] | None], AuditEntry | None]
+# After the delivery's settle: the state the ledger has the job in (None: not recorded yet, still retried).
+Settled = Callable[[JobState | None], Awaitable[None]]
 
 
 async def _nothing() -> None:
@@ -113,12 +115,14 @@ class GenerationService:
 
     async def execute(self, job_id: int, prepared: Prepared, member: Member, *, deliver: Deliver, ready: Ready,
                       record: Record, cost: int, started: float, requeue: Callable[[], bool],
-                      inputs: Callable[[Prepared], Awaitable[Prepared]] | None = None) -> Outcome | None:
+                      inputs: Callable[[Prepared], Awaitable[Prepared]] | None = None,
+                      settled: Settled | None = None) -> Outcome | None:
         """Run a job the queue claimed (its row is running): call Pixazo, deliver, settle.
 
         `started` (monotonic) is the claim: the job deadline bounds the Pixazo call, not the wait.
         `ready` is asked just before the result is posted (the ledger's last word on the job, and the
-        member's credits); `record` gives the audit row settled with the success.
+        member's credits); `record` gives the audit row settled with the success; `settled` hears what
+        the ledger has after the settle's first try (what a member is told about credits follows it).
         Cancelled (a shutdown's grace ran out, or a member's Cancel): when `requeue()` says so, the
         job goes back to the head of the queue instead of being refunded. Returns None then."""
         try:
@@ -127,7 +131,7 @@ class GenerationService:
             image = await self._generate(prepared, started, on_start=_nothing)
             # A ledger that can't answer now is waited for (the image is in hand), like a settle, rather
             # than failing a job that Pixazo made.
-            landed, quota = await self._until_landed(job_id, "read the job and the member's credits", ready)
+            landed, quota = await self.until_landed(job_id, "read the job and the member's credits", ready)
             if not landed or quota is None:
                 raise asyncio.CancelledError()  # shutdown: put back, made again at the next start
             outcome = Outcome(job_id, prepared, image, time.monotonic() - started, cost, quota)
@@ -139,7 +143,7 @@ class GenerationService:
         except asyncio.CancelledError:
             if requeue():
                 await asyncio.shield(self._track(
-                    self._until_landed(job_id, "requeue", lambda: self._store.requeue(job_id))))
+                    self.until_landed(job_id, "requeue", lambda: self._store.requeue(job_id))))
             else:
                 await self._settle_failed(job_id, "cancelled while running")
             raise
@@ -151,7 +155,7 @@ class GenerationService:
             await self._settle_failed(job_id, exc)
             raise
         delivered = Delivered(image.url, posted, record(posted))
-        await asyncio.shield(self._track(self._settle_delivered(job_id, delivered)))
+        await asyncio.shield(self._track(self._settle_delivered(job_id, delivered, settled)))
         log.info("job %d /%s for user %s in guild %s succeeded in %.1fs (%d credit(s), %d attempt(s))",
                  job_id, prepared.model.key, member.user_id, member.guild_id, outcome.seconds, cost, image.attempts)
         return outcome
@@ -175,34 +179,49 @@ class GenerationService:
         if self._journal is not None:
             await self._journal.flush()  # a delivery the disk would not take before, once more
 
-    async def _settle_delivered(self, job_id: int, delivered: Delivered) -> None:
+    async def _settle_delivered(self, job_id: int, delivered: Delivered, settled: Settled | None = None) -> None:
         """Record the success; never raises (the member has the image).
 
         The success, where the result was posted and the generation's audit row land in one transaction,
         which is the record that the job was delivered. Only when the ledger cannot take it at the first
         try is the delivery written to the settle journal (fsync'd, before a shutdown can come: shutdown
         waits for it), and then retried until it lands; the next start applies what is journalled.
+        `settled` hears the first try's answer (None when it did not land), not after the retries: a
+        member is not kept waiting for the ledger, only told no more than it has.
         """
         async def settle() -> JobState | None:
             return await self._store.settle_delivered(job_id, delivered)
 
         try:
             try:
-                await settle()
-                return
+                state = await settle()
             except Exception as exc:  # busy, down, in doubt or worse: journalled first, then retried (safe to repeat)
                 log.info("job %d: the ledger did not take its success at once (%s: %s); journalling the delivery",
                          job_id, type(exc).__name__, exc)
+            else:
+                await self._after_settle(job_id, settled, state)
+                return
             journal = self._journal
             journalled = None if journal is None else self._track(journal.delivered(job_id, delivered.result_url))
-            landed, _ = await self._until_landed(job_id, "succeed", settle)
+            told = self._track(self._after_settle(job_id, settled, None))
+            landed, _ = await self.until_landed(job_id, "succeed", settle)
             if journalled is not None and journal is not None:
                 await journalled
                 if landed:
                     await journal.settled(job_id)
+            await told
         except Exception:
             log.error("job %d was delivered but its success could not be recorded; the next start records "
                       "it from the settle journal", job_id, exc_info=True)
+
+    @staticmethod
+    async def _after_settle(job_id: int, settled: Settled | None, state: JobState | None) -> None:
+        if settled is None:
+            return
+        try:
+            await settled(state)
+        except Exception:
+            log.warning("job %d: what follows its settle failed", job_id, exc_info=True)
 
     async def refund(self, job_id: int, error: object) -> JobState | None:
         """Fail a job this process holds that could not even start (see _settle_failed)."""
@@ -213,7 +232,7 @@ class GenerationService:
         state the ledger has the job in afterwards (FAILED: refunded), None when left to the next start."""
         text = self._error_text(error)
         _, state = await asyncio.shield(self._track(
-            self._until_landed(job_id, "fail", lambda: self._store.fail(job_id, text))))
+            self.until_landed(job_id, "fail", lambda: self._store.fail(job_id, text))))
         return state
 
     def _track(self, coro: Awaitable[Any]) -> asyncio.Task:
@@ -222,8 +241,9 @@ class GenerationService:
         task.add_done_callback(self._settling.discard)
         return task
 
-    async def _until_landed(self, job_id: int, what: str, call: Callable[[], Awaitable[T]]) -> tuple[bool, T | None]:
-        """call() until the ledger takes it: (True, its answer), or (False, None) at shutdown.
+    async def until_landed(self, job_id: int, what: str, call: Callable[[], Awaitable[T]]) -> tuple[bool, T | None]:
+        """call() until the ledger takes it: (True, its answer), or (False, None) at shutdown. Also for a
+        write a job's delivery needs after its result is out (the review post's record: services/reviews.py).
 
         Busy, down or in doubt alike: every call made here is safe to repeat (a settle that landed
         is a no-op the second time and answers the job's state: read back, not guessed)."""

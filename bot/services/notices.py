@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.core.i18n import Text, _
 from bot.core.settings import Settings
-from bot.domain import StoreBusy
+from bot.domain import JobState, StoreBusy
 from bot.domain.records import JobRecord
 from bot.storage.roles import JobQueue
 
@@ -38,6 +38,11 @@ class Courier(Protocol):
         ...
 
     async def tell(self, job: JobRecord, text: Text | str, *, noticed: bool) -> None: ...
+
+    async def settled(self, job: JobRecord, state: JobState | None) -> None:
+        """After a delivered job's settle: what the ledger has it as (None: not recorded yet), for what is
+        said about its credits (a result held back by the image check is told of only then)."""
+        ...
 
     async def fresh_links(self, urls: list[str]) -> list[str]: ...
 

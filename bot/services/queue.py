@@ -251,7 +251,8 @@ class QueueRunner:
                                            ready=lambda: self._ready(job_id, member),
                                            record=lambda posted: generation_entry(job, posted), cost=job["cost"],
                                            started=started, requeue=lambda: job_id not in self._cancelled,
-                                           inputs=lambda asked: with_fresh_inputs(asked, courier))
+                                           inputs=lambda asked: with_fresh_inputs(asked, courier),
+                                           settled=lambda state: courier.settled(job, state))
             outcome = "succeeded"
         except Discarded:
             outcome = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from bot.core.errors import UserFacingError
@@ -74,10 +75,20 @@ class ReviewStore(Reviews, Jobs, Audit, Protocol):
     """The roles the review channel's workflows use."""
 
 
+# (job id, what, a write safe to repeat) -> (landed, its answer): the generation's retry of a settle,
+# which gives up only at shutdown (GenerationService.until_landed).
+UntilLanded = Callable[[int, str, Callable[[], Awaitable[Any]]], Awaitable[tuple[bool, Any]]]
+
+
+async def _once(job_id: int, what: str, call: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
+    return True, await call()
+
+
 class ReviewDesk:
-    def __init__(self, store: ReviewStore, moderation: Moderation) -> None:
+    def __init__(self, store: ReviewStore, moderation: Moderation, *, until_landed: UntilLanded = _once) -> None:
         self._store = store
         self._moderation = moderation
+        self._until_landed = until_landed
 
     def now(self) -> float:
         return self._store.now()
@@ -112,12 +123,34 @@ class ReviewDesk:
                 application_id=application_id, token=job.get("interaction_token"),
                 token_expires_at=job["created_at"] + TOKEN_LIFETIME_SECONDS, detail=_json(saved))
         except AlreadyReviewed:
-            log.info("job %d already waits in the review channel; not posted for review again", job["id"])
-            return None
+            unposted = await self._unposted(job, kind)
+            if unposted is None:
+                log.info("job %d already waits in the review channel; not posted for review again", job["id"])
+                return None
+            # Its post was withdrawn (or lost in a crash) before it was recorded: the job runs again, and
+            # posts again under the same review, with what this run made.
+            log.info("job %d: its review %d has no post recorded; posting it again", job["id"], unposted)
+            await self._store.set_review_detail(unposted, _json(saved))
+            return unposted
         return review_id
+
+    async def _unposted(self, job: JobRecord, kind: ReviewKind) -> int | None:
+        """The job's own pending review whose post was never recorded, if it has one."""
+        for review in await self._store.open_reviews(job["id"], kind):
+            if review["user_id"] == job["user_id"] and review.get("review_message_id") is None:
+                return review["id"]
+        return None
 
     async def posted(self, review_id: int, channel_id: int, message_id: int) -> None:
         await self._store.set_review_message(review_id, channel_id, message_id)
+
+    async def held_posted(self, job_id: int, review_id: int, channel_id: int, message_id: int) -> bool:
+        """The post of a held result recorded on its review: retried while the ledger is busy or down, as
+        the job's settles are (the image is in the review channel, a moderator may decide on it). False
+        only when shutdown came first: the caller withdraws the post."""
+        landed, _ = await self._until_landed(job_id, "record its review post", lambda: self._store.set_review_message(
+            review_id, channel_id, message_id))
+        return bool(landed)
 
     async def drop(self, review_id: int) -> None:
         await self._store.drop_review(review_id)

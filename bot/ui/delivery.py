@@ -9,6 +9,7 @@ reach its "@original" message.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -16,7 +17,7 @@ import discord
 from bot.core.errors import UserFacingError
 from bot.core.i18n import Text, _, render
 from bot.core.imaging import fit_off_loop
-from bot.domain import PERSONAL
+from bot.domain import PERSONAL, JobState
 from bot.domain.delivery import UNDELIVERED, Delivery
 from bot.domain.records import JobRecord
 from bot.services.generation import Outcome
@@ -70,6 +71,12 @@ class WebhookCourier:
     def __init__(self, bot: PixazoBot) -> None:
         self.bot = bot
         self.batches = BatchCourier(bot)
+        self._after_settle: dict[int, Callable[[JobState | None], Awaitable[None]]] = {}  # job id -> what follows
+
+    async def settled(self, job: JobRecord, state: JobState | None) -> None:
+        after = self._after_settle.pop(job["id"], None)
+        if after is not None:
+            await after(state)
 
     def _webhook(self, job: JobRecord) -> discord.Webhook | None:
         delivery = job.get("delivery")
@@ -108,8 +115,10 @@ class WebhookCourier:
         # The image check, outside age-restricted channels.
         finding = await self.bot.services.image_checks.finding(job, outcome.image.data)
         if finding is not None:
-            await hold_flagged(self.bot, job, *await self._message(job, outcome), finding,
-                               tell=lambda text: self.tell(job, text, noticed=noticed))
+            word = await hold_flagged(self.bot, job, *await self._message(job, outcome), finding)
+            # Told once the ledger answers the settle: "its credits stay spent" only when it has them spent.
+            self._after_settle[job["id"]] = lambda state: self.tell(job, word(state is JobState.SUCCEEDED),
+                                                                   noticed=noticed)
             return None
         webhook = self._webhook(job)
         status = "no interaction token"
@@ -304,7 +313,7 @@ async def hold_for_review(bot: PixazoBot, job: JobRecord, embed: discord.Embed, 
 
 
 async def hold_flagged(bot: PixazoBot, job: JobRecord, embed: discord.Embed, file: discord.File | None,
-                       finding: Any, *, tell: Any) -> None:
+                       finding: Any) -> Callable[[bool], Text]:
     from bot.ui.items.reports import hold_flagged as hold
 
-    await hold(bot, job, embed, file, finding, tell=tell)
+    return await hold(bot, job, embed, file, finding)

@@ -38,6 +38,8 @@ async def test_each_held_image_of_a_batch_goes_to_review_and_the_message_says_so
         rows = await read_jobs(harness.settings, GUILD_ID, ALICE)
         return [r["state"] for r in rows] == [JobState.SUCCEEDED] * 2
     await until(made, timeout=15)
+    # Each image's word follows its settle (what it says of credits is what the ledger has).
+    await harness.discord.wait_for(lambda: len([f for f in interaction.followups if is_ephemeral(f)]) == 2)
     message = interaction.original
     assert not message.get("attachments"), "a held image never shows on the public message"
     fields = embed_fields(message)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 
@@ -20,7 +20,7 @@ from bot.core.i18n import Text, _
 from bot.core.text import end_sentence, plain
 from bot.domain.records import JobRecord
 from bot.domain.reviews import ACTIONS, ReviewKind, ReviewRecord, ReviewState
-from bot.services.reviews import detail_of, locale_of
+from bot.services.reviews import locale_of
 from bot.services.validation import clean_text
 from bot.ui import presses
 from bot.ui.delivery import edit_original, interaction_webhook
@@ -30,10 +30,10 @@ from bot.ui.items.base import Form, Interaction, Press, finished_view
 from bot.ui.items.results import result_view
 from bot.ui.items.reviews import (
     NOT_A_MODERATOR,
-    copy_of_image,
     decided_by_other,
     mark_decided,
-    restored_embed,
+    post_for_review,
+    post_held_result,
     tell_member,
     to_decide,
 )
@@ -56,31 +56,26 @@ async def hold_for_review(bot: PixazoBot, job: JobRecord, embed: discord.Embed, 
     Reject. Raises (the job fails, nothing spent) only when the review post cannot be made."""
     delivery = job["delivery"]
     assert delivery is not None and delivery.review is not None, "approval mode is in the delivery"
-    desk = bot.services.reviews
-    review_id = await desk.hold(job, ReviewKind.APPROVAL, {"embed": embed.to_dict(), "note": delivery.note,
-                                                           "locale": delivery.locale})
-    if review_id is None:
-        return
     t = for_guild(bot, job["guild_id"])  # the review channel reads the server's language
     review = discord.Embed.from_dict(embed.to_dict())
     review.add_field(name=t(_("Requested by")), value=f"<@{job['user_id']}>")
     review.add_field(name=t(_("For channel")), value=f"<#{job['channel_id']}>")
     content = t(_("Waiting for approval: an image by {member} for {channel}.", member=f"<@{job['user_id']}>",
                   channel=f"<#{job['channel_id']}>"))
-    kwargs: dict[str, Any] = {"content": content, "embed": review, "allowed_mentions": NO_PINGS,
-                              "view": finished_view(ApproveButton(review_id, t), RejectButton(review_id, t))}
-    if file is not None:
-        kwargs["file"] = file
-    channel = bot.get_partial_messageable(delivery.review, guild_id=job["guild_id"])
+    saved = {"embed": embed.to_dict(), "note": delivery.note, "locale": delivery.locale}
     try:
-        posted = await channel.send(**kwargs)
+        held = await post_for_review(bot, job, delivery.review, ReviewKind.APPROVAL, saved,
+                                     {"content": content, "embed": review, "file": file},
+                                     lambda review_id: finished_view(ApproveButton(review_id, t),
+                                                                     RejectButton(review_id, t)))
     except discord.HTTPException as exc:
-        await desk.drop(review_id)
         raise UserFacingError(_("The bot could not post your image in the review channel, so no credits were spent; "
                                 "please tell a moderator."),
                               detail=f"review channel {delivery.review} refused job {job['id']}: HTTP {exc.status}: "
                                      f"{exc.text}") from None
-    await desk.posted(review_id, posted.channel.id, posted.id)
+    if held is None:
+        return
+    review_id = held[0]
     log.info("job %d waits for approval in channel %s (review %d)", job["id"], delivery.review, review_id)
     token = job.get("interaction_token")
     if not token:
@@ -137,25 +132,9 @@ class ApproveButton(Press, template=rf"review:approve:(?P<review>{presses.ID})")
 
 async def _post_approved(bot: PixazoBot, review: ReviewRecord, moderator: int) -> discord.Message | None:
     """The result in the channel it was asked in, as a normal message with the usual buttons."""
-    saved = detail_of(review)
-    file = await copy_of_image(bot, review["review_channel_id"], review["review_message_id"])
-    embed = restored_embed(saved.get("embed") or {}, file)
-    note = f" {saved['note']}" if saved.get("note") else ""
     said = for_guild(bot, review["guild_id"])(_("{member}'s image, approved by {moderator}.",
                                                 member=f"<@{review['user_id']}>", moderator=f"<@{moderator}>"))
-    kwargs: dict[str, Any] = {"content": f"{said}{note}",
-                              "embed": embed, "allowed_mentions": NO_PINGS, "view": result_view(review["job_id"], t=words(locale_of(review)))}
-    if file is not None:
-        kwargs["file"] = file
-    channel = bot.get_partial_messageable(review["channel_id"] or 0, guild_id=review["guild_id"])
-    try:
-        posted = await channel.send(**kwargs)
-    except discord.HTTPException as exc:
-        log.warning("review %d: approved, but channel %s refused the result: HTTP %s %s", review["id"],
-                    review["channel_id"], exc.status, exc.text)
-        return None
-    await bot.services.results.remember(review["job_id"], posted.channel.id, posted.id)
-    return posted
+    return await post_held_result(bot, review, said, result_view(review["job_id"], t=words(locale_of(review))))
 
 
 class RejectButton(Press, template=rf"review:reject:(?P<review>{presses.ID})"):

@@ -8,7 +8,7 @@ One decision settles every open report of the result (the store's `decide_review
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -31,6 +31,8 @@ from bot.ui.items.reviews import (
     copy_of_image,
     decided_by_other,
     mark_decided,
+    post_for_review,
+    post_held_result,
     restored_embed,
     tell_member,
     to_decide,
@@ -208,26 +210,35 @@ async def _remove(bot: PixazoBot, job: JobRecord) -> Text:
 # -- the image check: a result held back before it was posted --------------------------------------
 
 async def hold_flagged(bot: PixazoBot, job: JobRecord, embed: discord.Embed, file: discord.File | None,
-                       finding: Detection, *, tell: Callable[[Text], Awaitable[None]]) -> None:
+                       finding: Detection) -> Callable[[bool], Text]:
     """A result the image check held: nothing is posted where it was asked for. It goes to the review
-    channel (when the server has one) as a report that Keep posts, and the member is told privately.
-    The job succeeds: the image was made, so its credits are spent, as for a rejected approval."""
+    channel (when the server has one) as a report that Keep posts. The job succeeds: the image was made,
+    so its credits are spent, as for a rejected approval. Returns what the member is told privately
+    once the ledger has settled the job: given whether it has the credits spent, since only then may
+    they read that they stay spent."""
     review_channel = await bot.services.reviews.review_channel(job["guild_id"])
     review_id = None if review_channel is None else await _post_held(bot, job, review_channel, embed, file, finding)
+    await bot.services.reviews.record_held(job, bot.user.id if bot.user else 0, finding, review_id)
     found = finding_text(finding)
     if job["guild_id"] == PERSONAL:  # a DM, or a server that did not add the bot: no channel of it is
-        await tell(_("The image check found what looks like {finding} in your image, so it was not shown: outside "
-                     "age-restricted channels of servers that added it, the bot shows no such images. Its credits "
-                     "stay spent, since the image was made.", finding=found))
+        said = (_("The image check found what looks like {finding} in your image, so it was not shown: outside "
+                  "age-restricted channels of servers that added it, the bot shows no such images.", finding=found),
+                _("The image check found what looks like {finding} in your image, so it was not shown: outside "
+                  "age-restricted channels of servers that added it, the bot shows no such images. Its credits "
+                  "stay spent, since the image was made.", finding=found))
     elif review_id is not None:
-        await tell(_("The image check found what looks like {finding} in your image, so it was not posted here: this "
-                     "channel is not age-restricted. The server's moderators can look at it and post it. Its credits "
-                     "stay spent, since the image was made.", finding=found))
+        said = (_("The image check found what looks like {finding} in your image, so it was not posted here: this "
+                  "channel is not age-restricted. The server's moderators can look at it and post it.", finding=found),
+                _("The image check found what looks like {finding} in your image, so it was not posted here: this "
+                  "channel is not age-restricted. The server's moderators can look at it and post it. Its credits "
+                  "stay spent, since the image was made.", finding=found))
     else:
-        await tell(_("The image check found what looks like {finding} in your image, so it was not posted here: this "
-                     "channel is not age-restricted. An age-restricted channel can show such images. Its credits "
-                     "stay spent, since the image was made.", finding=found))
-    await bot.services.reviews.record_held(job, bot.user.id if bot.user else 0, finding, review_id)
+        said = (_("The image check found what looks like {finding} in your image, so it was not posted here: this "
+                  "channel is not age-restricted. An age-restricted channel can show such images.", finding=found),
+                _("The image check found what looks like {finding} in your image, so it was not posted here: this "
+                  "channel is not age-restricted. An age-restricted channel can show such images. Its credits "
+                  "stay spent, since the image was made.", finding=found))
+    return lambda spent: said[spent]
 
 
 async def _post_held(bot: PixazoBot, job: JobRecord, channel_id: int, embed: discord.Embed,
@@ -236,33 +247,27 @@ async def _post_held(bot: PixazoBot, job: JobRecord, channel_id: int, embed: dis
     delivery = job["delivery"]
     saved = {"held": True, "embed": embed.to_dict(), "note": None if delivery is None else delivery.note,
              "locale": "en-US" if delivery is None else delivery.locale}
-    review_id = await bot.services.reviews.hold(job, ReviewKind.REPORT, saved,
-                                                reason=f"image check: {finding_text(finding)}")
-    if review_id is None:
-        return None
     t = for_guild(bot, job["guild_id"])
     review = discord.Embed.from_dict(embed.to_dict())
     review.set_image(url=None)  # the copy below is a spoiler: moderators open it when they choose
     review.add_field(name=t(_("Made by")), value=f"<@{job['user_id']}>")
     review.add_field(name=t(_("For channel")), value=f"<#{job['channel_id']}>")
     review.add_field(name=t(_("Image check")), value=t(finding_text(finding)), inline=False)
-    kwargs: dict[str, Any] = {
-        "content": t(_("The image check held an image by {member} for {channel}. Keep posts it there; Remove leaves "
-                       "it unposted.", member=f"<@{job['user_id']}>", channel=f"<#{job['channel_id']}>")),
-        "embed": review, "allowed_mentions": NO_PINGS,
-        "view": finished_view(KeepButton(review_id, t), RemoveButton(review_id, t))}
+    content = t(_("The image check held an image by {member} for {channel}. Keep posts it there; Remove leaves it "
+                  "unposted.", member=f"<@{job['user_id']}>", channel=f"<#{job['channel_id']}>"))
     if file is not None:
         file.spoiler = True
-        kwargs["file"] = file
     try:
-        posted = await bot.get_partial_messageable(channel_id, guild_id=job["guild_id"]).send(**kwargs)
+        held = await post_for_review(bot, job, channel_id, ReviewKind.REPORT, saved,
+                                     {"content": content, "embed": review, "file": file},
+                                     lambda review_id: finished_view(KeepButton(review_id, t),
+                                                                     RemoveButton(review_id, t)),
+                                     reason=f"image check: {finding_text(finding)}")
     except discord.HTTPException as exc:
-        await bot.services.reviews.drop(review_id)
         log.warning("job %d: held by the image check, but review channel %s refused it: HTTP %s %s", job["id"],
                     channel_id, exc.status, exc.text)
         return None
-    await bot.services.reviews.posted(review_id, posted.channel.id, posted.id)
-    return review_id
+    return None if held is None else held[0]
 
 
 async def _decide_held(interaction: Interaction, job: JobRecord, review: ReviewRecord, status: ReviewState) -> None:
@@ -297,28 +302,10 @@ async def _decide_held(interaction: Interaction, job: JobRecord, review: ReviewR
 
 
 async def _post_kept(bot: PixazoBot, job: JobRecord, review: ReviewRecord, moderator: int) -> discord.Message | None:
-    saved = detail_of(review)
-    file = await copy_of_image(bot, review["review_channel_id"], review["review_message_id"])
-    if file is not None:
-        file.spoiler = False  # a moderator looked and chose to post it as the result it is
-    embed = restored_embed(saved.get("embed") or {}, file)
-    note = f" {saved['note']}" if saved.get("note") else ""
     said = for_guild(bot, review["guild_id"])(_("{member}'s image, posted by {moderator} after the image check held "
                                                 "it.", member=f"<@{job['user_id']}>", moderator=f"<@{moderator}>"))
-    kwargs: dict[str, Any] = {"content": f"{said}{note}",
-                              "embed": embed, "allowed_mentions": NO_PINGS,
-                              "view": job_view(job["id"], job.get("delivery"))}
-    if file is not None:
-        kwargs["file"] = file
-    channel = bot.get_partial_messageable(review["channel_id"] or 0, guild_id=review["guild_id"])
-    try:
-        posted = await channel.send(**kwargs)
-    except discord.HTTPException as exc:
-        log.warning("review %d: kept, but channel %s refused the held image: HTTP %s %s", review["id"],
-                    review["channel_id"], exc.status, exc.text)
-        return None
-    await bot.services.results.remember(job["id"], posted.channel.id, posted.id)
-    return posted
+    # Unspoiled: a moderator looked and chose to post it as the result it is.
+    return await post_held_result(bot, review, said, job_view(job["id"], job.get("delivery")), unspoil=True)
 
 
 def decided_view(review_id: int, t: Words | None = None) -> discord.ui.View:

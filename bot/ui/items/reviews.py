@@ -1,18 +1,23 @@
-"""What approval mode and reports share in the review channel: who may decide, the decided post, a
-copy of the image, and telling a member privately (the request's own token while it lives, else a DM)."""
+"""What approval mode and reports share in the review channel: a result held there before it is posted
+(approval, or the image check), who may decide, the decided post, a copy of the image, the held result
+posted where it was asked for, and telling a member privately (the request's own token while it lives,
+else a DM)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.core.errors import UserFacingError
 from bot.core.i18n import Text, _, render
-from bot.domain.reviews import ReviewRecord, ReviewState
-from bot.services.reviews import already, locale_of
+from bot.domain.records import JobRecord
+from bot.domain.reviews import ReviewKind, ReviewRecord, ReviewState
+from bot.services.reviews import already, detail_of, locale_of
 from bot.ui.delivery import TOKEN_GONE, interaction_webhook
 from bot.ui.i18n import for_guild
 from bot.ui.replies import NO_PINGS
@@ -24,6 +29,81 @@ log = logging.getLogger(__name__)
 
 NOT_A_MODERATOR = _("Only members who can manage messages in this channel can decide on images here.")
 UNKNOWN = _("This review is no longer known to the bot.")
+
+
+async def post_for_review(bot: PixazoBot, job: JobRecord, channel_id: int, kind: ReviewKind, saved: dict[str, Any],
+                          message: dict[str, Any], buttons: Callable[[int], discord.ui.View], *,
+                          reason: str | None = None) -> tuple[int, discord.Message] | None:
+    """A result not posted yet, held in the review channel: its pending review (keeping `saved`), then
+    `message` (content, embed, file) with the review's buttons, recorded on the review's row. None when
+    the job already has one (the same job delivered twice: the first post stands); raises the
+    channel's discord.HTTPException, the review dropped, when it refuses the post.
+
+    Once posted, a moderator may decide on it, so the job must end delivered: the record is retried
+    while the ledger is busy or down, as a settle is. Only if it never lands (shutdown first, a Cancel,
+    an error) is the post deleted before the job ends otherwise, so no decision acts on an image whose
+    credits went back; the job then runs again (shutdown) or is refunded."""
+    desk = bot.services.reviews
+    review_id = await desk.hold(job, kind, saved, reason=reason)
+    if review_id is None:
+        return None
+    kwargs: dict[str, Any] = {**{k: v for k, v in message.items() if v is not None}, "allowed_mentions": NO_PINGS,
+                              "view": buttons(review_id)}
+    try:
+        posted = await bot.get_partial_messageable(channel_id, guild_id=job["guild_id"]).send(**kwargs)
+    except discord.HTTPException:
+        await desk.drop(review_id)
+        raise
+    try:
+        recorded = await desk.held_posted(job["id"], review_id, posted.channel.id, posted.id)
+    except BaseException:
+        await _withdraw(bot, review_id, posted)
+        raise
+    if not recorded:
+        await _withdraw(bot, review_id, posted)
+        raise asyncio.CancelledError()  # shutdown: the job goes back to the queue, made again at the next start
+    return review_id, posted
+
+
+async def _withdraw(bot: PixazoBot, review_id: int, posted: discord.Message) -> None:
+    """A review post that could not be recorded is deleted, and its review dropped (if the ledger takes
+    it now; else the job's next run posts under it again: ReviewDesk.hold)."""
+    try:
+        await posted.delete()
+        log.warning("review %d: its post %s could not be recorded, so it was deleted", review_id, posted.id)
+    except discord.HTTPException as exc:
+        log.error("review %d: its post %s could not be recorded, nor deleted (HTTP %s %s)", review_id, posted.id,
+                  exc.status, exc.text)
+    try:
+        await bot.services.reviews.drop(review_id)
+    except Exception as exc:
+        log.info("review %d: could not drop it (%s: %s); the job's next run posts under it again", review_id,
+                 type(exc).__name__, exc)
+
+
+async def post_held_result(bot: PixazoBot, review: ReviewRecord, said: str, view: discord.ui.View, *,
+                           unspoil: bool = False) -> discord.Message | None:
+    """A held result (Approve, or Keep of what the image check held) posted in the channel it was asked
+    in, as a normal message with the usual buttons, from the copy its review post keeps (`unspoil`: no
+    longer a spoiler). None when that channel refuses it."""
+    saved = detail_of(review)
+    file = await copy_of_image(bot, review["review_channel_id"], review["review_message_id"])
+    if file is not None and unspoil:
+        file.spoiler = False
+    embed = restored_embed(saved.get("embed") or {}, file)
+    note = f" {saved['note']}" if saved.get("note") else ""
+    kwargs: dict[str, Any] = {"content": f"{said}{note}", "embed": embed, "allowed_mentions": NO_PINGS, "view": view}
+    if file is not None:
+        kwargs["file"] = file
+    channel = bot.get_partial_messageable(review["channel_id"] or 0, guild_id=review["guild_id"])
+    try:
+        posted = await channel.send(**kwargs)
+    except discord.HTTPException as exc:
+        log.warning("review %d: %s, but channel %s refused the held result: HTTP %s %s", review["id"],
+                    review["status"], review["channel_id"], exc.status, exc.text)
+        return None
+    await bot.services.results.remember(review["job_id"], posted.channel.id, posted.id)
+    return posted
 
 
 def to_decide(review: ReviewRecord) -> ReviewRecord:

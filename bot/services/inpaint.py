@@ -138,7 +138,8 @@ def inspect(data: bytes, upload: Upload, declared: str,
 
     Memory is bounded by MAX_PIXELS: the size is read from the header and refused before any pixel
     is decoded; JPEGs are decoded at a quarter scale in grey, since no check needs more, unless
-    `decoded` wants the picture itself: it is then handed the whole decoded image, which it may copy.
+    `decoded` wants the picture itself: it is then handed the whole decoded image, last, to keep (leaving
+    the `with` closes only the file it was read from) or change in place.
     """
     name = _name(upload)
     actual = sniff(data)
@@ -156,10 +157,10 @@ def inspect(data: bytes, upload: Upload, declared: str,
             if image.format == "JPEG" and decoded is None:
                 image.draft("L", (-(-width // MASK_REDUCE), -(-height // MASK_REDUCE)))
             image.load()  # a truncated or damaged file fails here, not at Pixazo
-            if decoded is not None:
-                decoded(image)
             orientation = int(image.getexif().get(ExifTags.Base.Orientation, 1) or 1)
             extrema = _grey_range(image, width) if upload.role == "mask" else None
+            if decoded is not None:
+                decoded(image)
     except Image.DecompressionBombError as exc:
         raise InvalidInput(_("{name} is too large to decode safely.", name=name), detail=str(exc)) from exc
     except (OSError, ValueError, SyntaxError) as exc:

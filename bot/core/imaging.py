@@ -6,8 +6,11 @@ import contextlib
 import io
 import logging
 import math
+import os
+import tempfile
 import threading
 from dataclasses import dataclass
+from typing import IO, Any
 
 from PIL import Image, ImageOps
 
@@ -24,6 +27,23 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"GIF89a", "gif"),
 )
 EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "gif": "gif"}
+
+
+def encoded(image: Image.Image, fmt: str, **params: Any) -> bytes:
+    """`image` saved as `fmt`, through a file in memory rather than a BytesIO: Pillow encodes into a file
+    descriptor with the GIL released, and into a BytesIO holding it for the whole encode (milliseconds to
+    hundreds of them, while the other image threads and the event loop wait)."""
+    with _memory_file() as out:
+        image.save(out, fmt, **params)
+        out.seek(0)
+        return out.read()
+
+
+def _memory_file() -> IO[bytes]:
+    """A read-write file that lives in memory only (Linux's memfd; elsewhere a temporary file, gone once closed)."""
+    if hasattr(os, "memfd_create"):
+        return open(os.memfd_create("image", os.MFD_CLOEXEC), "w+b")  # the caller closes it
+    return tempfile.TemporaryFile()  # the caller closes it
 
 
 def sniff(data: bytes) -> str | None:
@@ -96,10 +116,9 @@ def _reencode(img: Image.Image, stem: str, limit: int) -> Upload | None:
     for scale in _SCALES:
         frame = rgb if scale == 1.0 else rgb.resize((max(1, int(rgb.width * scale)), max(1, int(rgb.height * scale))))
         for fmt, ext, quality in _ATTEMPTS:
-            buf = io.BytesIO()
-            frame.save(buf, fmt, quality=quality)
-            if buf.tell() <= limit:
-                return Upload(buf.getvalue(), f"{stem}.{ext}")
+            data = encoded(frame, fmt, quality=quality)
+            if len(data) <= limit:
+                return Upload(data, f"{stem}.{ext}")
     return None
 
 

@@ -7,11 +7,10 @@ work: callers run `render_chart` through `bot.core.offload`.
 
 from __future__ import annotations
 
-import io
-
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.catalog import MODELS
+from bot.core.imaging import encoded
 from bot.services.usage_view import DAYS, UsageSummary
 
 CHART_SIZE = (1000, 500)  # 2:1: 30 bars of ~21 px with gaps, labels still legible when Discord scales it down
@@ -82,9 +81,7 @@ def render_chart(summary: UsageSummary) -> bytes:
     if summary.empty:
         draw.text(((left + right) / 2, (top + bottom) / 2), EMPTY_TEXT, font=normal, fill=INK, anchor="mm")
     _legend(draw, list(summary.daily), small)
-    out = io.BytesIO()
-    image.save(out, "PNG", optimize=True)
-    return out.getvalue()
+    return encoded(image, "PNG", optimize=True)
 
 
 def _scale(highest: int) -> tuple[int, int]:

@@ -10,7 +10,7 @@ import io
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from bot.core import canvas
+from bot.core import canvas, imaging
 from bot.core.canvas import Layout
 from bot.services import edits
 from bot.services.edits import Plan
@@ -117,9 +117,20 @@ def test_the_canvas_is_encoded_through_a_file_descriptor_into_the_same_jpeg():
     """Pillow releases the GIL only when it encodes into a real file; into a BytesIO it holds it throughout,
     and the other image threads and the event loop wait."""
     picture = detailed(512, 384)
-    with canvas._memory_file() as out:
+    with imaging._memory_file() as out:
         assert out.fileno() >= 0
     made = canvas.compose(picture, Layout(512, 384, (0, 0, 512, 384)), region="left")
     buffer = io.BytesIO()
     picture.save(buffer, "JPEG", quality=canvas.JPEG_QUALITY)
     assert made.image == buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt, params", [("JPEG", {"quality": 85}), ("WEBP", {"quality": 80}),
+                                         ("PNG", {"optimize": True})])
+def test_every_encode_off_the_loop_goes_through_a_file_descriptor_into_the_same_bytes(fmt, params):
+    """The results fitted to the upload limit and the usage chart are encoded as the canvas is, and each
+    comes out byte for byte what a BytesIO would have held."""
+    picture = detailed(256, 192)
+    buffer = io.BytesIO()
+    picture.save(buffer, fmt, **params)
+    assert imaging.encoded(picture, fmt, **params) == buffer.getvalue()

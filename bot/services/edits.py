@@ -20,9 +20,9 @@ from bot.core.errors import InvalidInput
 from bot.core.i18n import Text, _
 from bot.core.offload import Offload, OffloadTimeout
 from bot.services.inpaint import (
-    MASK_TOLERANCE,
     Checked,
     Upload,
+    check_mask_range,
     download,
     fitted_size,
     inspect,
@@ -107,13 +107,8 @@ def build(plan: Plan, image: bytes, image_upload: Upload, image_type: str, mask:
     where = layout(plan, checked.width, checked.height)
     composed = canvas.compose(pictures[0], where, region=plan.region if plan.kind == "region" and drawn is None else None,
                               mask=mask if drawn is not None else None)
-    low, high = composed.mask_extrema
-    if high < MASK_TOLERANCE:
-        raise InvalidInput(_("The mask is entirely black, so nothing would change. Paint the part to repaint in "
-                             "white."))
-    if low > 255 - MASK_TOLERANCE:
-        raise InvalidInput(_("The mask is entirely white, so the whole picture would be replaced. Paint the part "
-                             "to keep in black."))
+    check_mask_range(composed.mask_extrema, all_white=_("The mask is entirely white, so the whole picture would be "
+                                                        "replaced. Paint the part to keep in black."))
     return composed
 
 

@@ -190,13 +190,19 @@ def check_pair(image: Checked, mask: Checked) -> None:
                              "the same size.", width=image.width, height=image.height, mask_width=mask.width,
                              mask_height=mask.height))
     assert mask.extrema is not None, "inspect() measures every mask"
-    low, high = mask.extrema
+    check_mask_range(mask.extrema, all_white=_("The mask is entirely white, so the whole image would be replaced: "
+                                               "that is a plain generation. Use /sdxl for that, or paint the part to "
+                                               "keep in black."))
+
+
+def check_mask_range(extrema: tuple[int, int], *, all_white: Text) -> None:
+    """A mask that repaints nothing is refused; one that repaints everything with `all_white`'s sentence."""
+    low, high = extrema
     if high < MASK_TOLERANCE:
         raise InvalidInput(_("The mask is entirely black, so nothing would change. Paint the part to repaint in "
                              "white."))
     if low > 255 - MASK_TOLERANCE:
-        raise InvalidInput(_("The mask is entirely white, so the whole image would be replaced: that is a plain "
-                             "generation. Use /sdxl for that, or paint the part to keep in black."))
+        raise InvalidInput(all_white)
 
 
 def fitted_size(model: Model, width: int, height: int) -> tuple[int, int]:

@@ -72,12 +72,16 @@ REASONS = {Refused.JOBS: Refused.JOBS, Refused.CREDITS: Refused.CREDITS, Refused
 # summed from the members' rows, so base.AUDIT_SQL is the whole audit.
 
 
+def snapshot_args(member: Member, now: float) -> tuple[Any, ...]:
+    """SNAPSHOT_SQL's parameters, and RESERVE_SQL's first five."""
+    return member.guild_id, member.user_id, list(member.role_ids), utc_day(now), OPEN
+
+
 class PostgresLedger(PostgresCore):
     async def snapshot(self, member: Member, *, default_allowance: int) -> QuotaSnapshot:
         now = self.now()
         async with self._read() as conn:
-            row = await conn.fetchrow(SNAPSHOT_SQL, member.guild_id, member.user_id, list(member.role_ids),
-                                      utc_day(now), OPEN)
+            row = await conn.fetchrow(SNAPSHOT_SQL, *snapshot_args(member, now))
         return quota_of(row, now, default_allowance)
 
     async def reserve(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
@@ -90,7 +94,7 @@ class PostgresLedger(PostgresCore):
         now = self.now()
         async with self._conn() as conn:
             row = await conn.fetchrow(
-                RESERVE_SQL, member.guild_id, member.user_id, list(member.role_ids), utc_day(now), OPEN,
+                RESERVE_SQL, *snapshot_args(member, now),
                 default_allowance, max_jobs, global_cap, cost, channel_id, model, json.dumps(params),
                 str(JobState.RESERVED), now, None if inputs is None else json.dumps(inputs))
         snap = quota_of(row, now, default_allowance)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.domain import Member, QuotaSnapshot, Refused, utc_day
+from bot.domain import Member, QuotaSnapshot, Refused
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
-from bot.storage.base import HOLD_SQL, OPEN, QUEUED, check_fits
+from bot.storage.base import HOLD_SQL, QUEUED, check_fits
 from bot.storage.postgres.core import quota_of
-from bot.storage.postgres.ledger import REASONS, RESERVE_SQL, PostgresLedger
+from bot.storage.postgres.ledger import REASONS, RESERVE_SQL, PostgresLedger, snapshot_args
 from bot.storage.records import defaults_of, encode_delivery, job_records
 
 NO_LIMIT = 2**62  # a batch's later images: the batch counted once toward QUOTA_MAX_JOBS_PER_USER
@@ -27,14 +27,13 @@ class PostgresLoop(PostgresLedger):
         locks (held to the end), and the batch's whole cost is checked against its snapshot; a refusal
         anywhere rolls back all of it."""
         now = self.now()
-        day = utc_day(now)
         ids: list[int] = []
         async with self._write() as conn:
             waiting = await conn.fetchval("SELECT COUNT(*) FROM jobs WHERE state = $1", QUEUED)
             first: QuotaSnapshot | None = None
             for index, (body, delivery) in enumerate(zip(params, deliveries, strict=True)):
                 row = await conn.fetchrow(
-                    RESERVE_SQL, member.guild_id, member.user_id, list(member.role_ids), day, OPEN,
+                    RESERVE_SQL, *snapshot_args(member, now),
                     default_allowance, max_jobs if first is None else NO_LIMIT, global_cap, cost, channel_id,
                     model, json.dumps(body), QUEUED, now, None)
                 snap = quota_of(row, now, default_allowance)

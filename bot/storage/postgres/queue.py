@@ -11,7 +11,6 @@ from bot.domain import (
     Member,
     QuotaSnapshot,
     Refused,
-    utc_day,
 )
 from bot.domain.delivery import Delivery
 from bot.domain.errors import StoreBusy
@@ -21,7 +20,6 @@ from bot.storage.base import (
     EXPIRED,
     INTERRUPTED,
     MAX_ATTEMPTS,
-    OPEN,
     QUEUED,
     RUNNING,
     median,
@@ -29,7 +27,7 @@ from bot.storage.base import (
 )
 from bot.storage.lease import DEFAULT_LEASE_SECONDS
 from bot.storage.postgres.core import quota_of
-from bot.storage.postgres.ledger import REASONS, RESERVE_SQL, SNAPSHOT_SQL, PostgresLedger
+from bot.storage.postgres.ledger import REASONS, RESERVE_SQL, SNAPSHOT_SQL, PostgresLedger, snapshot_args
 from bot.storage.records import (
     encode_delivery,
     job_record,
@@ -120,11 +118,10 @@ class PostgresQueue(PostgresLedger):
         async with self._write() as conn:
             waiting = await conn.fetchval("SELECT COUNT(*) FROM jobs WHERE state = $1", QUEUED)
             if waiting >= max_queue:
-                snap_row = await conn.fetchrow(SNAPSHOT_SQL, member.guild_id, member.user_id,
-                                               list(member.role_ids), utc_day(now), OPEN)
+                snap_row = await conn.fetchrow(SNAPSHOT_SQL, *snapshot_args(member, now))
                 raise Refused(Refused.QUEUE, quota_of(snap_row, now, default_allowance))
             row = await conn.fetchrow(
-                RESERVE_SQL, member.guild_id, member.user_id, list(member.role_ids), utc_day(now), OPEN,
+                RESERVE_SQL, *snapshot_args(member, now),
                 default_allowance, max_jobs, global_cap, cost, channel_id, model, json.dumps(params),
                 QUEUED, now, None if inputs is None else json.dumps(inputs))
             snap = quota_of(row, now, default_allowance)
@@ -165,16 +162,12 @@ class PostgresQueue(PostgresLedger):
                 row = await conn.fetchrow(_ANSWERED_SQL, job_id, now, self.owner)
                 if row is None:
                     row = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
-                snap = await conn.fetchrow(SNAPSHOT_SQL, *self._snapshot_args(member, now))
+                snap = await conn.fetchrow(SNAPSHOT_SQL, *snapshot_args(member, now))
         except StoreBusy:  # a server that takes no writes (a full disk, say) may still answer reads
             async with self._read() as conn:
                 row = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
-                snap = await conn.fetchrow(SNAPSHOT_SQL, *self._snapshot_args(member, now))
+                snap = await conn.fetchrow(SNAPSHOT_SQL, *snapshot_args(member, now))
         return (None if row is None else job_record(row)), quota_of(snap, now, default_allowance)
-
-    @staticmethod
-    def _snapshot_args(member: Member, now: float) -> tuple[Any, ...]:
-        return member.guild_id, member.user_id, list(member.role_ids), utc_day(now), OPEN
 
     async def fail_worn_out(self) -> list[JobRecord]:
         async with self._write() as conn:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -58,8 +59,8 @@ class Notice:
 
 
 class Board(dict[int, Notice]):
-    """The notices being shown (job id -> notice); `filled` is set whenever one is added, so the notices'
-    loop sleeps on it, not on a clock, while there is none."""
+    """The notices being shown (job id -> notice); `filled` is set whenever one is added or replaced, so the
+    notices' loop sleeps on it, not on a clock, while none can need an edit."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -118,6 +119,7 @@ class Notices:
         self._notices = self.board
         self._budget = EditBudget(settings.progress_max_edits_per_second, clock)
         self._medians: dict[str, tuple[float, float | None]] = {}
+        self._ticked = -math.inf  # when the loop last looked
 
     def queued(self, job_id: int, model: str) -> None:
         """A job was just queued: its notice. Its row is read only if it waits long enough to show one (the
@@ -139,16 +141,36 @@ class Notices:
 
     async def loop(self) -> None:
         while True:
-            if not self.board:  # nothing to show: sleep until a notice is added
-                self.board.filled.clear()
+            due = self._next_due()
+            self.board.filled.clear()
+            if due is None:  # nothing will need an edit: sleep until the board changes
                 await self.board.filled.wait()
-            await asyncio.sleep(TICK_SECONDS)
+                continue
+            if (wait := due - self._clock()) > 0:  # or until the soonest due, unless the board changes first
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self.board.filled.wait()
+                continue
+            self._ticked = self._clock()
             try:
                 await self._notice_tick()
             except StoreBusy:
                 pass
             except Exception:
                 log.exception("queue: updating the waiting notices failed; trying again")
+
+    def _next_due(self) -> float | None:
+        """When the loop should next look (monotonic), or None: no notice on the board can need an edit.
+        A job started at once shows "thinking…" until its result, so it needs no look at all: waking every
+        TICK_SECONDS while it ran was the largest CPU cost of a lone job after its own work."""
+        soonest = None
+        for notice in self._notices.values():
+            if notice.started is not None and notice.text is None and (
+                    notice.job is None or notice.job.get("batch_id") is None):
+                continue
+            due = max(notice.seen + NOTICE_AFTER_SECONDS, self._ticked + TICK_SECONDS)
+            soonest = due if soonest is None else min(soonest, due)
+        return soonest
 
     async def _notice_tick(self) -> None:
         if not self._notices:

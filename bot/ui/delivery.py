@@ -303,7 +303,7 @@ def result_view(job_id: int, delivery: Delivery | None = None) -> discord.ui.Vie
     """The result's buttons, in the language of the member who asked for it, as its embed is."""
     from bot.ui.items.results import result_view as view
 
-    return view(job_id, delivery, words(delivery.locale) if delivery is not None else None)
+    return view(job_id, delivery, delivery.locale if delivery is not None else "en-US")
 
 
 async def hold_for_review(bot: PixazoBot, job: JobRecord, embed: discord.Embed, file: discord.File | None) -> None:

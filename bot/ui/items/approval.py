@@ -134,7 +134,7 @@ async def _post_approved(bot: PixazoBot, review: ReviewRecord, moderator: int) -
     """The result in the channel it was asked in, as a normal message with the usual buttons."""
     said = for_guild(bot, review["guild_id"])(_("{member}'s image, approved by {moderator}.",
                                                 member=f"<@{review['user_id']}>", moderator=f"<@{moderator}>"))
-    return await post_held_result(bot, review, said, result_view(review["job_id"], t=words(locale_of(review))))
+    return await post_held_result(bot, review, said, result_view(review["job_id"], locale=locale_of(review)))
 
 
 class RejectButton(Press, template=rf"review:reject:(?P<review>{presses.ID})"):

@@ -82,7 +82,7 @@ class UseButton(Press, template=rf"batch:use:(?P<job>{presses.ID})"):
         note = t(_("Image {place} of batch #{batch}", place=delivery.batch_index + 1,
                    batch=job.get("batch_id") or job["id"]))
         return {"content": note, "embed": embed, "file": file or discord.File(io.BytesIO(data), filename=filename),
-                "view": result_view(job["id"], delivery, t), "allowed_mentions": NO_PINGS,
+                "view": result_view(job["id"], delivery, member_locale(interaction)), "allowed_mentions": NO_PINGS,
                 "ephemeral": delivery.private}
 
 

@@ -4,6 +4,7 @@ answered by the new process from the job's row."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from bot.services.validation import clean_text, prepare
 from bot.ui import presses
 from bot.ui.cdn import fresh_links
 from bot.ui.forms import REASON_MAX, edit_form, report_form
-from bot.ui.i18n import for_member
+from bot.ui.i18n import for_member, words
 from bot.ui.items.base import Form, Interaction, Press, finished_view
 from bot.ui.loop import only_me_here
 from bot.ui.replies import NO_PINGS
@@ -185,16 +186,35 @@ class ReportForm(Form):
 RESULT_BUTTONS = (RerollButton, EditButton, DetailsButton, DeleteButton, ReportButton)
 
 
-def result_view(job_id: int, delivery: Delivery | None = None, t: Words | None = None) -> discord.ui.View:
-    """The buttons under a result, labelled by `t` (its member's language; English by default): Reroll, Edit,
-    Details, Delete, Report; then Zoom Out 1.5×, 2×, Vary Region and Pan ← → ↑ ↓. Paid by personal credits:
-    no Report (no server's moderators to ask), no Delete on a result only the member sees (Discord's
-    Dismiss removes it), and none of the edits (a server's, for now)."""
+def result_view(job_id: int, delivery: Delivery | None = None, locale: str = "en-US") -> discord.ui.View:
+    """The buttons under a result, labelled in `locale` (its member's language): Reroll, Edit, Details, Delete,
+    Report; then Zoom Out 1.5×, 2×, Vary Region and Pan ← → ↑ ↓. Paid by personal credits: no Report (no
+    server's moderators to ask), no Delete on a result only the member sees (Discord's Dismiss removes it), and
+    none of the edits (a server's, for now). Plain buttons with the items' custom_ids: the registered items
+    answer their presses, so the message needs only how each looks."""
+    personal = delivery is not None and delivery.personal
+    private = personal and delivery is not None and delivery.private
+    return finished_view(*(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"{stem}{job_id}", row=row)
+                           for label, emoji, style, stem, row in _faces(locale, personal, private)))
+
+
+Face = tuple[str | None, discord.PartialEmoji | None, discord.ButtonStyle, str, int | None]
+
+
+@functools.lru_cache(maxsize=64)
+def _faces(locale: str, personal: bool, private: bool) -> tuple[Face, ...]:
+    """Each result button's label, emoji, style, custom_id without the job id, and row; made once per language
+    from the items themselves, since rendering twelve labels and items for every result cost more than posting it."""
     from bot.ui.items.edits import edit_buttons
 
+    t = words(locale)
     buttons: tuple[type[Press], ...] = RESULT_BUTTONS
-    personal = delivery is not None and delivery.personal
-    if delivery is not None and delivery.personal:
-        buttons = (RerollButton, EditButton, DetailsButton) + (() if delivery.private else (DeleteButton,))
-    edits = () if personal else edit_buttons(job_id, t)
-    return finished_view(*(button(job_id, t) for button in buttons), *edits)  # type: ignore[arg-type]
+    if personal:
+        buttons = (RerollButton, EditButton, DetailsButton) + (() if private else (DeleteButton,))
+    items = [*(button(0, t) for button in buttons), *(() if personal else edit_buttons(0, t))]  # type: ignore[arg-type]
+    faces = []
+    for item in items:
+        button = item.item
+        assert button.custom_id is not None and button.custom_id.endswith(":0"), "a result's custom_id ends in its id"
+        faces.append((button.label, button.emoji, button.style, button.custom_id[:-1], button.row))
+    return tuple(faces)

@@ -114,14 +114,16 @@ class ReviewDesk:
                    ) -> int | None:
         """A pending review of a result not posted yet (approval, or held by the image check), keeping the
         request's token to answer privately while it lives; None when the job already has one (the same
-        job delivered twice: the first post stands)."""
+        job delivered twice: the first post stands). Opened only while the job runs: NoLongerRunning when
+        a member's Cancel landed first (nothing is posted); once it is open, a Cancel is refused
+        (OutForReview), so a review post is never one of a cancelled job."""
         delivery = job.get("delivery")
         application_id = delivery.application_id if delivery is not None and delivery.application_id else None
         try:
             review_id, _ = await self._store.open_review(
                 job["guild_id"], job["id"], kind, job["user_id"], channel_id=job["channel_id"], reason=reason,
                 application_id=application_id, token=job.get("interaction_token"),
-                token_expires_at=job["created_at"] + TOKEN_LIFETIME_SECONDS, detail=_json(saved))
+                token_expires_at=job["created_at"] + TOKEN_LIFETIME_SECONDS, detail=_json(saved), while_running=True)
         except AlreadyReviewed:
             unposted = await self._unposted(job, kind)
             if unposted is None:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from bot.domain import OPEN_STATES, JobState, QuotaSnapshot, Refused, next_renewal
 from bot.domain.jobs import REFUNDED_STATES, sources_of
+from bot.domain.reviews import ReviewState
 from bot.domain.rules import RuleKind
 from bot.storage.roles import Store
 
@@ -26,6 +27,11 @@ OPEN = [state.value for state in OPEN_STATES]
 REFUNDED_SQL = ", ".join(f"'{state.value}'" for state in REFUNDED_STATES)  # a literal list for `NOT IN (...)`
 QUEUED = JobState.QUEUED.value
 RUNNING = JobState.RUNNING.value
+# A running job whose result is out for review (Pixazo answered, and its held result's review is open: its
+# post is on its way to the review channel, or there): a Cancel no longer applies. A claim clears answered_at,
+# so a review left unposted by an earlier run does not hold a Cancel back while the call runs again.
+OUT_FOR_REVIEW = (f"(state = '{RUNNING}' AND answered_at IS NOT NULL AND EXISTS (SELECT 1 FROM reviews"
+                  f" WHERE reviews.job_id = jobs.id AND reviews.status = '{ReviewState.PENDING.value}'))")
 # What forgetting clears; params is NOT NULL (the body sent to Pixazo), so it becomes an empty object.
 # A batch message's hold (Batches.hold_batch): taken when free or passed, renewed by its own holder. Numbered
 # parameters, as both backends read them ($n on PostgreSQL, ?n on SQLite).

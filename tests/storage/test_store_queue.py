@@ -8,7 +8,7 @@ import pytest
 
 from bot.domain import JobState
 from bot.domain.delivery import Delivery
-from bot.domain.reviews import NoLongerRunning, OutForReview, ReviewKind
+from bot.domain.reviews import NoLongerRunning, OutForReview, ReviewKind, ReviewState
 from bot.storage import Member, Refused, Store
 from bot.storage.base import EXPIRED, INTERRUPTED
 
@@ -279,7 +279,11 @@ async def test_a_held_results_review_and_a_members_cancel_exclude_each_other(bac
         assert await a.open_reviews(first, ReviewKind.APPROVAL) == []
 
         second = await running_answered(a, member(2))
-        await a.open_review(GUILD, second, ReviewKind.APPROVAL, 2, channel_id=5, while_running=True)
+        review_id, _ = await a.open_review(GUILD, second, ReviewKind.APPROVAL, 2, channel_id=5, while_running=True)
+        with pytest.raises(OutForReview):
+            await b.cancel(second, 2)
+        await a.set_review_message(review_id, 600, 601)
+        await b.decide_review(review_id, ReviewState.APPROVED, decided_by=7)  # before its success is recorded
         with pytest.raises(OutForReview):
             await b.cancel(second, 2)
         assert (await a.job(second) or {}).get("state") == JobState.RUNNING

@@ -18,7 +18,15 @@ from tests.conftest import GUILD_ID, eventually, is_ephemeral
 from tests.e2e.test_approval_e2e import ALICE, MOD, moderated, one_post, posts
 from tests.e2e.test_queue_e2e import cancel_id
 from tests.e2e.test_results_e2e import button_ids
-from tests.e2e.test_review_faults_e2e import COST, PROMPT, arrived, job_state, succeeded
+from tests.e2e.test_review_faults_e2e import (
+    COST,
+    IMAGE_CHECK,
+    PROMPT,
+    arrived,
+    held_by_the_check,
+    job_state,
+    succeeded,
+)
 from tests.ledger import open_view, read_jobs, until
 
 BOB = 4100
@@ -30,10 +38,13 @@ def ledger_settings(backend) -> dict:
     return backend.settings
 
 
+# One job at a time, so Alice's waits behind Bob's and shows its notice with a Cancel button.
+ONE_AT_A_TIME = {"progress_interval_seconds": 0.2, "pixazo_max_concurrency": 1}
+
+
 @pytest.fixture
 def bot_settings() -> dict:
-    # One job at a time, so Alice's waits behind Bob's and shows its notice with a Cancel button.
-    return {"progress_interval_seconds": 0.2, "pixazo_max_concurrency": 1}
+    return ONE_AT_A_TIME
 
 
 @pytest.fixture(autouse=True)
@@ -41,17 +52,17 @@ def slow_pixazo(harness) -> None:
     harness.pixazo.latency = 1.0
 
 
-async def cancellable(harness, art: int, stalled: str):
+async def cancellable(harness, art: int, stalled: str, bobs: int | None = None):
     """Alice's request in the approval channel, its review post or what follows it held by Discord (`stalled`,
     a route of the bot's) once the request shows its Cancel button: the request, and the held route's release."""
-    interaction = await waiting(harness, art)
+    interaction = await waiting(harness, art, bobs)
     return interaction, harness.discord.stall(*stalled.split(" ", 1))
 
 
-async def waiting(harness, art: int):
-    """Alice's request in the approval channel, waiting behind Bob's elsewhere: it shows its Cancel button."""
+async def waiting(harness, art: int, bobs: int | None = None):
+    """Alice's request in `art`, waiting behind Bob's elsewhere (`bobs`): it shows its Cancel button."""
     fake = harness.discord
-    await fake.invoke("sdxl", {"prompt": "first"}, user_id=BOB)
+    await fake.invoke("sdxl", {"prompt": "first"}, user_id=BOB, **({"channel_id": bobs} if bobs else {}))
     await eventually(lambda: len(harness.pixazo.requests) == 1, timeout=10)
     interaction = await fake.invoke("sdxl", {"prompt": PROMPT, "seed": 5}, user_id=ALICE, channel_id=art)
     await eventually(lambda: interaction.original is not None and cancel_id(interaction.original), timeout=10)
@@ -121,6 +132,32 @@ async def test_a_cancel_after_the_review_post_is_recorded_is_refused_and_approve
     answer = await pressed_cancel(fake, interaction)
     released.set()
     await refused_then_approved(harness, art, review, answer)
+
+
+@pytest.mark.parametrize("bot_settings", [{**ONE_AT_A_TIME, **IMAGE_CHECK}])
+async def test_a_cancel_while_an_image_the_check_held_is_posted_for_review_is_refused_and_keep_posts_it(harness):
+    """The same for a result the image check held: the Cancel is refused, Alice is told once what happened to
+    her image (its credits spent: the ledger has them so), and a moderator's Keep posts it."""
+    fake = harness.discord
+    art, review = await held_by_the_check(harness)
+    adult = await fake.add_channel(GUILD_ID, name="adult", nsfw=True)  # Bob's image is not checked there
+    to_review = rf"/channels/{review}/messages$"
+    interaction, released = await cancellable(harness, art, f"POST {to_review}", bobs=adult)
+    await arrived(fake, "POST", to_review)
+    answer = await pressed_cancel(fake, interaction)
+    released.set()
+    assert answer["type"] == 4 and is_ephemeral(answer["data"]), answer
+    assert OUT_FOR_REVIEW in answer["data"]["content"], answer
+    post = await one_post(fake, review)
+    await until(lambda: succeeded(harness), timeout=20)
+    assert await job_state(harness) == ("succeeded", COST)
+    await eventually(lambda: len(interaction.followups) == 1, timeout=10)  # its notice was edits of @original
+    (said,) = interaction.followups
+    assert is_ephemeral(said) and said["content"].endswith("Its credits stay spent, since the image was made."), said
+    pressed = await fake.click(post, button_ids(post)["Keep"], user_id=9100, permissions=MOD)
+    await pressed.wait_callback()
+    assert (await pressed.wait_followup())["content"] == f"Kept; posted in <#{art}>."
+    assert len(posts(fake, art)) == 1 and len(interaction.followups) == 1
 
 
 async def test_a_cancel_before_the_result_is_made_leaves_the_review_channel_empty(harness):

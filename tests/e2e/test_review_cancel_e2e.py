@@ -27,6 +27,7 @@ from tests.e2e.test_review_faults_e2e import (
     job_state,
     succeeded,
 )
+from tests.fakes.pixazo import Behaviour
 from tests.ledger import open_view, read_jobs, until
 
 BOB = 4100
@@ -77,7 +78,8 @@ async def pressed_cancel(fake, interaction) -> dict:
 
 
 async def recorded_review(harness) -> dict:
-    (job,) = await read_jobs(harness.settings, GUILD_ID, ALICE)
+    """The review of Alice's (first) job."""
+    job = (await read_jobs(harness.settings, GUILD_ID, ALICE))[0]
     async with open_view(harness.settings) as store:
         (review,) = await store.open_reviews(job["id"], ReviewKind.APPROVAL)
     return review
@@ -180,3 +182,36 @@ async def job_is(harness, state: str) -> bool:
 
 async def ended(harness) -> bool:
     return (await job_state(harness))[0] in ("succeeded", "failed", "cancelled")
+
+
+async def test_a_cancel_under_a_batch_keeps_the_image_out_for_review_and_cancels_the_rest(harness):
+    """Cancel under a batch while its first image's review post is in flight: that image stays with the
+    moderators (spent), the one Pixazo is still making is cancelled and refunded."""
+    fake = harness.discord
+    harness.pixazo.push(Behaviour.OK, Behaviour.HANG)  # the second image is never made
+    art, review = await moderated(fake)
+    interaction = await fake.invoke("imagine", {"prompt": PROMPT, "count": 2}, user_id=ALICE, channel_id=art)
+    await eventually(lambda: "Cancel" in labels(interaction.original or {}), timeout=10)
+    to_review = rf"/channels/{review}/messages$"
+    released = fake.stall("POST", to_review)
+    await arrived(fake, "POST", to_review)
+    press = await fake.click(interaction.original, labels(interaction.original)["Cancel"], user_id=ALICE)
+    answer = await press.wait_callback()
+    assert answer["type"] == 7 and "no credits were spent for the images not made" in answer["data"]["content"]
+    released.set()
+    post = await one_post(fake, review)
+
+    async def ended() -> bool:
+        return all(j["state"] in ("succeeded", "cancelled") for j in await read_jobs(harness.settings, GUILD_ID, ALICE))
+    await until(ended, timeout=20)
+    rows = await read_jobs(harness.settings, GUILD_ID, ALICE)
+    assert [r["state"] for r in rows] == ["succeeded", "cancelled"], "the image out for review stays; the rest goes"
+    assert (await recorded_review(harness))["review_message_id"] == int(post["id"])
+    pressed = await fake.click(post, button_ids(post)["Approve"], user_id=9100, permissions=MOD)
+    await pressed.wait_callback()
+    assert (await pressed.wait_followup())["content"] == f"Approved; posted in <#{art}>."
+
+
+def labels(message: dict) -> dict[str, str]:
+    return {item["label"]: item["custom_id"] for row in message.get("components") or []
+            for item in row.get("components") or []}

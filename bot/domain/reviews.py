@@ -57,6 +57,15 @@ class AlreadyReviewed(Exception):
     """This member already reported this result (or the job already waits for approval); nothing was added."""
 
 
+class OutForReview(Exception):
+    """A Cancel refused: the job's result is made and on its way to (or in) the review channel, where a
+    moderator may decide on it; the job ends as a held job does."""
+
+
+class NoLongerRunning(Exception):
+    """A held result's review not opened: its job no longer runs (a Cancel came first), so nothing is posted."""
+
+
 @dataclass(frozen=True)
 class Decision:
     """What a moderator's press did: `won` when it was the first decision; `review` as it now stands

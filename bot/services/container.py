@@ -69,7 +69,7 @@ def build_services(settings: Settings, store: Store, generation: GenerationServi
         quotas=quotas, moderation=moderation, generation=generation, queue=queue, requests=requests,
         inpaint=Inpainter(settings, session, offload, quotas), edits=Edits(settings, session, offload, quotas),
         results=Results(store),
-        reviews=ReviewDesk(store, moderation, until_landed=generation.until_landed),
+        reviews=ReviewDesk(store, moderation, until_landed=generation.until_landed, later=generation.later),
         appeals=AppealDesk(settings, store, moderation, requests),
         history=History(store, forgotten=imagine.forgotten), audit_log=AuditLog(store),
         audit_feed=AuditFeed(store, moderation, interval=settings.audit_post_interval_seconds,

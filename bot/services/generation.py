@@ -235,6 +235,20 @@ class GenerationService:
             self.until_landed(job_id, "fail", lambda: self._store.fail(job_id, text))))
         return state
 
+    def later(self, job_id: int, what: str, call: Callable[[], Awaitable[Any]]) -> None:
+        """`until_landed` in the background, for a write a job's delivery needs that must not hold back its
+        settle (the image check's hold in the audit log); shutdown waits for it, after one last try."""
+        async def retried() -> None:
+            try:
+                landed, _ = await self.until_landed(job_id, what, call)
+            except Exception as exc:
+                log.warning("job %d: could not %s: %s: %s", job_id, what, type(exc).__name__, exc)
+                return
+            if not landed:
+                log.warning("job %d: could not %s before shutdown", job_id, what)
+
+        self._track(retried())
+
     def _track(self, coro: Awaitable[Any]) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
         self._settling.add(task)

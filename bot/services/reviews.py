@@ -80,15 +80,22 @@ class ReviewStore(Reviews, Jobs, Audit, Protocol):
 UntilLanded = Callable[[int, str, Callable[[], Awaitable[Any]]], Awaitable[tuple[bool, Any]]]
 
 
+# (job id, what, a write safe to repeat) -> None: the same retry, in the background, so the job's settle is
+# not held back by it; shutdown waits for it (GenerationService.later).
+Later = Callable[[int, str, Callable[[], Awaitable[Any]]], None]
+
+
 async def _once(job_id: int, what: str, call: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
     return True, await call()
 
 
 class ReviewDesk:
-    def __init__(self, store: ReviewStore, moderation: Moderation, *, until_landed: UntilLanded = _once) -> None:
+    def __init__(self, store: ReviewStore, moderation: Moderation, *, until_landed: UntilLanded = _once,
+                 later: Later | None = None) -> None:
         self._store = store
         self._moderation = moderation
         self._until_landed = until_landed
+        self._later = later
 
     def now(self) -> float:
         return self._store.now()
@@ -114,14 +121,16 @@ class ReviewDesk:
                    ) -> int | None:
         """A pending review of a result not posted yet (approval, or held by the image check), keeping the
         request's token to answer privately while it lives; None when the job already has one (the same
-        job delivered twice: the first post stands)."""
+        job delivered twice: the first post stands). Opened only while the job runs: NoLongerRunning when
+        a member's Cancel landed first (nothing is posted); once it is open, a Cancel is refused
+        (OutForReview), so a review post is never one of a cancelled job."""
         delivery = job.get("delivery")
         application_id = delivery.application_id if delivery is not None and delivery.application_id else None
         try:
             review_id, _ = await self._store.open_review(
                 job["guild_id"], job["id"], kind, job["user_id"], channel_id=job["channel_id"], reason=reason,
                 application_id=application_id, token=job.get("interaction_token"),
-                token_expires_at=job["created_at"] + TOKEN_LIFETIME_SECONDS, detail=_json(saved))
+                token_expires_at=job["created_at"] + TOKEN_LIFETIME_SECONDS, detail=_json(saved), while_running=True)
         except AlreadyReviewed:
             unposted = await self._unposted(job, kind)
             if unposted is None:
@@ -212,15 +221,31 @@ class ReviewDesk:
                         type(exc).__name__, exc)
 
     async def record_held(self, job: JobRecord, actor_id: int, finding: Detection, review_id: int | None) -> None:
-        log.info("job %d: held by the image check (%s); review %s", job["id"], finding_text(finding), review_id)
+        """The hold in the server's record: with no review channel, the only trace moderators have of it.
+        A ledger busy or down now gets it later, retried in the background as a settle is (not holding
+        back the job's settle, nor what the member is told of it)."""
+        job_id = job["id"]
+        log.info("job %d: held by the image check (%s); review %s", job_id, finding_text(finding), review_id)
         if job["guild_id"] == PERSONAL:
             return  # no server's audit log is about personal use
-        try:
+
+        async def write() -> None:
             await self._store.record_action(job["guild_id"], actor_id, AuditAction.HELD.value, job["user_id"],
-                                            {"job_id": job["id"], "channel_id": job["channel_id"],
+                                            {"job_id": job_id, "channel_id": job["channel_id"],
                                              "found": finding_text(finding), "review_id": review_id})
+
+        try:
+            await write()
+        except StoreBusy as exc:
+            if self._later is None:
+                log.warning("job %d: could not record that the image check held it: %s", job_id, exc)
+                return
+            # Only a write in doubt (its COMMIT's answer lost) may, retried, be recorded twice: never lost.
+            log.info("job %d: the ledger did not take the image check's hold at once (%s); retrying it in the "
+                     "background", job_id, exc)
+            self._later(job_id, "record that the image check held it", write)
         except Exception as exc:
-            log.warning("job %d: could not record that the image check held it: %s: %s", job["id"],
+            log.warning("job %d: could not record that the image check held it: %s: %s", job_id,
                         type(exc).__name__, exc)
 
 

@@ -26,6 +26,13 @@ OPEN = [state.value for state in OPEN_STATES]
 REFUNDED_SQL = ", ".join(f"'{state.value}'" for state in REFUNDED_STATES)  # a literal list for `NOT IN (...)`
 QUEUED = JobState.QUEUED.value
 RUNNING = JobState.RUNNING.value
+# A running job whose result is out for review (Pixazo answered, and its held result has a review: its post
+# is on its way to the review channel, or there, perhaps decided on before the job's success is recorded):
+# a Cancel no longer applies. A claim clears answered_at, so a review left unposted by an earlier run does not
+# hold a Cancel back while the call runs again. (A running job has no other review: reports are of posted
+# results.)
+OUT_FOR_REVIEW = (f"(state = '{RUNNING}' AND answered_at IS NOT NULL"
+                  " AND EXISTS (SELECT 1 FROM reviews WHERE reviews.job_id = jobs.id))")
 # What forgetting clears; params is NOT NULL (the body sent to Pixazo), so it becomes an empty object.
 # A batch message's hold (Batches.hold_batch): taken when free or passed, renewed by its own holder. Numbered
 # parameters, as both backends read them ($n on PostgreSQL, ?n on SQLite).

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+import asyncpg
 import pytest
 
 from bot.catalog import MODELS
@@ -22,7 +24,7 @@ from tests.e2e.test_approval_e2e import ALICE, MOD, WAITING, config, moderated, 
 from tests.e2e.test_results_e2e import button_ids
 from tests.e2e.test_settle_e2e import write_lock_held
 from tests.image_samples import FACE, photo_bytes, require_image_check
-from tests.ledger import read_jobs, until
+from tests.ledger import open_view, read_jobs, until
 from tests.postgres import PostgresServer, postgres_or_skip
 
 PROMPT = "a lighthouse at dusk"
@@ -210,3 +212,74 @@ async def test_a_held_image_says_its_credits_stay_spent_only_once_the_ledger_has
     assert await job_state(harness) == ("succeeded", COST)
     assert len(interaction.followups) == 1, "told once"
     await one_post(fake, review)
+
+
+async def soon(check: Callable[[], Awaitable[int | None]], timeout: float = 20) -> int:
+    """`check()`'s first answer that is not None, asked every millisecond (`until` polls more slowly)."""
+    for _ in range(int(timeout * 1000)):
+        if (found := await check()) is not None:
+            return found
+        await asyncio.sleep(0.001)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@asynccontextmanager
+async def busy_once_answered(ledger: Ledger, settings, user_id: int) -> AsyncIterator[None]:
+    """From the moment the member's job is marked answered (the last write before its result is looked at
+    and held) the ledger refuses its writes as busy, until the block ends: SQLite's write lock taken by
+    another connection; on PostgreSQL the job's row and the audit log locked by another session. Polled
+    from this event loop, so the ledger is busy before the image check has looked at the image."""
+    if ledger.server is None:
+        conn = sqlite3.connect(settings.database_path, timeout=0, isolation_level=None)
+        try:
+            async def answered_sqlite() -> int | None:
+                found = conn.execute("SELECT id FROM jobs WHERE user_id = ? AND answered_at IS NOT NULL",
+                                     (user_id,)).fetchone()
+                return None if found is None else found[0]
+            await soon(answered_sqlite)
+            conn.execute("BEGIN IMMEDIATE")
+            yield
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+        return
+    pg = await asyncpg.connect(ledger.url)
+    try:
+        async def answered_pg() -> int | None:
+            return await pg.fetchval("SELECT id FROM jobs WHERE user_id = $1 AND answered_at IS NOT NULL", user_id)
+        job_id = await soon(answered_pg)
+        async with pg.transaction():
+            await pg.execute("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", job_id)
+            await pg.execute("LOCK TABLE admin_actions IN EXCLUSIVE MODE")
+            yield
+    finally:
+        await pg.close()
+
+
+@pytest.mark.parametrize("bot_settings", [IMAGE_CHECK])
+async def test_a_held_image_whose_first_settle_try_fails_is_told_without_credits_then_ends_spent_once(ledger, harness):
+    """The ledger is busy when the held image's job would succeed: the member is told at once that it was not
+    posted, without a word of its credits (the ledger does not have them spent yet); once the ledger takes
+    the success, the job is succeeded and spent once, the member is not told again, and the server's audit
+    log has the image check's hold."""
+    require_image_check()
+    fake = harness.discord
+    harness.pixazo.result_override = (photo_bytes(FACE), "png")
+    art = await fake.add_channel(GUILD_ID, name="art")  # no review channel: only the member hears of it
+    interaction = await fake.invoke("sdxl", {"prompt": PROMPT}, user_id=ALICE, channel_id=art)
+    async with busy_once_answered(ledger, harness.settings, ALICE):
+        said = await interaction.wait_followup(timeout=10)
+        assert "did not take its success at once" in harness.log_text(), "the settle's first try failed"
+        await asyncio.sleep(OUT)
+        assert (await job_state(harness))[0] == "running", "its success is not recorded yet"
+    assert is_ephemeral(said) and "it was not posted here" in said["content"], said
+    assert "credits" not in said["content"], f"told {said['content']!r} before the ledger had the job succeeded"
+    await until(lambda: succeeded(harness), timeout=20)
+    assert await job_state(harness) == ("succeeded", COST)
+    assert len(interaction.followups) == 1, "told once"
+    assert posts(fake, art) == [], "nothing posted where it was asked for"
+
+    async def audited() -> bool:
+        async with open_view(harness.settings) as store:
+            return [a["action"] for a in await store.admin_actions(GUILD_ID)].count("held") == 1
+    await until(audited, timeout=20)

@@ -8,6 +8,7 @@ import pytest
 
 from bot.domain import JobState
 from bot.domain.delivery import Delivery
+from bot.domain.reviews import NoLongerRunning, OutForReview, ReviewKind, ReviewState
 from bot.storage import Member, Refused, Store
 from bot.storage.base import EXPIRED, INTERRUPTED
 
@@ -250,6 +251,62 @@ async def test_a_batch_claim_stays_within_the_bound_of_live_leases(backend):
             await (a if job["lease_owner"] == "a" else b).succeed(job["id"], "u")
         for job in (await a.claim_batch("a", 30, limit=5))[0]:
             await a.succeed(job["id"], "u")
+        assert await a.audit() == []
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def running_answered(store: Store, who: Member) -> int:
+    """A job of `who`'s claimed by `store`'s owner whose Pixazo call answered: about to be delivered."""
+    job_id = await enqueue(store, who)
+    claimed, _ = await store.claim_batch(store.owner, 30, limit=1)
+    assert [j["id"] for j in claimed] == [job_id]
+    await store.delivering(job_id, who, default_allowance=100)
+    return job_id
+
+
+async def test_a_held_results_review_and_a_members_cancel_exclude_each_other(backend):
+    """A held result's review (opened just before its post is sent to the review channel) and the member's
+    Cancel: whichever lands first wins, the other is refused and changes nothing, also when two processes
+    make them at once. A review an earlier run left unposted holds no Cancel back while the call runs again."""
+    a, b = await backend.open(owner="a"), await backend.open(owner="b")
+    try:
+        first = await running_answered(a, member(1))
+        assert await b.cancel(first, 1) == (JobState.RUNNING, JobState.CANCELLED)
+        with pytest.raises(NoLongerRunning):
+            await a.open_review(GUILD, first, ReviewKind.APPROVAL, 1, channel_id=5, while_running=True)
+        assert await a.open_reviews(first, ReviewKind.APPROVAL) == []
+
+        second = await running_answered(a, member(2))
+        review_id, _ = await a.open_review(GUILD, second, ReviewKind.APPROVAL, 2, channel_id=5, while_running=True)
+        with pytest.raises(OutForReview):
+            await b.cancel(second, 2)
+        await a.set_review_message(review_id, 600, 601)
+        await b.decide_review(review_id, ReviewState.APPROVED, decided_by=7)  # before its success is recorded
+        with pytest.raises(OutForReview):
+            await b.cancel(second, 2)
+        assert (await a.job(second) or {}).get("state") == JobState.RUNNING
+        await a.succeed(second, "u")
+
+        for n in range(3, 9):
+            job_id = await running_answered(a, member(n))
+            review, cancel = await asyncio.gather(
+                a.open_review(GUILD, job_id, ReviewKind.APPROVAL, n, channel_id=5, while_running=True),
+                b.cancel(job_id, n), return_exceptions=True)
+            state = (await a.job(job_id) or {}).get("state")
+            if isinstance(review, NoLongerRunning):
+                assert cancel == (JobState.RUNNING, JobState.CANCELLED) and state == JobState.CANCELLED
+                assert await a.open_reviews(job_id, ReviewKind.APPROVAL) == []
+            else:
+                assert isinstance(cancel, OutForReview) and state == JobState.RUNNING, (review, cancel)
+                await a.succeed(job_id, "u")
+
+        left = await running_answered(a, member(9))
+        await a.open_review(GUILD, left, ReviewKind.APPROVAL, 9, channel_id=5, while_running=True)
+        assert await a.requeue(left) == JobState.QUEUED  # its post withdrawn at shutdown, the review not dropped
+        assert [j["id"] for j in (await b.claim_batch("b", 30, limit=1))[0]] == [left]
+        assert await a.cancel(left, 9) == (JobState.RUNNING, JobState.CANCELLED), "Pixazo works on it again"
         assert await a.audit() == []
     finally:
         await a.close()

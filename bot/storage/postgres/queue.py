@@ -16,10 +16,12 @@ from bot.domain.delivery import Delivery
 from bot.domain.errors import StoreBusy
 from bot.domain.jobs import sources_of
 from bot.domain.records import JobRecord
+from bot.domain.reviews import OutForReview
 from bot.storage.base import (
     EXPIRED,
     INTERRUPTED,
     MAX_ATTEMPTS,
+    OUT_FOR_REVIEW,
     QUEUED,
     RUNNING,
     median,
@@ -197,6 +199,9 @@ class PostgresQueue(PostgresLedger):
             before = await conn.fetchval("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", job_id)
             if before is None:
                 return None, None
+            # Its own statement, so it sees a review opened by a transaction the lock above waited for.
+            if await conn.fetchval(f"SELECT {OUT_FOR_REVIEW} FROM jobs WHERE id = $1", job_id):
+                raise OutForReview(f"job {job_id}: its result is out for review")
             after = await conn.fetchval(
                 "UPDATE jobs SET state = $1, finished_at = $2, cancelled_by = $3, interaction_token = NULL"
                 " WHERE id = $4 AND state = ANY($5::text[]) RETURNING state",

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import asyncpg
 
-from bot.domain.reviews import DECISIONS, AlreadyReviewed, Decision, ReviewKind, ReviewRecord, ReviewState
+from bot.domain.reviews import (
+    DECISIONS,
+    AlreadyReviewed,
+    Decision,
+    NoLongerRunning,
+    ReviewKind,
+    ReviewRecord,
+    ReviewState,
+)
+from bot.storage.base import RUNNING
 from bot.storage.postgres.core import PostgresCore
 from bot.storage.records import (
     review_record,
@@ -16,9 +25,13 @@ class PostgresReviews(PostgresCore):
     async def open_review(self, guild_id: int, job_id: int, kind: ReviewKind, user_id: int, *,
                           channel_id: int | None, reason: str | None = None, application_id: int | None = None,
                           token: str | None = None, token_expires_at: float | None = None,
-                          detail: str | None = None) -> tuple[int, int]:
+                          detail: str | None = None, while_running: bool = False) -> tuple[int, int]:
         try:
             async with self._write() as conn:
+                if while_running:  # locked: a Cancel of the job waits for this review, or this for the Cancel
+                    state = await conn.fetchval("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", job_id)
+                    if state != RUNNING:
+                        raise NoLongerRunning(f"job {job_id} is {state or 'gone'}, not running")
                 review_id = await conn.fetchval(
                     "INSERT INTO reviews (guild_id, job_id, kind, user_id, channel_id, reason, application_id,"
                     " interaction_token, token_expires_at, detail, created_at)"

@@ -140,7 +140,9 @@ class JobQueue(Protocol):
         ...
 
     async def cancel(self, job_id: int, actor_id: int) -> tuple[JobState | None, JobState | None]:
-        """Cancel a queued or running job (refunded); returns (state before, state after)."""
+        """Cancel a queued or running job (refunded); returns (state before, state after). OutForReview
+        (nothing changed) when its result is out for review: its held result has a review (the
+        same lock as `open_review(while_running=True)`, so exactly one of the two lands)."""
         ...
 
     async def queue_positions(self) -> dict[int, int]:

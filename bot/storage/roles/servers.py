@@ -79,9 +79,11 @@ class Reviews(Protocol):
     async def open_review(self, guild_id: int, job_id: int, kind: ReviewKind, user_id: int, *,
                           channel_id: int | None, reason: str | None = None, application_id: int | None = None,
                           token: str | None = None, token_expires_at: float | None = None,
-                          detail: str | None = None) -> tuple[int, int]:
+                          detail: str | None = None, while_running: bool = False) -> tuple[int, int]:
         """A pending review; returns its id and how many pending reviews of `kind` the job has now.
-        AlreadyReviewed when the member already reported the result (or the job already awaits approval)."""
+        AlreadyReviewed when the member already reported the result (or the job already awaits approval).
+        `while_running` (a held result's review): only while the job runs, checked with the job's row
+        locked against a Cancel; NoLongerRunning when a Cancel came first (nothing is added)."""
         ...
 
     async def set_review_message(self, review_id: int, channel_id: int, message_id: int) -> None:

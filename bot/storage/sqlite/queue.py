@@ -11,7 +11,17 @@ from bot.domain.delivery import Delivery
 from bot.domain.errors import StoreBusy
 from bot.domain.jobs import sources_of
 from bot.domain.records import JobRecord
-from bot.storage.base import EXPIRED, INTERRUPTED, MAX_ATTEMPTS, QUEUED, RUNNING, median, quota
+from bot.domain.reviews import OutForReview
+from bot.storage.base import (
+    EXPIRED,
+    INTERRUPTED,
+    MAX_ATTEMPTS,
+    OUT_FOR_REVIEW,
+    QUEUED,
+    RUNNING,
+    median,
+    quota,
+)
 from bot.storage.lease import DEFAULT_LEASE_SECONDS
 from bot.storage.records import encode_delivery, job_record, job_records
 from bot.storage.sqlite.core import fetch
@@ -133,9 +143,11 @@ class SqliteQueue(SqliteLedger):
         from_states = sources_of(JobState.CANCELLED)
         marks = ", ".join("?" for _ in from_states)
         async with self._transaction() as conn:
-            found = await fetch(conn, "SELECT state FROM jobs WHERE id = ?", (job_id,))
+            found = await fetch(conn, f"SELECT state, {OUT_FOR_REVIEW} FROM jobs WHERE id = ?", (job_id,))
             if not found:
                 return None, None
+            if found[0][1]:
+                raise OutForReview(f"job {job_id}: its result is out for review")
             moved = await fetch(conn,
                 "UPDATE jobs SET state = ?, finished_at = ?, cancelled_by = ?, interaction_token = NULL"
                 f" WHERE id = ? AND state IN ({marks}) RETURNING state",

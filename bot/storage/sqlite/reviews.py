@@ -5,22 +5,40 @@ from __future__ import annotations
 
 import sqlite3
 
-from bot.domain.reviews import DECISIONS, AlreadyReviewed, Decision, ReviewKind, ReviewRecord, ReviewState
+from bot.domain.reviews import (
+    DECISIONS,
+    AlreadyReviewed,
+    Decision,
+    NoLongerRunning,
+    ReviewKind,
+    ReviewRecord,
+    ReviewState,
+)
+from bot.storage.base import RUNNING
 from bot.storage.records import review_record
 from bot.storage.sqlite.core import SqliteCore, fetch
 
 _PENDING = ReviewState.PENDING.value
 
 
+async def _still_running(conn, job_id: int) -> None:
+    """A held result's review is opened only while its job runs: a Cancel that landed first wins."""
+    found = await fetch(conn, "SELECT state FROM jobs WHERE id = ?", (job_id,))
+    if not found or found[0][0] != RUNNING:
+        raise NoLongerRunning(f"job {job_id} is {found[0][0] if found else 'gone'}, not running")
+
+
 class SqliteReviews(SqliteCore):
     async def open_review(self, guild_id: int, job_id: int, kind: ReviewKind, user_id: int, *,
                           channel_id: int | None, reason: str | None = None, application_id: int | None = None,
                           token: str | None = None, token_expires_at: float | None = None,
-                          detail: str | None = None) -> tuple[int, int]:
+                          detail: str | None = None, while_running: bool = False) -> tuple[int, int]:
         row = (guild_id, job_id, kind.value, user_id, channel_id, reason, application_id, token, token_expires_at,
                detail, self.now())
         try:
             async with self._transaction() as conn:
+                if while_running:
+                    await _still_running(conn, job_id)
                 ((review_id,),) = await fetch(conn,
                     "INSERT INTO reviews (guild_id, job_id, kind, user_id, channel_id, reason, application_id,"
                     " interaction_token, token_expires_at, detail, created_at)"

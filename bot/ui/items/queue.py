@@ -11,6 +11,7 @@ from bot.core.errors import UserFacingError
 from bot.core.i18n import Text, _
 from bot.domain import JobState
 from bot.domain.records import JobRecord
+from bot.domain.reviews import OutForReview
 from bot.ui import presses
 from bot.ui.delivery import locale_of
 from bot.ui.i18n import words
@@ -23,6 +24,9 @@ NOT_YOURS = _("Only the member who asked for this image, or someone who can mana
 ALREADY = {JobState.SUCCEEDED: _("This image is already finished."),
            JobState.FAILED: _("This image already ended; its credits were refunded."),
            JobState.CANCELLED: _("This image was already cancelled.")}
+# Its review post is on its way to the review channel, or there: a moderator decides on it now.
+OUT_FOR_REVIEW = _("This image is already made and waits for the server's moderators, so it can no longer be "
+                   "cancelled.")
 
 
 class CancelButton(Press, template=rf"queue:cancel:(?P<job>{presses.ID})"):
@@ -42,7 +46,10 @@ class CancelButton(Press, template=rf"queue:cancel:(?P<job>{presses.ID})"):
         state = job["state"]
         if state in ALREADY:
             raise UserFacingError(ALREADY[state], detail=f"job {job_id} is already {state}")
-        before, after = await interaction.client.services.queue.cancel(job, interaction.user.id)
+        try:
+            before, after = await interaction.client.services.queue.cancel(job, interaction.user.id)
+        except OutForReview:
+            raise UserFacingError(OUT_FOR_REVIEW, detail=f"job {job_id} is out for review") from None
         if after is not JobState.CANCELLED or before is JobState.CANCELLED:
             raise UserFacingError(ALREADY.get(after or state) or _("This image can no longer be cancelled."),
                                   detail=f"job {job_id} was {after} when cancelled")
@@ -62,9 +69,15 @@ async def cancel_batch(interaction: Interaction, job: JobRecord) -> None:
     open_rows = [r for r in await services.lookups.batch(batch) if r["state"] in (JobState.QUEUED, JobState.RUNNING)]
     if not open_rows:
         raise UserFacingError(_("These images already ended."), detail=f"batch {batch} has no open job")
+    kept = 0
     for row in open_rows:
-        await services.queue.cancel(row, interaction.user.id)
-    log.info("batch %d: %d image(s) cancelled by user %s; their credits are refunded", batch, len(open_rows),
+        try:
+            await services.queue.cancel(row, interaction.user.id)
+        except OutForReview:  # made, and on its way to the moderators: it stays
+            kept += 1
+    if kept == len(open_rows):
+        raise UserFacingError(OUT_FOR_REVIEW, detail=f"batch {batch}: its open jobs are out for review")
+    log.info("batch %d: %d image(s) cancelled by user %s; their credits are refunded", batch, len(open_rows) - kept,
              interaction.user.id)
     rows = await services.lookups.batch(batch)
     done = done_in(interaction.message) if interaction.message is not None else set()

@@ -39,10 +39,12 @@ async def post_for_review(bot: PixazoBot, job: JobRecord, channel_id: int, kind:
     the job already has one (the same job delivered twice: the first post stands); raises the
     channel's discord.HTTPException, the review dropped, when it refuses the post.
 
-    Once posted, a moderator may decide on it, so the job must end delivered: the record is retried
-    while the ledger is busy or down, as a settle is. Only if it never lands (shutdown first, a Cancel,
-    an error) is the post deleted before the job ends otherwise, so no decision acts on an image whose
-    credits went back; the job then runs again (shutdown) or is refunded."""
+    From the review's opening, a member's Cancel is refused (a Cancel that came first: NoLongerRunning,
+    nothing posted): the post may reach the channel whatever the bot does once it is sent. Once posted,
+    a moderator may decide on it, so the job must end delivered: the record is retried while the ledger
+    is busy or down, as a settle is. Only if it never lands (shutdown first, an error) is the post
+    deleted before the job ends otherwise, so no decision acts on an image whose credits went back; the
+    job then runs again (shutdown) or is refunded."""
     desk = bot.services.reviews
     review_id = await desk.hold(job, kind, saved, reason=reason)
     if review_id is None:

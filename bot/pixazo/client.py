@@ -128,8 +128,10 @@ class PixazoClient:
         return self._redactor.external(self._redactor.external(text, 2**31), limit)
 
     async def generate(self, model: Model, payload: dict[str, Any], *, use_stream: bool,
-                       on_start: Callable[[], Awaitable[None]] | None = None) -> GeneratedImage:
-        """`on_start` is awaited once, when the first attempt gets one of the PIXAZO_MAX_CONCURRENCY slots."""
+                       on_start: Callable[[], Awaitable[None]] | None = None,
+                       on_answer: Callable[[], None] | None = None) -> GeneratedImage:
+        """`on_start` is awaited once, when the first attempt gets one of the PIXAZO_MAX_CONCURRENCY slots;
+        `on_answer` is called once Pixazo answered with an image or its link, before it is fetched and checked."""
         path = model.path_for(use_stream)
         attempts = 0
         started = time.monotonic()
@@ -141,6 +143,8 @@ class PixazoClient:
             return await self._post(model, path, payload, hook)
 
         answer = await self._with_retries(call, started, what=path, model=model.key, step="generate")
+        if on_answer is not None:
+            on_answer()
         if isinstance(answer, GeneratedImage):
             await self._check_decodes(answer.data, f"POST {path}")
             return GeneratedImage(answer.data, answer.format, None, attempts)

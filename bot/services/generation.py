@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from bot.core.errors import UserFacingError
 from bot.core.i18n import _
@@ -96,6 +97,35 @@ Record = Callable[[tuple[int, int] | None], AuditEntry | None]
 Settled = Callable[[JobState | None], Awaitable[None]]
 
 
+class Early(Generic[T]):
+    """A call the caller starts early (`start`, from a callback) or, at the latest, when it asks for its result."""
+
+    def __init__(self, call: Callable[[], Awaitable[T]]) -> None:
+        self._call = call
+        self.task: asyncio.Future[T] | None = None
+
+    def start(self) -> None:
+        if self.task is None:
+            self.task = asyncio.ensure_future(self._call())
+
+    async def result(self) -> T:
+        self.start()
+        assert self.task is not None
+        return await self.task
+
+
+@contextmanager
+def early(call: Callable[[], Awaitable[T]]) -> Iterator[Early[T]]:
+    """An `Early` call, cancelled if the body fails before it asked for the result (its error then unheard)."""
+    read = Early(call)
+    try:
+        yield read
+    finally:
+        if read.task is not None:
+            read.task.cancel()  # done already: nothing
+            read.task.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+
 async def _nothing() -> None:
     """The claim already marked the job running."""
 
@@ -128,10 +158,12 @@ class GenerationService:
         try:
             if inputs is not None:  # an inpainting job's input links, working again if they expired
                 prepared = await inputs(prepared)
-            image = await self._generate(prepared, started, on_start=_nothing)
-            # A ledger that can't answer now is waited for (the image is in hand), like a settle, rather
-            # than failing a job that Pixazo made.
-            landed, quota = await self.until_landed(job_id, "read the job and the member's credits", ready)
+            # Once Pixazo answered, the ledger's trip before posting (its slot freed, the member's credits)
+            # runs while the image is fetched and checked. A ledger that can't answer now is waited for (the
+            # image is in hand), like a settle, rather than failing a job that Pixazo made.
+            with early(lambda: self.until_landed(job_id, "read the job and the member's credits", ready)) as read:
+                image = await self._generate(prepared, started, on_start=_nothing, on_answer=read.start)
+                landed, quota = await read.result()
             if not landed or quota is None:
                 raise asyncio.CancelledError()  # shutdown: put back, made again at the next start
             outcome = Outcome(job_id, prepared, image, time.monotonic() - started, cost, quota)
@@ -292,13 +324,14 @@ class GenerationService:
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         return self._redactor.external(text, 1000)
 
-    async def _generate(self, prepared: Prepared, started: float,
-                        on_start: Callable[[], Awaitable[None]]) -> GeneratedImage:
+    async def _generate(self, prepared: Prepared, started: float, on_start: Callable[[], Awaitable[None]],
+                        on_answer: Callable[[], None] | None = None) -> GeneratedImage:
         """The image, or the member's sentence for why Pixazo gave none (PixazoFailed)."""
         left = self._settings.job_deadline_seconds - (time.monotonic() - started)
         try:
             async with asyncio.timeout(max(0.0, left)):
                 return await self._pixazo.generate(prepared.model, prepared.payload, on_start=on_start,
+                                                   on_answer=on_answer,
                                                    use_stream=self._settings.pixazo_use_stream_endpoints)
         except PixazoError as exc:
             model = prepared.model

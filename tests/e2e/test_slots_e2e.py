@@ -1,5 +1,5 @@
-"""PIXAZO_MAX_CONCURRENCY bounds the calls in flight at Pixazo, not the deliveries after them: a job whose call
-answered frees its slot as its result is posted, on both ledgers, through the real discord.py."""
+"""PIXAZO_MAX_CONCURRENCY bounds the calls in flight at Pixazo, not the downloads and deliveries after them: a job
+whose call answered frees its slot as its image is fetched, on both ledgers, through the real discord.py."""
 
 from __future__ import annotations
 
@@ -33,6 +33,24 @@ async def test_a_result_discord_is_slow_to_take_does_not_hold_the_next_call_to_p
     second = await harness.invoke("sdxl", {"prompt": "second"}, user_id=4001)
     await eventually(lambda: prompts_seen(harness.pixazo) == ["first", "second"], timeout=5)
     assert not has_result(first), "the first result is still on its way to Discord"
+    released.set()
+    for interaction in (first, second):
+        await eventually(lambda i=interaction: has_result(i), timeout=10)
+    for user in (4000, 4001):
+        assert columns(await jobs(ledger, GUILD_ID, user), "state") == [("succeeded",)]
+    assert await ledger.audit() == []
+
+
+@pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 1}])
+async def test_the_next_call_to_pixazo_does_not_wait_for_the_last_image_to_download(harness, ledger):
+    """Pixazo answered with the first image's link: its slot is free while the image downloads (and is checked),
+    so the next member's job is already at Pixazo. Both are delivered and charged once."""
+    released = harness.pixazo.stall_images()
+    first = await harness.invoke("sdxl", {"prompt": "first"}, user_id=4000)
+    await eventually(lambda: len(harness.pixazo.image_fetches) == 1)
+    second = await harness.invoke("sdxl", {"prompt": "second"}, user_id=4001)
+    await eventually(lambda: prompts_seen(harness.pixazo) == ["first", "second"], timeout=5)
+    assert not has_result(first), "the first image is still downloading"
     released.set()
     for interaction in (first, second):
         await eventually(lambda i=interaction: has_result(i), timeout=10)

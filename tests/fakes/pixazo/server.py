@@ -109,6 +109,7 @@ class FakePixazo:
         self.default = Behaviour.OK
         self.default_retry_after: float | None = None  # Retry-After when the default is RATE_LIMITED
         self.latency = 0.0
+        self._image_stall: asyncio.Event | None = None
         # API calls being answered now, and the most at once: the bot's concurrency bound, seen from here.
         self.in_flight = 0
         self.max_in_flight = 0
@@ -417,9 +418,16 @@ class FakePixazo:
 
     # -- result images --------------------------------------------------------------------------
 
+    def stall_images(self) -> asyncio.Event:
+        """Hold every result image's download until the returned event is set (a slow link to Pixazo's storage)."""
+        self._image_stall = asyncio.Event()
+        return self._image_stall
+
     async def _serve_image(self, request: web.Request) -> web.StreamResponse:
         url = f"{self.base_url}{request.path}"
         self.image_fetches.append(url)
+        if self._image_stall is not None:
+            await self._image_stall.wait()
         if url in self.images:
             fmt = image_format_from_url(url)
             return web.Response(body=self.images[url], content_type=CONTENT_TYPES[fmt])

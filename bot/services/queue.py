@@ -78,6 +78,8 @@ class QueueRunner:
         self._lost = self.leases.lost  # its lease expired and another process took it over
         self._delivered: set[int] = set()  # the member has its result; its success is being recorded
         self.notices = Notices(settings, store, self._courier, slots=self._slots, clock=clock)
+        self._short = False  # the last claim took fewer jobs than this process had slots free, with some waiting
+        self._unmarked: set[int] = set()  # answered here and counted free here; the ledger's mark not back yet
         self._notices = self.notices.board  # job id -> its notice, shared with the notices' loop
         self.wakeups = Wakeups(settings)  # when the dispatch looks at the ledger (bot/services/wakeups.py)
         self._closing = False
@@ -215,8 +217,12 @@ class QueueRunner:
         free = min(self._slots - len(self._calling), 2 * self._slots - len(self._running))
         if self._closing or free <= 0:
             return False
+        asked = set(self._unmarked)
         jobs, waiting = await self._store.claim_batch(self._owner, self._lease, limit=free, max_running=self._slots)
         self.wakeups.waiting = waiting
+        self._short = waiting and len(jobs) < free  # the ledger's bound held some back
+        if self._short and not asked <= self._unmarked:  # a mark asked before this claim landed meanwhile
+            self.wakeups.freed()
         for job in jobs:
             self.metrics.job_claimed(job["model"], self._store.now() - job["created_at"], rerun=job["attempts"] > 1)
             if job["attempts"] > 1:
@@ -319,17 +325,35 @@ class QueueRunner:
         another process (that one delivers), discards the result."""
         if job_id in self._cancelled or job_id in self._lost:
             raise Discarded()
-        row, quota = await self._store.delivering(job_id, member,
-                                                  default_allowance=self._settings.default_allowance(member))
-        if row is not None and row.get("answered_at") is not None and job_id in self._calling:
-            self._calling.discard(job_id)  # the ledger counts its slot free: so does this process
-            self.wakeups.freed()
+        marking = asyncio.ensure_future(self._store.delivering(
+            job_id, member, default_allowance=self._settings.default_allowance(member)))
+        if not self.wakeups.shared():
+            # One ledger connection takes writes in the order they are asked: a claim asked after this mark
+            # counts its slot free, so the next call need not wait for the mark's answer to come back through
+            # the loop. A claim asked before it (its task's first step has not run yet) takes one job fewer:
+            # the mark's landing then looks again (`_fill_slots`).
+            self._unmarked.add(job_id)
+            self._answered(job_id)
+        try:
+            row, quota = await marking
+        finally:
+            self._unmarked.discard(job_id)
+        if row is not None and row.get("answered_at") is not None:
+            self._answered(job_id)  # the ledger counts its slot free: so does this process
+            if self._short:
+                self._short = False
+                self.wakeups.freed()
         if row is not None and row.get("lease_owner") not in (None, self._owner):
             self.leases.lose(job_id)
             raise Discarded()
         if row is not None and row["state"] == JobState.CANCELLED:
             raise Discarded()
         return quota
+
+    def _answered(self, job_id: int) -> None:
+        if job_id in self._calling:
+            self._calling.discard(job_id)
+            self.wakeups.freed()
 
     async def _expire(self) -> None:
         expired = await self._store.expire_waiting(self._store.now() - self._settings.queue_max_wait_seconds)

@@ -23,7 +23,7 @@ CONNECTED = "connected"
 STOPPED = "stopped"
 # Three missed beats: one slow write (a busy disk) must not make a container unhealthy.
 STALE_AFTER_BEATS = 3
-STATE_POLL_SECONDS = 1.0
+STATE_POLL_SECONDS = 5.0  # a HEALTHCHECK looks every 30 s or so; a poll each second cost a lone job a wake-up
 
 
 def write_beat(path: Path, state: str) -> None:
@@ -52,8 +52,8 @@ async def _beat(path: Path, interval: float, state: Callable[[], str]) -> None:
     failing = False
     written, due = "", 0.0
     while True:
-        # The state is looked at every second (no I/O), so a connect or a disconnect reaches the file
-        # at once rather than up to an interval later; the file itself is rewritten once per interval.
+        # The state is looked at every few seconds (no I/O), so a connect or a disconnect reaches the file
+        # well before a check reads it rather than up to an interval later; the file is rewritten once per interval.
         now, current = loop.time(), state()
         if current != written or now >= due:
             try:

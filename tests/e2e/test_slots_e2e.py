@@ -23,6 +23,15 @@ async def ledger(harness):
         yield store
 
 
+async def delivered_and_charged_once(ledger, *asked) -> None:
+    """Each (interaction, its member) got its result, and the ledger has each job succeeded, charged once."""
+    for interaction, _ in asked:
+        await eventually(lambda i=interaction: has_result(i), timeout=10)
+    for _, user in asked:
+        assert columns(await jobs(ledger, GUILD_ID, user), "state") == [("succeeded",)]
+    assert await ledger.audit() == []
+
+
 @pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 1}])
 async def test_a_result_discord_is_slow_to_take_does_not_hold_the_next_call_to_pixazo(harness, ledger):
     """PIXAZO_MAX_CONCURRENCY bounds the calls to Pixazo, not the deliveries: while the first result is still
@@ -34,11 +43,7 @@ async def test_a_result_discord_is_slow_to_take_does_not_hold_the_next_call_to_p
     await eventually(lambda: prompts_seen(harness.pixazo) == ["first", "second"], timeout=5)
     assert not has_result(first), "the first result is still on its way to Discord"
     released.set()
-    for interaction in (first, second):
-        await eventually(lambda i=interaction: has_result(i), timeout=10)
-    for user in (4000, 4001):
-        assert columns(await jobs(ledger, GUILD_ID, user), "state") == [("succeeded",)]
-    assert await ledger.audit() == []
+    await delivered_and_charged_once(ledger, (first, 4000), (second, 4001))
 
 
 @pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 1}])
@@ -52,11 +57,7 @@ async def test_the_next_call_to_pixazo_does_not_wait_for_the_last_image_to_downl
     await eventually(lambda: prompts_seen(harness.pixazo) == ["first", "second"], timeout=5)
     assert not has_result(first), "the first image is still downloading"
     released.set()
-    for interaction in (first, second):
-        await eventually(lambda i=interaction: has_result(i), timeout=10)
-    for user in (4000, 4001):
-        assert columns(await jobs(ledger, GUILD_ID, user), "state") == [("succeeded",)]
-    assert await ledger.audit() == []
+    await delivered_and_charged_once(ledger, (first, 4000), (second, 4001))
 
 
 @pytest.mark.parametrize("bot_settings", [{"pixazo_max_concurrency": 2}])

@@ -111,7 +111,10 @@ class Early(Generic[T]):
     async def result(self) -> T:
         self.start()
         assert self.task is not None
+        self.asked = True
         return await self.task
+
+    asked = False
 
 
 @contextmanager
@@ -121,7 +124,7 @@ def early(call: Callable[[], Awaitable[T]]) -> Iterator[Early[T]]:
     try:
         yield read
     finally:
-        if read.task is not None:
+        if read.task is not None and not read.asked:
             read.task.cancel()  # done already: nothing
             read.task.add_done_callback(lambda task: task.cancelled() or task.exception())
 

@@ -207,7 +207,10 @@ async def test_healthz_is_200_while_healthy_and_503_while_the_ledger_is_down(own
     assert await answers(harness, 200) == (200, "healthy: connected to Discord as of 0 s ago\n")
     await asyncio.to_thread(own_postgres.halt)
     try:
-        status, text = await answers(harness, 503)  # the queue's next poll meets the stopped server
+        # A member's command meets the stopped server (an idle queue looks again only every lease).
+        _, refused = await harness.answer("sdxl", {"prompt": PROMPTS[0]})
+        assert is_ephemeral(refused), refused
+        status, text = await answers(harness, 503)
         assert text.startswith("unhealthy: the ledger can't be written"), text
         status, text = await scrape(harness.settings)
         assert status == 200 and value(samples(text), "pixazo_bot_ledger_up") == 0, "a scrape still answers"

@@ -103,6 +103,7 @@ class Early(Generic[T]):
     def __init__(self, call: Callable[[], Awaitable[T]]) -> None:
         self._call = call
         self.task: asyncio.Future[T] | None = None
+        self.asked = False  # its result was awaited: its end is the caller's to hear
 
     def start(self) -> None:
         if self.task is None:
@@ -113,8 +114,6 @@ class Early(Generic[T]):
         assert self.task is not None
         self.asked = True
         return await self.task
-
-    asked = False
 
 
 @contextmanager

@@ -239,6 +239,14 @@ async def test_a_config_change_in_one_process_applies_in_the_other_on_its_next_c
     assert "Traceback" not in a.log() + b.log()
 
 
+async def both_up(fake, a, b) -> None:
+    """Shard 0's process and shard 1's, started, identified and synced."""
+    await a.start()
+    await b.start()
+    await fake.wait_shards(0, 1, timeout=30)
+    await fake.wait_synced(timeout=15)
+
+
 async def test_a_button_on_a_result_another_process_made_is_answered_by_the_servers_own(
         tmp_path, cluster_discord, fake_pixazo, postgres_url):
     # b (shard 1) runs one job at a time, a up to four: b's server's second job is claimed by a.
@@ -248,10 +256,7 @@ async def test_a_button_on_a_result_another_process_made_is_answered_by_the_serv
     b = Bot(tmp_path, "b", {**env, "SHARD_IDS": "1", "PIXAZO_MAX_CONCURRENCY": "1"})
     store = await ledger(postgres_url)
     try:
-        await a.start()
-        await b.start()
-        await cluster_discord.wait_shards(0, 1, timeout=30)
-        await cluster_discord.wait_synced(timeout=15)
+        await both_up(cluster_discord, a, b)
         first = await cluster_discord.invoke("sdxl", {"prompt": "first", "seed": 1}, user_id=4001,
                                              guild_id=SHARD1_GUILD)
         await eventually(lambda: len(fake_pixazo.requests) == 1, timeout=10)
@@ -532,10 +537,7 @@ async def test_two_images_of_a_batch_finishing_at_once_in_two_processes_both_sta
     b = Bot(tmp_path, "b", {**env, "SHARD_IDS": "1", "PIXAZO_MAX_CONCURRENCY": "2"})
     store = await ledger(postgres_url)
     try:
-        await a.start()
-        await b.start()
-        await cluster_discord.wait_shards(0, 1, timeout=30)
-        await cluster_discord.wait_synced(timeout=15)
+        await both_up(cluster_discord, a, b)
         cluster_discord.slow("GET", r"/webhooks/.*/messages/@original$", 1.5)
         batch = await cluster_discord.invoke("imagine", {"prompt": "two foxes", "count": 2, "model": "sdxl"},
                                              user_id=4001, guild_id=GUILD_ID)

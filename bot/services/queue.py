@@ -218,11 +218,16 @@ class QueueRunner:
         if self._closing or free <= 0:
             return False
         asked = set(self._unmarked)
-        jobs, waiting = await self._store.claim_batch(self._owner, self._lease, limit=free, max_running=self._slots)
+        jobs, waiting = await self._store.claim_batch(self._owner, self._lease, limit=free, max_running=self._slots,
+                                                      claimed=self._start)
         self.wakeups.waiting = waiting
         self._short = waiting and len(jobs) < free  # the ledger's bound held some back
         if self._short and not asked <= self._unmarked:  # a mark asked before this claim landed meanwhile
             self.wakeups.freed()
+        return self.wakeups.shared() and waiting and len(jobs) < free
+
+    def _start(self, jobs: list[JobRecord]) -> None:
+        """The claimed jobs' runs, started as soon as the claim landed: before the ledger's look for more."""
         for job in jobs:
             self.metrics.job_claimed(job["model"], self._store.now() - job["created_at"], rerun=job["attempts"] > 1)
             if job["attempts"] > 1:
@@ -232,7 +237,6 @@ class QueueRunner:
             task = asyncio.create_task(self._run(job), name=f"job-{job['id']}")
             self._running[job["id"]] = task
             self._calling.add(job["id"])
-        return self.wakeups.shared() and waiting and len(jobs) < free
 
     async def _run(self, job: JobRecord) -> None:
         job_id = job["id"]

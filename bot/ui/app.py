@@ -15,6 +15,7 @@ import aiohttp
 import discord
 from discord.ext import commands
 
+from bot.core import memory
 from bot.core.metrics import Metrics
 from bot.core.offload import Offload
 from bot.core.redact import Redactor
@@ -130,6 +131,7 @@ class PixazoBot(commands.AutoShardedBot):
             ready_task.cancel()
 
     async def on_ready(self) -> None:
+        memory.freeze_start_up()
         # The audit rows of servers that were not connected yet (those the last run left, too) wait for a round.
         self.services.audit_feed.wake()
         log.info("connected as %s (id %s) to %d server(s); shard(s) %s of %s; job lease owner %s", self.user,

@@ -12,6 +12,7 @@ import pytest
 
 from bot.catalog import MODELS
 from bot.domain import JobState, StoreBusy
+from bot.domain.audit import AuditAction, AuditEntry, Delivered
 from bot.domain.delivery import Delivery
 from bot.domain.jobs import REFUNDED_STATES, TRANSITIONS
 from bot.domain.reviews import ReviewKind, ReviewState
@@ -290,6 +291,26 @@ async def test_settling_moves_a_job_only_along_the_state_machine(store, source, 
     expected = target if target in TRANSITIONS[source] else source
     assert (await store.job(job))["state"] == expected
     assert await left(store) == (20 if expected in REFUNDED_STATES else 18)
+
+
+async def test_a_delivered_success_writes_its_audit_row_with_it_and_only_when_it_moved_the_job(store, clock):
+    entry = AuditEntry(ALICE.user_id, AuditAction.GENERATION.value, None, {"model": "sdxl"})
+    job = await reserve(store)
+    assert await store.settle_delivered(job, Delivered("https://x/1.png", (55, 66), entry)) is JobState.SUCCEEDED
+    row = await store.job(job)
+    assert (row["state"], row["result_url"], row["result_message_id"]) == ("succeeded", "https://x/1.png", 66)
+    assert [(a["action"], a["detail"]) for a in await store.admin_actions(GUILD)] == [("generation", {"model": "sdxl"})]
+
+    clock.now += 1  # a settle tried again (its first answer lost): the job stays as it is, no second row
+    assert await store.settle_delivered(job, Delivered("https://x/2.png", (55, 67), entry)) is JobState.SUCCEEDED
+    assert (await store.job(job))["result_url"] == "https://x/1.png"
+    assert len(await store.admin_actions(GUILD)) == 1
+
+    cancelled = await _job_in(store, JobState.CANCELLED)  # Cancel came first: no success, no row, the state says so
+    rows = len(await store.admin_actions(GUILD))
+    assert await store.settle_delivered(cancelled, Delivered("https://x/3.png", None, entry)) is JobState.CANCELLED
+    assert [a["action"] for a in await store.admin_actions(GUILD)][rows:] == []
+    assert await left(store) == 19
 
 
 # -- buttons, /history, /forget (issue 10 part 6) ------------------------------------------------

@@ -206,6 +206,19 @@ async def test_a_batch_claim_takes_what_one_at_a_time_claims_would_in_the_same_o
         await store.succeed(job["id"], "u")
 
 
+async def test_a_batch_claim_hands_its_jobs_over_as_soon_as_they_are_claimed(store):
+    for who in (1, 2):
+        await enqueue(store, member(who))
+    handed: list[list[int]] = []
+    taken, more = await store.claim_batch(limit=1, claimed=lambda jobs: handed.append([j["id"] for j in jobs]))
+    assert handed == [[taken[0]["id"]]] and more, "the claimed job, once; the other one is still waiting"
+    rest, more = await store.claim_batch(limit=5, claimed=lambda jobs: handed.append([j["id"] for j in jobs]))
+    assert handed[1:] == [[rest[0]["id"]]] and not more
+    assert await store.claim_batch(limit=5, claimed=handed.append) == ([], False) and handed[2:] == [[]]
+    for job in taken + rest:
+        await store.succeed(job["id"], "u")
+
+
 async def finish(a: Store, b: Store, claimed: list) -> None:
     """Each claimed job succeeded by its holder, then the rest claimed and succeeded: the totals still add up."""
     for job in claimed:

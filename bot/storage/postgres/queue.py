@@ -4,6 +4,7 @@ renewals, positions, expiry and what a dead process held."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from bot.domain import (
@@ -145,14 +146,18 @@ class PostgresQueue(PostgresLedger):
         return None if row is None else job_record(row)
 
     async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
-                          limit: int, max_running: int | None = None) -> tuple[list[JobRecord], bool]:
+                          limit: int, max_running: int | None = None,
+                          claimed: Callable[[list[JobRecord]], None] | None = None) -> tuple[list[JobRecord], bool]:
         now = self.now()
         owner = owner or self.owner
         async with self._write() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CLAIM_LOCK)
             rows = await conn.fetch(_CLAIM_BATCH_SQL, now, owner, now + lease_seconds, max_running, limit)
             more = await conn.fetchval(_MORE_SQL, now, owner)
-        return job_records(sorted(rows, key=lambda r: (r["rank"], r["id"]))), bool(more)  # RETURNING has no order
+        jobs = job_records(sorted(rows, key=lambda r: (r["rank"], r["id"])))  # RETURNING has no order
+        if claimed is not None:  # claimed once the transaction committed, with the look for more in it
+            claimed(jobs)
+        return jobs, bool(more)
 
     async def delivering(self, job_id: int, member: Member, *, default_allowance: int
                          ) -> tuple[JobRecord | None, QuotaSnapshot]:

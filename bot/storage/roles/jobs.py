@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from bot.domain import JobState, Member, QuotaSnapshot
@@ -109,9 +109,11 @@ class JobQueue(Protocol):
         ...
 
     async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
-                          limit: int, max_running: int | None = None) -> tuple[list[JobRecord], bool]:
+                          limit: int, max_running: int | None = None,
+                          claimed: Callable[[list[JobRecord]], None] | None = None) -> tuple[list[JobRecord], bool]:
         """`claim` for up to `limit` jobs (the free slots) in one statement, in the same fair order and
-        within the same bound; and whether claimable jobs are left after it."""
+        within the same bound; and whether claimable jobs are left after it. `claimed` is handed the jobs
+        as soon as they are claimed, before that look (which may fail: the jobs are claimed all the same)."""
         ...
 
     async def delivering(self, job_id: int, member: Member, *, default_allowance: int

@@ -4,6 +4,7 @@ the recovery of what a dead process held."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from bot.domain import JobState, Member, QuotaSnapshot
@@ -92,13 +93,17 @@ class SqliteQueue(SqliteLedger):
         return job_record(rows[0]) if rows else None
 
     async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
-                          limit: int, max_running: int | None = None) -> tuple[list[JobRecord], bool]:
+                          limit: int, max_running: int | None = None,
+                          claimed: Callable[[list[JobRecord]], None] | None = None) -> tuple[list[JobRecord], bool]:
         now = self.now()
         args = {"now": now, "owner": owner or self.owner, "until": now + lease_seconds, "limit": limit,
                 "max_running": max_running}
         rows = await self._change(_CLAIM_BATCH_SQL, args) if limit > 0 else []
+        jobs = job_records(sorted(rows, key=lambda r: (r["rank"], r["id"])))  # RETURNING has no order
+        if claimed is not None:  # the jobs start while the reader looks for more
+            claimed(jobs)
         (more,) = await self._rows(f"SELECT EXISTS ({_NEXT_SQL})", args)
-        return job_records(sorted(rows, key=lambda r: (r["rank"], r["id"]))), bool(more[0])  # RETURNING has no order
+        return jobs, bool(more[0])
 
     async def delivering(self, job_id: int, member: Member, *, default_allowance: int
                          ) -> tuple[JobRecord | None, QuotaSnapshot]:

@@ -217,9 +217,10 @@ class GenerationService:
         """Record the success; never raises (the member has the image).
 
         The success, where the result was posted and the generation's audit row land together (the row only
-        with the success that moved the job), which is the record that the job was delivered. Only when the ledger cannot take it at the first
-        try is the delivery written to the settle journal (fsync'd, before a shutdown can come: shutdown
-        waits for it), and then retried until it lands; the next start applies what is journalled.
+        with the success that moved the job), which is the record that the job was delivered. Only when the
+        ledger cannot take it at the first try is the delivery written to the settle journal (fsync'd, before
+        a shutdown can come: shutdown waits for it), and then retried until it lands; the next start applies
+        what is journalled.
         `settled` hears the first try's answer (None when it did not land), not after the retries: a
         member is not kept waiting for the ledger, only told no more than it has.
         """

@@ -218,9 +218,8 @@ class QueueRunner:
         if self._closing or free <= 0:
             return False
         asked = set(self._unmarked)
-        jobs, waiting = await self._store.claim_batch(self._owner, self._lease, limit=free, max_running=self._slots,
-                                                      claimed=self._start)
-        self.wakeups.waiting = waiting
+        jobs, waiting = await self.wakeups.claim(self._store.claim_batch(
+            self._owner, self._lease, limit=free, max_running=self._slots, claimed=self._start))
         self._short = waiting and len(jobs) < free  # the ledger's bound held some back
         if self._short and not asked <= self._unmarked:  # a mark asked before this claim landed meanwhile
             self.wakeups.freed()

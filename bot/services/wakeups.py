@@ -12,9 +12,12 @@ process may have queued something. No Discord, no ledger here.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from bot.core.settings import Settings
 
+T = TypeVar("T")
 POLL_SECONDS = 1.0
 IDLE_POLL_SECONDS = 30.0
 OTHERS_FIRST_SECONDS = 0.3
@@ -35,6 +38,8 @@ class Wakeups:
             self.sweep_seconds = min(self.sweep_seconds, self._lease)
         self.again = True  # look again soon: the last look failed, or the bound held jobs back
         self.waiting = True  # jobs may be waiting (at start: those the last run left)
+        self._claiming = False  # a claim is out: a freed slot waits for its answer
+        self._freed = False  # a slot freed while it was out
 
     def queued(self) -> None:
         """A job was queued here: look now."""
@@ -47,9 +52,24 @@ class Wakeups:
         asyncio.get_running_loop().call_later(OTHERS_FIRST_SECONDS, self._event.set)
 
     def freed(self) -> None:
-        """A slot freed here: worth a look only when jobs were left waiting."""
-        if self.waiting:
+        """A slot freed here: worth a look only when jobs were left waiting; during a claim, only if its
+        look says so (its jobs start before that look, and may free their slots before it answers)."""
+        if self._claiming:
+            self._freed = True
+        elif self.waiting:
             self._event.set()
+
+    async def claim(self, claiming: Awaitable[tuple[list[T], bool]]) -> tuple[list[T], bool]:
+        """A claim's jobs, and whether jobs are left waiting after it (unknown if it failed: assumed so)."""
+        self._claiming, self._freed = True, False
+        waiting = True
+        try:
+            jobs, waiting = await claiming
+        finally:
+            self._claiming, self.waiting = False, waiting
+            if self._freed:
+                self.freed()
+        return jobs, waiting
 
     def listening(self) -> None:
         """Other processes' jobs reach this one as wake-ups (PostgreSQL's notifications)."""

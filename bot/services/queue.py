@@ -223,7 +223,7 @@ class QueueRunner:
         self._short = waiting and len(jobs) < free  # the ledger's bound held some back
         if self._short and not asked <= self._unmarked:  # a mark asked before this claim landed meanwhile
             self.wakeups.freed()
-        return self.wakeups.shared() and waiting and len(jobs) < free
+        return self.wakeups.shared() and self._short
 
     def _start(self, jobs: list[JobRecord]) -> None:
         """The claimed jobs' runs, started as soon as the claim landed: before the ledger's look for more."""

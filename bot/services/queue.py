@@ -79,7 +79,7 @@ class QueueRunner:
         self._delivered: set[int] = set()  # the member has its result; its success is being recorded
         self.notices = Notices(settings, store, self._courier, slots=self._slots, clock=clock)
         self._short = False  # the last claim took fewer jobs than this process had slots free, with some waiting
-        self._unmarked: set[int] = set()  # answered here and counted free here; the ledger's mark not back yet
+        self._unmarked: set[int] = set()  # answered and counted free here; not (yet) marked so in the ledger
         self._notices = self.notices.board  # job id -> its notice, shared with the notices' loop
         self.wakeups = Wakeups(settings)  # when the dispatch looks at the ledger (bot/services/wakeups.py)
         self._closing = False
@@ -218,8 +218,11 @@ class QueueRunner:
         if self._closing or free <= 0:
             return False
         asked = set(self._unmarked)
+        # Alone on its ledger, with every slot the ledger counts taken counted taken here too, this process
+        # knows the bound has room for `free`: a claim that takes fewer took every job there was.
+        room = not asked and not self.wakeups.shared()
         jobs, waiting = await self.wakeups.claim(self._store.claim_batch(
-            self._owner, self._lease, limit=free, max_running=self._slots, claimed=self._start))
+            self._owner, self._lease, limit=free, max_running=self._slots, claimed=self._start, room=room))
         self._short = waiting and len(jobs) < free  # the ledger's bound held some back
         if self._short and not asked <= self._unmarked:  # a mark asked before this claim landed meanwhile
             self.wakeups.freed()
@@ -308,6 +311,7 @@ class QueueRunner:
             self.metrics.job_ended(job["model"], outcome, job["cost"])
         self._running.pop(job_id, None)
         self._calling.discard(job_id)
+        self._unmarked.discard(job_id)
         self._cancelled.discard(job_id)
         self._lost.discard(job_id)
         self._delivered.discard(job_id)
@@ -337,11 +341,9 @@ class QueueRunner:
             # the mark's landing then looks again (`_fill_slots`).
             self._unmarked.add(job_id)
             self._answered(job_id)
-        try:
-            row, quota = await marking
-        finally:
-            self._unmarked.discard(job_id)
+        row, quota = await marking  # a mark that did not land: the job stays unmarked until it ends
         if row is not None and row.get("answered_at") is not None:
+            self._unmarked.discard(job_id)
             self._answered(job_id)  # the ledger counts its slot free: so does this process
             if self._short:
                 self._short = False

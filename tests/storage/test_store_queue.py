@@ -228,6 +228,28 @@ async def finish(a: Store, b: Store, claimed: list) -> None:
     assert await a.audit() == []
 
 
+async def test_a_claim_whose_room_is_vouched_for_answers_none_left_without_looking_when_it_took_fewer(store):
+    """`room=True` is the caller's word that the bound has room for `limit`: a claim that took fewer than its
+    limit then took every job there was, and says so without its look for more. Taking its whole limit, it
+    still looks."""
+    for who in (1, 2, 3):
+        await enqueue(store, member(who))
+    taken, more = await store.claim_batch(limit=2, room=True)
+    assert [j["user_id"] for j in taken] == [1, 2] and more, "its whole limit: it looked, and one job is left"
+    rest, more = await store.claim_batch(limit=5, room=True)
+    assert [j["user_id"] for j in rest] == [3] and not more
+    for who in (4, 5):
+        await enqueue(store, member(who))
+    # The word is taken as given: here it is wrong (the bound of 4 held one job back), and no look corrects it.
+    held, more = await store.claim_batch(limit=2, max_running=4, room=True)
+    assert [j["user_id"] for j in held] == [4] and not more, "no look: its caller vouched for the room"
+    assert await store.claim_batch(limit=2, max_running=4) == ([], True), "without the word, it looks"
+    for job in taken + rest + held:
+        await store.succeed(job["id"], "u")
+    last, _ = await store.claim_batch(limit=1)
+    await store.succeed(last[0]["id"], "u")
+
+
 async def test_a_job_whose_pixazo_call_answered_frees_its_slot_in_the_bound(backend):
     """A job being delivered (its call answered: `delivering`) no longer counts against max_running,
     in any process; one taken over after its process died counts again, and only its holder can mark it."""

@@ -147,13 +147,14 @@ class PostgresQueue(PostgresLedger):
 
     async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
                           limit: int, max_running: int | None = None,
-                          claimed: Callable[[list[JobRecord]], None] | None = None) -> tuple[list[JobRecord], bool]:
+                          claimed: Callable[[list[JobRecord]], None] | None = None,
+                          room: bool = False) -> tuple[list[JobRecord], bool]:
         now = self.now()
         owner = owner or self.owner
         async with self._write() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CLAIM_LOCK)
             rows = await conn.fetch(_CLAIM_BATCH_SQL, now, owner, now + lease_seconds, max_running, limit)
-            more = await conn.fetchval(_MORE_SQL, now, owner)
+            more = False if room and len(rows) < limit else await conn.fetchval(_MORE_SQL, now, owner)
         jobs = job_records(sorted(rows, key=lambda r: (r["rank"], r["id"])))  # RETURNING has no order
         if claimed is not None:  # claimed once the transaction committed, with the look for more in it
             claimed(jobs)

@@ -110,10 +110,14 @@ class JobQueue(Protocol):
 
     async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
                           limit: int, max_running: int | None = None,
-                          claimed: Callable[[list[JobRecord]], None] | None = None) -> tuple[list[JobRecord], bool]:
+                          claimed: Callable[[list[JobRecord]], None] | None = None,
+                          room: bool = False) -> tuple[list[JobRecord], bool]:
         """`claim` for up to `limit` jobs (the free slots) in one statement, in the same fair order and
         within the same bound; and whether claimable jobs are left after it. `claimed` is handed the jobs
-        as soon as they are claimed, before that look (which may fail: the jobs are claimed all the same)."""
+        as soon as they are claimed, before that look (which may fail: the jobs are claimed all the same).
+        `room`: the caller vouches that the bound leaves room for `limit` jobs (it alone holds the jobs the
+        bound counts, and counts them as the ledger does); a claim that took fewer then took every claimable
+        job, and answers "none left" without the look."""
         ...
 
     async def delivering(self, job_id: int, member: Member, *, default_allowance: int

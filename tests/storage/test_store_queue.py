@@ -347,3 +347,23 @@ async def test_a_held_results_review_and_a_members_cancel_exclude_each_other(bac
     finally:
         await a.close()
         await b.close()
+
+
+async def test_on_sqlite_a_statement_asked_as_the_writer_is_released_queues_behind_those_that_waited(tmp_path):
+    """SQLite only (one writer connection behind one lock; PostgreSQL's pool makes no such promise). A member's
+    reservation asked while a transaction holds the writer waits for it; one asked the moment that transaction
+    ends, before the waiter has run, must not overtake it: the member's jobs are ranked in the order asked."""
+    from bot.storage import SqliteStore
+
+    store = await SqliteStore.open(tmp_path / "ledger.sqlite3")
+    try:
+        async with store._transaction():  # what a sweep or a batch holds the writer with
+            first = asyncio.ensure_future(enqueue(store, member(1)))
+            await asyncio.sleep(0.05)
+            assert not first.done(), "the first reservation waits for the transaction"
+        second = await enqueue(store, member(1))  # asked after the first, as the lock passes to it
+        earlier, later = await store.job(await first), await store.job(second)
+        assert earlier is not None and later is not None
+        assert earlier["id"] < later["id"] and earlier["rank"] < later["rank"], "the one asked first landed first"
+    finally:
+        await store.close()

@@ -8,9 +8,11 @@ import pytest
 
 from bot.domain import JobState
 from bot.domain.delivery import Delivery
+from bot.domain.records import JobRecord
 from bot.domain.reviews import NoLongerRunning, OutForReview, ReviewKind, ReviewState
 from bot.storage import Member, Refused, Store
 from bot.storage.base import EXPIRED, INTERRUPTED
+from bot.storage.roles import StartNow
 
 GUILD = 10
 TOKEN = "interaction-token-secret"
@@ -248,6 +250,36 @@ async def test_a_claim_whose_room_is_vouched_for_answers_none_left_without_looki
         await store.succeed(job["id"], "u")
     last, _ = await store.claim_batch(limit=1)
     await store.succeed(last[0]["id"], "u")
+
+
+async def test_a_job_asked_to_start_now_runs_from_its_reservation_while_nothing_waits_and_the_bound_has_room(store):
+    """StartNow: the reservation takes the job as a claim of one would, or leaves it queued; never out of the
+    fair order (a job already waiting goes first) nor past the bound of jobs waiting for Pixazo."""
+    started: list[JobRecord] = []
+    now = StartNow(store.owner, 30, 2, started.append)
+
+    async def asked(who: int) -> int:
+        job, _ = await store.enqueue(member(who), channel_id=5, model="sdxl", params={"prompt": f"{who}"}, cost=1,
+                                     default_allowance=100, max_jobs=5, global_cap=None, max_queue=500,
+                                     delivery=Delivery(application_id=1), token=TOKEN, start=now)
+        return job
+
+    first, second = await asked(1), await asked(2)
+    assert [j["id"] for j in started] == [first, second], "nothing waited and the bound had room: both run"
+    assert all(j["state"] == JobState.RUNNING and j["attempts"] == 1 and j["lease_owner"] == store.owner
+               and j["lease_until"] is not None and j["interaction_token"] == TOKEN for j in started)
+    third = await asked(3)
+    assert len(started) == 2 and (await store.job(third))["state"] == JobState.QUEUED, "the bound of 2 is reached"
+    await store.delivering(first, member(1), default_allowance=100)  # its call answered: a slot is free
+    fourth = await asked(4)
+    assert len(started) == 2 and (await store.job(fourth))["state"] == JobState.QUEUED, "the third waits first"
+    claimed, more = await store.claim_batch(limit=2, max_running=2)
+    assert [j["id"] for j in claimed] == [third] and more, "the waiting one, in its turn; the fourth still waits"
+    for job_id in (first, second, third):
+        await store.succeed(job_id, "u")
+    rest, _ = await store.claim_batch(limit=1)
+    assert [j["id"] for j in rest] == [fourth]
+    await store.succeed(fourth, "u")
 
 
 async def test_a_job_whose_pixazo_call_answered_frees_its_slot_in_the_bound(backend):

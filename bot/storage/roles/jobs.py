@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.domain import JobState, Member, QuotaSnapshot
@@ -11,6 +12,18 @@ from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.storage.lease import DEFAULT_LEASE_SECONDS
 from bot.storage.outage import Outage
+
+
+@dataclass(frozen=True)
+class StartNow:
+    """Asked of `enqueue`: take the job at once, as a claim would, when no job waits before it (none queued,
+    none to take over) and fewer than `max_running` jobs hold a live lease and wait for Pixazo; then it is
+    running with `owner`'s lease for `lease_seconds`, and `started` is handed it before `enqueue` returns."""
+
+    owner: str
+    lease_seconds: float
+    max_running: int | None
+    started: Callable[[JobRecord], None]
 
 
 class Lifecycle(Protocol):
@@ -90,10 +103,11 @@ class JobQueue(Protocol):
 
     async def enqueue(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
                       cost: int, default_allowance: int, max_jobs: int, global_cap: int | None, max_queue: int,
-                      delivery: Delivery, token: str | None,
-                      inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
+                      delivery: Delivery, token: str | None, inputs: dict[str, Any] | None = None,
+                      start: StartNow | None = None) -> tuple[int, QuotaSnapshot]:
         """`reserve`, but the job waits in the durable queue (state queued) with what delivering it needs;
-        Refused(QUEUE) when `max_queue` jobs are already waiting. `token` is a credential."""
+        Refused(QUEUE) when `max_queue` jobs are already waiting. `token` is a credential. `start`: the job
+        skips the wait when nothing waits before it and the bound has room (StartNow), in the same step."""
         ...
 
     async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,

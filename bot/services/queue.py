@@ -147,9 +147,8 @@ class QueueRunner:
                 doubt = False
         finally:
             self._started(start, doubt=doubt)
-        if job_id in self._running:
-            logs.bind(job=job_id)
-        else:
+        logs.bind(job=job_id)
+        if job_id not in self._running:  # queued: a claim takes it in its turn
             await self._queued(job_id, prepared.model.key)
         return job_id
 
@@ -162,8 +161,8 @@ class QueueRunner:
         return StartNow(self._owner, self._lease, self._slots, lambda job: self._start([job]))
 
     def _started(self, start: StartNow | None, *, doubt: bool) -> None:
-        """A StartNow's reservation is back; `doubt`: it may have added the job running without handing it
-        over, so the dispatch puts back what this process holds and does not run (requeue_orphans)."""
+        """A StartNow's reservation is back; `doubt`: it may have added its job running without handing it over:
+        the dispatch puts back what this process holds and does not run (requeue_orphans)."""
         if start is not None:
             self._starting -= 1
             self._orphans = self._orphans or doubt
@@ -258,7 +257,10 @@ class QueueRunner:
         return min(self._slots - len(self._calling), 2 * self._slots - len(self._running)) - self._starting
 
     def _start(self, jobs: list[JobRecord]) -> None:
-        """The claimed jobs' runs, started as soon as the claim landed: before the ledger's look for more."""
+        """The claimed jobs' runs, started as soon as the claim landed (before its look for more); none once shutdown
+        began (a StartNow's job then is the next start's to run, as whatever a stop cut short)."""
+        if self._closing:
+            return
         for job in jobs:
             self.metrics.job_claimed(job["model"], self._store.now() - job["created_at"], rerun=job["attempts"] > 1)
             if job["attempts"] > 1:

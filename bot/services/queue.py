@@ -11,6 +11,7 @@ The `Courier` (the Discord side): the result, the failure, the waiting notices (
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import math
 import time
@@ -80,6 +81,7 @@ class QueueRunner:
         self._swept = -math.inf
         self._orphans = False  # a claim's answer was lost: it may hold a job it does not run (requeue_orphans)
         self._starting = 0  # reservations out that may start their jobs at once (StartNow)
+        self._context = contextvars.copy_context()  # a job's run is about its job, not the command that took it
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -153,8 +155,7 @@ class QueueRunner:
         return job_id
 
     def _start_now(self) -> StartNow | None:
-        """Alone on its ledger, with a slot free, a job is taken by its own reservation when nothing waits
-        before it: no claim, no wake-up of the dispatch (StartNow). Counted as started until it is back."""
+        """Alone on its ledger with a slot free, a job nothing waits before is taken by its own reservation (StartNow)."""
         if not self._tasks or self._closing or self.wakeups.shared() or self._free() <= 0:
             return None
         self._starting += 1
@@ -252,8 +253,7 @@ class QueueRunner:
         return self.wakeups.shared() and self._short
 
     def _free(self) -> int:
-        """Slots free here: for Pixazo calls, and for results being delivered (up to as many again); a
-        reservation that may start its job at once holds one."""
+        """Slots free here: for Pixazo calls, and for results being delivered (as many again); a StartNow out holds one."""
         return min(self._slots - len(self._calling), 2 * self._slots - len(self._running)) - self._starting
 
     def _start(self, jobs: list[JobRecord]) -> None:
@@ -267,7 +267,7 @@ class QueueRunner:
                 log.warning("job %d /%s for user %s runs again (attempt %d): its last run was cut short, by a "
                             "restart or a process whose lease expired", job["id"], job["model"], job["user_id"],
                             job["attempts"])
-            task = asyncio.create_task(self._run(job), name=f"job-{job['id']}")
+            task = asyncio.create_task(self._run(job), name=f"job-{job['id']}", context=self._context.copy())
             self._running[job["id"]] = task
             self._calling.add(job["id"])
 

@@ -155,15 +155,15 @@ class QueueRunner:
         return job_id
 
     def _start_now(self) -> StartNow | None:
-        """Alone on its ledger with a slot free, a job nothing waits before is taken by its own reservation (StartNow)."""
-        if not self._tasks or self._closing or self.wakeups.shared() or self._free() <= 0:
+        """Alone on its ledger with a slot free and no job known to wait (it would queue behind them, holding a slot
+        meanwhile), a job is taken by its own reservation (StartNow)."""
+        if not self._tasks or self._closing or self.wakeups.shared() or self.wakeups.waiting or self._free() <= 0:
             return None
         self._starting += 1
         return StartNow(self._owner, self._lease, self._slots, lambda job: self._start([job]))
 
     def _started(self, start: StartNow | None, *, doubt: bool) -> None:
-        """A StartNow's reservation is back; `doubt`: it may have added its job running without handing it over:
-        the dispatch puts back what this process holds and does not run (requeue_orphans)."""
+        """A StartNow is back; `doubt`: its job may be running, never handed over (the dispatch puts it back)."""
         if start is not None:
             self._starting -= 1
             self._orphans = self._orphans or doubt

@@ -11,6 +11,7 @@ The `Courier` (the Discord side): the result, the failure, the waiting notices (
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import math
 import time
@@ -22,20 +23,12 @@ from bot.core.errors import UserFacingError
 from bot.core.i18n import Text
 from bot.core.metrics import Metrics
 from bot.core.settings import Settings
-from bot.domain import JobState, Member, QuotaSnapshot, StoreBusy, StoreDown, WriteInDoubt
+from bot.domain import JobState, Member, QuotaSnapshot, Refused, StoreBusy, StoreDown, WriteInDoubt
 from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.services.audit import generation_entry
 from bot.services.generation import GenerationService, Outcome, Unsettled
-from bot.services.job_ends import (
-    INTERRUPTED_TWICE,
-    NOT_RECORDED,
-    UNEXPECTED,
-    WAITED_TOO_LONG,
-    Discarded,
-    discarded,
-    unsettled,
-)
+from bot.services.job_ends import NOT_RECORDED, UNEXPECTED, Discarded, Sweeps, discarded, unsettled
 from bot.services.job_rows import member_of_job, prepared_of, with_fresh_inputs
 from bot.services.leases import Leases
 from bot.services.notices import Courier, Notice, Notices
@@ -43,7 +36,7 @@ from bot.services.quotas import Quotas
 from bot.services.reserving import enqueue_batch, reservation
 from bot.services.validation import Prepared
 from bot.services.wakeups import POLL_SECONDS, Wakeups
-from bot.storage.roles import Batches, JobQueue
+from bot.storage.roles import Batches, JobQueue, StartNow
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +72,16 @@ class QueueRunner:
         self._delivered: set[int] = set()  # the member has its result; its success is being recorded
         self.notices = Notices(settings, store, self._courier, slots=self._slots, clock=clock)
         self._short = False  # the last claim took fewer jobs than this process had slots free, with some waiting
-        self._unmarked: set[int] = set()  # answered here and counted free here; the ledger's mark not back yet
+        self._unmarked: set[int] = set()  # answered and counted free here; not (yet) marked so in the ledger
         self._notices = self.notices.board  # job id -> its notice, shared with the notices' loop
         self.wakeups = Wakeups(settings)  # when the dispatch looks at the ledger (bot/services/wakeups.py)
+        self.sweeps = Sweeps(settings, store, self.metrics, self._notices, self._tell)
         self._closing = False
         self._tasks: list[asyncio.Task] = []
         self._swept = -math.inf
         self._orphans = False  # a claim's answer was lost: it may hold a job it does not run (requeue_orphans)
+        self._starting = 0  # reservations out that may start their jobs at once (StartNow)
+        self._context = contextvars.copy_context()  # a job's run is about its job, not the command that took it
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -137,14 +133,42 @@ class QueueRunner:
         `token` is the interaction's: a credential kept only in the job's row, until the job ends; None
         (a moderator's Allow once) delivers the result as a channel post naming the member."""
         settings = self._settings
-        with reservation(self._quotas, prepared.model.key):
-            job_id, _ = await self._store.enqueue(
-                member, channel_id=channel_id, model=prepared.model.key, params=prepared.payload,
-                cost=self._quotas.cost_of(prepared.model.key), default_allowance=settings.default_allowance(member),
-                max_jobs=settings.quota_max_jobs_per_user, global_cap=settings.quota_global_daily_credits,
-                max_queue=settings.queue_max_length, delivery=delivery, token=token, inputs=inputs)
-        await self._queued(job_id, prepared.model.key)
+        start = self._start_now()
+        doubt = True  # cancelled as it was sent, say: it may have been added running, and not started here
+        try:
+            with reservation(self._quotas, prepared.model.key):
+                try:
+                    job_id, _ = await self._store.enqueue(
+                        member, channel_id=channel_id, model=prepared.model.key, params=prepared.payload,
+                        cost=self._quotas.cost_of(prepared.model.key), default_allowance=settings.default_allowance(member),
+                        max_jobs=settings.quota_max_jobs_per_user, global_cap=settings.quota_global_daily_credits,
+                        max_queue=settings.queue_max_length, delivery=delivery, token=token, inputs=inputs, start=start)
+                except (Refused, StoreBusy) as exc:  # nothing added, unless the write is in doubt
+                    doubt = isinstance(exc, WriteInDoubt)
+                    raise
+                doubt = False
+        finally:
+            self._started(start, doubt=doubt)
+        logs.bind(job=job_id)
+        if job_id not in self._running:  # queued: a claim takes it in its turn
+            await self._queued(job_id, prepared.model.key)
         return job_id
+
+    def _start_now(self) -> StartNow | None:
+        """Alone on its ledger with a slot free and no job known to wait (it would queue behind them, holding a slot
+        meanwhile), a job is taken by its own reservation (StartNow)."""
+        if not self._tasks or self._closing or self.wakeups.shared() or self.wakeups.waiting or self._free() <= 0:
+            return None
+        self._starting += 1
+        return StartNow(self._owner, self._lease, self._slots, lambda job: self._start([job]))
+
+    def _started(self, start: StartNow | None, *, doubt: bool) -> None:
+        """A StartNow is back; `doubt`: its job may be running, never handed over (the dispatch puts it back)."""
+        if start is not None:
+            self._starting -= 1
+            self._orphans = self._orphans or doubt
+            if self._orphans:
+                self.kick()
 
     async def submit_batch(self, prepared: list[Prepared], member: Member, *, channel_id: int | None,
                            deliveries: list[Delivery], token: str) -> list[int]:
@@ -183,7 +207,7 @@ class QueueRunner:
 
     async def _dispatch_loop(self) -> None:
         await self.notices.resume()
-        await self._tell_interrupted()
+        await self.sweeps.tell_interrupted()
         wakeups = self.wakeups
         while True:
             await wakeups.wait()
@@ -191,8 +215,8 @@ class QueueRunner:
             try:
                 if self._clock() - self._swept >= wakeups.sweep_seconds:
                     self._swept = self._clock()
-                    await self._expire()
-                if self._orphans:
+                    await self.sweeps.expire()
+                if self._orphans and not self._starting:  # a reservation still out may yet hand its job over
                     await self._requeue_orphans()
                 wakeups.again = await self._fill_slots()
             except WriteInDoubt:
@@ -214,26 +238,36 @@ class QueueRunner:
     async def _fill_slots(self) -> bool:
         """Claim jobs into every free slot at once. Whether to look again soon: only when the cluster-wide
         bound holds jobs back (other processes' ends are not told here); else wake-ups do."""
-        free = min(self._slots - len(self._calling), 2 * self._slots - len(self._running))
+        free = self._free()
         if self._closing or free <= 0:
             return False
         asked = set(self._unmarked)
+        # Alone on its ledger, with every slot the ledger counts taken counted taken here too, this process
+        # knows the bound has room for `free`: a claim that takes fewer took every job there was.
+        room = not asked and not self.wakeups.shared()
         jobs, waiting = await self.wakeups.claim(self._store.claim_batch(
-            self._owner, self._lease, limit=free, max_running=self._slots, claimed=self._start))
+            self._owner, self._lease, limit=free, max_running=self._slots, claimed=self._start, room=room))
         self._short = waiting and len(jobs) < free  # the ledger's bound held some back
         if self._short and not asked <= self._unmarked:  # a mark asked before this claim landed meanwhile
             self.wakeups.freed()
         return self.wakeups.shared() and self._short
 
+    def _free(self) -> int:
+        """Slots free here: for Pixazo calls, and for results being delivered (as many again); a StartNow out holds one."""
+        return min(self._slots - len(self._calling), 2 * self._slots - len(self._running)) - self._starting
+
     def _start(self, jobs: list[JobRecord]) -> None:
-        """The claimed jobs' runs, started as soon as the claim landed: before the ledger's look for more."""
+        """The claimed jobs' runs, started as soon as the claim landed (before its look for more); none once shutdown
+        began (a StartNow's job then is the next start's to run, as whatever a stop cut short)."""
+        if self._closing:
+            return
         for job in jobs:
             self.metrics.job_claimed(job["model"], self._store.now() - job["created_at"], rerun=job["attempts"] > 1)
             if job["attempts"] > 1:
                 log.warning("job %d /%s for user %s runs again (attempt %d): its last run was cut short, by a "
                             "restart or a process whose lease expired", job["id"], job["model"], job["user_id"],
                             job["attempts"])
-            task = asyncio.create_task(self._run(job), name=f"job-{job['id']}")
+            task = asyncio.create_task(self._run(job), name=f"job-{job['id']}", context=self._context.copy())
             self._running[job["id"]] = task
             self._calling.add(job["id"])
 
@@ -308,6 +342,7 @@ class QueueRunner:
             self.metrics.job_ended(job["model"], outcome, job["cost"])
         self._running.pop(job_id, None)
         self._calling.discard(job_id)
+        self._unmarked.discard(job_id)
         self._cancelled.discard(job_id)
         self._lost.discard(job_id)
         self._delivered.discard(job_id)
@@ -337,11 +372,9 @@ class QueueRunner:
             # the mark's landing then looks again (`_fill_slots`).
             self._unmarked.add(job_id)
             self._answered(job_id)
-        try:
-            row, quota = await marking
-        finally:
-            self._unmarked.discard(job_id)
+        row, quota = await marking  # a mark that did not land: the job stays unmarked until it ends
         if row is not None and row.get("answered_at") is not None:
+            self._unmarked.discard(job_id)
             self._answered(job_id)  # the ledger counts its slot free: so does this process
             if self._short:
                 self._short = False
@@ -357,35 +390,6 @@ class QueueRunner:
         if job_id in self._calling:
             self._calling.discard(job_id)
             self.wakeups.freed()
-
-    async def _expire(self) -> None:
-        expired = await self._store.expire_waiting(self._store.now() - self._settings.queue_max_wait_seconds)
-        for job in expired:
-            log.warning("job %d /%s for user %s waited longer than QUEUE_MAX_WAIT_SECONDS (%.0fs); refunded",
-                        job["id"], job["model"], job["user_id"], self._settings.queue_max_wait_seconds)
-            await self._tell_failed(job, WAITED_TOO_LONG, "expired")
-        for job in await self._store.fail_worn_out():
-            log.warning("job %d /%s for user %s was interrupted twice (its process died during its last allowed "
-                        "attempt); refunded", job["id"], job["model"], job["user_id"])
-            await self._tell_failed(job, INTERRUPTED_TWICE, "failed")
-
-    async def _tell_interrupted(self) -> None:
-        """The jobs recovery failed at start (interrupted twice, or never queued): their members hear it,
-        and their "Generating…" notices are replaced."""
-        interrupted, self._store.interrupted = self._store.interrupted, []
-        for job in interrupted:
-            if job.get("delivery") is not None:  # a queued job: it has a message to replace and a member to tell
-                await self._tell_failed(job, INTERRUPTED_TWICE, "failed")
-
-    async def _tell_failed(self, job: JobRecord, text: Text, outcome: str) -> None:
-        """A job the ledger has failed (refunded) here without running it: counted, and its member told."""
-        self.metrics.job_ended(job["model"], outcome, job["cost"])
-        notice = self._notices.pop(job["id"], None)
-        try:
-            await self._tell(job, text, noticed=notice is not None and notice.text is not None)
-        except Exception as exc:  # one member's message must not stop the queue (the courier logs its own)
-            log.warning("job %d: could not tell user %s that it failed: %s: %s", job["id"], job["user_id"],
-                        type(exc).__name__, exc)
 
     def _courier(self) -> Courier:
         assert self.courier is not None, "the bot sets the courier before the queue starts"

@@ -208,7 +208,7 @@ async def test_a_stop_lets_short_calls_finish_and_puts_long_ones_back(tmp_path, 
                                            "progress_max_edits_per_second": 10, "quota_max_jobs_per_user": 5,
                                            "quota_default_daily_credits": 1000}])
 async def test_edits_keep_to_the_interval_per_job_and_the_budget_bot_wide(harness):
-    harness.pixazo.latency = 0.05
+    harness.pixazo.latency = 0.07  # long enough a queue that the edit budget, not the queue, bounds the notices
     interactions = [await harness.invoke("sdxl-lightning", {"prompt": f"j{n}"}, user_id=4000 + n // 5)
                     for n in range(200)]
     for interaction in interactions:

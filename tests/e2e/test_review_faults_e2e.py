@@ -236,8 +236,16 @@ async def busy_once_answered(ledger: Ledger, settings, user_id: int) -> AsyncIte
                 found = conn.execute("SELECT id FROM jobs WHERE user_id = ? AND answered_at IS NOT NULL",
                                      (user_id,)).fetchone()
                 return None if found is None else found[0]
+            async def write_lock() -> int | None:  # as soon as a write of the bot's own lets it go
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc):
+                        raise
+                    return None
+                return 1
             await soon(answered_sqlite)
-            conn.execute("BEGIN IMMEDIATE")
+            await soon(write_lock)
             yield
             conn.execute("ROLLBACK")
         finally:

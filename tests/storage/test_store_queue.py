@@ -8,9 +8,11 @@ import pytest
 
 from bot.domain import JobState
 from bot.domain.delivery import Delivery
+from bot.domain.records import JobRecord
 from bot.domain.reviews import NoLongerRunning, OutForReview, ReviewKind, ReviewState
 from bot.storage import Member, Refused, Store
 from bot.storage.base import EXPIRED, INTERRUPTED
+from bot.storage.roles import StartNow
 
 GUILD = 10
 TOKEN = "interaction-token-secret"
@@ -228,6 +230,58 @@ async def finish(a: Store, b: Store, claimed: list) -> None:
     assert await a.audit() == []
 
 
+async def test_a_claim_whose_room_is_vouched_for_answers_none_left_without_looking_when_it_took_fewer(store):
+    """`room=True` is the caller's word that the bound has room for `limit`: a claim that took fewer than its
+    limit then took every job there was, and says so without its look for more. Taking its whole limit, it
+    still looks."""
+    for who in (1, 2, 3):
+        await enqueue(store, member(who))
+    taken, more = await store.claim_batch(limit=2, room=True)
+    assert [j["user_id"] for j in taken] == [1, 2] and more, "its whole limit: it looked, and one job is left"
+    rest, more = await store.claim_batch(limit=5, room=True)
+    assert [j["user_id"] for j in rest] == [3] and not more
+    for who in (4, 5):
+        await enqueue(store, member(who))
+    # The word is taken as given: here it is wrong (the bound of 4 held one job back), and no look corrects it.
+    held, more = await store.claim_batch(limit=2, max_running=4, room=True)
+    assert [j["user_id"] for j in held] == [4] and not more, "no look: its caller vouched for the room"
+    assert await store.claim_batch(limit=2, max_running=4) == ([], True), "without the word, it looks"
+    for job in taken + rest + held:
+        await store.succeed(job["id"], "u")
+    last, _ = await store.claim_batch(limit=1)
+    await store.succeed(last[0]["id"], "u")
+
+
+async def test_a_job_asked_to_start_now_runs_from_its_reservation_while_nothing_waits_and_the_bound_has_room(store):
+    """StartNow: the reservation takes the job as a claim of one would, or leaves it queued; never out of the
+    fair order (a job already waiting goes first) nor past the bound of jobs waiting for Pixazo."""
+    started: list[JobRecord] = []
+    now = StartNow(store.owner, 30, 2, started.append)
+
+    async def asked(who: int) -> int:
+        job, _ = await store.enqueue(member(who), channel_id=5, model="sdxl", params={"prompt": f"{who}"}, cost=1,
+                                     default_allowance=100, max_jobs=5, global_cap=None, max_queue=500,
+                                     delivery=Delivery(application_id=1), token=TOKEN, start=now)
+        return job
+
+    first, second = await asked(1), await asked(2)
+    assert [j["id"] for j in started] == [first, second], "nothing waited and the bound had room: both run"
+    assert all(j["state"] == JobState.RUNNING and j["attempts"] == 1 and j["lease_owner"] == store.owner
+               and j["lease_until"] is not None and j["interaction_token"] == TOKEN for j in started)
+    third = await asked(3)
+    assert len(started) == 2 and (await store.job(third))["state"] == JobState.QUEUED, "the bound of 2 is reached"
+    await store.delivering(first, member(1), default_allowance=100)  # its call answered: a slot is free
+    fourth = await asked(4)
+    assert len(started) == 2 and (await store.job(fourth))["state"] == JobState.QUEUED, "the third waits first"
+    claimed, more = await store.claim_batch(limit=2, max_running=2)
+    assert [j["id"] for j in claimed] == [third] and more, "the waiting one, in its turn; the fourth still waits"
+    for job_id in (first, second, third):
+        await store.succeed(job_id, "u")
+    rest, _ = await store.claim_batch(limit=1)
+    assert [j["id"] for j in rest] == [fourth]
+    await store.succeed(fourth, "u")
+
+
 async def test_a_job_whose_pixazo_call_answered_frees_its_slot_in_the_bound(backend):
     """A job being delivered (its call answered: `delivering`) no longer counts against max_running,
     in any process; one taken over after its process died counts again, and only its holder can mark it."""
@@ -325,3 +379,23 @@ async def test_a_held_results_review_and_a_members_cancel_exclude_each_other(bac
     finally:
         await a.close()
         await b.close()
+
+
+async def test_on_sqlite_a_statement_asked_as_the_writer_is_released_queues_behind_those_that_waited(tmp_path):
+    """SQLite only (one writer connection behind one lock; PostgreSQL's pool makes no such promise). A member's
+    reservation asked while a transaction holds the writer waits for it; one asked the moment that transaction
+    ends, before the waiter has run, must not overtake it: the member's jobs are ranked in the order asked."""
+    from bot.storage import SqliteStore
+
+    store = await SqliteStore.open(tmp_path / "ledger.sqlite3")
+    try:
+        async with store._transaction():  # what a sweep or a batch holds the writer with
+            first = asyncio.ensure_future(enqueue(store, member(1)))
+            await asyncio.sleep(0.05)
+            assert not first.done(), "the first reservation waits for the transaction"
+        second = await enqueue(store, member(1))  # asked after the first, as the lock passes to it
+        earlier, later = await store.job(await first), await store.job(second)
+        assert earlier is not None and later is not None
+        assert earlier["id"] < later["id"] and earlier["rank"] < later["rank"], "the one asked first landed first"
+    finally:
+        await store.close()

@@ -36,6 +36,7 @@ from bot.storage.records import (
     job_record,
     job_records,
 )
+from bot.storage.roles.jobs import StartNow
 
 # Every claim, from every process, takes this transaction lock first: the count of live leases and the
 # claim that follows it are then one step, so two processes can never both take the last free slot of
@@ -85,6 +86,17 @@ UPDATE jobs SET state = '{RUNNING}', started_at = $1, attempts = attempts + 1, l
  WHERE id IN (SELECT id FROM next)
  RETURNING *
 """
+# StartNow, after CLAIM_LOCK in the enqueue's transaction: the new job $5 taken as a claim of one would take
+# it, when no other job waits before it (none queued, none to take over) and the bound $4 has room.
+_START_NOW_SQL = f"""
+UPDATE jobs SET state = '{RUNNING}', started_at = $1, attempts = attempts + 1, lease_owner = $2, lease_until = $3
+ WHERE id = $5
+   AND NOT EXISTS (SELECT FROM jobs WHERE state = '{QUEUED}' AND id <> $5)
+   AND NOT EXISTS (SELECT FROM jobs WHERE state = '{RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL
+                     AND attempts < {MAX_ATTEMPTS} AND lease_owner <> $2)
+   AND ($4::bigint IS NULL OR (SELECT COUNT(*) FROM jobs WHERE {_CALLING}) < $4::bigint)
+ RETURNING *
+"""
 # The job's Pixazo call answered, while this process holds it: its slot is free for the next claim.
 _ANSWERED_SQL = (f"UPDATE jobs SET answered_at = $2 WHERE id = $1 AND state = '{RUNNING}'"
                  " AND (lease_owner IS NULL OR lease_owner = $3) RETURNING *")
@@ -111,9 +123,10 @@ SELECT * FROM worn WHERE id IN (SELECT id FROM failed) ORDER BY id
 class PostgresQueue(PostgresLedger):
     async def enqueue(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
                       cost: int, default_allowance: int, max_jobs: int, global_cap: int | None, max_queue: int,
-                      delivery: Delivery, token: str | None,
-                      inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
-        """reserve_job inserts the row queued; the same transaction adds what delivering it needs.
+                      delivery: Delivery, token: str | None, inputs: dict[str, Any] | None = None,
+                      start: StartNow | None = None) -> tuple[int, QuotaSnapshot]:
+        """reserve_job inserts the row queued; the same transaction adds what delivering it needs, and with
+        `start`, takes it at once under the claims' lock when a claim of one would.
 
         The queue's length is checked first, in this transaction but without a lock: processes sharing
         the database may overshoot QUEUE_MAX_LENGTH by as many as reserve at the same instant."""
@@ -135,6 +148,13 @@ class PostgresQueue(PostgresLedger):
             await conn.execute("UPDATE jobs SET delivery = $2, interaction_token = $3, rank = $4 WHERE id = $1"
                                " RETURNING pg_notify('jobs', $5)",
                                row["job_id"], encode_delivery(delivery), token, snap.in_flight, self.owner)
+            started = None
+            if start is not None:
+                await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CLAIM_LOCK)
+                started = await conn.fetchrow(_START_NOW_SQL, now, start.owner, now + start.lease_seconds,
+                                              start.max_running, row["job_id"])
+        if started is not None and start is not None:  # handed over once the transaction committed
+            start.started(job_record(started))
         return row["job_id"], spent(snap, cost)
 
     async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -147,13 +167,14 @@ class PostgresQueue(PostgresLedger):
 
     async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
                           limit: int, max_running: int | None = None,
-                          claimed: Callable[[list[JobRecord]], None] | None = None) -> tuple[list[JobRecord], bool]:
+                          claimed: Callable[[list[JobRecord]], None] | None = None,
+                          room: bool = False) -> tuple[list[JobRecord], bool]:
         now = self.now()
         owner = owner or self.owner
         async with self._write() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", *CLAIM_LOCK)
             rows = await conn.fetch(_CLAIM_BATCH_SQL, now, owner, now + lease_seconds, max_running, limit)
-            more = await conn.fetchval(_MORE_SQL, now, owner)
+            more = False if room and len(rows) < limit else await conn.fetchval(_MORE_SQL, now, owner)
         jobs = job_records(sorted(rows, key=lambda r: (r["rank"], r["id"])))  # RETURNING has no order
         if claimed is not None:  # claimed once the transaction committed, with the look for more in it
             claimed(jobs)

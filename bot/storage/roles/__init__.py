@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.storage.roles.jobs import JobQueue, Jobs, Ledger, Lifecycle
+from bot.storage.roles.jobs import JobQueue, Jobs, Ledger, Lifecycle, StartNow
 from bot.storage.roles.loop import Batches, Defaults
 from bot.storage.roles.servers import Allowances, Appeals, Audit, Config, Reviews, Singleton
 
 __all__ = ["ROLES", "Allowances", "Appeals", "Audit", "Batches", "Config", "Defaults", "JobQueue", "Jobs", "Ledger",
-           "Lifecycle", "Reviews", "Singleton", "Store"]
+           "Lifecycle", "Reviews", "Singleton", "StartNow", "Store"]
 
 
 class Store(Lifecycle, Ledger, JobQueue, Batches, Jobs, Allowances, Config, Defaults, Reviews, Appeals, Audit, Singleton,

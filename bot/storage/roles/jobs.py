@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.domain import JobState, Member, QuotaSnapshot
@@ -11,6 +12,18 @@ from bot.domain.delivery import Delivery
 from bot.domain.records import JobRecord
 from bot.storage.lease import DEFAULT_LEASE_SECONDS
 from bot.storage.outage import Outage
+
+
+@dataclass(frozen=True)
+class StartNow:
+    """Asked of `enqueue`: take the job at once, as a claim would, when no job waits before it (none queued,
+    none to take over) and fewer than `max_running` jobs hold a live lease and wait for Pixazo; then it is
+    running with `owner`'s lease for `lease_seconds`, and `started` is handed it before `enqueue` returns."""
+
+    owner: str
+    lease_seconds: float
+    max_running: int | None
+    started: Callable[[JobRecord], None]
 
 
 class Lifecycle(Protocol):
@@ -90,10 +103,11 @@ class JobQueue(Protocol):
 
     async def enqueue(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
                       cost: int, default_allowance: int, max_jobs: int, global_cap: int | None, max_queue: int,
-                      delivery: Delivery, token: str | None,
-                      inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
+                      delivery: Delivery, token: str | None, inputs: dict[str, Any] | None = None,
+                      start: StartNow | None = None) -> tuple[int, QuotaSnapshot]:
         """`reserve`, but the job waits in the durable queue (state queued) with what delivering it needs;
-        Refused(QUEUE) when `max_queue` jobs are already waiting. `token` is a credential."""
+        Refused(QUEUE) when `max_queue` jobs are already waiting. `token` is a credential. `start`: the job
+        skips the wait when nothing waits before it and the bound has room (StartNow), in the same step."""
         ...
 
     async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -110,10 +124,14 @@ class JobQueue(Protocol):
 
     async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
                           limit: int, max_running: int | None = None,
-                          claimed: Callable[[list[JobRecord]], None] | None = None) -> tuple[list[JobRecord], bool]:
+                          claimed: Callable[[list[JobRecord]], None] | None = None,
+                          room: bool = False) -> tuple[list[JobRecord], bool]:
         """`claim` for up to `limit` jobs (the free slots) in one statement, in the same fair order and
         within the same bound; and whether claimable jobs are left after it. `claimed` is handed the jobs
-        as soon as they are claimed, before that look (which may fail: the jobs are claimed all the same)."""
+        as soon as they are claimed, before that look (which may fail: the jobs are claimed all the same).
+        `room`: the caller vouches that the bound leaves room for `limit` jobs (it alone holds the jobs the
+        bound counts, and counts them as the ledger does); a claim that took fewer then took every claimable
+        job, and answers "none left" without the look."""
         ...
 
     async def delivering(self, job_id: int, member: Member, *, default_allowance: int

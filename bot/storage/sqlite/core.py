@@ -127,6 +127,7 @@ class SqliteCore:
 
         self._reader = reader
         self._lock = asyncio.Lock()
+        self._queued = 0  # waiting for the lock (`_turn`), the one it was just handed to included
         self._clock = clock
         self.owner = owner or new_owner()  # this process's id on the leases it takes (bot/storage/lease.py)
         # The bot holds DATA_DIR's lock (bot/core/instance_lock.py): no other process can be running jobs, so
@@ -156,7 +157,7 @@ class SqliteCore:
         if self._writer is None:
             return
         writer, self._writer = self._writer, None
-        async with self._lock:
+        async with self._turn():
             try:
                 await self._reader.close()
             finally:
@@ -193,9 +194,23 @@ class SqliteCore:
         return rows[0] if rows else None
 
     @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """The writer's lock, counted while waited for: a lock just released is not free yet for a statement
+        (`_change`) while the one it was handed to has not run, or that statement would jump the queue."""
+        self._queued += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._queued -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @asynccontextmanager
     async def _writing(self) -> AsyncIterator[Conn]:
         """The writer, alone; a write that landed ends an outage."""
-        async with self._lock:
+        async with self._turn():
             conn = self._conn()
             before = conn.total_changes
             with self._faults():
@@ -209,9 +224,9 @@ class SqliteCore:
         While no transaction is open it goes straight to the writer's queue, without the lock: it runs
         whole, in its turn, and a transaction that opens later queues its BEGIN behind it. That is how
         many members' reservations and settles follow each other on the thread without a trip through
-        the event loop between them. While one is open, it waits for the lock like the transaction did."""
-        if self._lock.locked():
-            async with self._lock:
+        the event loop between them. While one is open, or waited for, it waits its turn for the lock."""
+        if self._lock.locked() or self._queued:
+            async with self._turn():
                 return await self._returning(sql, args)
         return await self._returning(sql, args)
 
@@ -260,7 +275,7 @@ class SqliteCore:
         is otherwise still in the log's older frames. A reader holding an old snapshot makes it wait for
         the next forget (or the last connection's close, which checkpoints too)."""
         try:
-            async with self._lock:
+            async with self._turn():
                 conn = self._conn()
                 (busy, _, _), = await conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
                 if busy:

@@ -32,7 +32,7 @@ from bot.storage.base import (
 )
 from bot.storage.lease import same_instance_pattern
 from bot.storage.records import job_records
-from bot.storage.sqlite.core import SqliteCore, fetch
+from bot.storage.sqlite.core import Row, SqliteCore, fetch
 
 OPEN_SQL = ", ".join(f"'{state.value}'" for state in OPEN_STATES)
 # Settles by a process are guarded on its lease: one that lost the job must not undo the new holder's work.
@@ -63,16 +63,27 @@ SNAPSHOT_EXPRESSIONS = _SNAPSHOT_SQL.strip().removeprefix("SELECT")
 # process and any other on the file. The rules are check_fits itself, which SQLite calls as the SQL
 # function ledger_fits (Reservation below) with what the snapshot read; the queue's length is counted
 # only for a queued job, which is ranked behind the member's open jobs.
-_RESERVE_SQL = f"""
+def reserve_sql(start: str | None = None) -> str:
+    """The reservation's INSERT; `start`, a condition read with the snapshot (before the row is added): when it
+    holds, the job is added running, with the lease of :owner until :until (the queue's StartNow)."""
+    state, lease, source, returning = ":state", "NULL, 0, NULL, NULL", "", "id"
+    if start is not None:
+        state = f"CASE WHEN c.go THEN '{RUNNING}' ELSE :state END"
+        lease = "CASE WHEN c.go THEN :now END, c.go, CASE WHEN c.go THEN :owner END, CASE WHEN c.go THEN :until END"
+        source, returning = f", (SELECT {start} AS go) AS c", "*"
+    return f"""
 INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at, inputs, delivery,
-                  interaction_token, rank)
-SELECT :u, :g, :channel, :model, :params, :cost, :day, :state, :now, :inputs, :delivery, :token,
-       CASE WHEN :max_queue IS NULL THEN 0 ELSE s.in_flight END
-  FROM ({_SNAPSHOT_SQL}) AS s
+                  interaction_token, rank, started_at, attempts, lease_owner, lease_until)
+SELECT :u, :g, :channel, :model, :params, :cost, :day, {state}, :now, :inputs, :delivery, :token,
+       CASE WHEN :max_queue IS NULL THEN 0 ELSE s.in_flight END, {lease}
+  FROM ({_SNAPSHOT_SQL}) AS s{source}
  WHERE ledger_fits(:ticket, s.by_member, s.by_role, s.by_guild, s.granted, s.used, s.in_flight, s.global_used, s.guild_used,
                    s.guild_budget, CASE WHEN :max_queue IS NULL THEN 0
                                         ELSE (SELECT COUNT(*) FROM jobs WHERE state = '{QUEUED}') END)
-RETURNING id"""
+RETURNING {returning}"""
+
+
+_RESERVE_SQL = reserve_sql()
 
 
 class Reservation:
@@ -151,26 +162,28 @@ class SqliteLedger(SqliteCore):
                       cost: int, default_allowance: int, max_jobs: int, global_cap: int | None,
                       inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
         """Check the allowance and spend from it in one statement; raise Refused when it won't fit."""
-        return await self._reserve(member, cost, default_allowance, {
+        job_id, snap, _ = await self._reserve(member, cost, default_allowance, {
             "channel": channel_id, "model": model, "params": json.dumps(params), "state": JobState.RESERVED.value,
             "inputs": None if inputs is None else json.dumps(inputs), "delivery": None, "token": None,
             "max_jobs": max_jobs, "cap": global_cap, "max_queue": None})
+        return job_id, snap
 
-    async def _reserve(self, member: Member, cost: int, default_allowance: int,
-                       job: dict[str, Any]) -> tuple[int, QuotaSnapshot]:
-        """_RESERVE_SQL: the job's id and what the member has after it (spent(before), as the roles
-        promise), or Refused with the snapshot that refused it."""
+    async def _reserve(self, member: Member, cost: int, default_allowance: int, job: dict[str, Any],
+                       sql: str = _RESERVE_SQL) -> tuple[int, QuotaSnapshot, Row]:
+        """_RESERVE_SQL (or a `reserve_sql` of the caller's): the job's id, what the member has after it
+        (spent(before), as the roles promise) and its row as RETURNING gave it, or Refused with the snapshot
+        that refused it."""
         now = self.now()
         ticket = self._reservation.expect(now, default_allowance, cost, job["max_jobs"], job["cap"], job["max_queue"])
         try:
-            added = await self._change(_RESERVE_SQL, {**snapshot_args(member, now), **job, "cost": cost, "now": now,
-                                                      "ticket": ticket})
+            added = await self._change(sql, {**snapshot_args(member, now), **job, "cost": cost, "now": now,
+                                             "ticket": ticket})
         finally:
             snap, refused = self._reservation.seen(ticket)
         if refused is not None:
             raise refused
         assert added and snap is not None, "ledger_fits said yes: the row was added"
-        return added[0][0], spent(snap, cost)
+        return added[0]["id"], spent(snap, cost), added[0]
 
     # Settling raises StoreBusy when the write lock could not be had; nothing changed then, and every
     # settle may simply be called again: the state guard makes a repeat a no-op.

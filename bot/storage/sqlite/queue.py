@@ -25,12 +25,14 @@ from bot.storage.base import (
 )
 from bot.storage.lease import DEFAULT_LEASE_SECONDS
 from bot.storage.records import encode_delivery, job_record, job_records
+from bot.storage.roles.jobs import StartNow
 from bot.storage.sqlite.core import fetch
 from bot.storage.sqlite.ledger import (
     HELD,
     SNAPSHOT_COLUMNS,
     SNAPSHOT_EXPRESSIONS,
     SqliteLedger,
+    reserve_sql,
     snapshot_args,
 )
 
@@ -75,15 +77,32 @@ _REQUEUE_SETS = (f"state = '{QUEUED}', started_at = NULL, attempts = MAX(0, atte
                  " lease_until = NULL, answered_at = NULL")
 
 
+# StartNow's condition, read with the reservation's snapshot: no job waits before this one (none queued, none
+# to take over: the claim's candidates) and the bound has room, as a claim of one would find it.
+_START_NOW_SQL = reserve_sql(
+    f"NOT EXISTS (SELECT 1 FROM jobs WHERE state = '{QUEUED}')"
+    f" AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = '{RUNNING}' AND lease_until < :now AND delivery IS NOT NULL"
+    f" AND attempts < {MAX_ATTEMPTS} AND lease_owner != :owner)"
+    f" AND (:max_running IS NULL OR (SELECT COUNT(*) FROM jobs WHERE {_CALLING}) < :max_running)")
+
+
 class SqliteQueue(SqliteLedger):
     async def enqueue(self, member: Member, *, channel_id: int | None, model: str, params: dict[str, Any],
                       cost: int, default_allowance: int, max_jobs: int, global_cap: int | None, max_queue: int,
-                      delivery: Delivery, token: str | None,
-                      inputs: dict[str, Any] | None = None) -> tuple[int, QuotaSnapshot]:
-        return await self._reserve(member, cost, default_allowance, {
+                      delivery: Delivery, token: str | None, inputs: dict[str, Any] | None = None,
+                      start: StartNow | None = None) -> tuple[int, QuotaSnapshot]:
+        job: dict[str, Any] = {
             "channel": channel_id, "model": model, "params": json.dumps(params), "state": QUEUED,
             "inputs": None if inputs is None else json.dumps(inputs), "delivery": encode_delivery(delivery),
-            "token": token, "max_jobs": max_jobs, "cap": global_cap, "max_queue": max_queue})
+            "token": token, "max_jobs": max_jobs, "cap": global_cap, "max_queue": max_queue}
+        if start is None:
+            job_id, snap, _ = await self._reserve(member, cost, default_allowance, job)
+            return job_id, snap
+        job.update(owner=start.owner, until=self.now() + start.lease_seconds, max_running=start.max_running)
+        job_id, snap, row = await self._reserve(member, cost, default_allowance, job, _START_NOW_SQL)
+        if row["state"] == RUNNING:
+            start.started(job_record(row))
+        return job_id, snap
 
     async def claim(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS,
                     max_running: int | None = None) -> JobRecord | None:
@@ -94,7 +113,8 @@ class SqliteQueue(SqliteLedger):
 
     async def claim_batch(self, owner: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS, *,
                           limit: int, max_running: int | None = None,
-                          claimed: Callable[[list[JobRecord]], None] | None = None) -> tuple[list[JobRecord], bool]:
+                          claimed: Callable[[list[JobRecord]], None] | None = None,
+                          room: bool = False) -> tuple[list[JobRecord], bool]:
         now = self.now()
         args = {"now": now, "owner": owner or self.owner, "until": now + lease_seconds, "limit": limit,
                 "max_running": max_running}
@@ -102,6 +122,8 @@ class SqliteQueue(SqliteLedger):
         jobs = job_records(sorted(rows, key=lambda r: (r["rank"], r["id"])))  # RETURNING has no order
         if claimed is not None:  # the jobs start while the reader looks for more
             claimed(jobs)
+        if room and len(jobs) < limit:  # the reader's trip spared: a job one at a time costs one fewer
+            return jobs, False
         (more,) = await self._rows(f"SELECT EXISTS ({_NEXT_SQL})", args)
         return jobs, bool(more[0])
 

@@ -8,7 +8,7 @@ from bot.services.reproduce import parse_command
 from bot.services.validation import prepare
 from bot.storage import Member
 from tests.conftest import GUILD_ID, eventually, is_ephemeral, make_settings, started_bot
-from tests.ledger import open_view, read_jobs
+from tests.ledger import open_view, read_jobs, until
 
 MANAGE_MESSAGES = 1 << 13
 PROMPT = "a lighthouse at dusk: oil painting"
@@ -38,6 +38,11 @@ async def make_result(harness, **options) -> dict:
 async def test_every_result_carries_the_buttons_and_the_ledger_knows_where_it_went(harness):
     message = await make_result(harness, seed=42)
     assert {"Details", "Delete"} <= set(button_ids(message))
+
+    async def recorded() -> bool:  # where the result went is recorded with its success, just after the post
+        return all(r["result_message_id"] for r in await read_jobs(harness.settings, GUILD_ID, 4001))
+
+    await until(recorded)
     (job,) = await read_jobs(harness.settings, GUILD_ID, 4001)
     assert set(button_ids(message).values()) >= {f"result:details:{job['id']}", f"result:delete:{job['id']}"}
     assert (job["result_channel_id"], job["result_message_id"]) == (int(message["channel_id"]), int(message["id"]))
@@ -66,6 +71,10 @@ async def test_delete_by_the_requester_and_a_moderator_removes_it_a_stranger_is_
     assert stranger["data"]["content"].startswith("Only the member who asked")
     assert first["id"] in harness.discord.messages, "a stranger's press removes nothing"
 
+    async def recorded() -> bool:  # the success lands just after the post: until then Delete says nothing of credits
+        return [r["state"] for r in await read_jobs(harness.settings, GUILD_ID, 4001)] == ["succeeded"]
+
+    await until(recorded)
     owner = await press(harness.discord, first, "Delete", user_id=4001)
     assert is_ephemeral(owner["data"]) and "credits stay spent" in owner["data"]["content"] and no_pings(owner)
     assert first["id"] in harness.discord.deleted_messages

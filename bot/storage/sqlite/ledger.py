@@ -65,11 +65,11 @@ SNAPSHOT_EXPRESSIONS = _SNAPSHOT_SQL.strip().removeprefix("SELECT")
 # only for a queued job, which is ranked behind the member's open jobs.
 def reserve_sql(start: str | None = None) -> str:
     """The reservation's INSERT; `start`, a condition read with the snapshot (before the row is added): when it
-    holds, the job is added running, with the lease of :owner until :until (the queue's StartNow)."""
+    holds, the job is added running, with the lease of :owner for :lease seconds (the queue's StartNow)."""
     state, lease, source, returning = ":state", "NULL, 0, NULL, NULL", "", "id"
     if start is not None:
         state = f"CASE WHEN c.go THEN '{RUNNING}' ELSE :state END"
-        lease = "CASE WHEN c.go THEN :now END, c.go, CASE WHEN c.go THEN :owner END, CASE WHEN c.go THEN :until END"
+        lease = "CASE WHEN c.go THEN :now END, c.go, CASE WHEN c.go THEN :owner END, CASE WHEN c.go THEN :now + :lease END"
         source, returning = f", (SELECT {start} AS go) AS c", "*"
     return f"""
 INSERT INTO jobs (user_id, guild_id, channel_id, model, params, cost, day, state, created_at, inputs, delivery,

@@ -48,12 +48,12 @@ SELECT id FROM (
                    ORDER BY rank, id LIMIT 1)
 ) ORDER BY rank, id LIMIT 1"""
 _CALLING = f"state = '{RUNNING}' AND lease_until >= :now AND answered_at IS NULL"  # what the bound counts
+_ROOM = f"(:max_running IS NULL OR (SELECT COUNT(*) FROM jobs WHERE {_CALLING}) < :max_running)"
 # Taken only while fewer than :max_running (NULL: no bound) jobs hold a live lease and wait for Pixazo (a job
 # whose call answered is being delivered: answered_at): one statement, under the write lock like every other,
 # so two claims never take the same job or the same last slot. A claim clears answered_at.
 _CLAIM_SQL = (f"UPDATE jobs SET state = '{RUNNING}', started_at = :now, attempts = attempts + 1, lease_owner = :owner,"
-              f" lease_until = :until, answered_at = NULL WHERE id = ({_NEXT_SQL}) AND (:max_running IS NULL OR (SELECT COUNT(*) FROM jobs"
-              f" WHERE {_CALLING}) < :max_running) RETURNING *")
+              f" lease_until = :until, answered_at = NULL WHERE id = ({_NEXT_SQL}) AND {_ROOM} RETURNING *")
 # Up to :limit jobs at once in the same order, within the same bound (a batch claim: the fair order is
 # each job's rank, fixed when it was queued, so a batch takes what one-at-a-time claims would). The
 # candidates and the room left are read once, before any row changes; a negative LIMIT would mean none.
@@ -77,13 +77,9 @@ _REQUEUE_SETS = (f"state = '{QUEUED}', started_at = NULL, attempts = MAX(0, atte
                  " lease_until = NULL, answered_at = NULL")
 
 
-# StartNow's condition, read with the reservation's snapshot: no job waits before this one (none queued, none
-# to take over: the claim's candidates) and the bound has room, as a claim of one would find it.
-_START_NOW_SQL = reserve_sql(
-    f"NOT EXISTS (SELECT 1 FROM jobs WHERE state = '{QUEUED}')"
-    f" AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = '{RUNNING}' AND lease_until < :now AND delivery IS NOT NULL"
-    f" AND attempts < {MAX_ATTEMPTS} AND lease_owner != :owner)"
-    f" AND (:max_running IS NULL OR (SELECT COUNT(*) FROM jobs WHERE {_CALLING}) < :max_running)")
+# StartNow's condition, read with the reservation's snapshot: a claim would find no job before this one and
+# room in the bound.
+_START_NOW_SQL = reserve_sql(f"NOT EXISTS ({_NEXT_SQL}) AND {_ROOM}")
 
 
 class SqliteQueue(SqliteLedger):
@@ -98,7 +94,7 @@ class SqliteQueue(SqliteLedger):
         if start is None:
             job_id, snap, _ = await self._reserve(member, cost, default_allowance, job)
             return job_id, snap
-        job.update(owner=start.owner, until=self.now() + start.lease_seconds, max_running=start.max_running)
+        job.update(owner=start.owner, lease=start.lease_seconds, max_running=start.max_running)
         job_id, snap, row = await self._reserve(member, cost, default_allowance, job, _START_NOW_SQL)
         if row["state"] == RUNNING:
             start.started(job_record(row))

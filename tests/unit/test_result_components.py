@@ -9,7 +9,14 @@ from bot.domain.delivery import Delivery
 from bot.ui.i18n import words
 from bot.ui.items.base import finished_view
 from bot.ui.items.edits import edit_buttons
-from bot.ui.items.results import RESULT_BUTTONS, DeleteButton, DetailsButton, EditButton, RerollButton, result_view
+from bot.ui.items.results import (
+    RESULT_BUTTONS,
+    DeleteButton,
+    DetailsButton,
+    EditButton,
+    RerollButton,
+    result_view,
+)
 
 PAYERS = {
     "server": (None, RESULT_BUTTONS, True),

@@ -127,3 +127,16 @@ def finished_view(*items: discord.ui.Item[Any], disabled: bool = False) -> disco
         view.add_item(item)
     view.stop()
     return view
+
+
+class ReadyView(discord.ui.View):
+    """A finished view given as the components Discord takes (what discord.py sends is what to_components
+    returns): for a message posted many times with the same buttons, made once, only the ids changing."""
+
+    def __init__(self, components: list[dict[str, Any]]) -> None:
+        super().__init__(timeout=None)
+        self._ready = components
+        self.stop()
+
+    def to_components(self) -> list[dict[str, Any]]:
+        return self._ready

@@ -26,7 +26,7 @@ from bot.ui import presses
 from bot.ui.cdn import fresh_links
 from bot.ui.forms import REASON_MAX, edit_form, report_form
 from bot.ui.i18n import for_member, words
-from bot.ui.items.base import Form, Interaction, Press, finished_view
+from bot.ui.items.base import Form, Interaction, Press, ReadyView, finished_view
 from bot.ui.loop import only_me_here
 from bot.ui.replies import NO_PINGS
 from bot.ui.requests import admit, member_of, submit
@@ -190,21 +190,22 @@ def result_view(job_id: int, delivery: Delivery | None = None, locale: str = "en
     """The buttons under a result, labelled in `locale` (its member's language): Reroll, Edit, Details, Delete,
     Report; then Zoom Out 1.5×, 2×, Vary Region and Pan ← → ↑ ↓. Paid by personal credits: no Report (no
     server's moderators to ask), no Delete on a result only the member sees (Discord's Dismiss removes it), and
-    none of the edits (a server's, for now). Plain buttons with the items' custom_ids: the registered items
-    answer their presses, so the message needs only how each looks."""
+    none of the edits (a server's, for now). The registered items answer their presses, so the message needs
+    only how each looks: the components of a result in this language, with this job's id."""
     personal = delivery is not None and delivery.personal
     private = personal and delivery is not None and delivery.private
-    return finished_view(*(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"{stem}{job_id}", row=row)
-                           for label, emoji, style, stem, row in _faces(locale, personal, private)))
+    return ReadyView([{"type": kind, "components": [{**face, "custom_id": f"{stem}{job_id}"} for face, stem in row]}
+                      for kind, row in _rows(locale, personal, private)])
 
 
-Face = tuple[str | None, discord.PartialEmoji | None, discord.ButtonStyle, str, int | None]
+Row = tuple[int, tuple[tuple[dict[str, Any], str], ...]]
 
 
 @functools.lru_cache(maxsize=64)
-def _faces(locale: str, personal: bool, private: bool) -> tuple[Face, ...]:
-    """Each result button's label, emoji, style, custom_id without the job id, and row; made once per language
-    from the items themselves, since rendering twelve labels and items for every result cost more than posting it."""
+def _rows(locale: str, personal: bool, private: bool) -> tuple[Row, ...]:
+    """A result's components in `locale` from the items themselves, each button's custom_id less the job id;
+    made once per language, since twelve buttons built and serialised for every result cost more than the
+    rest of its message."""
     from bot.ui.items.edits import edit_buttons
 
     t = words(locale)
@@ -212,9 +213,12 @@ def _faces(locale: str, personal: bool, private: bool) -> tuple[Face, ...]:
     if personal:
         buttons = (RerollButton, EditButton, DetailsButton) + (() if private else (DeleteButton,))
     items = [*(button(0, t) for button in buttons), *(() if personal else edit_buttons(0, t))]  # type: ignore[arg-type]
-    faces = []
-    for item in items:
-        button = item.item
-        assert button.custom_id is not None and button.custom_id.endswith(":0"), "a result's custom_id ends in its id"
-        faces.append((button.label, button.emoji, button.style, button.custom_id[:-1], button.row))
-    return tuple(faces)
+    rows = []
+    for row in finished_view(*items).to_components():
+        faces = []
+        for face in row["components"]:
+            custom_id = face.pop("custom_id")
+            assert custom_id.endswith(":0"), "a result's custom_id ends in its job id"
+            faces.append((face, custom_id[:-1]))
+        rows.append((row["type"], tuple(faces)))
+    return tuple(rows)

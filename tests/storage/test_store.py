@@ -16,6 +16,7 @@ from bot.domain.audit import AuditAction, AuditEntry, Delivered
 from bot.domain.delivery import Delivery
 from bot.domain.jobs import REFUNDED_STATES, TRANSITIONS
 from bot.domain.reviews import ReviewKind, ReviewState
+from bot.domain.rules import AUDIT_CHANNEL_SETTING, RuleKind
 from bot.storage import Member, Refused, Store
 from tests.backends import Clock
 
@@ -311,6 +312,31 @@ async def test_a_delivered_success_writes_its_audit_row_with_it_and_only_when_it
     assert await store.settle_delivered(cancelled, Delivered("https://x/3.png", None, entry)) is JobState.CANCELLED
     assert [a["action"] for a in await store.admin_actions(GUILD)][rows:] == []
     assert await left(store) == 19
+
+
+async def test_a_delivered_success_leaves_its_audit_row_to_post_only_where_the_server_has_an_audit_channel(
+        backend, store, clock):
+    told: list[int] = []
+    await store.watch_audit(told.append)
+    entry = AuditEntry(ALICE.user_id, AuditAction.GENERATION.value, 7, {"model": "sdxl", "prompt": "a fox"})
+    first = await reserve(store)
+    assert await store.settle_delivered(first, Delivered("https://x/1.png", (55, 66), entry)) is JobState.SUCCEEDED
+    assert await store.unposted_guilds() == [] and told == [], "no audit channel: kept for /config audit only"
+
+    await store.put_rule(GUILD, RuleKind.SETTING, AUDIT_CHANNEL_SETTING, "77", actor_id=9)
+    await store.mark_audit_posted([r["id"] for r in await store.claim_audit(GUILD, limit=10, lease_seconds=30)])
+    told.clear()
+    clock.now += 5
+    second = await reserve(store)
+    assert await store.settle_delivered(second, Delivered("https://x/2.png", (55, 67), entry)) is JobState.SUCCEEDED
+    assert await store.unposted_guilds() == [GUILD]
+    assert told == ([GUILD] if backend.name == "sqlite" else []), "the poster hears of it (PostgreSQL: by LISTEN)"
+    (row,) = await store.claim_audit(GUILD, limit=10, lease_seconds=30)
+    assert (row["actor_id"], row["action"], row["target_id"], row["detail"], row["at"]) == (
+        ALICE.user_id, "generation", 7, {"model": "sdxl", "prompt": "a fox"}, clock.now)
+    assert [a["detail"] for a in await store.admin_actions(GUILD) if a["action"] == "generation"] == [
+        {"model": "sdxl", "prompt": "a fox"}] * 2
+    assert "audit_entry" not in await store.job(second)
 
 
 # -- buttons, /history, /forget (issue 10 part 6) ------------------------------------------------

@@ -138,16 +138,19 @@ def snapshot_args(member: Member, now: float) -> dict[str, Any]:
 # posted, then its audit row, recorded as done in a server without an audit channel (as skip_audit would
 # mark it), so no poster round follows it.
 _DELIVERED_FROM = sources_of(JobState.SUCCEEDED)
+# The success with where the result was posted and, for a server's job, its audit row: the row is left in
+# audit_entry for migration 0015's trigger to add to admin_actions in the same statement (one commit, one
+# trip to the writer); `post`: the server's audit channel is to post it (posted_at NULL).
+_POSTED_SQL = ("EXISTS (SELECT 1 FROM guild_rules WHERE guild_id = jobs.guild_id AND kind = :kind"
+               " AND value = :setting)")
 _DELIVERED_SQL = (
     f"UPDATE jobs SET state = '{JobState.SUCCEEDED.value}', finished_at = :now, result_url = :url,"
     " interaction_token = NULL, result_channel_id = COALESCE(:channel, result_channel_id),"
-    " result_message_id = COALESCE(:message, result_message_id)"
+    " result_message_id = COALESCE(:message, result_message_id),"
+    " audit_entry = CASE WHEN :detail IS NOT NULL THEN json_object('actor', :actor, 'action', :action,"
+    f" 'target', :target, 'detail', :detail, 'post', {_POSTED_SQL}) END"
     f" WHERE id = :id AND state IN ({', '.join(f':from{i}' for i in range(len(_DELIVERED_FROM)))}) AND {HELD}"
-    " RETURNING guild_id")
-_DELIVERED_AUDIT_SQL = (
-    "INSERT INTO admin_actions (guild_id, actor_id, action, target_id, detail, at, posted_at)"
-    " VALUES (:guild, :actor, :action, :target, :detail, :now, CASE WHEN EXISTS (SELECT 1 FROM guild_rules"
-    " WHERE guild_id = :guild AND kind = :kind AND value = :setting) THEN NULL ELSE :now END) RETURNING posted_at")
+    f" RETURNING guild_id, :detail IS NOT NULL AND {_POSTED_SQL}")
 
 
 class SqliteLedger(SqliteCore):
@@ -196,24 +199,22 @@ class SqliteLedger(SqliteCore):
                                   interaction_token=None)
 
     async def settle_delivered(self, job_id: int, delivered: Delivered) -> JobState | None:
-        """Two autocommit statements, so the success is visible from the first one's trip to the writer, as a
-        plain succeed's is: the success with where the result was posted, then (if it moved) the audit row.
-        (A crash between them costs that row, never the success or the credits.)"""
-        posted, audit, now = delivered.posted or (None, None), delivered.audit, self.now()
+        """One autocommit statement, so the success is visible from its trip to the writer, as a plain
+        succeed's is: the success with where the result was posted, and its audit row (_DELIVERED_SQL)."""
+        posted, audit = delivered.posted or (None, None), delivered.audit
         moved = await self._change(_DELIVERED_SQL, {
-            "now": now, "url": delivered.result_url, "channel": posted[0], "message": posted[1], "id": job_id,
-            "owner": self.owner, **{f"from{i}": s.value for i, s in enumerate(_DELIVERED_FROM)}})
+            "now": self.now(), "url": delivered.result_url, "channel": posted[0], "message": posted[1], "id": job_id,
+            "owner": self.owner, **{f"from{i}": s.value for i, s in enumerate(_DELIVERED_FROM)},
+            "actor": None if audit is None else audit.actor_id, "action": None if audit is None else audit.action,
+            "target": None if audit is None else audit.target_id,
+            "detail": None if audit is None else json.dumps(audit.detail),
+            "kind": RuleKind.SETTING.value, "setting": AUDIT_CHANNEL_SETTING})
         if not moved:
             found = await self._row("SELECT state FROM jobs WHERE id = ?", (job_id,))
             return settled_as(job_id, JobState.SUCCEEDED, None if found is None else found[0])
-        if audit is not None:
-            guild_id = moved[0][0]
-            rows = await self._change(_DELIVERED_AUDIT_SQL, {
-                "guild": guild_id, "actor": audit.actor_id, "action": audit.action, "target": audit.target_id,
-                "detail": json.dumps(audit.detail), "now": now, "kind": RuleKind.SETTING.value,
-                "setting": AUDIT_CHANNEL_SETTING})
-            if rows and rows[0][0] is None:  # to be posted: the poster hears of it
-                self._tell([guild_id])
+        ((guild_id, post),) = moved
+        if post:  # to be posted: the poster hears of it
+            self._tell([guild_id])
         return settled_as(job_id, JobState.SUCCEEDED, JobState.SUCCEEDED.value)
 
     async def fail(self, job_id: int, error: str) -> JobState | None:

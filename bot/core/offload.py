@@ -31,20 +31,24 @@ class Offload:
     async def run(self, fn: Callable[..., T], *args: Any, timeout: float) -> T:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        self.waiting += 1
-        try:
-            async with asyncio.timeout_at(deadline):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise OffloadTimeout(f"{getattr(fn, '__name__', fn)}: no worker free within {timeout:g}s") from None
-        finally:
-            self.waiting -= 1
+        if self._slots.locked():  # a free worker is taken at once, with no deadline to arm
+            self.waiting += 1
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise OffloadTimeout(f"{getattr(fn, '__name__', fn)}: no worker free within {timeout:g}s") from None
+            finally:
+                self.waiting -= 1
+        else:
+            await self._slots.acquire()
         self.busy += 1
         future = loop.run_in_executor(self._executor, functools.partial(fn, *args))
         # The slot is given back when the thread ends, not when the caller stops waiting.
         future.add_done_callback(self._release)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), max(0.0, deadline - loop.time()))
+            async with asyncio.timeout_at(deadline):
+                return await asyncio.shield(future)
         except TimeoutError:
             future.add_done_callback(_swallow)
             raise OffloadTimeout(f"{getattr(fn, '__name__', fn)}: not done within {timeout:g}s") from None

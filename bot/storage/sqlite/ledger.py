@@ -135,12 +135,11 @@ def snapshot_args(member: Member, now: float) -> dict[str, Any]:
 
 
 # A delivered job's settle: the success (guarded on the lease, as every settle) with where its result was
-# posted, then its audit row, recorded as done in a server without an audit channel (as skip_audit would
-# mark it), so no poster round follows it.
+# posted and, for a server's job, its audit row, left in audit_entry for migration 0015's trigger to add to
+# admin_actions in the same statement (one commit, one trip to the writer). `post`: the server's audit
+# channel is to post it (posted_at NULL); without one the row is recorded as done (as skip_audit would mark
+# it), so no poster round follows it.
 _DELIVERED_FROM = sources_of(JobState.SUCCEEDED)
-# The success with where the result was posted and, for a server's job, its audit row: the row is left in
-# audit_entry for migration 0015's trigger to add to admin_actions in the same statement (one commit, one
-# trip to the writer); `post`: the server's audit channel is to post it (posted_at NULL).
 _POSTED_SQL = ("EXISTS (SELECT 1 FROM guild_rules WHERE guild_id = jobs.guild_id AND kind = :kind"
                " AND value = :setting)")
 _DELIVERED_SQL = (

@@ -8,7 +8,8 @@ real store, SQLite or PostgreSQL) and one /sdxl-lightning job runs end to end th
 discord.py against the fakes: the command, the queue, Pixazo, the result, the settle, the audit row.
 Every call the bot makes to its ledger while that job is under way counts, whoever makes it (a
 poll, a periodic loop, the job's own path), so a change that adds a call, or a loop that polls
-while a job runs, fails here.
+while a job runs, fails here. On SQLite each of those calls is one statement on the writer's thread
+(SQLite's own trace of the writer connection counts them): one trip to that thread a call.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ async def test_one_delivered_job_costs_three_ledger_round_trips_on_sqlite_and_fo
         await delivered_and_recorded(settings, USER_ID, 1)
         await quiet(store())
         store().calls.clear()
+        statements = await writer_statements(store(), backend.name)
 
         interaction = await fake_discord.invoke("sdxl-lightning", {"prompt": "a red fox in snow"},
                                                 user_id=NEWCOMER)
@@ -86,6 +88,25 @@ async def test_one_delivered_job_costs_three_ledger_round_trips_on_sqlite_and_fo
     most = MAX_ROUND_TRIPS[backend.name]
     assert len(calls) <= most, f"{len(calls)} ledger round trips for one delivered job (at most {most}): {calls}"
     assert calls, "the job made no ledger call at all: the proxy did not wrap the bot's store"
+    if backend.name == "sqlite":  # one statement on the writer a call: the settle's own writes the audit row
+        assert len(statements) == len(calls), "\n".join(statements)
+
+
+async def writer_statements(store: CountingStore, backend: str) -> list[str]:
+    """The statements SQLite's writer connection runs from now on, with their values. A trigger's steps run
+    inside the statement that fired them, in its trip to the writer's thread: SQLite's trace names each by the
+    statement again, so a repeat is not counted."""
+    said: list[str] = []  # each statement's start only: its values include the interaction token
+    last = [""]
+
+    def traced(sql: str) -> None:
+        if not sql.startswith("--") and sql != last[0]:
+            last[0] = sql
+            said.append(" ".join(sql.split())[:60])
+
+    if backend == "sqlite":
+        await store._store._writer.set_trace_callback(traced)
+    return said
 
 
 async def test_a_delivered_job_whose_success_lands_at_once_writes_nothing_to_the_settle_journal(

@@ -33,6 +33,8 @@ RUNNING = JobState.RUNNING.value
 # results.)
 OUT_FOR_REVIEW = (f"(state = '{RUNNING}' AND answered_at IS NOT NULL"
                   " AND EXISTS (SELECT 1 FROM reviews WHERE reviews.job_id = jobs.id))")
+# What the mark before posting reads back of the job (JobQueue.delivering): a Cancel, a takeover, the mark.
+DELIVERING_COLUMNS = "id, state, lease_owner, answered_at"
 # What forgetting clears; params is NOT NULL (the body sent to Pixazo), so it becomes an empty object.
 # A batch message's hold (Batches.hold_batch): taken when free or passed, renewed by its own holder. Numbered
 # parameters, as both backends read them ($n on PostgreSQL, ?n on SQLite).

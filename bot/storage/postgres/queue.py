@@ -19,6 +19,7 @@ from bot.domain.jobs import sources_of
 from bot.domain.records import JobRecord
 from bot.domain.reviews import OutForReview
 from bot.storage.base import (
+    DELIVERING_COLUMNS,
     EXPIRED,
     INTERRUPTED,
     MAX_ATTEMPTS,
@@ -99,7 +100,7 @@ UPDATE jobs SET state = '{RUNNING}', started_at = $1, attempts = attempts + 1, l
 """
 # The job's Pixazo call answered, while this process holds it: its slot is free for the next claim.
 _ANSWERED_SQL = (f"UPDATE jobs SET answered_at = $2 WHERE id = $1 AND state = '{RUNNING}'"
-                 " AND (lease_owner IS NULL OR lease_owner = $3) RETURNING *")
+                 f" AND (lease_owner IS NULL OR lease_owner = $3) RETURNING {DELIVERING_COLUMNS}")
 _MORE_SQL = f"""
 SELECT EXISTS (SELECT FROM jobs WHERE state = '{QUEUED}')
     OR EXISTS (SELECT FROM jobs WHERE state = '{RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL
@@ -189,11 +190,11 @@ class PostgresQueue(PostgresLedger):
                 await conn.execute("SET LOCAL synchronous_commit TO OFF")
                 row = await conn.fetchrow(_ANSWERED_SQL, job_id, now, self.owner)
                 if row is None:
-                    row = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
+                    row = await conn.fetchrow(f"SELECT {DELIVERING_COLUMNS} FROM jobs WHERE id = $1", job_id)
                 snap = await conn.fetchrow(SNAPSHOT_SQL, *snapshot_args(member, now))
         except StoreBusy:  # a server that takes no writes (a full disk, say) may still answer reads
             async with self._read() as conn:
-                row = await conn.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
+                row = await conn.fetchrow(f"SELECT {DELIVERING_COLUMNS} FROM jobs WHERE id = $1", job_id)
                 snap = await conn.fetchrow(SNAPSHOT_SQL, *snapshot_args(member, now))
         return (None if row is None else job_record(row)), quota_of(snap, now, default_allowance)
 

@@ -137,8 +137,9 @@ class JobQueue(Protocol):
     async def delivering(self, job_id: int, member: Member, *, default_allowance: int
                          ) -> tuple[JobRecord | None, QuotaSnapshot]:
         """Just before a result is posted, in one round trip: the job's Pixazo call marked answered (while
-        this store's owner holds it: its slot is free for the next claim), the job's row as it is now
-        (cancelled, or taken over by another process?) and the member's credits for the result's embed."""
+        this store's owner holds it: its slot is free for the next claim), the job as it is now (its id, state,
+        holder and mark: cancelled, or taken over by another process?) and the member's credits for the
+        result's embed."""
         ...
 
     async def fail_worn_out(self) -> list[JobRecord]:

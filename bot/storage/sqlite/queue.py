@@ -14,6 +14,7 @@ from bot.domain.jobs import sources_of
 from bot.domain.records import JobRecord
 from bot.domain.reviews import OutForReview
 from bot.storage.base import (
+    DELIVERING_COLUMNS,
     EXPIRED,
     INTERRUPTED,
     MAX_ATTEMPTS,
@@ -69,7 +70,7 @@ _CLAIM_BATCH_SQL = (
 # The job's Pixazo call answered, while this process holds it (its slot is free for the next claim), with the
 # member's credits for the result's embed: one trip to the writer.
 _ANSWERED_SQL = (f"UPDATE jobs SET answered_at = :now WHERE id = :id AND state = '{RUNNING}' AND {HELD}"
-                 f" RETURNING *, {SNAPSHOT_EXPRESSIONS}")
+                 f" RETURNING {DELIVERING_COLUMNS}, {SNAPSHOT_EXPRESSIONS}")
 # A running job whose lease ran out after its last allowed attempt (never one of this process's own:
 # it may be waiting for its settle to land): failed, refunded (part 5's rule).
 _WORN_OUT = f"state = '{RUNNING}' AND lease_until < :now AND attempts >= {MAX_ATTEMPTS} AND lease_owner != :owner"
@@ -132,7 +133,7 @@ class SqliteQueue(SqliteLedger):
         except StoreBusy:  # a full disk, say: the image is delivered all the same; the slot stays counted
             marked = []
         if not marked:  # not (or no longer) this process's to deliver, or the mark could not be written
-            found = await self._row("SELECT * FROM jobs WHERE id = ?", (job_id,))
+            found = await self._row(f"SELECT {DELIVERING_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
             return (None if found is None else job_record(found)), await self.snapshot(
                 member, default_allowance=default_allowance)
         row = dict(marked[0])

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from bot.domain import OPEN_STATES, JobState, QuotaSnapshot, Refused, next_renewal
+from bot.domain.audit import AuditEntry
 from bot.domain.jobs import REFUNDED_STATES, sources_of
 from bot.domain.rules import RuleKind
 from bot.storage.roles import Store
@@ -127,6 +128,14 @@ def median(times: Iterable[float | None]) -> float | None:
 def audit_lines(rows: Iterable[Any]) -> list[str]:
     """`audit()`'s answer from (kind, key, kept, actual) rows: one line a total that disagrees."""
     return [f"{kind} {key}: kept {kept}, ledger {actual}" for kind, key, kept, actual in rows]
+
+
+def audit_values(audit: AuditEntry | None) -> tuple[int | None, str | None, int | None, str | None]:
+    """A delivered settle's audit row as its statement takes it: actor, action, target, the detail's JSON
+    (all None: no row)."""
+    if audit is None:
+        return None, None, None, None
+    return audit.actor_id, audit.action, audit.target_id, json.dumps(audit.detail)
 
 
 def delivered_log(succeeded: int) -> None:

@@ -26,6 +26,7 @@ from bot.storage.base import (
     QUEUED,
     RUNNING,
     audit_lines,
+    audit_values,
     delivered_log,
     settled_as,
     spent,
@@ -110,13 +111,11 @@ class PostgresLedger(PostgresCore):
                                   "finished_at = $4, result_url = $5, interaction_token = NULL", self.now(), result_url)
 
     async def settle_delivered(self, job_id: int, delivered: Delivered) -> JobState | None:
-        posted, audit = delivered.posted or (None, None), delivered.audit
+        posted = delivered.posted or (None, None)
         async with self._conn() as conn:
             now = await conn.fetchval(
                 _DELIVERED_SQL, job_id, self.now(), delivered.result_url, posted[0], posted[1],
-                [s.value for s in sources_of(JobState.SUCCEEDED)], self.owner,
-                None if audit is None else audit.actor_id, None if audit is None else audit.action,
-                None if audit is None else audit.target_id, None if audit is None else json.dumps(audit.detail))
+                [s.value for s in sources_of(JobState.SUCCEEDED)], self.owner, *audit_values(delivered.audit))
         return settled_as(job_id, JobState.SUCCEEDED, now)
 
     async def fail(self, job_id: int, error: str) -> JobState | None:

@@ -45,6 +45,11 @@ from bot.storage.roles.jobs import StartNow
 CLAIM_LOCK = (0x7078, 3)
 # What the bound counts: live leases waiting for Pixazo (a job whose call answered is being delivered).
 _CALLING = f"state = '{RUNNING}' AND lease_until >= $1 AND answered_at IS NULL"
+# Room in the bound $4 (NULL: no bound).
+_ROOM = f"($4::bigint IS NULL OR (SELECT COUNT(*) FROM jobs WHERE {_CALLING}) < $4::bigint)"
+# A running job to take over: its holder's lease ran out (never the claimer's own, $2), an attempt left.
+_TO_TAKE_OVER = (f"state = '{RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL AND attempts < {MAX_ATTEMPTS}"
+                 " AND lease_owner <> $2")
 # One statement after the lock. The next job by fair rank then id is a queued one or a running one whose
 # holder's lease ran out (its process is presumed dead; never the claimer's own, bot/storage/lease.py)
 # with an attempt left; it is taken only while fewer than $4 (NULL: no bound) jobs hold a live lease and wait
@@ -54,15 +59,12 @@ WITH next AS (
   SELECT id FROM (
     (SELECT id, rank FROM jobs WHERE state = '{QUEUED}' ORDER BY rank, id LIMIT 1)
     UNION ALL
-    (SELECT id, rank FROM jobs WHERE state = '{RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL
-       AND attempts < {MAX_ATTEMPTS} AND lease_owner <> $2 ORDER BY rank, id LIMIT 1)
+    (SELECT id, rank FROM jobs WHERE {_TO_TAKE_OVER} ORDER BY rank, id LIMIT 1)
   ) AS candidates ORDER BY rank, id LIMIT 1
 )
 UPDATE jobs SET state = '{RUNNING}', started_at = $1, attempts = attempts + 1, lease_owner = $2, lease_until = $3,
        answered_at = NULL
- WHERE id = (SELECT id FROM next)
-   AND ($4::bigint IS NULL
-        OR (SELECT COUNT(*) FROM jobs WHERE {_CALLING}) < $4::bigint)
+ WHERE id = (SELECT id FROM next) AND {_ROOM}
  RETURNING *
 """
 # Up to $5 jobs at once in the same order, within the same bound $4 (a batch claim: the fair order is each
@@ -76,8 +78,7 @@ WITH room AS (
 ), queued AS (
   SELECT id, rank FROM jobs WHERE state = '{QUEUED}' ORDER BY rank, id LIMIT $5 FOR UPDATE SKIP LOCKED
 ), expired AS (
-  SELECT id, rank FROM jobs WHERE state = '{RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL
-     AND attempts < {MAX_ATTEMPTS} AND lease_owner <> $2 ORDER BY rank, id LIMIT $5 FOR UPDATE SKIP LOCKED
+  SELECT id, rank FROM jobs WHERE {_TO_TAKE_OVER} ORDER BY rank, id LIMIT $5 FOR UPDATE SKIP LOCKED
 ), next AS (
   SELECT id FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired) AS candidates
    ORDER BY rank, id LIMIT GREATEST(0, (SELECT n FROM room))
@@ -93,9 +94,8 @@ _START_NOW_SQL = f"""
 UPDATE jobs SET state = '{RUNNING}', started_at = $1, attempts = attempts + 1, lease_owner = $2, lease_until = $3
  WHERE id = $5
    AND NOT EXISTS (SELECT FROM jobs WHERE state = '{QUEUED}' AND id <> $5)
-   AND NOT EXISTS (SELECT FROM jobs WHERE state = '{RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL
-                     AND attempts < {MAX_ATTEMPTS} AND lease_owner <> $2)
-   AND ($4::bigint IS NULL OR (SELECT COUNT(*) FROM jobs WHERE {_CALLING}) < $4::bigint)
+   AND NOT EXISTS (SELECT FROM jobs WHERE {_TO_TAKE_OVER})
+   AND {_ROOM}
  RETURNING *
 """
 # The job's Pixazo call answered, while this process holds it: its slot is free for the next claim.
@@ -103,8 +103,7 @@ _ANSWERED_SQL = (f"UPDATE jobs SET answered_at = $2 WHERE id = $1 AND state = '{
                  f" AND (lease_owner IS NULL OR lease_owner = $3) RETURNING {DELIVERING_COLUMNS}")
 _MORE_SQL = f"""
 SELECT EXISTS (SELECT FROM jobs WHERE state = '{QUEUED}')
-    OR EXISTS (SELECT FROM jobs WHERE state = '{RUNNING}' AND lease_until < $1 AND delivery IS NOT NULL
-                  AND attempts < {MAX_ATTEMPTS} AND lease_owner <> $2)
+    OR EXISTS (SELECT FROM jobs WHERE {_TO_TAKE_OVER})
 """
 # A running job whose lease ran out during its last allowed attempt, not $2's own: failed, refunded (part
 # 5's rule). The rows come back as they were (a CTE reads the snapshot before the UPDATE), tokens included.

@@ -24,6 +24,7 @@ from bot.storage.base import (
     QUEUED,
     RUNNING,
     audit_lines,
+    audit_values,
     check_fits,
     delivered_log,
     quota,
@@ -200,13 +201,11 @@ class SqliteLedger(SqliteCore):
     async def settle_delivered(self, job_id: int, delivered: Delivered) -> JobState | None:
         """One autocommit statement, so the success is visible from its trip to the writer, as a plain
         succeed's is: the success with where the result was posted, and its audit row (_DELIVERED_SQL)."""
-        posted, audit = delivered.posted or (None, None), delivered.audit
+        posted, audit = delivered.posted or (None, None), audit_values(delivered.audit)
         moved = await self._change(_DELIVERED_SQL, {
             "now": self.now(), "url": delivered.result_url, "channel": posted[0], "message": posted[1], "id": job_id,
             "owner": self.owner, **{f"from{i}": s.value for i, s in enumerate(_DELIVERED_FROM)},
-            "actor": None if audit is None else audit.actor_id, "action": None if audit is None else audit.action,
-            "target": None if audit is None else audit.target_id,
-            "detail": None if audit is None else json.dumps(audit.detail),
+            **dict(zip(("actor", "action", "target", "detail"), audit, strict=True)),
             "kind": RuleKind.SETTING.value, "setting": AUDIT_CHANNEL_SETTING})
         if not moved:
             found = await self._row("SELECT state FROM jobs WHERE id = ?", (job_id,))

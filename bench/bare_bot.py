@@ -48,19 +48,23 @@ class BareBot(discord.Client):
         await self.tree.sync(guild=guild)
 
     async def generate(self, interaction: discord.Interaction, prompt: str) -> None:
-        assert self.session is not None
         await interaction.response.defer(thinking=True)
+        data = await self.fetch_image(prompt)
+        embed = discord.Embed(title="Stable Diffusion XL Lightning", description=prompt[:4000])
+        embed.set_image(url="attachment://image.png")
+        await interaction.followup.send(embed=embed, file=discord.File(io.BytesIO(data), "image.png"),
+                                        allowed_mentions=NO_PINGS)
+
+    async def fetch_image(self, prompt: str) -> bytes:
+        """Pixazo's answer to the prompt, and the image it names."""
+        assert self.session is not None
         async with self.session.post(self.pixazo, json={"prompt": prompt},
                                      headers={"Ocp-Apim-Subscription-Key": self.key}) as resp:
             resp.raise_for_status()
             url = (await resp.json())["imageUrl"]
         async with self.session.get(url) as resp:
             resp.raise_for_status()
-            data = await resp.read()
-        embed = discord.Embed(title="Stable Diffusion XL Lightning", description=prompt[:4000])
-        embed.set_image(url="attachment://image.png")
-        await interaction.followup.send(embed=embed, file=discord.File(io.BytesIO(data), "image.png"),
-                                        allowed_mentions=NO_PINGS)
+            return await resp.read()
 
     async def close(self) -> None:
         if self.session is not None:
@@ -68,11 +72,11 @@ class BareBot(discord.Client):
         await super().close()
 
 
-async def main() -> None:
+async def main(kind: type[BareBot]) -> None:
     discord.http.Route.BASE = os.environ["DISCORD_API_BASE_URL"]
     if os.environ.get("DISCORD_GATEWAY_URL"):
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["DISCORD_GATEWAY_URL"])
-    bot = BareBot()
+    bot = kind()
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
@@ -85,6 +89,10 @@ async def main() -> None:
         pass
 
 
-if __name__ == "__main__":
+def run(kind: type[BareBot]) -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
-    asyncio.run(main())
+    asyncio.run(main(kind))
+
+
+if __name__ == "__main__":
+    run(BareBot)

@@ -22,6 +22,11 @@ as the machine was. Run from the repository root:
 
     python -m bench.overhead                        # 3 rounds, burst 100, 30 one at a time, idle 20 s
     python -m bench.overhead --rounds 1 --ones 10 --idle 5
+    python -m bench.overhead --floor                # and the floor (bench/floor_bot.py) in every round
+
+The floor is the bare bot plus the least any bot must add to keep this one's promises (a durable ledger
+written before the call and after the post, the result decoded before it is posted): floor / bare is
+the part of the ratio no implementation of them avoids, this bot / floor the part that is this bot's.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from tests.fakes.launch import BotProcess, bot_env, running_discord, running_pix
 COMMAND = "sdxl-lightning"
 FIRST_USER = 100_000
 WARM_UP = 3
-KINDS = {"bot": ("-m", "bot"), "bare": ("-m", "bench.bare_bot")}
+KINDS = {"bot": ("-m", "bot"), "bare": ("-m", "bench.bare_bot"), "floor": ("-m", "bench.floor_bot")}
 # figure key, label, unit, target ratio (bot / bare) or None
 FIGURES: list[tuple[str, str, str, float | None]] = [
     ("cpu_burst", "CPU per job, {burst} at once", "ms", 1.5),
@@ -157,8 +162,19 @@ async def measure(fake: FakeDiscord, pixazo_calls: list[Any], pid: int, args: ar
     return figures
 
 
-def order(rounds: int) -> list[list[str]]:
-    return [["bot", "bare"] if r % 2 == 0 else ["bare", "bot"] for r in range(rounds)]
+def order(rounds: int, kinds: list[str]) -> list[list[str]]:
+    """Each round's order: the kinds in turn, then reversed; with three, rotated by one every two rounds."""
+    orders = []
+    for r in range(rounds):
+        turn = (r // 2) % len(kinds) if len(kinds) > 2 else 0
+        turned = kinds[turn:] + kinds[:turn]
+        orders.append(turned if r % 2 == 0 else turned[::-1])
+    return orders
+
+
+def ratios(results: list[dict[str, dict[str, float]]], key: str, over: str, under: str) -> str:
+    found = sorted(r[over][key] / max(r[under][key], 1e-9) for r in results)
+    return f"{found[0]:.2f} / {statistics.median(found):.2f} / {found[-1]:.2f}"
 
 
 def table(results: list[dict[str, dict[str, float]]], args: argparse.Namespace) -> None:
@@ -170,25 +186,31 @@ def table(results: list[dict[str, dict[str, float]]], args: argparse.Namespace) 
     for key, label, unit, target in FIGURES:
         bot = [r["bot"][key] for r in results]
         bare = [r["bare"][key] for r in results]
-        if key == "idle":  # the bare bot's is about nothing: a ratio would say nothing
-            shown = "—"
-        else:
-            ratios = sorted(b / max(a, 1e-9) for b, a in zip(bot, bare, strict=True))
-            shown = f"{ratios[0]:.2f} / {statistics.median(ratios):.2f} / {ratios[-1]:.2f}"
+        # The bare bot's idle CPU is about nothing: a ratio would say nothing.
+        shown = "—" if key == "idle" else ratios(results, key, "bot", "bare")
         goal = f"≤ {target:.1f}×" if target else ("≤ 0.05 %" if key == "idle" else "")
         print(f"| {label.format(burst=args.burst)} | {fmt(p50(bot), unit)} | {fmt(p50(bare), unit)} | {shown} | {goal} |")
+    if "floor" not in results[0]:
+        return
+    print("\n| figure | floor | floor / bare (min/median/max) | this bot / floor (min/median/max) |")
+    print("|---|---|---|---|")
+    for key, label, unit, _ in FIGURES:
+        if key != "idle":
+            floor = p50([r["floor"][key] for r in results])
+            print(f"| {label.format(burst=args.burst)} | {fmt(floor, unit)} | {ratios(results, key, 'floor', 'bare')} "
+                  f"| {ratios(results, key, 'bot', 'floor')} |")
 
 
 async def main_async(args: argparse.Namespace) -> None:
     print(f"Pixazo latency {args.latency:g} s, burst {args.burst}, {args.ones} one at a time, idle {args.idle:g} s, "
           f"{args.rounds} round(s); {load()}")
     results: list[dict[str, dict[str, float]]] = []
-    for r, kinds in enumerate(order(args.rounds), 1):
+    for r, kinds in enumerate(order(args.rounds, ["bot", "bare", "floor"] if args.floor else ["bot", "bare"]), 1):
         row: dict[str, dict[str, float]] = {}
         for kind in kinds:
             row[kind] = await run(kind, args)
             shown = ", ".join(f"{k} {v:.3f}" if k == "idle" else f"{k} {v:.1f}" for k, v in row[kind].items())
-            print(f"round {r} {kind:4s}: {shown}  ({load()})", flush=True)
+            print(f"round {r} {kind:5s}: {shown}  ({load()})", flush=True)
         results.append(row)
     table(results, args)
     print(f"\n{load()}")
@@ -201,6 +223,8 @@ def main() -> None:
     parser.add_argument("--ones", type=int, default=30)
     parser.add_argument("--idle", type=float, default=20.0)
     parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--floor", action="store_true",
+                        help="also run bench/floor_bot.py: the bare bot with a durable ledger and the decode check")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -37,6 +37,8 @@ import os
 import statistics
 import sys
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,7 @@ if __package__ in (None, ""):
 
 from tests.fakes.discord import FakeDiscord, FakeInteraction  # noqa: E402
 from tests.fakes.launch import BotProcess, bot_env, running_discord, running_pixazo  # noqa: E402
+from tests.fakes.pixazo import FakePixazo  # noqa: E402
 
 COMMAND = "sdxl-lightning"
 FIRST_USER = 100_000
@@ -107,17 +110,23 @@ def p50(values: list[float]) -> float:
     return statistics.median(values)
 
 
-async def run(kind: str, args: argparse.Namespace) -> dict[str, float]:
+@asynccontextmanager
+async def launched(kind: str, args: argparse.Namespace, *, first_on_path: Path | None = None
+                   ) -> AsyncIterator[tuple[FakeDiscord, FakePixazo, BotProcess]]:
+    """Fresh fakes and the bot of `kind` as a child, connected; `first_on_path`, a folder put first on its
+    PYTHONPATH (a sitecustomize that measures it). On a failure, the end of its log is printed."""
     async with running_discord() as discord_fake, running_pixazo() as pixazo_fake:
         pixazo_fake.latency = args.latency
         with tempfile.TemporaryDirectory() as tmp:
             env = bot_env(Path(tmp), discord_fake, pixazo_fake, pixazo_max_concurrency=max(args.burst, 4),
                           quota_default_daily_credits=10**6, queue_max_length=max(500, args.burst * 2),
                           pixazo_timeout_seconds=60, log_level="WARNING")
+            if first_on_path is not None:
+                env["PYTHONPATH"] = f"{first_on_path}{os.pathsep}{env['PYTHONPATH']}"
             proc = await BotProcess(env, Path(tmp) / "run", python_args=KINDS[kind]).start()
             try:
                 await proc.wait_ready(discord_fake, timeout=60)
-                return await measure(discord_fake, pixazo_fake.requests, proc.pid, args)
+                yield discord_fake, pixazo_fake, proc
             except BaseException:
                 print(proc.log()[-3000:], file=sys.stderr)
                 raise
@@ -125,13 +134,23 @@ async def run(kind: str, args: argparse.Namespace) -> dict[str, float]:
                 await proc.stop()
 
 
+async def warmed_up(fake: FakeDiscord) -> int:
+    """A few jobs first (connections opened, caches filled), and a second for their after-work (audit rows,
+    settles); the first member id not used yet."""
+    for n in range(WARM_UP):
+        await answered(await job(fake, FIRST_USER + n, f"warm-{n}"))
+    await asyncio.sleep(1.0)
+    return FIRST_USER + WARM_UP
+
+
+async def run(kind: str, args: argparse.Namespace) -> dict[str, float]:
+    async with launched(kind, args) as (discord_fake, pixazo_fake, proc):
+        return await measure(discord_fake, pixazo_fake.requests, proc.pid, args)
+
+
 async def measure(fake: FakeDiscord, pixazo_calls: list[Any], pid: int, args: argparse.Namespace) -> dict[str, float]:
     loop = asyncio.get_running_loop()
-    user = FIRST_USER
-    for n in range(WARM_UP):  # connections opened, caches filled
-        await answered(await job(fake, user + n, f"warm-{n}"))
-    user += WARM_UP
-    await asyncio.sleep(1.0)  # the warm-up's after-work (audit rows, settles) is done
+    user = await warmed_up(fake)
     figures: dict[str, float] = {}
 
     cpu, wall = cpu_seconds(pid), loop.time()

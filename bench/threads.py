@@ -20,15 +20,13 @@ import collections
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):
     sys.path.insert(0, str(REPO))
 
-from bench.overhead import FIRST_USER, KINDS, WARM_UP, answered, job, load, order  # noqa: E402
-from tests.fakes.launch import BotProcess, bot_env, running_discord, running_pixazo  # noqa: E402
+from bench.overhead import KINDS, answered, job, launched, load, order, warmed_up  # noqa: E402
 
 NAMES = Path(__file__).resolve().parent / "thread_names"
 Sample = dict[str, tuple[int, int]]  # thread name -> (CPU ns, voluntary switches), added up
@@ -61,36 +59,18 @@ def per_job(before: Sample, after: Sample, jobs: int) -> dict[str, tuple[float, 
 
 
 async def run(kind: str, args: argparse.Namespace) -> dict[str, dict[str, tuple[float, float]]]:
-    async with running_discord() as discord_fake, running_pixazo() as pixazo_fake:
-        pixazo_fake.latency = args.latency
-        with tempfile.TemporaryDirectory() as tmp:
-            env = bot_env(Path(tmp), discord_fake, pixazo_fake, pixazo_max_concurrency=max(args.burst, 4),
-                          quota_default_daily_credits=10**6, queue_max_length=max(500, args.burst * 2),
-                          pixazo_timeout_seconds=60, log_level="WARNING")
-            env["PYTHONPATH"] = f"{NAMES}{os.pathsep}{env['PYTHONPATH']}"
-            proc = await BotProcess(env, Path(tmp) / "run", python_args=KINDS[kind]).start()
-            try:
-                await proc.wait_ready(discord_fake, timeout=60)
-                user = FIRST_USER
-                for n in range(WARM_UP):
-                    await answered(await job(discord_fake, user + n, f"warm-{n}"))
-                user += WARM_UP
-                await asyncio.sleep(1.0)
-                before = sample(proc.pid)
-                for n in range(args.ones):
-                    await answered(await job(discord_fake, user + n, f"one-{n}"))
-                ones = per_job(before, sample(proc.pid), args.ones)
-                user += args.ones
-                await asyncio.sleep(1.0)
-                before = sample(proc.pid)
-                burst = await asyncio.gather(*(job(discord_fake, user + n, f"burst-{n}") for n in range(args.burst)))
-                await asyncio.gather(*(answered(fi) for fi in burst))
-                return {"one at a time": ones, f"{args.burst} at once": per_job(before, sample(proc.pid), args.burst)}
-            except BaseException:
-                print(proc.log()[-3000:], file=sys.stderr)
-                raise
-            finally:
-                await proc.stop()
+    async with launched(kind, args, first_on_path=NAMES) as (fake, _, proc):
+        user = await warmed_up(fake)
+        before = sample(proc.pid)
+        for n in range(args.ones):
+            await answered(await job(fake, user + n, f"one-{n}"))
+        ones = per_job(before, sample(proc.pid), args.ones)
+        user += args.ones
+        await asyncio.sleep(1.0)
+        before = sample(proc.pid)
+        burst = await asyncio.gather(*(job(fake, user + n, f"burst-{n}") for n in range(args.burst)))
+        await asyncio.gather(*(answered(fi) for fi in burst))
+        return {"one at a time": ones, f"{args.burst} at once": per_job(before, sample(proc.pid), args.burst)}
 
 
 def show(title: str, rows: dict[str, tuple[float, float]]) -> None:

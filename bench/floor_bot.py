@@ -7,8 +7,9 @@ What it adds, and why each is the least a bot can do:
   the job's row written before Pixazo is called (credits are reserved, and a restart finds the job),
   and its success written after the image is posted (credits are spent only for an image the member
   received). Two statements a job, each one trip to aiosqlite's thread; the bot itself makes three (it
-  also marks the job before posting, so that a crash between the post and the settle never runs it
-  again), and keeps a lease, a fair queue, a quota and an audit row in them;
+  also marks the job just before posting: its Pixazo slot freed in the ledger's count, the member's
+  credits read for the embed, a Cancel seen), and keeps a lease, a fair queue, a quota and an audit
+  row in them;
 * the decode check: every pixel of the result decoded (Pillow) before it is posted, on a thread, since a
   real result takes milliseconds to decode.
 

@@ -150,7 +150,8 @@ _DELIVERED_SQL = (
     " audit_entry = CASE WHEN :detail IS NOT NULL THEN json_object('actor', :actor, 'action', :action,"
     f" 'target', :target, 'detail', :detail, 'post', {_POSTED_SQL}) END"
     f" WHERE id = :id AND state IN ({', '.join(f':from{i}' for i in range(len(_DELIVERED_FROM)))}) AND {HELD}"
-    f" RETURNING guild_id, :detail IS NOT NULL AND {_POSTED_SQL}")
+    # RETURNING reports the row as this statement left it, not as the trigger empties it afterwards.
+    " RETURNING guild_id, json_extract(audit_entry, '$.post')")
 
 
 class SqliteLedger(SqliteCore):
